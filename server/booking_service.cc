@@ -1,0 +1,157 @@
+#include "server/booking_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/call_metadata.h"
+#include "server/event_factory.h"
+#include "server/grpc_status.h"
+#include "server/page_token.h"
+#include "spdlog/spdlog.h"
+#include "workers/uuid.h"
+
+namespace booking::server {
+namespace {
+
+using tickets::v1::Ticket;
+
+// Takes the caller's correlation id (or makes one) and echoes it in the response metadata.
+std::string StartCall(grpc::CallbackServerContext* context) {
+  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
+  context->AddInitialMetadata(kCorrelationIdHeader, correlation_id);
+  return correlation_id;
+}
+
+grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor, std::string_view method,
+                               std::string_view correlation_id, const absl::Status& status) {
+  if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) {
+    spdlog::info("call rejected method={} correlation_id={} code={} error=\"{}\"", method,
+                 correlation_id, absl::StatusCodeToString(status.code()), std::string(status.message()));
+  } else {
+    spdlog::warn("call failed method={} correlation_id={} code={} error=\"{}\"", method,
+                 correlation_id, absl::StatusCodeToString(status.code()), std::string(status.message()));
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+void ToProto(const storage::TicketRecord& record, Ticket& ticket) {
+  ticket.set_ticket_id(record.ticket_id);
+  ticket.set_customer_email(record.customer_email);
+  ticket.mutable_price()->set_amount(record.price_amount);
+  ticket.mutable_price()->set_currency(record.price_currency);
+  ticket.set_status(record.status);
+  ticket.set_booking_id(record.booking_id);
+  const int64_t micros = absl::ToUnixMicros(record.updated_at);
+  ticket.mutable_updated_at()->set_seconds(micros / 1'000'000);
+  ticket.mutable_updated_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+}
+
+absl::Status Busy() {
+  return absl::ResourceExhaustedError("too many reads in progress; retry later");
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
+    grpc::CallbackServerContext* context, const tickets::v1::UpdateTicketsStatusRequest* request,
+    tickets::v1::UpdateTicketsStatusResponse* response) {
+  constexpr std::string_view kMethod = "UpdateTicketsStatus";
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::string correlation_id = StartCall(context);
+
+  absl::StatusOr<std::string> key = ResolveIdempotencyKey(
+      FindMetadata(*context, kIdempotencyKeyHeader), request->idempotency_key(),
+      options_.require_idempotency_key);
+  if (!key.ok()) return Fail(reactor, kMethod, correlation_id, key.status());
+  if (absl::Status valid = ValidateRequest(*request, options_.limits); !valid.ok()) {
+    return Fail(reactor, kMethod, correlation_id, valid);
+  }
+
+  std::vector<workers::Event> events = BuildEvents(*request, *key, correlation_id, absl::Now());
+  std::vector<std::string> event_ids;
+  event_ids.reserve(events.size());
+  for (const workers::Event& event : events) event_ids.push_back(event.id);
+  event_log_.Append(
+      std::move(events),
+      [reactor, response, correlation_id = std::move(correlation_id),
+       event_ids = std::move(event_ids)](absl::StatusOr<workers::AppendResult> result) mutable {
+        if (!result.ok()) {
+          Fail(reactor, kMethod, correlation_id, result.status());
+          return;
+        }
+        response->set_accepted_events(result->published);
+        spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
+                     correlation_id, event_ids.size(), result->published,
+                     absl::StrJoin(event_ids, ","));
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BookingService::ListTickets(
+    grpc::CallbackServerContext* context, const tickets::v1::ListTicketsRequest* request,
+    tickets::v1::ListTicketsResponse* response) {
+  constexpr std::string_view kMethod = "ListTickets";
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::string correlation_id = StartCall(context);
+
+  if (request->page_size() < 0) {
+    return Fail(reactor, kMethod, correlation_id,
+                absl::InvalidArgumentError("page_size: must not be negative"));
+  }
+  const int page_size = request->page_size() == 0
+                            ? options_.default_page_size
+                            : std::min(request->page_size(), options_.max_page_size);
+  std::string after;
+  if (!request->page_token().empty()) {
+    absl::StatusOr<std::string> decoded = DecodePageToken(request->page_token());
+    if (!decoded.ok()) return Fail(reactor, kMethod, correlation_id, decoded.status());
+    after = *std::move(decoded);
+  }
+  const bool submitted = reads_.TrySubmit([this, reactor, response, page_size,
+                                           after = std::move(after), correlation_id]() {
+    // One extra row tells whether another page follows.
+    absl::StatusOr<std::vector<storage::TicketRecord>> rows =
+        tickets_.ListActive(after, page_size + 1);
+    if (!rows.ok()) {
+      Fail(reactor, kMethod, correlation_id, rows.status());
+      return;
+    }
+    const bool more = static_cast<int>(rows->size()) > page_size;
+    if (more) rows->resize(page_size);
+    for (const storage::TicketRecord& row : *rows) ToProto(row, *response->add_tickets());
+    if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
+    reactor->Finish(grpc::Status::OK);
+  });
+  if (!submitted) Fail(reactor, kMethod, correlation_id, Busy());
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext* context,
+                                                    const tickets::v1::GetTicketRequest* request,
+                                                    Ticket* response) {
+  constexpr std::string_view kMethod = "GetTicket";
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::string correlation_id = StartCall(context);
+
+  if (!workers::IsUuid(request->ticket_id())) {
+    return Fail(reactor, kMethod, correlation_id,
+                absl::InvalidArgumentError(absl::StrCat("ticket_id: must be a UUID, got \"",
+                                                        request->ticket_id().substr(0, 64), "\"")));
+  }
+  const bool submitted =
+      reads_.TrySubmit([this, reactor, response, correlation_id,
+                        ticket_id = workers::NormalizeUuid(request->ticket_id())]() {
+        absl::StatusOr<storage::TicketRecord> row = tickets_.Get(ticket_id);
+        if (!row.ok()) {
+          Fail(reactor, kMethod, correlation_id, row.status());
+          return;
+        }
+        ToProto(*row, *response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  if (!submitted) Fail(reactor, kMethod, correlation_id, Busy());
+  return reactor;
+}
+
+}  // namespace booking::server

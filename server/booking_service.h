@@ -1,0 +1,47 @@
+#pragma once
+
+#include "server/query_executor.h"
+#include "server/request_validator.h"
+#include "storage/ticket_repository.h"
+#include "tickets/v1/booking.grpc.pb.h"
+#include "workers/event_log.h"
+
+namespace booking::server {
+
+struct BookingServiceOptions {
+  ValidationLimits limits;
+  bool require_idempotency_key = true;
+  int default_page_size = 100;
+  int max_page_size = 1000;
+};
+
+// The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into
+// events and handed to the event log, which finishes the call once they are durable; reads run
+// on the query executor. No method blocks a gRPC thread.
+class BookingService final : public tickets::v1::BookingService::CallbackService {
+ public:
+  BookingService(workers::EventLog& event_log, storage::TicketRepository& tickets,
+                 QueryExecutor& reads, BookingServiceOptions options)
+      : event_log_(event_log), tickets_(tickets), reads_(reads), options_(options) {}
+
+  grpc::ServerUnaryReactor* UpdateTicketsStatus(
+      grpc::CallbackServerContext* context,
+      const tickets::v1::UpdateTicketsStatusRequest* request,
+      tickets::v1::UpdateTicketsStatusResponse* response) override;
+
+  grpc::ServerUnaryReactor* ListTickets(grpc::CallbackServerContext* context,
+                                        const tickets::v1::ListTicketsRequest* request,
+                                        tickets::v1::ListTicketsResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetTicket(grpc::CallbackServerContext* context,
+                                      const tickets::v1::GetTicketRequest* request,
+                                      tickets::v1::Ticket* response) override;
+
+ private:
+  workers::EventLog& event_log_;
+  storage::TicketRepository& tickets_;
+  QueryExecutor& reads_;
+  const BookingServiceOptions options_;
+};
+
+}  // namespace booking::server

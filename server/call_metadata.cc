@@ -1,0 +1,67 @@
+#include "server/call_metadata.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "workers/uuid.h"
+
+namespace booking::server {
+namespace {
+
+constexpr size_t kMaxCorrelationIdBytes = 128;
+constexpr size_t kMaxIdempotencyKeyBytes = 255;
+
+bool IsUsableCorrelationId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxCorrelationIdBytes) return false;
+  for (char c : id) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != ':') {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& context,
+                                             std::string_view key) {
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return std::nullopt;
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+std::string ResolveCorrelationId(std::optional<std::string_view> incoming) {
+  if (incoming && IsUsableCorrelationId(*incoming)) return std::string(*incoming);
+  return workers::NewUuid();
+}
+
+absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view> metadata,
+                                                  std::string_view field, bool required) {
+  if (metadata && !field.empty() && *metadata != field) {
+    return absl::InvalidArgumentError(
+        "idempotency_key: the request field and the idempotency-key metadata differ");
+  }
+  std::string_view key = metadata ? *metadata : field;
+  if (key.empty()) {
+    if (required) {
+      return absl::InvalidArgumentError(
+          "idempotency_key: is required; send the idempotency-key metadata (HTTP header "
+          "Idempotency-Key) or the idempotency_key field");
+    }
+    return workers::NewUuid();
+  }
+  if (key.size() > kMaxIdempotencyKeyBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "idempotency_key: must be at most ", kMaxIdempotencyKeyBytes, " bytes, got ", key.size()));
+  }
+  for (char c : key) {
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError(
+          "idempotency_key: must be printable ASCII without spaces");
+    }
+  }
+  return std::string(key);
+}
+
+}  // namespace booking::server

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <grpcpp/server_context.h>
+
+#include "absl/status/statusor.h"
+
+namespace booking::server {
+
+inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
+inline constexpr char kCorrelationIdHeader[] = "correlation-id";
+
+// The value of a request metadata entry (keys are lower-case in gRPC), if present.
+std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& context,
+                                             std::string_view key);
+
+// The caller's correlation id when it is usable (1-128 characters of [A-Za-z0-9._:-]), otherwise
+// a new UUID, so every call and event can be traced.
+std::string ResolveCorrelationId(std::optional<std::string_view> incoming);
+
+// The call's idempotency key from the `idempotency-key` metadata or the request field (which
+// must agree when both are set): 1-255 printable ASCII characters. When neither is set it is
+// INVALID_ARGUMENT if `required`, else a new UUID (every call then publishes).
+absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view> metadata,
+                                                  std::string_view field, bool required);
+
+}  // namespace booking::server

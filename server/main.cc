@@ -1,0 +1,210 @@
+// booking-server: wiring only. Reads flags, builds the objects and connects them, runs until
+// SIGINT/SIGTERM, then shuts down in order. Logic lives in the classes it builds.
+#include <signal.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "server/booking_service.h"
+#include "server/logging.h"
+#include "server/query_executor.h"
+#include "spdlog/spdlog.h"
+#include "storage/connection_pool.h"
+#include "storage/migrations.h"
+#include "storage/pg_ticket_repository.h"
+#include "tickets/v1/events.pb.h"
+#include "workers/event_queue.h"
+#include "workers/memory_event_log.h"
+#include "workers/remove_canceled_ticket.h"
+#include "workers/router.h"
+#include "workers/store_tickets.h"
+#include "workers/worker_pool.h"
+
+ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL URL (libpq syntax); when empty, the DATABASE_URL environment variable.");
+ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
+ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(5),
+          "Longest a single SQL statement may run.");
+ABSL_FLAG(absl::Duration, db_connect_timeout, absl::Seconds(5),
+          "Longest one connection attempt to PostgreSQL may take.");
+ABSL_FLAG(absl::Duration, db_startup_timeout, absl::Seconds(30),
+          "How long start-up keeps trying to reach PostgreSQL before giving up.");
+ABSL_FLAG(int, workers, 2, "Worker threads running the event handlers.");
+ABSL_FLAG(int, queue_capacity, 65536, "Events the in-memory queue holds before refusing more.");
+ABSL_FLAG(int, worker_batch_size, 256, "Most events one worker takes from the queue at once.");
+ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from PostgreSQL.");
+ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
+ABSL_FLAG(bool, require_idempotency_key, true,
+          "Refuse UpdateTicketsStatus calls without an idempotency key.");
+ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5),
+          "On SIGINT/SIGTERM, how long in-flight calls and queued events get to finish.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+
+namespace booking::server {
+namespace {
+
+constexpr char kServiceName[] = "tickets.v1.BookingService";
+
+std::string DatabaseUrl() {
+  std::string url = absl::GetFlag(FLAGS_database_url);
+  if (url.empty()) {
+    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) url = env;
+  }
+  return url;
+}
+
+// Start-up waits for the database (it may be starting too), within --db_startup_timeout.
+absl::Status WaitForDatabase(storage::ConnectionPool& pool) {
+  const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_db_startup_timeout);
+  while (true) {
+    absl::Status status = pool.Warm();
+    if (status.ok()) return status;
+    if (absl::Now() + absl::Seconds(1) > deadline) return status;
+    spdlog::warn("waiting for postgres error=\"{}\"", std::string(status.message()));
+    absl::SleepFor(absl::Seconds(1));
+  }
+}
+
+// Blocks until SIGINT or SIGTERM (blocked in every thread, see Run) and returns its number.
+int WaitForStopSignal(const sigset_t& signals) {
+  while (true) {
+    timespec timeout{1, 0};
+    const int signal = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal > 0) return signal;
+  }
+}
+
+int Run() {
+  // Block the stop signals before any thread starts, so all threads inherit the mask and only
+  // WaitForStopSignal receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  if (absl::Status status = InitLogging(absl::GetFlag(FLAGS_log_level)); !status.ok()) {
+    std::fprintf(stderr, "booking-server: %s\n", std::string(status.message()).c_str());
+    return 2;
+  }
+  const std::string database_url = DatabaseUrl();
+  if (database_url.empty()) {
+    spdlog::critical("no database: set --database_url or DATABASE_URL");
+    return 2;
+  }
+
+  storage::PoolOptions pool_options;
+  pool_options.database_url = database_url;
+  pool_options.size = absl::GetFlag(FLAGS_db_pool_size);
+  pool_options.statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
+  pool_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
+  pool_options.prepared_statements = storage::PgTicketRepository::Statements();
+  storage::ConnectionPool pool(pool_options);
+  spdlog::info("connecting to postgres database_url={} pool_size={}",
+               storage::RedactDatabaseUrl(database_url), pool_options.size);
+  if (absl::Status status = WaitForDatabase(pool); !status.ok()) {
+    spdlog::critical("postgres unreachable error=\"{}\"", std::string(status.message()));
+    return 1;
+  }
+  if (absl::StatusOr<int> applied = storage::Migrate(pool); !applied.ok()) {
+    spdlog::critical("migrations failed error=\"{}\"", std::string(applied.status().message()));
+    return 1;
+  }
+  storage::PgTicketRepository tickets(pool);
+
+  // The in-memory log numbers events after everything already stored, so rows written before a
+  // restart are not mistaken for newer.
+  absl::StatusOr<int64_t> max_sequence = tickets.MaxEventSequence();
+  if (!max_sequence.ok()) {
+    spdlog::critical("reading the last event sequence failed error=\"{}\"",
+                     std::string(max_sequence.status().message()));
+    return 1;
+  }
+
+  workers::EventQueue queue(static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_queue_capacity))));
+  workers::StoreTickets store_tickets(tickets);
+  workers::RemoveCanceledTicket remove_canceled_ticket(tickets);
+  workers::Router router;
+  router.Register(tickets::v1::TicketBookingConfirmed::descriptor()->full_name(), &store_tickets);
+  router.Register(tickets::v1::TicketBookingCanceled::descriptor()->full_name(),
+                  &remove_canceled_ticket);
+
+  workers::WorkerPoolOptions worker_options;
+  worker_options.threads = absl::GetFlag(FLAGS_workers);
+  worker_options.batch_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_worker_batch_size)));
+  workers::WorkerPool worker_pool(
+      queue,
+      [&router](std::vector<workers::Event>& batch) {
+        for (const workers::Delivery& failed : router.Dispatch(batch)) {
+          spdlog::error(
+              "delivery failed handler={} event_id={} ticket_id={} correlation_id={} error=\"{}\"",
+              failed.handler, failed.event->id, failed.event->ticket_id,
+              failed.event->correlation_id, failed.status.ToString());
+        }
+      },
+      worker_options);
+  worker_pool.Start();
+
+  workers::MemoryEventLogOptions log_options;
+  log_options.first_sequence = *max_sequence + 1;
+  workers::MemoryEventLog event_log(queue, log_options);
+
+  QueryExecutor reads(absl::GetFlag(FLAGS_query_threads), /*max_pending=*/1024);
+  BookingServiceOptions service_options;
+  service_options.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
+  service_options.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
+  BookingService service(event_log, tickets, reads, service_options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
+  int grpc_port = 0;
+  builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    spdlog::critical("cannot listen grpc_addr={}", grpc_addr);
+    worker_pool.Stop(absl::ZeroDuration());
+    return 1;
+  }
+  server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
+  spdlog::info("booking-server ready grpc_addr={} grpc_port={} workers={} queue_capacity={}",
+               grpc_addr, grpc_port, worker_options.threads, queue.capacity());
+
+  const int signal = WaitForStopSignal(stop_signals);
+  const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);
+  spdlog::info("shutting down signal={} timeout={}", strsignal(signal), absl::FormatDuration(grace));
+  server->GetHealthCheckService()->Shutdown();  // health now answers NOT_SERVING
+  server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
+  reads.Stop();
+  const size_t left = worker_pool.Stop(grace);
+  if (left > 0) {
+    spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
+                 left);
+  }
+  spdlog::info("stopped events_processed={}", worker_pool.processed());
+  return 0;
+}
+
+}  // namespace
+}  // namespace booking::server
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Ticket booking service: accepts ticket status changes over gRPC and stores them in "
+      "PostgreSQL.\nUsage: booking-server --database_url=postgresql://... [flags]");
+  absl::ParseCommandLine(argc, argv);
+  return booking::server::Run();
+}

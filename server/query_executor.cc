@@ -1,0 +1,43 @@
+#include "server/query_executor.h"
+
+#include <pthread.h>
+
+#include <boost/asio/post.hpp>
+
+#include "absl/strings/str_cat.h"
+
+namespace booking::server {
+
+QueryExecutor::QueryExecutor(int threads, int max_pending, std::string thread_name)
+    : max_pending_(max_pending), work_(boost::asio::make_work_guard(io_)) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this, name = absl::StrCat(thread_name, "-", i).substr(0, 15)] {
+      pthread_setname_np(pthread_self(), name.c_str());
+      io_.run();
+    });
+  }
+}
+
+QueryExecutor::~QueryExecutor() { Stop(); }
+
+bool QueryExecutor::TrySubmit(absl::AnyInvocable<void() &&> task) {
+  if (stopped_.load()) return false;
+  if (pending_.fetch_add(1) >= max_pending_) {
+    pending_.fetch_sub(1);
+    return false;
+  }
+  boost::asio::post(io_, [this, task = std::move(task)]() mutable {
+    std::move(task)();
+    pending_.fetch_sub(1);
+  });
+  return true;
+}
+
+void QueryExecutor::Stop() {
+  if (stopped_.exchange(true)) return;
+  work_.reset();  // run() returns once the queued tasks are done
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+}  // namespace booking::server

@@ -1,0 +1,89 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace pqxx {
+class connection_base;
+class transaction_base;
+}  // namespace pqxx
+
+namespace booking::storage {
+
+struct PreparedStatement {
+  std::string name;
+  std::string sql;
+};
+
+struct PoolOptions {
+  std::string database_url;
+  int size = 8;
+  absl::Duration connect_timeout = absl::Seconds(5);
+  absl::Duration statement_timeout = absl::Seconds(5);
+  // How long a caller waits for a free connection before getting RESOURCE_EXHAUSTED.
+  absl::Duration acquire_timeout = absl::Seconds(5);
+  // Prepared on every connection the pool opens.
+  std::vector<PreparedStatement> prepared_statements;
+};
+
+struct PoolStats {
+  int size = 0;
+  int in_use = 0;
+  int open = 0;
+  long long waits = 0;        // checkouts that found no idle connection at first
+  long long reconnects = 0;   // connections (re)opened
+};
+
+// A fixed number of PostgreSQL connections, handed out one per checkout, each checkout running
+// exactly one transaction. Connections are opened lazily, get the statement timeout and the
+// prepared statements on open, and are replaced after they break (e.g. pg_terminate_backend).
+// Thread-safe.
+class ConnectionPool {
+  struct Slot;
+
+ public:
+  explicit ConnectionPool(PoolOptions options);
+  ~ConnectionPool();
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Runs `fn` inside one transaction and commits it when `fn` returns. libpqxx exceptions from
+  // `fn` or the commit come back as statuses (see pg_errors.h); other exceptions propagate.
+  absl::Status Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn);
+
+  // Opens every connection now, so start-up fails fast on a wrong URL.
+  absl::Status Warm();
+
+  PoolStats stats() const;
+  const PoolOptions& options() const { return options_; }
+
+ private:
+
+  absl::StatusOr<Slot*> Acquire();
+  void Release(Slot* slot);
+  absl::Status Open(Slot& slot);
+
+  const PoolOptions options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
+  std::vector<Slot*> idle_ ABSL_GUARDED_BY(mu_);
+  long long waits_ ABSL_GUARDED_BY(mu_) = 0;
+  long long reconnects_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Adds `connect_timeout` to a libpq URL or keyword/value string unless it has one already.
+std::string WithConnectTimeout(const std::string& url, absl::Duration timeout);
+
+// Hides the password of a libpq URL or keyword/value string, for logs.
+std::string RedactDatabaseUrl(const std::string& url);
+
+}  // namespace booking::storage

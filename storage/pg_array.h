@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/types/span.h"
+
+namespace booking::storage {
+
+// Renders values as a PostgreSQL array literal ({"a","b",NULL}) to bind as ONE parameter, e.g.
+// for `UNNEST($1::uuid[])`: batched statements with a fixed text, whatever the batch size. Every
+// element is quoted and escaped, so values never become SQL.
+template <typename T, typename Fn>
+std::string ToPgArrayLiteral(absl::Span<const T> items, Fn&& field, bool empty_is_null = false) {
+  std::string out = "{";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ',';
+    std::string_view value = field(items[i]);
+    if (empty_is_null && value.empty()) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : value) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace booking::storage

@@ -1,0 +1,61 @@
+#include "storage/pg_errors.h"
+
+#include <pqxx/except>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace booking::storage {
+namespace {
+
+constexpr char kConnectionLostPrefix[] = "postgres connection lost: ";
+
+absl::Status FromSqlState(const std::string& state, const std::string& what) {
+  // SQLSTATE classes: https://www.postgresql.org/docs/current/errcodes-appendix.html
+  if (state == "57014") return absl::DeadlineExceededError(absl::StrCat("postgres: ", what));
+  if (state == "40001" || state == "40P01" || state == "55P03") {
+    return absl::AbortedError(absl::StrCat("postgres: ", what));
+  }
+  if (absl::StartsWith(state, "08") || absl::StartsWith(state, "57P")) {
+    return absl::UnavailableError(absl::StrCat(kConnectionLostPrefix, what));
+  }
+  if (state == "53300" || absl::StartsWith(state, "53")) {
+    return absl::UnavailableError(absl::StrCat("postgres: ", what));
+  }
+  if (state == "23505") return absl::AlreadyExistsError(absl::StrCat("postgres: ", what));
+  if (absl::StartsWith(state, "23")) {
+    return absl::FailedPreconditionError(absl::StrCat("postgres: ", what));
+  }
+  if (absl::StartsWith(state, "22")) {
+    return absl::InvalidArgumentError(absl::StrCat("postgres: ", what));
+  }
+  return absl::InternalError(absl::StrCat("postgres (", state, "): ", what));
+}
+
+}  // namespace
+
+absl::Status StatusFromPgException(const std::exception& e) {
+  std::string what = e.what();
+  while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+    return absl::UnavailableError(absl::StrCat(kConnectionLostPrefix, what));
+  }
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
+    return FromSqlState(sql->sqlstate(), what);
+  }
+  if (dynamic_cast<const pqxx::usage_error*>(&e) != nullptr ||
+      dynamic_cast<const pqxx::conversion_error*>(&e) != nullptr) {
+    return absl::InternalError(absl::StrCat("postgres client misuse: ", what));
+  }
+  return absl::UnavailableError(absl::StrCat("postgres: ", what));
+}
+
+bool BreaksConnection(const std::exception& e) {
+  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
+  if (sql == nullptr) return true;
+  const std::string& state = sql->sqlstate();
+  return state.empty() || absl::StartsWith(state, "08") || absl::StartsWith(state, "57P");
+}
+
+}  // namespace booking::storage

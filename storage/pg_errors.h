@@ -1,0 +1,19 @@
+#pragma once
+
+#include <exception>
+
+#include "absl/status/status.h"
+
+namespace booking::storage {
+
+// Turns an exception thrown by libpqxx into a status that says whether a retry can help:
+// UNAVAILABLE (connection lost, server shutting down), DEADLINE_EXCEEDED (statement timeout),
+// ABORTED (serialization failure, deadlock) are retryable; INVALID_ARGUMENT, ALREADY_EXISTS,
+// FAILED_PRECONDITION and INTERNAL are not.
+absl::Status StatusFromPgException(const std::exception& e);
+
+// True when the connection that threw `e` must not be reused (lost, terminated, or in an unknown
+// state); the pool then opens a new one on the next checkout.
+bool BreaksConnection(const std::exception& e);
+
+}  // namespace booking::storage

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages needed to build and test the booking service.
+# Idempotent and quiet: a no-op (no apt-get update) when everything is already installed.
+set -euo pipefail
+
+PACKAGES=(
+  # build toolchain (CMake + Ninja, as used by tools/build.sh)
+  g++ cmake ninja-build pkg-config make
+  # gRPC / protobuf: libraries, code generators, and the well-known grpc protos (health.proto)
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto libabsl-dev
+  # provides google/api/annotations.proto + http.proto for the HTTP mapping in booking.proto
+  golang-github-grpc-ecosystem-grpc-gateway-dev
+  # PostgreSQL: server for tools/pg.sh (dev + tests) and the libpqxx client library
+  postgresql libpqxx-dev libpq-dev
+  # logging, formatting, lock-free queues, Boost headers, HTTP client for the external APIs
+  libspdlog-dev libfmt-dev libconcurrentqueue-dev libboost-dev libcurl4-openssl-dev
+  # tests and benchmarks
+  googletest libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  # dpkg-query fails (and prints to stderr) for packages it has never heard of: treat as missing.
+  status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+  [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "bootstrap: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=()
+if ((EUID != 0)); then
+  command -v sudo >/dev/null || { echo "bootstrap: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+LOG="$(mktemp /tmp/booking-bootstrap.XXXXXX.log)"
+fail() {
+  echo "bootstrap: $1 failed; last lines of $LOG:" >&2
+  tail -n 40 "$LOG" >&2
+  exit 1
+}
+
+echo "bootstrap: installing ${missing[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q >>"$LOG" 2>&1 || fail "apt-get update"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1 || fail "apt-get install"
+rm -f "$LOG"
+echo "bootstrap: done"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The one test command (also what CI runs via .ci/run).
+#
+#   tools/test.sh [--fast]
+#
+# Phases: build + ctest (build/); unless --fast also ThreadSanitizer on the tests labelled
+# "concurrency" (build-tsan/) and AddressSanitizer on the whole suite (build-asan/).
+# Every phase runs even if an earlier one failed; the exit status is non-zero if any failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+fast=0
+for arg in "$@"; do
+  case "$arg" in
+    --fast) fast=1 ;;
+    *) echo "usage: $0 [--fast]" >&2; exit 2 ;;
+  esac
+done
+
+# Prerequisites: without packages or a database nothing below is meaningful, so fail fast.
+bash tools/bootstrap.sh
+
+# A separate cluster from the dev one (tools/run.sh uses 55432), so tests never touch dev data.
+# It is left running afterwards: cheap, and reruns skip initdb/start-up.
+TEST_PG_PORT="${BOOKING_TEST_PG_PORT:-55433}"
+env -u BOOKING_PG_DIR BOOKING_PG_PORT="$TEST_PG_PORT" bash tools/pg.sh start >/dev/null
+# The tests create and drop their own databases, hence the maintenance db "postgres" here.
+export BOOKING_TEST_DATABASE_URL="postgresql://postgres@127.0.0.1:$TEST_PG_PORT/postgres"
+echo "test.sh: test database server at $BOOKING_TEST_DATABASE_URL"
+
+# Sanitizer settings; options already in the environment come last so they win.
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1${TSAN_OPTIONS:+ $TSAN_OPTIONS}"
+export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+ $ASAN_OPTIONS}"
+# Optional suppression files for third-party noise (gRPC/absl); used only if someone adds them.
+[[ ! -f tests/tsan.supp ]] || TSAN_OPTIONS+=" suppressions=$ROOT/tests/tsan.supp"
+[[ ! -f tests/lsan.supp ]] || export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp print_suppressions=0${LSAN_OPTIONS:+ $LSAN_OPTIONS}"
+
+# GCC 12's TSan runtime aborts ("unexpected memory mapping") on kernels with mmap_rnd_bits > 28;
+# running without ASLR (setarch -R, inherited by child processes) avoids that.
+TSAN_PREFIX=()
+if (($(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0) > 28)) &&
+  setarch "$(uname -m)" -R true 2>/dev/null; then
+  TSAN_PREFIX=(setarch "$(uname -m)" -R)
+fi
+
+summary=()
+failed=0
+phase_ok=0 # status of the last phase, so a test phase can be skipped when its build failed
+
+# phase NAME COMMAND...: runs COMMAND, records PASS/FAIL and elapsed seconds.
+phase() {
+  local name="$1" start=$SECONDS status
+  shift
+  echo
+  echo "=== test.sh: $name: $*"
+  if "$@"; then status=PASS; phase_ok=1; else status=FAIL; phase_ok=0; failed=1; fi
+  summary+=("$(printf '%-4s  %-10s %5ds' "$status" "$name" $((SECONDS - start)))")
+}
+skip() { summary+=("$(printf '%-4s  %-10s %5s   (%s)' SKIP "$1" - "$2")"); failed=1; }
+
+# --no-tests=error: a wrong label or a missing add_test must not pass silently.
+phase build bash tools/build.sh
+if ((phase_ok)); then
+  phase test ctest --test-dir build --output-on-failure -j2 --timeout 300 --no-tests=error
+else
+  skip test "build failed"
+fi
+
+if ((!fast)); then
+  # Sanitized code runs several times slower, hence the longer default per-test timeout.
+  phase build-tsan bash tools/build.sh --sanitizer thread
+  if ((phase_ok)); then
+    phase test-tsan "${TSAN_PREFIX[@]}" ctest --test-dir build-tsan -L concurrency \
+      --output-on-failure --timeout 900 --no-tests=error
+  else
+    skip test-tsan "build failed"
+  fi
+
+  phase build-asan bash tools/build.sh --sanitizer address
+  if ((phase_ok)); then
+    phase test-asan ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 --no-tests=error
+  else
+    skip test-asan "build failed"
+  fi
+fi
+
+echo
+echo "=== test.sh summary (test cluster left running on port $TEST_PG_PORT; stop: BOOKING_PG_PORT=$TEST_PG_PORT tools/pg.sh stop)"
+printf '%s\n' "${summary[@]}"
+if ((failed)); then
+  echo "test.sh: FAILED"
+  exit 1
+fi
+echo "test.sh: all phases passed"

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace booking::workers {
+
+// An event as the pipeline moves it: the serialized payload (a tickets.v1 event message, whose
+// full name is `type`) plus the header fields every stage needs without parsing it.
+struct Event {
+  std::string id;         // UUID, equal to the payload's header.id
+  std::string type;       // e.g. "tickets.v1.TicketBookingConfirmed"
+  std::string ticket_id;  // the ticket the event is about
+  std::string idempotency_key;
+  std::string correlation_id;
+  std::string payload;    // protobuf bytes of the message named by `type`
+  // Publish order, assigned by the event log when the event becomes durable; 0 before that.
+  int64_t sequence = 0;
+};
+
+}  // namespace booking::workers

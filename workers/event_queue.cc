@@ -1,0 +1,38 @@
+#include "workers/event_queue.h"
+
+#include <iterator>
+
+namespace booking::workers {
+
+EventQueue::EventQueue(size_t capacity) : capacity_(capacity), queue_(capacity) {}
+
+bool EventQueue::TryPushAll(std::vector<Event>& events) {
+  const size_t n = events.size();
+  if (n == 0) return true;
+  size_t current = size_.load(std::memory_order_relaxed);
+  do {
+    if (current + n > capacity_) return false;
+  } while (!size_.compare_exchange_weak(current, current + n, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed));
+  if (!queue_.enqueue_bulk(std::make_move_iterator(events.begin()), n)) {
+    // Only on allocation failure; nothing was moved.
+    size_.fetch_sub(n, std::memory_order_acq_rel);
+    return false;
+  }
+  events.clear();
+  return true;
+}
+
+size_t EventQueue::PopBatch(std::vector<Event>& out, size_t max, absl::Duration timeout) {
+  if (max == 0) return 0;
+  const size_t before = out.size();
+  out.resize(before + max);
+  const size_t got = queue_.wait_dequeue_bulk_timed(
+      out.begin() + static_cast<std::ptrdiff_t>(before), max,
+      static_cast<std::int64_t>(absl::ToInt64Microseconds(timeout)));
+  out.resize(before + got);
+  if (got > 0) size_.fetch_sub(got, std::memory_order_acq_rel);
+  return got;
+}
+
+}  // namespace booking::workers

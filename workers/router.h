@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "workers/event.h"
+#include "workers/handler.h"
+
+namespace booking::workers {
+
+// The result of delivering one event to one handler.
+struct Delivery {
+  const Event* event;
+  std::string_view handler;  // Handler::name()
+  absl::Status status;
+};
+
+// Runs every handler registered for an event's type. Register all handlers before the first
+// Dispatch; after that the router is read-only and safe to share between worker threads.
+class Router {
+ public:
+  // `handler` must outlive the router.
+  void Register(std::string event_type, Handler* handler);
+
+  // Delivers the events to their handlers, each handler getting its events as one batch; when a
+  // batch fails, its events are retried one by one so one bad event does not fail the others.
+  // Returns the failed deliveries (events without a handler are reported as NOT_FOUND).
+  std::vector<Delivery> Dispatch(absl::Span<const Event> events) const;
+
+  std::vector<const Handler*> HandlersFor(std::string_view event_type) const;
+
+ private:
+  absl::flat_hash_map<std::string, std::vector<Handler*>> routes_;
+};
+
+}  // namespace booking::workers

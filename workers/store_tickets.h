@@ -1,0 +1,31 @@
+#pragma once
+
+#include "storage/ticket_repository.h"
+#include "workers/handler.h"
+
+namespace booking::workers {
+
+// Writes the rows that ticket events lead to: one batched upsert per batch, applied only where
+// the row does not already come from a newer event, so redelivery and reordering are harmless.
+absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
+                                     absl::Span<const Event* const> events);
+
+// On TicketBookingConfirmed: stores the ticket as confirmed.
+class StoreTickets final : public Handler {
+ public:
+  explicit StoreTickets(storage::TicketRepository& repository) : repository_(repository) {}
+
+  std::string_view name() const override { return "StoreTickets"; }
+  absl::Status Handle(absl::Span<const Event* const> events) override {
+    return UpsertTicketsFromEvents(repository_, events);
+  }
+
+ private:
+  storage::TicketRepository& repository_;
+};
+
+// Parses a TicketBookingConfirmed or TicketBookingCanceled event into the row it leads to.
+// INVALID_ARGUMENT for another type or a payload that does not parse.
+absl::StatusOr<storage::TicketRecord> TicketRecordFromEvent(const Event& event);
+
+}  // namespace booking::workers

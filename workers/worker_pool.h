@@ -1,0 +1,53 @@
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "workers/event.h"
+#include "workers/event_queue.h"
+
+namespace booking::workers {
+
+struct WorkerPoolOptions {
+  int threads = 2;
+  size_t batch_size = 256;  // most events one worker takes from the queue at once
+  absl::Duration poll_interval = absl::Milliseconds(100);  // bound of each wait on the queue
+  std::string thread_name = "worker";  // threads are named "<name>-<index>"
+};
+
+// Threads that take batches of events from the queue and pass them to `process`.
+class WorkerPool {
+ public:
+  // Called concurrently from the worker threads with a non-empty batch.
+  using ProcessFn = std::function<void(std::vector<Event>& batch)>;
+
+  WorkerPool(EventQueue& queue, ProcessFn process, WorkerPoolOptions options);
+  ~WorkerPool();  // stops without draining, if Stop was not called
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Start();
+
+  // Lets workers go on until the queue is empty or `drain_timeout` has passed, then joins them.
+  // Returns the number of events left in the queue.
+  size_t Stop(absl::Duration drain_timeout);
+
+  long long processed() const { return processed_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run(int index);
+
+  EventQueue& queue_;
+  const ProcessFn process_;
+  const WorkerPoolOptions options_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int64_t> drain_deadline_ns_{0};  // absl::ToUnixNanos of the drain deadline
+  std::atomic<long long> processed_{0};
+};
+
+}  // namespace booking::workers
