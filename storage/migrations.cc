@@ -21,7 +21,7 @@ absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> mi
     applied = 0;
     // Another instance may be migrating: wait for it, but not for ever.
     txn.exec0("SET LOCAL statement_timeout = '60s'");
-    txn.exec_params0("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+    txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
     txn.exec0(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"

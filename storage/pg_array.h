@@ -15,7 +15,9 @@ std::string ToPgArrayLiteral(absl::Span<const T> items, Fn&& field, bool empty_i
   std::string out = "{";
   for (size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ',';
-    std::string_view value = field(items[i]);
+    // Bound to a reference so a returned temporary lives through the loop body.
+    const auto& held = field(items[i]);
+    const std::string_view value = held;
     if (empty_is_null && value.empty()) {
       out += "NULL";
       continue;

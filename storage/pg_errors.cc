@@ -32,30 +32,44 @@ absl::Status FromSqlState(const std::string& state, const std::string& what) {
   return absl::InternalError(absl::StrCat("postgres (", state, "): ", what));
 }
 
+
+bool IsClientSideError(const std::exception& e) {
+  return dynamic_cast<const pqxx::usage_error*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::argument_error*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::conversion_error*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::range_error*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::internal_error*>(&e) != nullptr;
+}
+
+bool IsConnectionFailure(const std::exception& e) {
+  return dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr ||
+         dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr;
+}
+
 }  // namespace
 
 absl::Status StatusFromPgException(const std::exception& e) {
   std::string what = e.what();
   while (!what.empty() && (what.back() == '\n' || what.back() == ' ')) what.pop_back();
-  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr ||
-      dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) {
+  if (IsConnectionFailure(e)) {
     return absl::UnavailableError(absl::StrCat(kConnectionLostPrefix, what));
   }
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
     return FromSqlState(sql->sqlstate(), what);
   }
-  if (dynamic_cast<const pqxx::usage_error*>(&e) != nullptr ||
-      dynamic_cast<const pqxx::conversion_error*>(&e) != nullptr) {
-    return absl::InternalError(absl::StrCat("postgres client misuse: ", what));
-  }
-  return absl::UnavailableError(absl::StrCat("postgres: ", what));
+  if (IsClientSideError(e)) return absl::InternalError(absl::StrCat("postgres client: ", what));
+  return absl::InternalError(absl::StrCat("postgres: unexpected error: ", what));
 }
 
 bool BreaksConnection(const std::exception& e) {
-  const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e);
-  if (sql == nullptr) return true;
-  const std::string& state = sql->sqlstate();
-  return state.empty() || absl::StartsWith(state, "08") || absl::StartsWith(state, "57P");
+  if (IsConnectionFailure(e)) return true;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
+    const std::string& state = sql->sqlstate();
+    return state.empty() || absl::StartsWith(state, "08") || absl::StartsWith(state, "57P");
+  }
+  // A libpqxx usage error leaves the connection usable; anything else leaves it unknown.
+  return !IsClientSideError(e);
 }
 
 }  // namespace booking::storage

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <map>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "storage/ticket_repository.h"
+
+namespace booking::testing {
+
+// TicketRepository in memory, with the same newest-event-wins rule, and a switch to fail.
+class MemoryTicketRepository final : public storage::TicketRepository {
+ public:
+  absl::Status Upsert(absl::Span<const storage::TicketRecord> records) override {
+    absl::MutexLock lock(&mu_);
+    ++upsert_calls_;
+    if (!fail_with_.ok()) return fail_with_;
+    for (const storage::TicketRecord& record : records) {
+      auto it = rows_.find(record.ticket_id);
+      if (it != rows_.end() && it->second.last_event_sequence >= record.last_event_sequence) {
+        continue;
+      }
+      rows_[record.ticket_id] = record;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<storage::TicketRecord> Get(std::string_view ticket_id) override {
+    absl::MutexLock lock(&mu_);
+    if (!fail_with_.ok()) return fail_with_;
+    auto it = rows_.find(std::string(ticket_id));
+    if (it == rows_.end()) return absl::NotFoundError(absl::StrCat("ticket ", std::string(ticket_id), " not found"));
+    return it->second;
+  }
+
+  absl::StatusOr<std::vector<storage::TicketRecord>> ListActive(std::string_view after,
+                                                                int limit) override {
+    absl::MutexLock lock(&mu_);
+    if (!fail_with_.ok()) return fail_with_;
+    std::vector<storage::TicketRecord> out;
+    for (auto it = rows_.upper_bound(std::string(after));
+         it != rows_.end() && static_cast<int>(out.size()) < limit; ++it) {
+      if (it->second.status != "canceled") out.push_back(it->second);
+    }
+    return out;
+  }
+
+  absl::StatusOr<int64_t> MaxEventSequence() override {
+    absl::MutexLock lock(&mu_);
+    int64_t max = 0;
+    for (const auto& [id, row] : rows_) max = std::max(max, row.last_event_sequence);
+    return max;
+  }
+
+  void FailWith(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_with_ = std::move(status);
+  }
+  size_t size() {
+    absl::MutexLock lock(&mu_);
+    return rows_.size();
+  }
+  int upsert_calls() {
+    absl::MutexLock lock(&mu_);
+    return upsert_calls_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, storage::TicketRecord> rows_ ABSL_GUARDED_BY(mu_);
+  absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
+  int upsert_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace booking::testing

@@ -1,0 +1,227 @@
+// BookingService over a real in-process gRPC channel, with an event log that records what it is
+// given and an in-memory repository: what callers see, and what gets published.
+#include "server/booking_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/memory_ticket_repository.h"
+#include "tests/support/bad_requests.h"
+#include "workers/uuid.h"
+
+namespace booking::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class RecordingEventLog final : public workers::EventLog {
+ public:
+  void Append(std::vector<workers::Event> events, AppendCallback done) override {
+    absl::StatusOr<workers::AppendResult> result;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!fail_with_.ok()) {
+        result = fail_with_;
+      } else {
+        result = workers::AppendResult{static_cast<int>(events.size())};
+        for (auto& event : events) events_.push_back(std::move(event));
+      }
+    }
+    std::move(done)(std::move(result));
+  }
+  std::vector<workers::Event> events() {
+    absl::MutexLock lock(&mu_);
+    return events_;
+  }
+  void FailWith(absl::Status status) {
+    absl::MutexLock lock(&mu_);
+    fail_with_ = std::move(status);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<workers::Event> events_ ABSL_GUARDED_BY(mu_);
+  absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
+};
+
+class BookingServiceTest : public ::testing::Test {
+ protected:
+  BookingServiceTest() : reads_(1, 16), service_(log_, repository_, reads_, {}) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    stub_ = tickets::v1::BookingService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  ~BookingServiceTest() override {
+    server_->Shutdown();
+    reads_.Stop();
+  }
+
+  grpc::Status Update(const tickets::v1::UpdateTicketsStatusRequest& request,
+                      const std::string& key = "key-1", grpc::ClientContext* context = nullptr) {
+    grpc::ClientContext local;
+    if (context == nullptr) context = &local;
+    if (!key.empty()) context->AddMetadata("idempotency-key", key);
+    tickets::v1::UpdateTicketsStatusResponse response;
+    return stub_->UpdateTicketsStatus(context, request, &response);
+  }
+
+  void Store(const std::string& id, const std::string& status, int64_t sequence) {
+    storage::TicketRecord record{id, "ann@example.com", "10.00", "EUR", status, "", sequence, {}};
+    ASSERT_TRUE(repository_.Upsert({record}).ok());
+  }
+
+  RecordingEventLog log_;
+  testing::MemoryTicketRepository repository_;
+  QueryExecutor reads_;
+  BookingService service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
+};
+
+TEST_F(BookingServiceTest, PublishesOneEventPerTicket) {
+  grpc::ClientContext context;
+  context.AddMetadata("correlation-id", "corr-77");
+  context.AddMetadata("idempotency-key", "key-9");
+  tickets::v1::UpdateTicketsStatusResponse response;
+  grpc::Status status = stub_->UpdateTicketsStatus(&context, testing::ValidRequest(3), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.accepted_events(), 3);
+  std::vector<workers::Event> events = log_.events();
+  ASSERT_EQ(events.size(), 3u);
+  for (const auto& event : events) {
+    EXPECT_EQ(event.correlation_id, "corr-77");
+    EXPECT_THAT(event.idempotency_key, StartsWith("key-9/"));
+  }
+  auto echoed = context.GetServerInitialMetadata().find("correlation-id");
+  ASSERT_NE(echoed, context.GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(echoed->second.data(), echoed->second.size()), "corr-77");
+}
+
+TEST_F(BookingServiceTest, GeneratesAndEchoesCorrelationId) {
+  grpc::ClientContext context;
+  ASSERT_TRUE(Update(testing::ValidRequest(), "k", &context).ok());
+  auto echoed = context.GetServerInitialMetadata().find("correlation-id");
+  ASSERT_NE(echoed, context.GetServerInitialMetadata().end());
+  const std::string id(echoed->second.data(), echoed->second.size());
+  EXPECT_TRUE(workers::IsUuid(id)) << id;
+  EXPECT_EQ(log_.events().at(0).correlation_id, id);
+}
+
+TEST_F(BookingServiceTest, IdempotencyKeyFromRequestField) {
+  auto request = testing::ValidRequest();
+  request.set_idempotency_key("field-key");
+  ASSERT_TRUE(Update(request, "").ok());
+  EXPECT_THAT(log_.events().at(0).idempotency_key, StartsWith("field-key/"));
+}
+
+TEST_F(BookingServiceTest, MissingIdempotencyKeyPublishesNothing) {
+  grpc::Status status = Update(testing::ValidRequest(), "");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("idempotency_key: "));
+  EXPECT_TRUE(log_.events().empty());
+}
+
+class BookingServiceRuleTest : public BookingServiceTest,
+                               public ::testing::WithParamInterface<testing::BadRequest> {};
+
+TEST_P(BookingServiceRuleTest, RejectsNamingFieldAndPublishesNothing) {
+  auto request = testing::ValidRequest(3);
+  GetParam().mutate(request);
+  grpc::Status status = Update(request);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith(GetParam().field + ": "));
+  EXPECT_TRUE(log_.events().empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, BookingServiceRuleTest,
+                         ::testing::ValuesIn(testing::BadRequestsByRule()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST_F(BookingServiceTest, LogFailureFailsTheCall) {
+  log_.FailWith(absl::UnavailableError("database down"));
+  grpc::Status status = Update(testing::ValidRequest());
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(status.error_message(), HasSubstr("database down"));
+}
+
+TEST_F(BookingServiceTest, ListPagesSkippingCanceled) {
+  for (int i = 0; i < 5; ++i) {
+    Store(absl::StrCat("00000000-0000-4000-8000-00000000000", i), i == 2 ? "canceled" : "confirmed",
+          i + 1);
+  }
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext context;
+    tickets::v1::ListTicketsRequest request;
+    request.set_page_size(2);
+    request.set_page_token(token);
+    tickets::v1::ListTicketsResponse response;
+    ASSERT_TRUE(stub_->ListTickets(&context, request, &response).ok());
+    for (const auto& ticket : response.tickets()) seen.push_back(ticket.ticket_id());
+    token = response.next_page_token();
+    ASSERT_LT(++pages, 10);
+  } while (!token.empty());
+  EXPECT_EQ(pages, 2);
+  EXPECT_THAT(seen, ::testing::ElementsAre("00000000-0000-4000-8000-000000000000",
+                                           "00000000-0000-4000-8000-000000000001",
+                                           "00000000-0000-4000-8000-000000000003",
+                                           "00000000-0000-4000-8000-000000000004"));
+}
+
+TEST_F(BookingServiceTest, ListRejectsBadPaging) {
+  grpc::ClientContext context;
+  tickets::v1::ListTicketsRequest request;
+  request.set_page_token("not-a-token");
+  tickets::v1::ListTicketsResponse response;
+  grpc::Status status = stub_->ListTickets(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_token: "));
+
+  grpc::ClientContext context2;
+  request.Clear();
+  request.set_page_size(-1);
+  status = stub_->ListTickets(&context2, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("page_size: "));
+}
+
+TEST_F(BookingServiceTest, GetTicket) {
+  Store("00000000-0000-4000-8000-000000000001", "canceled", 3);
+  grpc::ClientContext context;
+  tickets::v1::GetTicketRequest request;
+  request.set_ticket_id("00000000-0000-4000-8000-000000000001");
+  tickets::v1::Ticket ticket;
+  ASSERT_TRUE(stub_->GetTicket(&context, request, &ticket).ok());
+  EXPECT_EQ(ticket.status(), "canceled");
+  EXPECT_EQ(ticket.price().amount(), "10.00");
+  EXPECT_EQ(ticket.price().currency(), "EUR");
+
+  grpc::ClientContext missing;
+  request.set_ticket_id("00000000-0000-4000-8000-000000000002");
+  EXPECT_EQ(stub_->GetTicket(&missing, request, &ticket).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  grpc::ClientContext bad;
+  request.set_ticket_id("nope");
+  grpc::Status status = stub_->GetTicket(&bad, request, &ticket);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), StartsWith("ticket_id: "));
+}
+
+TEST_F(BookingServiceTest, ReadFailureIsReported) {
+  repository_.FailWith(absl::UnavailableError("postgres down"));
+  grpc::ClientContext context;
+  tickets::v1::ListTicketsRequest request;
+  tickets::v1::ListTicketsResponse response;
+  EXPECT_EQ(stub_->ListTickets(&context, request, &response).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace booking::server

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <string>
+
+#include "server/event_factory.h"
+#include "tests/support/bad_requests.h"
+#include "workers/event.h"
+
+namespace booking::testing {
+
+// A real event for one ticket, as the service builds it, with the publish order given.
+inline workers::Event TicketEvent(const std::string& ticket_id, const std::string& status,
+                                  int64_t sequence, const std::string& amount = "49.90") {
+  tickets::v1::UpdateTicketsStatusRequest request = ValidRequest(1);
+  auto* ticket = request.mutable_tickets(0);
+  ticket->set_ticket_id(ticket_id);
+  ticket->set_status(status);
+  ticket->mutable_price()->set_amount(amount);
+  workers::Event event = server::BuildEvents(request, "key", "corr", absl::Now()).at(0);
+  event.sequence = sequence;
+  return event;
+}
+
+}  // namespace booking::testing

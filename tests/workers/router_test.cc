@@ -1,0 +1,87 @@
+#include "workers/router.h"
+
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace booking::workers {
+namespace {
+
+class RecordingHandler final : public Handler {
+ public:
+  explicit RecordingHandler(std::string name, std::string fail_id = "")
+      : name_(std::move(name)), fail_id_(std::move(fail_id)) {}
+  std::string_view name() const override { return name_; }
+  absl::Status Handle(absl::Span<const Event* const> events) override {
+    absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(events.size());
+    for (const Event* event : events) {
+      if (event->id == fail_id_) return absl::UnavailableError("boom");
+    }
+    for (const Event* event : events) handled_.push_back(event->id);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> handled() {
+    absl::MutexLock lock(&mu_);
+    return handled_;
+  }
+  std::vector<size_t> batch_sizes() {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
+  }
+
+ private:
+  const std::string name_;
+  const std::string fail_id_;
+  absl::Mutex mu_;
+  std::vector<std::string> handled_ ABSL_GUARDED_BY(mu_);
+  std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
+};
+
+Event MakeEvent(std::string id, std::string type) {
+  Event event;
+  event.id = std::move(id);
+  event.type = std::move(type);
+  return event;
+}
+
+TEST(RouterTest, RunsEveryHandlerOfTheTypeWithOneBatch) {
+  RecordingHandler store("Store"), receipt("Receipt"), refund("Refund");
+  Router router;
+  router.Register("Confirmed", &store);
+  router.Register("Confirmed", &receipt);
+  router.Register("Canceled", &refund);
+  std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Canceled"),
+                               MakeEvent("3", "Confirmed")};
+  EXPECT_TRUE(router.Dispatch(events).empty());
+  EXPECT_THAT(store.handled(), ::testing::ElementsAre("1", "3"));
+  EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(2u));
+  EXPECT_THAT(receipt.handled(), ::testing::ElementsAre("1", "3"));
+  EXPECT_THAT(refund.handled(), ::testing::ElementsAre("2"));
+}
+
+TEST(RouterTest, FailedBatchIsRetriedOneByOneAndOnlyTheBadEventFails) {
+  RecordingHandler store("Store", /*fail_id=*/"2");
+  Router router;
+  router.Register("Confirmed", &store);
+  std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
+                               MakeEvent("3", "Confirmed")};
+  std::vector<Delivery> failed = router.Dispatch(events);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].event->id, "2");
+  EXPECT_EQ(failed[0].handler, "Store");
+  EXPECT_TRUE(absl::IsUnavailable(failed[0].status));
+  EXPECT_THAT(store.handled(), ::testing::ElementsAre("1", "3"));
+}
+
+TEST(RouterTest, UnroutedEventIsReported) {
+  Router router;
+  std::vector<Event> events = {MakeEvent("1", "Unknown")};
+  std::vector<Delivery> failed = router.Dispatch(events);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_TRUE(absl::IsNotFound(failed[0].status));
+  EXPECT_TRUE(router.HandlersFor("Unknown").empty());
+}
+
+}  // namespace
+}  // namespace booking::workers
