@@ -188,6 +188,7 @@ int Run() {
   spdlog::info("shutting down signal={} timeout={}", strsignal(signal), absl::FormatDuration(grace));
   server->GetHealthCheckService()->Shutdown();  // health now answers NOT_SERVING
   server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
+  spdlog::info("grpc server stopped");
   reads.Stop();
   const size_t left = worker_pool.Stop(grace);
   if (left > 0) {

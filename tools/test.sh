@@ -3,8 +3,8 @@
 #
 #   tools/test.sh [--fast]
 #
-# Phases: build + ctest (build/); unless --fast also ThreadSanitizer on the tests labelled
-# "concurrency" (build-tsan/) and AddressSanitizer on the whole suite (build-asan/).
+# Phases: build + ctest (build/); unless --fast also ThreadSanitizer on the concurrency tests
+# (build-tsan/ registers only those) and AddressSanitizer on the whole suite (build-asan/).
 # Every phase runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -euo pipefail
 
@@ -60,10 +60,27 @@ phase() {
 }
 skip() { summary+=("$(printf '%-4s  %-10s %5s   (%s)' SKIP "$1" - "$2")"); failed=1; }
 
+# run_ctest DIR ARGS...: ctest with its output kept, adding its counts to the totals printed last.
+total_passed=0
+total_failed=0
+RUN_PREFIX=(env) # a no-op prefix; the ThreadSanitizer phase may use setarch instead
+run_ctest() {
+  local dir="$1" status=0 line
+  shift
+  "${RUN_PREFIX[@]}" ctest --test-dir "$dir" "$@" 2>&1 | tee "$dir/ctest.log"
+  status=${PIPESTATUS[0]}
+  line="$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$dir/ctest.log" | tail -n 1)"
+  if [[ "$line" =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+    total_failed=$((total_failed + BASH_REMATCH[1]))
+    total_passed=$((total_passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  fi
+  return "$status"
+}
+
 # --no-tests=error: a wrong label or a missing add_test must not pass silently.
 phase build bash tools/build.sh
 if ((phase_ok)); then
-  phase test ctest --test-dir build --output-on-failure -j2 --timeout 300 --no-tests=error
+  phase test run_ctest build --output-on-failure -j2 --timeout 300 --no-tests=error
 else
   skip test "build failed"
 fi
@@ -72,15 +89,16 @@ if ((!fast)); then
   # Sanitized code runs several times slower, hence the longer default per-test timeout.
   phase build-tsan bash tools/build.sh --sanitizer thread
   if ((phase_ok)); then
-    phase test-tsan "${TSAN_PREFIX[@]}" ctest --test-dir build-tsan -L concurrency \
-      --output-on-failure --timeout 900 --no-tests=error
+    ((${#TSAN_PREFIX[@]} == 0)) || RUN_PREFIX=("${TSAN_PREFIX[@]}")
+    phase test-tsan run_ctest build-tsan --output-on-failure --timeout 900 --no-tests=error
+    RUN_PREFIX=(env)
   else
     skip test-tsan "build failed"
   fi
 
   phase build-asan bash tools/build.sh --sanitizer address
   if ((phase_ok)); then
-    phase test-asan ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 --no-tests=error
+    phase test-asan run_ctest build-asan --output-on-failure -j2 --timeout 900 --no-tests=error
   else
     skip test-asan "build failed"
   fi
@@ -89,6 +107,7 @@ fi
 echo
 echo "=== test.sh summary (test cluster left running on port $TEST_PG_PORT; stop: BOOKING_PG_PORT=$TEST_PG_PORT tools/pg.sh stop)"
 printf '%s\n' "${summary[@]}"
+echo "tests: $total_passed passed, $total_failed failed"
 if ((failed)); then
   echo "test.sh: FAILED"
   exit 1

@@ -76,10 +76,14 @@ bool ServerProcess::running() {
 }
 
 absl::Status ServerProcess::WaitUntilServing(const std::string& target, absl::Duration timeout) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
-  auto health = grpc::health::v1::Health::NewStub(channel);
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
+    // A fresh channel (with its own subchannels) per attempt: a shared one would sit out gRPC's
+    // reconnect backoff for seconds after the first refused connection.
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto health = grpc::health::v1::Health::NewStub(
+        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
     if (!running()) {
       return absl::FailedPreconditionError(absl::StrCat("server exited; log:\n", ReadLog()));
     }
