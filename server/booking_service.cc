@@ -25,10 +25,12 @@ grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor, std::string_vi
                                std::string_view correlation_id, const absl::Status& status) {
   if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) {
     spdlog::info("call rejected method={} correlation_id={} code={} error=\"{}\"", method,
-                 correlation_id, absl::StatusCodeToString(status.code()), std::string(status.message()));
+                 correlation_id, absl::StatusCodeToString(status.code()),
+                 std::string(status.message()));
   } else {
     spdlog::warn("call failed method={} correlation_id={} code={} error=\"{}\"", method,
-                 correlation_id, absl::StatusCodeToString(status.code()), std::string(status.message()));
+                 correlation_id, absl::StatusCodeToString(status.code()),
+                 std::string(status.message()));
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -59,9 +61,9 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
 
-  absl::StatusOr<std::string> key = ResolveIdempotencyKey(
-      FindMetadata(*context, kIdempotencyKeyHeader), request->idempotency_key(),
-      options_.require_idempotency_key);
+  absl::StatusOr<std::string> key =
+      ResolveIdempotencyKey(FindMetadata(*context, kIdempotencyKeyHeader),
+                            request->idempotency_key(), options_.require_idempotency_key);
   if (!key.ok()) return Fail(reactor, kMethod, correlation_id, key.status());
   if (absl::Status valid = ValidateRequest(*request, options_.limits); !valid.ok()) {
     return Fail(reactor, kMethod, correlation_id, valid);
@@ -108,21 +110,21 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
     if (!decoded.ok()) return Fail(reactor, kMethod, correlation_id, decoded.status());
     after = *std::move(decoded);
   }
-  const bool submitted = reads_.TrySubmit([this, reactor, response, page_size,
-                                           after = std::move(after), correlation_id]() {
-    // One extra row tells whether another page follows.
-    absl::StatusOr<std::vector<storage::TicketRecord>> rows =
-        tickets_.ListActive(after, page_size + 1);
-    if (!rows.ok()) {
-      Fail(reactor, kMethod, correlation_id, rows.status());
-      return;
-    }
-    const bool more = static_cast<int>(rows->size()) > page_size;
-    if (more) rows->resize(page_size);
-    for (const storage::TicketRecord& row : *rows) ToProto(row, *response->add_tickets());
-    if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
-    reactor->Finish(grpc::Status::OK);
-  });
+  const bool submitted = reads_.TrySubmit(
+      [this, reactor, response, page_size, after = std::move(after), correlation_id]() {
+        // One extra row tells whether another page follows.
+        absl::StatusOr<std::vector<storage::TicketRecord>> rows =
+            tickets_.ListActive(after, page_size + 1);
+        if (!rows.ok()) {
+          Fail(reactor, kMethod, correlation_id, rows.status());
+          return;
+        }
+        const bool more = static_cast<int>(rows->size()) > page_size;
+        if (more) rows->resize(page_size);
+        for (const storage::TicketRecord& row : *rows) ToProto(row, *response->add_tickets());
+        if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
+        reactor->Finish(grpc::Status::OK);
+      });
   if (!submitted) Fail(reactor, kMethod, correlation_id, Busy());
   return reactor;
 }

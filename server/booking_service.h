@@ -25,8 +25,7 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
       : event_log_(event_log), tickets_(tickets), reads_(reads), options_(options) {}
 
   grpc::ServerUnaryReactor* UpdateTicketsStatus(
-      grpc::CallbackServerContext* context,
-      const tickets::v1::UpdateTicketsStatusRequest* request,
+      grpc::CallbackServerContext* context, const tickets::v1::UpdateTicketsStatusRequest* request,
       tickets::v1::UpdateTicketsStatusResponse* response) override;
 
   grpc::ServerUnaryReactor* ListTickets(grpc::CallbackServerContext* context,

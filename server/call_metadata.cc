@@ -57,8 +57,7 @@ absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view
   }
   for (char c : key) {
     if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError(
-          "idempotency_key: must be printable ASCII without spaces");
+      return absl::InvalidArgumentError("idempotency_key: must be printable ASCII without spaces");
     }
   }
   return std::string(key);

@@ -9,9 +9,9 @@ namespace booking::server {
 absl::Status InitLogging(const std::string& level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "log_level: must be trace, debug, info, warn, error, critical or off, got \"", level,
-        "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_level: must be trace, debug, info, warn, error, critical or off, got \"",
+                     level, "\""));
   }
   auto logger = spdlog::stderr_logger_mt("booking");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l [%t] %v", spdlog::pattern_time_type::utc);

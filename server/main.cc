@@ -1,14 +1,13 @@
 // booking-server: wiring only. Reads flags, builds the objects and connects them, runs until
 // SIGINT/SIGTERM, then shuts down in order. Logic lives in the classes it builds.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
 #include <cstdlib>
 #include <memory>
 #include <string>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -142,7 +141,8 @@ int Run() {
 
   workers::WorkerPoolOptions worker_options;
   worker_options.threads = absl::GetFlag(FLAGS_workers);
-  worker_options.batch_size = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_worker_batch_size)));
+  worker_options.batch_size =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_worker_batch_size)));
   workers::WorkerPool worker_pool(
       queue,
       [&router](std::vector<workers::Event>& batch) {
@@ -185,8 +185,9 @@ int Run() {
 
   const int signal = WaitForStopSignal(stop_signals);
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);
-  spdlog::info("shutting down signal={} timeout={}", strsignal(signal), absl::FormatDuration(grace));
-  server->GetHealthCheckService()->Shutdown();  // health now answers NOT_SERVING
+  spdlog::info("shutting down signal={} timeout={}", strsignal(signal),
+               absl::FormatDuration(grace));
+  server->GetHealthCheckService()->Shutdown();                // health now answers NOT_SERVING
   server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
   spdlog::info("grpc server stopped");
   reads.Stop();

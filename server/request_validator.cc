@@ -17,7 +17,8 @@ constexpr size_t kMaxEchoedBytes = 64;  // of a bad value quoted back in an erro
 
 // Quotes a bad value for an error message, cut short and with control bytes escaped.
 std::string Quote(std::string_view value) {
-  std::string shown = absl::CHexEscape(absl::string_view(value.data(), std::min(value.size(), kMaxEchoedBytes)));
+  std::string shown =
+      absl::CHexEscape(absl::string_view(value.data(), std::min(value.size(), kMaxEchoedBytes)));
   return absl::StrCat("\"", shown, value.size() > kMaxEchoedBytes ? "...\"" : "\"");
 }
 
@@ -29,19 +30,18 @@ void CheckTicket(const tickets::v1::TicketStatusChange& ticket, const std::strin
     out.push_back({path + ".ticket_id", "must be a UUID, got " + Quote(ticket.ticket_id())});
   }
   if (ticket.status() != "confirmed" && ticket.status() != "canceled") {
-    out.push_back({path + ".status",
-                   "must be \"confirmed\" or \"canceled\", got " + Quote(ticket.status())});
+    out.push_back(
+        {path + ".status", "must be \"confirmed\" or \"canceled\", got " + Quote(ticket.status())});
   }
   if (ticket.customer_email().empty()) {
     out.push_back({path + ".customer_email", "is required"});
   } else if (ticket.customer_email().size() > kMaxEmailBytes) {
-    out.push_back({path + ".customer_email",
-                   absl::StrCat("must be at most ", kMaxEmailBytes, " bytes, got ",
-                                ticket.customer_email().size())});
+    out.push_back(
+        {path + ".customer_email", absl::StrCat("must be at most ", kMaxEmailBytes, " bytes, got ",
+                                                ticket.customer_email().size())});
   } else if (!IsValidEmail(ticket.customer_email())) {
-    out.push_back({path + ".customer_email",
-                   "must be an address like name@example.com, got " +
-                       Quote(ticket.customer_email())});
+    out.push_back({path + ".customer_email", "must be an address like name@example.com, got " +
+                                                 Quote(ticket.customer_email())});
   }
   if (!ticket.has_price()) {
     out.push_back({path + ".price", "is required"});
@@ -64,7 +64,8 @@ void CheckTicket(const tickets::v1::TicketStatusChange& ticket, const std::strin
     }
   }
   if (!ticket.booking_id().empty() && !workers::IsUuid(ticket.booking_id())) {
-    out.push_back({path + ".booking_id", "must be a UUID when set, got " + Quote(ticket.booking_id())});
+    out.push_back(
+        {path + ".booking_id", "must be a UUID when set, got " + Quote(ticket.booking_id())});
   }
 }
 
@@ -126,9 +127,9 @@ std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatu
     if (!workers::IsUuid(ticket.ticket_id())) continue;
     auto [it, inserted] = first_index.try_emplace(workers::NormalizeUuid(ticket.ticket_id()), i);
     if (!inserted) {
-      out.push_back({path + ".ticket_id",
-                     absl::StrCat("repeats tickets[", it->second,
-                                  "].ticket_id; a ticket may appear once per call")});
+      out.push_back(
+          {path + ".ticket_id", absl::StrCat("repeats tickets[", it->second,
+                                             "].ticket_id; a ticket may appear once per call")});
     }
   }
   return out;

@@ -29,7 +29,7 @@ absl::Status ValidateRequest(const tickets::v1::UpdateTicketsStatusRequest& requ
 
 // Single-value rules, shared with other entry points.
 bool IsValidEmail(std::string_view email);
-bool IsValidAmount(std::string_view amount);    // fits NUMERIC(10,2) exactly
+bool IsValidAmount(std::string_view amount);      // fits NUMERIC(10,2) exactly
 bool IsValidCurrency(std::string_view currency);  // three upper-case letters
 
 }  // namespace booking::server

@@ -3,7 +3,6 @@
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
-
 #include <regex>
 
 #include "absl/status/statusor.h"
@@ -22,22 +21,21 @@ ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options
   const int size = options_.size > 0 ? options_.size : 1;
   slots_.reserve(size);
   for (int i = 0; i < size; ++i) slots_.push_back(std::make_unique<Slot>());
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   for (auto& slot : slots_) idle_.push_back(slot.get());
 }
 
 ConnectionPool::~ConnectionPool() = default;
 
 absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (idle_.empty()) {
     ++waits_;
-    auto has_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); };
-    if (!mu_.AwaitWithTimeout(absl::Condition(&has_idle), options_.acquire_timeout)) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("no database connection free within ",
-                       absl::FormatDuration(options_.acquire_timeout), " (pool size ",
-                       slots_.size(), ")"));
+    if (!idle_changed_.wait_for(lock, absl::ToChronoNanoseconds(options_.acquire_timeout),
+                                [this] { return !idle_.empty(); })) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "no database connection free within ", absl::FormatDuration(options_.acquire_timeout),
+          " (pool size ", slots_.size(), ")"));
     }
   }
   Slot* slot = idle_.back();
@@ -46,8 +44,11 @@ absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
 }
 
 void ConnectionPool::Release(Slot* slot) {
-  absl::MutexLock lock(&mu_);
-  idle_.push_back(slot);
+  {
+    std::lock_guard lock(mu_);
+    idle_.push_back(slot);
+  }
+  idle_changed_.notify_one();
 }
 
 absl::Status ConnectionPool::Open(Slot& slot) {
@@ -71,7 +72,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
     slot.conn.reset();
     return StatusFromPgException(e);
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   ++reconnects_;
   return absl::OkStatus();
 }
@@ -90,7 +91,8 @@ absl::Status ConnectionPool::Transact(absl::FunctionRef<void(pqxx::transaction_b
     } catch (const std::exception& e) {
       status = StatusFromPgException(e);
       if (BreaksConnection(e)) {
-        spdlog::warn("postgres connection dropped, reopening on next use: {}", std::string(status.message()));
+        spdlog::warn("postgres connection dropped, reopening on next use: {}",
+                     std::string(status.message()));
         slot.conn.reset();
       }
     }
@@ -116,7 +118,7 @@ absl::Status ConnectionPool::Warm() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard lock(mu_);
   PoolStats stats;
   stats.size = static_cast<int>(slots_.size());
   stats.in_use = stats.size - static_cast<int>(idle_.size());

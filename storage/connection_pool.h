@@ -1,6 +1,8 @@
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,7 +11,6 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace pqxx {
@@ -39,8 +40,8 @@ struct PoolStats {
   int size = 0;
   int in_use = 0;
   int open = 0;
-  long long waits = 0;        // checkouts that found no idle connection at first
-  long long reconnects = 0;   // connections (re)opened
+  long long waits = 0;       // checkouts that found no idle connection at first
+  long long reconnects = 0;  // connections (re)opened
 };
 
 // A fixed number of PostgreSQL connections, handed out one per checkout, each checkout running
@@ -67,13 +68,15 @@ class ConnectionPool {
   const PoolOptions& options() const { return options_; }
 
  private:
-
   absl::StatusOr<Slot*> Acquire();
   void Release(Slot* slot);
   absl::Status Open(Slot& slot);
 
   const PoolOptions options_;
-  mutable absl::Mutex mu_;
+  // std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer hooks,
+  // so TSan could not see absl::Mutex synchronisation; pthread mutexes it intercepts.
+  mutable std::mutex mu_;
+  std::condition_variable idle_changed_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
   std::vector<Slot*> idle_ ABSL_GUARDED_BY(mu_);
   long long waits_ ABSL_GUARDED_BY(mu_) = 0;

@@ -1,7 +1,6 @@
 #include "storage/migrations.h"
 
 #include <pqxx/pqxx>
-
 #include <set>
 
 #include "absl/strings/str_cat.h"

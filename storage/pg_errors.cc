@@ -32,7 +32,6 @@ absl::Status FromSqlState(const std::string& state, const std::string& what) {
   return absl::InternalError(absl::StrCat("postgres (", state, "): ", what));
 }
 
-
 bool IsClientSideError(const std::exception& e) {
   return dynamic_cast<const pqxx::usage_error*>(&e) != nullptr ||
          dynamic_cast<const pqxx::argument_error*>(&e) != nullptr ||

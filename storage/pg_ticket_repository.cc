@@ -1,8 +1,7 @@
 #include "storage/pg_ticket_repository.h"
 
-#include <pqxx/pqxx>
-
 #include <optional>
+#include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -80,16 +79,16 @@ absl::Status PgTicketRepository::Upsert(absl::Span<const TicketRecord> records) 
   const std::string ids = ToPgArrayLiteral(span, [](auto* r) { return r->ticket_id; });
   const std::string emails = ToPgArrayLiteral(span, [](auto* r) { return r->customer_email; });
   const std::string amounts = ToPgArrayLiteral(span, [](auto* r) { return r->price_amount; });
-  const std::string currencies =
-      ToPgArrayLiteral(span, [](auto* r) { return r->price_currency; });
+  const std::string currencies = ToPgArrayLiteral(span, [](auto* r) { return r->price_currency; });
   const std::string statuses = ToPgArrayLiteral(span, [](auto* r) { return r->status; });
-  const std::string bookings =
-      ToPgArrayLiteral(span, [](auto* r) { return r->booking_id; }, /*empty_is_null=*/true);
+  const std::string bookings = ToPgArrayLiteral(
+      span, [](auto* r) { return r->booking_id; }, /*empty_is_null=*/true);
   std::vector<std::string> sequence_texts;
   sequence_texts.reserve(rows.size());
-  for (const TicketRecord* r : rows) sequence_texts.push_back(std::to_string(r->last_event_sequence));
-  const std::string sequences = ToPgArrayLiteral(
-      absl::Span<const std::string>(sequence_texts), [](const std::string& s) { return s; });
+  for (const TicketRecord* r : rows)
+    sequence_texts.push_back(std::to_string(r->last_event_sequence));
+  const std::string sequences = ToPgArrayLiteral(absl::Span<const std::string>(sequence_texts),
+                                                 [](const std::string& s) { return s; });
 
   return pool_.Transact([&](pqxx::transaction_base& txn) {
     txn.exec_prepared0(kUpsert, ids, emails, amounts, currencies, statuses, bookings, sequences);
@@ -103,7 +102,8 @@ absl::StatusOr<TicketRecord> PgTicketRepository::Get(std::string_view ticket_id)
     if (!result.empty()) found = FromRow(result[0]);
   });
   if (!status.ok()) return status;
-  if (!found) return absl::NotFoundError(absl::StrCat("ticket ", std::string(ticket_id), " not found"));
+  if (!found)
+    return absl::NotFoundError(absl::StrCat("ticket ", std::string(ticket_id), " not found"));
   return *std::move(found);
 }
 

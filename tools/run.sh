@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for a newcomer: install packages, start the dev database, build, run the server.
 #
-#   tools/run.sh [booking-server flags...]   (gRPC on 127.0.0.1:50051, HTTP on 127.0.0.1:8080 by default)
+#   tools/run.sh [booking-server flags...]   (gRPC on 127.0.0.1:50051 by default)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

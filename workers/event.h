@@ -13,7 +13,7 @@ struct Event {
   std::string ticket_id;  // the ticket the event is about
   std::string idempotency_key;
   std::string correlation_id;
-  std::string payload;    // protobuf bytes of the message named by `type`
+  std::string payload;  // protobuf bytes of the message named by `type`
   // Publish order, assigned by the event log when the event becomes durable; 0 before that.
   int64_t sequence = 0;
 };

@@ -27,9 +27,9 @@ size_t EventQueue::PopBatch(std::vector<Event>& out, size_t max, absl::Duration 
   if (max == 0) return 0;
   const size_t before = out.size();
   out.resize(before + max);
-  const size_t got = queue_.wait_dequeue_bulk_timed(
-      out.begin() + static_cast<std::ptrdiff_t>(before), max,
-      static_cast<std::int64_t>(absl::ToInt64Microseconds(timeout)));
+  const size_t got =
+      queue_.wait_dequeue_bulk_timed(out.begin() + static_cast<std::ptrdiff_t>(before), max,
+                                     static_cast<std::int64_t>(absl::ToInt64Microseconds(timeout)));
   out.resize(before + got);
   if (got > 0) size_.fetch_sub(got, std::memory_order_acq_rel);
   return got;

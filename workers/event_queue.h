@@ -1,10 +1,10 @@
 #pragma once
 
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
 #include <atomic>
 #include <cstddef>
 #include <vector>
-
-#include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include "absl/time/time.h"
 #include "workers/event.h"

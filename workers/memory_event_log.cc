@@ -19,7 +19,7 @@ void MemoryEventLog::ForgetExpired(absl::Time now) {
 void MemoryEventLog::Append(std::vector<Event> events, AppendCallback done) {
   absl::StatusOr<AppendResult> result;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     const absl::Time now = absl::Now();
     ForgetExpired(now);
     std::vector<Event> fresh;

@@ -2,11 +2,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "workers/event_log.h"
 #include "workers/event_queue.h"
@@ -35,7 +35,7 @@ class MemoryEventLog final : public EventLog {
 
   EventQueue& queue_;
   const MemoryEventLogOptions options_;
-  absl::Mutex mu_;
+  std::mutex mu_;
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<absl::Time, std::string>> key_order_ ABSL_GUARDED_BY(mu_);

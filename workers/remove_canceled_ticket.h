@@ -10,8 +10,7 @@ namespace booking::workers {
 // a late confirmation cannot bring it back), which takes it out of ListTickets.
 class RemoveCanceledTicket final : public Handler {
  public:
-  explicit RemoveCanceledTicket(storage::TicketRepository& repository)
-      : repository_(repository) {}
+  explicit RemoveCanceledTicket(storage::TicketRepository& repository) : repository_(repository) {}
 
   std::string_view name() const override { return "RemoveCanceledTicket"; }
   absl::Status Handle(absl::Span<const Event* const> events) override {

@@ -22,8 +22,9 @@ std::vector<Delivery> Router::Dispatch(absl::Span<const Event> events) const {
   for (const Event& event : events) {
     auto it = routes_.find(event.type);
     if (it == routes_.end()) {
-      failed.push_back({&event, "",
-                        absl::NotFoundError(absl::StrCat("no handler for event type ", event.type))});
+      failed.push_back(
+          {&event, "",
+           absl::NotFoundError(absl::StrCat("no handler for event type ", event.type))});
       continue;
     }
     for (Handler* handler : it->second) {

@@ -16,7 +16,7 @@ struct WorkerPoolOptions {
   int threads = 2;
   size_t batch_size = 256;  // most events one worker takes from the queue at once
   absl::Duration poll_interval = absl::Milliseconds(100);  // bound of each wait on the queue
-  std::string thread_name = "worker";  // threads are named "<name>-<index>"
+  std::string thread_name = "worker";                      // threads are named "<name>-<index>"
 };
 
 // Threads that take batches of events from the queue and pass them to `process`.

@@ -1,11 +1,10 @@
 // End to end: the real booking-server binary on a database of its own, called over gRPC as a
 // client would (generated stubs, reflection like grpcurl), checked in the tickets table.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 
 #include <atomic>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -256,8 +255,8 @@ TEST_F(BookingServerE2eTest, ReflectionListsTheService) {
   for (const auto& service : response.list_services_response().service()) {
     services.push_back(service.name());
   }
-  EXPECT_THAT(services, ::testing::IsSupersetOf({"tickets.v1.BookingService",
-                                                 "grpc.health.v1.Health"}));
+  EXPECT_THAT(services,
+              ::testing::IsSupersetOf({"tickets.v1.BookingService", "grpc.health.v1.Health"}));
   ASSERT_TRUE(stream->Read(&response));
   EXPECT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0);
   while (stream->Read(&response)) {
@@ -283,9 +282,8 @@ TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
 TEST(BookingServerStartupE2eTest, SigtermStopsPromptlyAndCleanly) {
   testing::TestDatabase db;
   const int port = testing::PickFreePort();
-  testing::ServerProcess server(BOOKING_SERVER_PATH,
-                                {absl::StrCat("--grpc_addr=127.0.0.1:", port),
-                                 absl::StrCat("--database_url=", db.url())});
+  testing::ServerProcess server(BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", port),
+                                                      absl::StrCat("--database_url=", db.url())});
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(server.WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30)).ok());
   const absl::Time start = absl::Now();

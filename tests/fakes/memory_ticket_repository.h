@@ -1,10 +1,10 @@
 #pragma once
 
 #include <map>
+#include <mutex>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "storage/ticket_repository.h"
 
 namespace booking::testing {
@@ -13,7 +13,7 @@ namespace booking::testing {
 class MemoryTicketRepository final : public storage::TicketRepository {
  public:
   absl::Status Upsert(absl::Span<const storage::TicketRecord> records) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     ++upsert_calls_;
     if (!fail_with_.ok()) return fail_with_;
     for (const storage::TicketRecord& record : records) {
@@ -27,16 +27,17 @@ class MemoryTicketRepository final : public storage::TicketRepository {
   }
 
   absl::StatusOr<storage::TicketRecord> Get(std::string_view ticket_id) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (!fail_with_.ok()) return fail_with_;
     auto it = rows_.find(std::string(ticket_id));
-    if (it == rows_.end()) return absl::NotFoundError(absl::StrCat("ticket ", std::string(ticket_id), " not found"));
+    if (it == rows_.end())
+      return absl::NotFoundError(absl::StrCat("ticket ", std::string(ticket_id), " not found"));
     return it->second;
   }
 
   absl::StatusOr<std::vector<storage::TicketRecord>> ListActive(std::string_view after,
                                                                 int limit) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     if (!fail_with_.ok()) return fail_with_;
     std::vector<storage::TicketRecord> out;
     for (auto it = rows_.upper_bound(std::string(after));
@@ -47,27 +48,27 @@ class MemoryTicketRepository final : public storage::TicketRepository {
   }
 
   absl::StatusOr<int64_t> MaxEventSequence() override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     int64_t max = 0;
     for (const auto& [id, row] : rows_) max = std::max(max, row.last_event_sequence);
     return max;
   }
 
   void FailWith(absl::Status status) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     fail_with_ = std::move(status);
   }
   size_t size() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return rows_.size();
   }
   int upsert_calls() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return upsert_calls_;
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::map<std::string, storage::TicketRecord> rows_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
   int upsert_calls_ ABSL_GUARDED_BY(mu_) = 0;

@@ -4,7 +4,8 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/memory_ticket_repository.h"
@@ -22,7 +23,7 @@ class RecordingEventLog final : public workers::EventLog {
   void Append(std::vector<workers::Event> events, AppendCallback done) override {
     absl::StatusOr<workers::AppendResult> result;
     {
-      absl::MutexLock lock(&mu_);
+      std::lock_guard lock(mu_);
       if (!fail_with_.ok()) {
         result = fail_with_;
       } else {
@@ -33,16 +34,16 @@ class RecordingEventLog final : public workers::EventLog {
     std::move(done)(std::move(result));
   }
   std::vector<workers::Event> events() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return events_;
   }
   void FailWith(absl::Status status) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     fail_with_ = std::move(status);
   }
 
  private:
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::vector<workers::Event> events_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
 };
@@ -53,7 +54,8 @@ class BookingServiceTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
-    stub_ = tickets::v1::BookingService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    stub_ =
+        tickets::v1::BookingService::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   ~BookingServiceTest() override {
     server_->Shutdown();
@@ -204,8 +206,7 @@ TEST_F(BookingServiceTest, GetTicket) {
 
   grpc::ClientContext missing;
   request.set_ticket_id("00000000-0000-4000-8000-000000000002");
-  EXPECT_EQ(stub_->GetTicket(&missing, request, &ticket).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(stub_->GetTicket(&missing, request, &ticket).error_code(), grpc::StatusCode::NOT_FOUND);
 
   grpc::ClientContext bad;
   request.set_ticket_id("nope");

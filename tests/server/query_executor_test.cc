@@ -1,8 +1,8 @@
 #include "server/query_executor.h"
 
 #include <atomic>
+#include <future>
 
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
@@ -19,15 +19,16 @@ TEST(QueryExecutorTest, RunsTasks) {
 
 TEST(QueryExecutorTest, RefusesBeyondMaxPendingAndAfterStop) {
   QueryExecutor executor(1, 2);
-  absl::Notification release;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
   std::atomic<int> ran{0};
   ASSERT_TRUE(executor.TrySubmit([&] {
-    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+    released.wait_for(std::chrono::seconds(10));
     ++ran;
   }));
   ASSERT_TRUE(executor.TrySubmit([&] { ++ran; }));
   EXPECT_FALSE(executor.TrySubmit([&] { ++ran; }));
-  release.Notify();
+  release.set_value();
   executor.Stop();
   EXPECT_EQ(ran.load(), 2);
   EXPECT_FALSE(executor.TrySubmit([&] { ++ran; }));

@@ -58,7 +58,8 @@ TEST(RequestValidatorTest, RejectsDuplicateTicketIgnoringCase) {
   auto request = ValidRequest(2);
   request.mutable_tickets(1)->set_ticket_id(request.tickets(0).ticket_id());
   absl::Status status = ValidateRequest(request, {});
-  EXPECT_THAT(std::string(status.message()), StartsWith("tickets[1].ticket_id: repeats tickets[0]"));
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith("tickets[1].ticket_id: repeats tickets[0]"));
 }
 
 struct BadField {

@@ -1,13 +1,12 @@
-#include "storage/connection_pool.h"
-
-#include <pqxx/pqxx>
-
 #include <atomic>
+#include <future>
+#include <pqxx/pqxx>
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "storage/connection_pool.h"
 #include "tests/support/test_database.h"
 
 namespace booking::storage {
@@ -19,7 +18,8 @@ int BackendPid(ConnectionPool& pool) {
   int pid = 0;
   EXPECT_TRUE(pool.Transact([&](pqxx::transaction_base& txn) {
                     pid = txn.exec1("SELECT pg_backend_pid()")[0].as<int>();
-                  }).ok());
+                  })
+                  .ok());
   return pid;
 }
 
@@ -29,7 +29,8 @@ TEST(ConnectionPoolPgTest, RunsTransactionsAndCommits) {
   ASSERT_TRUE(pool->Transact([](pqxx::transaction_base& txn) {
                     txn.exec0("CREATE TABLE t (v INT)");
                     txn.exec0("INSERT INTO t VALUES (1)");
-                  }).ok());
+                  })
+                  .ok());
   EXPECT_EQ(db.Count("t"), 1);
 }
 
@@ -64,16 +65,17 @@ TEST(ConnectionPoolPgTest, NeverOpensMoreThanItsSize) {
                           }
                           txn.exec("SELECT pg_sleep(0.005)");
                           --inside;
-                        }).ok());
+                        })
+                        .ok());
       }
     });
   }
   for (auto& thread : threads) thread.join();
   EXPECT_LE(most.load(), 3);
   EXPECT_GE(most.load(), 2) << "checkouts did run concurrently";
-  const long long backends = std::stoll(db.QueryValue(
-      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-      "AND pid <> pg_backend_pid()"));
+  const long long backends = std::stoll(
+      db.QueryValue("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()"));
   EXPECT_EQ(backends, 3);
   EXPECT_EQ(pool->stats().size, 3);
   EXPECT_GT(pool->stats().waits, 0);
@@ -86,19 +88,21 @@ TEST(ConnectionPoolPgTest, CheckoutTimesOutWhenAllBusy) {
   options.size = 1;
   options.acquire_timeout = absl::Milliseconds(100);
   ConnectionPool pool(options);
-  absl::Notification holding, release;
+  std::promise<void> holding, release;
+  std::shared_future<void> released = release.get_future().share();
   std::thread holder([&] {
     EXPECT_TRUE(pool.Transact([&](pqxx::transaction_base&) {
-                      holding.Notify();
-                      release.WaitForNotificationWithTimeout(absl::Seconds(10));
-                    }).ok());
+                      holding.set_value();
+                      released.wait_for(std::chrono::seconds(10));
+                    })
+                    .ok());
   });
-  holding.WaitForNotification();
+  ASSERT_EQ(holding.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   const absl::Time start = absl::Now();
   absl::Status status = pool.Transact([](pqxx::transaction_base&) {});
   EXPECT_TRUE(absl::IsResourceExhausted(status)) << status;
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
-  release.Notify();
+  release.set_value();
   holder.join();
 }
 
@@ -157,8 +161,7 @@ TEST(ConnectionPoolTest, UrlHelpers) {
             "host=h dbname=db connect_timeout=3");
   EXPECT_EQ(RedactDatabaseUrl("postgresql://bob:s3cret@h:5432/db"),
             "postgresql://bob:***@h:5432/db");
-  EXPECT_EQ(RedactDatabaseUrl("host=h password=s3cret dbname=db"),
-            "host=h password=*** dbname=db");
+  EXPECT_EQ(RedactDatabaseUrl("host=h password=s3cret dbname=db"), "host=h password=*** dbname=db");
   EXPECT_EQ(RedactDatabaseUrl("postgresql://bob@h/db"), "postgresql://bob@h/db");
 }
 

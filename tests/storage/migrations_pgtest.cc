@@ -1,8 +1,7 @@
-#include "storage/migrations.h"
-
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "storage/migrations.h"
 #include "tests/support/test_database.h"
 
 namespace booking::storage {

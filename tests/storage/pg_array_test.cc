@@ -14,9 +14,10 @@ TEST(PgArrayTest, QuotesAndEscapesEveryElement) {
 
 TEST(PgArrayTest, EmptyAsNull) {
   std::vector<std::string> values = {"a", ""};
-  EXPECT_EQ(ToPgArrayLiteral(absl::Span<const std::string>(values),
-                             [](const std::string& s) { return s; }, true),
-            R"({"a",NULL})");
+  EXPECT_EQ(
+      ToPgArrayLiteral(
+          absl::Span<const std::string>(values), [](const std::string& s) { return s; }, true),
+      R"({"a",NULL})");
 }
 
 }  // namespace

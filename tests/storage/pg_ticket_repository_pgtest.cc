@@ -1,9 +1,8 @@
-#include "storage/pg_ticket_repository.h"
-
 #include <cstdio>
 
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
+#include "storage/pg_ticket_repository.h"
 #include "tests/support/test_database.h"
 
 namespace booking::storage {

@@ -10,9 +10,8 @@
 namespace booking::testing {
 
 // A request with `count` valid confirmed tickets whose ids start with `id_prefix` (8 hex digits).
-inline tickets::v1::UpdateTicketsStatusRequest ValidRequest(int count = 1,
-                                                            const std::string& id_prefix = "5a1f3c9e",
-                                                            int first = 0) {
+inline tickets::v1::UpdateTicketsStatusRequest ValidRequest(
+    int count = 1, const std::string& id_prefix = "5a1f3c9e", int first = 0) {
   tickets::v1::UpdateTicketsStatusRequest request;
   for (int i = first; i < first + count; ++i) {
     auto* ticket = request.add_tickets();
@@ -38,8 +37,7 @@ inline std::vector<BadRequest> BadRequestsByRule() {
   using Request = tickets::v1::UpdateTicketsStatusRequest;
   return {
       {"NoTickets", [](Request& r) { r.clear_tickets(); }, "tickets"},
-      {"TooManyTickets",
-       [](Request& r) { r = ValidRequest(1001); }, "tickets"},
+      {"TooManyTickets", [](Request& r) { r = ValidRequest(1001); }, "tickets"},
       {"DuplicateTicket",
        [](Request& r) { r.mutable_tickets(2)->set_ticket_id(r.tickets(0).ticket_id()); },
        "tickets[2].ticket_id"},
@@ -56,8 +54,7 @@ inline std::vector<BadRequest> BadRequestsByRule() {
          r.mutable_tickets(1)->set_customer_email(std::string(250, 'a') + "@example.com");
        },
        "tickets[1].customer_email"},
-      {"PriceMissing", [](Request& r) { r.mutable_tickets(1)->clear_price(); },
-       "tickets[1].price"},
+      {"PriceMissing", [](Request& r) { r.mutable_tickets(1)->clear_price(); }, "tickets[1].price"},
       {"AmountNegative",
        [](Request& r) { r.mutable_tickets(1)->mutable_price()->set_amount("-5.00"); },
        "tickets[1].price.amount"},

@@ -1,8 +1,7 @@
 #include "tests/support/test_database.h"
 
-#include <pqxx/pqxx>
-
 #include <cstdlib>
+#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"

@@ -1,11 +1,12 @@
 #include "workers/event_queue.h"
 
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace booking::workers {
@@ -74,7 +75,7 @@ TEST(EventQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
   EventQueue queue(kCapacity);
   std::atomic<int> consumed{0};
   std::atomic<bool> bound_broken{false};
-  absl::Mutex mu;
+  std::mutex mu;
   std::multiset<std::string> seen;
 
   std::vector<std::thread> threads;
@@ -104,7 +105,7 @@ TEST(EventQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
         const size_t got = queue.PopBatch(out, 32, absl::Milliseconds(10));
         if (got == 0) continue;
         consumed += static_cast<int>(got);
-        absl::MutexLock lock(&mu);
+        std::lock_guard lock(mu);
         for (auto& event : out) seen.insert(std::move(event.id));
       }
     });

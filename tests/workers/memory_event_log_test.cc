@@ -83,7 +83,8 @@ TEST(MemoryEventLogTest, ConcurrentAppendsGetUniqueSequences) {
   std::vector<int64_t> sequences;
   for (const auto& event : out) sequences.push_back(event.sequence);
   std::sort(sequences.begin(), sequences.end());
-  for (size_t i = 0; i < sequences.size(); ++i) EXPECT_EQ(sequences[i], static_cast<int64_t>(i + 1));
+  for (size_t i = 0; i < sequences.size(); ++i)
+    EXPECT_EQ(sequences[i], static_cast<int64_t>(i + 1));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "workers/router.h"
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -13,7 +14,7 @@ class RecordingHandler final : public Handler {
       : name_(std::move(name)), fail_id_(std::move(fail_id)) {}
   std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const Event* const> events) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     batch_sizes_.push_back(events.size());
     for (const Event* event : events) {
       if (event->id == fail_id_) return absl::UnavailableError("boom");
@@ -22,18 +23,18 @@ class RecordingHandler final : public Handler {
     return absl::OkStatus();
   }
   std::vector<std::string> handled() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return handled_;
   }
   std::vector<size_t> batch_sizes() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard lock(mu_);
     return batch_sizes_;
   }
 
  private:
   const std::string name_;
   const std::string fail_id_;
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::vector<std::string> handled_ ABSL_GUARDED_BY(mu_);
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
 };

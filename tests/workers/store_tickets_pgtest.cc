@@ -1,13 +1,12 @@
 // StoreTickets and RemoveCanceledTicket against a real PostgreSQL: redelivery and reordering
 // leave the row as the newest event says.
-#include "workers/store_tickets.h"
-
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
 #include "storage/pg_ticket_repository.h"
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
 #include "workers/remove_canceled_ticket.h"
+#include "workers/store_tickets.h"
 
 namespace booking::workers {
 namespace {

@@ -2,10 +2,11 @@
 
 #include <pthread.h>
 
+#include <mutex>
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,20 +21,21 @@ std::vector<Event> MakeEvents(int count, int start = 0) {
 
 TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
   EventQueue queue(1024);
-  absl::Mutex mu;
+  std::mutex mu;
   std::multiset<std::string> seen;
   std::set<std::string> thread_names;
-  WorkerPool pool(
-      queue,
-      [&](std::vector<Event>& batch) {
-        char name[16] = {};
-        pthread_getname_np(pthread_self(), name, sizeof(name));
-        absl::MutexLock lock(&mu);
-        thread_names.insert(name);
-        for (auto& event : batch) seen.insert(event.id);
-      },
-      {.threads = 3, .batch_size = 16, .poll_interval = absl::Milliseconds(10),
-       .thread_name = "wtest"});
+  WorkerPool pool(queue,
+                  [&](std::vector<Event>& batch) {
+                    char name[16] = {};
+                    pthread_getname_np(pthread_self(), name, sizeof(name));
+                    std::lock_guard lock(mu);
+                    thread_names.insert(name);
+                    for (auto& event : batch) seen.insert(event.id);
+                  },
+                  {.threads = 3,
+                   .batch_size = 16,
+                   .poll_interval = absl::Milliseconds(10),
+                   .thread_name = "wtest"});
   pool.Start();
   for (int i = 0; i < 100; ++i) {
     auto events = MakeEvents(10, i * 10);
@@ -49,9 +51,9 @@ TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
 TEST(WorkerPoolTest, StopDrainsQueuedEventsWithinTheTimeout) {
   EventQueue queue(1024);
   std::atomic<int> processed{0};
-  WorkerPool pool(
-      queue, [&](std::vector<Event>& batch) { processed += static_cast<int>(batch.size()); },
-      {.threads = 1, .batch_size = 4});
+  WorkerPool pool(queue,
+                  [&](std::vector<Event>& batch) { processed += static_cast<int>(batch.size()); },
+                  {.threads = 1, .batch_size = 4});
   auto events = MakeEvents(200);
   ASSERT_TRUE(queue.TryPushAll(events));
   pool.Start();
@@ -61,9 +63,8 @@ TEST(WorkerPoolTest, StopDrainsQueuedEventsWithinTheTimeout) {
 
 TEST(WorkerPoolTest, StopGivesUpAfterTheTimeout) {
   EventQueue queue(1024);
-  WorkerPool pool(
-      queue, [&](std::vector<Event>&) { absl::SleepFor(absl::Milliseconds(50)); },
-      {.threads = 1, .batch_size = 1});
+  WorkerPool pool(queue, [&](std::vector<Event>&) { absl::SleepFor(absl::Milliseconds(50)); },
+                  {.threads = 1, .batch_size = 1});
   auto events = MakeEvents(100);
   ASSERT_TRUE(queue.TryPushAll(events));
   pool.Start();
