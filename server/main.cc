@@ -20,9 +20,17 @@
 #include "spdlog/spdlog.h"
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
+#include "storage/pg_receipt_repository.h"
+#include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
+#include "storage/pg_tracker_repository.h"
 #include "tickets/v1/events.pb.h"
+#include "workers/append_to_sheet.h"
 #include "workers/event_queue.h"
+#include "workers/http_client.h"
+#include "workers/http_receipts_api.h"
+#include "workers/http_spreadsheets_api.h"
+#include "workers/issue_receipt.h"
 #include "workers/memory_event_log.h"
 #include "workers/remove_canceled_ticket.h"
 #include "workers/router.h"
@@ -48,6 +56,15 @@ ABSL_FLAG(bool, require_idempotency_key, true,
           "Refuse UpdateTicketsStatus calls without an idempotency key.");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long in-flight calls and queued events get to finish.");
+ABSL_FLAG(std::string, receipts_url, "",
+          "Base URL of the receipts API (PUT <url>/receipts); empty: the local receipts table.");
+ABSL_FLAG(std::string, spreadsheets_url, "",
+          "Base URL of the spreadsheets API (POST <url>/sheets/<sheet>/rows); empty: the local "
+          "tracker_rows table.");
+ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
+          "Longest a connection to an external API may take to open.");
+ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
+          "Longest one call to an external API may take, connection included.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
 
 namespace booking::server {
@@ -108,7 +125,7 @@ int Run() {
   pool_options.size = absl::GetFlag(FLAGS_db_pool_size);
   pool_options.statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
   pool_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
-  pool_options.prepared_statements = storage::PgTicketRepository::Statements();
+  pool_options.prepared_statements = storage::AllPreparedStatements();
   storage::ConnectionPool pool(pool_options);
   spdlog::info("connecting to postgres database_url={} pool_size={}",
                storage::RedactDatabaseUrl(database_url), pool_options.size);
@@ -131,13 +148,44 @@ int Run() {
     return 1;
   }
 
+  // External APIs when their URL is set, the local tables otherwise.
+  storage::PgReceiptRepository receipt_table(pool);
+  storage::PgTrackerRepository tracker_table(pool);
+  workers::HttpClient http({.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
+                            .total_timeout = absl::GetFlag(FLAGS_http_timeout)});
+  std::unique_ptr<workers::ReceiptsApi> receipts;
+  if (const std::string url = absl::GetFlag(FLAGS_receipts_url); !url.empty()) {
+    receipts = std::make_unique<workers::HttpReceiptsApi>(http, url);
+    spdlog::info("receipts go to the receipts API receipts_url={}", url);
+  } else {
+    receipts = std::make_unique<workers::LocalReceiptsApi>(receipt_table);
+    spdlog::info("receipts go to the local receipts table");
+  }
+  std::unique_ptr<workers::SpreadsheetsApi> spreadsheets;
+  if (const std::string url = absl::GetFlag(FLAGS_spreadsheets_url); !url.empty()) {
+    spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url);
+    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}", url);
+  } else {
+    spreadsheets = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table);
+    spdlog::info("tracker rows go to the local tracker_rows table");
+  }
+
   workers::EventQueue queue(static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_queue_capacity))));
   workers::StoreTickets store_tickets(tickets);
+  workers::IssueReceipt issue_receipt(*receipts);
+  workers::AppendToSheet append_to_tracker(
+      "AppendToTracker", std::string(workers::kTicketsToPrintSheet), *spreadsheets);
   workers::RemoveCanceledTicket remove_canceled_ticket(tickets);
+  workers::AppendToSheet append_to_refund(
+      "AppendToRefund", std::string(workers::kTicketsToRefundSheet), *spreadsheets);
+  const std::string confirmed = tickets::v1::TicketBookingConfirmed::descriptor()->full_name();
+  const std::string canceled = tickets::v1::TicketBookingCanceled::descriptor()->full_name();
   workers::Router router;
-  router.Register(tickets::v1::TicketBookingConfirmed::descriptor()->full_name(), &store_tickets);
-  router.Register(tickets::v1::TicketBookingCanceled::descriptor()->full_name(),
-                  &remove_canceled_ticket);
+  router.Register(confirmed, &store_tickets);
+  router.Register(confirmed, &issue_receipt);
+  router.Register(confirmed, &append_to_tracker);
+  router.Register(canceled, &remove_canceled_ticket);
+  router.Register(canceled, &append_to_refund);
 
   workers::WorkerPoolOptions worker_options;
   worker_options.threads = absl::GetFlag(FLAGS_workers);

@@ -21,8 +21,38 @@ CREATE TABLE tickets (
 );
 )sql";
 
+// The embedded default of the receipts and spreadsheets APIs, used when no URL is configured.
+constexpr std::string_view kCreateReceiptsAndTrackerRows = R"sql(
+CREATE SEQUENCE receipt_number_sequence;
+CREATE TABLE receipts (
+  idempotency_key  TEXT PRIMARY KEY,  -- one receipt per key, however often it is asked for
+  receipt_number   TEXT NOT NULL UNIQUE
+                   DEFAULT 'R-' || lpad(nextval('receipt_number_sequence')::text, 10, '0'),
+  ticket_id        UUID NOT NULL,
+  price_amount     NUMERIC(10,2) NOT NULL,
+  price_currency   CHAR(3) NOT NULL,
+  correlation_id   TEXT NOT NULL,
+  issued_at        TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX receipts_ticket_id ON receipts (ticket_id);
+
+CREATE TABLE tracker_rows (
+  sheet            TEXT NOT NULL,     -- 'tickets-to-print' or 'tickets-to-refund'
+  event_id         UUID NOT NULL,     -- the event the row comes from: appended once
+  ticket_id        UUID NOT NULL,
+  customer_email   VARCHAR(255) NOT NULL,
+  price_amount     NUMERIC(10,2) NOT NULL,
+  price_currency   CHAR(3) NOT NULL,
+  correlation_id   TEXT NOT NULL,
+  appended_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (sheet, event_id)
+);
+CREATE INDEX tracker_rows_sheet_appended ON tracker_rows (sheet, appended_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
+    {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
 };
 
 }  // namespace

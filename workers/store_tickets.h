@@ -24,8 +24,4 @@ class StoreTickets final : public Handler {
   storage::TicketRepository& repository_;
 };
 
-// Parses a TicketBookingConfirmed or TicketBookingCanceled event into the row it leads to.
-// INVALID_ARGUMENT for another type or a payload that does not parse.
-absl::StatusOr<storage::TicketRecord> TicketRecordFromEvent(const Event& event);
-
 }  // namespace booking::workers

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ struct BadRequest {
   std::function<void(tickets::v1::UpdateTicketsStatusRequest&)> mutate;
   std::string field;
 };
+
+// Test names print as the rule, not as bytes.
+inline void PrintTo(const BadRequest& bad, std::ostream* os) { *os << bad.name; }
 
 inline std::vector<BadRequest> BadRequestsByRule() {
   using Request = tickets::v1::UpdateTicketsStatusRequest;

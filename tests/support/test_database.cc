@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "storage/pg_ticket_repository.h"
+#include "storage/pg_statements.h"
 #include "workers/uuid.h"
 
 namespace booking::testing {
@@ -56,7 +56,7 @@ std::unique_ptr<storage::ConnectionPool> TestDatabase::MakePool(int size) const 
   storage::PoolOptions options;
   options.database_url = url_;
   options.size = size;
-  options.prepared_statements = storage::PgTicketRepository::Statements();
+  options.prepared_statements = storage::AllPreparedStatements();
   return std::make_unique<storage::ConnectionPool>(options);
 }
 

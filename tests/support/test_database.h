@@ -23,7 +23,7 @@ class TestDatabase {
   const std::string& url() const { return url_; }
   const std::string& name() const { return name_; }
 
-  // A small pool on this database with the repository's statements, for tests.
+  // A small pool on this database with every repository's statements prepared.
   std::unique_ptr<storage::ConnectionPool> MakePool(int size = 4) const;
 
   // Runs a query and returns the first column of the first row as text ("" for no row).

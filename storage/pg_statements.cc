@@ -1,0 +1,18 @@
+#include "storage/pg_statements.h"
+
+#include "storage/pg_receipt_repository.h"
+#include "storage/pg_ticket_repository.h"
+#include "storage/pg_tracker_repository.h"
+
+namespace booking::storage {
+
+std::vector<PreparedStatement> AllPreparedStatements() {
+  std::vector<PreparedStatement> all;
+  for (auto statements : {PgTicketRepository::Statements(), PgReceiptRepository::Statements(),
+                          PgTrackerRepository::Statements()}) {
+    for (auto& statement : statements) all.push_back(std::move(statement));
+  }
+  return all;
+}
+
+}  // namespace booking::storage

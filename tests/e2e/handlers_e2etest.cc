@@ -1,0 +1,181 @@
+// End to end with every handler: the real binary against the fake receipts and spreadsheets
+// services (real HTTP servers in this process), or against its local tables.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_external_apis.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::FakeExternalApis;
+using testing::ValidRequest;
+
+constexpr char kTicket[] = "a1000000-0b7d-4e2a-9c11-000000000000";
+
+class HandlersE2eTest : public ::testing::Test {
+ protected:
+  // Starts the server; with `use_fakes`, against the fakes.
+  void StartServer(bool use_fakes) {
+    port_ = testing::PickFreePort();
+    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port_),
+                                     absl::StrCat("--database_url=", db_.url()),
+                                     "--http_timeout=500ms"};
+    if (use_fakes) {
+      args.push_back("--receipts_url=" + receipts_.url());
+      args.push_back("--spreadsheets_url=" + sheets_.url());
+    }
+    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+    ASSERT_TRUE(server_->Start().ok());
+    absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
+    ASSERT_TRUE(serving.ok()) << serving;
+    stub_ = tickets::v1::BookingService::NewStub(
+        grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    if (server_ && server_->running()) {
+      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
+      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
+    }
+  }
+  std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  void Send(const std::string& status, const std::string& key,
+            const std::string& correlation_id = "") {
+    tickets::v1::UpdateTicketsStatusRequest request = ValidRequest(1, "a1000000");
+    request.mutable_tickets(0)->set_status(status);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.AddMetadata("idempotency-key", key);
+    if (!correlation_id.empty()) context.AddMetadata("correlation-id", correlation_id);
+    tickets::v1::UpdateTicketsStatusResponse response;
+    grpc::Status result = stub_->UpdateTicketsStatus(&context, request, &response);
+    ASSERT_TRUE(result.ok()) << result.error_message();
+  }
+
+  // Polls `probe` until it returns true or the time runs out (bounded).
+  static bool Eventually(const std::function<bool()>& probe,
+                         absl::Duration timeout = absl::Seconds(30)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (probe()) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return probe();
+  }
+
+  std::vector<std::string> ListedIds() {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    tickets::v1::ListTicketsResponse response;
+    EXPECT_TRUE(stub_->ListTickets(&context, {}, &response).ok());
+    std::vector<std::string> ids;
+    for (const auto& ticket : response.tickets()) ids.push_back(ticket.ticket_id());
+    return ids;
+  }
+
+  testing::TestDatabase db_;
+  FakeExternalApis receipts_;
+  FakeExternalApis sheets_;
+  int port_ = 0;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
+};
+
+TEST_F(HandlersE2eTest, ConfirmThenCancelThroughTheExternalApis) {
+  StartServer(/*use_fakes=*/true);
+  Send("confirmed", "office-1", "corr-confirm");
+  ASSERT_TRUE(Eventually([&] {
+    return db_.Count("tickets") == 1 && receipts_.requests().size() == 1 &&
+           sheets_.rows("tickets-to-print").size() == 1;
+  })) << server_->ReadLog();
+
+  std::vector<testing::RecordedRequest> receipt_calls = receipts_.requests();
+  EXPECT_EQ(receipt_calls[0].method, "PUT");
+  EXPECT_EQ(receipt_calls[0].target, "/receipts");
+  EXPECT_EQ(receipt_calls[0].headers["correlation-id"], "corr-confirm");
+  EXPECT_THAT(receipt_calls[0].body,
+              ::testing::HasSubstr(absl::StrCat(R"("idempotency_key":"office-1/)", kTicket)));
+  EXPECT_THAT(sheets_.rows("tickets-to-print"),
+              ElementsAre(ElementsAre(kTicket, "ann@example.com", "49.90", "EUR")));
+  EXPECT_THAT(ListedIds(), ElementsAre(kTicket));
+
+  Send("canceled", "office-2", "corr-cancel");
+  ASSERT_TRUE(Eventually([&] { return sheets_.rows("tickets-to-refund").size() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return ListedIds().empty(); }));
+  EXPECT_THAT(sheets_.rows("tickets-to-refund"),
+              ElementsAre(ElementsAre(kTicket, "ann@example.com", "49.90", "EUR")));
+  EXPECT_EQ(sheets_.requests_to("/sheets/tickets-to-refund").at(0).headers["correlation-id"],
+            "corr-cancel");
+  // Nothing more went to the receipts API, and nothing was written to the local tables.
+  EXPECT_EQ(receipts_.requests().size(), 1u);
+  EXPECT_EQ(db_.Count("receipts"), 0);
+  EXPECT_EQ(db_.Count("tracker_rows"), 0);
+}
+
+TEST_F(HandlersE2eTest, WithoutUrlsTheLocalTablesAreFilled) {
+  StartServer(/*use_fakes=*/false);
+  Send("confirmed", "office-1");
+  ASSERT_TRUE(Eventually([&] {
+    return db_.Count("receipts") == 1 && db_.Count("tracker_rows") == 1 &&
+           db_.Count("tickets") == 1;
+  })) << server_->ReadLog();
+  EXPECT_EQ(db_.QueryValue("SELECT idempotency_key FROM receipts"),
+            absl::StrCat("office-1/", kTicket));
+  Send("canceled", "office-2");
+  ASSERT_TRUE(
+      Eventually([&] { return db_.Count("tracker_rows WHERE sheet = 'tickets-to-refund'") == 1; }));
+  EXPECT_EQ(db_.Count("tracker_rows WHERE sheet = 'tickets-to-print'"), 1);
+  EXPECT_EQ(db_.QueryValue("SELECT status FROM tickets"), "canceled");
+  EXPECT_TRUE(receipts_.requests().empty());
+  EXPECT_TRUE(sheets_.requests().empty());
+}
+
+// Handlers are independent: receipts failing does not keep tickets from the table, nor rows from
+// the tracker.
+TEST_F(HandlersE2eTest, FailingReceiptsApiDoesNotStopTheOthers) {
+  receipts_.FailNext(1000, testing::Fault::kStatus500);
+  StartServer(/*use_fakes=*/true);
+  Send("confirmed", "office-1");
+  EXPECT_TRUE(Eventually([&] {
+    return db_.Count("tickets") == 1 && sheets_.rows("tickets-to-print").size() == 1;
+  })) << server_->ReadLog();
+  EXPECT_TRUE(Eventually([&] { return !receipts_.requests().empty(); }));
+  EXPECT_TRUE(receipts_.receipts_by_key().empty());
+  EXPECT_THAT(server_->ReadLog(), ::testing::HasSubstr("handler=IssueReceipt"));
+}
+
+TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
+  StartServer(/*use_fakes=*/false);
+  // Cancel sent before the confirmation: the confirmation is newer and wins.
+  Send("canceled", "k1");
+  Send("confirmed", "k2");
+  ASSERT_TRUE(Eventually([&] {
+    return db_.Count("tracker_rows") == 2 &&
+           db_.QueryValue("SELECT status FROM tickets") == "confirmed";
+  })) << server_->ReadLog();
+  // Confirmed twice (two requests), canceled twice: one receipt per request, newest wins.
+  Send("confirmed", "k3");
+  Send("canceled", "k4");
+  Send("canceled", "k4");  // the same request again: nothing new
+  Send("canceled", "k5");
+  ASSERT_TRUE(Eventually([&] {
+    return db_.Count("tracker_rows WHERE sheet = 'tickets-to-refund'") == 3;
+  })) << server_->ReadLog();
+  EXPECT_TRUE(
+      Eventually([&] { return db_.QueryValue("SELECT status FROM tickets") == "canceled"; }));
+  EXPECT_EQ(db_.Count("receipts"), 2);
+  EXPECT_EQ(db_.Count("tickets"), 1);
+}
+
+}  // namespace
+}  // namespace booking

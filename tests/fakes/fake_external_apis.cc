@@ -1,0 +1,220 @@
+#include "tests/fakes/fake_external_apis.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "external/v1/receipts.pb.h"
+#include "external/v1/spreadsheets.pb.h"
+
+namespace booking::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct FakeExternalApis::Server {
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  std::thread accept_thread;
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;
+  std::vector<std::thread> connection_threads;        // guarded by mu
+  std::vector<std::shared_ptr<tcp::socket>> sockets;  // guarded by mu
+  std::vector<RecordedRequest> requests;              // guarded by mu
+  std::map<std::string, std::string> receipts;        // key -> number, guarded by mu
+  std::map<std::string, std::vector<std::vector<std::string>>> rows;  // guarded by mu
+  std::vector<Fault> queued_faults;                                   // guarded by mu
+  double p500 = 0, p_slow = 0;                                        // guarded by mu
+  std::mt19937 random;                                                // guarded by mu
+};
+
+namespace {
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+Response Answer(const Request& request, http::status status, std::string body) {
+  Response response{status, request.version()};
+  response.set(http::field::content_type, "application/json");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+}  // namespace
+
+FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
+  Server& s = *server_;
+  tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+  s.acceptor.open(endpoint.protocol());
+  s.acceptor.set_option(asio::socket_base::reuse_address(true));
+  s.acceptor.bind(endpoint);
+  s.acceptor.listen();
+  s.accept_thread = std::thread([this] {
+    Server& s = *server_;
+    while (!s.stopping) {
+      auto socket = std::make_shared<tcp::socket>(s.io);
+      beast::error_code ec;
+      s.acceptor.accept(*socket, ec);
+      if (ec || s.stopping) break;
+      std::lock_guard lock(s.mu);
+      s.sockets.push_back(socket);
+      s.connection_threads.emplace_back([this, socket] {
+        Server& s = *server_;
+        beast::flat_buffer buffer;
+        while (!s.stopping) {
+          Request request;
+          beast::error_code ec;
+          http::read(*socket, buffer, request, ec);
+          if (ec) break;
+          RecordedRequest recorded{std::string(request.method_string()),
+                                   std::string(request.target()),
+                                   {},
+                                   request.body(),
+                                   false};
+          for (const auto& field : request) {
+            recorded.headers[absl::AsciiStrToLower(
+                std::string(field.name_string().data(), field.name_string().size()))] =
+                std::string(field.value());
+          }
+          std::optional<Fault> fault;
+          std::optional<Response> response;
+          {
+            std::lock_guard lock(s.mu);
+            if (!s.queued_faults.empty()) {
+              fault = s.queued_faults.front();
+              s.queued_faults.erase(s.queued_faults.begin());
+            } else if (s.p500 > 0 || s.p_slow > 0) {
+              const double draw = std::uniform_real_distribution<double>(0, 1)(s.random);
+              if (draw < s.p500) {
+                fault = Fault::kStatus500;
+              } else if (draw < s.p500 + s.p_slow) {
+                fault = Fault::kSlow;
+              }
+            }
+            recorded.faulted = fault.has_value();
+            s.requests.push_back(recorded);
+            if (fault == Fault::kDrop) break;
+            const std::string target(request.target());
+            if (fault == Fault::kStatus500) {
+              response = Answer(request, http::status::internal_server_error,
+                                R"({"error":"injected failure"})");
+            } else if (request.method() == http::verb::put && target == "/receipts") {
+              external::v1::IssueReceiptRequest body;
+              if (!google::protobuf::util::JsonStringToMessage(request.body(), &body).ok() ||
+                  body.idempotency_key().empty()) {
+                response = Answer(request, http::status::bad_request, R"({"error":"bad body"})");
+              } else {
+                auto [it, created] = s.receipts.try_emplace(
+                    body.idempotency_key(), absl::StrCat("F-", s.receipts.size() + 1));
+                response = Answer(request, created ? http::status::created : http::status::ok,
+                                  absl::StrCat(R"({"number":")", it->second,
+                                               R"(","issued_at":"2026-11-24T12:00:00Z"})"));
+              }
+            } else if (request.method() == http::verb::post &&
+                       absl::StartsWith(target, "/sheets/") && absl::EndsWith(target, "/rows")) {
+              const std::string sheet = target.substr(8, target.size() - 8 - 5);
+              external::v1::AppendRowRequest body;
+              if (!google::protobuf::util::JsonStringToMessage(request.body(), &body).ok() ||
+                  body.columns_size() != 4) {
+                response = Answer(request, http::status::bad_request, R"({"error":"bad row"})");
+              } else {
+                s.rows[sheet].emplace_back(body.columns().begin(), body.columns().end());
+                response = Answer(request, http::status::created, "{}");
+              }
+            } else {
+              response = Answer(request, http::status::not_found, R"({"error":"no route"})");
+            }
+          }
+          if (fault == Fault::kSlow) {
+            const absl::Time until = absl::Now() + absl::Milliseconds(slow_delay_ms_.load());
+            while (!s.stopping && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+          }
+          http::write(*socket, *response, ec);
+          if (ec || !request.keep_alive()) break;
+        }
+        beast::error_code ignored;
+        socket->shutdown(tcp::socket::shutdown_both, ignored);
+        socket->close(ignored);
+      });
+    }
+  });
+}
+
+FakeExternalApis::~FakeExternalApis() {
+  Server& s = *server_;
+  s.stopping = true;
+  beast::error_code ignored;
+  // Unblock accept() with a connection of our own, then every reader by shutting its socket.
+  {
+    tcp::socket poke(s.io);
+    poke.connect(s.acceptor.local_endpoint(), ignored);
+  }
+  s.accept_thread.join();
+  s.acceptor.close(ignored);
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(s.mu);
+    for (auto& socket : s.sockets) socket->shutdown(tcp::socket::shutdown_both, ignored);
+    threads.swap(s.connection_threads);
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+std::string FakeExternalApis::url() const {
+  return absl::StrCat("http://127.0.0.1:", server_->acceptor.local_endpoint().port());
+}
+
+void FakeExternalApis::FailNext(int count, Fault fault) {
+  std::lock_guard lock(server_->mu);
+  for (int i = 0; i < count; ++i) server_->queued_faults.push_back(fault);
+}
+
+void FakeExternalApis::FailRandomly(double p500, double p_slow, unsigned seed) {
+  std::lock_guard lock(server_->mu);
+  server_->p500 = p500;
+  server_->p_slow = p_slow;
+  server_->random.seed(seed);
+}
+
+int FakeExternalApis::connections() const {
+  std::lock_guard lock(server_->mu);
+  return static_cast<int>(server_->sockets.size());
+}
+
+std::vector<RecordedRequest> FakeExternalApis::requests() const {
+  std::lock_guard lock(server_->mu);
+  return server_->requests;
+}
+
+std::vector<RecordedRequest> FakeExternalApis::requests_to(const std::string& prefix) const {
+  std::vector<RecordedRequest> out;
+  for (auto& request : requests()) {
+    if (absl::StartsWith(request.target, prefix)) out.push_back(std::move(request));
+  }
+  return out;
+}
+
+std::map<std::string, std::string> FakeExternalApis::receipts_by_key() const {
+  std::lock_guard lock(server_->mu);
+  return server_->receipts;
+}
+
+std::vector<std::vector<std::string>> FakeExternalApis::rows(const std::string& sheet) const {
+  std::lock_guard lock(server_->mu);
+  auto it = server_->rows.find(sheet);
+  return it == server_->rows.end() ? std::vector<std::vector<std::string>>{} : it->second;
+}
+
+}  // namespace booking::testing

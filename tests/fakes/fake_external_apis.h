@@ -1,0 +1,64 @@
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace booking::testing {
+
+// What the fake received, as it received it.
+struct RecordedRequest {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+  bool faulted = false;  // answered with an injected fault
+};
+
+enum class Fault {
+  kStatus500,  // answers 500
+  kSlow,       // does the work, then answers after slow_delay (past the client's timeout)
+  kDrop,       // closes the connection without answering
+};
+
+// The receipts and spreadsheets APIs as one real HTTP/1.1 server (Boost.Beast) on 127.0.0.1, in
+// the test process, with switches to fail. Receipts: `PUT /receipts` answers 201 with a new
+// number, or 200 with the same number for a known idempotency key. Sheets:
+// `POST /sheets/{sheet}/rows` with four columns answers 201.
+class FakeExternalApis {
+ public:
+  FakeExternalApis();
+  ~FakeExternalApis();
+  FakeExternalApis(const FakeExternalApis&) = delete;
+  FakeExternalApis& operator=(const FakeExternalApis&) = delete;
+
+  std::string url() const;  // "http://127.0.0.1:<port>"
+
+  // The next `count` requests get `fault`.
+  void FailNext(int count, Fault fault);
+  // From now on every request fails with these probabilities (500 first, then slow), drawn from
+  // a generator seeded with `seed`.
+  void FailRandomly(double p500, double p_slow, unsigned seed);
+  void set_slow_delay(absl::Duration delay) { slow_delay_ms_ = absl::ToInt64Milliseconds(delay); }
+
+  std::vector<RecordedRequest> requests() const;
+  int connections() const;  // TCP connections accepted so far
+  std::vector<RecordedRequest> requests_to(const std::string& target_prefix) const;
+  // Receipts that exist (one per idempotency key), and rows per sheet as [columns...].
+  std::map<std::string, std::string> receipts_by_key() const;
+  std::vector<std::vector<std::string>> rows(const std::string& sheet) const;
+
+ private:
+  struct Server;
+  std::unique_ptr<Server> server_;
+  std::atomic<long long> slow_delay_ms_{2000};
+};
+
+}  // namespace booking::testing

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace booking::workers {
+
+struct HttpRequest {
+  std::string method;  // "PUT", "POST", ...
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+};
+
+struct HttpClientOptions {
+  absl::Duration connect_timeout = absl::Seconds(2);
+  absl::Duration total_timeout = absl::Seconds(5);
+};
+
+// A blocking HTTP/1.1 client on libcurl for the external APIs. Keeps a pool of easy handles, so
+// connections to the same host are reused across calls; thread-safe. Transport failures come back
+// as statuses that say whether a retry can help: UNAVAILABLE (refused, reset, DNS) or
+// DEADLINE_EXCEEDED (timeout). An HTTP answer, whatever its code, is a response.
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
+
+ private:
+  void* Acquire();
+  void Release(void* handle);
+
+  const HttpClientOptions options_;
+  struct Pool;
+  std::unique_ptr<Pool> pool_;
+};
+
+// Maps an HTTP answer to a status: 2xx OK; 408, 429 and 5xx UNAVAILABLE (retry can help); other
+// codes are not retryable (400/422 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
+// 404 NOT_FOUND, 409 ALREADY_EXISTS, the rest FAILED_PRECONDITION). `what` names the call.
+absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
+
+}  // namespace booking::workers

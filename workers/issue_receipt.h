@@ -1,0 +1,21 @@
+#pragma once
+
+#include "workers/handler.h"
+#include "workers/receipts_api.h"
+
+namespace booking::workers {
+
+// On TicketBookingConfirmed: issues the ticket's receipt, keyed by the event's idempotency key
+// (so a redelivered event, or the same request sent again, never makes a second receipt).
+class IssueReceipt final : public Handler {
+ public:
+  explicit IssueReceipt(ReceiptsApi& receipts) : receipts_(receipts) {}
+
+  std::string_view name() const override { return "IssueReceipt"; }
+  absl::Status Handle(absl::Span<const Event* const> events) override;
+
+ private:
+  ReceiptsApi& receipts_;
+};
+
+}  // namespace booking::workers

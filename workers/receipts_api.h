@@ -1,0 +1,31 @@
+#pragma once
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "storage/receipt_repository.h"
+
+namespace booking::workers {
+
+// Where receipts are issued: the receipts service over HTTP, or the local `receipts` table.
+class ReceiptsApi {
+ public:
+  virtual ~ReceiptsApi() = default;
+
+  // Issues one receipt per record, idempotent by the record's idempotency key. OK means all are
+  // issued (or existed); otherwise the status says whether a retry can help.
+  virtual absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) = 0;
+};
+
+// The embedded default: receipts in the local table, all of a batch in one statement.
+class LocalReceiptsApi final : public ReceiptsApi {
+ public:
+  explicit LocalReceiptsApi(storage::ReceiptRepository& repository) : repository_(repository) {}
+  absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) override {
+    return repository_.IssueAll(receipts);
+  }
+
+ private:
+  storage::ReceiptRepository& repository_;
+};
+
+}  // namespace booking::workers
