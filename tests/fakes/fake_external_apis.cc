@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/socket.h>
+
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -144,9 +146,10 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
           http::write(*socket, *response, ec);
           if (ec || !request.keep_alive()) break;
         }
-        beast::error_code ignored;
-        socket->shutdown(tcp::socket::shutdown_both, ignored);
-        socket->close(ignored);
+        // A bare shutdown(2), not socket->close(): the destructor may be shutting this socket
+        // down from its own thread, and asio socket objects are not thread-safe. The
+        // descriptors are closed when the sockets are destroyed, after every thread is joined.
+        ::shutdown(socket->native_handle(), SHUT_RDWR);
       });
     }
   });
@@ -166,7 +169,7 @@ FakeExternalApis::~FakeExternalApis() {
   std::vector<std::thread> threads;
   {
     std::lock_guard lock(s.mu);
-    for (auto& socket : s.sockets) socket->shutdown(tcp::socket::shutdown_both, ignored);
+    for (auto& socket : s.sockets) ::shutdown(socket->native_handle(), SHUT_RDWR);
     threads.swap(s.connection_threads);
   }
   for (auto& thread : threads) thread.join();

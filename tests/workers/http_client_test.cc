@@ -3,6 +3,9 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <atomic>
+#include <thread>
+
 #include "external/v1/receipts.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,6 +40,26 @@ TEST(HttpClientTest, ReusesTheConnection) {
     EXPECT_EQ(response->status, 404);
   }
   EXPECT_EQ(fake.connections(), 1);
+}
+
+TEST(HttpClientTest, SharedByConcurrentCallers) {
+  FakeExternalApis fake;
+  HttpClient client;
+  HttpReceiptsApi api(client, fake.url());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const storage::ReceiptRecord receipts[] = {Receipt(absl::StrCat("k-", t, "-", i))};
+        if (!api.Issue(receipts).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(fake.receipts_by_key().size(), 100u);
+  EXPECT_LE(fake.connections(), 4) << "handles, and their connections, are reused";
 }
 
 TEST(HttpClientTest, TransportFailuresAreRetryable) {
