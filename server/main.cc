@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -14,27 +15,36 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/admin_service.h"
 #include "server/booking_service.h"
+#include "server/database_health.h"
 #include "server/logging.h"
 #include "server/query_executor.h"
 #include "spdlog/spdlog.h"
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
+#include "storage/pg_event_store.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
 #include "tickets/v1/events.pb.h"
 #include "workers/append_to_sheet.h"
+#include "workers/delivery_policy.h"
+#include "workers/delivery_recorder.h"
+#include "workers/delivery_runner.h"
 #include "workers/event_queue.h"
 #include "workers/http_client.h"
 #include "workers/http_receipts_api.h"
 #include "workers/http_spreadsheets_api.h"
 #include "workers/issue_receipt.h"
 #include "workers/memory_event_log.h"
+#include "workers/pg_event_log.h"
+#include "workers/recovery_sweeper.h"
 #include "workers/remove_canceled_ticket.h"
 #include "workers/router.h"
 #include "workers/store_tickets.h"
+#include "workers/uuid.h"
 #include "workers/worker_pool.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
@@ -47,6 +57,25 @@ ABSL_FLAG(absl::Duration, db_connect_timeout, absl::Seconds(5),
           "Longest one connection attempt to PostgreSQL may take.");
 ABSL_FLAG(absl::Duration, db_startup_timeout, absl::Seconds(30),
           "How long start-up keeps trying to reach PostgreSQL before giving up.");
+ABSL_FLAG(std::string, event_log, "postgres",
+          "postgres: events are durable before a call is answered; memory: for development, "
+          "events not yet handled are lost on exit.");
+ABSL_FLAG(std::string, instance_id, "",
+          "Name on the delivery leases this process takes; default host-pid-random.");
+ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(30),
+          "How long a claimed delivery belongs to this process before others may take it.");
+ABSL_FLAG(int, max_attempts, 8, "Attempts per delivery before it goes to dead_letters.");
+ABSL_FLAG(absl::Duration, retry_first_delay, absl::Milliseconds(200),
+          "Backoff before the second attempt; doubles per attempt, with jitter.");
+ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff between attempts.");
+ABSL_FLAG(absl::Duration, sweep_interval, absl::Milliseconds(250),
+          "How often due retries and expired leases are claimed.");
+ABSL_FLAG(int, group_commit_max_events, 2000, "Most events one group commit writes.");
+ABSL_FLAG(absl::Duration, group_commit_delay, absl::ZeroDuration(),
+          "How long the log writer waits for more calls before committing (0: commit what has "
+          "arrived).");
+ABSL_FLAG(int, max_pending_appends, 20000,
+          "Events waiting for the log writer beyond which calls get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, workers, 2, "Worker threads running the event handlers.");
 ABSL_FLAG(int, queue_capacity, 65536, "Events the in-memory queue holds before refusing more.");
 ABSL_FLAG(int, worker_batch_size, 256, "Most events one worker takes from the queue at once.");
@@ -71,6 +100,17 @@ namespace booking::server {
 namespace {
 
 constexpr char kServiceName[] = "tickets.v1.BookingService";
+constexpr char kAdminServiceName[] = "tickets.v1.AdminService";
+
+// Names this process on the leases it takes: host, pid and a random part, so a restarted
+// process never mistakes its predecessor's leases for its own.
+std::string InstanceId() {
+  std::string id = absl::GetFlag(FLAGS_instance_id);
+  if (!id.empty()) return id;
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, "-", getpid(), "-", workers::NewUuid().substr(0, 8));
+}
 
 std::string DatabaseUrl() {
   std::string url = absl::GetFlag(FLAGS_database_url);
@@ -181,38 +221,73 @@ int Run() {
   const std::string confirmed = tickets::v1::TicketBookingConfirmed::descriptor()->full_name();
   const std::string canceled = tickets::v1::TicketBookingCanceled::descriptor()->full_name();
   workers::Router router;
-  router.Register(confirmed, &store_tickets);
-  router.Register(confirmed, &issue_receipt);
-  router.Register(confirmed, &append_to_tracker);
-  router.Register(canceled, &remove_canceled_ticket);
-  router.Register(canceled, &append_to_refund);
+  std::vector<storage::Route> routes;
+  for (auto [type, handler] : std::initializer_list<std::pair<std::string, workers::Handler*>>{
+           {confirmed, &store_tickets},
+           {confirmed, &issue_receipt},
+           {confirmed, &append_to_tracker},
+           {canceled, &remove_canceled_ticket},
+           {canceled, &append_to_refund}}) {
+    router.Register(type, handler);
+    routes.push_back({type, std::string(handler->name())});
+  }
+
+  const std::string log_kind = absl::GetFlag(FLAGS_event_log);
+  if (log_kind != "postgres" && log_kind != "memory") {
+    spdlog::critical("event_log: must be postgres or memory, got \"{}\"", log_kind);
+    return 2;
+  }
+  const bool durable = log_kind == "postgres";
+  const std::string instance_id = InstanceId();
+  storage::PgEventStore event_store(pool);
+  workers::DeliveryPolicy policy({.max_attempts = absl::GetFlag(FLAGS_max_attempts),
+                                  .first_delay = absl::GetFlag(FLAGS_retry_first_delay),
+                                  .max_delay = absl::GetFlag(FLAGS_retry_max_delay)});
+  std::unique_ptr<workers::DeliveryRecorder> recorder;
+  if (durable)
+    recorder = std::make_unique<workers::DeliveryRecorder>(event_store,
+                                                           workers::DeliveryRecorderOptions{});
+  workers::DeliveryRunner runner(router, policy, recorder.get());
 
   workers::WorkerPoolOptions worker_options;
   worker_options.threads = absl::GetFlag(FLAGS_workers);
   worker_options.batch_size =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_worker_batch_size)));
   workers::WorkerPool worker_pool(
-      queue,
-      [&router](std::vector<workers::Event>& batch) {
-        for (const workers::Delivery& failed : router.Dispatch(batch)) {
-          spdlog::error(
-              "delivery failed handler={} event_id={} ticket_id={} correlation_id={} error=\"{}\"",
-              failed.handler, failed.event->id, failed.event->ticket_id,
-              failed.event->correlation_id, failed.status.ToString());
-        }
-      },
-      worker_options);
+      queue, [&runner](std::vector<workers::Event>& batch) { runner.Run(batch); }, worker_options);
   worker_pool.Start();
 
-  workers::MemoryEventLogOptions log_options;
-  log_options.first_sequence = *max_sequence + 1;
-  workers::MemoryEventLog event_log(queue, log_options);
+  std::unique_ptr<workers::EventLog> event_log;
+  std::unique_ptr<workers::RecoverySweeper> sweeper;
+  if (durable) {
+    event_log = std::make_unique<workers::PgEventLog>(
+        event_store, queue,
+        workers::PgEventLogOptions{.owner = instance_id,
+                                   .lease = absl::GetFlag(FLAGS_delivery_lease),
+                                   .routes = routes,
+                                   .max_batch_events = static_cast<size_t>(
+                                       std::max(1, absl::GetFlag(FLAGS_group_commit_max_events))),
+                                   .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
+                                   .max_pending_events = static_cast<size_t>(
+                                       std::max(1, absl::GetFlag(FLAGS_max_pending_appends)))});
+    // Started after the workers, so what an earlier run left is picked up at once.
+    sweeper = std::make_unique<workers::RecoverySweeper>(
+        event_store, queue,
+        workers::RecoverySweeperOptions{.owner = instance_id,
+                                        .lease = absl::GetFlag(FLAGS_delivery_lease),
+                                        .interval = absl::GetFlag(FLAGS_sweep_interval)});
+  } else {
+    workers::MemoryEventLogOptions log_options;
+    log_options.first_sequence = *max_sequence + 1;
+    event_log = std::make_unique<workers::MemoryEventLog>(queue, log_options);
+  }
 
   QueryExecutor reads(absl::GetFlag(FLAGS_query_threads), /*max_pending=*/1024);
   BookingServiceOptions service_options;
   service_options.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
   service_options.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
-  BookingService service(event_log, tickets, reads, service_options);
+  BookingService service(*event_log, tickets, reads, service_options);
+  AdminService admin(event_store, reads);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -221,29 +296,46 @@ int Run() {
   int grpc_port = 0;
   builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterService(&service);
+  if (durable) builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
     spdlog::critical("cannot listen grpc_addr={}", grpc_addr);
     worker_pool.Stop(absl::ZeroDuration());
     return 1;
   }
-  server->GetHealthCheckService()->SetServingStatus(kServiceName, true);
-  spdlog::info("booking-server ready grpc_addr={} grpc_port={} workers={} queue_capacity={}",
-               grpc_addr, grpc_port, worker_options.threads, queue.capacity());
+  grpc::HealthCheckServiceInterface& health = *server->GetHealthCheckService();
+  health.SetServingStatus(kServiceName, true);
+  auto database_health = std::make_unique<DatabaseHealth>(
+      pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
+  spdlog::info(
+      "booking-server ready grpc_addr={} grpc_port={} event_log={} instance_id={} workers={} "
+      "queue_capacity={}",
+      grpc_addr, grpc_port, log_kind, instance_id, worker_options.threads, queue.capacity());
 
   const int signal = WaitForStopSignal(stop_signals);
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);
   spdlog::info("shutting down signal={} timeout={}", strsignal(signal),
                absl::FormatDuration(grace));
-  server->GetHealthCheckService()->Shutdown();                // health now answers NOT_SERVING
+  database_health.reset();
+  health.Shutdown();                                          // health now answers NOT_SERVING
   server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
-  spdlog::info("grpc server stopped");
   reads.Stop();
+  event_log.reset();  // commits what is pending
+  sweeper.reset();
   const size_t left = worker_pool.Stop(grace);
   if (left > 0) {
-    spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
-                 left);
+    std::vector<workers::Event> unrun;
+    queue.PopBatch(unrun, left + 1024, absl::ZeroDuration());
+    if (durable) {
+      runner.Release(unrun);
+      spdlog::info("stopped with deliveries unstarted count={}; they stay in the log",
+                   unrun.size());
+    } else {
+      spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
+                   unrun.size());
+    }
   }
+  recorder.reset();  // writes the last outcomes
   spdlog::info("stopped events_processed={}", worker_pool.processed());
   return 0;
 }

@@ -50,9 +50,47 @@ CREATE TABLE tracker_rows (
 CREATE INDEX tracker_rows_sheet_appended ON tracker_rows (sheet, appended_at);
 )sql";
 
+// The durable event log. An event is appended with one delivery row per handler of its type; a
+// delivery row exists only while that handler's work is unfinished (deleted on success, moved to
+// dead_letters after the last attempt). Leases let several instances share the work.
+constexpr std::string_view kCreateEventLog = R"sql(
+CREATE TABLE events (
+  sequence         BIGSERIAL PRIMARY KEY,   -- publish order, one database sequence for all instances
+  event_id         UUID NOT NULL UNIQUE,
+  event_type       TEXT NOT NULL,
+  ticket_id        UUID NOT NULL,
+  idempotency_key  TEXT NOT NULL UNIQUE,    -- the same request never publishes twice
+  correlation_id   TEXT NOT NULL,
+  payload          BYTEA NOT NULL,          -- protobuf bytes of event_type
+  published_at     TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE deliveries (
+  sequence         BIGINT NOT NULL REFERENCES events (sequence),
+  handler          TEXT NOT NULL,
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  -- Nobody works on it before lease_until: the owner until then, or a retry's backoff.
+  lease_owner      TEXT,
+  lease_until      TIMESTAMPTZ NOT NULL DEFAULT now(),
+  last_error       TEXT,
+  PRIMARY KEY (sequence, handler)
+);
+CREATE INDEX deliveries_due ON deliveries (lease_until);
+
+CREATE TABLE dead_letters (
+  sequence         BIGINT NOT NULL REFERENCES events (sequence),
+  handler          TEXT NOT NULL,
+  attempts         INTEGER NOT NULL,
+  reason           TEXT NOT NULL,
+  failed_at        TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (sequence, handler)
+);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
+    {3, "create events, deliveries and dead_letters", kCreateEventLog},
 };
 
 }  // namespace

@@ -22,6 +22,12 @@ class EventQueue {
   // enqueues none, leaves `events` untouched and returns false when they do not fit.
   bool TryPushAll(std::vector<Event>& events);
 
+  // Room for `n` events, taken now and pushed later with PushReserved (or given back with
+  // Unreserve): lets the event log decide before committing whether its events will fit.
+  bool TryReserve(size_t n);
+  void PushReserved(std::vector<Event>& events);
+  void Unreserve(size_t n) { size_.fetch_sub(n, std::memory_order_acq_rel); }
+
   // Appends up to `max` events to `out`, waiting up to `timeout` for the first one. Returns how
   // many were appended.
   size_t PopBatch(std::vector<Event>& out, size_t max, absl::Duration timeout);

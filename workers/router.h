@@ -24,10 +24,14 @@ class Router {
   // `handler` must outlive the router.
   void Register(std::string event_type, Handler* handler);
 
-  // Delivers the events to their handlers, each handler getting its events as one batch; when a
-  // batch fails, its events are retried one by one so one bad event does not fail the others.
-  // Returns the failed deliveries (events without a handler are reported as NOT_FOUND).
+  // Delivers the events to their handlers (all of the type, or the one Event::handler names),
+  // each handler getting its events as one batch; when a batch fails, its events are retried one
+  // by one so one bad event does not fail the others. Returns one Delivery per (event, handler),
+  // failed or not; an event with no such handler is reported as NOT_FOUND.
   std::vector<Delivery> Dispatch(absl::Span<const Event> events) const;
+
+  // The failed ones among `deliveries`.
+  static std::vector<Delivery> Failed(std::vector<Delivery> deliveries);
 
   std::vector<const Handler*> HandlersFor(std::string_view event_type) const;
 

@@ -1,12 +1,11 @@
 #include "tests/fakes/fake_external_apis.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <sys/socket.h>
-
 #include <optional>
 
 #include "absl/strings/ascii.h"

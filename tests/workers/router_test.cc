@@ -54,7 +54,9 @@ TEST(RouterTest, RunsEveryHandlerOfTheTypeWithOneBatch) {
   router.Register("Canceled", &refund);
   std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Canceled"),
                                MakeEvent("3", "Confirmed")};
-  EXPECT_TRUE(router.Dispatch(events).empty());
+  std::vector<Delivery> deliveries = router.Dispatch(events);
+  EXPECT_EQ(deliveries.size(), 5u) << "one per (event, handler)";
+  EXPECT_TRUE(Router::Failed(std::move(deliveries)).empty());
   EXPECT_THAT(store.handled(), ::testing::ElementsAre("1", "3"));
   EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(2u));
   EXPECT_THAT(receipt.handled(), ::testing::ElementsAre("1", "3"));
@@ -67,7 +69,7 @@ TEST(RouterTest, FailedBatchIsRetriedOneByOneAndOnlyTheBadEventFails) {
   router.Register("Confirmed", &store);
   std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
                                MakeEvent("3", "Confirmed")};
-  std::vector<Delivery> failed = router.Dispatch(events);
+  std::vector<Delivery> failed = Router::Failed(router.Dispatch(events));
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].event->id, "2");
   EXPECT_EQ(failed[0].handler, "Store");
@@ -81,6 +83,22 @@ TEST(RouterTest, UnroutedEventIsReported) {
   std::vector<Delivery> failed = router.Dispatch(events);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(failed[0].status));
+}
+
+TEST(RouterTest, ClaimedDeliveryRunsOnlyItsHandler) {
+  RecordingHandler store("Store"), receipt("Receipt");
+  Router router;
+  router.Register("Confirmed", &store);
+  router.Register("Confirmed", &receipt);
+  std::vector<Event> events = {MakeEvent("1", "Confirmed")};
+  events[0].handler = "Receipt";
+  std::vector<Delivery> deliveries = router.Dispatch(events);
+  ASSERT_EQ(deliveries.size(), 1u);
+  EXPECT_EQ(deliveries[0].handler, "Receipt");
+  EXPECT_TRUE(store.handled().empty());
+  EXPECT_THAT(receipt.handled(), ::testing::ElementsAre("1"));
+  events[0].handler = "Gone";
+  EXPECT_TRUE(absl::IsNotFound(router.Dispatch(events).at(0).status));
   EXPECT_TRUE(router.HandlersFor("Unknown").empty());
 }
 

@@ -34,7 +34,7 @@ class TicketLifecyclePgTest : public ::testing::Test {
   }
 
   void Deliver(std::vector<Event> events) {
-    std::vector<Delivery> failed = router_.Dispatch(events);
+    std::vector<Delivery> failed = Router::Failed(router_.Dispatch(events));
     for (const Delivery& delivery : failed) ADD_FAILURE() << delivery.status;
   }
   std::string Status() { return db_.QueryValue("SELECT status FROM tickets"); }

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <grpcpp/health_check_service_interface.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "storage/connection_pool.h"
+
+namespace booking::server {
+
+// Reports the services NOT_SERVING through grpc.health.v1 while PostgreSQL does not answer, and
+// SERVING again once it does: checks every `interval` on its own thread.
+class DatabaseHealth {
+ public:
+  DatabaseHealth(storage::ConnectionPool& pool, grpc::HealthCheckServiceInterface& health,
+                 std::vector<std::string> services, absl::Duration interval);
+  ~DatabaseHealth();
+  DatabaseHealth(const DatabaseHealth&) = delete;
+  DatabaseHealth& operator=(const DatabaseHealth&) = delete;
+
+ private:
+  void Run();
+
+  storage::ConnectionPool& pool_;
+  grpc::HealthCheckServiceInterface& health_;
+  const std::vector<std::string> services_;
+  const absl::Duration interval_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace booking::server

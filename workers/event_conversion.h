@@ -1,0 +1,13 @@
+#pragma once
+
+#include "storage/event_store.h"
+#include "workers/event.h"
+
+namespace booking::workers {
+
+// Between the pipeline's Event and the log's records.
+storage::EventRecord ToEventRecord(const Event& event);
+Event EventFromRecord(storage::EventRecord record);
+Event EventFromDelivery(storage::DeliveryRecord delivery);  // one handler, its attempts
+
+}  // namespace booking::workers

@@ -1,0 +1,131 @@
+#include "workers/pg_event_log.h"
+
+#include <pthread.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+#include "workers/event_conversion.h"
+
+namespace booking::workers {
+
+PgEventLog::PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options)
+    : store_(store), queue_(queue), options_(std::move(options)) {
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "log-writer");
+    Run();
+  });
+}
+
+PgEventLog::~PgEventLog() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  writer_.join();
+}
+
+void PgEventLog::Append(std::vector<Event> events, AppendCallback done) {
+  const size_t n = events.size();
+  absl::Status refused;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) {
+      refused = absl::UnavailableError("event log is shutting down");
+    } else if (pending_events_ + n > options_.max_pending_events) {
+      refused = absl::ResourceExhaustedError(absl::StrCat(
+          "event log saturated (", pending_events_, " events waiting to commit); retry later"));
+    } else {
+      pending_.push_back({std::move(events), std::move(done)});
+      pending_events_ += n;
+    }
+  }
+  if (!refused.ok()) {
+    std::move(done)(refused);
+    return;
+  }
+  wake_.notify_one();
+}
+
+void PgEventLog::Run() {
+  while (true) {
+    std::vector<Pending> batch;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_for(lock, std::chrono::milliseconds(100),
+                     [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) {
+        if (stopping_) return;
+        continue;
+      }
+      if (options_.max_delay > absl::ZeroDuration() && !stopping_ &&
+          pending_events_ < options_.max_batch_events) {
+        wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.max_delay), [this] {
+          return stopping_ || pending_events_ >= options_.max_batch_events;
+        });
+      }
+      size_t taken = 0;
+      while (!pending_.empty() && (batch.empty() || taken + pending_.front().events.size() <=
+                                                        options_.max_batch_events)) {
+        taken += pending_.front().events.size();
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      pending_events_ -= taken;
+    }
+    Commit(std::move(batch));
+  }
+}
+
+void PgEventLog::Commit(std::vector<Pending> batch) {
+  std::vector<storage::EventRecord> records;
+  for (const Pending& pending : batch) {
+    for (const Event& event : pending.events) records.push_back(ToEventRecord(event));
+  }
+  // Room in the queue is taken before the commit: what fits is leased to us and queued; what
+  // does not is left unleased in the log for the sweeper, so memory stays bounded.
+  const bool queued = queue_.TryReserve(records.size());
+  absl::StatusOr<std::vector<storage::EventRecord>> appended = store_.Append(
+      records, options_.routes, options_.owner, queued ? options_.lease : absl::ZeroDuration());
+  if (!appended.ok()) {
+    if (queued) queue_.Unreserve(records.size());
+    const absl::Status status =
+        absl::UnavailableError(absl::StrCat("event log: ", appended.status().message()));
+    spdlog::warn("group commit failed events={} error=\"{}\"", records.size(),
+                 appended.status().ToString());
+    for (Pending& pending : batch) std::move(pending.done)(status);
+    return;
+  }
+  absl::flat_hash_map<std::string, int64_t> sequences;
+  for (const storage::EventRecord& record : *appended) sequences[record.event_id] = record.sequence;
+  std::vector<Event> to_queue;
+  to_queue.reserve(appended->size());
+  for (Pending& pending : batch) {
+    int published = 0;
+    for (Event& event : pending.events) {
+      auto it = sequences.find(event.id);
+      if (it == sequences.end()) continue;  // its idempotency key was known: not published
+      event.sequence = it->second;
+      ++published;
+      if (queued) to_queue.push_back(event);
+    }
+    std::move(pending.done)(AppendResult{published});
+  }
+  if (queued) {
+    queue_.Unreserve(records.size() - to_queue.size());
+    queue_.PushReserved(to_queue);
+  }
+  std::lock_guard lock(mu_);
+  ++stats_.commits;
+  stats_.events += static_cast<long long>(appended->size());
+  stats_.largest_batch = std::max(stats_.largest_batch, records.size());
+}
+
+PgEventLog::Stats PgEventLog::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,69 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+#include "storage/event_store.h"
+#include "workers/event_log.h"
+#include "workers/event_queue.h"
+
+namespace booking::workers {
+
+struct PgEventLogOptions {
+  std::string owner;  // instance id, on the leases of what it queues
+  absl::Duration lease = absl::Seconds(30);
+  std::vector<storage::Route> routes;               // handlers per event type: one delivery each
+  size_t max_batch_events = 2000;                   // events in one group commit
+  absl::Duration max_delay = absl::ZeroDuration();  // wait for more before committing
+  size_t max_pending_events = 20000;  // beyond this, Append refuses (RESOURCE_EXHAUSTED)
+};
+
+// The durable EventLog. Appends from concurrent calls are committed together by one writer
+// thread (group commit): it takes what has arrived (up to max_batch_events, after waiting at most
+// max_delay for more), writes events and deliveries in one transaction, and only then runs each
+// call's callback, from the writer thread. Events that fit in the queue are queued and leased
+// to this instance; the others stay in the log, unleased, for the recovery sweeper.
+class PgEventLog final : public EventLog {
+ public:
+  PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options);
+  ~PgEventLog() override;  // commits what is pending, then stops
+  PgEventLog(const PgEventLog&) = delete;
+  PgEventLog& operator=(const PgEventLog&) = delete;
+
+  void Append(std::vector<Event> events, AppendCallback done) override;
+
+  struct Stats {
+    long long commits = 0;
+    long long events = 0;
+    size_t largest_batch = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    std::vector<Event> events;
+    AppendCallback done;
+  };
+
+  void Run();
+  void Commit(std::vector<Pending> batch);
+
+  storage::EventStore& store_;
+  EventQueue& queue_;
+  const PgEventLogOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  size_t pending_events_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::thread writer_;
+};
+
+}  // namespace booking::workers
