@@ -61,8 +61,8 @@ class EventStore {
 
   // Appends the events whose idempotency key is new, with a delivery per route of their type, in
   // one transaction; events with a known key are skipped. The new deliveries are leased to
-  // `owner` for `lease` (zero: free for anyone to claim at once). Returns the appended events
-  // with their sequence, in sequence order.
+  // `owner` for `lease` (empty owner and zero lease: free for anyone to claim at once). Returns the
+  // appended events with their sequence, in sequence order.
   virtual absl::StatusOr<std::vector<EventRecord>> Append(absl::Span<const EventRecord> events,
                                                           absl::Span<const Route> routes,
                                                           const std::string& owner,

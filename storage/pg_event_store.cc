@@ -66,7 +66,7 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  RETURNING sequence, event_id, event_type"
        "), new_deliveries AS ("
        "  INSERT INTO deliveries (sequence, handler, lease_owner, lease_until)"
-       "  SELECT n.sequence, r.handler, $9, now() + $10::interval"
+       "  SELECT n.sequence, r.handler, NULLIF($9, ''), now() + $10::interval"
        "  FROM new_events n JOIN UNNEST($7::text[], $8::text[]) AS r(event_type, handler)"
        "       ON r.event_type = n.event_type"
        ") SELECT event_id::text, sequence FROM new_events ORDER BY sequence"},

@@ -87,8 +87,9 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   // Room in the queue is taken before the commit: what fits is leased to us and queued; what
   // does not is left unleased in the log for the sweeper, so memory stays bounded.
   const bool queued = queue_.TryReserve(records.size());
-  absl::StatusOr<std::vector<storage::EventRecord>> appended = store_.Append(
-      records, options_.routes, options_.owner, queued ? options_.lease : absl::ZeroDuration());
+  absl::StatusOr<std::vector<storage::EventRecord>> appended =
+      store_.Append(records, options_.routes, queued ? options_.owner : "",
+                    queued ? options_.lease : absl::ZeroDuration());
   if (!appended.ok()) {
     if (queued) queue_.Unreserve(records.size());
     const absl::Status status =
@@ -102,25 +103,30 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   for (const storage::EventRecord& record : *appended) sequences[record.event_id] = record.sequence;
   std::vector<Event> to_queue;
   to_queue.reserve(appended->size());
-  for (Pending& pending : batch) {
-    int published = 0;
-    for (Event& event : pending.events) {
+  std::vector<int> published(batch.size(), 0);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    for (Event& event : batch[i].events) {
       auto it = sequences.find(event.id);
       if (it == sequences.end()) continue;  // its idempotency key was known: not published
       event.sequence = it->second;
-      ++published;
-      if (queued) to_queue.push_back(event);
+      ++published[i];
+      if (queued) to_queue.push_back(std::move(event));
     }
-    std::move(pending.done)(AppendResult{published});
   }
   if (queued) {
     queue_.Unreserve(records.size() - to_queue.size());
     queue_.PushReserved(to_queue);
   }
-  std::lock_guard lock(mu_);
-  ++stats_.commits;
-  stats_.events += static_cast<long long>(appended->size());
-  stats_.largest_batch = std::max(stats_.largest_batch, records.size());
+  {
+    std::lock_guard lock(mu_);
+    ++stats_.commits;
+    stats_.events += static_cast<long long>(appended->size());
+    stats_.largest_batch = std::max(stats_.largest_batch, records.size());
+  }
+  // Answer only now: the events are durable, and queued where they fit.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::move(batch[i].done)(AppendResult{published[i]});
+  }
 }
 
 PgEventLog::Stats PgEventLog::stats() const {

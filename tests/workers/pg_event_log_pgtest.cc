@@ -1,0 +1,163 @@
+// The durable event log on a real PostgreSQL: group commit, publish order, idempotency, and the
+// queue's bound.
+#include <future>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "storage/migrations.h"
+#include "storage/pg_event_store.h"
+#include "tests/support/events.h"
+#include "tests/support/test_database.h"
+#include "workers/pg_event_log.h"
+#include "workers/recovery_sweeper.h"
+
+namespace booking::workers {
+namespace {
+
+const storage::Route kRoutes[] = {{"tickets.v1.TicketBookingConfirmed", "StoreTickets"},
+                                  {"tickets.v1.TicketBookingConfirmed", "IssueReceipt"}};
+
+Event NewEvent(int i, const std::string& key_prefix = "k") {
+  char id[37];
+  std::snprintf(id, sizeof(id), "5a1f3c9e-0b7d-4e2a-9c11-%012d", i);
+  Event event = testing::TicketEvent(id, "confirmed", 0);
+  event.idempotency_key = absl::StrCat(key_prefix, "/", i);
+  return event;
+}
+
+absl::StatusOr<AppendResult> AppendAndWait(EventLog& log, std::vector<Event> events) {
+  std::promise<absl::StatusOr<AppendResult>> promise;
+  auto future = promise.get_future();
+  log.Append(std::move(events), [&promise](absl::StatusOr<AppendResult> result) {
+    promise.set_value(std::move(result));
+  });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return absl::DeadlineExceededError("append callback never ran");
+  }
+  return future.get();
+}
+
+class PgEventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
+  PgEventLogOptions Options() {
+    return {.owner = "me",
+            .lease = absl::Seconds(30),
+            .routes = {std::begin(kRoutes), std::end(kRoutes)}};
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<storage::ConnectionPool> pool_ = db_.MakePool(4);
+  storage::PgEventStore store_{*pool_};
+};
+
+TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
+  EventQueue queue(10000);
+  PgEventLog log(store_, queue, Options());
+  constexpr int kThreads = 8, kCalls = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int c = 0; c < kCalls; ++c) {
+        absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(t * kCalls + c)});
+        if (!result.ok() || result->published != 1) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const PgEventLog::Stats stats = log.stats();
+  EXPECT_EQ(stats.events, kThreads * kCalls);
+  EXPECT_LT(stats.commits, kThreads * kCalls) << "concurrent calls were committed together";
+  EXPECT_EQ(db_.Count("events"), kThreads * kCalls);
+  EXPECT_EQ(db_.Count("deliveries WHERE lease_owner = 'me'"), 2 * kThreads * kCalls);
+
+  std::vector<Event> queued;
+  queue.PopBatch(queued, 100000, absl::ZeroDuration());
+  ASSERT_EQ(queued.size(), static_cast<size_t>(kThreads * kCalls));
+  std::set<int64_t> sequences;
+  for (const Event& event : queued) sequences.insert(event.sequence);
+  EXPECT_EQ(sequences.size(), queued.size());
+  EXPECT_GT(*sequences.begin(), 0);
+}
+
+TEST_F(PgEventLogTest, RepeatedKeysPublishNothingNew) {
+  EventQueue queue(100);
+  PgEventLog log(store_, queue, Options());
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 2);
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 0);
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(2), NewEvent(3)})->published, 1);
+  EXPECT_EQ(queue.size(), 3u);
+  EXPECT_EQ(db_.Count("events"), 3);
+}
+
+// When the queue is full the events are still accepted, but stay in the log unleased; the
+// sweeper brings them in once there is room. Memory holds only what fits.
+TEST_F(PgEventLogTest, FullQueueLeavesEventsInTheLogForTheSweeper) {
+  EventQueue queue(2);
+  PgEventLog log(store_, queue, Options());
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2), NewEvent(3)})->published, 3);
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(db_.Count("deliveries WHERE lease_owner IS NULL"), 6);
+  RecoverySweeper sweeper(store_, queue, {.owner = "me", .interval = absl::Milliseconds(20)});
+  std::vector<Event> handled;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (handled.size() < 6 && absl::Now() < deadline) {
+    EXPECT_LE(queue.size(), 2u);
+    queue.PopBatch(handled, 2, absl::Milliseconds(50));
+  }
+  ASSERT_EQ(handled.size(), 6u);
+  std::set<std::string> pairs;
+  for (const Event& event : handled) pairs.insert(absl::StrCat(event.sequence, event.handler));
+  EXPECT_EQ(pairs.size(), 6u) << "each (event, handler) once";
+}
+
+TEST_F(PgEventLogTest, CommitFailureFailsTheCallAndPublishesNothing) {
+  EventQueue queue(100);
+  storage::PoolOptions options;
+  options.database_url = "postgresql://postgres@127.0.0.1:1/none";
+  options.size = 1;
+  storage::ConnectionPool unreachable(options);
+  storage::PgEventStore store(unreachable);
+  PgEventLog log(store, queue, Options());
+  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_EQ(queue.size(), 0u);
+}
+
+TEST_F(PgEventLogTest, SaturatedWriterRefusesQuickly) {
+  EventQueue queue(1000);
+  PgEventLogOptions options = Options();
+  options.max_pending_events = 4;
+  PgEventLog log(store_, queue, options);
+  // Hold the events table so the writer's commit waits.
+  pqxx::connection blocker(db_.url());
+  pqxx::work lock(blocker);
+  lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
+  std::vector<std::future<absl::StatusOr<AppendResult>>> waiting;
+  for (int i = 0; i < 6; ++i) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+    waiting.push_back(promise->get_future());
+    log.Append({NewEvent(i)}, [promise](absl::StatusOr<AppendResult> r) { promise->set_value(r); });
+    absl::SleepFor(absl::Milliseconds(20));  // the first goes to the writer, which then blocks
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<AppendResult> refused = AppendAndWait(log, {NewEvent(100)});
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  lock.abort();
+  int ok = 0;
+  for (auto& future : waiting) {
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    ok += future.get().ok() ? 1 : 0;
+  }
+  EXPECT_EQ(ok, 5) << "the first plus the four that fit were committed";
+}
+
+}  // namespace
+}  // namespace booking::workers
