@@ -183,6 +183,13 @@ void FakeExternalApis::FailNext(int count, Fault fault) {
   for (int i = 0; i < count; ++i) server_->queued_faults.push_back(fault);
 }
 
+void FakeExternalApis::ClearFaults() {
+  std::lock_guard lock(server_->mu);
+  server_->queued_faults.clear();
+  server_->p500 = 0;
+  server_->p_slow = 0;
+}
+
 void FakeExternalApis::FailRandomly(double p500, double p_slow, unsigned seed) {
   std::lock_guard lock(server_->mu);
   server_->p500 = p500;

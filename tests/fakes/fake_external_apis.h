@@ -46,6 +46,8 @@ class FakeExternalApis {
   // From now on every request fails with these probabilities (500 first, then slow), drawn from
   // a generator seeded with `seed`.
   void FailRandomly(double p500, double p_slow, unsigned seed);
+  // Back to answering every request normally.
+  void ClearFaults();
   void set_slow_delay(absl::Duration delay) { slow_delay_ms_ = absl::ToInt64Milliseconds(delay); }
 
   std::vector<RecordedRequest> requests() const;

@@ -1,0 +1,307 @@
+// Nothing acknowledged is ever lost: the real binary through kill -9, restarts, a PostgreSQL
+// outage, failing external APIs, two instances on one database, and overload.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <pqxx/pqxx>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_external_apis.h"
+#include "tests/support/load.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using ::testing::Gt;
+
+bool Eventually(const std::function<bool()>& probe, absl::Duration timeout = absl::Seconds(60)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (probe()) return true;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return probe();
+}
+
+// Counts rows in the database at `url`; -1 while it cannot be reached.
+long long Count(const std::string& url, const std::string& from_where) {
+  try {
+    pqxx::connection conn(url);
+    pqxx::nontransaction txn(conn);
+    return txn.exec1(absl::StrCat("SELECT count(*) FROM ", from_where))[0].as<long long>();
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+std::set<std::string> Column(const std::string& url, const std::string& sql) {
+  std::set<std::string> out;
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  for (const auto& row : txn.exec(sql)) out.insert(row[0].as<std::string>());
+  return out;
+}
+
+// Every acknowledged ticket is stored, has exactly one receipt and one print-tracker row, and no
+// delivery is left unfinished.
+void ExpectAllProcessedOnce(const std::string& url, const std::set<std::string>& acknowledged) {
+  ASSERT_FALSE(acknowledged.empty());
+  ASSERT_TRUE(Eventually([&] { return Count(url, "deliveries") == 0; }))
+      << Count(url, "deliveries") << " deliveries unfinished";
+  const std::set<std::string> stored = Column(url, "SELECT ticket_id::text FROM tickets");
+  for (const std::string& id : acknowledged) EXPECT_TRUE(stored.count(id)) << id << " lost";
+  EXPECT_EQ(Count(url, "(SELECT ticket_id FROM receipts GROUP BY ticket_id HAVING count(*) > 1) d"),
+            0);
+  EXPECT_EQ(Count(url,
+                  "(SELECT ticket_id FROM tracker_rows GROUP BY sheet, ticket_id "
+                  "HAVING count(*) > 1) d"),
+            0);
+  const std::set<std::string> receipted = Column(url, "SELECT ticket_id::text FROM receipts");
+  const std::set<std::string> tracked = Column(url, "SELECT ticket_id::text FROM tracker_rows");
+  for (const std::string& id : acknowledged) {
+    EXPECT_TRUE(receipted.count(id)) << id << " has no receipt";
+    EXPECT_TRUE(tracked.count(id)) << id << " has no tracker row";
+  }
+  EXPECT_EQ(Count(url, "dead_letters"), 0);
+}
+
+std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
+                                                    std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port),
+                                   absl::StrCat("--database_url=", url),
+                                   "--delivery_lease=2s",
+                                   "--sweep_interval=100ms",
+                                   "--retry_first_delay=50ms",
+                                   "--retry_max_delay=500ms"};
+  for (auto& arg : extra) args.push_back(std::move(arg));
+  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+  EXPECT_TRUE(server->Start().ok());
+  absl::Status serving =
+      server->WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30));
+  EXPECT_TRUE(serving.ok()) << serving;
+  return server;
+}
+
+std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
+
+TEST(DurabilityE2eTest, KilledMidStreamLosesNothingAcknowledged) {
+  testing::TestDatabase db;
+  const int port = testing::PickFreePort();
+  auto server = StartServer(db.url(), port);
+  std::set<std::string> acknowledged;
+  {
+    testing::Load load({Target(port)}, 4, "c0000001");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }, absl::Seconds(30)));
+    ASSERT_TRUE(server->Stop(SIGKILL, absl::Seconds(10)).ok());
+    load.Stop();
+    acknowledged = load.acknowledged();
+  }
+  server = StartServer(db.url(), port);
+  ExpectAllProcessedOnce(db.url(), acknowledged);
+  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("recovery sweep queued deliveries"));
+}
+
+TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
+  testing::TestDatabase db;
+  testing::FakeExternalApis receipts;
+  receipts.set_slow_delay(absl::Seconds(1));
+  receipts.FailRandomly(/*p500=*/0.30, /*p_slow=*/0.05, /*seed=*/42);
+  const int port = testing::PickFreePort();
+  auto server = StartServer(
+      db.url(), port,
+      {"--receipts_url=" + receipts.url(), "--http_timeout=300ms", "--max_attempts=30"});
+  testing::Load load({Target(port)}, 4, "c0000002");
+  ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }, absl::Seconds(60)));
+  load.Stop();
+  const std::set<std::string> acknowledged = load.acknowledged();
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "deliveries") == 0; }))
+      << server->ReadLog().substr(0, 3000);
+  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  // Exactly one receipt per ticket: every acknowledged ticket's key has one, and no key two.
+  const std::map<std::string, std::string> issued = receipts.receipts_by_key();
+  for (const std::string& id : acknowledged) {
+    int keys = 0;
+    for (const auto& [key, number] : issued) keys += key.find(id) != std::string::npos ? 1 : 0;
+    EXPECT_EQ(keys, 1) << id;
+  }
+  int faulted = 0;
+  for (const auto& request : receipts.requests()) faulted += request.faulted ? 1 : 0;
+  EXPECT_GT(faulted, 0) << "the fault injection did run";
+}
+
+TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
+  testing::TestDatabase db;
+  testing::FakeExternalApis receipts;
+  receipts.FailNext(1000000, testing::Fault::kStatus500);
+  const int port = testing::PickFreePort();
+  auto server =
+      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--max_attempts=3"});
+  {
+    testing::Load load({Target(port)}, 1, "c0000003");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 3; }));
+  }
+  const long long tickets = Count(db.url(), "events");
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "dead_letters") == tickets; }))
+      << server->ReadLog().substr(0, 3000);
+  EXPECT_EQ(Count(db.url(),
+                  "dead_letters WHERE handler = 'IssueReceipt' AND attempts = 3 AND "
+                  "reason LIKE 'gave up after 3 attempts%'"),
+            tickets);
+  EXPECT_EQ(Count(db.url(), "tickets"), tickets) << "other handlers were not held back";
+
+  auto admin = tickets::v1::AdminService::NewStub(
+      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext list_context;
+  list_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::ListDeadLettersResponse listed;
+  ASSERT_TRUE(admin->ListDeadLetters(&list_context, {}, &listed).ok());
+  ASSERT_EQ(listed.dead_letters_size(), tickets);
+  EXPECT_EQ(listed.dead_letters(0).id().handler(), "IssueReceipt");
+  EXPECT_EQ(listed.dead_letters(0).attempts(), 3);
+
+  receipts.ClearFaults();
+  grpc::ClientContext one_context;
+  tickets::v1::RetryDeadLettersRequest one;
+  *one.add_ids() = listed.dead_letters(0).id();
+  tickets::v1::RetryDeadLettersResponse retried;
+  ASSERT_TRUE(admin->RetryDeadLetters(&one_context, one, &retried).ok());
+  EXPECT_EQ(retried.retried(), 1);
+  ASSERT_TRUE(Eventually([&] { return receipts.receipts_by_key().size() == 1; }));
+
+  grpc::ClientContext all_context;
+  tickets::v1::RetryDeadLettersRequest all;
+  all.set_all(true);
+  ASSERT_TRUE(admin->RetryDeadLetters(&all_context, all, &retried).ok());
+  EXPECT_EQ(retried.retried(), tickets - 1);
+  ASSERT_TRUE(Eventually([&] {
+    return static_cast<long long>(receipts.receipts_by_key().size()) == tickets &&
+           Count(db.url(), "deliveries") == 0;
+  }));
+  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+
+  grpc::ClientContext bad_context;
+  tickets::v1::RetryDeadLettersRequest neither;
+  grpc::Status refused = admin->RetryDeadLetters(&bad_context, neither, &retried);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {
+  testing::TestDatabase db;
+  const int port_a = testing::PickFreePort();
+  const int port_b = testing::PickFreePort();
+  auto a = StartServer(db.url(), port_a, {"--instance_id=a"});
+  auto b = StartServer(db.url(), port_b, {"--instance_id=b"});
+  std::set<std::string> acknowledged;
+  {
+    testing::Load load({Target(port_a), Target(port_b)}, 4, "c0000004");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }));
+    ASSERT_TRUE(a->Stop(SIGKILL, absl::Seconds(10)).ok());
+    const size_t at_kill = load.acknowledged().size();
+    // Calls to the dead instance fail; the survivor keeps accepting.
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= at_kill + 200; }));
+    load.Stop();
+    acknowledged = load.acknowledged();
+  }
+  ExpectAllProcessedOnce(db.url(), acknowledged);
+  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("recovery sweep queued deliveries"))
+      << "b took over a's leased work";
+}
+
+TEST(DurabilityE2eTest, OverloadIsRefusedQuicklyWithBoundedMemoryAndRecovers) {
+  testing::TestDatabase db;
+  const int port = testing::PickFreePort();
+  auto server = StartServer(
+      db.url(), port,
+      {"--queue_capacity=16", "--max_pending_appends=32", "--db_statement_timeout=20s"});
+  auto rss_kib = [&] {
+    std::ifstream status(absl::StrCat("/proc/", server->pid(), "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return 0L;
+  };
+  const long rss_before = rss_kib();
+  std::set<std::string> acknowledged;
+  {
+    // A slowed database: the events table is held, so every commit waits.
+    pqxx::connection blocker(db.url());
+    pqxx::work lock(blocker);
+    lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
+    testing::Load load({Target(port)}, 16, "c0000005");
+    ASSERT_TRUE(
+        Eventually([&] { return load.codes()[grpc::StatusCode::RESOURCE_EXHAUSTED] >= 100; },
+                   absl::Seconds(30)));
+    EXPECT_LT(load.slowest_refusal(), absl::Milliseconds(500)) << "refusals are quick";
+    const long rss_loaded = rss_kib();
+    EXPECT_LT(rss_loaded - rss_before, 64 * 1024) << "memory stays bounded under overload";
+    lock.abort();  // the database is fast again
+    const int ok_before = load.codes()[grpc::StatusCode::OK];
+    ASSERT_TRUE(Eventually([&] { return load.codes()[grpc::StatusCode::OK] > ok_before + 200; }))
+        << "it recovers once the load can be served";
+    load.Stop();
+    acknowledged = load.acknowledged();
+  }
+  ExpectAllProcessedOnce(db.url(), acknowledged);
+}
+
+// A private PostgreSQL cluster of the test's own, so it can be stopped without disturbing the
+// other tests.
+class PrivatePostgres {
+ public:
+  PrivatePostgres()
+      : port_(testing::PickFreePort()), dir_(absl::StrCat("/tmp/booking-pg-outage-", port_)) {
+    EXPECT_EQ(Run("start"), 0);
+  }
+  ~PrivatePostgres() {
+    Run("stop");
+    std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
+  }
+  int Run(const std::string& command) {
+    return std::system(absl::StrCat("BOOKING_PG_PORT=", port_, " BOOKING_PG_DIR='", dir_,
+                                    "' bash '" BOOKING_SOURCE_DIR "/tools/pg.sh' ", command,
+                                    " >/dev/null 2>&1")
+                           .c_str());
+  }
+  std::string url() const {
+    return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/booking");
+  }
+
+ private:
+  const int port_;
+  const std::string dir_;
+};
+
+TEST(DurabilityE2eTest, PostgresOutageFailsCallsAndLosesNothing) {
+  PrivatePostgres postgres;
+  const int port = testing::PickFreePort();
+  auto server = StartServer(postgres.url(), port);
+  testing::Load load({Target(port)}, 4, "c0000006");
+  ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 100; }));
+  ASSERT_EQ(postgres.Run("stop"), 0);
+  const int unavailable_before = load.codes()[grpc::StatusCode::UNAVAILABLE];
+  ASSERT_TRUE(Eventually([&] {
+    return load.codes()[grpc::StatusCode::UNAVAILABLE] > unavailable_before + 20;
+  })) << "calls fail while the database is down";
+  absl::SleepFor(absl::Seconds(3));
+  ASSERT_EQ(postgres.Run("start"), 0);
+  const size_t acknowledged_at_restart = load.acknowledged().size();
+  ASSERT_TRUE(Eventually([&] {
+    return load.acknowledged().size() > acknowledged_at_restart + 100;
+  })) << server->ReadLog().substr(0, 4000);
+  load.Stop();
+  ExpectAllProcessedOnce(postgres.url(), load.acknowledged());
+  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("health NOT_SERVING"));
+}
+
+}  // namespace
+}  // namespace booking
