@@ -322,7 +322,10 @@ int Run() {
   reads.Stop();
   event_log.reset();  // commits what is pending
   sweeper.reset();
-  const size_t left = worker_pool.Stop(grace);
+  const size_t left = worker_pool.Stop(grace, [&http] {
+    spdlog::warn("handlers still busy at the shutdown deadline: aborting external calls");
+    http.Shutdown();
+  });
   if (left > 0) {
     std::vector<workers::Event> unrun;
     queue.PopBatch(unrun, left + 1024, absl::ZeroDuration());

@@ -11,6 +11,11 @@ namespace {
 
 constexpr size_t kMaxBodyInError = 200;
 
+// libcurl's progress callback: a non-zero return aborts the transfer.
+int AbortOnShutdown(void* shutdown, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(shutdown)->load() ? 1 : 0;
+}
+
 size_t AppendBody(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
@@ -66,6 +71,10 @@ void HttpClient::Release(void* handle) {
 }
 
 absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  if (shutdown_.load()) {
+    return absl::UnavailableError(
+        absl::StrCat(request.method, " ", request.url, ": not sent, the service is shutting down"));
+  }
   CURL* curl = static_cast<CURL*>(Acquire());
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
   // The handle keeps its connection cache across resets; only the options are cleared.
@@ -89,6 +98,9 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &AbortOnShutdown);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &shutdown_);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
   const CURLcode code = curl_easy_perform(curl);

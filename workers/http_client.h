@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,11 +41,16 @@ class HttpClient {
 
   absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
+  // From now on calls fail at once with UNAVAILABLE, and calls in progress are aborted, so a
+  // shutdown is not held up by a slow API (the deliveries are retried by the next instance).
+  void Shutdown() { shutdown_.store(true); }
+
  private:
   void* Acquire();
   void Release(void* handle);
 
   const HttpClientOptions options_;
+  std::atomic<bool> shutdown_{false};
   struct Pool;
   std::unique_ptr<Pool> pool_;
 };

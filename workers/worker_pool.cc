@@ -15,13 +15,33 @@ WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
 
 void WorkerPool::Start() {
   const int n = options_.threads > 0 ? options_.threads : 1;
-  for (int i = 0; i < n; ++i) threads_.emplace_back([this, i] { Run(i); });
+  {
+    std::lock_guard lock(mu_);
+    running_ = n;
+  }
+  for (int i = 0; i < n; ++i) {
+    threads_.emplace_back([this, i] {
+      Run(i);
+      std::lock_guard lock(mu_);
+      --running_;
+      exited_.notify_all();
+    });
+  }
 }
 
-size_t WorkerPool::Stop(absl::Duration drain_timeout) {
+size_t WorkerPool::Stop(absl::Duration drain_timeout, std::function<void()> when_late) {
   if (threads_.empty()) return queue_.size();
-  drain_deadline_ns_.store(absl::ToUnixNanos(absl::Now() + drain_timeout));
+  const absl::Time deadline = absl::Now() + drain_timeout;
+  drain_deadline_ns_.store(absl::ToUnixNanos(deadline));
   stopping_.store(true);
+  bool late;
+  {
+    std::unique_lock lock(mu_);
+    // A little past the deadline: workers notice it at their next poll.
+    late = !exited_.wait_until(lock, absl::ToChronoTime(deadline + 2 * options_.poll_interval),
+                               [this] { return running_ == 0; });
+  }
+  if (late && when_late) when_late();
   for (std::thread& thread : threads_) thread.join();
   threads_.clear();
   return queue_.size();

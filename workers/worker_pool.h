@@ -1,7 +1,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,8 +35,9 @@ class WorkerPool {
   void Start();
 
   // Lets workers go on until the queue is empty or `drain_timeout` has passed, then joins them.
-  // Returns the number of events left in the queue.
-  size_t Stop(absl::Duration drain_timeout);
+  // If a worker is still busy with a batch at the deadline, `when_late` runs first (e.g. to make
+  // slow calls fail fast). Returns the number of events left in the queue.
+  size_t Stop(absl::Duration drain_timeout, std::function<void()> when_late = nullptr);
 
   long long processed() const { return processed_.load(std::memory_order_relaxed); }
 
@@ -45,6 +48,9 @@ class WorkerPool {
   const ProcessFn process_;
   const WorkerPoolOptions options_;
   std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable exited_;
+  int running_ = 0;  // guarded by mu_
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> drain_deadline_ns_{0};  // absl::ToUnixNanos of the drain deadline
   std::atomic<long long> processed_{0};

@@ -279,6 +279,31 @@ TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
   EXPECT_THAT(log, ::testing::Not(HasSubstr("secret"))) << "passwords never reach the log";
 }
 
+// The development log: tickets still flow, but nothing is kept in the events table.
+TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
+  testing::TestDatabase db;
+  const int port = testing::PickFreePort();
+  testing::ServerProcess server(BOOKING_SERVER_PATH,
+                                {absl::StrCat("--grpc_addr=127.0.0.1:", port),
+                                 absl::StrCat("--database_url=", db.url()), "--event_log=memory"});
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30)).ok());
+  auto stub = tickets::v1::BookingService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  context.AddMetadata("idempotency-key", "memory-1");
+  UpdateTicketsStatusResponse response;
+  ASSERT_TRUE(stub->UpdateTicketsStatus(&context, ValidRequest(2, "f0000001"), &response).ok());
+  EXPECT_EQ(response.accepted_events(), 2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (db.Count("tickets") < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(db.Count("tickets"), 2);
+  EXPECT_EQ(db.Count("events"), 0);
+  EXPECT_THAT(server.ReadLog(), HasSubstr("event_log=memory"));
+  EXPECT_EQ(*server.Stop(SIGTERM, absl::Seconds(15)), 0);
+}
+
 TEST(BookingServerStartupE2eTest, SigtermStopsPromptlyAndCleanly) {
   testing::TestDatabase db;
   const int port = testing::PickFreePort();

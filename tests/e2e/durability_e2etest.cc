@@ -110,6 +110,43 @@ TEST(DurabilityE2eTest, KilledMidStreamLosesNothingAcknowledged) {
   EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("recovery sweep queued deliveries"));
 }
 
+// SIGTERM under load: a clean exit within a few seconds; what was not handled stays durable and
+// is finished by the next start.
+TEST(DurabilityE2eTest, GracefulStopUnderLoadLeavesTheRestDurable) {
+  testing::TestDatabase db;
+  testing::FakeExternalApis receipts;
+  receipts.set_slow_delay(absl::Milliseconds(200));
+  receipts.FailRandomly(0, /*p_slow=*/1.0, 1);  // every receipt is slow: work piles up
+  const int port = testing::PickFreePort();
+  auto server = StartServer(
+      db.url(), port,
+      {"--receipts_url=" + receipts.url(), "--delivery_lease=60s", "--shutdown_timeout=2s"});
+  std::set<std::string> acknowledged;
+  {
+    testing::Load load({Target(port)}, 4, "c0000007");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }));
+    const absl::Time start = absl::Now();
+    absl::StatusOr<int> code = server->Stop(SIGTERM, absl::Seconds(15));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0) << server->ReadLog().substr(0, 3000);
+    EXPECT_LT(absl::Now() - start, absl::Seconds(8));
+    load.Stop();
+    acknowledged = load.acknowledged();
+  }
+  EXPECT_GT(Count(db.url(), "deliveries"), 0) << "work was left for the next start";
+  EXPECT_EQ(Count(db.url(), "deliveries WHERE lease_until > now() + interval '10 seconds'"), 0)
+      << "unstarted deliveries were released, not left leased for a minute";
+  receipts.ClearFaults();
+  server = StartServer(db.url(), port, {"--receipts_url=" + receipts.url()});
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "deliveries") == 0; }));
+  const std::map<std::string, std::string> issued = receipts.receipts_by_key();
+  for (const std::string& id : acknowledged) {
+    int keys = 0;
+    for (const auto& [key, number] : issued) keys += key.find(id) != std::string::npos ? 1 : 0;
+    EXPECT_EQ(keys, 1) << id;
+  }
+}
+
 TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
   testing::TestDatabase db;
   testing::FakeExternalApis receipts;
