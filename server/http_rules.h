@@ -1,9 +1,9 @@
 #pragma once
 
+#include <google/protobuf/descriptor.h>
+
 #include <string>
 #include <vector>
-
-#include <google/protobuf/descriptor.h>
 
 namespace booking::server {
 

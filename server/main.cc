@@ -18,7 +18,11 @@
 #include "server/admin_service.h"
 #include "server/booking_service.h"
 #include "server/database_health.h"
+#include "server/http_gateway.h"
+#include "server/http_server.h"
+#include "server/json_transcoder.h"
 #include "server/logging.h"
+#include "server/openapi.h"
 #include "server/query_executor.h"
 #include "spdlog/spdlog.h"
 #include "storage/connection_pool.h"
@@ -48,6 +52,12 @@
 #include "workers/worker_pool.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
+ABSL_FLAG(std::string, http_addr, "127.0.0.1:8080",
+          "Address the REST/JSON gateway listens on; empty: no HTTP port.");
+ABSL_FLAG(int, http_threads, 2, "Threads serving the HTTP port.");
+ABSL_FLAG(int, max_http_body_bytes, 1 << 20, "Largest HTTP request body accepted (413 beyond).");
+ABSL_FLAG(absl::Duration, http_call_timeout, absl::Seconds(30),
+          "Deadline of the gRPC call behind one HTTP request.");
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL (libpq syntax); when empty, the DATABASE_URL environment variable.");
 ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
@@ -307,17 +317,56 @@ int Run() {
   health.SetServingStatus(kServiceName, true);
   auto database_health = std::make_unique<DatabaseHealth>(
       pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
+
+  // REST: the same services through an in-process channel, so HTTP calls meet the same
+  // validation and metadata handling as gRPC ones.
+  const google::protobuf::DescriptorPool* descriptors =
+      google::protobuf::DescriptorPool::generated_pool();
+  std::vector<const google::protobuf::ServiceDescriptor*> rest_services = {
+      descriptors->FindServiceByName(kServiceName)};
+  if (durable) rest_services.push_back(descriptors->FindServiceByName(kAdminServiceName));
+  std::unique_ptr<HttpGateway> gateway;
+  std::unique_ptr<HttpServer> http_server;
+  int http_port = 0;
+  if (const std::string http_addr = absl::GetFlag(FLAGS_http_addr); !http_addr.empty()) {
+    absl::StatusOr<std::unique_ptr<JsonTranscoder>> transcoder =
+        JsonTranscoder::Create(server->InProcessChannel(grpc::ChannelArguments()), rest_services,
+                               absl::GetFlag(FLAGS_http_call_timeout));
+    if (!transcoder.ok()) {
+      spdlog::critical("REST routes: {}", transcoder.status().ToString());
+      return 1;
+    }
+    gateway = std::make_unique<HttpGateway>(
+        server->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
+        BuildOpenApiJson(rest_services, "Booking service", "v1"));
+    http_server = std::make_unique<HttpServer>(
+        HttpServerOptions{.address = http_addr,
+                          .threads = absl::GetFlag(FLAGS_http_threads),
+                          .max_body_bytes = static_cast<size_t>(
+                              std::max(1, absl::GetFlag(FLAGS_max_http_body_bytes)))},
+        [&gateway](GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+          gateway->Handle(std::move(request), std::move(done));
+        });
+    absl::StatusOr<int> port = http_server->Start();
+    if (!port.ok()) {
+      spdlog::critical("{}", port.status().ToString());
+      return 1;
+    }
+    http_port = *port;
+  }
   spdlog::info(
-      "booking-server ready grpc_addr={} grpc_port={} event_log={} instance_id={} workers={} "
-      "queue_capacity={}",
-      grpc_addr, grpc_port, log_kind, instance_id, worker_options.threads, queue.capacity());
+      "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
+      "workers={} queue_capacity={}",
+      grpc_addr, grpc_port, http_port, log_kind, instance_id, worker_options.threads,
+      queue.capacity());
 
   const int signal = WaitForStopSignal(stop_signals);
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);
   spdlog::info("shutting down signal={} timeout={}", strsignal(signal),
                absl::FormatDuration(grace));
   database_health.reset();
-  health.Shutdown();                                          // health now answers NOT_SERVING
+  health.Shutdown();                          // health now answers NOT_SERVING
+  if (http_server) http_server->Stop(grace);  // no new HTTP requests; those in flight finish
   server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
   reads.Stop();
   event_log.reset();  // commits what is pending

@@ -47,6 +47,10 @@ ServerProcess::~ServerProcess() {
 }
 
 absl::Status ServerProcess::Start() {
+  // Tests run in parallel: unless a test picks the HTTP port, let the server take a free one.
+  bool http_addr_given = false;
+  for (const std::string& arg : args_) http_addr_given |= arg.rfind("--http_addr", 0) == 0;
+  if (!http_addr_given) args_.push_back("--http_addr=127.0.0.1:0");
   std::vector<char*> argv;
   argv.push_back(binary_.data());
   for (std::string& arg : args_) argv.push_back(arg.data());

@@ -1,0 +1,64 @@
+#include "server/http_gateway.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace booking::server {
+
+HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
+                         std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json)
+    : health_(grpc::health::v1::Health::NewStub(channel)),
+      transcoder_(std::move(transcoder)),
+      openapi_json_(std::move(openapi_json)) {}
+
+void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (request.method == "GET" && (path == "/health" || path == "/healthz")) {
+    Health(std::move(done));
+    return;
+  }
+  if (request.method == "GET" && path == "/openapi.json") {
+    GatewayResponse response;
+    response.body = openapi_json_;
+    done(std::move(response));
+    return;
+  }
+  const std::string method = request.method;
+  // Handle() keeps `done` when it returns false, so it is still ours to answer with.
+  auto shared_done = std::make_shared<absl::AnyInvocable<void(GatewayResponse)>>(std::move(done));
+  const bool routed = transcoder_->Handle(
+      std::move(request),
+      [shared_done](GatewayResponse response) { (*shared_done)(std::move(response)); });
+  if (!routed) {
+    GatewayResponse response;
+    response.status = 404;
+    response.body = ErrorJson(5, absl::StrCat("no route for ", method, " ", path));
+    (*shared_done)(std::move(response));
+  }
+}
+
+void HttpGateway::Health(absl::AnyInvocable<void(GatewayResponse)> done) {
+  struct Call {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    absl::AnyInvocable<void(GatewayResponse)> done;
+  };
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  health_->async()->Check(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        std::unique_ptr<Call> owned(call);
+        const bool serving = status.ok() && owned->response.status() ==
+                                                grpc::health::v1::HealthCheckResponse::SERVING;
+        GatewayResponse response;
+        response.status = serving ? 200 : 503;
+        response.body = serving ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})";
+        owned->done(std::move(response));
+      });
+}
+
+}  // namespace booking::server

@@ -1,0 +1,248 @@
+// The REST gateway over real HTTP (libcurl and a raw socket), against the real binary.
+#include <arpa/inet.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+
+namespace booking {
+namespace {
+
+using ::testing::HasSubstr;
+
+google::protobuf::Value Json(const std::string& text) {
+  google::protobuf::Value value;
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(text, &value).ok()) << text;
+  return value;
+}
+
+class RestE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    db_ = new testing::TestDatabase();
+    grpc_port_ = testing::PickFreePort();
+    http_port_ = testing::PickFreePort();
+    server_ = new testing::ServerProcess(
+        BOOKING_SERVER_PATH,
+        {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+         absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+         absl::StrCat("--database_url=", db_->url()), "--max_http_body_bytes=65536"});
+    ASSERT_TRUE(server_->Start().ok());
+    absl::Status serving =
+        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
+    ASSERT_TRUE(serving.ok()) << serving;
+  }
+  static void TearDownTestSuite() {
+    if (server_ != nullptr && server_->running()) {
+      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
+      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
+    }
+    delete server_;
+    delete db_;
+  }
+  static std::string Url(const std::string& path) {
+    return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+  bool Eventually(const std::function<bool()>& probe) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < deadline) {
+      if (probe()) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return probe();
+  }
+  static void ExpectError(const testing::HttpResult& result, long status, int code,
+                          const std::string& message_part) {
+    EXPECT_EQ(result.status, status) << result.body;
+    EXPECT_EQ(result.headers.at("content-type"), "application/json");
+    google::protobuf::Value error = Json(result.body);
+    EXPECT_EQ(error.struct_value().fields().at("code").number_value(), code) << result.body;
+    EXPECT_THAT(error.struct_value().fields().at("message").string_value(),
+                HasSubstr(message_part));
+    EXPECT_TRUE(error.struct_value().fields().at("details").has_list_value());
+  }
+
+  static testing::TestDatabase* db_;
+  static testing::ServerProcess* server_;
+  static int grpc_port_;
+  static int http_port_;
+  testing::HttpCaller http_;
+};
+
+testing::TestDatabase* RestE2eTest::db_ = nullptr;
+testing::ServerProcess* RestE2eTest::server_ = nullptr;
+int RestE2eTest::grpc_port_ = 0;
+int RestE2eTest::http_port_ = 0;
+
+constexpr char kJson[] = "Content-Type: application/json";
+
+TEST_F(RestE2eTest, OriginalTicketsApiIsCompatible) {
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"9a000000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"ann@example.com","price":{"amount":"50.30","currency":"EUR"}},)"
+      R"({"ticket_id":"9a000000-0000-4000-8000-000000000002","status":"confirmed",)"
+      R"("customer_email":"bob@example.com","price":{"amount":"10","currency":"USD"}}]})";
+  testing::HttpResult posted =
+      http_.Call("POST", Url("/tickets-status"), body, {kJson, "Idempotency-Key: compat-1"});
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  ASSERT_TRUE(Eventually([&] { return db_->Count("tickets") >= 2; }));
+
+  const std::string cancel =
+      R"({"tickets":[{"ticket_id":"9a000000-0000-4000-8000-000000000002","status":"canceled",)"
+      R"("customer_email":"bob@example.com","price":{"amount":"10","currency":"USD"}}]})";
+  ASSERT_EQ(http_.Call("POST", Url("/tickets-status"), cancel, {kJson, "Idempotency-Key: compat-2"})
+                .status,
+            200);
+  ASSERT_TRUE(Eventually([&] { return db_->Count("tickets WHERE status = 'canceled'") == 1; }));
+
+  testing::HttpResult listed = http_.Call("GET", Url("/tickets"));
+  ASSERT_EQ(listed.status, 200);
+  google::protobuf::Value tickets = Json(listed.body);
+  ASSERT_TRUE(tickets.has_list_value()) << "a bare JSON array: " << listed.body;
+  std::vector<std::string> ids;
+  for (const auto& ticket : tickets.list_value().values()) {
+    const auto& fields = ticket.struct_value().fields();
+    ids.push_back(fields.at("ticket_id").string_value());
+    if (ids.back() == "9a000000-0000-4000-8000-000000000001") {
+      EXPECT_EQ(fields.at("customer_email").string_value(), "ann@example.com");
+      const auto& price = fields.at("price").struct_value().fields();
+      EXPECT_EQ(price.at("amount").string_value(), "50.30");
+      EXPECT_EQ(price.at("currency").string_value(), "EUR");
+    }
+  }
+  EXPECT_THAT(ids, ::testing::Contains("9a000000-0000-4000-8000-000000000001"));
+  EXPECT_THAT(ids, ::testing::Not(::testing::Contains("9a000000-0000-4000-8000-000000000002")));
+
+  testing::HttpResult no_key = http_.Call("POST", Url("/tickets-status"), body, {kJson});
+  ExpectError(no_key, 400, 3, "idempotency_key");
+}
+
+TEST_F(RestE2eTest, EveryAnnotatedRoute) {
+  // lowerCamelCase names are accepted too; the correlation id comes back as a header.
+  const std::string body =
+      R"({"tickets":[{"ticketId":"9b000000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customerEmail":"cy@example.com","price":{"amount":"1.50","currency":"GBP"}}],)"
+      R"("idempotencyKey":"v1-route"})";
+  testing::HttpResult posted =
+      http_.Call("POST", Url("/v1/tickets-status"), body, {kJson, "Correlation-ID: rest-corr-1"});
+  ASSERT_EQ(posted.status, 200) << posted.body;
+  EXPECT_EQ(posted.headers["correlation-id"], "rest-corr-1");
+  EXPECT_EQ(Json(posted.body).struct_value().fields().at("accepted_events").number_value(), 1);
+  ASSERT_TRUE(Eventually([&] {
+    return http_.Call("GET", Url("/v1/tickets/9b000000-0000-4000-8000-000000000001")).status == 200;
+  }));
+  testing::HttpResult got =
+      http_.Call("GET", Url("/v1/tickets/9b000000-0000-4000-8000-000000000001"));
+  EXPECT_EQ(Json(got.body).struct_value().fields().at("status").string_value(), "confirmed");
+  ExpectError(http_.Call("GET", Url("/v1/tickets/9b000000-0000-4000-8000-00000000ffff")), 404, 5,
+              "not found");
+  ExpectError(http_.Call("GET", Url("/v1/tickets/not-a-uuid")), 400, 3, "ticket_id");
+
+  testing::HttpResult page = http_.Call("GET", Url("/v1/tickets?page_size=1"));
+  ASSERT_EQ(page.status, 200) << page.body;
+  const google::protobuf::Value page_json = Json(page.body);
+  const auto& fields = page_json.struct_value().fields();
+  EXPECT_EQ(fields.at("tickets").list_value().values_size(), 1);
+  ExpectError(http_.Call("GET", Url("/v1/tickets?page_size=many")), 400, 3, "page_size");
+  ExpectError(http_.Call("GET", Url("/v1/tickets?no_such=1")), 400, 3, "no_such");
+
+  testing::HttpResult dead = http_.Call("GET", Url("/v1/admin/dead-letters"));
+  EXPECT_EQ(dead.status, 200) << dead.body;
+  testing::HttpResult retried =
+      http_.Call("POST", Url("/v1/admin/dead-letters:retry"), R"({"all":true})", {kJson});
+  EXPECT_EQ(retried.status, 200) << retried.body;
+  // Grpc-Metadata-* headers become metadata.
+  testing::HttpResult via_metadata =
+      http_.Call("POST", Url("/v1/tickets-status"), body,
+                 {kJson, "Grpc-Metadata-Correlation-Id: rest-corr-2"});
+  EXPECT_EQ(via_metadata.headers["correlation-id"], "rest-corr-2");
+}
+
+TEST_F(RestE2eTest, EveryErrorClassHasAJsonBody) {
+  ExpectError(http_.Call("GET", Url("/nowhere")), 404, 5, "no route");
+  testing::HttpResult wrong_method = http_.Call("DELETE", Url("/v1/tickets"));
+  ExpectError(wrong_method, 405, 12, "not allowed");
+  EXPECT_EQ(wrong_method.headers["allow"], "GET");
+  ExpectError(
+      http_.Call("POST", Url("/v1/tickets-status"), "{not json", {kJson, "Idempotency-Key: k"}),
+      400, 3, "body");
+  ExpectError(http_.Call("POST", Url("/v1/tickets-status"), std::string(70000, ' '),
+                         {kJson, "Idempotency-Key: k"}),
+              413, 8, "too large");
+  ExpectError(http_.Call("POST", Url("/v1/tickets-status"), "tickets=1",
+                         {"Content-Type: text/plain", "Idempotency-Key: k"}),
+              415, 3, "Content-Type");
+  const std::string bad_currency =
+      R"({"tickets":[{"ticket_id":"9c000000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"x@example.com","price":{"amount":"1.00","currency":"eur"}}]})";
+  ExpectError(http_.Call("POST", Url("/v1/tickets-status"), bad_currency,
+                         {kJson, "Idempotency-Key: bad-currency"}),
+              400, 3, "tickets[0].price.currency");
+}
+
+TEST_F(RestE2eTest, HealthAndOpenApi) {
+  for (const char* path : {"/health", "/healthz"}) {
+    testing::HttpResult health = http_.Call("GET", Url(path));
+    EXPECT_EQ(health.status, 200);
+    EXPECT_EQ(Json(health.body).struct_value().fields().at("status").string_value(), "SERVING");
+  }
+  testing::HttpResult openapi = http_.Call("GET", Url("/openapi.json"));
+  ASSERT_EQ(openapi.status, 200);
+  const google::protobuf::Value document = Json(openapi.body);
+  const auto& paths = document.struct_value().fields().at("paths").struct_value().fields();
+  EXPECT_TRUE(paths.contains("/tickets-status"));
+  EXPECT_TRUE(paths.contains("/v1/tickets/{ticket_id}"));
+}
+
+TEST_F(RestE2eTest, KeepAliveReusesTheConnection) {
+  testing::HttpResult first = http_.Call("GET", Url("/healthz"));
+  ASSERT_EQ(first.status, 200);
+  for (int i = 0; i < 5; ++i) {
+    testing::HttpResult next = http_.Call("GET", Url("/v1/tickets?page_size=1"));
+    EXPECT_EQ(next.status, 200);
+    EXPECT_EQ(next.new_connections, 0) << "call " << i << " opened a new connection";
+  }
+}
+
+// Two requests written back to back before reading: two answers, in order.
+TEST_F(RestE2eTest, PipelinedRequestsAreAnsweredInOrder) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(http_port_));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  timeval timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  const std::string requests =
+      "GET /v1/tickets/9d000000-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
+  std::string received;
+  char buffer[4096];
+  for (int i = 0; i < 100; ++i) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    received.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  const size_t first = received.find("HTTP/1.1 404");
+  const size_t second = received.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos) << received;
+  ASSERT_NE(second, std::string::npos) << received;
+  EXPECT_LT(first, second) << "answers keep the order of the requests";
+  EXPECT_THAT(received, HasSubstr("SERVING"));
+}
+
+}  // namespace
+}  // namespace booking

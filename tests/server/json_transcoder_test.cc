@@ -1,0 +1,144 @@
+// The transcoder against a test-only annotated service (testing/v1/echo.proto) on an in-process
+// gRPC server: no gateway code knows about it, the annotations alone make it reachable.
+#include "server/json_transcoder.h"
+
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include <future>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/v1/echo.grpc.pb.h"
+
+namespace booking::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+class EchoImpl final : public echotest::v1::EchoService::CallbackService {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context,
+                                 const echotest::v1::EchoRequest* request,
+                                 echotest::v1::EchoResponse* response) override {
+    *response->mutable_request() = *request;
+    auto it = context->client_metadata().find("x-user");
+    if (it != context->client_metadata().end()) {
+      response->set_served_by(std::string(it->second.data(), it->second.size()));
+    }
+    auto* reactor = context->DefaultReactor();
+    reactor->Finish(request->name() == "rooms/fail"
+                        ? grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room taken")
+                        : grpc::Status::OK);
+    return reactor;
+  }
+};
+
+class JsonTranscoderTest : public ::testing::Test {
+ protected:
+  JsonTranscoderTest() {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&echo_);
+    server_ = builder.BuildAndStart();
+    transcoder_ = *JsonTranscoder::Create(
+        server_->InProcessChannel(grpc::ChannelArguments()),
+        {google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            "echotest.v1.EchoService")},
+        absl::Seconds(10));
+  }
+  ~JsonTranscoderTest() override { server_->Shutdown(); }
+
+  GatewayResponse Send(const std::string& method, const std::string& target,
+                       const std::string& body = "",
+                       std::vector<std::pair<std::string, std::string>> headers = {}) {
+    GatewayRequest request{method, target, body.empty() ? "" : "application/json", body,
+                           std::move(headers)};
+    std::promise<GatewayResponse> promise;
+    auto future = promise.get_future();
+    const bool routed = transcoder_->Handle(
+        request, [&promise](GatewayResponse response) { promise.set_value(std::move(response)); });
+    if (!routed) return {-1, "", {}};
+    EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    return future.get();
+  }
+  static google::protobuf::Struct Parse(const std::string& json) {
+    google::protobuf::Struct out;
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &out).ok()) << json;
+    return out;
+  }
+
+  EchoImpl echo_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<JsonTranscoder> transcoder_;
+};
+
+TEST_F(JsonTranscoderTest, PathBodyFieldQueryAndResponseBody) {
+  GatewayResponse response =
+      Send("POST",
+           "/v1/echo/rooms/"
+           "7:shout?numbers=1&numbers=2&color=RED&big=9007199254740993&loud=true&ratio=0.5",
+           R"({"text":"hi","tags":["a"]})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  // response_body "request": the EchoRequest alone, with proto field names.
+  EXPECT_EQ(response.body,
+            R"({"name":"rooms/7","message":{"text":"hi","tags":["a"]},"numbers":[1,2],)"
+            R"("color":"RED","big":"9007199254740993","loud":true,"ratio":0.5})")
+      << "fields in declaration order, proto names, 64-bit integers as strings";
+}
+
+TEST_F(JsonTranscoderTest, NestedPathVariableAndNestedQuery) {
+  GatewayResponse response =
+      Send("GET", "/v1/echo/rooms/9/messages/hello%20there?message.tags=x&message.tags=y&color=2");
+  ASSERT_EQ(response.status, 200) << response.body;
+  google::protobuf::Struct echoed = Parse(response.body);
+  const auto& request = echoed.fields().at("request").struct_value().fields();
+  EXPECT_EQ(request.at("name").string_value(), "rooms/9");
+  const auto& message = request.at("message").struct_value().fields();
+  EXPECT_EQ(message.at("text").string_value(), "hello there");
+  EXPECT_EQ(message.at("tags").list_value().values_size(), 2);
+  EXPECT_EQ(request.at("color").string_value(), "GREEN") << "enum by number";
+}
+
+TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {
+  GatewayResponse response = Send(
+      "PUT", "/v1/echo-all", R"({"name":"n","message":{"text":"t"},"loud":true,"numbers":[3]})");
+  ASSERT_EQ(response.status, 200) << response.body;
+  GatewayResponse camel = Send("PUT", "/v1/echo-all", R"({"name":"n","numbers":[3],"ratio":2})");
+  EXPECT_EQ(camel.status, 200) << camel.body;
+  GatewayResponse files = Send("GET", "/v1/files/a/b/c.txt");
+  ASSERT_EQ(files.status, 200);
+  EXPECT_EQ(
+      Parse(files.body).fields().at("request").struct_value().fields().at("name").string_value(),
+      "a/b/c.txt");
+}
+
+TEST_F(JsonTranscoderTest, HeadersBecomeMetadataAndErrorsMapToHttp) {
+  GatewayResponse response =
+      Send("GET", "/v1/files/x", "", {{"grpc-metadata-x-user", "ann"}, {"accept", "*/*"}});
+  EXPECT_EQ(Parse(response.body).fields().at("served_by").string_value(), "ann");
+  GatewayResponse taken = Send("POST", "/v1/echo/rooms/fail:shout", "{}");
+  EXPECT_EQ(taken.status, 409);
+  EXPECT_EQ(taken.body, R"({"code":6,"message":"room taken","details":[]})");
+}
+
+TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {
+  EXPECT_EQ(Send("GET", "/v1/unknown").status, -1) << "not ours: the caller answers 404";
+  GatewayResponse wrong = Send("DELETE", "/v1/echo-all");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers.at(0).first, "Allow");
+  EXPECT_EQ(wrong.headers.at(0).second, "PUT");
+  EXPECT_EQ(Send("PUT", "/v1/echo-all", "{").status, 400);
+  EXPECT_THAT(Send("PUT", "/v1/echo-all", R"({"nope":1})").body, HasSubstr("nope"));
+  EXPECT_THAT(Send("GET", "/v1/files/x?numbers=abc").body, HasSubstr("numbers"));
+  EXPECT_THAT(Send("GET", "/v1/files/x?color=PURPLE").body, HasSubstr("color"));
+  EXPECT_THAT(Send("GET", "/v1/files/x?message=1").body, HasSubstr("message"));
+  EXPECT_EQ(Send("GET", "/v1/files/x?a=%zz").status, 400);
+  GatewayRequest text{"PUT", "/v1/echo-all", "text/plain", "x", {}};
+  std::promise<GatewayResponse> promise;
+  transcoder_->Handle(text, [&](GatewayResponse r) { promise.set_value(std::move(r)); });
+  EXPECT_EQ(promise.get_future().get().status, 415);
+  EXPECT_EQ(Send("GET", "/v1/files/x", "", {{"grpc-metadata-bad key", "v"}}).status, 400);
+}
+
+}  // namespace
+}  // namespace booking::server
