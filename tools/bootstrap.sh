@@ -16,6 +16,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libconcurrentqueue-dev libboost-dev libcurl4-openssl-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
+  # HTTP load for the REST benchmark (tools/bench_rest.sh)
+  wrk
 )
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
