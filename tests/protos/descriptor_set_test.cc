@@ -53,8 +53,9 @@ const google::protobuf::FileDescriptorProto* FindFile(const FileDescriptorSet& s
   return nullptr;
 }
 
-// In a pool built from a FileDescriptorSet the options are not tied to the generated extension,
-// so round-trip them through the generated MethodOptions, where google.api.http is registered.
+// A pool built from a FileDescriptorSet only guarantees the options' bytes: whether google.api.http
+// is a resolved extension or an unknown field depends on how the set was parsed. Round-trip them
+// through the generated MethodOptions, where the extension is registered, so it always resolves.
 bool HttpRuleOf(const google::protobuf::MethodDescriptor* method, HttpRule* rule) {
   google::protobuf::MethodOptions options;
   if (!options.ParseFromString(method->options().SerializeAsString())) return false;
