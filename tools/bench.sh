@@ -28,14 +28,15 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# start_server LOG ARGS...: starts booking-server, waits (bounded) for its ready line, sets PID.
+# start_server LOG PORT ARGS...: starts booking-server on gRPC PORT, waits (bounded) until the
+# port accepts connections (it opens after migrations), sets PID.
 start_server() {
-  local log="$1"; shift
-  "$BIN/booking-server" --log_level=warn "$@" >"$log" 2>&1 &
+  local log="$1" port="$2"; shift 2
+  "$BIN/booking-server" --log_level=warn --grpc_addr="127.0.0.1:$port" "$@" >"$log" 2>&1 &
   PID=$!
   pids+=("$PID")
   for _ in $(seq 1 300); do
-    grep -q "ready" "$log" 2>/dev/null && return 0
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     kill -0 "$PID" 2>/dev/null || { cat "$log"; return 1; }
     sleep 0.1
   done
@@ -51,18 +52,19 @@ echo "bench: logs in $LOGS; $CONCURRENCY calls in flight, $DURATION per figure" 
 
 # 1. Baseline: the same service, nothing behind it.
 "$BIN/baseline-server" --grpc_addr=127.0.0.1:50062 2>"$LOGS/baseline.log" &
-BASE_PID=$!; pids+=("$BASE_PID"); sleep 1
+BASE_PID=$!; pids+=("$BASE_PID")
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/50062) 2>/dev/null && break; sleep 0.1; done
 BASE=$(loadgen --protocol=grpc --target=127.0.0.1:50062)
 stop "$BASE_PID"
 
 # 2. Ingest with the in-memory log.
-start_server "$LOGS/memory.log" --event_log=memory --grpc_addr=127.0.0.1:50063 --http_addr= \
+start_server "$LOGS/memory.log" 50063 --event_log=memory --http_addr= \
   --database_url="$(fresh_db bench_memory)"
 MEMORY=$(loadgen --protocol=grpc --target=127.0.0.1:50063)
 stop "$PID"
 
 # 3 and 4. Ingest with the durable log, over gRPC then REST; peak RSS over both.
-start_server "$LOGS/durable.log" --grpc_addr=127.0.0.1:50064 --http_addr=127.0.0.1:8094 \
+start_server "$LOGS/durable.log" 50064 --http_addr=127.0.0.1:8094 \
   --database_url="$(fresh_db bench_durable)"
 DURABLE=$(loadgen --protocol=grpc --target=127.0.0.1:50064)
 REST=$(loadgen --protocol=http --target=127.0.0.1:8094)
@@ -72,13 +74,13 @@ stop "$PID"
 # 5. Drain: events accepted by a server whose queue holds one event (the rest wait in the log),
 # then a fresh server drains the backlog: StoreTickets, local receipts and local tracker rows.
 DRAIN_URL="$(fresh_db bench_drain)"
-start_server "$LOGS/fill.log" --grpc_addr=127.0.0.1:50065 --http_addr= --queue_capacity=1 \
+start_server "$LOGS/fill.log" 50065 --http_addr= --queue_capacity=1 \
   --sweep_interval=1h --database_url="$DRAIN_URL"
 "$BIN/loadgen" --protocol=grpc --target=127.0.0.1:50065 --concurrency="$CONCURRENCY" \
   --warmup=0s --duration=3s >"$LOGS/fill.txt"
 stop "$PID"
 EVENTS=$(psql_admin -d bench_drain -tAc "SELECT count(DISTINCT sequence) FROM deliveries")
-start_server "$LOGS/drain.log" --grpc_addr=127.0.0.1:50066 --http_addr= --database_url="$DRAIN_URL"
+start_server "$LOGS/drain.log" 50066 --http_addr= --database_url="$DRAIN_URL"
 start_ns=$(date +%s%N)
 for _ in $(seq 1 1200); do
   left=$(psql_admin -d bench_drain -tAc "SELECT count(*) FROM deliveries")
@@ -90,18 +92,20 @@ stop "$PID"
 DRAIN_RATE=$(awk -v e="$EVENTS" -v s="$DRAIN_SECONDS" 'BEGIN {printf "%.0f", e/s}')
 
 # 6. PostgreSQL's own ceiling for the same ticket rows: batched multi-row inserts (1000 rows per
-# statement, 20 statements), as fast as one connection can commit them.
+# statement, 20 statements, each committed), as fast as one connection can do them.
 # The server's own migrations create the table.
-start_server "$LOGS/ceiling.log" --grpc_addr=127.0.0.1:50067 --http_addr= \
+start_server "$LOGS/ceiling.log" 50067 --http_addr= \
   --database_url="$(fresh_db bench_ceiling)"
 stop "$PID"
-start_ns=$(date +%s%N)
+statements=()
 for batch in $(seq 0 19); do
-  psql_admin -d bench_ceiling -c "INSERT INTO tickets (ticket_id, price_amount, price_currency,
-    customer_email, status, last_event_sequence)
+  statements+=(-c "INSERT INTO tickets (ticket_id, price_amount, price_currency, customer_email,
+    status, last_event_sequence)
     SELECT gen_random_uuid(), 49.90, 'EUR', 'load@example.com', 'confirmed', g
-    FROM generate_series($((batch * 1000 + 1)), $((batch * 1000 + 1000))) g" >/dev/null
+    FROM generate_series($((batch * 1000 + 1)), $((batch * 1000 + 1000))) g")
 done
+start_ns=$(date +%s%N)
+psql_admin -d bench_ceiling "${statements[@]}" >/dev/null  # one session, one commit per statement
 CEILING=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", 20000/((b-a)/1e9)}')
 
 base_rate=$(field calls_per_sec <<<"$BASE")
