@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/bad_requests.h"
 
 namespace booking::server {
 namespace {
@@ -13,20 +14,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using tickets::v1::UpdateTicketsStatusRequest;
 
-UpdateTicketsStatusRequest ValidRequest(int tickets = 1) {
-  UpdateTicketsStatusRequest request;
-  for (int i = 0; i < tickets; ++i) {
-    auto* ticket = request.add_tickets();
-    char id[37];
-    std::snprintf(id, sizeof(id), "5a1f3c9e-0b7d-4e2a-9c11-%012d", i);
-    ticket->set_ticket_id(id);
-    ticket->set_status("confirmed");
-    ticket->set_customer_email("ann@example.com");
-    ticket->mutable_price()->set_amount("49.90");
-    ticket->mutable_price()->set_currency("EUR");
-  }
-  return request;
-}
+using testing::ValidRequest;
 
 TEST(RequestValidatorTest, AcceptsValidRequest) {
   EXPECT_TRUE(ValidateRequest(ValidRequest(3), {}).ok());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "server/event_factory.h"
 #include "tests/support/bad_requests.h"
@@ -19,6 +20,13 @@ inline workers::Event TicketEvent(const std::string& ticket_id, const std::strin
   workers::Event event = server::BuildEvents(request, "key", "corr", absl::Now()).at(0);
   event.sequence = sequence;
   return event;
+}
+
+// `count` bare events with ids "start" .. "start+count-1", for queue and worker tests.
+inline std::vector<workers::Event> NumberedEvents(int count, int start = 0) {
+  std::vector<workers::Event> events(count);
+  for (int i = 0; i < count; ++i) events[i].id = std::to_string(start + i);
+  return events;
 }
 
 }  // namespace booking::testing

@@ -8,19 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/events.h"
 
 namespace booking::workers {
 namespace {
 
-std::vector<Event> MakeEvents(int count, int start = 0) {
-  std::vector<Event> events(count);
-  for (int i = 0; i < count; ++i) events[i].id = absl::StrCat(start + i);
-  return events;
-}
-
 TEST(EventQueueTest, PushesAndPopsInOrderForOneProducer) {
   EventQueue queue(8);
-  auto events = MakeEvents(5);
+  auto events = testing::NumberedEvents(5);
   ASSERT_TRUE(queue.TryPushAll(events));
   EXPECT_TRUE(events.empty());
   EXPECT_EQ(queue.size(), 5u);
@@ -34,14 +29,14 @@ TEST(EventQueueTest, PushesAndPopsInOrderForOneProducer) {
 
 TEST(EventQueueTest, RefusesWholeBatchBeyondCapacity) {
   EventQueue queue(4);
-  auto three = MakeEvents(3);
+  auto three = testing::NumberedEvents(3);
   ASSERT_TRUE(queue.TryPushAll(three));
-  auto two = MakeEvents(2, 3);
+  auto two = testing::NumberedEvents(2, 3);
   EXPECT_FALSE(queue.TryPushAll(two));
   EXPECT_EQ(two.size(), 2u) << "a refused batch stays with the caller";
   EXPECT_EQ(two[0].id, "3");
   EXPECT_EQ(queue.size(), 3u);
-  auto one = MakeEvents(1, 3);
+  auto one = testing::NumberedEvents(1, 3);
   EXPECT_TRUE(queue.TryPushAll(one));
 }
 
@@ -58,7 +53,7 @@ TEST(EventQueueTest, PopWakesOnPush) {
   EventQueue queue(4);
   std::thread producer([&] {
     absl::SleepFor(absl::Milliseconds(20));
-    auto events = MakeEvents(1);
+    auto events = testing::NumberedEvents(1);
     queue.TryPushAll(events);
   });
   std::vector<Event> out;

@@ -9,15 +9,10 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/events.h"
 
 namespace booking::workers {
 namespace {
-
-std::vector<Event> MakeEvents(int count, int start = 0) {
-  std::vector<Event> events(count);
-  for (int i = 0; i < count; ++i) events[i].id = absl::StrCat(start + i);
-  return events;
-}
 
 TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
   EventQueue queue(1024);
@@ -38,7 +33,7 @@ TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
                    .thread_name = "wtest"});
   pool.Start();
   for (int i = 0; i < 100; ++i) {
-    auto events = MakeEvents(10, i * 10);
+    auto events = testing::NumberedEvents(10, i * 10);
     ASSERT_TRUE(queue.TryPushAll(events));
   }
   EXPECT_EQ(pool.Stop(absl::Seconds(30)), 0u);
@@ -54,7 +49,7 @@ TEST(WorkerPoolTest, StopDrainsQueuedEventsWithinTheTimeout) {
   WorkerPool pool(queue,
                   [&](std::vector<Event>& batch) { processed += static_cast<int>(batch.size()); },
                   {.threads = 1, .batch_size = 4});
-  auto events = MakeEvents(200);
+  auto events = testing::NumberedEvents(200);
   ASSERT_TRUE(queue.TryPushAll(events));
   pool.Start();
   EXPECT_EQ(pool.Stop(absl::Seconds(30)), 0u);
@@ -65,7 +60,7 @@ TEST(WorkerPoolTest, StopGivesUpAfterTheTimeout) {
   EventQueue queue(1024);
   WorkerPool pool(queue, [&](std::vector<Event>&) { absl::SleepFor(absl::Milliseconds(50)); },
                   {.threads = 1, .batch_size = 1});
-  auto events = MakeEvents(100);
+  auto events = testing::NumberedEvents(100);
   ASSERT_TRUE(queue.TryPushAll(events));
   pool.Start();
   const absl::Time start = absl::Now();
