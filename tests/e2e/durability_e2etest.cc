@@ -199,8 +199,10 @@ TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
       grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
   grpc::ClientContext list_context;
   list_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::ListDeadLettersRequest list_request;
+  list_request.set_page_size(1000);  // the load may have sent more than the default page
   tickets::v1::ListDeadLettersResponse listed;
-  ASSERT_TRUE(admin->ListDeadLetters(&list_context, {}, &listed).ok());
+  ASSERT_TRUE(admin->ListDeadLetters(&list_context, list_request, &listed).ok());
   ASSERT_EQ(listed.dead_letters_size(), tickets);
   EXPECT_EQ(listed.dead_letters(0).id().handler(), "IssueReceipt");
   EXPECT_EQ(listed.dead_letters(0).attempts(), 3);
