@@ -70,23 +70,26 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   }
 
   std::vector<workers::Event> events = BuildEvents(*request, *key, correlation_id, absl::Now());
+  const size_t ticket_count = events.size();
+  // The ids are only copied when the accept line will be written.
   std::vector<std::string> event_ids;
-  event_ids.reserve(events.size());
-  for (const workers::Event& event : events) event_ids.push_back(event.id);
-  event_log_.Append(
-      std::move(events),
-      [reactor, response, correlation_id = std::move(correlation_id),
-       event_ids = std::move(event_ids)](absl::StatusOr<workers::AppendResult> result) mutable {
-        if (!result.ok()) {
-          Fail(reactor, kMethod, correlation_id, result.status());
-          return;
-        }
-        response->set_accepted_events(result->published);
-        spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
-                     correlation_id, event_ids.size(), result->published,
-                     absl::StrJoin(event_ids, ","));
-        reactor->Finish(grpc::Status::OK);
-      });
+  if (spdlog::should_log(spdlog::level::info)) {
+    event_ids.reserve(events.size());
+    for (const workers::Event& event : events) event_ids.push_back(event.id);
+  }
+  event_log_.Append(std::move(events), [reactor, response,
+                                        correlation_id = std::move(correlation_id),
+                                        event_ids = std::move(event_ids), ticket_count](
+                                           absl::StatusOr<workers::AppendResult> result) mutable {
+    if (!result.ok()) {
+      Fail(reactor, kMethod, correlation_id, result.status());
+      return;
+    }
+    response->set_accepted_events(result->published);
+    spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
+                 correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 
