@@ -14,6 +14,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/admin_service.h"
 #include "server/booking_service.h"
@@ -89,6 +90,8 @@ ABSL_FLAG(int, max_pending_appends, 20000,
 ABSL_FLAG(int, workers, 2, "Worker threads running the event handlers.");
 ABSL_FLAG(int, queue_capacity, 65536, "Events the in-memory queue holds before refusing more.");
 ABSL_FLAG(int, worker_batch_size, 256, "Most events one worker takes from the queue at once.");
+ABSL_FLAG(absl::Duration, worker_batch_linger, absl::Milliseconds(5),
+          "How long a worker waits to fill its batch after the first event (0: never).");
 ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from PostgreSQL.");
 ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
 ABSL_FLAG(bool, require_idempotency_key, true,
@@ -263,6 +266,7 @@ int Run() {
   worker_options.threads = absl::GetFlag(FLAGS_workers);
   worker_options.batch_size =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_worker_batch_size)));
+  worker_options.linger = absl::GetFlag(FLAGS_worker_batch_linger);
   workers::WorkerPool worker_pool(
       queue, [&runner](std::vector<workers::Event>& batch) { runner.Run(batch); }, worker_options);
   worker_pool.Start();
@@ -400,5 +404,8 @@ int main(int argc, char** argv) {
       "Ticket booking service: accepts ticket status changes over gRPC and stores them in "
       "PostgreSQL.\nUsage: booking-server --database_url=postgresql://... [flags]");
   absl::ParseCommandLine(argc, argv);
+  // gRPC locks absl::Mutex on every call; Debian builds Abseil with its deadlock detector on,
+  // which records every lock order in a global graph (measured: 2% of the server's CPU).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return booking::server::Run();
 }

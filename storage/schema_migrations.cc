@@ -87,10 +87,18 @@ CREATE TABLE dead_letters (
 );
 )sql";
 
+// Delivery rows are only ever written by the statement that appends their event, so the foreign
+// key proved nothing at run time, yet it cost a trigger and an index probe per row: three per
+// event, a third of the append statement's time under load (measured with pg_stat_statements).
+constexpr std::string_view kDropDeliveriesForeignKey = R"sql(
+ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_sequence_fkey;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
     {3, "create events, deliveries and dead_letters", kCreateEventLog},
+    {4, "drop the deliveries foreign key", kDropDeliveriesForeignKey},
 };
 
 }  // namespace

@@ -61,10 +61,22 @@ void WorkerPool::Run(int index) {
     }
     batch.clear();
     if (queue_.PopBatch(batch, options_.batch_size, options_.poll_interval) == 0) continue;
+    FillBatch(batch);
     process_(batch);
     processed_.fetch_add(static_cast<long long>(batch.size()), std::memory_order_relaxed);
   }
   spdlog::debug("worker stopped thread={}", name);
+}
+
+void WorkerPool::FillBatch(std::vector<Event>& batch) {
+  if (options_.linger <= absl::ZeroDuration()) return;
+  const absl::Time deadline = absl::Now() + options_.linger;
+  // Bounded by the deadline: each pass waits at most what is left of it.
+  while (batch.size() < options_.batch_size && !stopping_.load()) {
+    const absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) break;
+    queue_.PopBatch(batch, options_.batch_size - batch.size(), left);
+  }
 }
 
 }  // namespace booking::workers

@@ -18,7 +18,11 @@ struct WorkerPoolOptions {
   int threads = 2;
   size_t batch_size = 256;  // most events one worker takes from the queue at once
   absl::Duration poll_interval = absl::Milliseconds(100);  // bound of each wait on the queue
-  std::string thread_name = "worker";                      // threads are named "<name>-<index>"
+  // After the first event, how long a worker waits for more before handling a partial batch:
+  // under load a batch costs one transaction whatever its size, so a few milliseconds here
+  // buy far fewer (and cheaper) transactions per event.
+  absl::Duration linger = absl::ZeroDuration();
+  std::string thread_name = "worker";  // threads are named "<name>-<index>"
 };
 
 // Threads that take batches of events from the queue and pass them to `process`.
@@ -43,6 +47,7 @@ class WorkerPool {
 
  private:
   void Run(int index);
+  void FillBatch(std::vector<Event>& batch);  // tops `batch` up for at most options_.linger
 
   EventQueue& queue_;
   const ProcessFn process_;

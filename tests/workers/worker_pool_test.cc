@@ -70,6 +70,49 @@ TEST(WorkerPoolTest, StopGivesUpAfterTheTimeout) {
   EXPECT_LT(left, 100u);
 }
 
+// Events that trickle in one at a time end up in one batch when the worker lingers for them.
+TEST(WorkerPoolTest, LingerCollectsEventsArrivingAfterTheFirstIntoOneBatch) {
+  EventQueue queue(64);
+  std::mutex mu;
+  std::vector<size_t> sizes;
+  WorkerPool pool(queue,
+                  [&](std::vector<Event>& batch) {
+                    std::lock_guard lock(mu);
+                    sizes.push_back(batch.size());
+                  },
+                  {.threads = 1, .batch_size = 8, .linger = absl::Seconds(2)});
+  pool.Start();
+  for (int i = 0; i < 8; ++i) {
+    auto events = testing::NumberedEvents(1, i);
+    ASSERT_TRUE(queue.TryPushAll(events));
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(pool.Stop(absl::Seconds(10)), 0u);
+  std::lock_guard lock(mu);
+  // A full batch ends the linger at once rather than at its deadline.
+  EXPECT_THAT(sizes, ::testing::ElementsAre(8u));
+}
+
+TEST(WorkerPoolTest, LingerEndsAtItsDeadlineWithAPartialBatch) {
+  EventQueue queue(64);
+  std::atomic<int> batches{0};
+  std::atomic<int> processed{0};
+  WorkerPool pool(queue,
+                  [&](std::vector<Event>& batch) {
+                    ++batches;
+                    processed += static_cast<int>(batch.size());
+                  },
+                  {.threads = 1, .batch_size = 100, .linger = absl::Milliseconds(50)});
+  pool.Start();
+  auto events = testing::NumberedEvents(3);
+  ASSERT_TRUE(queue.TryPushAll(events));
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (processed.load() < 3 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(processed.load(), 3);
+  EXPECT_EQ(batches.load(), 1);
+  EXPECT_EQ(pool.Stop(absl::Seconds(10)), 0u);
+}
+
 TEST(WorkerPoolTest, IdleStopIsQuick) {
   EventQueue queue(16);
   WorkerPool pool(queue, [](std::vector<Event>&) {}, {.threads = 2});

@@ -22,6 +22,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "tickets/v1/booking.grpc.pb.h"
 #include "tools/loadgen/latency_histogram.h"
@@ -336,5 +337,8 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // gRPC locks absl::Mutex on every call; Debian builds Abseil with its deadlock detector on,
+  // which records every lock order in a global graph (measured: 2% of the server's CPU).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   return booking::loadgen::Main();
 }
