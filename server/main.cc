@@ -82,6 +82,8 @@ ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff b
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Milliseconds(250),
           "How often due retries and expired leases are claimed.");
 ABSL_FLAG(int, group_commit_max_events, 2000, "Most events one group commit writes.");
+ABSL_FLAG(int, group_commits_in_flight, 2,
+          "Group commits of the event log that may run at once, each on its own connection.");
 ABSL_FLAG(absl::Duration, group_commit_delay, absl::ZeroDuration(),
           "How long the log writer waits for more calls before committing (0: commit what has "
           "arrived).");
@@ -283,7 +285,8 @@ int Run() {
                                        std::max(1, absl::GetFlag(FLAGS_group_commit_max_events))),
                                    .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
                                    .max_pending_events = static_cast<size_t>(
-                                       std::max(1, absl::GetFlag(FLAGS_max_pending_appends)))});
+                                       std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
+                                   .writers = absl::GetFlag(FLAGS_group_commits_in_flight)});
     // Started after the workers, so what an earlier run left is picked up at once.
     sweeper = std::make_unique<workers::RecoverySweeper>(
         event_store, queue,

@@ -2,21 +2,24 @@
 # Service benchmarks on a private PostgreSQL: one table of figures from one run, each ingest
 # figure also as a ratio to the baseline server (gRPC's own ceiling on this machine, same run).
 #
-#   tools/bench.sh            (BENCH_DURATION=10s BENCH_CONCURRENCY=64 BENCH_DRAIN_EVENTS=20000)
+#   tools/bench.sh   (BENCH_DURATION=10s BENCH_CONCURRENCY=64 BENCH_RSS_DURATION=60s)
+#
+# Each ingest figure also gets the CPU it cost per call, split between the server, the load
+# generator and PostgreSQL: on 2 shared cores that split is what limits the rate.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 DURATION="${BENCH_DURATION:-10s}"
 CONCURRENCY="${BENCH_CONCURRENCY:-64}"
-DRAIN_CALLS="${BENCH_DRAIN_EVENTS:-20000}"
+RSS_DURATION="${BENCH_RSS_DURATION:-60s}"
 PG_PORT="${BENCH_PG_PORT:-55434}"
 export BOOKING_PG_PORT="$PG_PORT" BOOKING_PG_DIR="/tmp/booking-pg-bench-$PG_PORT"
 BIN="$ROOT/build/bin"
 LOGS="$(mktemp -d /tmp/booking-bench-XXXXXX)"
 
 bash tools/bootstrap.sh >/dev/null
-bash tools/build.sh --target booking-server baseline-server loadgen >/dev/null
+bash tools/build.sh --target booking-server baseline-server loadgen repository_benchmark >/dev/null
 bash tools/pg.sh start >/dev/null
 psql_admin() { psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"; }
 fresh_db() {  # fresh_db NAME: an empty database, echoes its URL
@@ -46,7 +49,30 @@ stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 peak_rss_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 # field NAME: reads a number from the RESULT line on stdin.
 field() { sed -n 's/.*"'"$1"'":\([0-9.]*\).*/\1/p'; }
-loadgen() { "$BIN/loadgen" --duration="$DURATION" --concurrency="$CONCURRENCY" "$@" | tee -a "$LOGS/loadgen.txt" | grep '^RESULT'; }
+# CPU clock ticks (user + system) of one process, and of every process of our PostgreSQL.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local postmaster t=0 p
+  postmaster=$(head -n 1 "$BOOKING_PG_DIR/postmaster.pid")
+  for p in "$postmaster" $(pgrep -P "$postmaster"); do t=$((t + $(ticks "$p"))); done
+  echo "$t"
+}
+# measure SERVER_PID LOADGEN_ARGS...: runs loadgen (no warm-up, so the CPU counted is the CPU of
+# the calls counted) and prints its RESULT line with the CPU per call of server, client and
+# PostgreSQL appended as "cpu_us":"server/client/postgres".
+measure() {
+  local server="$1" s0 p0 out calls hz
+  shift
+  hz=$(getconf CLK_TCK)
+  s0=$(ticks "$server"); p0=$(pg_ticks)
+  out=$("$BIN/loadgen" --warmup=0s --duration="$DURATION" --concurrency="$CONCURRENCY" "$@" |
+    tee -a "$LOGS/loadgen.txt" | grep '^RESULT')
+  calls=$(field calls <<<"$out")
+  awk -v o="$out" -v c="$calls" -v s=$(($(ticks "$server") - s0)) -v p=$(($(pg_ticks) - p0)) \
+    -v l="$(field cpu_seconds <<<"$out")" -v hz="$hz" 'BEGIN {
+      printf "%s \"cpu_us\":\"%.0f / %.0f / %.0f\"\n", o, s * 1e6 / hz / c, l * 1e6 / c,
+        p * 1e6 / hz / c }'
+}
 
 echo "bench: logs in $LOGS; $CONCURRENCY calls in flight, $DURATION per figure" >&2
 
@@ -54,24 +80,43 @@ echo "bench: logs in $LOGS; $CONCURRENCY calls in flight, $DURATION per figure" 
 "$BIN/baseline-server" --grpc_addr=127.0.0.1:50062 2>"$LOGS/baseline.log" &
 BASE_PID=$!; pids+=("$BASE_PID")
 for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/50062) 2>/dev/null && break; sleep 0.1; done
-BASE=$(loadgen --protocol=grpc --target=127.0.0.1:50062)
+BASE=$(measure "$BASE_PID" --protocol=grpc --target=127.0.0.1:50062)
 stop "$BASE_PID"
 
 # 2. Ingest with the in-memory log.
 start_server "$LOGS/memory.log" 50063 --event_log=memory --http_addr= \
   --database_url="$(fresh_db bench_memory)"
-MEMORY=$(loadgen --protocol=grpc --target=127.0.0.1:50063)
+MEMORY=$(measure "$PID" --protocol=grpc --target=127.0.0.1:50063)
 stop "$PID"
 
-# 3 and 4. Ingest with the durable log, over gRPC then REST; peak RSS over both.
+# 3 and 4. Ingest with the durable log over gRPC, at the maximum rate then at half of it (the
+# latency target), then over REST.
 start_server "$LOGS/durable.log" 50064 --http_addr=127.0.0.1:8094 \
   --database_url="$(fresh_db bench_durable)"
-DURABLE=$(loadgen --protocol=grpc --target=127.0.0.1:50064)
-REST=$(loadgen --protocol=http --target=127.0.0.1:8094)
-RSS=$(peak_rss_mib "$PID")
+DURABLE=$(measure "$PID" --protocol=grpc --target=127.0.0.1:50064)
+HALF_RATE=$(awk -v r="$(field calls_per_sec <<<"$DURABLE")" 'BEGIN {printf "%d", r / 2}')
+HALF=$(measure "$PID" --protocol=grpc --target=127.0.0.1:50064 --rate="$HALF_RATE")
+REST=$(measure "$PID" --protocol=http --target=127.0.0.1:8094)
 stop "$PID"
 
-# 5. Drain: events accepted by a server whose queue holds one event (the rest wait in the log),
+# 5. Memory: a fresh durable server under gRPC load at the maximum rate for RSS_DURATION, its
+# resident set sampled every 5 s (steady state is what matters, so the samples are printed).
+start_server "$LOGS/rss.log" 50068 --http_addr= --database_url="$(fresh_db bench_rss)"
+rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
+"$BIN/loadgen" --protocol=grpc --target=127.0.0.1:50068 --concurrency="$CONCURRENCY" \
+  --warmup=0s --duration="$RSS_DURATION" >"$LOGS/rss.txt" &
+RSS_LOADGEN=$!
+RSS_SAMPLES=()
+while kill -0 "$RSS_LOADGEN" 2>/dev/null && ((${#RSS_SAMPLES[@]} < 1000)); do
+  sleep 5
+  kill -0 "$RSS_LOADGEN" 2>/dev/null && RSS_SAMPLES+=("$(rss_mib "$PID")")
+done
+wait "$RSS_LOADGEN"
+RSS=$(peak_rss_mib "$PID")
+RSS_CALLS=$(grep '^RESULT' "$LOGS/rss.txt" | field calls_per_sec)
+stop "$PID"
+
+# 6. Drain: events accepted by a server whose queue holds one event (the rest wait in the log),
 # then a fresh server drains the backlog: StoreTickets, local receipts and local tracker rows.
 DRAIN_URL="$(fresh_db bench_drain)"
 start_server "$LOGS/fill.log" 50065 --http_addr= --queue_capacity=1 \
@@ -91,7 +136,7 @@ DRAIN_SECONDS=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN {printf "%.2f",
 stop "$PID"
 DRAIN_RATE=$(awk -v e="$EVENTS" -v s="$DRAIN_SECONDS" 'BEGIN {printf "%.0f", e/s}')
 
-# 6. PostgreSQL's own ceiling for the same ticket rows: batched multi-row inserts (1000 rows per
+# 7. PostgreSQL's own ceiling for the same ticket rows: batched multi-row inserts (1000 rows per
 # statement, 20 statements, each committed), as fast as one connection can do them.
 # The server's own migrations create the table.
 start_server "$LOGS/ceiling.log" 50067 --http_addr= \
@@ -108,17 +153,38 @@ start_ns=$(date +%s%N)
 psql_admin -d bench_ceiling "${statements[@]}" >/dev/null  # one session, one commit per statement
 CEILING=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN {printf "%.0f", 20000/((b-a)/1e9)}')
 
+# 8. The repositories' batch writes (Google Benchmark): rows/s for one row and 256 rows per
+# transaction, the statements the drain runs.
+BOOKING_BENCH_DATABASE_URL="$(fresh_db bench_repository)" "$BIN/repository_benchmark" \
+  --benchmark_filter='/(1|256)/' --benchmark_min_time=1 >"$LOGS/repository.txt" 2>&1
+repo_rate() {  # repo_rate NAME/BATCH: rows per second, in thousands as printed ("132.1k/s")
+  awk -v n="BM_$1/real_time" '$1 == n { for (i = 1; i <= NF; i++) if ($i ~ /^items_per_second=/) {
+    sub("items_per_second=", "", $i); sub("/s", "", $i); print $i } }' "$LOGS/repository.txt"
+}
+
 base_rate=$(field calls_per_sec <<<"$BASE")
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.2f", x/y}'; }
-row() { printf '%-44s %14s %10s   %s\n' "$@"; }
+row() { printf '%-50s %16s %6s   %s\n' "$@"; }
 echo
 row "figure" "value" "ratio" "target"
+cpu() { sed -n 's/.*"cpu_us":"\([^"]*\)".*/\1/p' <<<"$1"; }
+latency() { awk -v a="$(field p50_us <<<"$1")" -v b="$(field p99_us <<<"$1")" 'BEGIN {printf "%.1f / %.1f", a/1000, b/1000}'; }
 row "baseline gRPC (calls/s)" "$base_rate" "1.00" "-"
+row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$BASE")" "" ""
 row "gRPC ingest, in-memory log (calls/s)" "$(field calls_per_sec <<<"$MEMORY")" "$(ratio "$(field calls_per_sec <<<"$MEMORY")" "$base_rate")" ">= 0.9 x baseline"
+row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$MEMORY")" "" ""
 row "gRPC ingest, durable log (calls/s)" "$(field calls_per_sec <<<"$DURABLE")" "$(ratio "$(field calls_per_sec <<<"$DURABLE")" "$base_rate")" ">= 0.6 x baseline"
-row "  p50 / p99 (ms)" "$(awk -v a="$(field p50_us <<<"$DURABLE")" -v b="$(field p99_us <<<"$DURABLE")" 'BEGIN {printf "%.1f / %.1f", a/1000, b/1000}')" "" "(at full load)"
+row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$DURABLE")" "" ""
+row "  p50 / p99 at the maximum rate (ms)" "$(latency "$DURABLE")" "" "-"
+row "  p50 / p99 at half of it, $HALF_RATE/s (ms)" "$(latency "$HALF")" "" "p99 <= 5"
 row "REST ingest, compatibility body (calls/s)" "$(field calls_per_sec <<<"$REST")" "$(ratio "$(field calls_per_sec <<<"$REST")" "$base_rate")" ">= 0.5 x baseline"
+row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$REST")" "" ""
 row "drain: 3 handlers, local tables (events/s)" "$DRAIN_RATE" "$(ratio "$DRAIN_RATE" "$CEILING")" ">= 0.5 x PostgreSQL ceiling"
 row "PostgreSQL batched insert ceiling (rows/s)" "$CEILING" "1.00" "-"
-row "server peak RSS, durable gRPC + REST (MiB)" "$RSS" "" "<= 256"
+row "repository, 1 / 256 rows per transaction (rows/s)" "" "" ""
+row "  tickets upsert" "$(repo_rate TicketUpsert/1) / $(repo_rate TicketUpsert/256)" "" "-"
+row "  receipts insert" "$(repo_rate ReceiptIssue/1) / $(repo_rate ReceiptIssue/256)" "" "-"
+row "  tracker rows insert" "$(repo_rate TrackerAppend/1) / $(repo_rate TrackerAppend/256)" "" "-"
+row "server RSS, $RSS_DURATION durable gRPC at max (MiB)" "peak $RSS" "" "<= 256, flat"
+echo "(RSS every 5 s, MiB: ${RSS_SAMPLES[*]}; $RSS_CALLS calls/s during it)"
 echo "(drain: $EVENTS events in ${DRAIN_SECONDS}s; baseline p99 $(awk -v a="$(field p99_us <<<"$BASE")" 'BEGIN {printf "%.1f", a/1000}') ms)"

@@ -12,10 +12,12 @@ namespace booking::workers {
 
 PgEventLog::PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options)
     : store_(store), queue_(queue), options_(std::move(options)) {
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "log-writer");
-    Run();
-  });
+  for (int i = 0; i < std::max(1, options_.writers); ++i) {
+    writers_.emplace_back([this, i] {
+      pthread_setname_np(pthread_self(), absl::StrCat("log-writer-", i).c_str());
+      Run();
+    });
+  }
 }
 
 PgEventLog::~PgEventLog() {
@@ -24,7 +26,7 @@ PgEventLog::~PgEventLog() {
     stopping_ = true;
   }
   wake_.notify_all();
-  writer_.join();
+  for (std::thread& writer : writers_) writer.join();
 }
 
 void PgEventLog::Append(std::vector<Event> events, AppendCallback done) {

@@ -22,13 +22,17 @@ struct PgEventLogOptions {
   size_t max_batch_events = 2000;                   // events in one group commit
   absl::Duration max_delay = absl::ZeroDuration();  // wait for more before committing
   size_t max_pending_events = 20000;  // beyond this, Append refuses (RESOURCE_EXHAUSTED)
+  // Group commits in flight at once. With one, calls that arrive during a commit wait for it to
+  // finish before theirs can start; with two, the next commit overlaps the previous one's fsync.
+  int writers = 2;
 };
 
-// The durable EventLog. Appends from concurrent calls are committed together by one writer
-// thread (group commit): it takes what has arrived (up to max_batch_events, after waiting at most
-// max_delay for more), writes events and deliveries in one transaction, and only then runs each
-// call's callback, from the writer thread. Events that fit in the queue are queued and leased
-// to this instance; the others stay in the log, unleased, for the recovery sweeper.
+// The durable EventLog. Appends from concurrent calls are committed together by a writer
+// thread (group commit; `writers` of them, each with its own transaction): it takes what has
+// arrived (up to max_batch_events, after waiting at most max_delay for more), writes events and
+// deliveries in one transaction, and only then runs each call's callback, from the writer thread.
+// Events that fit in the queue are queued and leased to this instance; the others stay in the log,
+// unleased, for the recovery sweeper.
 class PgEventLog final : public EventLog {
  public:
   PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options);
@@ -63,7 +67,7 @@ class PgEventLog final : public EventLog {
   size_t pending_events_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
-  std::thread writer_;
+  std::vector<std::thread> writers_;
 };
 
 }  // namespace booking::workers

@@ -2,6 +2,7 @@
 // loop (a fixed number of calls in flight) or at a fixed rate, for a duration, and prints
 // calls/s, errors by status and latency quantiles, plus one machine-readable RESULT line.
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio/connect.hpp>
@@ -40,6 +41,14 @@ ABSL_FLAG(int, threads, 2, "Client threads for --protocol=http.");
 
 namespace booking::loadgen {
 namespace {
+
+// CPU this process used (user + system), so a benchmark can charge the client's share.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -322,13 +331,13 @@ int Main() {
   std::printf(
       "RESULT {\"protocol\":\"%s\",\"calls\":%lld,\"seconds\":%.1f,\"calls_per_sec\":%.0f,"
       "\"ok\":%lld,\"errors\":{%s},\"p50_us\":%lld,\"p90_us\":%lld,\"p99_us\":%lld,"
-      "\"p999_us\":%lld}\n",
+      "\"p999_us\":%lld,\"cpu_seconds\":%.2f}\n",
       protocol.c_str(), static_cast<long long>(calls), seconds, per_second,
       static_cast<long long>(stats.ok.load()), errors_json.c_str(),
       static_cast<long long>(stats.latency.Quantile(0.5)),
       static_cast<long long>(stats.latency.Quantile(0.9)),
       static_cast<long long>(stats.latency.Quantile(0.99)),
-      static_cast<long long>(stats.latency.Quantile(0.999)));
+      static_cast<long long>(stats.latency.Quantile(0.999)), CpuSeconds());
   return 0;
 }
 

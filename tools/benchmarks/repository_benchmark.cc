@@ -1,0 +1,114 @@
+// Batch writes to the PostgreSQL repositories, the statements the handlers run: rows per second
+// for batches of 1, 16 and 256 records, each batch one transaction. Needs a database:
+//   BOOKING_BENCH_DATABASE_URL=postgresql://... build/bin/repository_benchmark
+// (tools/bench.sh runs it against its private PostgreSQL; the tables are emptied first).
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "storage/connection_pool.h"
+#include "storage/migrations.h"
+#include "storage/pg_receipt_repository.h"
+#include "storage/pg_statements.h"
+#include "storage/pg_ticket_repository.h"
+#include "storage/pg_tracker_repository.h"
+#include "workers/uuid.h"
+
+namespace booking::storage {
+namespace {
+
+ConnectionPool* Pool() {
+  static ConnectionPool* pool = [] {
+    const char* url = std::getenv("BOOKING_BENCH_DATABASE_URL");
+    if (url == nullptr || *url == '\0') {
+      std::fprintf(stderr, "repository_benchmark: set BOOKING_BENCH_DATABASE_URL\n");
+      std::exit(2);
+    }
+    auto* created = new ConnectionPool(
+        {.database_url = url, .size = 1, .prepared_statements = AllPreparedStatements()});
+    if (auto migrated = Migrate(*created); !migrated.ok()) {
+      std::fprintf(stderr, "repository_benchmark: %s\n", migrated.status().ToString().c_str());
+      std::exit(2);
+    }
+    const absl::Status emptied = created->Transact(
+        [](pqxx::transaction_base& tx) { tx.exec0("TRUNCATE tickets, receipts, tracker_rows"); });
+    if (!emptied.ok()) std::exit(2);
+    return created;
+  }();
+  return pool;
+}
+
+// Fails the benchmark run loudly: a figure from failed writes would be meaningless.
+void Check(benchmark::State& state, const absl::Status& status) {
+  if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+}
+
+void BM_TicketUpsert(benchmark::State& state) {
+  PgTicketRepository repository(*Pool());
+  std::vector<TicketRecord> batch(static_cast<size_t>(state.range(0)));
+  int64_t sequence = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (TicketRecord& record : batch) {
+      record = {.ticket_id = workers::NewUuid(),
+                .customer_email = "load@example.com",
+                .price_amount = "49.90",
+                .price_currency = "EUR",
+                .status = "confirmed",
+                .last_event_sequence = ++sequence};
+    }
+    state.ResumeTiming();
+    Check(state, repository.Upsert(batch));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_TicketUpsert)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
+
+void BM_ReceiptIssue(benchmark::State& state) {
+  PgReceiptRepository repository(*Pool());
+  std::vector<ReceiptRecord> batch(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (ReceiptRecord& record : batch) {
+      record = {.idempotency_key = workers::NewUuid(),
+                .ticket_id = workers::NewUuid(),
+                .price_amount = "49.90",
+                .price_currency = "EUR",
+                .correlation_id = "bench"};
+    }
+    state.ResumeTiming();
+    Check(state, repository.IssueAll(batch));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_ReceiptIssue)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
+
+void BM_TrackerAppend(benchmark::State& state) {
+  PgTrackerRepository repository(*Pool());
+  std::vector<TrackerRowRecord> batch(static_cast<size_t>(state.range(0)));
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (TrackerRowRecord& record : batch) {
+      record = {.event_id = workers::NewUuid(),
+                .ticket_id = workers::NewUuid(),
+                .customer_email = "load@example.com",
+                .price_amount = "49.90",
+                .price_currency = "EUR",
+                .correlation_id = "bench"};
+    }
+    state.ResumeTiming();
+    Check(state, repository.AppendAll("tickets-to-print", batch));
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_TrackerAppend)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
+
+}  // namespace
+}  // namespace booking::storage
+
+BENCHMARK_MAIN();
