@@ -77,7 +77,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     event_ids.reserve(events.size());
     for (const workers::Event& event : events) event_ids.push_back(event.id);
   }
-  event_log_.Append(std::move(events), [reactor, response,
+  event_log_.Append(std::move(events), [reactor, response, metrics = options_.metrics,
                                         correlation_id = std::move(correlation_id),
                                         event_ids = std::move(event_ids), ticket_count](
                                            absl::StatusOr<workers::AppendResult> result) mutable {
@@ -86,6 +86,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
       return;
     }
     response->set_accepted_events(result->published);
+    if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
     spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
                  correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
     reactor->Finish(grpc::Status::OK);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "metrics/metrics.h"
 #include "server/query_executor.h"
 #include "server/request_validator.h"
 #include "storage/ticket_repository.h"
@@ -13,6 +14,7 @@ struct BookingServiceOptions {
   bool require_idempotency_key = true;
   int default_page_size = 100;
   int max_page_size = 1000;
+  metrics::Metrics* metrics = nullptr;  // events accepted
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into

@@ -4,17 +4,52 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/call_metadata.h"
+#include "spdlog/spdlog.h"
 
 namespace booking::server {
 
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
-                         std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json)
+                         std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
+                         metrics::Metrics* metrics)
     : health_(grpc::health::v1::Health::NewStub(channel)),
       transcoder_(std::move(transcoder)),
-      openapi_json_(std::move(openapi_json)) {}
+      openapi_json_(std::move(openapi_json)),
+      metrics_(metrics) {}
 
 void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+  if (!spdlog::should_log(spdlog::level::info)) {
+    Route(std::move(request), std::move(done));
+    return;
+  }
+  std::string correlation_id = "-";
+  for (const auto& [name, value] : request.headers) {
+    if (name == kCorrelationIdHeader) correlation_id = value;
+  }
+  // The query string is left out of the log: it may carry page tokens.
+  std::string method = request.method;
+  std::string path = request.target.substr(0, request.target.find('?'));
+  Route(std::move(request), [done = std::move(done), method = std::move(method),
+                             path = std::move(path), correlation_id = std::move(correlation_id),
+                             start = absl::Now()](GatewayResponse response) mutable {
+    spdlog::info(
+        "call protocol=http method={} path={} status={} duration_ms={:.3f} "
+        "correlation_id={}",
+        method, path, response.status, absl::ToDoubleMilliseconds(absl::Now() - start),
+        correlation_id);
+    done(std::move(response));
+  });
+}
+
+void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   const std::string path = request.target.substr(0, request.target.find('?'));
+  if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
+    GatewayResponse response;
+    response.body = metrics_->Render();
+    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    done(std::move(response));
+    return;
+  }
   if (request.method == "GET" && (path == "/health" || path == "/healthz")) {
     Health(std::move(done));
     return;

@@ -6,27 +6,31 @@
 #include <string>
 
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "metrics/metrics.h"
 #include "server/http_types.h"
 #include "server/json_transcoder.h"
 
 namespace booking::server {
 
 // What the HTTP port serves: `GET /health` and `/healthz` (the gRPC health service's answer),
-// `GET /openapi.json`, and every annotated RPC through the transcoder; anything else is a JSON
-// 404.
+// `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, and every
+// annotated RPC through the transcoder; anything else is a JSON 404. Writes one access log line
+// per request.
 class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
-              std::string openapi_json);
+              std::string openapi_json, metrics::Metrics* metrics = nullptr);
 
   void Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
 
  private:
+  void Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
   void Health(absl::AnyInvocable<void(GatewayResponse)> done);
 
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::unique_ptr<JsonTranscoder> transcoder_;
   const std::string openapi_json_;
+  metrics::Metrics* const metrics_;
 };
 
 }  // namespace booking::server

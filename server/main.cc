@@ -16,8 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "metrics/metrics.h"
 #include "server/admin_service.h"
 #include "server/booking_service.h"
+#include "server/call_observer.h"
 #include "server/database_health.h"
 #include "server/http_gateway.h"
 #include "server/http_server.h"
@@ -182,6 +184,17 @@ int Run() {
   pool_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
   pool_options.prepared_statements = storage::AllPreparedStatements();
   storage::ConnectionPool pool(pool_options);
+  metrics::Metrics metrics;
+  metrics.AddGauge("booking_db_pool_connections", "PostgreSQL connections in the pool.",
+                   [&pool] { return pool.stats().size; });
+  metrics.AddGauge("booking_db_pool_in_use", "PostgreSQL connections checked out now.",
+                   [&pool] { return pool.stats().in_use; });
+  metrics.AddGauge("booking_db_pool_idle", "PostgreSQL connections open and idle now.", [&pool] {
+    const storage::PoolStats stats = pool.stats();
+    return stats.open - stats.in_use;
+  });
+  metrics.AddGauge("booking_db_pool_waits", "Checkouts that found no idle connection (total).",
+                   [&pool] { return static_cast<double>(pool.stats().waits); });
   spdlog::info("connecting to postgres database_url={} pool_size={}",
                storage::RedactDatabaseUrl(database_url), pool_options.size);
   if (absl::Status status = WaitForDatabase(pool); !status.ok()) {
@@ -207,7 +220,8 @@ int Run() {
   storage::PgReceiptRepository receipt_table(pool);
   storage::PgTrackerRepository tracker_table(pool);
   workers::HttpClient http({.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
-                            .total_timeout = absl::GetFlag(FLAGS_http_timeout)});
+                            .total_timeout = absl::GetFlag(FLAGS_http_timeout),
+                            .metrics = &metrics});
   std::unique_ptr<workers::ReceiptsApi> receipts;
   if (const std::string url = absl::GetFlag(FLAGS_receipts_url); !url.empty()) {
     receipts = std::make_unique<workers::HttpReceiptsApi>(http, url);
@@ -235,7 +249,12 @@ int Run() {
       "AppendToRefund", std::string(workers::kTicketsToRefundSheet), *spreadsheets);
   const std::string confirmed = tickets::v1::TicketBookingConfirmed::descriptor()->full_name();
   const std::string canceled = tickets::v1::TicketBookingCanceled::descriptor()->full_name();
+  metrics.AddGauge("booking_queue_depth", "Events in the in-memory queue (or reserved for it).",
+                   [&queue] { return static_cast<double>(queue.size()); });
+  metrics.AddGauge("booking_queue_capacity", "Events the in-memory queue holds at most.",
+                   [&queue] { return static_cast<double>(queue.capacity()); });
   workers::Router router;
+  router.set_metrics(&metrics);
   std::vector<storage::Route> routes;
   for (auto [type, handler] : std::initializer_list<std::pair<std::string, workers::Handler*>>{
            {confirmed, &store_tickets},
@@ -262,7 +281,7 @@ int Run() {
   if (durable)
     recorder = std::make_unique<workers::DeliveryRecorder>(event_store,
                                                            workers::DeliveryRecorderOptions{});
-  workers::DeliveryRunner runner(router, policy, recorder.get());
+  workers::DeliveryRunner runner(router, policy, recorder.get(), &metrics);
 
   workers::WorkerPoolOptions worker_options;
   worker_options.threads = absl::GetFlag(FLAGS_workers);
@@ -286,7 +305,8 @@ int Run() {
                                    .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
                                    .max_pending_events = static_cast<size_t>(
                                        std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
-                                   .writers = absl::GetFlag(FLAGS_group_commits_in_flight)});
+                                   .writers = absl::GetFlag(FLAGS_group_commits_in_flight),
+                                   .metrics = &metrics});
     // Started after the workers, so what an earlier run left is picked up at once.
     sweeper = std::make_unique<workers::RecoverySweeper>(
         event_store, queue,
@@ -296,6 +316,7 @@ int Run() {
   } else {
     workers::MemoryEventLogOptions log_options;
     log_options.first_sequence = *max_sequence + 1;
+    log_options.metrics = &metrics;
     event_log = std::make_unique<workers::MemoryEventLog>(queue, log_options);
   }
 
@@ -303,6 +324,7 @@ int Run() {
   BookingServiceOptions service_options;
   service_options.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
   service_options.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
+  service_options.metrics = &metrics;
   BookingService service(*event_log, tickets, reads, service_options);
   AdminService admin(event_store, reads);
 
@@ -313,6 +335,9 @@ int Run() {
   int grpc_port = 0;
   builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterService(&service);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<CallObserverFactory>(&metrics));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
   if (durable) builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
@@ -345,7 +370,7 @@ int Run() {
     }
     gateway = std::make_unique<HttpGateway>(
         server->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-        BuildOpenApiJson(rest_services, "Booking service", "v1"));
+        BuildOpenApiJson(rest_services, "Booking service", "v1"), &metrics);
     http_server = std::make_unique<HttpServer>(
         HttpServerOptions{.address = http_addr,
                           .threads = absl::GetFlag(FLAGS_http_threads),

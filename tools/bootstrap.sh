@@ -14,6 +14,8 @@ PACKAGES=(
   postgresql libpqxx-dev libpq-dev
   # logging, formatting, lock-free queues, Boost headers, HTTP client for the external APIs
   libspdlog-dev libfmt-dev libconcurrentqueue-dev libboost-dev libcurl4-openssl-dev
+  # Prometheus metrics (registry, counters, histograms, text format) for GET /metrics
+  prometheus-cpp-dev
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP load for the REST benchmark (tools/bench_rest.sh)

@@ -4,6 +4,17 @@
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
+namespace {
+
+std::string_view OutcomeName(storage::DeliveryOutcome::Kind kind,
+                             const DeliveryRecorder* recorder) {
+  using Kind = storage::DeliveryOutcome::Kind;
+  if (kind == Kind::kDone) return "success";
+  if (recorder == nullptr) return "dropped";  // the in-memory log keeps no retries
+  return kind == Kind::kRetry ? "retry" : "dead_letter";
+}
+
+}  // namespace
 
 void DeliveryRunner::Run(std::vector<Event>& batch) const {
   std::vector<Delivery> deliveries = router_.Dispatch(batch);
@@ -22,6 +33,8 @@ void DeliveryRunner::Run(std::vector<Event>& batch) const {
           delivery.event->correlation_id, delivery.event->attempts + 1,
           recorder_ != nullptr ? what : "dropped (in-memory log)", delivery.status.ToString());
     }
+    if (metrics_ != nullptr)
+      metrics_->Delivery(delivery.handler, OutcomeName(outcome.kind, recorder_));
     outcomes.push_back(std::move(outcome));
   }
   if (recorder_ != nullptr) recorder_->Add(std::move(outcomes));

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "metrics/metrics.h"
 #include "workers/delivery_policy.h"
 #include "workers/delivery_recorder.h"
 #include "workers/event.h"
@@ -14,8 +15,9 @@ namespace booking::workers {
 // outcome by the policy and hands it to the recorder.
 class DeliveryRunner {
  public:
-  DeliveryRunner(const Router& router, const DeliveryPolicy& policy, DeliveryRecorder* recorder)
-      : router_(router), policy_(policy), recorder_(recorder) {}
+  DeliveryRunner(const Router& router, const DeliveryPolicy& policy, DeliveryRecorder* recorder,
+                 metrics::Metrics* metrics = nullptr)
+      : router_(router), policy_(policy), recorder_(recorder), metrics_(metrics) {}
 
   void Run(std::vector<Event>& batch) const;
 
@@ -27,6 +29,7 @@ class DeliveryRunner {
   const Router& router_;
   const DeliveryPolicy& policy_;
   DeliveryRecorder* const recorder_;  // null: the in-memory log, nothing to record
+  metrics::Metrics* const metrics_;   // may be null
 };
 
 }  // namespace booking::workers

@@ -70,7 +70,7 @@ void HttpClient::Release(void* handle) {
   pool_->idle.push_back(static_cast<CURL*>(handle));
 }
 
-absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+absl::StatusOr<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   if (shutdown_.load()) {
     return absl::UnavailableError(
         absl::StrCat(request.method, " ", request.url, ": not sent, the service is shutting down"));
@@ -112,6 +112,15 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   Release(curl);
+  return response;
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  absl::StatusOr<HttpResponse> response = SendOnce(request);
+  if (options_.metrics != nullptr) {
+    options_.metrics->ExternalCall(request.api.empty() ? "other" : request.api,
+                                   response.ok() ? std::to_string(response->status) : "error");
+  }
   return response;
 }
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "metrics/metrics.h"
 
 namespace booking::workers {
 
@@ -16,6 +17,7 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  std::string api;  // which external API, for the metrics ("receipts", "spreadsheets")
 };
 
 struct HttpResponse {
@@ -26,6 +28,7 @@ struct HttpResponse {
 struct HttpClientOptions {
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration total_timeout = absl::Seconds(5);
+  metrics::Metrics* metrics = nullptr;  // counts calls by API and status when set
 };
 
 // A blocking HTTP/1.1 client on libcurl for the external APIs. Keeps a pool of easy handles, so
@@ -46,6 +49,7 @@ class HttpClient {
   void Shutdown() { shutdown_.store(true); }
 
  private:
+  absl::StatusOr<HttpResponse> SendOnce(const HttpRequest& request);
   void* Acquire();
   void Release(void* handle);
 

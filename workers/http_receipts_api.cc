@@ -32,7 +32,8 @@ absl::Status HttpReceiptsApi::IssueOne(const storage::ReceiptRecord& receipt) {
                       {{"Content-Type", "application/json"},
                        {"Correlation-ID", receipt.correlation_id},
                        {"Idempotency-Key", receipt.idempotency_key}},
-                      ""};
+                      "",
+                      "receipts"};
   google::protobuf::util::MessageToJsonString(body, &request.body, print);
 
   absl::StatusOr<HttpResponse> response = client_.Send(request);

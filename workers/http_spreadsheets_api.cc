@@ -26,7 +26,8 @@ absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
                         {{"Content-Type", "application/json"},
                          {"Correlation-ID", row.correlation_id},
                          {"Idempotency-Key", absl::StrCat(std::string(sheet), "/", row.event_id)}},
-                        ""};
+                        "",
+                        "spreadsheets"};
     google::protobuf::util::MessageToJsonString(body, &request.body);
     absl::StatusOr<HttpResponse> response = client_.Send(request);
     if (!response.ok()) return response.status();

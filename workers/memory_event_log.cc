@@ -45,6 +45,7 @@ void MemoryEventLog::Append(std::vector<Event> events, AppendCallback done) {
       }
       ForgetExpired(now);
       result = AppendResult{published};
+      if (options_.metrics != nullptr) options_.metrics->EventsPublished(fresh.size());
     }
   }
   std::move(done)(std::move(result));

@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "metrics/metrics.h"
 #include "workers/event_log.h"
 #include "workers/event_queue.h"
 
@@ -19,6 +20,7 @@ struct MemoryEventLogOptions {
   // How long an idempotency key is remembered, and how many at most (oldest forgotten first).
   absl::Duration idempotency_ttl = absl::Hours(24);
   size_t max_idempotency_keys = 1'000'000;
+  metrics::Metrics* metrics = nullptr;  // events published
 };
 
 // For development and tests: events live only in the queue, so a crash loses what the workers

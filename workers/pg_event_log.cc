@@ -89,6 +89,7 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   // Room in the queue is taken before the commit: what fits is leased to us and queued; what
   // does not is left unleased in the log for the sweeper, so memory stays bounded.
   const bool queued = queue_.TryReserve(records.size());
+  const absl::Time start = absl::Now();
   absl::StatusOr<std::vector<storage::EventRecord>> appended =
       store_.Append(records, options_.routes, queued ? options_.owner : "",
                     queued ? options_.lease : absl::ZeroDuration());
@@ -100,6 +101,10 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
                  appended.status().ToString());
     for (Pending& pending : batch) std::move(pending.done)(status);
     return;
+  }
+  if (options_.metrics != nullptr) {
+    options_.metrics->LogCommit(records.size(), absl::Now() - start);
+    options_.metrics->EventsPublished(appended->size());
   }
   absl::flat_hash_map<std::string, int64_t> sequences;
   for (const storage::EventRecord& record : *appended) sequences[record.event_id] = record.sequence;

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "metrics/metrics.h"
 #include "storage/event_store.h"
 #include "workers/event_log.h"
 #include "workers/event_queue.h"
@@ -25,6 +26,7 @@ struct PgEventLogOptions {
   // Group commits in flight at once. With one, calls that arrive during a commit wait for it to
   // finish before theirs can start; with two, the next commit overlaps the previous one's fsync.
   int writers = 2;
+  metrics::Metrics* metrics = nullptr;  // commit sizes and latency, events published
 };
 
 // The durable EventLog. Appends from concurrent calls are committed together by a writer

@@ -47,7 +47,9 @@ std::vector<Delivery> Router::Dispatch(absl::Span<const Event> events) const {
   }
   for (Handler* handler : order) {
     const std::vector<const Event*>& batch = batches[handler];
+    const absl::Time start = absl::Now();
     absl::Status status = handler->Handle(batch);
+    if (metrics_ != nullptr) metrics_->HandlerBatch(handler->name(), absl::Now() - start);
     if (status.ok() || batch.size() == 1) {
       for (const Event* event : batch) out.push_back({event, handler->name(), status});
       continue;

@@ -5,6 +5,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "metrics/metrics.h"
 #include "workers/event.h"
 #include "workers/handler.h"
 
@@ -35,7 +36,11 @@ class Router {
 
   std::vector<const Handler*> HandlersFor(std::string_view event_type) const;
 
+  // Times every handler batch into `metrics` (may be null); set before the workers start.
+  void set_metrics(metrics::Metrics* metrics) { metrics_ = metrics; }
+
  private:
+  metrics::Metrics* metrics_ = nullptr;
   absl::flat_hash_map<std::string, std::vector<Handler*>> routes_;
 };
 

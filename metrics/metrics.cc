@@ -1,0 +1,132 @@
+#include "metrics/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace booking::metrics {
+namespace {
+
+// Latency buckets in seconds, 100 µs to 10 s: covers a cached read and a slow external API.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* buckets = new prometheus::Histogram::BucketBoundaries{
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
+  return *buckets;
+}
+
+std::string S(std::string_view s) { return std::string(s); }
+
+}  // namespace
+
+struct Metrics::Families {
+  explicit Families(prometheus::Registry& r)
+      : calls(prometheus::BuildCounter()
+                  .Name("booking_calls_total")
+                  .Help("API calls finished, by protocol, method and status code.")
+                  .Register(r)),
+        call_latency(prometheus::BuildHistogram()
+                         .Name("booking_call_duration_seconds")
+                         .Help("API call latency from arrival to answer, by protocol and method.")
+                         .Register(r)),
+        events(prometheus::BuildCounter()
+                   .Name("booking_events_total")
+                   .Help("Events by stage: accepted (in calls answered OK) and published "
+                         "(newly written to the event log).")
+                   .Register(r)),
+        commit_events(prometheus::BuildHistogram()
+                          .Name("booking_log_commit_events")
+                          .Help("Events written by one group commit of the event log.")
+                          .Register(r)),
+        commit_latency(prometheus::BuildHistogram()
+                           .Name("booking_log_commit_duration_seconds")
+                           .Help("Duration of one group commit of the event log.")
+                           .Register(r)),
+        deliveries(prometheus::BuildCounter()
+                       .Name("booking_deliveries_total")
+                       .Help("Handler deliveries by handler and outcome (success, retry, "
+                             "dead_letter, dropped).")
+                       .Register(r)),
+        handler_latency(prometheus::BuildHistogram()
+                            .Name("booking_handler_batch_duration_seconds")
+                            .Help("Time one handler took for one batch of events.")
+                            .Register(r)),
+        external(prometheus::BuildCounter()
+                     .Name("booking_external_calls_total")
+                     .Help("Calls to the external receipts and spreadsheets APIs by HTTP status "
+                           "(\"error\": no answer).")
+                     .Register(r)),
+        accepted(events.Add({{"stage", "accepted"}})),
+        published(events.Add({{"stage", "published"}})) {}
+
+  prometheus::Family<prometheus::Counter>& calls;
+  prometheus::Family<prometheus::Histogram>& call_latency;
+  prometheus::Family<prometheus::Counter>& events;
+  prometheus::Family<prometheus::Histogram>& commit_events;
+  prometheus::Family<prometheus::Histogram>& commit_latency;
+  prometheus::Family<prometheus::Counter>& deliveries;
+  prometheus::Family<prometheus::Histogram>& handler_latency;
+  prometheus::Family<prometheus::Counter>& external;
+  prometheus::Counter& accepted;
+  prometheus::Counter& published;
+};
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      families_(std::make_unique<Families>(*registry_)) {}
+
+Metrics::~Metrics() = default;
+
+void Metrics::RecordCall(std::string_view protocol, std::string_view method, std::string_view code,
+                         absl::Duration latency) {
+  families_->calls.Add({{"protocol", S(protocol)}, {"method", S(method)}, {"code", S(code)}})
+      .Increment();
+  families_->call_latency.Add({{"protocol", S(protocol)}, {"method", S(method)}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::EventsAccepted(size_t n) { families_->accepted.Increment(static_cast<double>(n)); }
+
+void Metrics::EventsPublished(size_t n) { families_->published.Increment(static_cast<double>(n)); }
+
+void Metrics::LogCommit(size_t events, absl::Duration latency) {
+  static const auto* sizes = new prometheus::Histogram::BucketBoundaries{
+      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+  families_->commit_events.Add({}, *sizes).Observe(static_cast<double>(events));
+  families_->commit_latency.Add({}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::Delivery(std::string_view handler, std::string_view outcome) {
+  families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}}).Increment();
+}
+
+void Metrics::HandlerBatch(std::string_view handler, absl::Duration latency) {
+  families_->handler_latency.Add({{"handler", S(handler)}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::ExternalCall(std::string_view api, std::string_view status) {
+  families_->external.Add({{"api", S(api)}, {"status", S(status)}}).Increment();
+}
+
+void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
+  std::lock_guard lock(gauges_mu_);
+  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
+std::string Metrics::Render() const {
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  std::lock_guard lock(gauges_mu_);
+  for (const Gauge& gauge : gauges_) {
+    out << "# HELP " << gauge.name << ' ' << gauge.help << "\n# TYPE " << gauge.name << " gauge\n"
+        << gauge.name << ' ' << gauge.read() << '\n';
+  }
+  return out.str();
+}
+
+}  // namespace booking::metrics

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace booking::metrics {
+
+// The service's Prometheus metrics (prometheus-cpp underneath), rendered in the text format at
+// GET /metrics. Every component takes a nullable Metrics*: tests build components without one.
+// Thread-safe. Names and meanings: README, "Metrics".
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One finished API call. protocol: "grpc" or "http"; method: the full gRPC method or the HTTP
+  // route; code: the gRPC status name or the HTTP status.
+  void RecordCall(std::string_view protocol, std::string_view method, std::string_view code,
+                  absl::Duration latency);
+  void EventsAccepted(size_t n);   // in calls answered OK
+  void EventsPublished(size_t n);  // newly written to the event log
+  void LogCommit(size_t events, absl::Duration latency);
+  // outcome: "success", "retry", "dead_letter" or "dropped" (in-memory log).
+  void Delivery(std::string_view handler, std::string_view outcome);
+  void HandlerBatch(std::string_view handler, absl::Duration latency);
+  // status: the HTTP status, or "error" when there was no answer.
+  void ExternalCall(std::string_view api, std::string_view status);
+
+  // Gauges read at scrape time (queue depth, pool state): `read` returns the current value.
+  void AddGauge(std::string name, std::string help, std::function<double()> read);
+
+  std::string Render() const;
+
+ private:
+  struct Families;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Families> families_;
+  struct Gauge {
+    std::string name, help;
+    std::function<double()> read;
+  };
+  mutable std::mutex gauges_mu_;
+  std::vector<Gauge> gauges_ ABSL_GUARDED_BY(gauges_mu_);
+};
+
+}  // namespace booking::metrics

@@ -1,0 +1,68 @@
+#include "server/call_observer.h"
+
+#include <grpcpp/server_context.h>
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/clock.h"
+#include "server/call_metadata.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::server {
+namespace {
+
+using grpc::experimental::InterceptionHookPoints;
+
+class CallObserver final : public grpc::experimental::Interceptor {
+ public:
+  CallObserver(grpc::experimental::ServerRpcInfo* info, metrics::Metrics* metrics)
+      : info_(info), metrics_(metrics), start_(absl::Now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      if (auto* metadata = methods->GetRecvInitialMetadata()) {
+        auto it = metadata->find(kCorrelationIdHeader);
+        if (it != metadata->end()) correlation_id_.assign(it->second.data(), it->second.size());
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      Finish(methods->GetSendStatus());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Finish(const grpc::Status& status) {
+    const absl::Duration latency = absl::Now() - start_;
+    const std::string peer = info_->server_context()->peer();
+    // In-process calls have no network peer (gRPC 1.51 says "unknown"): they are the gateway's.
+    const bool via_gateway = !absl::StartsWith(peer, "ipv4:") && !absl::StartsWith(peer, "ipv6:") &&
+                             !absl::StartsWith(peer, "unix:");
+    const std::string code =
+        absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()));
+    if (metrics_ != nullptr) {
+      metrics_->RecordCall(via_gateway ? "http" : "grpc", info_->method(), code, latency);
+    }
+    if (via_gateway || !spdlog::should_log(spdlog::level::info)) return;
+    spdlog::info(
+        "call protocol=grpc method={} code={} duration_ms={:.3f} peer={} correlation_id={}",
+        info_->method(), code, absl::ToDoubleMilliseconds(latency), peer,
+        correlation_id_.empty() ? "-" : correlation_id_);
+  }
+
+  grpc::experimental::ServerRpcInfo* const info_;
+  metrics::Metrics* const metrics_;
+  const absl::Time start_;
+  std::string correlation_id_;
+};
+
+}  // namespace
+
+grpc::experimental::Interceptor* CallObserverFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new CallObserver(info, metrics_);
+}
+
+}  // namespace booking::server
