@@ -25,6 +25,9 @@ grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
     grpc::CallbackServerContext* context, const tickets::v1::ListDeadLettersRequest* request,
     tickets::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auth_ != nullptr) {
+    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+  }
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError("page_size: must not be negative"));
   }
@@ -59,6 +62,9 @@ grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
     grpc::CallbackServerContext* context, const tickets::v1::RetryDeadLettersRequest* request,
     tickets::v1::RetryDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auth_ != nullptr) {
+    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+  }
   if (request->all() == (request->ids_size() > 0)) {
     return Finish(reactor, absl::InvalidArgumentError(
                                "ids: give the dead letters to retry, or set all (not both)"));

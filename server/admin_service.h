@@ -1,6 +1,7 @@
 #pragma once
 
 #include "server/query_executor.h"
+#include "server/token_authenticator.h"
 #include "storage/event_store.h"
 #include "tickets/v1/admin.grpc.pb.h"
 
@@ -9,8 +10,10 @@ namespace booking::server {
 // tickets.v1.AdminService: dead letters, read and sent back, on the query executor.
 class AdminService final : public tickets::v1::AdminService::CallbackService {
  public:
-  AdminService(storage::EventStore& store, QueryExecutor& executor)
-      : store_(store), executor_(executor) {}
+  // With `auth`, every admin call needs an accepted bearer token.
+  AdminService(storage::EventStore& store, QueryExecutor& executor,
+               const TokenAuthenticator* auth = nullptr)
+      : store_(store), executor_(executor), auth_(auth) {}
 
   grpc::ServerUnaryReactor* ListDeadLetters(
       grpc::CallbackServerContext* context, const tickets::v1::ListDeadLettersRequest* request,
@@ -23,6 +26,7 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
  private:
   storage::EventStore& store_;
   QueryExecutor& executor_;
+  const TokenAuthenticator* const auth_;
 };
 
 }  // namespace booking::server

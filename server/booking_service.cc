@@ -60,6 +60,11 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   constexpr std::string_view kMethod = "UpdateTicketsStatus";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
+  if (options_.auth != nullptr) {
+    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+      return Fail(reactor, kMethod, correlation_id, auth);
+    }
+  }
 
   absl::StatusOr<std::string> key =
       ResolveIdempotencyKey(FindMetadata(*context, kIdempotencyKeyHeader),
@@ -69,6 +74,13 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     return Fail(reactor, kMethod, correlation_id, valid);
   }
 
+  if (in_flight_->fetch_add(1) >= options_.max_concurrent_calls) {
+    in_flight_->fetch_sub(1);
+    return Fail(reactor, kMethod, correlation_id,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "max_concurrent_calls: ", options_.max_concurrent_calls,
+                    " calls are waiting for their events to be committed; retry later")));
+  }
   std::vector<workers::Event> events = BuildEvents(*request, *key, correlation_id, absl::Now());
   const size_t ticket_count = events.size();
   // The ids are only copied when the accept line will be written.
@@ -77,20 +89,23 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     event_ids.reserve(events.size());
     for (const workers::Event& event : events) event_ids.push_back(event.id);
   }
-  event_log_.Append(std::move(events), [reactor, response, metrics = options_.metrics,
-                                        correlation_id = std::move(correlation_id),
-                                        event_ids = std::move(event_ids), ticket_count](
-                                           absl::StatusOr<workers::AppendResult> result) mutable {
-    if (!result.ok()) {
-      Fail(reactor, kMethod, correlation_id, result.status());
-      return;
-    }
-    response->set_accepted_events(result->published);
-    if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
-    spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
-                 correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
-    reactor->Finish(grpc::Status::OK);
-  });
+  event_log_.Append(std::move(events),
+                    [reactor, response, metrics = options_.metrics, in_flight = in_flight_,
+                     correlation_id = std::move(correlation_id), event_ids = std::move(event_ids),
+                     ticket_count](absl::StatusOr<workers::AppendResult> result) mutable {
+                      in_flight->fetch_sub(1);
+                      if (!result.ok()) {
+                        Fail(reactor, kMethod, correlation_id, result.status());
+                        return;
+                      }
+                      response->set_accepted_events(result->published);
+                      if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
+                      spdlog::info(
+                          "tickets accepted correlation_id={} tickets={} published={} event_ids={}",
+                          correlation_id, ticket_count, result->published,
+                          absl::StrJoin(event_ids, ","));
+                      reactor->Finish(grpc::Status::OK);
+                    });
   return reactor;
 }
 
@@ -100,6 +115,11 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
   constexpr std::string_view kMethod = "ListTickets";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
+  if (options_.auth != nullptr && options_.auth_reads) {
+    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+      return Fail(reactor, kMethod, correlation_id, auth);
+    }
+  }
 
   if (request->page_size() < 0) {
     return Fail(reactor, kMethod, correlation_id,
@@ -139,6 +159,11 @@ grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext*
   constexpr std::string_view kMethod = "GetTicket";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
+  if (options_.auth != nullptr && options_.auth_reads) {
+    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+      return Fail(reactor, kMethod, correlation_id, auth);
+    }
+  }
 
   if (!workers::IsUuid(request->ticket_id())) {
     return Fail(reactor, kMethod, correlation_id,

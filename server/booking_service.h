@@ -1,8 +1,12 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
+
 #include "metrics/metrics.h"
 #include "server/query_executor.h"
 #include "server/request_validator.h"
+#include "server/token_authenticator.h"
 #include "storage/ticket_repository.h"
 #include "tickets/v1/booking.grpc.pb.h"
 #include "workers/event_log.h"
@@ -15,6 +19,12 @@ struct BookingServiceOptions {
   int default_page_size = 100;
   int max_page_size = 1000;
   metrics::Metrics* metrics = nullptr;  // events accepted
+  // When set, UpdateTicketsStatus (and the reads, if auth_reads) need an accepted bearer token.
+  const TokenAuthenticator* auth = nullptr;
+  bool auth_reads = false;
+  // UpdateTicketsStatus calls waiting for their events to be committed, at most; beyond it a call
+  // gets RESOURCE_EXHAUSTED at once.
+  int max_concurrent_calls = 10000;
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into
@@ -43,6 +53,8 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   storage::TicketRepository& tickets_;
   QueryExecutor& reads_;
   const BookingServiceOptions options_;
+  // Shared with the append callbacks, which may run after the service is gone at shutdown.
+  std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace booking::server

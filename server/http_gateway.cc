@@ -2,6 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
@@ -11,11 +12,12 @@ namespace booking::server {
 
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
                          std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
-                         metrics::Metrics* metrics)
+                         metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth)
     : health_(grpc::health::v1::Health::NewStub(channel)),
       transcoder_(std::move(transcoder)),
       openapi_json_(std::move(openapi_json)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      metrics_auth_(metrics_auth) {}
 
 void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   if (!spdlog::should_log(spdlog::level::info)) {
@@ -45,6 +47,21 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
   const std::string path = request.target.substr(0, request.target.find('?'));
   if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
     GatewayResponse response;
+    if (metrics_auth_ != nullptr) {
+      std::string_view token;
+      for (const auto& [name, value] : request.headers) {
+        if (name == "authorization" && absl::StartsWithIgnoreCase(value, "Bearer ")) {
+          token = std::string_view(value).substr(7);
+        }
+      }
+      if (token.empty() || !metrics_auth_->Accepts(token)) {
+        response.status = 401;
+        response.body = ErrorJson(16, "authorization: missing or not accepted bearer token");
+        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+        done(std::move(response));
+        return;
+      }
+    }
     response.body = metrics_->Render();
     response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     done(std::move(response));

@@ -9,6 +9,7 @@
 #include "metrics/metrics.h"
 #include "server/http_types.h"
 #include "server/json_transcoder.h"
+#include "server/token_authenticator.h"
 
 namespace booking::server {
 
@@ -19,7 +20,8 @@ namespace booking::server {
 class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
-              std::string openapi_json, metrics::Metrics* metrics = nullptr);
+              std::string openapi_json, metrics::Metrics* metrics = nullptr,
+              const TokenAuthenticator* metrics_auth = nullptr);
 
   void Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
 
@@ -31,6 +33,7 @@ class HttpGateway {
   std::unique_ptr<JsonTranscoder> transcoder_;
   const std::string openapi_json_;
   metrics::Metrics* const metrics_;
+  const TokenAuthenticator* const metrics_auth_;  // null: /metrics is open
 };
 
 }  // namespace booking::server

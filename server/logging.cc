@@ -1,12 +1,17 @@
 #include "server/logging.h"
 
 #include "absl/strings/str_cat.h"
+#include "server/json_log_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
 
-absl::Status InitLogging(const std::string& level) {
+absl::Status InitLogging(const std::string& level, const std::string& format) {
+  if (format != "json" && format != "text") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log_format: must be json or text, got \"", format, "\""));
+  }
   const spdlog::level::level_enum parsed = spdlog::level::from_str(level);
   if (parsed == spdlog::level::off && level != "off") {
     return absl::InvalidArgumentError(
@@ -14,7 +19,11 @@ absl::Status InitLogging(const std::string& level) {
                      level, "\""));
   }
   auto logger = spdlog::stderr_logger_mt("booking");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l [%t] %v", spdlog::pattern_time_type::utc);
+  if (format == "json") {
+    logger->set_formatter(std::make_unique<JsonLogFormatter>());
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%fZ %l [%t] %v", spdlog::pattern_time_type::utc);
+  }
   logger->set_level(parsed);
   logger->flush_on(spdlog::level::warn);
   spdlog::set_default_logger(logger);

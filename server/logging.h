@@ -6,8 +6,9 @@
 
 namespace booking::server {
 
-// Sets up the default spdlog logger: one line per event, UTC timestamps, `key=value` fields.
-// INVALID_ARGUMENT for an unknown level name.
-absl::Status InitLogging(const std::string& level);
+// Sets up the default spdlog logger on stderr: one line per event, UTC timestamps. `format`
+// "json": one JSON object per line (JsonLogFormatter); "text": `time level [thread] message
+// key=value ...`. INVALID_ARGUMENT naming the flag for an unknown level or format.
+absl::Status InitLogging(const std::string& level, const std::string& format = "text");
 
 }  // namespace booking::server

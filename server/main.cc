@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,7 @@
 #include "server/logging.h"
 #include "server/openapi.h"
 #include "server/query_executor.h"
+#include "server/token_authenticator.h"
 #include "spdlog/spdlog.h"
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
@@ -111,7 +113,19 @@ ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
           "Longest a connection to an external API may take to open.");
 ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
           "Longest one call to an external API may take, connection included.");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of accepted bearer tokens, one per line, re-read on SIGHUP. Set: "
+          "UpdateTicketsStatus and the admin RPCs need `authorization: Bearer <token>`.");
+ABSL_FLAG(bool, auth_reads, false,
+          "With --auth_tokens_file, ListTickets and GetTicket need a token too.");
+ABSL_FLAG(bool, auth_metrics, false, "With --auth_tokens_file, GET /metrics needs a token too.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest gRPC request message accepted.");
+ABSL_FLAG(
+    int, max_concurrent_calls, 10000,
+    "UpdateTicketsStatus calls waiting for their commit at once; beyond it RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+ABSL_FLAG(std::string, log_format, "json",
+          "json (one object per line, for log shippers) or text (key=value, for people).");
 
 namespace booking::server {
 namespace {
@@ -149,12 +163,17 @@ absl::Status WaitForDatabase(storage::ConnectionPool& pool) {
   }
 }
 
-// Blocks until SIGINT or SIGTERM (blocked in every thread, see Run) and returns its number.
-int WaitForStopSignal(const sigset_t& signals) {
+// Blocks until SIGINT or SIGTERM (blocked in every thread, see Run) and returns its number;
+// runs `on_hangup` for each SIGHUP meanwhile.
+int WaitForStopSignal(const sigset_t& signals, const std::function<void()>& on_hangup) {
   while (true) {
     timespec timeout{1, 0};
     const int signal = sigtimedwait(&signals, nullptr, &timeout);
-    if (signal > 0) return signal;
+    if (signal == SIGHUP) {
+      on_hangup();
+    } else if (signal > 0) {
+      return signal;
+    }
   }
 }
 
@@ -165,9 +184,12 @@ int Run() {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);  // reloads the token file
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  if (absl::Status status = InitLogging(absl::GetFlag(FLAGS_log_level)); !status.ok()) {
+  if (absl::Status status =
+          InitLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
+      !status.ok()) {
     std::fprintf(stderr, "booking-server: %s\n", std::string(status.message()).c_str());
     return 2;
   }
@@ -185,6 +207,16 @@ int Run() {
   pool_options.prepared_statements = storage::AllPreparedStatements();
   storage::ConnectionPool pool(pool_options);
   metrics::Metrics metrics;
+  std::unique_ptr<TokenAuthenticator> auth;
+  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<TokenAuthenticator>> loaded = TokenAuthenticator::FromFile(path);
+    if (!loaded.ok()) {
+      spdlog::critical("{}", std::string(loaded.status().message()));
+      return 2;
+    }
+    auth = *std::move(loaded);
+    spdlog::info("bearer tokens required auth_tokens_file={}", path);
+  }
   metrics.AddGauge("booking_db_pool_connections", "PostgreSQL connections in the pool.",
                    [&pool] { return pool.stats().size; });
   metrics.AddGauge("booking_db_pool_in_use", "PostgreSQL connections checked out now.",
@@ -325,8 +357,11 @@ int Run() {
   service_options.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
   service_options.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
   service_options.metrics = &metrics;
+  service_options.auth = auth.get();
+  service_options.auth_reads = absl::GetFlag(FLAGS_auth_reads);
+  service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
   BookingService service(*event_log, tickets, reads, service_options);
-  AdminService admin(event_store, reads);
+  AdminService admin(event_store, reads, auth.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -335,6 +370,7 @@ int Run() {
   int grpc_port = 0;
   builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
   builder.RegisterService(&service);
+  builder.SetMaxReceiveMessageSize(std::max(1024, absl::GetFlag(FLAGS_max_message_bytes)));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<CallObserverFactory>(&metrics));
   builder.experimental().SetInterceptorCreators(std::move(observers));
@@ -370,7 +406,8 @@ int Run() {
     }
     gateway = std::make_unique<HttpGateway>(
         server->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-        BuildOpenApiJson(rest_services, "Booking service", "v1"), &metrics);
+        BuildOpenApiJson(rest_services, "Booking service", "v1"), &metrics,
+        absl::GetFlag(FLAGS_auth_metrics) ? auth.get() : nullptr);
     http_server = std::make_unique<HttpServer>(
         HttpServerOptions{.address = http_addr,
                           .threads = absl::GetFlag(FLAGS_http_threads),
@@ -392,7 +429,16 @@ int Run() {
       grpc_addr, grpc_port, http_port, log_kind, instance_id, worker_options.threads,
       queue.capacity());
 
-  const int signal = WaitForStopSignal(stop_signals);
+  const int signal = WaitForStopSignal(stop_signals, [&auth] {
+    if (auth == nullptr) return;
+    absl::StatusOr<size_t> count = auth->Reload();
+    if (count.ok()) {
+      spdlog::info("bearer tokens reloaded tokens={}", *count);
+    } else {
+      spdlog::error("bearer tokens not reloaded, keeping the old ones error=\"{}\"",
+                    std::string(count.status().message()));
+    }
+  });
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);
   spdlog::info("shutting down signal={} timeout={}", strsignal(signal),
                absl::FormatDuration(grace));

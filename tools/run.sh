@@ -13,4 +13,4 @@ bash tools/pg.sh start >/dev/null
 bash tools/build.sh --target booking-server
 
 # exec: signals (Ctrl-C, SIGTERM) go straight to the server, which shuts down gracefully.
-exec "$ROOT/build/bin/booking-server" --database_url="$(bash tools/pg.sh url)" "$@"
+exec "$ROOT/build/bin/booking-server" --database_url="$(bash tools/pg.sh url)" --log_format=text "$@"

@@ -65,7 +65,7 @@ void WorkerPool::Run(int index) {
     process_(batch);
     processed_.fetch_add(static_cast<long long>(batch.size()), std::memory_order_relaxed);
   }
-  spdlog::debug("worker stopped thread={}", name);
+  spdlog::debug("worker stopped worker={}", name);
 }
 
 void WorkerPool::FillBatch(std::vector<Event>& batch) {

@@ -1,9 +1,15 @@
 // What an operator relies on, against the real binary: /metrics moved by a known workload, the
 // access log, and no secrets in the logs.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <fstream>
+#include <future>
 #include <map>
+#include <pqxx/pqxx>
 #include <regex>
 #include <sstream>
 
@@ -15,6 +21,7 @@
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
 namespace booking {
@@ -63,6 +70,15 @@ class OperationsE2eTest : public ::testing::Test {
   }
   std::string Url(const std::string& path) const {
     return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+  grpc::Status ListDeadLetters(const std::string& token) {
+    auto admin = tickets::v1::AdminService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    tickets::v1::ListDeadLettersResponse response;
+    return admin->ListDeadLetters(&context, {}, &response);
   }
   grpc::Status Update(const tickets::v1::UpdateTicketsStatusRequest& request,
                       const std::string& key,
@@ -198,6 +214,141 @@ TEST_F(OperationsE2eTest, AccessLogHasOneLinePerCallWithItsCorrelationId) {
       << log;
   // The REST call is not logged a second time as the gRPC call behind it.
   EXPECT_EQ(count("call protocol=grpc[^\\n]*correlation_id=corr-http-1"), 0) << log;
+}
+
+std::string WriteTokens(const std::string& path, const std::string& content) {
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST_F(OperationsE2eTest, BearerTokensGuardWritesAndAdminOverGrpcAndRestAndReloadOnSighup) {
+  const std::string tokens = WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-", getpid()),
+                                         "# ops team\ntok-alpha\n\ntok-beta\n");
+  StartServer({absl::StrCat("--auth_tokens_file=", tokens)});
+  auto request = [n = 0]() mutable { return testing::ValidRequest(1, "7c000000", n++); };
+
+  grpc::Status missing = Update(request(), "a-1");
+  EXPECT_EQ(missing.error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_THAT(missing.error_message(), HasSubstr("authorization"));
+  EXPECT_EQ(Update(request(), "a-2", {{"authorization", "Bearer tok-wrong"}}).error_code(),
+            grpc::UNAUTHENTICATED);
+  EXPECT_EQ(Update(request(), "a-3", {{"authorization", "Basic tok-alpha"}}).error_code(),
+            grpc::UNAUTHENTICATED);
+  EXPECT_TRUE(Update(request(), "a-4", {{"authorization", "Bearer tok-alpha"}}).ok());
+  EXPECT_EQ(ListDeadLetters("").error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_TRUE(ListDeadLetters("tok-beta").ok());
+
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"7d000000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"ann@example.com","price":{"amount":"10.00","currency":"EUR"}}]})";
+  testing::HttpResult refused =
+      http_.Call("POST", Url("/tickets-status"), body, {kJson, "Idempotency-Key: r-1"});
+  EXPECT_EQ(refused.status, 401) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("\"code\":16"));
+  EXPECT_EQ(http_
+                .Call("POST", Url("/tickets-status"), body,
+                      {kJson, "Idempotency-Key: r-2", "Authorization: Bearer tok-beta"})
+                .status,
+            200);
+  // Health, metrics and reads stay open.
+  EXPECT_EQ(http_.Call("GET", Url("/health")).status, 200);
+  EXPECT_EQ(http_.Call("GET", Url("/metrics")).status, 200);
+  EXPECT_EQ(http_.Call("GET", Url("/v1/tickets")).status, 200);
+  // Only the two calls with an accepted token published anything.
+  EXPECT_EQ(db_.Count("events"), 2);
+
+  // Revoke tok-alpha; SIGHUP re-reads the file.
+  WriteTokens(tokens, "tok-beta\n");
+  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  bool revoked = false;
+  for (int i = 0; i < 100 && !revoked; ++i) {
+    revoked = Update(request(), absl::StrCat("b-", i), {{"authorization", "Bearer tok-alpha"}})
+                  .error_code() == grpc::UNAUTHENTICATED;
+    if (!revoked) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(revoked) << server_->ReadLog();
+  EXPECT_TRUE(Update(request(), "c-1", {{"authorization", "Bearer tok-beta"}}).ok());
+  EXPECT_TRUE(server_->running()) << "SIGHUP must not stop the server";
+}
+
+TEST_F(OperationsE2eTest, JsonLogsCarryFieldsAndNeverThePasswordOrTokens) {
+  const std::string tokens =
+      WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-json-", getpid()), "tok-secret-42\n");
+  std::string url = db_.url();
+  const size_t at = url.find("postgres@");
+  ASSERT_NE(at, std::string::npos) << url;
+  url.replace(at, 9, "postgres:pw-hush-99@");  // the test cluster trusts, any password works
+  StartServer({"--log_format=json", "--log_level=debug", absl::StrCat("--database_url=", url),
+               absl::StrCat("--auth_tokens_file=", tokens)});
+  ASSERT_TRUE(Update(testing::ValidRequest(1, "7e100000"), "j-1",
+                     {{"authorization", "Bearer tok-secret-42"}, {"correlation-id", "corr-j-1"}})
+                  .ok());
+  EXPECT_EQ(Update(testing::ValidRequest(1, "7e100001"), "j-2",
+                   {{"authorization", "Bearer tok-wrong-77"}})
+                .error_code(),
+            grpc::UNAUTHENTICATED);
+  ASSERT_EQ(http_.Call("GET", Url("/metrics"), "", {"Authorization: Bearer tok-secret-42"}).status,
+            200);
+  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
+  const std::string log = server_->ReadLog();
+  EXPECT_THAT(log, Not(HasSubstr("pw-hush-99")));
+  EXPECT_THAT(log, Not(HasSubstr("tok-secret-42")));
+  EXPECT_THAT(log, Not(HasSubstr("tok-wrong-77")));
+  std::istringstream lines(log);
+  int parsed = 0, with_correlation = 0;
+  for (std::string line; std::getline(lines, line);) {
+    google::protobuf::Struct record;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &record).ok()) << line;
+    ++parsed;
+    for (const char* field : {"time", "level", "message"}) {
+      EXPECT_TRUE(record.fields().contains(field)) << line;
+    }
+    auto it = record.fields().find("correlation_id");
+    if (it != record.fields().end() && it->second.string_value() == "corr-j-1") ++with_correlation;
+  }
+  EXPECT_GT(parsed, 5);
+  EXPECT_GE(with_correlation, 2) << "the access line and the accept line" << log;
+}
+
+TEST_F(OperationsE2eTest, OversizedMessageIsRefusedAndStoresNothing) {
+  StartServer({"--max_message_bytes=65536"});
+  tickets::v1::UpdateTicketsStatusRequest big = testing::ValidRequest(1, "7e200000");
+  big.mutable_tickets(0)->set_customer_email(std::string(70000, 'a') + "@example.com");
+  grpc::Status status = Update(big, "big-1");
+  EXPECT_EQ(status.error_code(), grpc::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("65536"));
+  EXPECT_TRUE(Update(testing::ValidRequest(1, "7e200001"), "small-1").ok());
+  EXPECT_EQ(db_.Count("events"), 1);
+}
+
+TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
+  StartServer({"--max_concurrent_calls=2"});
+  // Hold the events table: the first two calls wait for their commit.
+  pqxx::connection blocker(db_.url());
+  pqxx::work lock(blocker);
+  lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
+  std::vector<std::future<grpc::Status>> waiting;
+  for (int i = 0; i < 2; ++i) {
+    waiting.push_back(std::async(std::launch::async, [this, i] {
+      return Update(testing::ValidRequest(1, "7e300000", i), absl::StrCat("held-", i));
+    }));
+  }
+  // Bounded wait until both are in flight: a third is then refused.
+  grpc::Status third;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    absl::SleepFor(absl::Milliseconds(50));
+    const absl::Time start = absl::Now();
+    third = Update(testing::ValidRequest(1, "7e300100", attempt), absl::StrCat("third-", attempt));
+    if (third.error_code() == grpc::RESOURCE_EXHAUSTED) {
+      EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+      break;
+    }
+  }
+  EXPECT_EQ(third.error_code(), grpc::RESOURCE_EXHAUSTED) << third.error_message();
+  EXPECT_THAT(third.error_message(), HasSubstr("max_concurrent_calls"));
+  lock.abort();
+  for (auto& call : waiting) EXPECT_TRUE(call.get().ok());
+  EXPECT_TRUE(Update(testing::ValidRequest(1, "7e300200"), "after-1").ok());
 }
 
 }  // namespace

@@ -51,6 +51,8 @@ absl::Status ServerProcess::Start() {
   bool http_addr_given = false;
   for (const std::string& arg : args_) http_addr_given |= arg.rfind("--http_addr", 0) == 0;
   if (!http_addr_given) args_.push_back("--http_addr=127.0.0.1:0");
+  // Tests read the log as key=value text unless they ask for another format (last flag wins).
+  args_.insert(args_.begin(), "--log_format=text");
   std::vector<char*> argv;
   argv.push_back(binary_.data());
   for (std::string& arg : args_) argv.push_back(arg.data());
