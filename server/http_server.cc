@@ -4,9 +4,11 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -29,29 +31,57 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
       absl::ToChronoNanoseconds(d));
 }
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
 // One connection: reads a request, hands it to the handler, writes the answer, and reads the
-// next (pipelined requests wait in the buffer, so answers keep their order).
-class Session : public std::enable_shared_from_this<Session> {
+// next (pipelined requests wait in the buffer, so answers keep their order). `Stream` is a plain
+// TCP stream or a TLS one over it; a TLS session starts with the handshake.
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
  public:
-  Session(tcp::socket socket, const HttpServerOptions& options, const HttpServer::Handler& handler,
-          std::atomic<int>& in_flight)
-      : stream_(std::move(socket)), options_(options), handler_(handler), in_flight_(in_flight) {}
+  Session(tcp::socket socket, asio::ssl::context* tls, const HttpServerOptions& options,
+          const HttpServer::Handler& handler, std::atomic<int>& in_flight)
+      : stream_(MakeStream(std::move(socket), tls)),
+        options_(options),
+        handler_(handler),
+        in_flight_(in_flight) {}
 
   void Start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+    asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        beast::get_lowest_layer(self->stream_).expires_after(Chrono(self->options_.read_timeout));
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          // Wrong or missing client certificate, not TLS, ...
+          if (ec) return self->CloseTransport();
+          self->Read();
+        });
+      } else {
+        self->Read();
+      }
+    });
   }
 
  private:
+  static Stream MakeStream(tcp::socket socket, asio::ssl::context* tls) {
+    if constexpr (kTls) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
   void Read() {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     // Idle keep-alive connections get idle_timeout; a started request read_timeout.
-    stream_.expires_after(
+    beast::get_lowest_layer(stream_).expires_after(
         Chrono(buffer_.size() > 0 ? options_.read_timeout : options_.idle_timeout));
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -72,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
       in.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     ++in_flight_;
-    handler_(std::move(in), [self = shared_from_this()](GatewayResponse response) {
+    handler_(std::move(in), [self = this->shared_from_this()](GatewayResponse response) {
       // Back onto this connection's strand, whatever thread answered.
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->Write(std::move(response));
@@ -98,22 +128,34 @@ class Session : public std::enable_shared_from_this<Session> {
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive_);
     message->prepare_payload();
-    stream_.expires_after(Chrono(options_.read_timeout));
-    http::async_write(stream_, *message,
-                      [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
-                        --self->in_flight_;
-                        if (ec || !self->keep_alive_) return self->Close();
-                        self->Read();
-                      });
+    beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
+    http::async_write(
+        stream_, *message,
+        [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
+          --self->in_flight_;
+          if (ec || !self->keep_alive_) return self->Close();
+          self->Read();
+        });
   }
 
   void Close() {
-    beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.close();
+    if constexpr (kTls) {
+      // close_notify first, so the client knows the answer was complete; bounded by the timer.
+      beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
+      stream_.async_shutdown(
+          [self = this->shared_from_this()](beast::error_code) { self->CloseTransport(); });
+    } else {
+      CloseTransport();
+    }
   }
 
-  beast::tcp_stream stream_;
+  void CloseTransport() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;
@@ -137,7 +179,15 @@ struct HttpServer::Impl {
         }
         return;
       }
-      std::make_shared<Session>(std::move(socket), options, handler, in_flight)->Start();
+      if (tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), tls.get(), options, handler,
+                                             in_flight)
+            ->Start();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), nullptr, options, handler,
+                                                     in_flight)
+            ->Start();
+      }
       Accept();
     });
   }
@@ -146,6 +196,7 @@ struct HttpServer::Impl {
   const Handler handler;
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   std::vector<std::thread> threads;
   std::atomic<int> in_flight{0};
   bool started = false;
@@ -156,7 +207,44 @@ HttpServer::HttpServer(HttpServerOptions options, Handler handler)
 
 HttpServer::~HttpServer() { Stop(absl::ZeroDuration()); }
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(
+    const HttpServerOptions& options) {
+  auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  beast::error_code ec;
+  tls->use_certificate_chain_file(options.tls_cert_file, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_cert_file: ", options.tls_cert_file, ": ", ec.message()));
+  }
+  tls->use_private_key_file(options.tls_key_file, asio::ssl::context::pem, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_key_file: ", options.tls_key_file, ": ", ec.message()));
+  }
+  if (!options.tls_client_ca_file.empty()) {
+    tls->load_verify_file(options.tls_client_ca_file, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("tls_client_ca_file: ", options.tls_client_ca_file, ": ", ec.message()));
+    }
+    tls->set_verify_mode(asio::ssl::verify_peer | asio::ssl::verify_fail_if_no_peer_cert);
+  }
+  return tls;
+}
+
+}  // namespace
+
 absl::StatusOr<int> HttpServer::Start() {
+  if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
+    absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls = MakeTlsContext(impl_->options);
+    if (!tls.ok()) return tls.status();
+    impl_->tls = *std::move(tls);
+  }
   const std::string& address = impl_->options.address;
   const size_t colon = address.rfind(':');
   int port = 0;

@@ -21,6 +21,11 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16 << 10;               // larger headers get 431
   absl::Duration read_timeout = absl::Seconds(30);  // for one request to arrive in full
   absl::Duration idle_timeout = absl::Seconds(60);  // keep-alive connection with no request
+  // TLS when both are set (PEM files); with client_ca_file, clients must present a certificate
+  // signed by that CA.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
 };
 
 // An HTTP/1.1 server on Boost.Beast with keep-alive and pipelining (requests on one connection
@@ -35,7 +40,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds and starts serving; returns the port.
+  // Binds and starts serving; returns the port. INVALID_ARGUMENT naming the flag when a TLS file
+  // cannot be loaded.
   absl::StatusOr<int> Start();
   // Stops accepting, gives requests in progress up to `grace`, then closes everything.
   void Stop(absl::Duration grace);

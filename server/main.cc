@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -113,6 +115,11 @@ ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
           "Longest a connection to an external API may take to open.");
 ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
           "Longest one call to an external API may take, connection included.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: with --tls_key_file, both ports serve TLS only.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: clients must present a certificate it signed (mutual TLS).");
 ABSL_FLAG(std::string, auth_tokens_file, "",
           "File of accepted bearer tokens, one per line, re-read on SIGHUP. Set: "
           "UpdateTicketsStatus and the admin RPCs need `authorization: Bearer <token>`.");
@@ -161,6 +168,49 @@ absl::Status WaitForDatabase(storage::ConnectionPool& pool) {
     spdlog::warn("waiting for postgres error=\"{}\"", std::string(status.message()));
     absl::SleepFor(absl::Seconds(1));
   }
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (content.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  }
+  return content;
+}
+
+// TLS credentials for the gRPC port from the --tls_* flags, or insecure ones when none is set.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key = absl::GetFlag(FLAGS_tls_key_file);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (cert.empty() && key.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "tls_client_ca_file: needs --tls_cert_file and --tls_key_file");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file, tls_key_file: set both or neither");
+  }
+  grpc::SslServerCredentialsOptions options(
+      client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> cert_pem = ReadFile("tls_cert_file", cert);
+  if (!cert_pem.ok()) return cert_pem.status();
+  absl::StatusOr<std::string> key_pem = ReadFile("tls_key_file", key);
+  if (!key_pem.ok()) return key_pem.status();
+  pair.cert_chain = *std::move(cert_pem);
+  pair.private_key = *std::move(key_pem);
+  options.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!client_ca.empty()) {
+    absl::StatusOr<std::string> ca_pem = ReadFile("tls_client_ca_file", client_ca);
+    if (!ca_pem.ok()) return ca_pem.status();
+    options.pem_root_certs = *std::move(ca_pem);
+  }
+  return grpc::SslServerCredentials(options);
 }
 
 // Blocks until SIGINT or SIGTERM (blocked in every thread, see Run) and returns its number;
@@ -368,7 +418,13 @@ int Run() {
   grpc::ServerBuilder builder;
   const std::string grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
   int grpc_port = 0;
-  builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = GrpcCredentials();
+  if (!credentials.ok()) {
+    spdlog::critical("{}", std::string(credentials.status().message()));
+    worker_pool.Stop(absl::ZeroDuration());
+    return 2;
+  }
+  builder.AddListeningPort(grpc_addr, *credentials, &grpc_port);
   builder.RegisterService(&service);
   builder.SetMaxReceiveMessageSize(std::max(1024, absl::GetFlag(FLAGS_max_message_bytes)));
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
@@ -412,7 +468,10 @@ int Run() {
         HttpServerOptions{.address = http_addr,
                           .threads = absl::GetFlag(FLAGS_http_threads),
                           .max_body_bytes = static_cast<size_t>(
-                              std::max(1, absl::GetFlag(FLAGS_max_http_body_bytes)))},
+                              std::max(1, absl::GetFlag(FLAGS_max_http_body_bytes))),
+                          .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+                          .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+                          .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)},
         [&gateway](GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
           gateway->Handle(std::move(request), std::move(done));
         });

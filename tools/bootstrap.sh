@@ -16,6 +16,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libconcurrentqueue-dev libboost-dev libcurl4-openssl-dev
   # Prometheus metrics (registry, counters, histograms, text format) for GET /metrics
   prometheus-cpp-dev
+  # TLS for the gRPC and HTTP ports (Boost.Asio ssl, OpenSSL); openssl makes the test certificates
+  libssl-dev openssl
   # tests and benchmarks
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP load for the REST benchmark (tools/bench_rest.sh)

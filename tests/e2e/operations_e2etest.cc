@@ -63,6 +63,7 @@ class OperationsE2eTest : public ::testing::Test {
         absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
   }
   void TearDown() override {
+    stub_.reset();
     if (server_ != nullptr && server_->running()) {
       absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
       EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();

@@ -41,6 +41,11 @@ class HttpCaller {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list);
+    if (!ca_file_.empty()) curl_easy_setopt(curl_, CURLOPT_CAINFO, ca_file_.c_str());
+    if (!cert_file_.empty()) {
+      curl_easy_setopt(curl_, CURLOPT_SSLCERT, cert_file_.c_str());
+      curl_easy_setopt(curl_, CURLOPT_SSLKEY, key_file_.c_str());
+    }
     curl_easy_setopt(curl_, CURLOPT_TIMEOUT_MS, 10000L);
     curl_easy_setopt(curl_, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, &Append);
@@ -56,6 +61,14 @@ class HttpCaller {
     curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &result.status);
     curl_easy_getinfo(curl_, CURLINFO_NUM_CONNECTS, &result.new_connections);
     return result;
+  }
+
+  // For https:// URLs: the CA that signed the server certificate, and the client certificate to
+  // present (mutual TLS), if any. PEM files.
+  void set_tls(std::string ca_file, std::string cert_file = "", std::string key_file = "") {
+    ca_file_ = std::move(ca_file);
+    cert_file_ = std::move(cert_file);
+    key_file_ = std::move(key_file);
   }
 
  private:
@@ -76,6 +89,7 @@ class HttpCaller {
   }
 
   CURL* curl_;
+  std::string ca_file_, cert_file_, key_file_;
 };
 
 }  // namespace booking::testing

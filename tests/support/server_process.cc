@@ -80,15 +80,19 @@ bool ServerProcess::running() {
   return true;
 }
 
-absl::Status ServerProcess::WaitUntilServing(const std::string& target, absl::Duration timeout) {
+absl::Status ServerProcess::WaitUntilServing(const std::string& target, absl::Duration timeout,
+                                             std::shared_ptr<grpc::ChannelCredentials> credentials,
+                                             const std::string& target_name) {
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     // A fresh channel (with its own subchannels) per attempt: a shared one would sit out gRPC's
     // reconnect backoff for seconds after the first refused connection.
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto health = grpc::health::v1::Health::NewStub(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+    if (!target_name.empty()) args.SetSslTargetNameOverride(target_name);
+    auto health =
+        grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(target, credentials, args));
     if (!running()) {
       return absl::FailedPreconditionError(absl::StrCat("server exited; log:\n", ReadLog()));
     }

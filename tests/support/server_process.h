@@ -2,12 +2,17 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
+namespace grpc {
+class ChannelCredentials;
+}
 
 namespace booking::testing {
 
@@ -24,7 +29,11 @@ class ServerProcess {
 
   absl::Status Start();
   // Polls the gRPC health service at `target` until SERVING, the process exits, or the timeout.
-  absl::Status WaitUntilServing(const std::string& target, absl::Duration timeout);
+  // `credentials`: how to reach a TLS port (insecure when null); `target_name` overrides the name
+  // checked against the server certificate.
+  absl::Status WaitUntilServing(const std::string& target, absl::Duration timeout,
+                                std::shared_ptr<grpc::ChannelCredentials> credentials = nullptr,
+                                const std::string& target_name = "");
   // Sends `signal` and waits up to `timeout` for the exit; returns the exit code (128+signal when
   // killed by a signal), or DEADLINE_EXCEEDED.
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout);

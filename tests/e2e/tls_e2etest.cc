@@ -1,0 +1,156 @@
+// TLS on both ports of the real binary, with certificates the test makes: server-only TLS, then
+// mutual TLS; the right CA works, a wrong CA, plaintext and a missing client certificate fail.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_certificates.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::TestCertificates;
+
+constexpr char kJson[] = "Content-Type: application/json";
+
+class TlsE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = absl::StrCat(::testing::TempDir(), "booking-tls-", getpid(), "-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    absl::StatusOr<TestCertificates> certs = TestCertificates::Make(dir_);
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    certs_ = *certs;
+  }
+  void TearDown() override {
+    if (server_ != nullptr && server_->running()) {
+      EXPECT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok()) << server_->ReadLog();
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartServer(bool mutual) {
+    grpc_port_ = testing::PickFreePort();
+    http_port_ = testing::PickFreePort();
+    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+                                     absl::StrCat("--database_url=", db_.url()),
+                                     "--tls_cert_file=" + certs_.server_cert,
+                                     "--tls_key_file=" + certs_.server_key};
+    if (mutual) args.push_back("--tls_client_ca_file=" + certs_.ca);
+    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+    ASSERT_TRUE(server_->Start().ok());
+    absl::Status serving =
+        server_->WaitUntilServing(Target(), absl::Seconds(30), Credentials(certs_.ca, mutual));
+    ASSERT_TRUE(serving.ok()) << serving;
+  }
+  std::string Target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  std::shared_ptr<grpc::ChannelCredentials> Credentials(const std::string& ca,
+                                                        bool client_cert) const {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = TestCertificates::Read(ca);
+    if (client_cert) {
+      options.pem_cert_chain = TestCertificates::Read(certs_.client_cert);
+      options.pem_private_key = TestCertificates::Read(certs_.client_key);
+    }
+    return grpc::SslCredentials(options);
+  }
+  grpc::Status Update(std::shared_ptr<grpc::ChannelCredentials> credentials,
+                      const std::string& key) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    auto stub = tickets::v1::BookingService::NewStub(
+        grpc::CreateCustomChannel(Target(), credentials, args));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    context.AddMetadata("idempotency-key", key);
+    tickets::v1::UpdateTicketsStatusResponse response;
+    return stub->UpdateTicketsStatus(&context, testing::ValidRequest(1, "7f100000", next_++),
+                                     &response);
+  }
+  testing::HttpResult Post(testing::HttpCaller& http, const std::string& scheme,
+                           const std::string& key) {
+    const std::string body =
+        absl::StrCat(R"({"tickets":[{"ticket_id":"7f200000-0000-4000-8000-00000000000)", next_++,
+                     R"(","status":"confirmed","customer_email":"ann@example.com",)",
+                     R"("price":{"amount":"10.00","currency":"EUR"}}]})");
+    return http.Call("POST", absl::StrCat(scheme, "://127.0.0.1:", http_port_, "/tickets-status"),
+                     body, {kJson, "Idempotency-Key: " + key});
+  }
+
+  testing::TestDatabase db_;
+  std::string dir_;
+  TestCertificates certs_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  int next_ = 0;
+};
+
+TEST_F(TlsE2eTest, BothPortsServeTlsAndRefuseAWrongCaAndPlaintext) {
+  StartServer(/*mutual=*/false);
+  EXPECT_TRUE(Update(Credentials(certs_.ca, false), "g-1").ok());
+  EXPECT_EQ(Update(Credentials(certs_.other_ca, false), "g-2").error_code(), grpc::UNAVAILABLE);
+  EXPECT_EQ(Update(grpc::InsecureChannelCredentials(), "g-3").error_code(), grpc::UNAVAILABLE);
+
+  testing::HttpCaller trusting;
+  trusting.set_tls(certs_.ca);
+  testing::HttpResult ok = Post(trusting, "https", "h-1");
+  EXPECT_EQ(ok.status, 200) << ok.error << ok.body;
+  testing::HttpCaller wrong_ca;
+  wrong_ca.set_tls(certs_.other_ca);
+  testing::HttpResult refused = Post(wrong_ca, "https", "h-2");
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_THAT(refused.error, HasSubstr("SSL")) << refused.error;
+  testing::HttpCaller plain;
+  EXPECT_NE(Post(plain, "http", "h-3").status, 200);
+
+  // Exactly the two calls made over trusted TLS were published.
+  EXPECT_EQ(db_.Count("events"), 2);
+}
+
+TEST_F(TlsE2eTest, MutualTlsNeedsAClientCertificateSignedByTheClientCa) {
+  StartServer(/*mutual=*/true);
+  EXPECT_TRUE(Update(Credentials(certs_.ca, /*client_cert=*/true), "m-1").ok());
+  EXPECT_EQ(Update(Credentials(certs_.ca, /*client_cert=*/false), "m-2").error_code(),
+            grpc::UNAVAILABLE);
+
+  testing::HttpCaller with_cert;
+  with_cert.set_tls(certs_.ca, certs_.client_cert, certs_.client_key);
+  testing::HttpResult ok = Post(with_cert, "https", "mh-1");
+  EXPECT_EQ(ok.status, 200) << ok.error << ok.body;
+  testing::HttpCaller without_cert;
+  without_cert.set_tls(certs_.ca);
+  EXPECT_NE(Post(without_cert, "https", "mh-2").status, 200);
+
+  EXPECT_EQ(db_.Count("events"), 2);
+}
+
+TEST_F(TlsE2eTest, UnreadableKeyStopsStartUpNamingTheFlag) {
+  testing::ServerProcess server(
+      BOOKING_SERVER_PATH,
+      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
+       absl::StrCat("--database_url=", db_.url()), "--tls_cert_file=" + certs_.server_cert,
+       "--tls_key_file=" + dir_ + "/missing.key"});
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<int> code = server.Stop(0, absl::Seconds(30));  // signal 0: just wait
+  ASSERT_TRUE(code.ok()) << server.ReadLog();
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(server.ReadLog(), HasSubstr("tls_key_file"));
+}
+
+}  // namespace
+}  // namespace booking
