@@ -1,0 +1,60 @@
+#include "server/token_authenticator.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace booking::server {
+namespace {
+
+std::string TokenFile(const std::string& name, const std::string& content) {
+  const std::string path = absl::StrCat(::testing::TempDir(), name, "-", getpid());
+  std::ofstream(path) << content;
+  return path;
+}
+
+TEST(ConstantTimeEqualsTest, EqualOnlyForTheSameBytes) {
+  EXPECT_TRUE(ConstantTimeEquals("tok-alpha", "tok-alpha"));
+  EXPECT_FALSE(ConstantTimeEquals("tok-alpha", "tok-alphb"));
+  EXPECT_FALSE(ConstantTimeEquals("tok-alpha", "tok-alpha2"));
+  EXPECT_FALSE(ConstantTimeEquals("tok-alpha", "tok"));
+  EXPECT_FALSE(ConstantTimeEquals("tok", ""));
+  EXPECT_FALSE(ConstantTimeEquals("", "tok"));
+  EXPECT_TRUE(ConstantTimeEquals("", ""));
+  // A prefix repeated to the other's length must not compare equal.
+  EXPECT_FALSE(ConstantTimeEquals("abab", "ab"));
+}
+
+TEST(TokenAuthenticatorTest, ReadsTokensSkippingCommentsBlankLinesAndSpaces) {
+  auto auth = TokenAuthenticator::FromFile(TokenFile("t1", "# team\n\n  tok-a  \ntok-b\n"));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_TRUE((*auth)->Accepts("tok-a"));
+  EXPECT_TRUE((*auth)->Accepts("tok-b"));
+  EXPECT_FALSE((*auth)->Accepts("# team"));
+  EXPECT_FALSE((*auth)->Accepts(""));
+}
+
+TEST(TokenAuthenticatorTest, ReloadRevokesAndAKeptFileSurvivesABadReload) {
+  const std::string path = TokenFile("t2", "tok-a\ntok-b\n");
+  auto auth = TokenAuthenticator::FromFile(path);
+  ASSERT_TRUE(auth.ok());
+  std::ofstream(path) << "tok-b\n";
+  ASSERT_EQ(*(*auth)->Reload(), 1u);
+  EXPECT_FALSE((*auth)->Accepts("tok-a"));
+  EXPECT_TRUE((*auth)->Accepts("tok-b"));
+  std::ofstream(path) << "# nothing\n";
+  EXPECT_EQ((*auth)->Reload().status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE((*auth)->Accepts("tok-b")) << "a bad file keeps the old tokens";
+}
+
+TEST(TokenAuthenticatorTest, MissingFileNamesTheFlag) {
+  auto auth = TokenAuthenticator::FromFile("/nonexistent/tokens");
+  ASSERT_FALSE(auth.ok());
+  EXPECT_NE(auth.status().message().find("auth_tokens_file"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace booking::server
