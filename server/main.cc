@@ -44,6 +44,7 @@
 #include "workers/delivery_policy.h"
 #include "workers/delivery_recorder.h"
 #include "workers/delivery_runner.h"
+#include "workers/event_pruner.h"
 #include "workers/event_queue.h"
 #include "workers/http_client.h"
 #include "workers/http_receipts_api.h"
@@ -87,6 +88,10 @@ ABSL_FLAG(absl::Duration, retry_first_delay, absl::Milliseconds(200),
 ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff between attempts.");
 ABSL_FLAG(absl::Duration, sweep_interval, absl::Milliseconds(250),
           "How often due retries and expired leases are claimed.");
+ABSL_FLAG(absl::Duration, event_retention, absl::Hours(24 * 7),
+          "How long finished events (and so idempotency keys) are kept before pruning.");
+ABSL_FLAG(absl::Duration, prune_interval, absl::Minutes(1),
+          "How often finished events older than --event_retention are deleted.");
 ABSL_FLAG(int, group_commit_max_events, 2000, "Most events one group commit writes.");
 ABSL_FLAG(int, group_commits_in_flight, 2,
           "Group commits of the event log that may run at once, each on its own connection.");
@@ -376,6 +381,7 @@ int Run() {
 
   std::unique_ptr<workers::EventLog> event_log;
   std::unique_ptr<workers::RecoverySweeper> sweeper;
+  std::unique_ptr<workers::EventPruner> pruner;
   if (durable) {
     event_log = std::make_unique<workers::PgEventLog>(
         event_store, queue,
@@ -395,6 +401,9 @@ int Run() {
         workers::RecoverySweeperOptions{.owner = instance_id,
                                         .lease = absl::GetFlag(FLAGS_delivery_lease),
                                         .interval = absl::GetFlag(FLAGS_sweep_interval)});
+    pruner = std::make_unique<workers::EventPruner>(
+        event_store, workers::EventPrunerOptions{.retention = absl::GetFlag(FLAGS_event_retention),
+                                                 .interval = absl::GetFlag(FLAGS_prune_interval)});
   } else {
     workers::MemoryEventLogOptions log_options;
     log_options.first_sequence = *max_sequence + 1;
@@ -507,6 +516,7 @@ int Run() {
   server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
   reads.Stop();
   event_log.reset();  // commits what is pending
+  pruner.reset();
   sweeper.reset();
   const size_t left = worker_pool.Stop(grace, [&http] {
     spdlog::warn("handlers still busy at the shutdown deadline: aborting external calls");

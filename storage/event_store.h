@@ -86,6 +86,11 @@ class EventStore {
 
   // Unfinished deliveries (for shutdown logs and tests).
   virtual absl::StatusOr<int64_t> CountPending() = 0;
+
+  // Deletes up to `limit` events published more than `older_than` ago whose deliveries are all
+  // finished (none pending, none dead-lettered), oldest first. Returns how many. Their
+  // idempotency keys are forgotten with them.
+  virtual absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) = 0;
 };
 
 }  // namespace booking::storage

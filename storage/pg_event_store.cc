@@ -18,6 +18,7 @@ constexpr char kRelease[] = "deliveries_release";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kPending[] = "deliveries_pending";
+constexpr char kPrune[] = "events_prune";
 
 constexpr char kEventColumns[] =
     "e.event_id::text, e.event_type, e.ticket_id::text, e.idempotency_key, e.correlation_id,"
@@ -117,6 +118,14 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") INSERT INTO deliveries (sequence, handler) SELECT sequence, handler FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
       {kPending, "SELECT count(*) FROM deliveries"},
+      // Oldest first along the primary key, so each batch reads little beyond what it deletes.
+      {kPrune,
+       "DELETE FROM events WHERE sequence IN ("
+       "  SELECT e.sequence FROM events e"
+       "  WHERE e.published_at < now() - $1::interval"
+       "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence)"
+       "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
+       "  ORDER BY e.sequence LIMIT $2)"},
   };
 }
 
@@ -257,6 +266,16 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
   int count = 0;
   absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
     count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
+  });
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int limit) {
+  int count = 0;
+  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+    count =
+        static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
   });
   if (!status.ok()) return status;
   return count;

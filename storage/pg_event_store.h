@@ -26,6 +26,7 @@ class PgEventStore final : public EventStore {
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>> ids,
                                        bool all) override;
   absl::StatusOr<int64_t> CountPending() override;
+  absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) override;
 
  private:
   ConnectionPool& pool_;

@@ -170,5 +170,61 @@ TEST_F(PgEventStoreTest, RetryAllDeadLetters) {
   EXPECT_EQ(*store_.CountPending(), 4);
 }
 
+// Finished, pending and dead-lettered events, all old; only the finished ones are pruned, and
+// the young finished one stays until it is old too.
+TEST_F(PgEventStoreTest, PrunesOnlyOldEventsWhoseDeliveriesAreAllFinished) {
+  const EventRecord events[] = {Event("done-old"), Event("pending-old"), Event("dead-old"),
+                                Event("done-young")};
+  absl::StatusOr<std::vector<EventRecord>> appended =
+      store_.Append(events, kRoutes, "me", absl::Seconds(30));
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  auto sequence_of = [&](const std::string& key) {
+    for (const EventRecord& e : *appended) {
+      if (e.idempotency_key == key) return e.sequence;
+    }
+    return int64_t{-1};
+  };
+  std::vector<DeliveryOutcome> outcomes;
+  for (const char* key : {"done-old", "done-young"}) {
+    for (const char* handler : {"Store", "Receipt"}) {
+      outcomes.push_back({.sequence = sequence_of(key), .handler = handler, .kind = Kind::kDone});
+    }
+  }
+  outcomes.push_back(
+      {.sequence = sequence_of("pending-old"), .handler = "Store", .kind = Kind::kDone});
+  outcomes.push_back(
+      {.sequence = sequence_of("dead-old"), .handler = "Store", .kind = Kind::kDone});
+  DeliveryOutcome dead{
+      .sequence = sequence_of("dead-old"), .handler = "Receipt", .kind = Kind::kDeadLetter};
+  dead.error = "gave up";
+  outcomes.push_back(dead);
+  ASSERT_TRUE(store_.Record(outcomes).ok());
+  db_.Exec(
+      "UPDATE events SET published_at = now() - interval '2 days' WHERE idempotency_key <> "
+      "'done-young'");
+
+  absl::StatusOr<int> pruned = store_.PruneFinished(absl::Hours(24), 100);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_EQ(db_.Count("events WHERE idempotency_key = 'done-old'"), 0);
+  EXPECT_EQ(db_.Count("events"), 3);
+  EXPECT_EQ(*store_.PruneFinished(absl::Hours(24), 100), 0) << "nothing else is both old and done";
+
+  // Its key is forgotten with it: the same key publishes again.
+  const EventRecord again[] = {Event("done-old")};
+  EXPECT_EQ(store_.Append(again, kRoutes, "me", absl::Seconds(30))->size(), 1u);
+}
+
+TEST_F(PgEventStoreTest, PruneDeletesAtMostTheLimitOldestFirst) {
+  std::vector<EventRecord> events;
+  for (int i = 0; i < 5; ++i) events.push_back(Event(absl::StrCat("batch-", i)));
+  ASSERT_TRUE(store_.Append(events, {}, "", absl::ZeroDuration()).ok());  // no routes: done
+  db_.Exec("UPDATE events SET published_at = now() - interval '1 hour'");
+  EXPECT_EQ(*store_.PruneFinished(absl::Minutes(1), 2), 2);
+  EXPECT_EQ(db_.Count("events WHERE idempotency_key IN ('batch-0', 'batch-1')"), 0);
+  EXPECT_EQ(*store_.PruneFinished(absl::Minutes(1), 10), 3);
+  EXPECT_EQ(db_.Count("events"), 0);
+}
+
 }  // namespace
 }  // namespace booking::storage
