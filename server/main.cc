@@ -513,7 +513,10 @@ int Run() {
   database_health.reset();
   health.Shutdown();                          // health now answers NOT_SERVING
   if (http_server) http_server->Stop(grace);  // no new HTTP requests; those in flight finish
-  server->Shutdown(absl::ToChronoTime(absl::Now() + grace));  // in-flight calls finish
+  const absl::Time grpc_stop_start = absl::Now();
+  server->Shutdown(absl::ToChronoTime(grpc_stop_start + grace));  // in-flight calls finish
+  spdlog::info("grpc server stopped duration_ms={:.0f}",
+               absl::ToDoubleMilliseconds(absl::Now() - grpc_stop_start));
   reads.Stop();
   event_log.reset();  // commits what is pending
   pruner.reset();

@@ -268,6 +268,10 @@ TEST_F(OperationsE2eTest, BearerTokensGuardWritesAndAdminOverGrpcAndRestAndReloa
     if (!revoked) absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(revoked) << server_->ReadLog();
+  testing::HttpResult revoked_rest =
+      http_.Call("POST", Url("/tickets-status"), body,
+                 {kJson, "Idempotency-Key: r-3", "Authorization: Bearer tok-alpha"});
+  EXPECT_EQ(revoked_rest.status, 401) << revoked_rest.body;
   EXPECT_TRUE(Update(request(), "c-1", {{"authorization", "Bearer tok-beta"}}).ok());
   EXPECT_TRUE(server_->running()) << "SIGHUP must not stop the server";
 }
