@@ -2,7 +2,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -48,6 +52,33 @@ TEST(TokenAuthenticatorTest, ReloadRevokesAndAKeptFileSurvivesABadReload) {
   std::ofstream(path) << "# nothing\n";
   EXPECT_EQ((*auth)->Reload().status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE((*auth)->Accepts("tok-b")) << "a bad file keeps the old tokens";
+}
+
+// Calls check tokens on gRPC threads while SIGHUP reloads on the main thread.
+TEST(TokenAuthenticatorTest, ChecksDuringReloadsSeeTheOldOrTheNewTokensNeverNeither) {
+  const std::string path = TokenFile("t3", "tok-kept\ntok-a\n");
+  auto auth = TokenAuthenticator::FromFile(path);
+  ASSERT_TRUE(auth.ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> checkers;
+  for (int i = 0; i < 3; ++i) {
+    checkers.emplace_back([&] {
+      while (!stop.load()) refused += (*auth)->Accepts("tok-kept") ? 0 : 1;
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    // Rewritten elsewhere and renamed into place, as an operator's tooling would.
+    const std::string next = absl::StrCat(path, ".next");
+    std::ofstream(next) << "tok-kept\n" << (i % 2 == 0 ? "tok-b\n" : "tok-a\n");
+    std::rename(next.c_str(), path.c_str());
+    ASSERT_TRUE((*auth)->Reload().ok());
+  }
+  stop = true;
+  for (std::thread& checker : checkers) checker.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_TRUE((*auth)->Accepts("tok-a"));
+  EXPECT_FALSE((*auth)->Accepts("tok-b"));
 }
 
 TEST(TokenAuthenticatorTest, MissingFileNamesTheFlag) {
