@@ -6,7 +6,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <initializer_list>
 #include <sstream>
+
+#include "absl/container/flat_hash_map.h"
 
 namespace booking::metrics {
 namespace {
@@ -22,6 +25,19 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 std::string S(std::string_view s) { return std::string(s); }
 
 }  // namespace
+
+struct Metrics::Children {
+  struct Call {
+    prometheus::Counter* count;
+    prometheus::Histogram* latency;
+  };
+  std::mutex mu;
+  absl::flat_hash_map<std::string, Call> calls ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, prometheus::Counter*> counters ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
+  prometheus::Histogram* commit_events = nullptr;   // set once by the constructor
+  prometheus::Histogram* commit_latency = nullptr;  // set once by the constructor
+};
 
 struct Metrics::Families {
   explicit Families(prometheus::Registry& r)
@@ -75,9 +91,33 @@ struct Metrics::Families {
   prometheus::Counter& published;
 };
 
+namespace {
+
+const prometheus::Histogram::BucketBoundaries& CommitSizeBuckets() {
+  static const auto* sizes = new prometheus::Histogram::BucketBoundaries{
+      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
+  return *sizes;
+}
+
+// Keys of the child caches: the label values, with a separator no label value contains.
+std::string Key(std::initializer_list<std::string_view> parts) {
+  std::string key;
+  for (std::string_view part : parts) {
+    key.append(part.data(), part.size());
+    key.push_back('\x1f');
+  }
+  return key;
+}
+
+}  // namespace
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      families_(std::make_unique<Families>(*registry_)) {}
+      families_(std::make_unique<Families>(*registry_)),
+      children_(std::make_unique<Children>()) {
+  children_->commit_events = &families_->commit_events.Add({}, CommitSizeBuckets());
+  children_->commit_latency = &families_->commit_latency.Add({}, LatencyBuckets());
+}
 
 Metrics::~Metrics() = default;
 
@@ -94,23 +134,45 @@ void Metrics::EventsAccepted(size_t n) { families_->accepted.Increment(static_ca
 void Metrics::EventsPublished(size_t n) { families_->published.Increment(static_cast<double>(n)); }
 
 void Metrics::LogCommit(size_t events, absl::Duration latency) {
-  static const auto* sizes = new prometheus::Histogram::BucketBoundaries{
-      1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000};
-  families_->commit_events.Add({}, *sizes).Observe(static_cast<double>(events));
-  families_->commit_latency.Add({}, LatencyBuckets()).Observe(absl::ToDoubleSeconds(latency));
+  children_->commit_events->Observe(static_cast<double>(events));
+  children_->commit_latency->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::Delivery(std::string_view handler, std::string_view outcome) {
-  families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}}).Increment();
+  prometheus::Counter* counter;
+  {
+    std::lock_guard lock(children_->mu);
+    auto [it, inserted] = children_->counters.try_emplace(Key({"delivery", handler, outcome}));
+    if (inserted) {
+      it->second = &families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}});
+    }
+    counter = it->second;
+  }
+  counter->Increment();
 }
 
 void Metrics::HandlerBatch(std::string_view handler, absl::Duration latency) {
-  families_->handler_latency.Add({{"handler", S(handler)}}, LatencyBuckets())
-      .Observe(absl::ToDoubleSeconds(latency));
+  prometheus::Histogram* histogram;
+  {
+    std::lock_guard lock(children_->mu);
+    auto [it, inserted] = children_->histograms.try_emplace(Key({"handler", handler}));
+    if (inserted) {
+      it->second = &families_->handler_latency.Add({{"handler", S(handler)}}, LatencyBuckets());
+    }
+    histogram = it->second;
+  }
+  histogram->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::ExternalCall(std::string_view api, std::string_view status) {
-  families_->external.Add({{"api", S(api)}, {"status", S(status)}}).Increment();
+  prometheus::Counter* counter;
+  {
+    std::lock_guard lock(children_->mu);
+    auto [it, inserted] = children_->counters.try_emplace(Key({"external", api, status}));
+    if (inserted) it->second = &families_->external.Add({{"api", S(api)}, {"status", S(status)}});
+    counter = it->second;
+  }
+  counter->Increment();
 }
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {

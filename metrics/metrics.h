@@ -46,8 +46,12 @@ class Metrics {
 
  private:
   struct Families;
+  struct Children;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Families> families_;
+  // prometheus-cpp's Family::Add builds a whole metric (a histogram: its buckets) before it
+  // looks the labels up, so labelled children are looked up here instead, built once.
+  std::unique_ptr<Children> children_;
   struct Gauge {
     std::string name, help;
     std::function<double()> read;
