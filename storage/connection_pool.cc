@@ -78,6 +78,15 @@ absl::Status ConnectionPool::Open(Slot& slot) {
 }
 
 absl::Status ConnectionPool::Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
+  return Execute<pqxx::work>(fn);
+}
+
+absl::Status ConnectionPool::Run(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
+  return Execute<pqxx::nontransaction>(fn);
+}
+
+template <typename Txn>
+absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
   absl::StatusOr<Slot*> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Slot& slot = **acquired;
@@ -85,9 +94,9 @@ absl::Status ConnectionPool::Transact(absl::FunctionRef<void(pqxx::transaction_b
   if (slot.conn == nullptr || !slot.conn->is_open()) status = Open(slot);
   if (status.ok()) {
     try {
-      pqxx::work txn(*slot.conn);
+      Txn txn(*slot.conn);
       fn(txn);
-      txn.commit();
+      txn.commit();  // a no-op for nontransaction
     } catch (const std::exception& e) {
       status = StatusFromPgException(e);
       if (BreaksConnection(e)) {

@@ -149,7 +149,7 @@ absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(absl::Span<const E
   const std::string route_types = Array(routes, [](const Route& r) { return r.event_type; });
   const std::string route_handlers = Array(routes, [](const Route& r) { return r.handler; });
 
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     appended.clear();
     pqxx::result result =
         txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
@@ -181,7 +181,7 @@ absl::StatusOr<std::vector<DeliveryRecord>> PgEventStore::ClaimDue(const std::st
                                                                    absl::Duration lease,
                                                                    int limit) {
   std::vector<DeliveryRecord> claimed;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     claimed.clear();
     pqxx::result result = txn.exec_prepared(kClaim, owner, Interval(lease), limit);
     claimed.reserve(result.size());
@@ -227,7 +227,9 @@ absl::Status PgEventStore::Record(absl::Span<const DeliveryOutcome> outcomes) {
   auto errors = [](Ptrs items) {
     return Array(items, [](const DeliveryOutcome* o) { return o->error.substr(0, 2000); });
   };
-  return pool_.Transact([&](pqxx::transaction_base& txn) {
+  // The usual batch is all successes: one statement, no transaction needed around it.
+  const int kinds = !done.empty() + !retry.empty() + !dead.empty() + !release.empty();
+  auto record = [&](pqxx::transaction_base& txn) {
     if (!done.empty()) txn.exec_prepared0(kDone, sequences(done), handlers(done));
     if (!retry.empty()) {
       const std::string retry_at = Array(Ptrs(retry), [](const DeliveryOutcome* o) {
@@ -237,12 +239,13 @@ absl::Status PgEventStore::Record(absl::Span<const DeliveryOutcome> outcomes) {
     }
     if (!dead.empty()) txn.exec_prepared0(kDead, sequences(dead), handlers(dead), errors(dead));
     if (!release.empty()) txn.exec_prepared0(kRelease, sequences(release), handlers(release));
-  });
+  };
+  return kinds == 1 ? pool_.Run(record) : pool_.Transact(record);
 }
 
 absl::StatusOr<std::vector<DeadLetterRecord>> PgEventStore::ListDeadLetters(int limit) {
   std::vector<DeadLetterRecord> letters;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     letters.clear();
     for (const auto& row : txn.exec_prepared(kListDead, limit)) {
       DeadLetterRecord letter;
@@ -264,7 +267,7 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
   const std::string sequences = Array(ids, [](const Id& id) { return std::to_string(id.first); });
   const std::string handlers = Array(ids, [](const Id& id) { return id.second; });
   int count = 0;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
   });
   if (!status.ok()) return status;
@@ -273,7 +276,7 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
 
 absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int limit) {
   int count = 0;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     count =
         static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
   });
@@ -283,7 +286,7 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
 
 absl::StatusOr<int64_t> PgEventStore::CountPending() {
   int64_t count = 0;
-  absl::Status status = pool_.Transact(
+  absl::Status status = pool_.Run(
       [&](pqxx::transaction_base& txn) { count = txn.exec_prepared1(kPending)[0].as<int64_t>(); });
   if (!status.ok()) return status;
   return count;

@@ -29,7 +29,7 @@ absl::Status PgReceiptRepository::IssueAll(absl::Span<const ReceiptRecord> recei
       ToPgArrayLiteral(receipts, [](const ReceiptRecord& r) { return r.price_currency; });
   const std::string correlations =
       ToPgArrayLiteral(receipts, [](const ReceiptRecord& r) { return r.correlation_id; });
-  return pool_.Transact([&](pqxx::transaction_base& txn) {
+  return pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared0(kIssue, keys, tickets, amounts, currencies, correlations);
   });
 }

@@ -90,14 +90,14 @@ absl::Status PgTicketRepository::Upsert(absl::Span<const TicketRecord> records) 
   const std::string sequences = ToPgArrayLiteral(absl::Span<const std::string>(sequence_texts),
                                                  [](const std::string& s) { return s; });
 
-  return pool_.Transact([&](pqxx::transaction_base& txn) {
+  return pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared0(kUpsert, ids, emails, amounts, currencies, statuses, bookings, sequences);
   });
 }
 
 absl::StatusOr<TicketRecord> PgTicketRepository::Get(std::string_view ticket_id) {
   std::optional<TicketRecord> found;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     pqxx::result result = txn.exec_prepared(kGet, std::string(ticket_id));
     if (!result.empty()) found = FromRow(result[0]);
   });
@@ -110,7 +110,7 @@ absl::StatusOr<TicketRecord> PgTicketRepository::Get(std::string_view ticket_id)
 absl::StatusOr<std::vector<TicketRecord>> PgTicketRepository::ListActive(
     std::string_view after_ticket_id, int limit) {
   std::vector<TicketRecord> out;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     out.clear();
     pqxx::result result = after_ticket_id.empty()
                               ? txn.exec_prepared(kListFirst, limit)
@@ -124,7 +124,7 @@ absl::StatusOr<std::vector<TicketRecord>> PgTicketRepository::ListActive(
 
 absl::StatusOr<int64_t> PgTicketRepository::MaxEventSequence() {
   int64_t max = 0;
-  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     max = txn.exec_prepared1(kMaxSequence)[0].as<int64_t>();
   });
   if (!status.ok()) return status;

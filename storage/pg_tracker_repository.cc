@@ -30,7 +30,7 @@ absl::Status PgTrackerRepository::AppendAll(std::string_view sheet,
       ToPgArrayLiteral(rows, [](const Row& r) { return r.price_currency; });
   const std::string correlations =
       ToPgArrayLiteral(rows, [](const Row& r) { return r.correlation_id; });
-  return pool_.Transact([&](pqxx::transaction_base& txn) {
+  return pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared0(kAppend, std::string(sheet), events, tickets, emails, amounts, currencies,
                        correlations);
   });

@@ -121,6 +121,31 @@ TEST(ConnectionPoolPgTest, StatementTimeoutIsEnforced) {
   EXPECT_TRUE(pool.Transact([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); }).ok());
 }
 
+// Run is autocommit: one statement commits by itself, all or nothing; the timeout still holds.
+TEST(ConnectionPoolPgTest, RunCommitsOneStatementAtomicallyWithTheTimeout) {
+  TestDatabase db;
+  db.Exec("CREATE TABLE t (id INT PRIMARY KEY)");
+  storage::PoolOptions options;
+  options.database_url = db.url();
+  options.size = 1;
+  options.statement_timeout = absl::Milliseconds(200);
+  ConnectionPool pool(options);
+  EXPECT_TRUE(
+      pool.Run([](pqxx::transaction_base& txn) { txn.exec0("INSERT INTO t VALUES (1), (2)"); })
+          .ok());
+  EXPECT_EQ(db.Count("t"), 2);
+  // The third row is new, the fourth collides: the statement inserts nothing.
+  absl::Status collided =
+      pool.Run([](pqxx::transaction_base& txn) { txn.exec0("INSERT INTO t VALUES (3), (1)"); });
+  EXPECT_FALSE(collided.ok());
+  EXPECT_EQ(db.Count("t"), 2);
+  const absl::Time start = absl::Now();
+  absl::Status slow = pool.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT pg_sleep(5)"); });
+  EXPECT_TRUE(absl::IsDeadlineExceeded(slow)) << slow;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  EXPECT_TRUE(pool.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); }).ok());
+}
+
 // A connection killed on the server while a transaction uses it: that call fails as UNAVAILABLE
 // (retryable), and the pool opens a fresh connection for the next one.
 TEST(ConnectionPoolPgTest, ReconnectsAfterBackendTerminatedInUse) {
