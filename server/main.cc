@@ -248,6 +248,14 @@ int Run() {
     std::fprintf(stderr, "booking-server: %s\n", std::string(status.message()).c_str());
     return 2;
   }
+  if (absl::GetFlag(FLAGS_event_retention) < absl::Hours(24)) {
+    // The API promises that a key never publishes twice for at least 24 hours.
+    spdlog::critical(
+        "event_retention: must be at least 24h (idempotency keys are kept that long), "
+        "got {}",
+        absl::FormatDuration(absl::GetFlag(FLAGS_event_retention)));
+    return 2;
+  }
   const std::string database_url = DatabaseUrl();
   if (database_url.empty()) {
     spdlog::critical("no database: set --database_url or DATABASE_URL");

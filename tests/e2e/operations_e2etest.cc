@@ -356,5 +356,17 @@ TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
   EXPECT_TRUE(Update(testing::ValidRequest(1, "7e300200"), "after-1").ok());
 }
 
+TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtStart) {
+  testing::ServerProcess server(
+      BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
+                            absl::StrCat("--database_url=", db_.url()), "--event_retention=2h"});
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<int> code = server.Stop(0, absl::Seconds(30));  // signal 0: just wait
+  ASSERT_TRUE(code.ok()) << server.ReadLog();
+  EXPECT_EQ(*code, 2);
+  EXPECT_THAT(server.ReadLog(), HasSubstr("event_retention: must be at least 24h"));
+  EXPECT_EQ(db_.QueryValue("SELECT to_regclass('events') IS NULL"), "t") << "nothing was created";
+}
+
 }  // namespace
 }  // namespace booking
