@@ -47,12 +47,16 @@ std::map<std::string, double> ParseMetrics(const std::string& page) {
 
 class OperationsE2eTest : public ::testing::Test {
  protected:
-  void StartServer(std::vector<std::string> extra) {
+  // `before` comes first, so the test's addresses and database override it (later flags win).
+  void StartServer(std::vector<std::string> extra, std::vector<std::string> before = {}) {
     grpc_port_ = testing::PickFreePort();
     http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", db_.url())};
+    std::vector<std::string> args = std::move(before);
+    for (std::string arg : {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+                            absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+                            absl::StrCat("--database_url=", db_.url())}) {
+      args.push_back(std::move(arg));
+    }
     args.insert(args.end(), extra.begin(), extra.end());
     server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
     ASSERT_TRUE(server_->Start().ok());
@@ -199,6 +203,7 @@ TEST_F(OperationsE2eTest, AccessLogHasOneLinePerCallWithItsCorrelationId) {
                       {kJson, "Idempotency-Key: log-2", "Correlation-ID: corr-http-1"})
                 .status,
             200);
+  stub_.reset();  // an idle client connection holds a graceful stop for up to its grace
   ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
   const std::string log = server_->ReadLog();
   auto count = [&](const std::string& pattern) {
@@ -294,6 +299,7 @@ TEST_F(OperationsE2eTest, JsonLogsCarryFieldsAndNeverThePasswordOrTokens) {
             grpc::UNAUTHENTICATED);
   ASSERT_EQ(http_.Call("GET", Url("/metrics"), "", {"Authorization: Bearer tok-secret-42"}).status,
             200);
+  stub_.reset();  // an idle client connection holds a graceful stop for up to its grace
   ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
   const std::string log = server_->ReadLog();
   EXPECT_THAT(log, Not(HasSubstr("pw-hush-99")));
@@ -366,6 +372,23 @@ TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtSt
   EXPECT_EQ(*code, 2);
   EXPECT_THAT(server.ReadLog(), HasSubstr("event_retention: must be at least 24h"));
   EXPECT_EQ(db_.QueryValue("SELECT to_regclass('events') IS NULL"), "t") << "nothing was created";
+}
+
+// The example configuration for operators is a working --flagfile (addresses and the token file
+// overridden for the test: later flags win).
+TEST_F(OperationsE2eTest, ExampleFlagFileStartsTheServer) {
+  const std::string tokens =
+      WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-flagfile-", getpid()), "tok-deploy\n");
+  StartServer(
+      {absl::StrCat("--auth_tokens_file=", tokens)},
+      {absl::StrCat("--flagfile=", BOOKING_SOURCE_DIR, "/tools/deploy/booking-server.flags")});
+  EXPECT_EQ(Update(testing::ValidRequest(1, "7e400000"), "deploy-1").error_code(),
+            grpc::UNAUTHENTICATED)
+      << "the example turns tokens on";
+  EXPECT_TRUE(Update(testing::ValidRequest(1, "7e400000"), "deploy-2",
+                     {{"authorization", "Bearer tok-deploy"}})
+                  .ok());
+  EXPECT_EQ(http_.Call("GET", Url("/health")).status, 200);
 }
 
 }  // namespace
