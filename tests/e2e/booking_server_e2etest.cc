@@ -42,7 +42,9 @@ class BookingServerE2eTest : public ::testing::Test {
     if (server_ != nullptr && server_->running()) {
       absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
       EXPECT_TRUE(code.ok()) << code.status();
-      if (code.ok()) EXPECT_EQ(*code, 0) << server_->ReadLog();
+      if (code.ok()) {
+        EXPECT_EQ(*code, 0) << server_->ReadLog();
+      }
     }
     delete server_;
     delete db_;

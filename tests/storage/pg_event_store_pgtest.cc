@@ -25,6 +25,14 @@ EventRecord Event(const std::string& key, const std::string& type = "Confirmed")
           std::string("\x00\x01payload\xff", 10)};
 }
 
+DeliveryOutcome Outcome(int64_t sequence, const std::string& handler, DeliveryOutcome::Kind kind) {
+  DeliveryOutcome outcome;
+  outcome.sequence = sequence;
+  outcome.handler = handler;
+  outcome.kind = kind;
+  return outcome;
+}
+
 class PgEventStoreTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(Migrate(*pool_).ok()); }
@@ -187,15 +195,12 @@ TEST_F(PgEventStoreTest, PrunesOnlyOldEventsWhoseDeliveriesAreAllFinished) {
   std::vector<DeliveryOutcome> outcomes;
   for (const char* key : {"done-old", "done-young"}) {
     for (const char* handler : {"Store", "Receipt"}) {
-      outcomes.push_back({.sequence = sequence_of(key), .handler = handler, .kind = Kind::kDone});
+      outcomes.push_back(Outcome(sequence_of(key), handler, Kind::kDone));
     }
   }
-  outcomes.push_back(
-      {.sequence = sequence_of("pending-old"), .handler = "Store", .kind = Kind::kDone});
-  outcomes.push_back(
-      {.sequence = sequence_of("dead-old"), .handler = "Store", .kind = Kind::kDone});
-  DeliveryOutcome dead{
-      .sequence = sequence_of("dead-old"), .handler = "Receipt", .kind = Kind::kDeadLetter};
+  outcomes.push_back(Outcome(sequence_of("pending-old"), "Store", Kind::kDone));
+  outcomes.push_back(Outcome(sequence_of("dead-old"), "Store", Kind::kDone));
+  DeliveryOutcome dead = Outcome(sequence_of("dead-old"), "Receipt", Kind::kDeadLetter);
   dead.error = "gave up";
   outcomes.push_back(dead);
   ASSERT_TRUE(store_.Record(outcomes).ok());

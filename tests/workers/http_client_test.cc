@@ -35,7 +35,7 @@ TEST(HttpClientTest, ReusesTheConnection) {
   HttpClient client;
   for (int i = 0; i < 5; ++i) {
     absl::StatusOr<HttpResponse> response =
-        client.Send({"POST", fake.url() + "/nowhere", {}, "{}"});
+        client.Send({"POST", fake.url() + "/nowhere", {}, "{}", "test"});
     ASSERT_TRUE(response.ok()) << response.status();
     EXPECT_EQ(response->status, 404);
   }
@@ -68,14 +68,16 @@ TEST(HttpClientTest, TransportFailuresAreRetryable) {
   HttpClient client = ShortTimeouts();
   fake.FailNext(1, Fault::kSlow);
   const absl::Time start = absl::Now();
-  EXPECT_TRUE(
-      absl::IsDeadlineExceeded(client.Send({"PUT", fake.url() + "/receipts", {}, ""}).status()));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      client.Send({"PUT", fake.url() + "/receipts", {}, "", "test"}).status()));
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   fake.FailNext(1, Fault::kDrop);
-  EXPECT_TRUE(absl::IsUnavailable(client.Send({"PUT", fake.url() + "/receipts", {}, ""}).status()));
+  EXPECT_TRUE(
+      absl::IsUnavailable(client.Send({"PUT", fake.url() + "/receipts", {}, "", "test"}).status()));
   const int closed_port = testing::PickFreePort();
   EXPECT_TRUE(absl::IsUnavailable(
-      client.Send({"GET", absl::StrCat("http://127.0.0.1:", closed_port, "/"), {}, ""}).status()));
+      client.Send({"GET", absl::StrCat("http://127.0.0.1:", closed_port, "/"), {}, "", "test"})
+          .status()));
 }
 
 TEST(HttpClientTest, StatusFromHttpSaysWhetherToRetry) {

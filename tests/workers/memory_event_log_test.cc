@@ -60,7 +60,7 @@ TEST(MemoryEventLogTest, FullQueueRefusesAndRemembersNothing) {
 TEST(MemoryEventLogTest, ForgetsKeysBeyondTheBound) {
   EventQueue queue(16);
   MemoryEventLog log(queue, {.max_idempotency_keys = 2});
-  AppendSync(log, Events({"a", "b", "c"}));
+  ASSERT_EQ(AppendSync(log, Events({"a", "b", "c"}))->published, 3);
   EXPECT_EQ(AppendSync(log, Events({"a"}))->published, 1) << "oldest key forgotten";
   EXPECT_EQ(AppendSync(log, Events({"c"}))->published, 0) << "newest key remembered";
 }
@@ -72,7 +72,9 @@ TEST(MemoryEventLogTest, ConcurrentAppendsGetUniqueSequences) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
-        AppendSync(log, Events({absl::StrCat(t, "/", i, "a"), absl::StrCat(t, "/", i, "b")}));
+        EXPECT_TRUE(
+            AppendSync(log, Events({absl::StrCat(t, "/", i, "a"), absl::StrCat(t, "/", i, "b")}))
+                .ok());
       }
     });
   }

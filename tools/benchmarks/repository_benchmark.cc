@@ -55,12 +55,12 @@ void BM_TicketUpsert(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     for (TicketRecord& record : batch) {
-      record = {.ticket_id = workers::NewUuid(),
-                .customer_email = "load@example.com",
-                .price_amount = "49.90",
-                .price_currency = "EUR",
-                .status = "confirmed",
-                .last_event_sequence = ++sequence};
+      record.ticket_id = workers::NewUuid();
+      record.customer_email = "load@example.com";
+      record.price_amount = "49.90";
+      record.price_currency = "EUR";
+      record.status = "confirmed";
+      record.last_event_sequence = ++sequence;
     }
     state.ResumeTiming();
     Check(state, repository.Upsert(batch));
