@@ -27,16 +27,31 @@ std::string S(std::string_view s) { return std::string(s); }
 }  // namespace
 
 struct Metrics::Children {
-  struct Call {
-    prometheus::Counter* count;
-    prometheus::Histogram* latency;
-  };
-  std::mutex mu;
-  absl::flat_hash_map<std::string, Call> calls ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::string, prometheus::Counter*> counters ABSL_GUARDED_BY(mu);
-  absl::flat_hash_map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
+  // The child for `key`, made by `make` (a Family::Add) the first time.
+  template <typename Make>
+  prometheus::Counter* Counter(std::string key, Make make) {
+    return Find(counters, std::move(key), make);
+  }
+  template <typename Make>
+  prometheus::Histogram* Histogram(std::string key, Make make) {
+    return Find(histograms, std::move(key), make);
+  }
+
   prometheus::Histogram* commit_events = nullptr;   // set once by the constructor
   prometheus::Histogram* commit_latency = nullptr;  // set once by the constructor
+
+ private:
+  template <typename T, typename Make>
+  T* Find(absl::flat_hash_map<std::string, T*>& children, std::string key, Make make) {
+    std::lock_guard lock(mu);
+    auto [it, inserted] = children.try_emplace(std::move(key));
+    if (inserted) it->second = make();
+    return it->second;
+  }
+
+  std::mutex mu;
+  absl::flat_hash_map<std::string, prometheus::Counter*> counters ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
 };
 
 struct Metrics::Families {
@@ -123,10 +138,20 @@ Metrics::~Metrics() = default;
 
 void Metrics::RecordCall(std::string_view protocol, std::string_view method, std::string_view code,
                          absl::Duration latency) {
-  families_->calls.Add({{"protocol", S(protocol)}, {"method", S(method)}, {"code", S(code)}})
-      .Increment();
-  families_->call_latency.Add({{"protocol", S(protocol)}, {"method", S(method)}}, LatencyBuckets())
-      .Observe(absl::ToDoubleSeconds(latency));
+  children_
+      ->Counter(Key({"call", protocol, method, code}),
+                [&] {
+                  return &families_->calls.Add(
+                      {{"protocol", S(protocol)}, {"method", S(method)}, {"code", S(code)}});
+                })
+      ->Increment();
+  children_
+      ->Histogram(Key({"call", protocol, method}),
+                  [&] {
+                    return &families_->call_latency.Add(
+                        {{"protocol", S(protocol)}, {"method", S(method)}}, LatencyBuckets());
+                  })
+      ->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::EventsAccepted(size_t n) { families_->accepted.Increment(static_cast<double>(n)); }
@@ -139,40 +164,32 @@ void Metrics::LogCommit(size_t events, absl::Duration latency) {
 }
 
 void Metrics::Delivery(std::string_view handler, std::string_view outcome) {
-  prometheus::Counter* counter;
-  {
-    std::lock_guard lock(children_->mu);
-    auto [it, inserted] = children_->counters.try_emplace(Key({"delivery", handler, outcome}));
-    if (inserted) {
-      it->second = &families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}});
-    }
-    counter = it->second;
-  }
-  counter->Increment();
+  children_
+      ->Counter(
+          Key({"delivery", handler, outcome}),
+          [&] {
+            return &families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}});
+          })
+      ->Increment();
 }
 
 void Metrics::HandlerBatch(std::string_view handler, absl::Duration latency) {
-  prometheus::Histogram* histogram;
-  {
-    std::lock_guard lock(children_->mu);
-    auto [it, inserted] = children_->histograms.try_emplace(Key({"handler", handler}));
-    if (inserted) {
-      it->second = &families_->handler_latency.Add({{"handler", S(handler)}}, LatencyBuckets());
-    }
-    histogram = it->second;
-  }
-  histogram->Observe(absl::ToDoubleSeconds(latency));
+  children_
+      ->Histogram(
+          Key({"handler", handler}),
+          [&] {
+            return &families_->handler_latency.Add({{"handler", S(handler)}}, LatencyBuckets());
+          })
+      ->Observe(absl::ToDoubleSeconds(latency));
 }
 
 void Metrics::ExternalCall(std::string_view api, std::string_view status) {
-  prometheus::Counter* counter;
-  {
-    std::lock_guard lock(children_->mu);
-    auto [it, inserted] = children_->counters.try_emplace(Key({"external", api, status}));
-    if (inserted) it->second = &families_->external.Add({{"api", S(api)}, {"status", S(status)}});
-    counter = it->second;
-  }
-  counter->Increment();
+  children_
+      ->Counter(Key({"external", api, status}),
+                [&] {
+                  return &families_->external.Add({{"api", S(api)}, {"status", S(status)}});
+                })
+      ->Increment();
 }
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {

@@ -21,7 +21,9 @@ class CallObserver final : public grpc::experimental::Interceptor {
       : info_(info), metrics_(metrics), start_(absl::Now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+    // The correlation id is only for the access line: not copied when it will not be written.
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA) &&
+        spdlog::should_log(spdlog::level::info)) {
       if (auto* metadata = methods->GetRecvInitialMetadata()) {
         auto it = metadata->find(kCorrelationIdHeader);
         if (it != metadata->end()) correlation_id_.assign(it->second.data(), it->second.size());

@@ -2,7 +2,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
@@ -48,15 +47,13 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
   if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
     GatewayResponse response;
     if (metrics_auth_ != nullptr) {
-      std::string_view token;
+      std::optional<std::string_view> header;
       for (const auto& [name, value] : request.headers) {
-        if (name == "authorization" && absl::StartsWithIgnoreCase(value, "Bearer ")) {
-          token = std::string_view(value).substr(7);
-        }
+        if (name == "authorization") header = value;
       }
-      if (token.empty() || !metrics_auth_->Accepts(token)) {
+      if (absl::Status auth = metrics_auth_->CheckHeader(header); !auth.ok()) {
         response.status = 401;
-        response.body = ErrorJson(16, "authorization: missing or not accepted bearer token");
+        response.body = ErrorJson(16, std::string(auth.message()));
         response.headers.emplace_back("WWW-Authenticate", "Bearer");
         done(std::move(response));
         return;

@@ -56,7 +56,10 @@ bool TokenAuthenticator::Accepts(std::string_view token) const {
 }
 
 absl::Status TokenAuthenticator::Check(const grpc::ServerContextBase& context) const {
-  std::optional<std::string_view> header = FindMetadata(context, "authorization");
+  return CheckHeader(FindMetadata(context, "authorization"));
+}
+
+absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> header) const {
   if (!header.has_value()) {
     return absl::UnauthenticatedError("authorization: missing; send \"Bearer <token>\"");
   }

@@ -4,6 +4,8 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,8 @@ class TokenAuthenticator {
   // OK when the call's `authorization` metadata is `Bearer <accepted token>`, else
   // UNAUTHENTICATED saying what is wrong (without echoing the token).
   absl::Status Check(const grpc::ServerContextBase& context) const;
+  // The same for an `authorization` value from elsewhere (an HTTP header); nullopt: absent.
+  absl::Status CheckHeader(std::optional<std::string_view> header) const;
   bool Accepts(std::string_view token) const;
 
  private:

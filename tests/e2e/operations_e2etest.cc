@@ -391,5 +391,22 @@ TEST_F(OperationsE2eTest, ExampleFlagFileStartsTheServer) {
   EXPECT_EQ(http_.Call("GET", Url("/health")).status, 200);
 }
 
+TEST_F(OperationsE2eTest, MetricsNeedATokenWhenConfigured) {
+  const std::string tokens =
+      WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-metrics-", getpid()), "tok-scraper\n");
+  StartServer({absl::StrCat("--auth_tokens_file=", tokens), "--auth_metrics"});
+  testing::HttpResult missing = http_.Call("GET", Url("/metrics"));
+  EXPECT_EQ(missing.status, 401) << missing.body;
+  EXPECT_EQ(missing.headers["www-authenticate"], "Bearer");
+  EXPECT_THAT(missing.body, HasSubstr("\"code\":16"));
+  EXPECT_EQ(http_.Call("GET", Url("/metrics"), "", {"Authorization: Bearer tok-wrong"}).status,
+            401);
+  testing::HttpResult scraped =
+      http_.Call("GET", Url("/metrics"), "", {"Authorization: Bearer tok-scraper"});
+  EXPECT_EQ(scraped.status, 200);
+  EXPECT_THAT(scraped.body, HasSubstr("booking_queue_capacity"));
+  EXPECT_EQ(http_.Call("GET", Url("/health")).status, 200) << "health stays open";
+}
+
 }  // namespace
 }  // namespace booking
