@@ -91,6 +91,16 @@ struct Metrics::Families {
                      .Help("Calls to the external receipts and spreadsheets APIs by HTTP status "
                            "(\"error\": no answer).")
                      .Register(r)),
+        redeliveries(prometheus::BuildCounter()
+                         .Name("booking_handler_redeliveries_total")
+                         .Help("Events handed to a handler again: after a crash or a lost "
+                               "lease (a duplicate call is possible), or a dead letter sent back.")
+                         .Register(r)),
+        stale_commits(prometheus::BuildCounter()
+                          .Name("booking_handler_stale_commits_total")
+                          .Help("Partition checkpoints a handler could not record because the "
+                                "partition changed owner meanwhile (its events are redone).")
+                          .Register(r)),
         accepted(events.Add({{"stage", "accepted"}})),
         published(events.Add({{"stage", "published"}})) {}
 
@@ -102,6 +112,8 @@ struct Metrics::Families {
   prometheus::Family<prometheus::Counter>& deliveries;
   prometheus::Family<prometheus::Histogram>& handler_latency;
   prometheus::Family<prometheus::Counter>& external;
+  prometheus::Family<prometheus::Counter>& redeliveries;
+  prometheus::Family<prometheus::Counter>& stale_commits;
   prometheus::Counter& accepted;
   prometheus::Counter& published;
 };
@@ -163,14 +175,28 @@ void Metrics::LogCommit(size_t events, absl::Duration latency) {
   children_->commit_latency->Observe(absl::ToDoubleSeconds(latency));
 }
 
-void Metrics::Delivery(std::string_view handler, std::string_view outcome) {
+void Metrics::Deliveries(std::string_view handler, std::string_view outcome, int n) {
   children_
       ->Counter(
           Key({"delivery", handler, outcome}),
           [&] {
             return &families_->deliveries.Add({{"handler", S(handler)}, {"outcome", S(outcome)}});
           })
-      ->Increment();
+      ->Increment(n);
+}
+
+void Metrics::HandlerRedeliveries(std::string_view handler, int n) {
+  children_
+      ->Counter(Key({"redelivery", handler}),
+                [&] { return &families_->redeliveries.Add({{"handler", S(handler)}}); })
+      ->Increment(n);
+}
+
+void Metrics::HandlerStaleCommits(std::string_view handler, int n) {
+  children_
+      ->Counter(Key({"stale", handler}),
+                [&] { return &families_->stale_commits.Add({{"handler", S(handler)}}); })
+      ->Increment(n);
 }
 
 void Metrics::HandlerBatch(std::string_view handler, absl::Duration latency) {
@@ -194,7 +220,13 @@ void Metrics::ExternalCall(std::string_view api, std::string_view status) {
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard lock(gauges_mu_);
-  gauges_.push_back({std::move(name), std::move(help), std::move(read)});
+  gauges_.push_back({std::move(name), std::move(help), std::move(read), nullptr});
+}
+
+void Metrics::AddHandlerGauge(std::string name, std::string help,
+                              std::function<std::vector<std::pair<std::string, double>>()> read) {
+  std::lock_guard lock(gauges_mu_);
+  gauges_.push_back({std::move(name), std::move(help), nullptr, std::move(read)});
 }
 
 std::string Metrics::Render() const {
@@ -202,8 +234,15 @@ std::string Metrics::Render() const {
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   std::lock_guard lock(gauges_mu_);
   for (const Gauge& gauge : gauges_) {
-    out << "# HELP " << gauge.name << ' ' << gauge.help << "\n# TYPE " << gauge.name << " gauge\n"
-        << gauge.name << ' ' << gauge.read() << '\n';
+    out << "# HELP " << gauge.name << ' ' << gauge.help << "\n# TYPE " << gauge.name << " gauge\n";
+    if (gauge.read) {
+      out << gauge.name << ' ' << gauge.read() << '\n';
+      continue;
+    }
+    // Handler names are C++ identifiers: nothing in them needs escaping.
+    for (const auto& [handler, value] : gauge.read_per_handler()) {
+      out << gauge.name << "{handler=\"" << handler << "\"} " << value << '\n';
+    }
   }
   return out.str();
 }

@@ -34,13 +34,23 @@ class Metrics {
   void EventsPublished(size_t n);  // newly written to the event log
   void LogCommit(size_t events, absl::Duration latency);
   // outcome: "success", "retry", "dead_letter" or "dropped" (in-memory log).
-  void Delivery(std::string_view handler, std::string_view outcome);
+  void Delivery(std::string_view handler, std::string_view outcome) {
+    Deliveries(handler, outcome, 1);
+  }
+  void Deliveries(std::string_view handler, std::string_view outcome, int n);
+  // Events handed to a handler again (after a crash, or a dead letter sent back).
+  void HandlerRedeliveries(std::string_view handler, int n);
+  // Progress a handler could not record: its partition changed owner meanwhile.
+  void HandlerStaleCommits(std::string_view handler, int n);
   void HandlerBatch(std::string_view handler, absl::Duration latency);
   // status: the HTTP status, or "error" when there was no answer.
   void ExternalCall(std::string_view api, std::string_view status);
 
   // Gauges read at scrape time (queue depth, pool state): `read` returns the current value.
   void AddGauge(std::string name, std::string help, std::function<double()> read);
+  // A gauge with one value per handler (label `handler`), read at scrape time.
+  void AddHandlerGauge(std::string name, std::string help,
+                       std::function<std::vector<std::pair<std::string, double>>()> read);
 
   std::string Render() const;
 
@@ -55,6 +65,7 @@ class Metrics {
   struct Gauge {
     std::string name, help;
     std::function<double()> read;
+    std::function<std::vector<std::pair<std::string, double>>()> read_per_handler;
   };
   mutable std::mutex gauges_mu_;
   std::vector<Gauge> gauges_ ABSL_GUARDED_BY(gauges_mu_);

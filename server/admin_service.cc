@@ -58,6 +58,21 @@ grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
   return submitted ? reactor : Busy(reactor);
 }
 
+grpc::ServerUnaryReactor* AdminService::GetHandlerStatus(
+    grpc::CallbackServerContext* context, const tickets::v1::GetHandlerStatusRequest*,
+    tickets::v1::GetHandlerStatusResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auth_ != nullptr) {
+    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+  }
+  if (!handler_status_) {
+    return Finish(reactor, absl::FailedPreconditionError("this instance runs no handlers"));
+  }
+  *response = handler_status_();  // in memory: no need for the executor
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
     grpc::CallbackServerContext* context, const tickets::v1::RetryDeadLettersRequest* request,
     tickets::v1::RetryDeadLettersResponse* response) {

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "server/query_executor.h"
 #include "server/token_authenticator.h"
 #include "storage/event_store.h"
@@ -15,6 +17,14 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
                const TokenAuthenticator* auth = nullptr)
       : store_(store), executor_(executor), auth_(auth) {}
 
+  // Where GetHandlerStatus reads from (this instance's handler lanes); set before serving.
+  using StatusFn = std::function<tickets::v1::GetHandlerStatusResponse()>;
+  void set_handler_status(StatusFn status) { handler_status_ = std::move(status); }
+
+  grpc::ServerUnaryReactor* GetHandlerStatus(
+      grpc::CallbackServerContext* context, const tickets::v1::GetHandlerStatusRequest* request,
+      tickets::v1::GetHandlerStatusResponse* response) override;
+
   grpc::ServerUnaryReactor* ListDeadLetters(
       grpc::CallbackServerContext* context, const tickets::v1::ListDeadLettersRequest* request,
       tickets::v1::ListDeadLettersResponse* response) override;
@@ -27,6 +37,7 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
   storage::EventStore& store_;
   QueryExecutor& executor_;
   const TokenAuthenticator* const auth_;
+  StatusFn handler_status_;
 };
 
 }  // namespace booking::server

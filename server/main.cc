@@ -41,8 +41,8 @@
 #include "storage/pg_tracker_repository.h"
 #include "tickets/v1/events.pb.h"
 #include "workers/append_to_sheet.h"
-#include "workers/delivery_policy.h"
-#include "workers/delivery_recorder.h"
+#include "storage/pg_handler_log.h"
+#include "workers/call_pool.h"
 #include "workers/delivery_runner.h"
 #include "workers/event_pruner.h"
 #include "workers/event_queue.h"
@@ -52,7 +52,8 @@
 #include "workers/issue_receipt.h"
 #include "workers/memory_event_log.h"
 #include "workers/pg_event_log.h"
-#include "workers/recovery_sweeper.h"
+#include "workers/lane_pool.h"
+#include "workers/lease_keeper.h"
 #include "workers/remove_canceled_ticket.h"
 #include "workers/router.h"
 #include "workers/store_tickets.h"
@@ -79,15 +80,24 @@ ABSL_FLAG(std::string, event_log, "postgres",
           "postgres: events are durable before a call is answered; memory: for development, "
           "events not yet handled are lost on exit.");
 ABSL_FLAG(std::string, instance_id, "",
-          "Name on the delivery leases this process takes; default host-pid-random.");
-ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(30),
-          "How long a claimed delivery belongs to this process before others may take it.");
-ABSL_FLAG(int, max_attempts, 8, "Attempts per delivery before it goes to dead_letters.");
+          "Name on the partition leases this process takes; default host-pid-random.");
+ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(10),
+          "How long a partition of the log stays with this process without renewal (renewed "
+          "every third of it): after a crash, others take its partitions over after this long.");
+ABSL_FLAG(absl::Duration, retry_for, absl::Hours(24),
+          "How long a handler retries an event that fails with a retryable error before it "
+          "becomes a dead letter (errors no retry can help dead-letter at once).");
 ABSL_FLAG(absl::Duration, retry_first_delay, absl::Milliseconds(200),
-          "Backoff before the second attempt; doubles per attempt, with jitter.");
-ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff between attempts.");
-ABSL_FLAG(absl::Duration, sweep_interval, absl::Milliseconds(250),
-          "How often due retries and expired leases are claimed.");
+          "Backoff after a handler's first failed round; doubles per round, with jitter.");
+ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff between rounds.");
+ABSL_FLAG(int, breaker_failures, 3,
+          "Consecutive failed calls after which a handler's breaker opens: it then probes with "
+          "one event per backoff until one succeeds.");
+ABSL_FLAG(int, api_concurrency, 32,
+          "Calls in flight at most to each external API (receipts, spreadsheets).");
+ABSL_FLAG(absl::Duration, handler_poll_interval, absl::Milliseconds(100),
+          "How often an idle handler reads the log for events of other instances (this "
+          "instance's own wake the handlers at once).");
 ABSL_FLAG(absl::Duration, event_retention, absl::Hours(24 * 7),
           "How long finished events (and so idempotency keys) are kept before pruning.");
 ABSL_FLAG(absl::Duration, prune_interval, absl::Minutes(1),
@@ -100,11 +110,14 @@ ABSL_FLAG(absl::Duration, group_commit_delay, absl::ZeroDuration(),
           "arrived).");
 ABSL_FLAG(int, max_pending_appends, 20000,
           "Events waiting for the log writer beyond which calls get RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, workers, 2, "Worker threads running the event handlers.");
-ABSL_FLAG(int, queue_capacity, 65536, "Events the in-memory queue holds before refusing more.");
-ABSL_FLAG(int, worker_batch_size, 256, "Most events one worker takes from the queue at once.");
+ABSL_FLAG(int, workers, 2, "With --event_log=memory: worker threads running the handlers.");
+ABSL_FLAG(int, queue_capacity, 65536,
+          "With --event_log=memory: events the in-memory queue holds before refusing more.");
+ABSL_FLAG(int, worker_batch_size, 256,
+          "Most events a handler takes at once: per partition of the log it holds (durable "
+          "log), or from the queue (memory).");
 ABSL_FLAG(absl::Duration, worker_batch_linger, absl::Milliseconds(5),
-          "How long a worker waits to fill its batch after the first event (0: never).");
+          "With --event_log=memory: how long a worker waits to fill its batch (0: never).");
 ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from PostgreSQL.");
 ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
 ABSL_FLAG(bool, require_idempotency_key, true,
@@ -317,9 +330,13 @@ int Run() {
   workers::HttpClient http({.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
                             .total_timeout = absl::GetFlag(FLAGS_http_timeout),
                             .metrics = &metrics});
+  // One bounded set of threads per external API: its calls are all in flight at once.
+  const int api_concurrency = std::max(1, absl::GetFlag(FLAGS_api_concurrency));
+  std::unique_ptr<workers::CallPool> receipt_calls, sheet_calls;
   std::unique_ptr<workers::ReceiptsApi> receipts;
   if (const std::string url = absl::GetFlag(FLAGS_receipts_url); !url.empty()) {
-    receipts = std::make_unique<workers::HttpReceiptsApi>(http, url);
+    receipt_calls = std::make_unique<workers::CallPool>(api_concurrency, "receipts");
+    receipts = std::make_unique<workers::HttpReceiptsApi>(http, url, receipt_calls.get());
     spdlog::info("receipts go to the receipts API receipts_url={}", url);
   } else {
     receipts = std::make_unique<workers::LocalReceiptsApi>(receipt_table);
@@ -327,7 +344,8 @@ int Run() {
   }
   std::unique_ptr<workers::SpreadsheetsApi> spreadsheets;
   if (const std::string url = absl::GetFlag(FLAGS_spreadsheets_url); !url.empty()) {
-    spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url);
+    sheet_calls = std::make_unique<workers::CallPool>(api_concurrency, "sheets");
+    spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url, sheet_calls.get());
     spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}", url);
   } else {
     spreadsheets = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table);
@@ -350,7 +368,6 @@ int Run() {
                    [&queue] { return static_cast<double>(queue.capacity()); });
   workers::Router router;
   router.set_metrics(&metrics);
-  std::vector<storage::Route> routes;
   for (auto [type, handler] : std::initializer_list<std::pair<std::string, workers::Handler*>>{
            {confirmed, &store_tickets},
            {confirmed, &issue_receipt},
@@ -358,7 +375,6 @@ int Run() {
            {canceled, &remove_canceled_ticket},
            {canceled, &append_to_refund}}) {
     router.Register(type, handler);
-    routes.push_back({type, std::string(handler->name())});
   }
 
   const std::string log_kind = absl::GetFlag(FLAGS_event_log);
@@ -369,15 +385,10 @@ int Run() {
   const bool durable = log_kind == "postgres";
   const std::string instance_id = InstanceId();
   storage::PgEventStore event_store(pool);
-  workers::DeliveryPolicy policy({.max_attempts = absl::GetFlag(FLAGS_max_attempts),
-                                  .first_delay = absl::GetFlag(FLAGS_retry_first_delay),
-                                  .max_delay = absl::GetFlag(FLAGS_retry_max_delay)});
-  std::unique_ptr<workers::DeliveryRecorder> recorder;
-  if (durable)
-    recorder = std::make_unique<workers::DeliveryRecorder>(event_store,
-                                                           workers::DeliveryRecorderOptions{});
-  workers::DeliveryRunner runner(router, policy, recorder.get(), &metrics);
+  storage::PgHandlerLog handler_log(pool);
 
+  // The in-memory log: a queue drained by worker threads.
+  workers::DeliveryRunner runner(router, &metrics);
   workers::WorkerPoolOptions worker_options;
   worker_options.threads = absl::GetFlag(FLAGS_workers);
   worker_options.batch_size =
@@ -385,34 +396,48 @@ int Run() {
   worker_options.linger = absl::GetFlag(FLAGS_worker_batch_linger);
   workers::WorkerPool worker_pool(
       queue, [&runner](std::vector<workers::Event>& batch) { runner.Run(batch); }, worker_options);
-  worker_pool.Start();
+
+  // The durable log: each handler consumes it in its own lane, over the partitions this
+  // instance leases.
+  const absl::Duration lease = std::max(absl::Seconds(1), absl::GetFlag(FLAGS_delivery_lease));
+  workers::LeaseKeeper keeper(handler_log, {.owner = instance_id,
+                                            .lease = lease,
+                                            .renew_interval = lease / 3,
+                                            .partitions = storage::kLogPartitions});
+  workers::LaneOptions lane_options;
+  lane_options.batch_per_partition = std::max(1, absl::GetFlag(FLAGS_worker_batch_size));
+  lane_options.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
+  lane_options.redelivery_lease = lease;
+  lane_options.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),
+                        .max_delay = absl::GetFlag(FLAGS_retry_max_delay),
+                        .retry_for = absl::GetFlag(FLAGS_retry_for),
+                        .breaker_failures = absl::GetFlag(FLAGS_breaker_failures)};
+  std::unique_ptr<workers::LanePool> lanes;
 
   std::unique_ptr<workers::EventLog> event_log;
-  std::unique_ptr<workers::RecoverySweeper> sweeper;
   std::unique_ptr<workers::EventPruner> pruner;
   if (durable) {
+    lanes = std::make_unique<workers::LanePool>(router, handler_log, keeper, lane_options, &metrics);
+    keeper.Start([&lanes] { lanes->Wake(); });
+    if (absl::Status status = lanes->Start(storage::StartFrom::kEarliest); !status.ok()) {
+      spdlog::critical("registering handlers failed error=\"{}\"", status.ToString());
+      return 1;
+    }
     event_log = std::make_unique<workers::PgEventLog>(
-        event_store, queue,
-        workers::PgEventLogOptions{.owner = instance_id,
-                                   .lease = absl::GetFlag(FLAGS_delivery_lease),
-                                   .routes = routes,
-                                   .max_batch_events = static_cast<size_t>(
+        event_store,
+        workers::PgEventLogOptions{.max_batch_events = static_cast<size_t>(
                                        std::max(1, absl::GetFlag(FLAGS_group_commit_max_events))),
                                    .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
                                    .max_pending_events = static_cast<size_t>(
                                        std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
                                    .writers = absl::GetFlag(FLAGS_group_commits_in_flight),
-                                   .metrics = &metrics});
-    // Started after the workers, so what an earlier run left is picked up at once.
-    sweeper = std::make_unique<workers::RecoverySweeper>(
-        event_store, queue,
-        workers::RecoverySweeperOptions{.owner = instance_id,
-                                        .lease = absl::GetFlag(FLAGS_delivery_lease),
-                                        .interval = absl::GetFlag(FLAGS_sweep_interval)});
+                                   .metrics = &metrics,
+                                   .on_commit = [&lanes] { lanes->Wake(); }});
     pruner = std::make_unique<workers::EventPruner>(
         event_store, workers::EventPrunerOptions{.retention = absl::GetFlag(FLAGS_event_retention),
                                                  .interval = absl::GetFlag(FLAGS_prune_interval)});
   } else {
+    worker_pool.Start();
     workers::MemoryEventLogOptions log_options;
     log_options.first_sequence = *max_sequence + 1;
     log_options.metrics = &metrics;
@@ -429,6 +454,34 @@ int Run() {
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
   BookingService service(*event_log, tickets, reads, service_options);
   AdminService admin(event_store, reads, auth.get());
+  if (lanes != nullptr) {
+    admin.set_handler_status([&lanes, &keeper, instance_id] {
+      tickets::v1::GetHandlerStatusResponse response;
+      response.set_instance_id(instance_id);
+      response.set_partitions_held(keeper.held());
+      for (const workers::HandlerStatus& status : lanes->Status()) {
+        tickets::v1::HandlerStatus* out = response.add_handlers();
+        out->set_handler(status.handler);
+        out->set_lag(status.lag);
+        out->set_in_flight(status.in_flight);
+        out->set_retry_backlog(status.retry_backlog);
+        static constexpr const char* kBreaker[] = {"closed", "open", "half-open"};
+        out->set_breaker(kBreaker[static_cast<int>(status.breaker)]);
+        out->set_succeeded(status.succeeded);
+        out->set_dead_lettered(status.dead_lettered);
+        out->set_retried(status.retried);
+        out->set_redelivered(status.redelivered);
+        out->set_stale_commits(status.stale_commits);
+        out->set_last_error(status.last_error);
+        if (status.last_error_at != absl::InfinitePast()) {
+          const int64_t micros = absl::ToUnixMicros(status.last_error_at);
+          out->mutable_last_error_at()->set_seconds(micros / 1'000'000);
+          out->mutable_last_error_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+        }
+      }
+      return response;
+    });
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -528,25 +581,21 @@ int Run() {
   reads.Stop();
   event_log.reset();  // commits what is pending
   pruner.reset();
-  sweeper.reset();
-  const size_t left = worker_pool.Stop(grace, [&http] {
+  auto hurry = [&http] {
     spdlog::warn("handlers still busy at the shutdown deadline: aborting external calls");
     http.Shutdown();
-  });
-  if (left > 0) {
-    std::vector<workers::Event> unrun;
-    queue.PopBatch(unrun, left + 1024, absl::ZeroDuration());
-    if (durable) {
-      runner.Release(unrun);
-      spdlog::info("stopped with deliveries unstarted count={}; they stay in the log",
-                   unrun.size());
-    } else {
-      spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
-                   unrun.size());
-    }
+  };
+  if (lanes != nullptr) {
+    // Each handler finishes its round and records it; what is left stays in the log.
+    lanes->Stop(grace, hurry);
+    keeper.Stop();  // gives the partitions back: another instance goes on at once
   }
-  recorder.reset();  // writes the last outcomes
-  spdlog::info("stopped events_processed={}", worker_pool.processed());
+  const size_t left = worker_pool.Stop(grace, hurry);
+  if (left > 0) {
+    spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
+                 left);
+  }
+  spdlog::info("stopped");
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_array.h"
@@ -10,14 +11,9 @@ namespace booking::storage {
 namespace {
 
 constexpr char kAppend[] = "events_append";
-constexpr char kClaim[] = "deliveries_claim";
-constexpr char kDone[] = "deliveries_done";
-constexpr char kRetry[] = "deliveries_retry";
-constexpr char kDead[] = "deliveries_dead";
-constexpr char kRelease[] = "deliveries_release";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
-constexpr char kPending[] = "deliveries_pending";
+constexpr char kPending[] = "pending_deliveries_count";
 constexpr char kPrune[] = "events_prune";
 
 constexpr char kEventColumns[] =
@@ -54,56 +50,17 @@ std::string Array(absl::Span<const T> items, Fn&& field) {
 std::vector<PreparedStatement> PgEventStore::Statements() {
   return {
       {kAppend,
-       "WITH new_events AS ("
-       "  INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
-       "                      payload)"
-       "  SELECT e.event_id, e.event_type, e.ticket_id, e.idempotency_key, e.correlation_id,"
-       "         decode(e.payload, 'base64')"
-       "  FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])"
-       "       WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
-       "                            correlation_id, payload, position)"
-       "  ORDER BY e.position"
-       "  ON CONFLICT (idempotency_key) DO NOTHING"
-       "  RETURNING sequence, event_id, event_type"
-       "), new_deliveries AS ("
-       "  INSERT INTO deliveries (sequence, handler, lease_owner, lease_until)"
-       "  SELECT n.sequence, r.handler, NULLIF($9, ''), now() + $10::interval"
-       "  FROM new_events n JOIN UNNEST($7::text[], $8::text[]) AS r(event_type, handler)"
-       "       ON r.event_type = n.event_type"
-       ") SELECT event_id::text, sequence FROM new_events ORDER BY sequence"},
-      {kClaim,
-       absl::StrCat("WITH due AS ("
-                    "  SELECT sequence, handler FROM deliveries WHERE lease_until <= now()"
-                    "  ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED"
-                    ") UPDATE deliveries d SET lease_owner = $1, lease_until = now() + $2::interval"
-                    " FROM due, events e"
-                    " WHERE d.sequence = due.sequence AND d.handler = due.handler"
-                    "   AND e.sequence = d.sequence"
-                    " RETURNING d.handler, d.attempts, ",
-                    kEventColumns)},
-      {kDone,
-       "DELETE FROM deliveries d USING UNNEST($1::bigint[], $2::text[]) AS x(sequence, handler)"
-       " WHERE d.sequence = x.sequence AND d.handler = x.handler"},
-      {kRetry,
-       "UPDATE deliveries d SET attempts = d.attempts + 1, lease_owner = NULL,"
-       " lease_until = to_timestamp(x.retry_at_us / 1000000.0), last_error = x.error"
-       " FROM UNNEST($1::bigint[], $2::text[], $3::bigint[], $4::text[])"
-       "      AS x(sequence, handler, retry_at_us, error)"
-       " WHERE d.sequence = x.sequence AND d.handler = x.handler"},
-      {kDead,
-       "WITH moved AS ("
-       "  DELETE FROM deliveries d"
-       "  USING UNNEST($1::bigint[], $2::text[], $3::text[]) AS x(sequence, handler, reason)"
-       "  WHERE d.sequence = x.sequence AND d.handler = x.handler"
-       "  RETURNING d.sequence, d.handler, d.attempts + 1 AS attempts, x.reason"
-       ") INSERT INTO dead_letters (sequence, handler, attempts, reason)"
-       " SELECT sequence, handler, attempts, reason FROM moved"
-       " ON CONFLICT (sequence, handler) DO UPDATE SET attempts = EXCLUDED.attempts,"
-       " reason = EXCLUDED.reason, failed_at = now()"},
-      {kRelease,
-       "UPDATE deliveries d SET lease_owner = NULL, lease_until = now()"
-       " FROM UNNEST($1::bigint[], $2::text[]) AS x(sequence, handler)"
-       " WHERE d.sequence = x.sequence AND d.handler = x.handler"},
+       "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
+       "                    payload, partition)"
+       " SELECT e.event_id, e.event_type, e.ticket_id, e.idempotency_key, e.correlation_id,"
+       "        decode(e.payload, 'base64'),"
+       "        (hashtextextended(e.ticket_id::text, 0) & 15)::smallint"
+       " FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])"
+       "      WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
+       "                           correlation_id, payload, position)"
+       " ORDER BY e.position"
+       " ON CONFLICT (idempotency_key) DO NOTHING"
+       " RETURNING event_id::text, sequence"},
       {kListDead, absl::StrCat("SELECT dl.handler, dl.attempts, dl.reason,"
                                " (extract(epoch FROM dl.failed_at) * 1000000)::bigint, ",
                                kEventColumns,
@@ -115,24 +72,25 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  WHERE $3 OR (dl.sequence, dl.handler) IN"
        "        (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
        "  RETURNING dl.sequence, dl.handler"
-       ") INSERT INTO deliveries (sequence, handler) SELECT sequence, handler FROM moved"
+       ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
+       " FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
-      {kPending, "SELECT count(*) FROM deliveries"},
+      {kPending, "SELECT count(*) FROM pending_deliveries"},
       // Oldest first along the primary key, so each batch reads little beyond what it deletes.
       {kPrune,
        "DELETE FROM events WHERE sequence IN ("
        "  SELECT e.sequence FROM events e"
        "  WHERE e.published_at < now() - $1::interval"
        "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence)"
+       "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c WHERE c.partition = e.partition"
+       "                    AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
        "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
        "  ORDER BY e.sequence LIMIT $2)"},
   };
 }
 
-absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(absl::Span<const EventRecord> events,
-                                                              absl::Span<const Route> routes,
-                                                              const std::string& owner,
-                                                              absl::Duration lease) {
+absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(
+    absl::Span<const EventRecord> events) {
   std::vector<EventRecord> appended;
   if (events.empty()) return appended;
   std::vector<std::string> payloads;
@@ -146,101 +104,25 @@ absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(absl::Span<const E
       Array(events, [](const EventRecord& e) { return e.correlation_id; });
   const std::string payload_array =
       Array(absl::Span<const std::string>(payloads), [](const std::string& p) { return p; });
-  const std::string route_types = Array(routes, [](const Route& r) { return r.event_type; });
-  const std::string route_handlers = Array(routes, [](const Route& r) { return r.handler; });
 
+  absl::flat_hash_map<std::string, int64_t> sequences;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    appended.clear();
+    sequences.clear();
     pqxx::result result =
-        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
-                          route_types, route_handlers, owner, Interval(lease));
-    appended.reserve(result.size());
-    for (const auto& row : result) {
-      EventRecord record;
-      record.event_id = row[0].as<std::string>();
-      record.sequence = row[1].as<int64_t>();
-      appended.push_back(std::move(record));
-    }
+        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array);
+    for (const auto& row : result) sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
   });
   if (!status.ok()) return status;
-  // Fill in the rest from the input, matched by event id.
-  for (EventRecord& record : appended) {
-    for (const EventRecord& event : events) {
-      if (event.event_id == record.event_id) {
-        const int64_t sequence = record.sequence;
-        record = event;
-        record.sequence = sequence;
-        break;
-      }
-    }
+  appended.reserve(sequences.size());
+  for (const EventRecord& event : events) {
+    auto it = sequences.find(event.event_id);
+    if (it == sequences.end()) continue;
+    appended.push_back(event);
+    appended.back().sequence = it->second;
   }
+  std::sort(appended.begin(), appended.end(),
+            [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
   return appended;
-}
-
-absl::StatusOr<std::vector<DeliveryRecord>> PgEventStore::ClaimDue(const std::string& owner,
-                                                                   absl::Duration lease,
-                                                                   int limit) {
-  std::vector<DeliveryRecord> claimed;
-  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    claimed.clear();
-    pqxx::result result = txn.exec_prepared(kClaim, owner, Interval(lease), limit);
-    claimed.reserve(result.size());
-    for (const auto& row : result) {
-      DeliveryRecord delivery;
-      delivery.handler = row[0].as<std::string>();
-      delivery.attempts = row[1].as<int>();
-      delivery.event = EventFromRow(row, 2);
-      claimed.push_back(std::move(delivery));
-    }
-  });
-  if (!status.ok()) return status;
-  std::sort(claimed.begin(), claimed.end(),
-            [](const auto& a, const auto& b) { return a.event.sequence < b.event.sequence; });
-  return claimed;
-}
-
-absl::Status PgEventStore::Record(absl::Span<const DeliveryOutcome> outcomes) {
-  std::vector<const DeliveryOutcome*> done, retry, dead, release;
-  for (const DeliveryOutcome& outcome : outcomes) {
-    switch (outcome.kind) {
-      case DeliveryOutcome::Kind::kDone:
-        done.push_back(&outcome);
-        break;
-      case DeliveryOutcome::Kind::kRetry:
-        retry.push_back(&outcome);
-        break;
-      case DeliveryOutcome::Kind::kDeadLetter:
-        dead.push_back(&outcome);
-        break;
-      case DeliveryOutcome::Kind::kRelease:
-        release.push_back(&outcome);
-        break;
-    }
-  }
-  using Ptrs = absl::Span<const DeliveryOutcome* const>;
-  auto sequences = [](Ptrs items) {
-    return Array(items, [](const DeliveryOutcome* o) { return std::to_string(o->sequence); });
-  };
-  auto handlers = [](Ptrs items) {
-    return Array(items, [](const DeliveryOutcome* o) { return o->handler; });
-  };
-  auto errors = [](Ptrs items) {
-    return Array(items, [](const DeliveryOutcome* o) { return o->error.substr(0, 2000); });
-  };
-  // The usual batch is all successes: one statement, no transaction needed around it.
-  const int kinds = !done.empty() + !retry.empty() + !dead.empty() + !release.empty();
-  auto record = [&](pqxx::transaction_base& txn) {
-    if (!done.empty()) txn.exec_prepared0(kDone, sequences(done), handlers(done));
-    if (!retry.empty()) {
-      const std::string retry_at = Array(Ptrs(retry), [](const DeliveryOutcome* o) {
-        return std::to_string(absl::ToUnixMicros(o->retry_at));
-      });
-      txn.exec_prepared0(kRetry, sequences(retry), handlers(retry), retry_at, errors(retry));
-    }
-    if (!dead.empty()) txn.exec_prepared0(kDead, sequences(dead), handlers(dead), errors(dead));
-    if (!release.empty()) txn.exec_prepared0(kRelease, sequences(release), handlers(release));
-  };
-  return kinds == 1 ? pool_.Run(record) : pool_.Transact(record);
 }
 
 absl::StatusOr<std::vector<DeadLetterRecord>> PgEventStore::ListDeadLetters(int limit) {

@@ -7,21 +7,15 @@
 
 namespace booking::storage {
 
-// EventStore on PostgreSQL: appends are one statement (events, then their deliveries, from
-// array parameters); claims use FOR UPDATE SKIP LOCKED so instances never take the same row.
+// EventStore on PostgreSQL: an append is one statement from array parameters, each event in the
+// partition of its ticket.
 class PgEventStore final : public EventStore {
  public:
   static std::vector<PreparedStatement> Statements();
 
   explicit PgEventStore(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<std::vector<EventRecord>> Append(absl::Span<const EventRecord> events,
-                                                  absl::Span<const Route> routes,
-                                                  const std::string& owner,
-                                                  absl::Duration lease) override;
-  absl::StatusOr<std::vector<DeliveryRecord>> ClaimDue(const std::string& owner,
-                                                       absl::Duration lease, int limit) override;
-  absl::Status Record(absl::Span<const DeliveryOutcome> outcomes) override;
+  absl::StatusOr<std::vector<EventRecord>> Append(absl::Span<const EventRecord> events) override;
   absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) override;
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>> ids,
                                        bool all) override;

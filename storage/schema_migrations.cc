@@ -94,11 +94,84 @@ constexpr std::string_view kDropDeliveriesForeignKey = R"sql(
 ALTER TABLE deliveries DROP CONSTRAINT IF EXISTS deliveries_sequence_fkey;
 )sql";
 
+// Handlers consume the log instead of one delivery row per (event, handler): each handler keeps a
+// checkpoint per partition of the log, and instances lease partitions. Only failures are rows:
+// dead letters, and `deliveries`, which now holds only redeliveries (dead letters sent back).
+// `tx` is the appending transaction: a reader takes only rows of transactions older than every
+// one still in flight, so an event committed late behind a higher sequence is never skipped.
+// An existing log (an upgrade) keeps its unfinished deliveries as redeliveries, and the known
+// handlers start after its last event.
+constexpr std::string_view kHandlerCheckpoints = R"sql(
+ALTER TABLE events ADD COLUMN partition SMALLINT NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN tx xid8 NOT NULL DEFAULT pg_current_xact_id();
+UPDATE events SET partition = (hashtextextended(ticket_id::text, 0) & 15)::smallint;
+ALTER TABLE events ALTER COLUMN partition DROP DEFAULT;
+CREATE INDEX events_partition_position ON events (partition, tx, sequence);
+
+CREATE TABLE partition_leases (
+  partition        SMALLINT PRIMARY KEY,
+  owner            TEXT,                  -- instance id; NULL: free
+  lease_until      TIMESTAMPTZ NOT NULL DEFAULT '-infinity',
+  epoch            BIGINT NOT NULL DEFAULT 0  -- raised on every change of owner: fences stale writes
+);
+INSERT INTO partition_leases (partition) SELECT generate_series(0, 15);
+
+-- Instances alive now, for a fair share of partitions each.
+CREATE TABLE lease_owners (
+  owner            TEXT PRIMARY KEY,
+  alive_until      TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE handlers (
+  handler          TEXT PRIMARY KEY,
+  event_types      TEXT[] NOT NULL,
+  registered_at    TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE handler_checkpoints (
+  handler          TEXT NOT NULL,
+  partition        SMALLINT NOT NULL,
+  last_tx          xid8 NOT NULL,     -- (last_tx, last_sequence): the last event finished
+  last_sequence    BIGINT NOT NULL,
+  read_tx          xid8 NOT NULL,     -- (read_tx, read_sequence): the last event handed to the
+  read_sequence    BIGINT NOT NULL,   -- handler; beyond the finished one only after a crash
+  updated_at       TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (handler, partition)
+);
+
+INSERT INTO handlers (handler, event_types)
+SELECT h.handler, h.event_types
+FROM (VALUES ('StoreTickets', ARRAY['tickets.v1.TicketBookingConfirmed']),
+             ('IssueReceipt', ARRAY['tickets.v1.TicketBookingConfirmed']),
+             ('AppendToTracker', ARRAY['tickets.v1.TicketBookingConfirmed']),
+             ('RemoveCanceledTicket', ARRAY['tickets.v1.TicketBookingCanceled']),
+             ('AppendToRefund', ARRAY['tickets.v1.TicketBookingCanceled'])) AS h(handler, event_types)
+WHERE EXISTS (SELECT 1 FROM events);
+INSERT INTO handler_checkpoints (handler, partition, last_tx, last_sequence, read_tx, read_sequence)
+SELECT h.handler, p.partition, pg_current_xact_id(), m.sequence, pg_current_xact_id(), m.sequence
+FROM handlers h CROSS JOIN partition_leases p
+CROSS JOIN (SELECT coalesce(max(sequence), 0) AS sequence FROM events) m;
+
+CREATE INDEX deliveries_handler_due ON deliveries (handler, lease_until);
+
+-- Work not finished yet: events past a handler's checkpoint, and redeliveries.
+CREATE VIEW pending_deliveries AS
+SELECT c.handler, e.sequence
+FROM handler_checkpoints c
+JOIN handlers h ON h.handler = c.handler
+JOIN events e ON e.partition = c.partition
+             AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)
+             AND e.event_type = ANY (h.event_types)
+UNION ALL
+SELECT handler, sequence FROM deliveries;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
     {3, "create events, deliveries and dead_letters", kCreateEventLog},
     {4, "drop the deliveries foreign key", kDropDeliveriesForeignKey},
+    {5, "handler checkpoints over a partitioned log", kHandlerCheckpoints},
 };
 
 }  // namespace

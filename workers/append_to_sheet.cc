@@ -16,4 +16,23 @@ absl::Status AppendToSheet::Handle(absl::Span<const Event* const> events) {
   return spreadsheets_.Append(sheet_, rows);
 }
 
+void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
+                               absl::Span<absl::Status> results) {
+  std::vector<storage::TrackerRowRecord> rows;
+  std::vector<size_t> index;  // rows[i] is for events[index[i]]
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*events[i]);
+    if (!ticket.ok()) {
+      results[i] = ticket.status();
+      continue;
+    }
+    rows.push_back({events[i]->id, ticket->ticket_id, ticket->customer_email,
+                    ticket->price_amount, ticket->price_currency, events[i]->correlation_id});
+    index.push_back(i);
+  }
+  std::vector<absl::Status> appended(rows.size());
+  spreadsheets_.AppendEach(sheet_, rows, absl::MakeSpan(appended));
+  for (size_t i = 0; i < appended.size(); ++i) results[index[i]] = std::move(appended[i]);
+}
+
 }  // namespace booking::workers

@@ -17,6 +17,8 @@ class AppendToSheet final : public Handler {
 
   std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const Event* const> events) override;
+  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return spreadsheets_.reports_each(); }
 
  private:
   const std::string name_;

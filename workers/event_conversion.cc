@@ -20,11 +20,4 @@ Event EventFromRecord(storage::EventRecord record) {
   return event;
 }
 
-Event EventFromDelivery(storage::DeliveryRecord delivery) {
-  Event event = EventFromRecord(std::move(delivery.event));
-  event.handler = std::move(delivery.handler);
-  event.attempts = delivery.attempts;
-  return event;
-}
-
 }  // namespace booking::workers

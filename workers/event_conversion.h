@@ -8,6 +8,5 @@ namespace booking::workers {
 // Between the pipeline's Event and the log's records.
 storage::EventRecord ToEventRecord(const Event& event);
 Event EventFromRecord(storage::EventRecord record);
-Event EventFromDelivery(storage::DeliveryRecord delivery);  // one handler, its attempts
 
 }  // namespace booking::workers

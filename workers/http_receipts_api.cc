@@ -9,8 +9,19 @@
 
 namespace booking::workers {
 
-HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url)
-    : client_(client), url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")) {}
+HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls)
+    : client_(client),
+      url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")),
+      calls_(calls) {}
+
+void HttpReceiptsApi::IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+                                absl::Span<absl::Status> results) {
+  if (calls_ == nullptr) {
+    for (size_t i = 0; i < receipts.size(); ++i) results[i] = IssueOne(receipts[i]);
+    return;
+  }
+  calls_->RunAll(receipts.size(), [&](size_t i) { results[i] = IssueOne(receipts[i]); });
+}
 
 absl::Status HttpReceiptsApi::Issue(absl::Span<const storage::ReceiptRecord> receipts) {
   for (const storage::ReceiptRecord& receipt : receipts) {

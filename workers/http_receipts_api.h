@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "workers/call_pool.h"
 #include "workers/http_client.h"
 #include "workers/receipts_api.h"
 
@@ -12,15 +13,20 @@ namespace booking::workers {
 // 201 (made) are success. Sends Correlation-ID and Idempotency-Key headers too.
 class HttpReceiptsApi final : public ReceiptsApi {
  public:
-  HttpReceiptsApi(HttpClient& client, std::string base_url);
+  // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
+  HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
 
   absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) override;
+  void IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+                 absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return true; }
 
  private:
   absl::Status IssueOne(const storage::ReceiptRecord& receipt);
 
   HttpClient& client_;
   const std::string url_;
+  CallPool* const calls_;
 };
 
 }  // namespace booking::workers

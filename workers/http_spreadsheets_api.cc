@@ -9,35 +9,50 @@
 
 namespace booking::workers {
 
-HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url)
-    : client_(client), base_url_(absl::StripSuffix(base_url, "/")) {}
+HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls)
+    : client_(client), base_url_(absl::StripSuffix(base_url, "/")), calls_(calls) {}
+
+absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet,
+                                            const storage::TrackerRowRecord& row) {
+  external::v1::AppendRowRequest body;
+  body.add_columns(row.ticket_id);
+  body.add_columns(row.customer_email);
+  body.add_columns(row.price_amount);
+  body.add_columns(row.price_currency);
+  HttpRequest request{"POST",
+                      absl::StrCat(base_url_, "/sheets/", std::string(sheet), "/rows"),
+                      {{"Content-Type", "application/json"},
+                       {"Correlation-ID", row.correlation_id},
+                       {"Idempotency-Key", absl::StrCat(std::string(sheet), "/", row.event_id)}},
+                      "",
+                      "spreadsheets"};
+  google::protobuf::util::MessageToJsonString(body, &request.body);
+  absl::StatusOr<HttpResponse> response = client_.Send(request);
+  if (!response.ok()) return response.status();
+  if (absl::Status status = StatusFromHttp(*response, "spreadsheets API"); !status.ok()) {
+    return status;
+  }
+  spdlog::info("tracker row appended sheet={} ticket_id={} event_id={} correlation_id={}",
+               std::string(sheet), row.ticket_id, row.event_id, row.correlation_id);
+  return absl::OkStatus();
+}
 
 absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
                                          absl::Span<const storage::TrackerRowRecord> rows) {
-  const std::string url = absl::StrCat(base_url_, "/sheets/", std::string(sheet), "/rows");
   for (const storage::TrackerRowRecord& row : rows) {
-    external::v1::AppendRowRequest body;
-    body.add_columns(row.ticket_id);
-    body.add_columns(row.customer_email);
-    body.add_columns(row.price_amount);
-    body.add_columns(row.price_currency);
-    HttpRequest request{"POST",
-                        url,
-                        {{"Content-Type", "application/json"},
-                         {"Correlation-ID", row.correlation_id},
-                         {"Idempotency-Key", absl::StrCat(std::string(sheet), "/", row.event_id)}},
-                        "",
-                        "spreadsheets"};
-    google::protobuf::util::MessageToJsonString(body, &request.body);
-    absl::StatusOr<HttpResponse> response = client_.Send(request);
-    if (!response.ok()) return response.status();
-    if (absl::Status status = StatusFromHttp(*response, "spreadsheets API"); !status.ok()) {
-      return status;
-    }
-    spdlog::info("tracker row appended sheet={} ticket_id={} event_id={} correlation_id={}",
-                 std::string(sheet), row.ticket_id, row.event_id, row.correlation_id);
+    if (absl::Status status = AppendOne(sheet, row); !status.ok()) return status;
   }
   return absl::OkStatus();
+}
+
+void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
+                                     absl::Span<const storage::TrackerRowRecord> rows,
+                                     absl::Span<absl::Status> results) {
+  if (calls_ == nullptr) {
+    for (size_t i = 0; i < rows.size(); ++i) results[i] = AppendOne(sheet, rows[i]);
+    return;
+  }
+  calls_->RunAll(rows.size(), [&](size_t i) { results[i] = AppendOne(sheet, rows[i]); });
 }
 
 }  // namespace booking::workers

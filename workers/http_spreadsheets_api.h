@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "workers/call_pool.h"
 #include "workers/http_client.h"
 #include "workers/spreadsheets_api.h"
 
@@ -12,14 +13,21 @@ namespace booking::workers {
 // Correlation-ID, and Idempotency-Key (sheet/event id) for services that honour it.
 class HttpSpreadsheetsApi final : public SpreadsheetsApi {
  public:
-  HttpSpreadsheetsApi(HttpClient& client, std::string base_url);
+  // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
+  HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
 
   absl::Status Append(std::string_view sheet,
                       absl::Span<const storage::TrackerRowRecord> rows) override;
+  void AppendEach(std::string_view sheet, absl::Span<const storage::TrackerRowRecord> rows,
+                  absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return true; }
 
  private:
+  absl::Status AppendOne(std::string_view sheet, const storage::TrackerRowRecord& row);
+
   HttpClient& client_;
   const std::string base_url_;
+  CallPool* const calls_;
 };
 
 }  // namespace booking::workers

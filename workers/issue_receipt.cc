@@ -16,4 +16,23 @@ absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
   return receipts_.Issue(receipts);
 }
 
+void IssueReceipt::HandleEach(absl::Span<const Event* const> events,
+                              absl::Span<absl::Status> results) {
+  std::vector<storage::ReceiptRecord> receipts;
+  std::vector<size_t> index;  // receipts[i] is for events[index[i]]
+  for (size_t i = 0; i < events.size(); ++i) {
+    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*events[i]);
+    if (!ticket.ok()) {
+      results[i] = ticket.status();
+      continue;
+    }
+    receipts.push_back({events[i]->idempotency_key, ticket->ticket_id, ticket->price_amount,
+                        ticket->price_currency, events[i]->correlation_id});
+    index.push_back(i);
+  }
+  std::vector<absl::Status> issued(receipts.size());
+  receipts_.IssueEach(receipts, absl::MakeSpan(issued));
+  for (size_t i = 0; i < issued.size(); ++i) results[index[i]] = std::move(issued[i]);
+}
+
 }  // namespace booking::workers

@@ -13,6 +13,8 @@ class IssueReceipt final : public Handler {
 
   std::string_view name() const override { return "IssueReceipt"; }
   absl::Status Handle(absl::Span<const Event* const> events) override;
+  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return receipts_.reports_each(); }
 
  private:
   ReceiptsApi& receipts_;

@@ -2,7 +2,7 @@
 
 #include <pthread.h>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
@@ -10,8 +10,8 @@
 
 namespace booking::workers {
 
-PgEventLog::PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options)
-    : store_(store), queue_(queue), options_(std::move(options)) {
+PgEventLog::PgEventLog(storage::EventStore& store, PgEventLogOptions options)
+    : store_(store), options_(std::move(options)) {
   for (int i = 0; i < std::max(1, options_.writers); ++i) {
     writers_.emplace_back([this, i] {
       pthread_setname_np(pthread_self(), absl::StrCat("log-writer-", i).c_str());
@@ -86,15 +86,9 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   for (const Pending& pending : batch) {
     for (const Event& event : pending.events) records.push_back(ToEventRecord(event));
   }
-  // Room in the queue is taken before the commit: what fits is leased to us and queued; what
-  // does not is left unleased in the log for the sweeper, so memory stays bounded.
-  const bool queued = queue_.TryReserve(records.size());
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<storage::EventRecord>> appended =
-      store_.Append(records, options_.routes, queued ? options_.owner : "",
-                    queued ? options_.lease : absl::ZeroDuration());
+  absl::StatusOr<std::vector<storage::EventRecord>> appended = store_.Append(records);
   if (!appended.ok()) {
-    if (queued) queue_.Unreserve(records.size());
     const absl::Status status =
         absl::UnavailableError(absl::StrCat("event log: ", appended.status().message()));
     spdlog::warn("group commit failed events={} error=\"{}\"", records.size(),
@@ -106,23 +100,14 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     options_.metrics->LogCommit(records.size(), absl::Now() - start);
     options_.metrics->EventsPublished(appended->size());
   }
-  absl::flat_hash_map<std::string, int64_t> sequences;
-  for (const storage::EventRecord& record : *appended) sequences[record.event_id] = record.sequence;
-  std::vector<Event> to_queue;
-  to_queue.reserve(appended->size());
+  absl::flat_hash_set<std::string> published_ids;
+  for (const storage::EventRecord& record : *appended) published_ids.insert(record.event_id);
   std::vector<int> published(batch.size(), 0);
   for (size_t i = 0; i < batch.size(); ++i) {
-    for (Event& event : batch[i].events) {
-      auto it = sequences.find(event.id);
-      if (it == sequences.end()) continue;  // its idempotency key was known: not published
-      event.sequence = it->second;
-      ++published[i];
-      if (queued) to_queue.push_back(std::move(event));
+    for (const Event& event : batch[i].events) {
+      // An event whose idempotency key was known is not published.
+      published[i] += published_ids.contains(event.id) ? 1 : 0;
     }
-  }
-  if (queued) {
-    queue_.Unreserve(records.size() - to_queue.size());
-    queue_.PushReserved(to_queue);
   }
   {
     std::lock_guard lock(mu_);
@@ -130,7 +115,8 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     stats_.events += static_cast<long long>(appended->size());
     stats_.largest_batch = std::max(stats_.largest_batch, records.size());
   }
-  // Answer only now: the events are durable, and queued where they fit.
+  if (!appended->empty() && options_.on_commit) options_.on_commit();
+  // Answer only now: the events are durable.
   for (size_t i = 0; i < batch.size(); ++i) {
     std::move(batch[i].done)(AppendResult{published[i]});
   }

@@ -12,14 +12,11 @@
 #include "metrics/metrics.h"
 #include "storage/event_store.h"
 #include "workers/event_log.h"
-#include "workers/event_queue.h"
+#include <functional>
 
 namespace booking::workers {
 
 struct PgEventLogOptions {
-  std::string owner;  // instance id, on the leases of what it queues
-  absl::Duration lease = absl::Seconds(30);
-  std::vector<storage::Route> routes;               // handlers per event type: one delivery each
   size_t max_batch_events = 2000;                   // events in one group commit
   absl::Duration max_delay = absl::ZeroDuration();  // wait for more before committing
   size_t max_pending_events = 20000;  // beyond this, Append refuses (RESOURCE_EXHAUSTED)
@@ -27,17 +24,18 @@ struct PgEventLogOptions {
   // finish before theirs can start; with two, the next commit overlaps the previous one's fsync.
   int writers = 2;
   metrics::Metrics* metrics = nullptr;  // commit sizes and latency, events published
+  // Runs on the writer thread after each commit that published events: wakes the handlers.
+  std::function<void()> on_commit;
 };
 
 // The durable EventLog. Appends from concurrent calls are committed together by a writer
 // thread (group commit; `writers` of them, each with its own transaction): it takes what has
-// arrived (up to max_batch_events, after waiting at most max_delay for more), writes events and
-// deliveries in one transaction, and only then runs each call's callback, from the writer thread.
-// Events that fit in the queue are queued and leased to this instance; the others stay in the log,
-// unleased, for the recovery sweeper.
+// arrived (up to max_batch_events, after waiting at most max_delay for more), writes the events in
+// one statement, and only then runs each call's callback, from the writer thread. Handlers read
+// the events from the log (HandlerLane); on_commit tells them there is something to read.
 class PgEventLog final : public EventLog {
  public:
-  PgEventLog(storage::EventStore& store, EventQueue& queue, PgEventLogOptions options);
+  PgEventLog(storage::EventStore& store, PgEventLogOptions options);
   ~PgEventLog() override;  // commits what is pending, then stops
   PgEventLog(const PgEventLog&) = delete;
   PgEventLog& operator=(const PgEventLog&) = delete;
@@ -61,7 +59,6 @@ class PgEventLog final : public EventLog {
   void Commit(std::vector<Pending> batch);
 
   storage::EventStore& store_;
-  EventQueue& queue_;
   const PgEventLogOptions options_;
   mutable std::mutex mu_;
   std::condition_variable wake_;

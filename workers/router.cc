@@ -1,12 +1,44 @@
 #include "workers/router.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "workers/retry_policy.h"
 
 namespace booking::workers {
 
 void Router::Register(std::string event_type, Handler* handler) {
+  auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                         [handler](const auto& entry) { return entry.first == handler; });
+  if (it == handlers_.end()) {
+    handlers_.push_back({handler, {event_type}});
+  } else {
+    it->second.push_back(event_type);
+  }
   routes_[std::move(event_type)].push_back(handler);
 }
+
+std::vector<std::pair<Handler*, std::vector<std::string>>> Router::Routes() const {
+  return handlers_;
+}
+
+namespace {
+
+// Runs `events` through `handler`; a permanent failure of several events is split in halves.
+void HandleSplitting(Handler& handler, absl::Span<const Event* const> events,
+                     std::vector<Delivery>& out) {
+  const absl::Status status = handler.Handle(events);
+  if (status.ok() || IsRetryable(status) || events.size() == 1) {
+    for (const Event* event : events) out.push_back({event, handler.name(), status});
+    return;
+  }
+  const size_t half = events.size() / 2;
+  HandleSplitting(handler, events.subspan(0, half), out);
+  HandleSplitting(handler, events.subspan(half), out);
+}
+
+}  // namespace
 
 std::vector<const Handler*> Router::HandlersFor(std::string_view event_type) const {
   auto it = routes_.find(absl::string_view(event_type.data(), event_type.size()));
@@ -48,15 +80,8 @@ std::vector<Delivery> Router::Dispatch(absl::Span<const Event> events) const {
   for (Handler* handler : order) {
     const std::vector<const Event*>& batch = batches[handler];
     const absl::Time start = absl::Now();
-    absl::Status status = handler->Handle(batch);
+    HandleSplitting(*handler, batch, out);
     if (metrics_ != nullptr) metrics_->HandlerBatch(handler->name(), absl::Now() - start);
-    if (status.ok() || batch.size() == 1) {
-      for (const Event* event : batch) out.push_back({event, handler->name(), status});
-      continue;
-    }
-    for (const Event* event : batch) {
-      out.push_back({event, handler->name(), handler->Handle(absl::MakeConstSpan(&event, 1))});
-    }
   }
   return out;
 }

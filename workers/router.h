@@ -26,8 +26,9 @@ class Router {
   void Register(std::string event_type, Handler* handler);
 
   // Delivers the events to their handlers (all of the type, or the one Event::handler names),
-  // each handler getting its events as one batch; when a batch fails, its events are retried one
-  // by one so one bad event does not fail the others. Returns one Delivery per (event, handler),
+  // each handler getting its events as one batch; when a batch fails for good (not retryable), it
+  // is split in halves until the event at fault is found, so one bad event does not fail the
+  // others. A retryable failure fails the whole batch: retrying it at once would not help. Returns one Delivery per (event, handler),
   // failed or not; an event with no such handler is reported as NOT_FOUND.
   std::vector<Delivery> Dispatch(absl::Span<const Event> events) const;
 
@@ -36,12 +37,16 @@ class Router {
 
   std::vector<const Handler*> HandlersFor(std::string_view event_type) const;
 
+  // Every handler with the event types it is registered for, in registration order.
+  std::vector<std::pair<Handler*, std::vector<std::string>>> Routes() const;
+
   // Times every handler batch into `metrics` (may be null); set before the workers start.
   void set_metrics(metrics::Metrics* metrics) { metrics_ = metrics; }
 
  private:
   metrics::Metrics* metrics_ = nullptr;
   absl::flat_hash_map<std::string, std::vector<Handler*>> routes_;
+  std::vector<std::pair<Handler*, std::vector<std::string>>> handlers_;
 };
 
 }  // namespace booking::workers

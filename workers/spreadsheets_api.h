@@ -20,6 +20,16 @@ class SpreadsheetsApi {
   // whether a retry can help.
   virtual absl::Status Append(std::string_view sheet,
                               absl::Span<const storage::TrackerRowRecord> rows) = 0;
+
+  // Appends each row on its own (concurrently where the API allows), one status per row in
+  // `results`. The default appends the batch at once and gives every row its status.
+  virtual void AppendEach(std::string_view sheet, absl::Span<const storage::TrackerRowRecord> rows,
+                          absl::Span<absl::Status> results) {
+    const absl::Status status = Append(sheet, rows);
+    for (absl::Status& result : results) result = status;
+  }
+  // True when AppendEach's statuses are each row's own.
+  virtual bool reports_each() const { return false; }
 };
 
 // The embedded default: rows in the local table, once per (sheet, event).

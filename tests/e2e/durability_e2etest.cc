@@ -55,8 +55,8 @@ std::set<std::string> Column(const std::string& url, const std::string& sql) {
 // delivery is left unfinished.
 void ExpectAllProcessedOnce(const std::string& url, const std::set<std::string>& acknowledged) {
   ASSERT_FALSE(acknowledged.empty());
-  ASSERT_TRUE(Eventually([&] { return Count(url, "deliveries") == 0; }))
-      << Count(url, "deliveries") << " deliveries unfinished";
+  ASSERT_TRUE(Eventually([&] { return Count(url, "pending_deliveries") == 0; }))
+      << Count(url, "pending_deliveries") << " deliveries unfinished";
   const std::set<std::string> stored = Column(url, "SELECT ticket_id::text FROM tickets");
   for (const std::string& id : acknowledged) EXPECT_TRUE(stored.count(id)) << id << " lost";
   EXPECT_EQ(Count(url, "(SELECT ticket_id FROM receipts GROUP BY ticket_id HAVING count(*) > 1) d"),
@@ -79,7 +79,6 @@ std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int 
   std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port),
                                    absl::StrCat("--database_url=", url),
                                    "--delivery_lease=2s",
-                                   "--sweep_interval=100ms",
                                    "--retry_first_delay=50ms",
                                    "--retry_max_delay=500ms"};
   for (auto& arg : extra) args.push_back(std::move(arg));
@@ -107,7 +106,8 @@ TEST(DurabilityE2eTest, KilledMidStreamLosesNothingAcknowledged) {
   }
   server = StartServer(db.url(), port);
   ExpectAllProcessedOnce(db.url(), acknowledged);
-  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("recovery sweep queued deliveries"));
+  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("events handed out again"))
+      << "what the killed process had read was counted as redelivered";
 }
 
 // SIGTERM under load: a clean exit within a few seconds; what was not handled stays durable and
@@ -133,12 +133,12 @@ TEST(DurabilityE2eTest, GracefulStopUnderLoadLeavesTheRestDurable) {
     load.Stop();
     acknowledged = load.acknowledged();
   }
-  EXPECT_GT(Count(db.url(), "deliveries"), 0) << "work was left for the next start";
-  EXPECT_EQ(Count(db.url(), "deliveries WHERE lease_until > now() + interval '10 seconds'"), 0)
-      << "unstarted deliveries were released, not left leased for a minute";
+  EXPECT_GT(Count(db.url(), "pending_deliveries"), 0) << "work was left for the next start";
+  EXPECT_EQ(Count(db.url(), "partition_leases WHERE owner IS NOT NULL"), 0)
+      << "its partitions were given back, not left leased for a minute";
   receipts.ClearFaults();
   server = StartServer(db.url(), port, {"--receipts_url=" + receipts.url()});
-  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "deliveries") == 0; }));
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; }));
   const std::map<std::string, std::string> issued = receipts.receipts_by_key();
   for (const std::string& id : acknowledged) {
     int keys = 0;
@@ -155,12 +155,12 @@ TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
   const int port = testing::PickFreePort();
   auto server = StartServer(
       db.url(), port,
-      {"--receipts_url=" + receipts.url(), "--http_timeout=300ms", "--max_attempts=30"});
+      {"--receipts_url=" + receipts.url(), "--http_timeout=300ms"});
   testing::Load load({Target(port)}, 4, "c0000002");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }, absl::Seconds(60)));
   load.Stop();
   const std::set<std::string> acknowledged = load.acknowledged();
-  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "deliveries") == 0; }))
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; }))
       << server->ReadLog().substr(0, 3000);
   EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
   // Exactly one receipt per ticket: every acknowledged ticket's key has one, and no key two.
@@ -175,13 +175,13 @@ TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
   EXPECT_GT(faulted, 0) << "the fault injection did run";
 }
 
-TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
+TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
   testing::TestDatabase db;
   testing::FakeExternalApis receipts;
   receipts.FailNext(1000000, testing::Fault::kStatus500);
   const int port = testing::PickFreePort();
   auto server =
-      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--max_attempts=3"});
+      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
   {
     testing::Load load({Target(port)}, 1, "c0000003");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 3; }));
@@ -190,9 +190,10 @@ TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
   ASSERT_TRUE(Eventually([&] { return Count(db.url(), "dead_letters") == tickets; }))
       << server->ReadLog().substr(0, 3000);
   EXPECT_EQ(Count(db.url(),
-                  "dead_letters WHERE handler = 'IssueReceipt' AND attempts = 3 AND "
-                  "reason LIKE 'gave up after 3 attempts%'"),
-            tickets);
+                  "dead_letters WHERE handler = 'IssueReceipt' AND "
+                  "reason LIKE 'gave up after retrying for %'"),
+            tickets)
+      << "events the open breaker held back are given up with the rest, untried";
   EXPECT_EQ(Count(db.url(), "tickets"), tickets) << "other handlers were not held back";
 
   auto admin = tickets::v1::AdminService::NewStub(
@@ -205,7 +206,7 @@ TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
   ASSERT_TRUE(admin->ListDeadLetters(&list_context, list_request, &listed).ok());
   ASSERT_EQ(listed.dead_letters_size(), tickets);
   EXPECT_EQ(listed.dead_letters(0).id().handler(), "IssueReceipt");
-  EXPECT_EQ(listed.dead_letters(0).attempts(), 3);
+  EXPECT_GE(listed.dead_letters(0).attempts(), 1);
 
   receipts.ClearFaults();
   grpc::ClientContext one_context;
@@ -223,7 +224,7 @@ TEST(DurabilityE2eTest, DeadLettersAfterTheLastAttemptAndReplay) {
   EXPECT_EQ(retried.retried(), tickets - 1);
   ASSERT_TRUE(Eventually([&] {
     return static_cast<long long>(receipts.receipts_by_key().size()) == tickets &&
-           Count(db.url(), "deliveries") == 0;
+           Count(db.url(), "pending_deliveries") == 0;
   }));
   EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
 
@@ -251,8 +252,8 @@ TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {
     acknowledged = load.acknowledged();
   }
   ExpectAllProcessedOnce(db.url(), acknowledged);
-  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("recovery sweep queued deliveries"))
-      << "b took over a's leased work";
+  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("held=16"))
+      << "b took over a's partitions";
 }
 
 TEST(DurabilityE2eTest, OverloadIsRefusedQuicklyWithBoundedMemoryAndRecovers) {

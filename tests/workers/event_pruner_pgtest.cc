@@ -19,7 +19,7 @@ TEST(EventPrunerTest, OneRoundDeletesTheWholeBacklogInBatchesAndKeepsTheYoung) {
     events.push_back({NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
                       absl::StrCat("key-", i), "corr", "payload"});
   }
-  ASSERT_TRUE(store.Append(events, {}, "", absl::ZeroDuration()).ok());  // no routes: finished
+  ASSERT_TRUE(store.Append(events).ok());  // no routes: finished
   db.Exec(
       "UPDATE events SET published_at = now() - interval '2 hours' WHERE idempotency_key "
       "<> 'key-6'");
@@ -45,7 +45,7 @@ TEST(EventPrunerTest, ARoundIsBoundedByMaxBatches) {
     events.push_back({NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
                       absl::StrCat("key-", i), "corr", "payload"});
   }
-  ASSERT_TRUE(store.Append(events, {}, "", absl::ZeroDuration()).ok());
+  ASSERT_TRUE(store.Append(events).ok());
   db.Exec("UPDATE events SET published_at = now() - interval '2 hours'");
   EventPruner pruner(
       store,

@@ -1,5 +1,5 @@
-// The durable event log on a real PostgreSQL: group commit, publish order, idempotency, and the
-// queue's bound.
+// The durable event log on a real PostgreSQL: group commit, publish order, idempotency, the
+// handlers' wake-up, and the writer's bound.
 #include <future>
 #include <pqxx/pqxx>
 #include <set>
@@ -13,13 +13,9 @@
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
 #include "workers/pg_event_log.h"
-#include "workers/recovery_sweeper.h"
 
 namespace booking::workers {
 namespace {
-
-const storage::Route kRoutes[] = {{"tickets.v1.TicketBookingConfirmed", "StoreTickets"},
-                                  {"tickets.v1.TicketBookingConfirmed", "IssueReceipt"}};
 
 Event NewEvent(int i, const std::string& key_prefix = "k") {
   char id[37];
@@ -45,10 +41,10 @@ class PgEventLogTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
   PgEventLogOptions Options() {
-    return {.owner = "me",
-            .lease = absl::Seconds(30),
-            .routes = {std::begin(kRoutes), std::end(kRoutes)}};
+    return {.on_commit = [this] { commits_with_events_.fetch_add(1); }};
   }
+
+  std::atomic<int> commits_with_events_{0};
 
   testing::TestDatabase db_;
   std::unique_ptr<storage::ConnectionPool> pool_ = db_.MakePool(4);
@@ -56,8 +52,7 @@ class PgEventLogTest : public ::testing::Test {
 };
 
 TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
-  EventQueue queue(10000);
-  PgEventLog log(store_, queue, Options());
+  PgEventLog log(store_, Options());
   constexpr int kThreads = 8, kCalls = 50;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -75,66 +70,36 @@ TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
   EXPECT_EQ(stats.events, kThreads * kCalls);
   EXPECT_LT(stats.commits, kThreads * kCalls) << "concurrent calls were committed together";
   EXPECT_EQ(db_.Count("events"), kThreads * kCalls);
-  EXPECT_EQ(db_.Count("deliveries WHERE lease_owner = 'me'"), 2 * kThreads * kCalls);
-
-  std::vector<Event> queued;
-  queue.PopBatch(queued, 100000, absl::ZeroDuration());
-  ASSERT_EQ(queued.size(), static_cast<size_t>(kThreads * kCalls));
-  std::set<int64_t> sequences;
-  for (const Event& event : queued) sequences.insert(event.sequence);
-  EXPECT_EQ(sequences.size(), queued.size());
-  EXPECT_GT(*sequences.begin(), 0);
+  EXPECT_EQ(db_.Count("deliveries"), 0) << "no row per handler";
+  EXPECT_EQ(db_.Count("(SELECT DISTINCT sequence FROM events) s"), kThreads * kCalls);
+  EXPECT_EQ(commits_with_events_.load(), stats.commits) << "every commit woke the handlers";
 }
 
 TEST_F(PgEventLogTest, RepeatedKeysPublishNothingNew) {
-  EventQueue queue(100);
-  PgEventLog log(store_, queue, Options());
+  PgEventLog log(store_, Options());
   EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 2);
   EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 0);
   EXPECT_EQ(AppendAndWait(log, {NewEvent(2), NewEvent(3)})->published, 1);
-  EXPECT_EQ(queue.size(), 3u);
   EXPECT_EQ(db_.Count("events"), 3);
-}
-
-// When the queue is full the events are still accepted, but stay in the log unleased; the
-// sweeper brings them in once there is room. Memory holds only what fits.
-TEST_F(PgEventLogTest, FullQueueLeavesEventsInTheLogForTheSweeper) {
-  EventQueue queue(2);
-  PgEventLog log(store_, queue, Options());
-  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2), NewEvent(3)})->published, 3);
-  EXPECT_EQ(queue.size(), 0u);
-  EXPECT_EQ(db_.Count("deliveries WHERE lease_owner IS NULL"), 6);
-  RecoverySweeper sweeper(store_, queue, {.owner = "me", .interval = absl::Milliseconds(20)});
-  std::vector<Event> handled;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (handled.size() < 6 && absl::Now() < deadline) {
-    EXPECT_LE(queue.size(), 2u);
-    queue.PopBatch(handled, 2, absl::Milliseconds(50));
-  }
-  ASSERT_EQ(handled.size(), 6u);
-  std::set<std::string> pairs;
-  for (const Event& event : handled) pairs.insert(absl::StrCat(event.sequence, event.handler));
-  EXPECT_EQ(pairs.size(), 6u) << "each (event, handler) once";
+  EXPECT_EQ(commits_with_events_.load(), 2) << "a commit that published nothing wakes nobody";
 }
 
 TEST_F(PgEventLogTest, CommitFailureFailsTheCallAndPublishesNothing) {
-  EventQueue queue(100);
   storage::PoolOptions options;
   options.database_url = "postgresql://postgres@127.0.0.1:1/none";
   options.size = 1;
   storage::ConnectionPool unreachable(options);
   storage::PgEventStore store(unreachable);
-  PgEventLog log(store, queue, Options());
+  PgEventLog log(store, Options());
   absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
-  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_EQ(commits_with_events_.load(), 0);
 }
 
 TEST_F(PgEventLogTest, SaturatedWriterRefusesQuickly) {
-  EventQueue queue(1000);
   PgEventLogOptions options = Options();
   options.max_pending_events = 4;
-  PgEventLog log(store_, queue, options);
+  PgEventLog log(store_, options);
   // Hold the events table so the writer's commit waits.
   pqxx::connection blocker(db_.url());
   pqxx::work lock(blocker);

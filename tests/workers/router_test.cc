@@ -10,14 +10,15 @@ namespace {
 
 class RecordingHandler final : public Handler {
  public:
-  explicit RecordingHandler(std::string name, std::string fail_id = "")
-      : name_(std::move(name)), fail_id_(std::move(fail_id)) {}
+  explicit RecordingHandler(std::string name, std::string fail_id = "",
+                            absl::StatusCode failure = absl::StatusCode::kInvalidArgument)
+      : name_(std::move(name)), fail_id_(std::move(fail_id)), failure_(failure) {}
   std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const Event* const> events) override {
     std::lock_guard lock(mu_);
     batch_sizes_.push_back(events.size());
     for (const Event* event : events) {
-      if (event->id == fail_id_) return absl::UnavailableError("boom");
+      if (event->id == fail_id_) return absl::Status(failure_, "boom");
     }
     for (const Event* event : events) handled_.push_back(event->id);
     return absl::OkStatus();
@@ -34,6 +35,7 @@ class RecordingHandler final : public Handler {
  private:
   const std::string name_;
   const std::string fail_id_;
+  const absl::StatusCode failure_;
   std::mutex mu_;
   std::vector<std::string> handled_ ABSL_GUARDED_BY(mu_);
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
@@ -63,18 +65,31 @@ TEST(RouterTest, RunsEveryHandlerOfTheTypeWithOneBatch) {
   EXPECT_THAT(refund.handled(), ::testing::ElementsAre("2"));
 }
 
-TEST(RouterTest, FailedBatchIsRetriedOneByOneAndOnlyTheBadEventFails) {
+TEST(RouterTest, PermanentFailureIsSplitInHalvesAndOnlyTheBadEventFails) {
   RecordingHandler store("Store", /*fail_id=*/"2");
+  Router router;
+  router.Register("Confirmed", &store);
+  std::vector<Event> events;
+  for (int i = 0; i < 8; ++i) events.push_back(MakeEvent(std::to_string(i), "Confirmed"));
+  std::vector<Delivery> failed = Router::Failed(router.Dispatch(events));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].event->id, "2");
+  EXPECT_EQ(failed[0].handler, "Store");
+  EXPECT_TRUE(absl::IsInvalidArgument(failed[0].status));
+  EXPECT_THAT(store.handled(), ::testing::ElementsAre("0", "1", "3", "4", "5", "6", "7"));
+  // 8; the bad half 4 (then 2 + 2, then 1 + 1 of the bad quarter); the good half 4.
+  EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(8u, 4u, 2u, 2u, 1u, 1u, 4u));
+}
+
+TEST(RouterTest, RetryableFailureFailsTheBatchWithoutCallingAgain) {
+  RecordingHandler store("Store", /*fail_id=*/"2", absl::StatusCode::kUnavailable);
   Router router;
   router.Register("Confirmed", &store);
   std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
                                MakeEvent("3", "Confirmed")};
   std::vector<Delivery> failed = Router::Failed(router.Dispatch(events));
-  ASSERT_EQ(failed.size(), 1u);
-  EXPECT_EQ(failed[0].event->id, "2");
-  EXPECT_EQ(failed[0].handler, "Store");
-  EXPECT_TRUE(absl::IsUnavailable(failed[0].status));
-  EXPECT_THAT(store.handled(), ::testing::ElementsAre("1", "3"));
+  EXPECT_EQ(failed.size(), 3u);
+  EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(3u)) << "no storm of single retries";
 }
 
 TEST(RouterTest, UnroutedEventIsReported) {

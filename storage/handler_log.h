@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "storage/event_store.h"
+
+namespace booking::storage {
+
+// The log is split by ticket into this many partitions (fixed: it is in the stored rows).
+// Partitions are the unit of ownership between instances and of ordering within a handler.
+inline constexpr int kLogPartitions = 16;
+
+// A place in one partition of the log: events are read in (tx, sequence) order, tx being the
+// appending transaction's id, so a reader never passes an event still being committed.
+struct LogPosition {
+  uint64_t tx = 0;
+  int64_t sequence = 0;
+  friend bool operator<(const LogPosition& a, const LogPosition& b) {
+    return a.tx != b.tx ? a.tx < b.tx : a.sequence < b.sequence;
+  }
+  friend bool operator==(const LogPosition& a, const LogPosition& b) {
+    return a.tx == b.tx && a.sequence == b.sequence;
+  }
+};
+
+// A partition this instance holds, with the epoch its writes are fenced by.
+struct PartitionLease {
+  int partition = 0;
+  int64_t epoch = 0;
+};
+
+// One event of a handler's batch. Events of other types are read too (so the checkpoint passes
+// them), with an empty payload and `mine` false.
+struct LoggedEvent {
+  EventRecord event;
+  int partition = -1;    // -1: a redelivery (a dead letter sent back), not a place in the log
+  LogPosition position;  // in its partition
+  bool mine = false;     // of a type the handler is registered for
+  // Handed to this handler before, by an owner that did not finish it (a crash or a lost lease).
+  bool redelivered = false;
+};
+
+struct ReadOptions {
+  std::string owner;
+  absl::Span<const PartitionLease> partitions;
+  absl::Span<const std::string> event_types;
+  int limit_per_partition = 256;
+  int max_redeliveries = 0;           // rows of `deliveries` to claim as well (0: none)
+  absl::Duration redelivery_lease = absl::Seconds(30);
+};
+
+struct HandlerBatchRead {
+  std::vector<LoggedEvent> events;  // log events by partition, then position; redeliveries last
+  // Per partition read: where the batch ends (its last event).
+  std::vector<std::pair<PartitionLease, LogPosition>> ends;
+};
+
+// What a handler finished: checkpoints to advance, redeliveries done, and dead letters.
+struct HandlerProgress {
+  std::string owner;
+  std::vector<std::pair<PartitionLease, LogPosition>> checkpoints;
+  std::vector<int64_t> redeliveries_done;  // sequences; dead-lettered ones are in dead_letters
+  struct DeadLetter {
+    int64_t sequence = 0;
+    int partition = -1;  // -1: a redelivery
+    int attempts = 0;
+    std::string reason;
+  };
+  std::vector<DeadLetter> dead_letters;
+};
+
+struct CommitResult {
+  int stale_partitions = 0;   // checkpoints not written: the partition changed owner meanwhile
+  int stale_dead_letters = 0;  // dead letters of such partitions, not written either
+};
+
+// Where start-up puts a handler never seen before: at the oldest event still in the log, or
+// after every transaction that had started when it was registered.
+enum class StartFrom { kEarliest, kLatest };
+
+// How handlers consume the durable log: per (handler, partition) checkpoints, partitions leased
+// by instances, fenced writes. Thread-safe.
+class HandlerLog {
+ public:
+  virtual ~HandlerLog() = default;
+
+  // Records the handler and its types, and gives it checkpoints where it has none.
+  [[nodiscard]] virtual absl::Status Register(const std::string& handler,
+                                              absl::Span<const std::string> event_types,
+                                              StartFrom start) = 0;
+
+  // The next events of the held partitions past the handler's checkpoints (and, if asked, due
+  // redeliveries, leased to the owner), marking them as handed out.
+  [[nodiscard]] virtual absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
+                                                             const ReadOptions& options) = 0;
+
+  // Writes the progress in one transaction, fenced: a checkpoint (and its partition's dead
+  // letters) only while the owner still holds that partition at that epoch; a redelivery only
+  // while the owner still holds its lease.
+  [[nodiscard]] virtual absl::StatusOr<CommitResult> Commit(const std::string& handler,
+                                                           const HandlerProgress& progress) = 0;
+
+  // Leases. Renews what `owner` holds (partitions and claimed redeliveries) and its liveness.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<PartitionLease>> Renew(
+      const std::string& owner, absl::Duration lease) = 0;
+  // Instances alive now, `owner` included.
+  [[nodiscard]] virtual absl::StatusOr<int> LiveOwners() = 0;
+  // Takes up to `count` partitions that are free or whose lease expired.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<PartitionLease>> Claim(const std::string& owner,
+                                                                        absl::Duration lease,
+                                                                        int count) = 0;
+  // Gives partitions up (a fair share for another instance, or shutdown), and, when `leaving`,
+  // the owner's liveness and redelivery leases too.
+  [[nodiscard]] virtual absl::Status Release(const std::string& owner, absl::Span<const int> partitions,
+                                             bool leaving) = 0;
+
+  // Unfinished events per handler (log events past the checkpoint, and redeliveries).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() = 0;
+};
+
+}  // namespace booking::storage

@@ -1,0 +1,326 @@
+#include "storage/pg_handler_log.h"
+
+#include <algorithm>
+#include <pqxx/pqxx>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "storage/pg_array.h"
+
+namespace booking::storage {
+namespace {
+
+constexpr char kRegister[] = "handler_register";
+constexpr char kRead[] = "handler_read";
+constexpr char kClaimRedeliveries[] = "handler_claim_redeliveries";
+constexpr char kAdvance[] = "handler_advance";
+constexpr char kFinishRedeliveries[] = "handler_finish_redeliveries";
+constexpr char kDeadLetters[] = "handler_dead_letters";
+constexpr char kRenew[] = "leases_renew";
+constexpr char kLiveOwners[] = "leases_live_owners";
+constexpr char kClaim[] = "leases_claim";
+constexpr char kRelease[] = "leases_release";
+constexpr char kLeave[] = "leases_leave";
+constexpr char kBacklog[] = "handler_backlog";
+
+std::string Interval(absl::Duration duration) {
+  return absl::StrCat(absl::ToInt64Milliseconds(duration), " milliseconds");
+}
+
+template <typename T, typename Fn>
+std::string Array(absl::Span<const T> items, Fn&& field) {
+  return ToPgArrayLiteral(items, std::forward<Fn>(field));
+}
+
+std::string Ints(absl::Span<const int> values) {
+  return Array(values, [](int v) { return std::to_string(v); });
+}
+
+std::vector<PartitionLease> Leases(const pqxx::result& result) {
+  std::vector<PartitionLease> leases;
+  for (const auto& row : result) leases.push_back({row[0].as<int>(), row[1].as<int64_t>()});
+  std::sort(leases.begin(), leases.end(),
+            [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  return leases;
+}
+
+}  // namespace
+
+std::vector<PreparedStatement> PgHandlerLog::Statements() {
+  return {
+      {kRegister,
+       "WITH h AS ("
+       "  INSERT INTO handlers (handler, event_types) VALUES ($1, $2::text[])"
+       "  ON CONFLICT (handler) DO UPDATE SET event_types = EXCLUDED.event_types"
+       "), start AS ("
+       "  SELECT CASE WHEN $3 THEN pg_snapshot_xmax(pg_current_snapshot())"
+       "              ELSE '0'::xid8 END AS tx"
+       ") INSERT INTO handler_checkpoints"
+       "  (handler, partition, last_tx, last_sequence, read_tx, read_sequence)"
+       " SELECT $1, p.partition, start.tx, 0, start.tx, 0 FROM partition_leases p, start"
+       " ON CONFLICT (handler, partition) DO NOTHING"},
+      {kRead,
+       "WITH batch AS ("
+       "  SELECT c.partition, l.epoch, e.tx, e.sequence, e.event_id, e.event_type, e.ticket_id,"
+       "         e.idempotency_key, e.correlation_id,"
+       "         CASE WHEN e.event_type = ANY ($3::text[]) THEN e.payload END AS payload,"
+       "         (e.tx, e.sequence) <= (c.read_tx, c.read_sequence) AS redelivered"
+       "  FROM handler_checkpoints c"
+       "  JOIN partition_leases l ON l.partition = c.partition AND l.owner = $2"
+       "  CROSS JOIN LATERAL ("
+       "    SELECT * FROM events e"
+       "    WHERE e.partition = c.partition AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
+       "      AND e.tx < pg_snapshot_xmin(pg_current_snapshot())"
+       "    ORDER BY e.tx, e.sequence LIMIT $5) e"
+       "  WHERE c.handler = $1 AND c.partition = ANY ($4::smallint[])"
+       "), marked AS ("
+       "  UPDATE handler_checkpoints c SET read_tx = m.tx, read_sequence = m.sequence"
+       "  FROM (SELECT DISTINCT ON (partition) partition, tx, sequence FROM batch"
+       "        ORDER BY partition, tx DESC, sequence DESC) m"
+       "  WHERE c.handler = $1 AND c.partition = m.partition"
+       "    AND (m.tx, m.sequence) > (c.read_tx, c.read_sequence)"
+       ") SELECT partition, epoch, tx::text, sequence, event_id::text, event_type,"
+       "         ticket_id::text, idempotency_key, correlation_id, payload, redelivered"
+       " FROM batch ORDER BY partition, tx, sequence"},
+      {kClaimRedeliveries,
+       "WITH due AS ("
+       "  SELECT sequence, handler FROM deliveries WHERE handler = $1 AND lease_until <= now()"
+       "  ORDER BY sequence LIMIT $3 FOR UPDATE SKIP LOCKED"
+       ") UPDATE deliveries d SET lease_owner = $2, lease_until = now() + $4::interval,"
+       "                          attempts = d.attempts + 1"
+       " FROM due, events e"
+       " WHERE d.sequence = due.sequence AND d.handler = due.handler AND e.sequence = d.sequence"
+       " RETURNING e.event_id::text, e.event_type, e.ticket_id::text, e.idempotency_key,"
+       "           e.correlation_id, e.payload, e.sequence"},
+      {kAdvance,
+       "WITH x AS ("
+       "  SELECT * FROM UNNEST($2::smallint[], $3::bigint[], $4::text[], $5::bigint[])"
+       "         AS x(partition, epoch, tx, sequence)"
+       "), owned AS ("
+       "  SELECT l.partition FROM partition_leases l JOIN x ON x.partition = l.partition"
+       "  WHERE l.owner = $6 AND l.epoch = x.epoch FOR SHARE OF l"
+       ") UPDATE handler_checkpoints c SET last_tx = x.tx::xid8, last_sequence = x.sequence,"
+       "                                   updated_at = now()"
+       " FROM x JOIN owned o ON o.partition = x.partition"
+       " WHERE c.handler = $1 AND c.partition = x.partition"
+       " RETURNING c.partition"},
+      {kFinishRedeliveries,
+       "DELETE FROM deliveries WHERE handler = $1 AND lease_owner = $2"
+       " AND sequence = ANY ($3::bigint[]) RETURNING sequence"},
+      {kDeadLetters,
+       "INSERT INTO dead_letters (sequence, handler, attempts, reason)"
+       " SELECT x.sequence, $1, x.attempts, x.reason"
+       " FROM UNNEST($2::bigint[], $3::int[], $4::text[]) AS x(sequence, attempts, reason)"
+       " ON CONFLICT (sequence, handler) DO UPDATE SET attempts = EXCLUDED.attempts,"
+       " reason = EXCLUDED.reason, failed_at = now()"},
+      {kRenew,
+       "WITH alive AS ("
+       "  INSERT INTO lease_owners (owner, alive_until) VALUES ($1, now() + $2::interval)"
+       "  ON CONFLICT (owner) DO UPDATE SET alive_until = EXCLUDED.alive_until"
+       "), redeliveries AS ("
+       "  UPDATE deliveries SET lease_until = now() + $2::interval WHERE lease_owner = $1"
+       "), forgotten AS ("
+       "  DELETE FROM lease_owners WHERE alive_until < now() - interval '1 day'"
+       ") UPDATE partition_leases SET lease_until = now() + $2::interval WHERE owner = $1"
+       " RETURNING partition, epoch"},
+      {kLiveOwners, "SELECT count(*) FROM lease_owners WHERE alive_until > now()"},
+      {kClaim,
+       "WITH free AS ("
+       "  SELECT partition FROM partition_leases"
+       "  WHERE (owner IS NULL OR lease_until <= now()) AND owner IS DISTINCT FROM $1"
+       "  ORDER BY partition LIMIT $3 FOR UPDATE SKIP LOCKED"
+       ") UPDATE partition_leases l SET owner = $1, lease_until = now() + $2::interval,"
+       "                               epoch = l.epoch + 1"
+       " FROM free WHERE l.partition = free.partition RETURNING l.partition, l.epoch"},
+      {kRelease,
+       "UPDATE partition_leases SET owner = NULL, lease_until = '-infinity'"
+       " WHERE owner = $1 AND partition = ANY ($2::smallint[])"},
+      {kLeave,
+       "WITH gone AS (DELETE FROM lease_owners WHERE owner = $1)"
+       " UPDATE deliveries SET lease_owner = NULL, lease_until = now() WHERE lease_owner = $1"},
+      {kBacklog, "SELECT handler, count(*) FROM pending_deliveries GROUP BY handler"},
+  };
+}
+
+absl::Status PgHandlerLog::Register(const std::string& handler,
+                                    absl::Span<const std::string> event_types, StartFrom start) {
+  const std::string types = Array(event_types, [](const std::string& t) { return t; });
+  return pool_.Run([&](pqxx::transaction_base& txn) {
+    txn.exec_prepared0(kRegister, handler, types, start == StartFrom::kLatest);
+  });
+}
+
+absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
+                                                    const ReadOptions& options) {
+  HandlerBatchRead batch;
+  std::vector<int> partitions;
+  for (const PartitionLease& lease : options.partitions) partitions.push_back(lease.partition);
+  const std::string types = Array(options.event_types, [](const std::string& t) { return t; });
+  auto event_from = [](const pqxx::row& row, int first, LoggedEvent& out) {
+    out.event.event_id = row[first].as<std::string>();
+    out.event.event_type = row[first + 1].as<std::string>();
+    out.event.ticket_id = row[first + 2].as<std::string>();
+    out.event.idempotency_key = row[first + 3].as<std::string>();
+    out.event.correlation_id = row[first + 4].as<std::string>();
+    if (!row[first + 5].is_null()) out.event.payload = pqxx::binarystring(row[first + 5]).str();
+  };
+  if (!partitions.empty()) {
+    absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+      batch.events.clear();
+      batch.ends.clear();
+      const pqxx::result result = txn.exec_prepared(kRead, handler, options.owner, types,
+                                                    Ints(partitions), options.limit_per_partition);
+      batch.events.reserve(result.size());
+      for (const auto& row : result) {
+        LoggedEvent event;
+        event.partition = row[0].as<int>();
+        const int64_t epoch = row[1].as<int64_t>();
+        event.position = {row[2].as<uint64_t>(), row[3].as<int64_t>()};
+        event.event.sequence = event.position.sequence;
+        event_from(row, 4, event);
+        event.mine = !row[9].is_null();
+        event.redelivered = row[10].as<bool>();
+        if (batch.ends.empty() || batch.ends.back().first.partition != event.partition) {
+          batch.ends.push_back({{event.partition, epoch}, event.position});
+        } else {
+          batch.ends.back().second = event.position;
+        }
+        batch.events.push_back(std::move(event));
+      }
+    });
+    if (!status.ok()) return status;
+  }
+  if (options.max_redeliveries > 0) {
+    std::vector<LoggedEvent> redeliveries;
+    absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+      redeliveries.clear();
+      for (const auto& row :
+           txn.exec_prepared(kClaimRedeliveries, handler, options.owner, options.max_redeliveries,
+                             Interval(options.redelivery_lease))) {
+        LoggedEvent event;
+        event_from(row, 0, event);
+        event.event.sequence = row[6].as<int64_t>();
+        event.mine = true;
+        event.redelivered = true;
+        redeliveries.push_back(std::move(event));
+      }
+    });
+    // Redeliveries are claimed after the log read: if the claim fails, the log part stands.
+    if (status.ok()) {
+      for (LoggedEvent& event : redeliveries) batch.events.push_back(std::move(event));
+    } else if (batch.events.empty()) {
+      return status;
+    }
+  }
+  return batch;
+}
+
+absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
+                                                  const HandlerProgress& progress) {
+  using Checkpoint = std::pair<PartitionLease, LogPosition>;
+  const absl::Span<const Checkpoint> checkpoints(progress.checkpoints);
+  const std::string partitions =
+      Array(checkpoints, [](const Checkpoint& c) { return std::to_string(c.first.partition); });
+  const std::string epochs =
+      Array(checkpoints, [](const Checkpoint& c) { return std::to_string(c.first.epoch); });
+  const std::string txs =
+      Array(checkpoints, [](const Checkpoint& c) { return std::to_string(c.second.tx); });
+  const std::string sequences =
+      Array(checkpoints, [](const Checkpoint& c) { return std::to_string(c.second.sequence); });
+  std::vector<int64_t> redelivery_sequences = progress.redeliveries_done;
+  for (const auto& letter : progress.dead_letters) {
+    if (letter.partition < 0) redelivery_sequences.push_back(letter.sequence);
+  }
+  CommitResult result;
+  auto commit = [&](pqxx::transaction_base& txn) {
+    result = {};
+    absl::flat_hash_set<int> accepted;
+    if (!checkpoints.empty()) {
+      for (const auto& row :
+           txn.exec_prepared(kAdvance, handler, partitions, epochs, txs, sequences, progress.owner)) {
+        accepted.insert(row[0].as<int>());
+      }
+    }
+    result.stale_partitions = static_cast<int>(checkpoints.size() - accepted.size());
+    absl::flat_hash_set<int64_t> held;
+    if (!redelivery_sequences.empty()) {
+      const std::string ids = Array(absl::Span<const int64_t>(redelivery_sequences),
+                                    [](int64_t s) { return std::to_string(s); });
+      for (const auto& row : txn.exec_prepared(kFinishRedeliveries, handler, progress.owner, ids)) {
+        held.insert(row[0].as<int64_t>());
+      }
+    }
+    std::vector<const HandlerProgress::DeadLetter*> letters;
+    for (const auto& letter : progress.dead_letters) {
+      const bool current = letter.partition < 0 ? held.contains(letter.sequence)
+                                                : accepted.contains(letter.partition);
+      if (current) {
+        letters.push_back(&letter);
+      } else {
+        ++result.stale_dead_letters;
+      }
+    }
+    if (!letters.empty()) {
+      using Ptrs = absl::Span<const HandlerProgress::DeadLetter* const>;
+      txn.exec_prepared0(
+          kDeadLetters, handler,
+          Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->sequence); }),
+          Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->attempts); }),
+          Array(Ptrs(letters), [](const auto* l) { return l->reason.substr(0, 2000); }));
+    }
+  };
+  absl::Status status = pool_.Transact(commit);
+  if (!status.ok()) return status;
+  return result;
+}
+
+absl::StatusOr<std::vector<PartitionLease>> PgHandlerLog::Renew(const std::string& owner,
+                                                                absl::Duration lease) {
+  std::vector<PartitionLease> leases;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    leases = Leases(txn.exec_prepared(kRenew, owner, Interval(lease)));
+  });
+  if (!status.ok()) return status;
+  return leases;
+}
+
+absl::StatusOr<int> PgHandlerLog::LiveOwners() {
+  int count = 0;
+  absl::Status status = pool_.Run(
+      [&](pqxx::transaction_base& txn) { count = txn.exec_prepared1(kLiveOwners)[0].as<int>(); });
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<std::vector<PartitionLease>> PgHandlerLog::Claim(const std::string& owner,
+                                                                absl::Duration lease, int count) {
+  std::vector<PartitionLease> leases;
+  if (count <= 0) return leases;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    leases = Leases(txn.exec_prepared(kClaim, owner, Interval(lease), count));
+  });
+  if (!status.ok()) return status;
+  return leases;
+}
+
+absl::Status PgHandlerLog::Release(const std::string& owner, absl::Span<const int> partitions,
+                                   bool leaving) {
+  return pool_.Transact([&](pqxx::transaction_base& txn) {
+    if (!partitions.empty()) txn.exec_prepared0(kRelease, owner, Ints(partitions));
+    if (leaving) txn.exec_prepared0(kLeave, owner);
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> PgHandlerLog::Backlog() {
+  std::vector<std::pair<std::string, int64_t>> backlog;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    backlog.clear();
+    for (const auto& row : txn.exec_prepared(kBacklog)) {
+      backlog.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+    }
+  });
+  if (!status.ok()) return status;
+  return backlog;
+}
+
+}  // namespace booking::storage

@@ -1,0 +1,109 @@
+#include "workers/lane_pool.h"
+
+#include <condition_variable>
+#include <thread>
+
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::workers {
+
+LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
+                   LaneOptions options, metrics::Metrics* metrics)
+    : log_(log), lag_task_("handler-lag", absl::Seconds(1), [this] { RefreshLag(); }) {
+  for (const auto& [handler, types] : router.Routes()) {
+    lanes_.push_back(
+        std::make_unique<HandlerLane>(*handler, types, log, keeper, options, metrics));
+  }
+  if (metrics != nullptr) {
+    auto per_handler = [this](auto field) {
+      return [this, field] {
+        std::vector<std::pair<std::string, double>> values;
+        for (const HandlerStatus& status : Status()) {
+          values.emplace_back(status.handler, static_cast<double>(field(status)));
+        }
+        return values;
+      };
+    };
+    metrics->AddHandlerGauge("booking_handler_lag_events",
+                             "Events a handler has not finished yet (all instances).",
+                             per_handler([](const HandlerStatus& s) { return s.lag; }));
+    metrics->AddHandlerGauge("booking_handler_in_flight_events",
+                             "Events of the batch a handler is working on.",
+                             per_handler([](const HandlerStatus& s) { return s.in_flight; }));
+    metrics->AddHandlerGauge("booking_handler_retry_backlog_events",
+                             "Events of a handler waiting for a retry after a failure.",
+                             per_handler([](const HandlerStatus& s) { return s.retry_backlog; }));
+    metrics->AddHandlerGauge(
+        "booking_handler_breaker_state", "A handler's circuit breaker: 0 closed, 1 open, 2 half-open.",
+        per_handler([](const HandlerStatus& s) { return static_cast<int>(s.breaker); }));
+  }
+}
+
+LanePool::~LanePool() { Stop(absl::ZeroDuration()); }
+
+absl::Status LanePool::Start(storage::StartFrom start) {
+  for (const auto& lane : lanes_) {
+    if (absl::Status status =
+            log_.Register(std::string(lane->handler().name()), lane->event_types(), start);
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const auto& lane : lanes_) lane->Start();
+  lag_task_.Start();
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void LanePool::Wake() {
+  for (const auto& lane : lanes_) lane->Wake();
+}
+
+void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late) {
+  if (!started_) return;
+  started_ = false;
+  lag_task_.Stop();
+  for (const auto& lane : lanes_) lane->RequestStop();
+  // Join on a helper thread, so a lane stuck in a slow call can be hurried after `grace`.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool joined = false;
+  std::thread joiner([&] {
+    for (const auto& lane : lanes_) lane->Join();
+    std::lock_guard lock(mu);
+    joined = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(grace), [&] { return joined; }) &&
+        when_late) {
+      lock.unlock();
+      when_late();
+    }
+  }
+  joiner.join();
+}
+
+void LanePool::RefreshLag() {
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+  if (!backlog.ok()) return;  // keep the last figures; the database is away
+  std::lock_guard lock(lag_mu_);
+  lag_.clear();
+  for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+}
+
+std::vector<HandlerStatus> LanePool::Status() const {
+  std::vector<HandlerStatus> out;
+  std::lock_guard lock(lag_mu_);
+  for (const auto& lane : lanes_) {
+    HandlerStatus status = lane->status();
+    auto it = lag_.find(status.handler);
+    status.lag = it == lag_.end() ? 0 : it->second;
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace booking::workers

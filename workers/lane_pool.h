@@ -1,0 +1,51 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "metrics/metrics.h"
+#include "storage/handler_log.h"
+#include "workers/handler_lane.h"
+#include "workers/lease_keeper.h"
+#include "workers/periodic_task.h"
+#include "workers/router.h"
+
+namespace booking::workers {
+
+// The worker pool of the durable log: one HandlerLane per handler registered in the router,
+// each consuming the log on its own. Also keeps each handler's lag (read from the database every
+// second) for the status and the metrics.
+class LanePool {
+ public:
+  LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
+           LaneOptions options, metrics::Metrics* metrics = nullptr);
+  ~LanePool();  // Stop()
+  LanePool(const LanePool&) = delete;
+  LanePool& operator=(const LanePool&) = delete;
+
+  // Registers the handlers in the log (a new one starts at `start`) and starts their lanes.
+  [[nodiscard]] absl::Status Start(storage::StartFrom start);
+  void Wake();  // events were appended
+  // Lets every lane finish its round and record it, then joins them. `when_late` runs if they
+  // are still busy after `grace` (e.g. to abort external calls).
+  void Stop(absl::Duration grace, const std::function<void()>& when_late = nullptr);
+
+  std::vector<HandlerStatus> Status() const;
+
+ private:
+  void RefreshLag();
+
+  storage::HandlerLog& log_;
+  std::vector<std::unique_ptr<HandlerLane>> lanes_;
+  PeriodicTask lag_task_;
+  mutable std::mutex lag_mu_;
+  absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
+  bool started_ = false;
+};
+
+}  // namespace booking::workers

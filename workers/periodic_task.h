@@ -1,0 +1,39 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
+
+namespace booking::workers {
+
+// Runs `fn` on a named thread of its own every `interval` (sooner when woken) until stopped.
+class PeriodicTask {
+ public:
+  PeriodicTask(std::string name, absl::Duration interval, std::function<void()> fn);
+  ~PeriodicTask();  // Stop()
+  PeriodicTask(const PeriodicTask&) = delete;
+  PeriodicTask& operator=(const PeriodicTask&) = delete;
+
+  void Start();
+  void Wake();  // runs fn now (after the current run, if one is in progress)
+  void Stop();  // waits for a run in progress, then joins
+
+ private:
+  void Run();
+
+  const std::string name_;
+  const absl::Duration interval_;
+  const std::function<void()> fn_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace booking::workers
