@@ -408,6 +408,7 @@ int Run() {
   lane_options.batch_per_partition = std::max(1, absl::GetFlag(FLAGS_worker_batch_size));
   lane_options.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
   lane_options.redelivery_lease = lease;
+  lane_options.call_chunk = api_concurrency;
   lane_options.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),
                         .max_delay = absl::GetFlag(FLAGS_retry_max_delay),
                         .retry_for = absl::GetFlag(FLAGS_retry_for),

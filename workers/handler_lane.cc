@@ -135,14 +135,39 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
     status_.in_flight = static_cast<int>(mine.size());
     status_.redelivered += redelivered;
   }
+  // An external API's events go in chunks of call_chunk, each recorded when it is done: a
+  // crash repeats at most one chunk's calls. A batch-at-once handler takes the batch whole.
+  const size_t chunk = handler_.reports_each()
+                           ? static_cast<size_t>(std::max(1, options_.call_chunk))
+                           : std::max<size_t>(1, mine.size());
+  if (mine.empty()) Commit(batch, items);  // only other handlers' events: pass them
+  for (size_t first = 0; first < mine.size(); first += chunk) {
+    const std::vector<size_t> part(mine.begin() + static_cast<std::ptrdiff_t>(first),
+                                   mine.begin() + static_cast<std::ptrdiff_t>(
+                                                      std::min(mine.size(), first + chunk)));
+    const bool finished = WorkOn(part, items);
+    {
+      std::lock_guard lock(status_mu_);
+      status_.breaker = breaker_.state();
+    }
+    Commit(batch, items);
+    if (!finished) break;
+  }
+  std::lock_guard lock(status_mu_);
+  status_.in_flight = 0;
+  status_.retry_backlog = 0;
+}
+
+// Retries `part` until every event of it is done or dead; false when a stop cut it short.
+bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& items) {
   absl::Time first_failure = absl::InfiniteFuture();
   int failed_rounds = 0;
-  while (!mine.empty()) {
+  while (true) {
     std::vector<size_t> pending;
-    for (size_t i : mine) {
+    for (size_t i : part) {
       if (items[i].state == Item::State::kPending) pending.push_back(i);
     }
-    if (pending.empty()) break;
+    if (pending.empty()) return true;
     if (breaker_.probing()) {
       breaker_.OnProbe();
       pending.resize(1);  // half-open: one probe, not the whole batch
@@ -173,7 +198,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
       if (retryable > 0) metrics_->Deliveries(name_, "retry", retryable);
     }
     int left = 0;
-    for (size_t i : mine) left += items[i].state == Item::State::kPending ? 1 : 0;
+    for (size_t i : part) left += items[i].state == Item::State::kPending ? 1 : 0;
     {
       std::lock_guard lock(status_mu_);
       status_.succeeded += succeeded;
@@ -202,7 +227,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
       const std::string reason = absl::StrCat(
           "gave up after retrying for ", absl::FormatDuration(now - first_failure), ": ", error);
       int given_up = 0;
-      for (size_t i : mine) {
+      for (size_t i : part) {
         if (items[i].state != Item::State::kPending) continue;
         items[i].state = Item::State::kDead;
         items[i].reason = reason;
@@ -212,7 +237,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
       if (metrics_ != nullptr) metrics_->Deliveries(name_, "dead_letter", given_up);
       std::lock_guard lock(status_mu_);
       status_.dead_lettered += given_up;
-      break;
+      return true;
     }
     const absl::Duration wait = Backoff(options_.retry, failed_rounds);
     spdlog::warn(
@@ -221,16 +246,8 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
         name_, retryable, left, absl::ToInt64Milliseconds(wait),
         breaker_.state() == CircuitBreaker::State::kClosed ? "closed" : "open",
         first_failed->event.id, first_failed->event.correlation_id, error);
-    if (!SleepUnlessStopped(wait)) break;
+    if (!SleepUnlessStopped(wait)) return false;
   }
-  {
-    std::lock_guard lock(status_mu_);
-    status_.breaker = breaker_.state();
-  }
-  Commit(batch, items);
-  std::lock_guard lock(status_mu_);
-  status_.in_flight = 0;
-  status_.retry_backlog = 0;
 }
 
 void HandlerLane::Attempt(const std::vector<size_t>& subset, std::vector<Item>& items) {

@@ -23,6 +23,9 @@ struct LaneOptions {
   absl::Duration poll_interval = absl::Milliseconds(100);  // idle: how often the log is read
   absl::Duration redelivery_poll = absl::Seconds(1);  // how often redeliveries are looked for
   int max_redeliveries = 64;                          // claimed per read
+  // An external API's events are called in chunks of this many (all in flight at once), each
+  // chunk recorded when done: a crash repeats at most one chunk of calls.
+  int call_chunk = 32;
   absl::Duration redelivery_lease = absl::Seconds(10);
   RetryOptions retry;
 };
@@ -82,6 +85,7 @@ class HandlerLane {
   struct Item;
   void Run();
   void Work(storage::HandlerBatchRead& batch);
+  bool WorkOn(const std::vector<size_t>& part, std::vector<Item>& items);
   void Attempt(const std::vector<size_t>& subset, std::vector<Item>& items);
   void AttemptWhole(absl::Span<const Event* const> events, absl::Span<absl::Status> results);
   void Commit(const storage::HandlerBatchRead& batch, const std::vector<Item>& items);

@@ -27,6 +27,11 @@ struct FakeExternalApis::Server {
   tcp::acceptor acceptor{io};
   std::thread accept_thread;
   std::atomic<bool> stopping{false};
+  unsigned short port = 0;
+  std::atomic<bool> refusing{false};
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> accept_done{false};
+  std::atomic<int> max_in_flight{0};
 
   mutable std::mutex mu;
   std::vector<std::thread> connection_threads;        // guarded by mu
@@ -62,12 +67,19 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
   s.acceptor.set_option(asio::socket_base::reuse_address(true));
   s.acceptor.bind(endpoint);
   s.acceptor.listen();
+  s.port = s.acceptor.local_endpoint().port();
   s.accept_thread = std::thread([this] {
     Server& s = *server_;
     while (!s.stopping) {
       auto socket = std::make_shared<tcp::socket>(s.io);
       beast::error_code ec;
       s.acceptor.accept(*socket, ec);
+      if (!ec && s.refusing && !s.stopping) {
+        // Refused: reset at once (SO_LINGER 0), as a host with nothing on the port would.
+        socket->set_option(asio::socket_base::linger(true, 0), ec);
+        socket->close(ec);
+        continue;
+      }
       if (ec || s.stopping) break;
       std::lock_guard lock(s.mu);
       s.sockets.push_back(socket);
@@ -138,10 +150,18 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
               response = Answer(request, http::status::not_found, R"({"error":"no route"})");
             }
           }
-          if (fault == Fault::kSlow) {
-            const absl::Time until = absl::Now() + absl::Milliseconds(slow_delay_ms_.load());
-            while (!s.stopping && absl::Now() < until) absl::SleepFor(absl::Milliseconds(10));
+          const int now_in_flight = ++s.in_flight;
+          for (int seen = s.max_in_flight.load();
+               now_in_flight > seen && !s.max_in_flight.compare_exchange_weak(seen, now_in_flight);) {
           }
+          const long long delay_ms = fault == Fault::kSlow ? slow_delay_ms_.load()
+                                     : fault.has_value()   ? 0
+                                                           : answer_delay_ms_.load();
+          if (delay_ms > 0) {
+            const absl::Time until = absl::Now() + absl::Milliseconds(delay_ms);
+            while (!s.stopping && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
+          }
+          --s.in_flight;
           http::write(*socket, *response, ec);
           if (ec || !request.keep_alive()) break;
         }
@@ -151,17 +171,31 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
         ::shutdown(socket->native_handle(), SHUT_RDWR);
       });
     }
+    s.accept_done = true;
   });
 }
 
+void FakeExternalApis::SetRefusing(bool refusing) {
+  Server& s = *server_;
+  s.refusing = refusing;
+  if (!refusing) return;
+  // Connections already open are cut, so no kept-alive connection slips past.
+  std::lock_guard lock(s.mu);
+  for (auto& open : s.sockets) ::shutdown(open->native_handle(), SHUT_RDWR);
+}
+
+int FakeExternalApis::max_in_flight() const { return server_->max_in_flight.load(); }
+
 FakeExternalApis::~FakeExternalApis() {
   Server& s = *server_;
+  s.refusing = false;
   s.stopping = true;
   beast::error_code ignored;
   // Unblock accept() with a connection of our own, then every reader by shutting its socket.
-  {
+  for (int i = 0; i < 500 && !s.accept_done; ++i) {
     tcp::socket poke(s.io);
-    poke.connect(s.acceptor.local_endpoint(), ignored);
+    poke.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port), ignored);
+    absl::SleepFor(absl::Milliseconds(10));
   }
   s.accept_thread.join();
   s.acceptor.close(ignored);
@@ -175,7 +209,7 @@ FakeExternalApis::~FakeExternalApis() {
 }
 
 std::string FakeExternalApis::url() const {
-  return absl::StrCat("http://127.0.0.1:", server_->acceptor.local_endpoint().port());
+  return absl::StrCat("http://127.0.0.1:", server_->port);
 }
 
 void FakeExternalApis::FailNext(int count, Fault fault) {

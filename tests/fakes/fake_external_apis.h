@@ -49,6 +49,15 @@ class FakeExternalApis {
   // Back to answering every request normally.
   void ClearFaults();
   void set_slow_delay(absl::Duration delay) { slow_delay_ms_ = absl::ToInt64Milliseconds(delay); }
+  // Every answer that is not a fault comes after `delay`: a healthy but slow API.
+  void set_answer_delay(absl::Duration delay) {
+    answer_delay_ms_ = absl::ToInt64Milliseconds(delay);
+  }
+  // While refusing, every connection is reset as soon as it is made (open ones are cut): a
+  // client fails at once, as against a port nobody listens on.
+  void SetRefusing(bool refusing);
+  // Most requests the fake was working on at the same moment.
+  int max_in_flight() const;
 
   std::vector<RecordedRequest> requests() const;
   int connections() const;  // TCP connections accepted so far
@@ -61,6 +70,7 @@ class FakeExternalApis {
   struct Server;
   std::unique_ptr<Server> server_;
   std::atomic<long long> slow_delay_ms_{2000};
+  std::atomic<long long> answer_delay_ms_{0};
 };
 
 }  // namespace booking::testing
