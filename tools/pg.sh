@@ -140,6 +140,10 @@ logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_duration_statement = 1000
 EOF
+  # tools/bench.sh measures PostgreSQL time per statement (takes effect on a fresh start).
+  if [[ "${BOOKING_PG_STAT_STATEMENTS:-0}" == 1 ]]; then
+    echo "shared_preload_libraries = 'pg_stat_statements'" | as_owner tee -a "$DIR/booking.conf" >/dev/null
+  fi
 }
 
 # Removes lock files left by a postmaster that no longer exists (crash, container restart).
