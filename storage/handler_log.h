@@ -52,6 +52,9 @@ struct ReadOptions {
   absl::Span<const std::string> event_types;
   int limit_per_partition = 256;
   int max_redeliveries = 0;           // rows of `deliveries` to claim as well (0: none)
+  // Record how far events were handed out, so that after a crash the next owner knows which
+  // ones may have been handled already (worth a write only toward an API that may duplicate).
+  bool mark_handed_out = false;
   absl::Duration redelivery_lease = absl::Seconds(30);
 };
 

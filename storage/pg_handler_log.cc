@@ -77,7 +77,7 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "  UPDATE handler_checkpoints c SET read_tx = m.tx, read_sequence = m.sequence"
        "  FROM (SELECT DISTINCT ON (partition) partition, tx, sequence FROM batch"
        "        ORDER BY partition, tx DESC, sequence DESC) m"
-       "  WHERE c.handler = $1 AND c.partition = m.partition"
+       "  WHERE $6 AND c.handler = $1 AND c.partition = m.partition"
        "    AND (m.tx, m.sequence) > (c.read_tx, c.read_sequence)"
        ") SELECT partition, epoch, tx::text, sequence, event_id::text, event_type,"
        "         ticket_id::text, idempotency_key, correlation_id, payload, redelivered"
@@ -98,7 +98,7 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "         AS x(partition, epoch, tx, sequence)"
        "), owned AS ("
        "  SELECT l.partition FROM partition_leases l JOIN x ON x.partition = l.partition"
-       "  WHERE l.owner = $6 AND l.epoch = x.epoch FOR SHARE OF l"
+       "  WHERE l.owner = $6 AND l.epoch = x.epoch"
        ") UPDATE handler_checkpoints c SET last_tx = x.tx::xid8, last_sequence = x.sequence,"
        "                                   updated_at = now()"
        " FROM x JOIN owned o ON o.partition = x.partition"
@@ -168,8 +168,9 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
     absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
       batch.events.clear();
       batch.ends.clear();
-      const pqxx::result result = txn.exec_prepared(kRead, handler, options.owner, types,
-                                                    Ints(partitions), options.limit_per_partition);
+      const pqxx::result result =
+          txn.exec_prepared(kRead, handler, options.owner, types, Ints(partitions),
+                            options.limit_per_partition, options.mark_handed_out);
       batch.events.reserve(result.size());
       for (const auto& row : result) {
         LoggedEvent event;
@@ -234,6 +235,9 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
   CommitResult result;
   auto commit = [&](pqxx::transaction_base& txn) {
     result = {};
+    // Progress marks need no fsync of their own: lost in a crash of PostgreSQL itself, they
+    // only make the handler redo work it did (its own writes were committed durably).
+    txn.exec0("SET LOCAL synchronous_commit = off");
     absl::flat_hash_set<int> accepted;
     if (!checkpoints.empty()) {
       for (const auto& row :

@@ -9,9 +9,10 @@ namespace booking::storage {
 
 // HandlerLog on PostgreSQL. A read is one statement: per held partition, the next events past
 // the checkpoint (LATERAL, along the (partition, tx, sequence) index), only from transactions
-// older than every one in flight (pg_snapshot_xmin), marking how far it handed events out.
-// Commits lock the partitions' lease rows (FOR SHARE), so a takeover waits for a commit in
-// flight and a stale owner's commit changes nothing.
+// older than every one in flight (pg_snapshot_xmin), marking how far it handed events out if
+// asked. A commit writes checkpoints only where owner and epoch still match (a stale owner's
+// commit changes nothing; one racing the very takeover can at worst make the new owner redo a
+// batch), without a synchronous fsync: a lost mark means redone work, never lost work.
 class PgHandlerLog final : public HandlerLog {
  public:
   static std::vector<PreparedStatement> Statements();

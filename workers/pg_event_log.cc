@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <optional>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -21,62 +23,68 @@ PgEventLog::PgEventLog(storage::EventStore& store, PgEventLogOptions options)
 }
 
 PgEventLog::~PgEventLog() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  for (std::thread& writer : writers_) writer.join();
+  stopping_.store(true);
+  // Appends already past their check finish enqueueing (a few instructions; bounded).
+  for (int i = 0; i < 100000 && appending_.load() > 0; ++i) std::this_thread::yield();
+  for (std::thread& writer : writers_) writer.join();  // they commit what is queued, then exit
 }
 
 void PgEventLog::Append(std::vector<Event> events, AppendCallback done) {
   const size_t n = events.size();
+  appending_.fetch_add(1);
   absl::Status refused;
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_) {
-      refused = absl::UnavailableError("event log is shutting down");
-    } else if (pending_events_ + n > options_.max_pending_events) {
-      refused = absl::ResourceExhaustedError(absl::StrCat(
-          "event log saturated (", pending_events_, " events waiting to commit); retry later"));
-    } else {
-      pending_.push_back({std::move(events), std::move(done)});
-      pending_events_ += n;
-    }
+  if (stopping_.load()) {
+    refused = absl::UnavailableError("event log is shutting down");
+  } else if (const size_t before = pending_events_.fetch_add(n);
+             before + n > options_.max_pending_events) {
+    pending_events_.fetch_sub(n);
+    refused = absl::ResourceExhaustedError(absl::StrCat(
+        "event log saturated (", before, " events waiting to commit); retry later"));
+  } else {
+    queue_.enqueue(Pending{std::move(events), std::move(done)});
   }
-  if (!refused.ok()) {
-    std::move(done)(refused);
-    return;
-  }
-  wake_.notify_one();
+  appending_.fetch_sub(1);
+  if (!refused.ok()) std::move(done)(refused);
 }
 
 void PgEventLog::Run() {
+  std::optional<Pending> carry;  // taken, but over the batch limit: first of the next batch
   while (true) {
     std::vector<Pending> batch;
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, std::chrono::milliseconds(100),
-                     [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) {
-        if (stopping_) return;
+    size_t events = 0;
+    auto take = [&](Pending pending) {
+      events += pending.events.size();
+      batch.push_back(std::move(pending));
+    };
+    if (carry.has_value()) {
+      take(*std::move(carry));
+      carry.reset();
+    } else {
+      Pending first;
+      if (!queue_.wait_dequeue_timed(first, std::chrono::milliseconds(100))) {
+        if (stopping_.load() && appending_.load() == 0 && queue_.size_approx() == 0) return;
         continue;
       }
-      if (options_.max_delay > absl::ZeroDuration() && !stopping_ &&
-          pending_events_ < options_.max_batch_events) {
-        wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.max_delay), [this] {
-          return stopping_ || pending_events_ >= options_.max_batch_events;
-        });
-      }
-      size_t taken = 0;
-      while (!pending_.empty() && (batch.empty() || taken + pending_.front().events.size() <=
-                                                        options_.max_batch_events)) {
-        taken += pending_.front().events.size();
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
-      }
-      pending_events_ -= taken;
+      take(std::move(first));
     }
+    // Linger for more, within max_delay, then take what has arrived, up to max_batch_events.
+    const absl::Time linger_until = absl::Now() + options_.max_delay;
+    while (events < options_.max_batch_events) {
+      Pending next;
+      bool got = queue_.try_dequeue(next);
+      if (!got && !stopping_.load()) {
+        const absl::Duration left = linger_until - absl::Now();
+        if (left <= absl::ZeroDuration()) break;
+        got = queue_.wait_dequeue_timed(next, absl::ToChronoMicroseconds(left));
+      }
+      if (!got) break;
+      if (events + next.events.size() > options_.max_batch_events) {
+        carry = std::move(next);
+        break;
+      }
+      take(std::move(next));
+    }
+    pending_events_.fetch_sub(events);  // a carried call stays counted until its batch
     Commit(std::move(batch));
   }
 }
@@ -110,7 +118,7 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     }
   }
   {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(stats_mu_);
     ++stats_.commits;
     stats_.events += static_cast<long long>(appended->size());
     stats_.largest_batch = std::max(stats_.largest_batch, records.size());
@@ -123,7 +131,7 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
 }
 
 PgEventLog::Stats PgEventLog::stats() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(stats_mu_);
   return stats_;
 }
 

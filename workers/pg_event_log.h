@@ -1,7 +1,8 @@
 #pragma once
 
-#include <condition_variable>
-#include <deque>
+#include <concurrentqueue/blockingconcurrentqueue.h>
+
+#include <atomic>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,11 +29,12 @@ struct PgEventLogOptions {
   std::function<void()> on_commit;
 };
 
-// The durable EventLog. Appends from concurrent calls are committed together by a writer
-// thread (group commit; `writers` of them, each with its own transaction): it takes what has
-// arrived (up to max_batch_events, after waiting at most max_delay for more), writes the events in
-// one statement, and only then runs each call's callback, from the writer thread. Handlers read
-// the events from the log (HandlerLane); on_commit tells them there is something to read.
+// The durable EventLog. gRPC threads hand their calls' events to a lock-free queue (moodycamel);
+// writer threads drain it and commit what has arrived together (group commit; `writers` of
+// them, each with its own connection): up to max_batch_events, after waiting at most max_delay
+// for more, in one statement. Only then is each call's callback run, from the writer thread.
+// Handlers read the events from the log (HandlerLane); on_commit tells them there is something
+// to read.
 class PgEventLog final : public EventLog {
  public:
   PgEventLog(storage::EventStore& store, PgEventLogOptions options);
@@ -60,12 +62,12 @@ class PgEventLog final : public EventLog {
 
   storage::EventStore& store_;
   const PgEventLogOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
-  size_t pending_events_ ABSL_GUARDED_BY(mu_) = 0;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Stats stats_ ABSL_GUARDED_BY(mu_);
+  moodycamel::BlockingConcurrentQueue<Pending> queue_;
+  std::atomic<size_t> pending_events_{0};  // appended, not yet taken by a writer
+  std::atomic<int> appending_{0};          // Append calls between their check and enqueue
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex stats_mu_;
+  Stats stats_ ABSL_GUARDED_BY(stats_mu_);
   std::vector<std::thread> writers_;
 };
 

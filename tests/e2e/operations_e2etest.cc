@@ -150,10 +150,13 @@ TEST_F(OperationsE2eTest, MetricsMoveByExactlyWhatAKnownWorkloadDid) {
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
   do {
     after = Scrape();
-    if (delta(after, R"(booking_deliveries_total{handler="AppendToTracker",outcome="success"})") >=
-        kEvents) {
-      break;
+    // Each handler runs on its own: all three must be through, and the lag refreshed.
+    bool done = after["booking_handler_lag_events{handler=\"StoreTickets\"}"] == 0;
+    for (const char* handler : {"StoreTickets", "IssueReceipt", "AppendToTracker"}) {
+      done = done && delta(after, absl::StrCat(R"(booking_deliveries_total{handler=")", handler,
+                                               R"(",outcome="success"})")) >= kEvents;
     }
+    if (done) break;
     absl::SleepFor(absl::Milliseconds(50));
   } while (absl::Now() < deadline);
 
@@ -183,6 +186,23 @@ TEST_F(OperationsE2eTest, MetricsMoveByExactlyWhatAKnownWorkloadDid) {
               1)
         << handler;
   }
+  for (const char* handler :
+       {"StoreTickets", "IssueReceipt", "AppendToTracker", "RemoveCanceledTicket", "AppendToRefund"}) {
+    const std::string label = absl::StrCat("{handler=\"", handler, "\"}");
+    EXPECT_EQ(after.count("booking_handler_lag_events" + label), 1u) << handler;
+    EXPECT_EQ(after["booking_handler_lag_events" + label], 0) << handler;
+    EXPECT_EQ(after["booking_handler_in_flight_events" + label], 0) << handler;
+    EXPECT_EQ(after["booking_handler_retry_backlog_events" + label], 0) << handler;
+    EXPECT_EQ(after.count("booking_handler_breaker_state" + label), 1u) << handler;
+    EXPECT_EQ(after["booking_handler_breaker_state" + label], 0) << handler;
+  }
+  // The same over REST, as GetHandlerStatus.
+  testing::HttpResult status = http_.Call("GET", Url("/v1/admin/handlers"), "", {});
+  EXPECT_EQ(status.status, 200) << status.body;
+  EXPECT_THAT(status.body, HasSubstr(R"("handler":"StoreTickets")"));
+  EXPECT_THAT(status.body, HasSubstr(R"("breaker":"closed")"));
+  EXPECT_THAT(status.body, HasSubstr(absl::StrCat(R"("succeeded":")", kEvents, R"(")")));
+  EXPECT_THAT(status.body, HasSubstr(R"("partitions_held":16)"));
   EXPECT_EQ(after["booking_queue_capacity"], 5000);
   EXPECT_EQ(after["booking_queue_depth"], 0);
   EXPECT_EQ(after["booking_db_pool_connections"], 6);

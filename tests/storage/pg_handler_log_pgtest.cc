@@ -36,7 +36,10 @@ class PgHandlerLogTest : public ::testing::Test {
       absl::StatusOr<std::vector<PartitionLease>> held = log_.Renew(owner, absl::Minutes(1));
       if (!held.ok()) return held.status();
       absl::StatusOr<HandlerBatchRead> batch =
-          log_.Read("H", {.owner = owner, .partitions = *held, .event_types = kTypes});
+          log_.Read("H", {.owner = owner,
+                          .partitions = *held,
+                          .event_types = kTypes,
+                          .mark_handed_out = true});
       if (!batch.ok() || batch->events.size() >= expected || absl::Now() > deadline) return batch;
       absl::SleepFor(absl::Milliseconds(20));
     }
