@@ -35,13 +35,12 @@ struct PartitionLease {
   int64_t epoch = 0;
 };
 
-// One event of a handler's batch. Events of other types are read too (so the checkpoint passes
-// them), with an empty payload and `mine` false.
+// One event of a handler's batch.
 struct LoggedEvent {
   EventRecord event;
   int partition = -1;    // -1: a redelivery (a dead letter sent back), not a place in the log
   LogPosition position;  // in its partition
-  bool mine = false;     // of a type the handler is registered for
+  bool mine = true;      // for the handler (always, since reads are by type)
   // Handed to this handler before, by an owner that did not finish it (a crash or a lost lease).
   bool redelivered = false;
 };
@@ -49,7 +48,7 @@ struct LoggedEvent {
 struct ReadOptions {
   std::string owner;
   absl::Span<const PartitionLease> partitions;
-  absl::Span<const std::string> event_types;
+  std::string event_type;
   int limit_per_partition = 256;
   int max_redeliveries = 0;           // rows of `deliveries` to claim as well (0: none)
   // Record how far events were handed out, so that after a crash the next owner knows which
@@ -93,10 +92,10 @@ class HandlerLog {
  public:
   virtual ~HandlerLog() = default;
 
-  // Records the handler and its types, and gives it checkpoints where it has none.
+  // Records the handler and its event type, and gives it checkpoints where it has none. A
+  // handler's checkpoints are positions among the events of its type: it never reads others.
   [[nodiscard]] virtual absl::Status Register(const std::string& handler,
-                                              absl::Span<const std::string> event_types,
-                                              StartFrom start) = 0;
+                                              const std::string& event_type, StartFrom start) = 0;
 
   // The next events of the held partitions past the handler's checkpoints (and, if asked, due
   // redeliveries, leased to the owner), marking them as handed out.

@@ -82,8 +82,9 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  SELECT e.sequence FROM events e"
        "  WHERE e.published_at < now() - $1::interval"
        "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence)"
-       "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c WHERE c.partition = e.partition"
-       "                    AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
+       "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c JOIN handlers h USING (handler)"
+       "                    WHERE c.partition = e.partition AND h.event_type = e.event_type"
+       "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
        "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
        "  ORDER BY e.sequence LIMIT $2)"},
   };

@@ -50,8 +50,8 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
   return {
       {kRegister,
        "WITH h AS ("
-       "  INSERT INTO handlers (handler, event_types) VALUES ($1, $2::text[])"
-       "  ON CONFLICT (handler) DO UPDATE SET event_types = EXCLUDED.event_types"
+       "  INSERT INTO handlers (handler, event_type) VALUES ($1, $2)"
+       "  ON CONFLICT (handler) DO UPDATE SET event_type = EXCLUDED.event_type"
        "), start AS ("
        "  SELECT CASE WHEN $3 THEN pg_snapshot_xmax(pg_current_snapshot())"
        "              ELSE '0'::xid8 END AS tx"
@@ -62,14 +62,14 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
       {kRead,
        "WITH batch AS ("
        "  SELECT c.partition, l.epoch, e.tx, e.sequence, e.event_id, e.event_type, e.ticket_id,"
-       "         e.idempotency_key, e.correlation_id,"
-       "         CASE WHEN e.event_type = ANY ($3::text[]) THEN e.payload END AS payload,"
+       "         e.idempotency_key, e.correlation_id, e.payload,"
        "         (e.tx, e.sequence) <= (c.read_tx, c.read_sequence) AS redelivered"
        "  FROM handler_checkpoints c"
        "  JOIN partition_leases l ON l.partition = c.partition AND l.owner = $2"
        "  CROSS JOIN LATERAL ("
        "    SELECT * FROM events e"
-       "    WHERE e.partition = c.partition AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
+       "    WHERE e.partition = c.partition AND e.event_type = $3"
+       "      AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
        "      AND e.tx < pg_snapshot_xmin(pg_current_snapshot())"
        "    ORDER BY e.tx, e.sequence LIMIT $5) e"
        "  WHERE c.handler = $1 AND c.partition = ANY ($4::smallint[])"
@@ -142,11 +142,10 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
   };
 }
 
-absl::Status PgHandlerLog::Register(const std::string& handler,
-                                    absl::Span<const std::string> event_types, StartFrom start) {
-  const std::string types = Array(event_types, [](const std::string& t) { return t; });
+absl::Status PgHandlerLog::Register(const std::string& handler, const std::string& event_type,
+                                    StartFrom start) {
   return pool_.Run([&](pqxx::transaction_base& txn) {
-    txn.exec_prepared0(kRegister, handler, types, start == StartFrom::kLatest);
+    txn.exec_prepared0(kRegister, handler, event_type, start == StartFrom::kLatest);
   });
 }
 
@@ -155,7 +154,6 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
   HandlerBatchRead batch;
   std::vector<int> partitions;
   for (const PartitionLease& lease : options.partitions) partitions.push_back(lease.partition);
-  const std::string types = Array(options.event_types, [](const std::string& t) { return t; });
   auto event_from = [](const pqxx::row& row, int first, LoggedEvent& out) {
     out.event.event_id = row[first].as<std::string>();
     out.event.event_type = row[first + 1].as<std::string>();
@@ -169,7 +167,7 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
       batch.events.clear();
       batch.ends.clear();
       const pqxx::result result =
-          txn.exec_prepared(kRead, handler, options.owner, types, Ints(partitions),
+          txn.exec_prepared(kRead, handler, options.owner, options.event_type, Ints(partitions),
                             options.limit_per_partition, options.mark_handed_out);
       batch.events.reserve(result.size());
       for (const auto& row : result) {
@@ -179,7 +177,7 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
         event.position = {row[2].as<uint64_t>(), row[3].as<int64_t>()};
         event.event.sequence = event.position.sequence;
         event_from(row, 4, event);
-        event.mine = !row[9].is_null();
+        event.mine = true;
         event.redelivered = row[10].as<bool>();
         if (batch.ends.empty() || batch.ends.back().first.partition != event.partition) {
           batch.ends.push_back({{event.partition, epoch}, event.position});

@@ -19,7 +19,7 @@ class PgHandlerLog final : public HandlerLog {
 
   explicit PgHandlerLog(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status Register(const std::string& handler, absl::Span<const std::string> event_types,
+  absl::Status Register(const std::string& handler, const std::string& event_type,
                         StartFrom start) override;
   absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
                                         const ReadOptions& options) override;

@@ -58,7 +58,7 @@ struct HandlerStatus {
 // dead letter.
 class HandlerLane {
  public:
-  HandlerLane(Handler& handler, std::vector<std::string> event_types, storage::HandlerLog& log,
+  HandlerLane(Handler& handler, std::string event_type, storage::HandlerLog& log,
               LeaseKeeper& keeper, LaneOptions options, metrics::Metrics* metrics = nullptr);
   ~HandlerLane();  // Stop()
   HandlerLane(const HandlerLane&) = delete;
@@ -81,7 +81,7 @@ class HandlerLane {
 
   HandlerStatus status() const;
   const Handler& handler() const { return handler_; }
-  const std::vector<std::string>& event_types() const { return event_types_; }
+  const std::string& event_type() const { return event_type_; }
 
  private:
   struct Item;
@@ -96,7 +96,7 @@ class HandlerLane {
   void NoteError(const absl::Status& status);
 
   Handler& handler_;
-  const std::vector<std::string> event_types_;
+  const std::string event_type_;
   const std::string name_;
   storage::HandlerLog& log_;
   LeaseKeeper& keeper_;

@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
@@ -12,8 +13,15 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
                    LaneOptions options, metrics::Metrics* metrics)
     : log_(log), lag_task_("handler-lag", absl::Seconds(1), [this] { RefreshLag(); }) {
   for (const auto& [handler, types] : router.Routes()) {
+    if (types.size() != 1) {
+      // Checkpoints are positions among one type's events.
+      config_error_ = absl::InvalidArgumentError(absl::StrCat(
+          "handler ", std::string(handler->name()), ": a handler of the durable log takes one event type, got ",
+          types.size(), "; register one handler per type"));
+      continue;
+    }
     lanes_.push_back(
-        std::make_unique<HandlerLane>(*handler, types, log, keeper, options, metrics));
+        std::make_unique<HandlerLane>(*handler, types[0], log, keeper, options, metrics));
   }
   if (metrics != nullptr) {
     auto per_handler = [this](auto field) {
@@ -43,9 +51,10 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
 LanePool::~LanePool() { Stop(absl::ZeroDuration()); }
 
 absl::Status LanePool::Start(storage::StartFrom start) {
+  if (!config_error_.ok()) return config_error_;
   for (const auto& lane : lanes_) {
     if (absl::Status status =
-            log_.Register(std::string(lane->handler().name()), lane->event_types(), start);
+            log_.Register(std::string(lane->handler().name()), lane->event_type(), start);
         !status.ok()) {
       return status;
     }

@@ -17,8 +17,8 @@
 
 namespace booking::workers {
 
-// The worker pool of the durable log: one HandlerLane per handler registered in the router,
-// each consuming the log on its own. Also keeps each handler's lag (read from the database every
+// The worker pool of the durable log: one HandlerLane per handler registered in the router (for
+// one event type each), each consuming the log on its own. Also keeps each handler's lag (read from the database every
 // second) for the status and the metrics.
 class LanePool {
  public:
@@ -45,6 +45,7 @@ class LanePool {
   PeriodicTask lag_task_;
   mutable std::mutex lag_mu_;
   absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
+  absl::Status config_error_;  // a handler the log cannot run, reported by Start
   bool started_ = false;
 };
 

@@ -25,8 +25,7 @@ class PgEventStoreTest : public ::testing::Test {
 
   // Registers `handler` for "Confirmed" and gives this test every partition.
   void HoldEverything(const std::string& handler) {
-    const std::string types[] = {"Confirmed"};
-    ASSERT_TRUE(handlers_.Register(handler, types, StartFrom::kEarliest).ok());
+    ASSERT_TRUE(handlers_.Register(handler, "Confirmed", StartFrom::kEarliest).ok());
     ASSERT_EQ(handlers_.Claim("me", absl::Minutes(1), kLogPartitions)->size(),
               size_t{kLogPartitions});
   }
@@ -36,13 +35,12 @@ class PgEventStoreTest : public ::testing::Test {
   void Finish(const std::string& handler, size_t expected, const std::set<std::string>& dead = {}) {
     std::vector<PartitionLease> leases;
     for (int p = 0; p < kLogPartitions; ++p) leases.push_back({p, 0});
-    const std::string types[] = {"Confirmed"};
     absl::StatusOr<HandlerBatchRead> batch;
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     do {
       batch = handlers_.Read(handler, {.owner = "me",
                                        .partitions = leases,
-                                       .event_types = types,
+                                       .event_type = "Confirmed",
                                        .max_redeliveries = 10});
       ASSERT_TRUE(batch.ok()) << batch.status();
     } while (batch->events.size() < expected && absl::Now() < deadline);

@@ -73,8 +73,7 @@ class HandlerLaneTest : public ::testing::Test {
     ASSERT_TRUE(storage::Migrate(*pool_).ok());
     keeper_.RunOnce();
     ASSERT_EQ(keeper_.held(), storage::kLogPartitions);
-    const std::string types[] = {"Confirmed"};
-    ASSERT_TRUE(log_.Register("Scripted", types, storage::StartFrom::kEarliest).ok());
+    ASSERT_TRUE(log_.Register("Scripted", "Confirmed", storage::StartFrom::kEarliest).ok());
   }
 
   void Append(const std::vector<std::string>& keys) {
@@ -116,7 +115,7 @@ class HandlerLaneTest : public ::testing::Test {
 
 TEST_F(HandlerLaneTest, RetriesOnlyTheEventsThatFailedAndFinishesEachOnce) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
+  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
   std::vector<std::string> keys;
   for (int i = 0; i < 20; ++i) keys.push_back(absl::StrCat(i % 5 == 0 ? "flaky-" : "ok-", i));
   Append(keys);
@@ -132,7 +131,7 @@ TEST_F(HandlerLaneTest, RetriesOnlyTheEventsThatFailedAndFinishesEachOnce) {
 
 TEST_F(HandlerLaneTest, APoisonEventIsFoundBySplittingAndAloneBecomesADeadLetter) {
   ScriptedHandler handler(/*each=*/false);  // a batch succeeds or fails as a whole
-  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
+  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
   std::vector<std::string> keys;
   for (int i = 0; i < 64; ++i) keys.push_back(absl::StrCat("k-", i));
   keys[37] = "poison-37";
@@ -157,7 +156,7 @@ TEST_F(HandlerLaneTest, APoisonEventIsFoundBySplittingAndAloneBecomesADeadLetter
 TEST_F(HandlerLaneTest, GivesUpAfterRetryForAndRecordsDeadLetters) {
   ScriptedHandler handler(/*each=*/true);
   handler.down = true;
-  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options(absl::Milliseconds(300)));
+  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options(absl::Milliseconds(300)));
   Append({"a", "b", "c"});
   const absl::Time start = absl::Now();
   EXPECT_EQ(RunUntil(lane, 3), 3);
@@ -170,7 +169,7 @@ TEST_F(HandlerLaneTest, AnOpenBreakerSendsOneProbePerBackoffAndClosesWhenItSucce
   ScriptedHandler handler(/*each=*/true);
   handler.down = true;
   LaneOptions options = Options();
-  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, options);
+  HandlerLane lane(handler, "Confirmed", log_, keeper_, options);
   std::vector<std::string> keys;
   for (int i = 0; i < 50; ++i) keys.push_back(absl::StrCat("k-", i));
   Append(keys);
