@@ -117,8 +117,10 @@ ABSL_FLAG(int, worker_batch_size, 256,
           "Most events a handler takes at once: per partition of the log it holds (durable "
           "log), or from the queue (memory).");
 ABSL_FLAG(absl::Duration, worker_batch_linger, absl::Milliseconds(5),
-          "How long a handler lets events gather before reading a batch that would not be full "
-          "(0: never).");
+          "With --event_log=memory: how long a worker waits to fill its batch (0: never).");
+ABSL_FLAG(absl::Duration, handler_linger, absl::Milliseconds(20),
+          "How long a handler lets events gather before reading again after a partial batch: "
+          "a read costs about the same for 5 events as for 500 (0: never wait).");
 ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from PostgreSQL.");
 ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
 ABSL_FLAG(bool, require_idempotency_key, true,
@@ -408,7 +410,7 @@ int Run() {
   workers::LaneOptions lane_options;
   lane_options.batch_per_partition = std::max(1, absl::GetFlag(FLAGS_worker_batch_size));
   lane_options.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
-  lane_options.linger = absl::GetFlag(FLAGS_worker_batch_linger);
+  lane_options.linger = absl::GetFlag(FLAGS_handler_linger);
   lane_options.redelivery_lease = lease;
   lane_options.call_chunk = api_concurrency;
   lane_options.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),

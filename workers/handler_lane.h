@@ -22,7 +22,7 @@ struct LaneOptions {
   int batch_per_partition = 256;  // events read per held partition at once
   absl::Duration poll_interval = absl::Milliseconds(100);  // idle: how often the log is read
   // After a partial batch (or a wake-up), how long to let events gather before the next read.
-  absl::Duration linger = absl::Milliseconds(5);
+  absl::Duration linger = absl::Milliseconds(20);
   absl::Duration redelivery_poll = absl::Seconds(1);  // how often redeliveries are looked for
   int max_redeliveries = 64;                          // claimed per read
   // An external API's events are called in chunks of this many (all in flight at once), each

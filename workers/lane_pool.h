@@ -18,8 +18,8 @@
 namespace booking::workers {
 
 // The worker pool of the durable log: one HandlerLane per handler registered in the router (for
-// one event type each), each consuming the log on its own. Also keeps each handler's lag (read from the database every
-// second) for the status and the metrics.
+// one event type each), each consuming the log on its own. Also keeps each handler's lag (counted
+// in the database every 5 seconds) for the status and the metrics.
 class LanePool {
  public:
   LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
