@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/load.h"
+#include "tests/support/eventually.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -23,25 +24,8 @@ namespace {
 
 using ::testing::Gt;
 
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout = absl::Seconds(60)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (probe()) return true;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return probe();
-}
-
-// Counts rows in the database at `url`; -1 while it cannot be reached.
-long long Count(const std::string& url, const std::string& from_where) {
-  try {
-    pqxx::connection conn(url);
-    pqxx::nontransaction txn(conn);
-    return txn.exec1(absl::StrCat("SELECT count(*) FROM ", from_where))[0].as<long long>();
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
+using testing::Eventually;
+constexpr auto& Count = testing::CountRows;
 
 std::set<std::string> Column(const std::string& url, const std::string& sql) {
   std::set<std::string> out;

@@ -16,6 +16,7 @@
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/load.h"
+#include "tests/support/eventually.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -26,24 +27,8 @@ namespace {
 
 using testing::FakeExternalApis;
 
-bool Eventually(const std::function<bool()>& probe, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (probe()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return probe();
-}
-
-long long Count(const std::string& url, const std::string& from_where) {
-  try {
-    pqxx::connection conn(url);
-    pqxx::nontransaction txn(conn);
-    return txn.exec1(absl::StrCat("SELECT count(*) FROM ", from_where))[0].as<long long>();
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
+using testing::Eventually;
+constexpr auto& Count = testing::CountRows;
 
 std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 
@@ -96,83 +81,87 @@ std::multiset<std::string> TicketsOnSheet(const FakeExternalApis& api, const std
   return tickets;
 }
 
-TEST(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
-  testing::TestDatabase db;
-  FakeExternalApis receipts, sheets;
-  receipts.set_answer_delay(absl::Milliseconds(250));
-  sheets.set_answer_delay(absl::Milliseconds(250));
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port,
-                            {"--receipts_url=" + receipts.url(), "--spreadsheets_url=" + sheets.url()});
+// A database, fakes of both APIs and the server pointed at them.
+class SlowApisE2eTest : public ::testing::Test {
+ protected:
+  void SlowAnswers(absl::Duration delay) {
+    receipts_.set_answer_delay(delay);
+    sheets_.set_answer_delay(delay);
+  }
+  void Start(std::vector<std::string> extra = {}) {
+    extra.push_back("--receipts_url=" + receipts_.url());
+    extra.push_back("--spreadsheets_url=" + sheets_.url());
+    server_ = StartServer(db_.url(), port_, std::move(extra));
+  }
+
+  testing::TestDatabase db_;
+  FakeExternalApis receipts_, sheets_;
+  const int port_ = testing::PickFreePort();
+  std::unique_ptr<testing::ServerProcess> server_;
+};
+
+TEST_F(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
+  SlowAnswers(absl::Milliseconds(250));
+  Start();
   absl::Time last_ack;
-  const std::set<std::string> acknowledged = SendTickets(port, 100, 4, "a1b2c3d4", &last_ack);
+  const std::set<std::string> acknowledged = SendTickets(port_, 100, 4, "a1b2c3d4", &last_ack);
   ASSERT_EQ(acknowledged.size(), 400u);
 
-  EXPECT_TRUE(Eventually([&] { return Count(db.url(), "tickets") == 400; }, absl::Seconds(30)));
+  EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 400; }, absl::Seconds(30)));
   ASSERT_TRUE(Eventually(
       [&] {
-        return receipts.receipts_by_key().size() == 400 &&
-               TicketsOnSheet(sheets, "tickets-to-print").size() >= 400;
+        return receipts_.receipts_by_key().size() == 400 &&
+               TicketsOnSheet(sheets_, "tickets-to-print").size() >= 400;
       },
       absl::Seconds(60)))
-      << receipts.receipts_by_key().size() << " receipts, "
-      << TicketsOnSheet(sheets, "tickets-to-print").size() << " print rows";
+      << receipts_.receipts_by_key().size() << " receipts, "
+      << TicketsOnSheet(sheets_, "tickets-to-print").size() << " print rows";
   const absl::Duration all_done = absl::Now() - last_ack;
   std::printf("[ figures  ] 400 tickets, APIs answering after 250 ms: all receipts and rows %.2f s "
               "after the last acknowledgement; at most %d receipt and %d sheet calls at once\n",
-              absl::ToDoubleSeconds(all_done), receipts.max_in_flight(), sheets.max_in_flight());
+              absl::ToDoubleSeconds(all_done), receipts_.max_in_flight(), sheets_.max_in_flight());
   EXPECT_LT(all_done, absl::Seconds(10));
   absl::SleepFor(absl::Milliseconds(500));  // nothing more arrives
-  const std::multiset<std::string> printed = TicketsOnSheet(sheets, "tickets-to-print");
+  const std::multiset<std::string> printed = TicketsOnSheet(sheets_, "tickets-to-print");
   EXPECT_EQ(printed.size(), 400u) << "no duplicate rows";
   EXPECT_EQ(std::set<std::string>(printed.begin(), printed.end()), acknowledged);
-  EXPECT_EQ(receipts.requests_to("/receipts").size(), 400u) << "one call per receipt";
-  EXPECT_GE(receipts.max_in_flight(), 16) << "calls are concurrent";
-  EXPECT_LE(receipts.max_in_flight(), 32) << "and bounded";
-  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  EXPECT_EQ(receipts_.requests_to("/receipts").size(), 400u) << "one call per receipt";
+  EXPECT_GE(receipts_.max_in_flight(), 16) << "calls are concurrent";
+  EXPECT_LE(receipts_.max_in_flight(), 32) << "and bounded";
+  EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }
 
-TEST(SlowApisE2eTest, StoredWithinASecondWhileTheApisAreSlow) {
-  testing::TestDatabase db;
-  FakeExternalApis receipts, sheets;
-  receipts.set_answer_delay(absl::Milliseconds(250));
-  sheets.set_answer_delay(absl::Milliseconds(250));
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port,
-                            {"--receipts_url=" + receipts.url(), "--spreadsheets_url=" + sheets.url()});
+TEST_F(SlowApisE2eTest, StoredWithinASecondWhileTheApisAreSlow) {
+  SlowAnswers(absl::Milliseconds(250));
+  Start();
   absl::Time last_ack;
-  ASSERT_EQ(SendTickets(port, 100, 4, "b1b2c3d4", &last_ack).size(), 400u);
-  EXPECT_TRUE(Eventually([&] { return Count(db.url(), "tickets") == 400; }, absl::Seconds(30)));
+  ASSERT_EQ(SendTickets(port_, 100, 4, "b1b2c3d4", &last_ack).size(), 400u);
+  EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 400; }, absl::Seconds(30)));
   const absl::Duration stored = absl::Now() - last_ack;
   std::printf("[ figures  ] every ticket stored %.0f ms after the last acknowledgement\n",
               absl::ToDoubleMilliseconds(stored));
   EXPECT_LT(stored, absl::Seconds(1)) << "StoreTickets does not wait for the slow APIs";
 }
 
-TEST(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
-  testing::TestDatabase db;
-  FakeExternalApis receipts, sheets;
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port,
-                            {"--receipts_url=" + receipts.url(), "--spreadsheets_url=" + sheets.url(),
-                             "--retry_max_delay=5s"});
-  receipts.SetRefusing(true);
+TEST_F(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
+  Start({"--retry_max_delay=5s"});
+  receipts_.SetRefusing(true);
   const absl::Time outage_start = absl::Now();
   absl::Time last_ack;
-  const std::set<std::string> acknowledged = SendTickets(port, 50, 2, "c1b2c3d4", &last_ack);
+  const std::set<std::string> acknowledged = SendTickets(port_, 50, 2, "c1b2c3d4", &last_ack);
   ASSERT_EQ(acknowledged.size(), 100u);
   // Meanwhile the other handlers go on as if nothing happened.
   EXPECT_TRUE(Eventually(
       [&] {
-        return Count(db.url(), "tickets") == 100 &&
-               TicketsOnSheet(sheets, "tickets-to-print").size() == 100;
+        return Count(db_.url(), "tickets") == 100 &&
+               TicketsOnSheet(sheets_, "tickets-to-print").size() == 100;
       },
       absl::Seconds(5)));
-  EXPECT_EQ(receipts.receipts_by_key().size(), 0u);
+  EXPECT_EQ(receipts_.receipts_by_key().size(), 0u);
   absl::SleepFor(absl::Seconds(60) - (absl::Now() - outage_start));
-  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
   auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(Target(port_), grpc::InsecureChannelCredentials()));
   {
     grpc::ClientContext context;
     tickets::v1::GetHandlerStatusResponse status;
@@ -188,86 +177,75 @@ TEST(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
     }
     EXPECT_TRUE(seen);
   }
-  receipts.SetRefusing(false);
+  receipts_.SetRefusing(false);
   const absl::Time back = absl::Now();
-  ASSERT_TRUE(Eventually([&] { return receipts.receipts_by_key().size() == 100; },
+  ASSERT_TRUE(Eventually([&] { return receipts_.receipts_by_key().size() == 100; },
                          absl::Seconds(30)));
   std::printf("[ figures  ] receipts API back after 60 s of refused connections: all 100 "
               "receipts %.1f s later, %zu calls answered in all\n",
-              absl::ToDoubleSeconds(absl::Now() - back), receipts.requests().size());
-  EXPECT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; },
+              absl::ToDoubleSeconds(absl::Now() - back), receipts_.requests().size());
+  EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; },
                          absl::Seconds(10)));
-  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }
 
-TEST(SlowApisE2eTest, AnApiThatTimesOutIsProbedNotHammered) {
-  testing::TestDatabase db;
-  FakeExternalApis receipts;
-  receipts.set_slow_delay(absl::Seconds(10));
-  receipts.FailRandomly(0, /*p_slow=*/1.0, 7);  // every call outlives the client's timeout
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port,
-                            {"--receipts_url=" + receipts.url(), "--http_timeout=1s",
-                             "--shutdown_timeout=3s"});
+TEST_F(SlowApisE2eTest, AnApiThatTimesOutIsProbedNotHammered) {
+  receipts_.set_slow_delay(absl::Seconds(10));
+  receipts_.FailRandomly(0, /*p_slow=*/1.0, 7);  // every call outlives the client's timeout
+  Start({"--http_timeout=1s", "--shutdown_timeout=3s"});
   absl::Time last_ack;
-  ASSERT_EQ(SendTickets(port, 100, 2, "d1b2c3d4", &last_ack).size(), 200u);
+  ASSERT_EQ(SendTickets(port_, 100, 2, "d1b2c3d4", &last_ack).size(), 200u);
   const absl::Time start = absl::Now();
-  EXPECT_TRUE(Eventually([&] { return Count(db.url(), "tickets") == 200; }, absl::Seconds(5)))
+  EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 200; }, absl::Seconds(5)))
       << "the other handlers are not held";
   absl::SleepFor(absl::Seconds(30) - (absl::Now() - start));
-  const size_t calls = receipts.requests_to("/receipts").size();
+  const size_t calls = receipts_.requests_to("/receipts").size();
   std::printf("[ figures  ] API timing out on every call: %zu calls reached it in 30 s\n", calls);
   EXPECT_LE(calls, 100u) << "the breaker probes instead of sending every event";
   EXPECT_GE(calls, 5u) << "but it keeps probing";
-  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
   // A stop is held by at most one call's timeout.
   const absl::Time stop = absl::Now();
-  absl::StatusOr<int> code = server->Stop(SIGTERM, absl::Seconds(15));
+  absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0);
   EXPECT_LT(absl::Now() - stop, absl::Seconds(4));
 }
 
-TEST(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
-  testing::TestDatabase db;
-  FakeExternalApis receipts, sheets;
-  receipts.set_answer_delay(absl::Milliseconds(250));
-  sheets.set_answer_delay(absl::Milliseconds(250));
-  const int port = testing::PickFreePort();
-  std::vector<std::string> flags = {"--receipts_url=" + receipts.url(),
-                                    "--spreadsheets_url=" + sheets.url(), "--delivery_lease=2s"};
-  auto server = StartServer(db.url(), port, flags);
+TEST_F(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
+  SlowAnswers(absl::Milliseconds(250));
+  Start({"--delivery_lease=2s"});
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(port)}, 4, "e1b2c3d4");
+    testing::Load load({Target(port_)}, 4, "e1b2c3d4");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }, absl::Seconds(30)));
-    ASSERT_TRUE(Eventually([&] { return sheets.rows("tickets-to-print").size() >= 64; },
+    ASSERT_TRUE(Eventually([&] { return sheets_.rows("tickets-to-print").size() >= 64; },
                            absl::Seconds(30)));
-    ASSERT_TRUE(server->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(server_->Stop(SIGKILL, absl::Seconds(10)).ok());
     load.Stop();
     acknowledged = load.acknowledged();
   }
-  server = StartServer(db.url(), port, flags);
-  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; },
+  Start({"--delivery_lease=2s"});
+  ASSERT_TRUE(Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; },
                          absl::Seconds(90)));
   // Calls committed just before the kill may not have been answered: at least the acknowledged.
-  EXPECT_GE(Count(db.url(), "tickets"), static_cast<long long>(acknowledged.size()));
+  EXPECT_GE(Count(db_.url(), "tickets"), static_cast<long long>(acknowledged.size()));
   for (const std::string& id : acknowledged) {
-    EXPECT_EQ(Count(db.url(), absl::StrCat("tickets WHERE ticket_id = '", id, "'")), 1) << id;
+    EXPECT_EQ(Count(db_.url(), absl::StrCat("tickets WHERE ticket_id = '", id, "'")), 1) << id;
   }
-  const std::map<std::string, std::string> issued = receipts.receipts_by_key();
+  const std::map<std::string, std::string> issued = receipts_.receipts_by_key();
   std::set<std::string> receipted;
   for (const auto& [key, number] : issued) receipted.insert(key.substr(key.rfind('/') + 1));
   for (const std::string& id : acknowledged) EXPECT_TRUE(receipted.count(id)) << id;
-  const std::multiset<std::string> printed = TicketsOnSheet(sheets, "tickets-to-print");
+  const std::multiset<std::string> printed = TicketsOnSheet(sheets_, "tickets-to-print");
   const std::set<std::string> distinct(printed.begin(), printed.end());
   for (const std::string& id : acknowledged) EXPECT_TRUE(distinct.count(id)) << id;
   const size_t duplicates = printed.size() - distinct.size();
   std::printf("[ figures  ] kill -9 amid 250 ms calls: %zu acknowledged, %zu duplicate print "
               "rows (calls in flight at most %d)\n",
-              acknowledged.size(), duplicates, sheets.max_in_flight());
+              acknowledged.size(), duplicates, sheets_.max_in_flight());
   EXPECT_LE(duplicates, 32u) << "at most one chunk of calls, those in flight at the kill";
-  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
+  EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }
 
 }  // namespace
