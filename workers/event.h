@@ -16,8 +16,8 @@ struct Event {
   std::string payload;  // protobuf bytes of the message named by `type`
   // Publish order, assigned by the event log when the event becomes durable; 0 before that.
   int64_t sequence = 0;
-  // Which handler to run: empty for all of the type (a fresh event), or one (a delivery claimed
-  // again after a failure or a crash), with the attempts it has had so far.
+  // For the Router (in-memory log): which handler to run, empty for all of the type; and the
+  // attempts it has had so far. The durable log's lanes run one handler each and ignore these.
   std::string handler;
   int attempts = 0;
 };

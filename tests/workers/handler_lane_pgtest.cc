@@ -6,12 +6,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
 #include "tests/support/test_database.h"
 #include "workers/handler_lane.h"
+#include "workers/lane_pool.h"
 #include "workers/uuid.h"
 
 namespace booking::workers {
@@ -193,6 +195,20 @@ TEST_F(HandlerLaneTest, AnOpenBreakerSendsOneProbePerBackoffAndClosesWhenItSucce
   for (const std::string& key : keys) EXPECT_EQ(handler.done[key], 1) << key;
   EXPECT_EQ(lane.status().breaker, CircuitBreaker::State::kClosed);
   EXPECT_EQ(db_.Count("dead_letters"), 0);
+}
+
+// Checkpoints are positions among one type's events: a handler for two types is refused at
+// start, naming it, before any lane runs.
+TEST_F(HandlerLaneTest, APoolRefusesAHandlerRegisteredForTwoTypes) {
+  ScriptedHandler handler(/*each=*/true);
+  Router router;
+  router.Register("Confirmed", &handler);
+  router.Register("Canceled", &handler);
+  LanePool pool(router, log_, keeper_, Options());
+  absl::Status status = pool.Start(storage::StartFrom::kEarliest);
+  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("Scripted"));
+  EXPECT_TRUE(pool.Status().empty());
 }
 
 }  // namespace
