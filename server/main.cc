@@ -513,9 +513,9 @@ int Run() {
     return 1;
   }
   grpc::HealthCheckServiceInterface& health = *server->GetHealthCheckService();
-  health.SetServingStatus(kServiceName, true);
-  auto database_health = std::make_unique<DatabaseHealth>(
-      pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
+  // NOT_SERVING until the HTTP port listens too: a client (or balancer) that waits for SERVING
+  // can then use both ports at once.
+  health.SetServingStatus(false);
 
   // REST: the same services through an in-process channel, so HTTP calls meet the same
   // validation and metadata handling as gRPC ones.
@@ -557,6 +557,10 @@ int Run() {
     }
     http_port = *port;
   }
+  health.SetServingStatus(true);
+  health.SetServingStatus(kServiceName, true);
+  auto database_health = std::make_unique<DatabaseHealth>(
+      pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
   spdlog::info(
       "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
       "workers={} queue_capacity={}",
