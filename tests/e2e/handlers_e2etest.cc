@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
+#include "tests/support/eventually.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -62,15 +63,8 @@ class HandlersE2eTest : public ::testing::Test {
     ASSERT_TRUE(result.ok()) << result.error_message();
   }
 
-  // Polls `probe` until it returns true or the time runs out (bounded).
-  static bool Eventually(const std::function<bool()>& probe,
-                         absl::Duration timeout = absl::Seconds(30)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (probe()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return probe();
+  static bool Eventually(const std::function<bool()>& probe) {
+    return testing::Eventually(probe, absl::Seconds(30));
   }
 
   std::vector<std::string> ListedIds() {
