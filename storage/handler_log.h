@@ -40,7 +40,6 @@ struct LoggedEvent {
   EventRecord event;
   int partition = -1;    // -1: a redelivery (a dead letter sent back), not a place in the log
   LogPosition position;  // in its partition
-  bool mine = true;      // for the handler (always, since reads are by type)
   // Handed to this handler before, by an owner that did not finish it (a crash or a lost lease).
   bool redelivered = false;
 };

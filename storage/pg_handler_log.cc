@@ -177,7 +177,6 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
         event.position = {row[2].as<uint64_t>(), row[3].as<int64_t>()};
         event.event.sequence = event.position.sequence;
         event_from(row, 4, event);
-        event.mine = true;
         event.redelivered = row[10].as<bool>();
         if (batch.ends.empty() || batch.ends.back().first.partition != event.partition) {
           batch.ends.push_back({{event.partition, epoch}, event.position});
@@ -199,7 +198,6 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
         LoggedEvent event;
         event_from(row, 0, event);
         event.event.sequence = row[6].as<int64_t>();
-        event.mine = true;
         event.redelivered = true;
         redeliveries.push_back(std::move(event));
       }

@@ -121,16 +121,12 @@ int HandlerLane::RunOnce() {
 
 void HandlerLane::Work(storage::HandlerBatchRead& batch) {
   std::vector<Item> items(batch.events.size());
-  std::vector<size_t> mine;
+  std::vector<size_t> mine(items.size());  // reads are by type: every event is this handler's
   int redelivered = 0;
   for (size_t i = 0; i < batch.events.size(); ++i) {
     items[i].logged = &batch.events[i];
-    if (!batch.events[i].mine) {
-      items[i].state = Item::State::kDone;  // another handler's: passed over
-      continue;
-    }
     items[i].event = EventFromRecord(batch.events[i].event);
-    mine.push_back(i);
+    mine[i] = i;
     redelivered += batch.events[i].redelivered ? 1 : 0;
   }
   if (redelivered > 0) {
@@ -147,7 +143,6 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
   const size_t chunk = handler_.reports_each()
                            ? static_cast<size_t>(std::max(1, options_.call_chunk))
                            : std::max<size_t>(1, mine.size());
-  if (mine.empty()) Commit(batch, items);  // only other handlers' events: pass them
   for (size_t first = 0; first < mine.size(); first += chunk) {
     const std::vector<size_t> part(mine.begin() + static_cast<std::ptrdiff_t>(first),
                                    mine.begin() + static_cast<std::ptrdiff_t>(
