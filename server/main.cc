@@ -437,7 +437,7 @@ int Run() {
                                        std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
                                    .writers = absl::GetFlag(FLAGS_group_commits_in_flight),
                                    .metrics = &metrics,
-                                   .on_commit = [&lanes] { lanes->Wake(); }});
+                                   .on_commit = [&lanes](const auto& types) { lanes->Wake(types); }});
     pruner = std::make_unique<workers::EventPruner>(
         event_store, workers::EventPrunerOptions{.retention = absl::GetFlag(FLAGS_event_retention),
                                                  .interval = absl::GetFlag(FLAGS_prune_interval)});

@@ -59,10 +59,14 @@ absl::Status ConnectionPool::Open(Slot& slot) {
       pqxx::nontransaction setup(*conn);
       const std::string timeout_ms =
           std::to_string(absl::ToInt64Milliseconds(options_.statement_timeout));
-      setup.exec_params("SELECT set_config('statement_timeout', $1, false)", timeout_ms);
-      // A transaction left open by a crashed client must not hold locks for ever.
-      setup.exec_params("SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
-                        std::to_string(absl::ToInt64Milliseconds(options_.statement_timeout) * 6));
+      // A transaction left open by a crashed client must not hold locks for ever. JIT off: it
+      // compiles any statement the planner thinks costly (a backlog count) for ~20 ms, which
+      // short statements never win back.
+      setup.exec_params(
+          "SELECT set_config('statement_timeout', $1, false),"
+          " set_config('idle_in_transaction_session_timeout', $2, false),"
+          " set_config('jit', 'off', false)",
+          timeout_ms, std::to_string(absl::ToInt64Milliseconds(options_.statement_timeout) * 6));
     }
     for (const auto& statement : options_.prepared_statements) {
       conn->prepare(statement.name, statement.sql);

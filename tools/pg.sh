@@ -133,7 +133,8 @@ listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$DIR'
 max_connections = 200
-shared_buffers = 128MB
+# tools/bench.sh sets a production-like size; the tests' small cluster keeps the default.
+shared_buffers = ${BOOKING_PG_SHARED_BUFFERS:-128MB}
 # fsync stays on: the tests check durability.
 fsync = on
 logging_collector = off

@@ -66,8 +66,8 @@ class HandlerLane {
 
   void Start();
   void Wake();  // new events may be in the log
-  // Asks the lane to stop: it finishes the round in progress (calls are bounded by their
-  // timeouts), records what is done, and exits. Join with Join().
+  // Asks the lane to stop: it finishes the calls in flight (bounded by their timeouts), records
+  // what is done, and exits; the rest of its batch stays in the log. Join with Join().
   void RequestStop();
   void Join();
   void Stop() {

@@ -10,15 +10,15 @@
 namespace booking::workers {
 namespace {
 
-// How often the handlers' lag is counted: a count per checkpoint, cheap when caught up, but it
-// grows with the backlog, so not on every scrape.
-constexpr absl::Duration kLagInterval = absl::Seconds(5);
+// How old a lag count may be when asked for: a count per checkpoint, cheap when caught up, but
+// it grows with the backlog, so not on every scrape.
+constexpr absl::Duration kLagMaxAge = absl::Seconds(5);
 
 }  // namespace
 
 LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
                    LaneOptions options, metrics::Metrics* metrics)
-    : log_(log), lag_task_("handler-lag", kLagInterval, [this] { RefreshLag(); }) {
+    : log_(log) {
   for (const auto& [handler, types] : router.Routes()) {
     if (types.size() != 1) {
       // Checkpoints are positions among one type's events.
@@ -67,7 +67,6 @@ absl::Status LanePool::Start(storage::StartFrom start) {
     }
   }
   for (const auto& lane : lanes_) lane->Start();
-  lag_task_.Start();
   started_ = true;
   return absl::OkStatus();
 }
@@ -76,10 +75,15 @@ void LanePool::Wake() {
   for (const auto& lane : lanes_) lane->Wake();
 }
 
+void LanePool::Wake(const absl::flat_hash_set<std::string>& event_types) {
+  for (const auto& lane : lanes_) {
+    if (event_types.contains(lane->event_type())) lane->Wake();
+  }
+}
+
 void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late) {
   if (!started_) return;
   started_ = false;
-  lag_task_.Stop();
   for (const auto& lane : lanes_) lane->RequestStop();
   // Join on a helper thread, so a lane stuck in a slow call can be hurried after `grace`.
   std::mutex mu;
@@ -102,21 +106,28 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
   joiner.join();
 }
 
-void LanePool::RefreshLag() {
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
-  if (!backlog.ok()) return;  // keep the last figures; the database is away
+absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
   std::lock_guard lock(lag_mu_);
-  lag_.clear();
-  for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+  const absl::Time now = absl::Now();
+  if (now - lag_counted_at_ >= kLagMaxAge) {
+    // On failure the last figures stay (the database is away), and the next ask tries again.
+    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+    if (backlog.ok()) {
+      lag_.clear();
+      for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+      lag_counted_at_ = now;
+    }
+  }
+  return lag_;
 }
 
 std::vector<HandlerStatus> LanePool::Status() const {
+  const absl::flat_hash_map<std::string, int64_t> lag = Lag();
   std::vector<HandlerStatus> out;
-  std::lock_guard lock(lag_mu_);
   for (const auto& lane : lanes_) {
     HandlerStatus status = lane->status();
-    auto it = lag_.find(status.handler);
-    status.lag = it == lag_.end() ? 0 : it->second;
+    auto it = lag.find(status.handler);
+    status.lag = it == lag.end() ? 0 : it->second;
     out.push_back(std::move(status));
   }
   return out;

@@ -123,7 +123,11 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     stats_.events += static_cast<long long>(appended->size());
     stats_.largest_batch = std::max(stats_.largest_batch, records.size());
   }
-  if (!appended->empty() && options_.on_commit) options_.on_commit();
+  if (!appended->empty() && options_.on_commit) {
+    absl::flat_hash_set<std::string> types;
+    for (const storage::EventRecord& record : *appended) types.insert(record.event_type);
+    options_.on_commit(types);
+  }
   // Answer only now: the events are durable.
   for (size_t i = 0; i < batch.size(); ++i) {
     std::move(batch[i].done)(AppendResult{published[i]});

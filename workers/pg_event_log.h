@@ -3,17 +3,18 @@
 #include <concurrentqueue/blockingconcurrentqueue.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "metrics/metrics.h"
 #include "storage/event_store.h"
 #include "workers/event_log.h"
-#include <functional>
 
 namespace booking::workers {
 
@@ -25,8 +26,9 @@ struct PgEventLogOptions {
   // finish before theirs can start; with two, the next commit overlaps the previous one's fsync.
   int writers = 2;
   metrics::Metrics* metrics = nullptr;  // commit sizes and latency, events published
-  // Runs on the writer thread after each commit that published events: wakes the handlers.
-  std::function<void()> on_commit;
+  // Runs on the writer thread after each commit that published events, with their types: wakes
+  // the handlers of those types only.
+  std::function<void(const absl::flat_hash_set<std::string>& event_types)> on_commit;
 };
 
 // The durable EventLog. gRPC threads hand their calls' events to a lock-free queue (moodycamel);

@@ -41,7 +41,7 @@ class PgEventLogTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
   PgEventLogOptions Options() {
-    return {.on_commit = [this] { commits_with_events_.fetch_add(1); }};
+    return {.on_commit = [this](const auto&) { commits_with_events_.fetch_add(1); }};
   }
 
   std::atomic<int> commits_with_events_{0};
