@@ -131,11 +131,24 @@ absl::Status SetFromText(Message& message, std::string_view path, const std::str
   return absl::InvalidArgumentError(absl::StrCat(std::string(path), ": empty field path"));
 }
 
-bool IsJsonContentType(std::string_view content_type) {
-  const std::string type =
-      absl::AsciiStrToLower(std::string(content_type.substr(0, content_type.find(';'))));
-  const std::string trimmed(absl::StripAsciiWhitespace(type));
-  return trimmed == "application/json" || absl::EndsWith(trimmed, "+json");
+enum class BodyType { kJson, kMaybeJson, kOther };
+
+// What a body's Content-Type says about it. Like grpc-gateway and Envoy's transcoder, a body sent
+// without a type, or with the types `curl -d` and plain-text clients send, is read as JSON when
+// it parses as JSON.
+BodyType ClassifyContentType(std::string_view content_type) {
+  const std::string media(content_type.substr(0, content_type.find(';')));
+  const std::string type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
+  if (type == "application/json" || absl::EndsWith(type, "+json")) return BodyType::kJson;
+  if (type.empty() || type == "application/x-www-form-urlencoded" || type == "text/plain") {
+    return BodyType::kMaybeJson;
+  }
+  return BodyType::kOther;
+}
+
+bool ParsesAsJson(const std::string& body) {
+  google::protobuf::Value value;
+  return google::protobuf::util::JsonStringToMessage(body, &value).ok();
 }
 
 bool IsMetadataKey(std::string_view key) {
@@ -298,14 +311,17 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     done(std::move(response));
     return true;
   }
-  if (!route->binding.body.empty() && !request.body.empty() && !request.content_type.empty() &&
-      !IsJsonContentType(request.content_type)) {
-    GatewayResponse response = Error(
-        kInvalid,
-        absl::StrCat("Content-Type must be application/json, got \"", request.content_type, "\""));
-    response.status = 415;
-    done(std::move(response));
-    return true;
+  if (!route->binding.body.empty() && !request.body.empty() && !request.content_type.empty()) {
+    const BodyType type = ClassifyContentType(request.content_type);
+    if (type == BodyType::kOther || (type == BodyType::kMaybeJson && !ParsesAsJson(request.body))) {
+      GatewayResponse response = Error(
+          kInvalid, absl::StrCat("Content-Type must be application/json (or a JSON body without "
+                                 "a type, as text/plain or form-urlencoded), got \"",
+                                 request.content_type, "\""));
+      response.status = 415;
+      done(std::move(response));
+      return true;
+    }
   }
 
   const google::protobuf::Descriptor* input_type = route->binding.method->input_type();

@@ -127,6 +127,28 @@ TEST_F(RestE2eTest, OriginalTicketsApiIsCompatible) {
   ExpectError(no_key, 400, 3, "idempotency_key");
 }
 
+// `curl -d BODY URL` sends application/x-www-form-urlencoded (libcurl's default for a POST body,
+// as here); "Content-Type:" with no value makes libcurl send no type at all. Both are read as
+// JSON, as grpc-gateway and Envoy's transcoder do.
+TEST_F(RestE2eTest, JsonBodyWithoutJsonContentTypeStoresTheTicket) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"9a100000-0000-4000-8000-000000000001", {"Idempotency-Key: lenient-form"}},
+      {"9a100000-0000-4000-8000-000000000002", {"Content-Type:", "Idempotency-Key: lenient-none"}},
+      {"9a100000-0000-4000-8000-000000000003",
+       {"Content-Type: text/plain", "Idempotency-Key: lenient-text"}}};
+  for (const auto& [id, headers] : cases) {
+    const std::string body = absl::StrCat(R"({"tickets":[{"ticket_id":")", id,
+                                          R"(","status":"confirmed",)"
+                                          R"("customer_email":"cd@example.com",)"
+                                          R"("price":{"amount":"5.00","currency":"EUR"}}]})");
+    testing::HttpResult posted = http_.Call("POST", Url("/tickets-status"), body, headers);
+    ASSERT_EQ(posted.status, 200) << headers[0] << ": " << posted.body;
+    EXPECT_TRUE(Eventually([&] {
+      return db_->Count(absl::StrCat("tickets WHERE ticket_id = '", id, "'")) == 1;
+    })) << headers[0];
+  }
+}
+
 TEST_F(RestE2eTest, EveryAnnotatedRoute) {
   // lowerCamelCase names are accepted too; the correlation id comes back as a header.
   const std::string body =

@@ -48,6 +48,14 @@ class JsonTranscoderTest : public ::testing::Test {
   }
   ~JsonTranscoderTest() override { server_->Shutdown(); }
 
+  // PUT /v1/echo-all with this Content-Type.
+  GatewayResponse SendTyped(const std::string& content_type, const std::string& body) {
+    GatewayRequest request{"PUT", "/v1/echo-all", content_type, body, {}};
+    std::promise<GatewayResponse> promise;
+    transcoder_->Handle(request, [&](GatewayResponse r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  }
+
   GatewayResponse Send(const std::string& method, const std::string& target,
                        const std::string& body = "",
                        std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -112,6 +120,17 @@ TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {
       "a/b/c.txt");
 }
 
+// curl -d sends form-urlencoded, some clients text/plain or nothing: grpc-gateway and Envoy read
+// such a body as JSON, and so do we.
+TEST_F(JsonTranscoderTest, JsonBodyWithoutJsonContentTypeIsReadAsJson) {
+  for (const char* type : {"", "application/x-www-form-urlencoded", "text/plain",
+                           "text/plain; charset=utf-8", "application/merge-patch+json"}) {
+    GatewayResponse response = SendTyped(type, R"({"name":"lenient"})");
+    ASSERT_EQ(response.status, 200) << type << ": " << response.body;
+    EXPECT_THAT(response.body, HasSubstr("lenient")) << type;
+  }
+}
+
 TEST_F(JsonTranscoderTest, HeadersBecomeMetadataAndErrorsMapToHttp) {
   GatewayResponse response =
       Send("GET", "/v1/files/x", "", {{"grpc-metadata-x-user", "ann"}, {"accept", "*/*"}});
@@ -133,10 +152,9 @@ TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {
   EXPECT_THAT(Send("GET", "/v1/files/x?color=PURPLE").body, HasSubstr("color"));
   EXPECT_THAT(Send("GET", "/v1/files/x?message=1").body, HasSubstr("message"));
   EXPECT_EQ(Send("GET", "/v1/files/x?a=%zz").status, 400);
-  GatewayRequest text{"PUT", "/v1/echo-all", "text/plain", "x", {}};
-  std::promise<GatewayResponse> promise;
-  transcoder_->Handle(text, [&](GatewayResponse r) { promise.set_value(std::move(r)); });
-  EXPECT_EQ(promise.get_future().get().status, 415);
+  EXPECT_EQ(SendTyped("text/plain", "x").status, 415) << "not JSON, and not said to be";
+  EXPECT_EQ(SendTyped("application/x-www-form-urlencoded", "name=n").status, 415);
+  EXPECT_EQ(SendTyped("application/xml", R"({"name":"n"})").status, 415);
   EXPECT_EQ(Send("GET", "/v1/files/x", "", {{"grpc-metadata-bad key", "v"}}).status, 400);
 }
 
