@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "server/call_metadata.h"
 #include "server/event_factory.h"
-#include "server/grpc_status.h"
+#include "server/error_details.h"
 #include "server/page_token.h"
 #include "spdlog/spdlog.h"
 #include "workers/uuid.h"

@@ -39,13 +39,14 @@ int HttpStatusForGrpcCode(int code) {
   }
 }
 
-std::string ErrorJson(int grpc_code, const std::string& message) {
+std::string ErrorJson(int grpc_code, const std::string& message, const std::string& details_json) {
   // Fields in a fixed order; the message escaped by protobuf's JSON printer.
   google::protobuf::Value text;
   text.set_string_value(message);
   std::string quoted;
   google::protobuf::util::MessageToJsonString(text, &quoted);
-  return absl::StrCat("{\"code\":", grpc_code, ",\"message\":", quoted, ",\"details\":[]}");
+  return absl::StrCat("{\"code\":", grpc_code, ",\"message\":", quoted,
+                      ",\"details\":", details_json, "}");
 }
 
 }  // namespace booking::server

@@ -26,7 +26,8 @@ struct GatewayResponse {
 // NOT_FOUND 404, ALREADY_EXISTS 409, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, ...).
 int HttpStatusForGrpcCode(int code);
 
-// {"code": <grpc code>, "message": "...", "details": []}
-std::string ErrorJson(int grpc_code, const std::string& message);
+// {"code": <grpc code>, "message": "...", "details": <details_json>}
+std::string ErrorJson(int grpc_code, const std::string& message,
+                      const std::string& details_json = "[]");
 
 }  // namespace booking::server

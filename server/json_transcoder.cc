@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "server/error_details.h"
 
 namespace booking::server {
 namespace {
@@ -26,6 +27,19 @@ GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
   GatewayResponse response;
   response.status = HttpStatusForGrpcCode(code);
   response.body = ErrorJson(code, message);
+  return response;
+}
+
+// A failed call's status as grpc-gateway renders it: its details (BadRequest, RetryInfo, ...)
+// in the body, and a RetryInfo also as Retry-After.
+GatewayResponse Error(const grpc::Status& status) {
+  GatewayResponse response;
+  response.status = HttpStatusForGrpcCode(status.error_code());
+  response.body = ErrorJson(status.error_code(), status.error_message(),
+                            DetailsJson(status.error_details()));
+  if (std::optional<int64_t> seconds = RetryAfterSeconds(status.error_details())) {
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  }
   return response;
 }
 
@@ -365,7 +379,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
         std::unique_ptr<Call> owned(call);
         GatewayResponse response;
         if (!status.ok()) {
-          response = Error(status.error_code(), status.error_message());
+          response = Error(status);
         } else {
           const google::protobuf::Descriptor* output_type =
               owned->route->binding.method->output_type();

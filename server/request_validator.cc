@@ -148,7 +148,7 @@ absl::Status ValidateRequest(const tickets::v1::UpdateTicketsStatusRequest& requ
   if (violations.size() > kMaxListed) {
     absl::StrAppend(&message, "; and ", violations.size() - kMaxListed, " more");
   }
-  return absl::InvalidArgumentError(message);
+  return WithFieldViolations(absl::InvalidArgumentError(message), violations);
 }
 
 }  // namespace booking::server

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/error_details.h"
 #include "tickets/v1/booking.pb.h"
 
 namespace booking::server {
@@ -12,18 +13,13 @@ struct ValidationLimits {
   int max_tickets_per_call = 1000;
 };
 
-// One broken rule, with the path of the offending field ("tickets[2].price.currency").
-struct FieldViolation {
-  std::string field;
-  std::string description;
-};
-
 // Checks every rule of DESIGN.md ("Validation") on every ticket and returns all violations, in
 // field order; empty means valid.
 std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatusRequest& request,
                                            const ValidationLimits& limits);
 
-// OK, or INVALID_ARGUMENT whose message lists the violations, each starting with its field path.
+// OK, or INVALID_ARGUMENT whose message lists the violations, each starting with its field path,
+// and whose google.rpc.BadRequest detail holds every one of them.
 absl::Status ValidateRequest(const tickets::v1::UpdateTicketsStatusRequest& request,
                              const ValidationLimits& limits);
 

@@ -9,6 +9,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
@@ -139,6 +141,31 @@ TEST_P(BookingServerRuleE2eTest, RejectsNamingFieldAndStoresNothing) {
 INSTANTIATE_TEST_SUITE_P(Rules, BookingServerRuleE2eTest,
                          ::testing::ValuesIn(testing::BadRequestsByRule()),
                          [](const auto& info) { return info.param.name; });
+
+// AIP-193: every bad field is named in a google.rpc.BadRequest in grpc-status-details-bin, which
+// the generated client decodes.
+TEST_F(BookingServerE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
+  UpdateTicketsStatusRequest request = ValidRequest(2, "b1000001");
+  request.mutable_tickets(0)->set_customer_email("not-an-address");
+  request.mutable_tickets(0)->mutable_price()->set_currency("eur");
+  request.mutable_tickets(1)->set_status("lost");
+  grpc::Status status = Update(request, "e2e-three-bad");
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(status.error_details())) << "grpc-status-details-bin";
+  EXPECT_EQ(details.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(details.details(0).UnpackTo(&bad_request));
+  std::vector<std::string> fields;
+  for (const auto& violation : bad_request.field_violations()) {
+    fields.push_back(violation.field());
+    EXPECT_FALSE(violation.description().empty()) << violation.field();
+  }
+  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email", "tickets[0].price.currency",
+                                             "tickets[1].status"));
+  EXPECT_EQ(db_->Count(Prefix("b1000001")), 0);
+}
 
 TEST_F(BookingServerE2eTest, IdempotencyKeyIsRequired) {
   grpc::Status status = Update(ValidRequest(1, "c0000001"), "");

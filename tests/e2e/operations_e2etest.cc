@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/http_call.h"
@@ -377,6 +379,22 @@ TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
   }
   EXPECT_EQ(third.error_code(), grpc::RESOURCE_EXHAUSTED) << third.error_message();
   EXPECT_THAT(third.error_message(), HasSubstr("max_concurrent_calls"));
+  // AIP-193: the refusal says when to retry, over gRPC (RetryInfo) and REST (also Retry-After).
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(third.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::RetryInfo retry;
+  ASSERT_TRUE(details.details(0).UnpackTo(&retry));
+  EXPECT_EQ(retry.retry_delay().seconds(), 1);
+  testing::HttpResult rest = http_.Call(
+      "POST", Url("/v1/tickets-status"),
+      R"({"tickets":[{"ticket_id":"7e300300-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"a@example.com","price":{"amount":"1.00","currency":"EUR"}}]})",
+      {"Content-Type: application/json", "Idempotency-Key: rest-third"});
+  EXPECT_EQ(rest.status, 429) << rest.body;
+  EXPECT_EQ(rest.headers["retry-after"], "1");
+  EXPECT_THAT(rest.body, HasSubstr(R"({"@type":"type.googleapis.com/google.rpc.RetryInfo",)"
+                                   R"("retryDelay":"1s"})"));
   lock.abort();
   for (auto& call : waiting) EXPECT_TRUE(call.get().ok());
   EXPECT_TRUE(Update(testing::ValidRequest(1, "7e300200"), "after-1").ok());

@@ -212,6 +212,29 @@ TEST_F(RestE2eTest, EveryErrorClassHasAJsonBody) {
               400, 3, "tickets[0].price.currency");
 }
 
+TEST_F(RestE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"9c100000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"nobody","price":{"amount":"1.00","currency":"eur"}},)"
+      R"({"ticket_id":"9c100000-0000-4000-8000-000000000002","status":"lost",)"
+      R"("customer_email":"x@example.com","price":{"amount":"1.00","currency":"EUR"}}]})";
+  testing::HttpResult result = http_.Call("POST", Url("/v1/tickets-status"), body,
+                                          {kJson, "Idempotency-Key: rest-three-bad"});
+  ExpectError(result, 400, 3, "tickets[0].customer_email");
+  const google::protobuf::Value error = Json(result.body);
+  const auto& details = error.struct_value().fields().at("details").list_value();
+  ASSERT_EQ(details.values_size(), 1) << result.body;
+  const auto& detail = details.values(0).struct_value().fields();
+  EXPECT_EQ(detail.at("@type").string_value(), "type.googleapis.com/google.rpc.BadRequest");
+  std::vector<std::string> fields;
+  for (const auto& violation : detail.at("fieldViolations").list_value().values()) {
+    fields.push_back(violation.struct_value().fields().at("field").string_value());
+  }
+  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email", "tickets[0].price.currency",
+                                             "tickets[1].status"));
+  EXPECT_EQ(db_->Count("tickets WHERE ticket_id::text LIKE '9c100000%'"), 0);
+}
+
 TEST_F(RestE2eTest, HealthAndOpenApi) {
   for (const char* path : {"/health", "/healthz"}) {
     testing::HttpResult health = http_.Call("GET", Url(path));

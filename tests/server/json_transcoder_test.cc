@@ -10,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/error_details.h"
 #include "testing/v1/echo.grpc.pb.h"
 
 namespace booking::server {
@@ -27,9 +28,17 @@ class EchoImpl final : public echotest::v1::EchoService::CallbackService {
       response->set_served_by(std::string(it->second.data(), it->second.size()));
     }
     auto* reactor = context->DefaultReactor();
-    reactor->Finish(request->name() == "rooms/fail"
-                        ? grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room taken")
-                        : grpc::Status::OK);
+    if (request->name() == "rooms/fail") {
+      reactor->Finish(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room taken"));
+    } else if (request->name() == "rooms/busy") {
+      reactor->Finish(ToGrpcStatus(
+          WithRetryDelay(absl::ResourceExhaustedError("busy"), absl::Milliseconds(2500))));
+    } else if (request->name() == "rooms/bad") {
+      reactor->Finish(ToGrpcStatus(WithFieldViolations(absl::InvalidArgumentError("two bad"),
+                                                       {{"a.b", "is required"}, {"c[1]", "too big"}})));
+    } else {
+      reactor->Finish(grpc::Status::OK);
+    }
     return reactor;
   }
 };
@@ -138,6 +147,23 @@ TEST_F(JsonTranscoderTest, HeadersBecomeMetadataAndErrorsMapToHttp) {
   GatewayResponse taken = Send("POST", "/v1/echo/rooms/fail:shout", "{}");
   EXPECT_EQ(taken.status, 409);
   EXPECT_EQ(taken.body, R"({"code":6,"message":"room taken","details":[]})");
+}
+
+// Error details come out as grpc-gateway renders them; RetryInfo also as Retry-After.
+TEST_F(JsonTranscoderTest, ErrorDetailsAreRenderedLikeGrpcGateway) {
+  GatewayResponse bad = Send("POST", "/v1/echo/rooms/bad:shout", "{}");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body,
+            R"({"code":3,"message":"two bad","details":[{"@type":"type.googleapis.com/)"
+            R"(google.rpc.BadRequest","fieldViolations":[{"field":"a.b","description":"is )"
+            R"(required"},{"field":"c[1]","description":"too big"}]}]})");
+  GatewayResponse busy = Send("POST", "/v1/echo/rooms/busy:shout", "{}");
+  EXPECT_EQ(busy.status, 429);
+  EXPECT_EQ(busy.body, R"({"code":8,"message":"busy","details":[{"@type":"type.googleapis.com/)"
+                       R"(google.rpc.RetryInfo","retryDelay":"2.500s"}]})");
+  ASSERT_FALSE(busy.headers.empty());
+  EXPECT_EQ(busy.headers.at(0), std::make_pair(std::string("Retry-After"), std::string("3")))
+      << "whole seconds, rounded up";
 }
 
 TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {

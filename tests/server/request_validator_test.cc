@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
 
@@ -48,6 +49,19 @@ TEST(RequestValidatorTest, RejectsDuplicateTicketIgnoringCase) {
   absl::Status status = ValidateRequest(request, {});
   EXPECT_THAT(std::string(status.message()),
               StartsWith("tickets[1].ticket_id: repeats tickets[0]"));
+}
+
+TEST(RequestValidatorTest, EveryViolationIsInTheBadRequestDetail) {
+  auto request = ValidRequest(12);
+  for (int i = 0; i < 12; ++i) request.mutable_tickets(i)->set_status("lost");
+  absl::Status status = ValidateRequest(request, {});
+  EXPECT_THAT(std::string(status.message()), HasSubstr("and 2 more")) << "the message lists 10";
+  auto payload = status.GetPayload(kBadRequestType);
+  ASSERT_TRUE(payload.has_value());
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(bad_request.ParseFromString(std::string(*payload)));
+  ASSERT_EQ(bad_request.field_violations_size(), 12) << "the detail lists them all";
+  EXPECT_EQ(bad_request.field_violations(11).field(), "tickets[11].status");
 }
 
 struct BadField {

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace booking::server {
+
+// Google AIP-193 error details. They travel inside absl::Status as payloads keyed by their type
+// URL (the serialized google.rpc message as the value), and leave the process as
+// google.rpc.Status: in the gRPC trailer grpc-status-details-bin, which grpcurl and every gRPC
+// library decode, and in the "details" array of a REST error, as grpc-gateway renders them.
+
+inline constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr char kRetryInfoType[] = "type.googleapis.com/google.rpc.RetryInfo";
+
+// How long a client should wait before retrying RESOURCE_EXHAUSTED or UNAVAILABLE when the
+// error says nothing more precise.
+inline constexpr absl::Duration kDefaultRetryDelay = absl::Seconds(1);
+
+// One broken rule, with the path of the offending field ("tickets[2].price.currency").
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+// `status` with a google.rpc.BadRequest listing `violations`.
+[[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
+                                               const std::vector<FieldViolation>& violations);
+// `status` with a google.rpc.RetryInfo saying when to retry.
+[[nodiscard]] absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// Same code and message; the payloads become google.rpc.Status details. RESOURCE_EXHAUSTED and
+// UNAVAILABLE always carry a RetryInfo (kDefaultRetryDelay unless the status has one).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The details of a serialized google.rpc.Status (gRPC's error_details()) as a JSON array in
+// grpc-gateway's shape: [{"@type": "...BadRequest", "fieldViolations": [...]}]; "[]" if none.
+std::string DetailsJson(const std::string& status_details);
+
+// Whole seconds to put in Retry-After, from a RetryInfo in the serialized google.rpc.Status.
+std::optional<int64_t> RetryAfterSeconds(const std::string& status_details);
+
+}  // namespace booking::server
