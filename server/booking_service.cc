@@ -5,6 +5,7 @@
 #include "server/call_metadata.h"
 #include "server/event_factory.h"
 #include "server/error_details.h"
+#include "server/request_fingerprint.h"
 #include "server/page_token.h"
 #include "spdlog/spdlog.h"
 #include "workers/uuid.h"
@@ -52,6 +53,62 @@ absl::Status Busy() {
   return absl::ResourceExhaustedError("too many reads in progress; retry later");
 }
 
+// An UpdateTicketsStatus call waiting for its events (or for the call ahead of it with the same
+// idempotency key), answered from the log's thread.
+struct UpdateCall {
+  grpc::ServerUnaryReactor* reactor = nullptr;
+  tickets::v1::UpdateTicketsStatusResponse* response = nullptr;
+  metrics::Metrics* metrics = nullptr;
+  std::shared_ptr<std::atomic<int>> in_flight;
+  std::string correlation_id;
+  std::string key;
+  std::string fingerprint;
+  std::vector<std::string> event_ids;
+  size_t ticket_count = 0;
+
+  void Answer(const absl::StatusOr<workers::AppendResult>& result) {
+    constexpr std::string_view kMethod = "UpdateTicketsStatus";
+    in_flight->fetch_sub(1);
+    if (!result.ok()) {
+      Fail(reactor, kMethod, correlation_id, result.status());
+      return;
+    }
+    if (result->outcome == workers::AppendResult::Outcome::kKeyReused) {
+      Fail(reactor, kMethod, correlation_id, IdempotencyKeyReused(key));
+      return;
+    }
+    const bool replayed = result->outcome == workers::AppendResult::Outcome::kReplayed;
+    response->set_accepted_events(result->published);
+    if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
+    if (replayed) {
+      spdlog::info("request replayed correlation_id={} idempotency_key={} accepted_events={}",
+                   correlation_id, key, result->published);
+    } else {
+      spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
+                   correlation_id, ticket_count, result->published,
+                   absl::StrJoin(event_ids, ","));
+    }
+    reactor->Finish(grpc::Status::OK);
+  }
+
+  // The answer of a call that waited for `first`, the call ahead of it with the same key.
+  void AnswerAfter(const InFlightCalls::Outcome& first) {
+    if (first.fingerprint == fingerprint) {
+      // The same request: the first call's answer, as a replay (nothing more was published).
+      absl::StatusOr<workers::AppendResult> result = first.result;
+      if (result.ok() && result->outcome == workers::AppendResult::Outcome::kPublished) {
+        result->outcome = workers::AppendResult::Outcome::kReplayed;
+      }
+      Answer(result);
+    } else if (first.result.ok()) {
+      Answer(workers::AppendResult{0, workers::AppendResult::Outcome::kKeyReused});
+    } else {
+      Answer(absl::AbortedError(absl::StrCat(
+          "idempotency_key: the call that held key \"", key, "\" failed meanwhile; retry")));
+    }
+  }
+};
+
 }  // namespace
 
 grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
@@ -81,31 +138,32 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
                     "max_concurrent_calls: ", options_.max_concurrent_calls,
                     " calls are waiting for their events to be committed; retry later")));
   }
-  std::vector<workers::Event> events = BuildEvents(*request, *key, correlation_id, absl::Now());
-  const size_t ticket_count = events.size();
+  auto call = std::make_shared<UpdateCall>();
+  call->reactor = reactor;
+  call->response = response;
+  call->metrics = options_.metrics;
+  call->in_flight = in_flight_;
+  call->correlation_id = std::move(correlation_id);
+  call->key = *key;
+  call->fingerprint = RequestFingerprint(*request);
+  std::vector<workers::Event> events = BuildEvents(*request, *key, call->correlation_id, absl::Now());
+  call->ticket_count = events.size();
   // The ids are only copied when the accept line will be written.
-  std::vector<std::string> event_ids;
   if (spdlog::should_log(spdlog::level::info)) {
-    event_ids.reserve(events.size());
-    for (const workers::Event& event : events) event_ids.push_back(event.id);
+    call->event_ids.reserve(events.size());
+    for (const workers::Event& event : events) call->event_ids.push_back(event.id);
   }
-  event_log_.Append(std::move(events),
-                    [reactor, response, metrics = options_.metrics, in_flight = in_flight_,
-                     correlation_id = std::move(correlation_id), event_ids = std::move(event_ids),
-                     ticket_count](absl::StatusOr<workers::AppendResult> result) mutable {
-                      in_flight->fetch_sub(1);
-                      if (!result.ok()) {
-                        Fail(reactor, kMethod, correlation_id, result.status());
-                        return;
-                      }
-                      response->set_accepted_events(result->published);
-                      if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
-                      spdlog::info(
-                          "tickets accepted correlation_id={} tickets={} published={} event_ids={}",
-                          correlation_id, ticket_count, result->published,
-                          absl::StrJoin(event_ids, ","));
-                      reactor->Finish(grpc::Status::OK);
-                    });
+  // One call per key reaches the log at a time; a concurrent one waits for its outcome.
+  const bool first = keys_in_flight_->Enter(*key, [call](const InFlightCalls::Outcome& outcome) {
+    call->AnswerAfter(outcome);
+  });
+  if (!first) return reactor;
+  event_log_.Append(
+      workers::CallIdentity{*key, call->fingerprint}, std::move(events),
+      [call, keys = keys_in_flight_](absl::StatusOr<workers::AppendResult> result) {
+        call->Answer(result);
+        keys->Finish(call->key, InFlightCalls::Outcome{call->fingerprint, std::move(result)});
+      });
   return reactor;
 }
 

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "metrics/metrics.h"
+#include "server/in_flight_calls.h"
 #include "server/query_executor.h"
 #include "server/request_validator.h"
 #include "server/token_authenticator.h"
@@ -55,6 +56,7 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   const BookingServiceOptions options_;
   // Shared with the append callbacks, which may run after the service is gone at shutdown.
   std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<InFlightCalls> keys_in_flight_ = std::make_shared<InFlightCalls>();
 };
 
 }  // namespace booking::server

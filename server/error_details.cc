@@ -5,9 +5,11 @@
 #include <cmath>
 
 #include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "server/http_types.h"
 
 namespace booking::server {
 namespace {
@@ -27,6 +29,20 @@ absl::Status WithFieldViolations(absl::Status status,
     out->set_description(violation.description);
   }
   status.SetPayload(kBadRequestType, absl::Cord(bad_request.SerializeAsString()));
+  return status;
+}
+
+absl::Status IdempotencyKeyReused(std::string_view key) {
+  const std::string description =
+      absl::StrCat("idempotency_key: \"", std::string(key),
+                   "\" was already used for a different request; use a new key for a new request");
+  google::rpc::PreconditionFailure failure;
+  auto* violation = failure.add_violations();
+  violation->set_type(kKeyReusedType);
+  violation->set_subject(std::string(key));
+  violation->set_description(description);
+  absl::Status status = absl::FailedPreconditionError(description);
+  status.SetPayload(kPreconditionFailureType, absl::Cord(failure.SerializeAsString()));
   return status;
 }
 
@@ -71,6 +87,31 @@ std::string DetailsJson(const std::string& status_details) {
     }
   }
   return "[" + absl::StrJoin(parts, ",") + "]";
+}
+
+int HttpStatusFor(const grpc::Status& status) {
+  google::rpc::Status proto;
+  if (!status.error_details().empty() && proto.ParseFromString(status.error_details())) {
+    for (const google::protobuf::Any& detail : proto.details()) {
+      google::rpc::PreconditionFailure failure;
+      if (!detail.Is<google::rpc::PreconditionFailure>() || !detail.UnpackTo(&failure)) continue;
+      for (const auto& violation : failure.violations()) {
+        if (violation.type() == kKeyReusedType) return 422;
+      }
+    }
+  }
+  return HttpStatusForGrpcCode(status.error_code());
+}
+
+GatewayResponse RestError(const grpc::Status& status) {
+  GatewayResponse response;
+  response.status = HttpStatusFor(status);
+  response.body = ErrorJson(status.error_code(), status.error_message(),
+                            DetailsJson(status.error_details()));
+  if (std::optional<int64_t> seconds = RetryAfterSeconds(status.error_details())) {
+    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
+  }
+  return response;
 }
 
 std::optional<int64_t> RetryAfterSeconds(const std::string& status_details) {

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/http_types.h"
 
 namespace booking::server {
 
@@ -18,6 +19,12 @@ namespace booking::server {
 
 inline constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
 inline constexpr char kRetryInfoType[] = "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr char kPreconditionFailureType[] =
+    "type.googleapis.com/google.rpc.PreconditionFailure";
+// PreconditionFailure violation type: the idempotency key was first used with a different
+// request. (google.rpc.ErrorInfo would be AIP-193's first choice, but Debian's copy of the
+// googleapis protos predates it.)
+inline constexpr char kKeyReusedType[] = "IDEMPOTENCY_KEY_REUSED";
 
 // How long a client should wait before retrying RESOURCE_EXHAUSTED or UNAVAILABLE when the
 // error says nothing more precise.
@@ -32,6 +39,10 @@ struct FieldViolation {
 // `status` with a google.rpc.BadRequest listing `violations`.
 [[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
                                                const std::vector<FieldViolation>& violations);
+// FAILED_PRECONDITION (the request is valid, but the key is bound to another request) naming the
+// key, with a google.rpc.PreconditionFailure {type: IDEMPOTENCY_KEY_REUSED, subject: the key}.
+absl::Status IdempotencyKeyReused(std::string_view key);
+
 // `status` with a google.rpc.RetryInfo saying when to retry.
 [[nodiscard]] absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 
@@ -42,6 +53,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // The details of a serialized google.rpc.Status (gRPC's error_details()) as a JSON array in
 // grpc-gateway's shape: [{"@type": "...BadRequest", "fieldViolations": [...]}]; "[]" if none.
 std::string DetailsJson(const std::string& status_details);
+
+// The HTTP status of a failed call: grpc-gateway's mapping of its code, except 422 for a reused
+// idempotency key, as the IETF Idempotency-Key header draft asks.
+int HttpStatusFor(const grpc::Status& status);
+
+// A failed call as a REST error response, as grpc-gateway renders it: the status from
+// HttpStatusFor, {"code","message","details"} in the body, and Retry-After from a RetryInfo.
+GatewayResponse RestError(const grpc::Status& status);
 
 // Whole seconds to put in Retry-After, from a RetryInfo in the serialized google.rpc.Status.
 std::optional<int64_t> RetryAfterSeconds(const std::string& status_details);

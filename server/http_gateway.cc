@@ -5,14 +5,23 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
+#include "server/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
+namespace {
+
+// Tickets per ListTickets page of a streamed GET /tickets (the service caps it at
+// --max_page_size).
+constexpr int kTicketListPageSize = 1000;
+
+}  // namespace
 
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
                          std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
                          metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth)
     : health_(grpc::health::v1::Health::NewStub(channel)),
+      tickets_(tickets::v1::BookingService::NewStub(channel)),
       transcoder_(std::move(transcoder)),
       openapi_json_(std::move(openapi_json)),
       metrics_(metrics),
@@ -66,6 +75,17 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
   }
   if (request.method == "GET" && (path == "/health" || path == "/healthz")) {
     Health(std::move(done));
+    return;
+  }
+  if (request.method == "GET" && path == "/tickets") {
+    // The original service answered every ticket at once: all pages, as one streamed array.
+    TicketListStream::Metadata metadata;
+    for (const auto& [name, value] : request.headers) {
+      if (name == "authorization" || name == kCorrelationIdHeader) {
+        metadata.emplace_back(name, value);
+      }
+    }
+    TicketListStream::Start(tickets_, std::move(metadata), kTicketListPageSize, std::move(done));
     return;
   }
   if (request.method == "GET" && path == "/openapi.json") {

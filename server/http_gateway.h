@@ -10,13 +10,14 @@
 #include "server/http_types.h"
 #include "server/json_transcoder.h"
 #include "server/token_authenticator.h"
+#include "tickets/v1/booking.grpc.pb.h"
 
 namespace booking::server {
 
 // What the HTTP port serves: `GET /health` and `/healthz` (the gRPC health service's answer),
-// `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, and every
-// annotated RPC through the transcoder; anything else is a JSON 404. Writes one access log line
-// per request.
+// `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, `GET
+// /tickets` (the original API's whole list, streamed: TicketListStream), and every annotated RPC
+// through the transcoder; anything else is a JSON 404. Writes one access log line per request.
 class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
@@ -30,6 +31,7 @@ class HttpGateway {
   void Health(absl::AnyInvocable<void(GatewayResponse)> done);
 
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::shared_ptr<tickets::v1::BookingService::Stub> tickets_;  // shared with ticket streams
   std::unique_ptr<JsonTranscoder> transcoder_;
   const std::string openapi_json_;
   metrics::Metrics* const metrics_;

@@ -120,6 +120,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Write(GatewayResponse response) {
+    if (response.stream != nullptr) return WriteStreamed(std::move(response));
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
     message->set(http::field::server, "booking-server");
@@ -136,6 +137,52 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
           if (ec || !self->keep_alive_) return self->Close();
           self->Read();
         });
+  }
+
+  // The header, then each piece of the body as a chunk when the previous one is written.
+  void WriteStreamed(GatewayResponse response) {
+    auto header = std::make_shared<http::response<http::empty_body>>(
+        static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
+    header->set(http::field::server, "booking-server");
+    header->set(http::field::content_type, "application/json");
+    for (auto& [name, value] : response.headers) header->set(name, value);
+    header->keep_alive(keep_alive_);
+    header->chunked(true);
+    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
+    http::async_write_header(stream_, *serializer,
+                             [self = this->shared_from_this(), header, serializer,
+                              body = std::move(response.stream)](beast::error_code ec, std::size_t) {
+                               if (ec) return self->EndStream(false);
+                               self->NextChunk(body);
+                             });
+  }
+
+  void NextChunk(std::shared_ptr<BodyStream> body) {
+    body->Next([self = this->shared_from_this(), body](absl::StatusOr<std::string> piece) mutable {
+      asio::post(self->stream_.get_executor(), [self, body, piece = std::move(piece)]() mutable {
+        // A client that stops reading is cut off after read_timeout, like any other write.
+        beast::get_lowest_layer(self->stream_).expires_after(Chrono(self->options_.read_timeout));
+        if (!piece.ok()) return self->EndStream(false);  // no last chunk: the body is cut
+        if (piece->empty()) {
+          asio::async_write(self->stream_, http::make_chunk_last(),
+                            [self](beast::error_code ec, std::size_t) { self->EndStream(!ec); });
+          return;
+        }
+        auto data = std::make_shared<std::string>(*std::move(piece));
+        asio::async_write(self->stream_, http::make_chunk(asio::buffer(*data)),
+                          [self, body, data](beast::error_code ec, std::size_t) {
+                            if (ec) return self->EndStream(false);
+                            self->NextChunk(body);
+                          });
+      });
+    });
+  }
+
+  void EndStream(bool complete) {
+    --in_flight_;
+    if (!complete || !keep_alive_) return Close();
+    Read();
   }
 
   void Close() {

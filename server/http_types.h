@@ -1,8 +1,12 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
 
 namespace booking::server {
 
@@ -16,10 +20,23 @@ struct GatewayRequest {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// A response body made piece by piece, sent with chunked transfer encoding: the server asks for
+// the next piece only once the previous one is written, so a slow client holds back the
+// producer instead of filling memory.
+class BodyStream {
+ public:
+  using Deliver = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+  virtual ~BodyStream() = default;
+  // Calls `deliver` once, from any thread: the next piece; an empty piece at the end; or an error
+  // (the connection is then closed without the last chunk, so the client sees a cut body).
+  virtual void Next(Deliver deliver) = 0;
+};
+
 struct GatewayResponse {
   int status = 200;
   std::string body;                                          // JSON
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
+  std::shared_ptr<BodyStream> stream;                        // set: the body comes from it
 };
 
 // The HTTP status for a gRPC code, as grpc-gateway maps them (INVALID_ARGUMENT 400,

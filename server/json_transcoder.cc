@@ -30,18 +30,6 @@ GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
   return response;
 }
 
-// A failed call's status as grpc-gateway renders it: its details (BadRequest, RetryInfo, ...)
-// in the body, and a RetryInfo also as Retry-After.
-GatewayResponse Error(const grpc::Status& status) {
-  GatewayResponse response;
-  response.status = HttpStatusForGrpcCode(status.error_code());
-  response.body = ErrorJson(status.error_code(), status.error_message(),
-                            DetailsJson(status.error_details()));
-  if (std::optional<int64_t> seconds = RetryAfterSeconds(status.error_details())) {
-    response.headers.emplace_back("Retry-After", std::to_string(*seconds));
-  }
-  return response;
-}
 
 const FieldDescriptor* FindField(const google::protobuf::Descriptor& type, std::string_view name) {
   const std::string key(name);
@@ -379,7 +367,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
         std::unique_ptr<Call> owned(call);
         GatewayResponse response;
         if (!status.ok()) {
-          response = Error(status);
+          response = RestError(status);
         } else {
           const google::protobuf::Descriptor* output_type =
               owned->route->binding.method->output_type();

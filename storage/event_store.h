@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,21 @@ struct EventRecord {
   int64_t sequence = 0;  // given by the database on append
 };
 
+// One call as the log remembers it under its idempotency key.
+struct CallRecord {
+  std::string idempotency_key;
+  std::string fingerprint;  // bytes; equal fingerprints mean the same request
+  int accepted_events = 0;  // the call's answer
+};
+
+// What a group append did.
+struct AppendOutcome {
+  std::vector<EventRecord> appended;  // events appended now, with their sequence, in that order
+  // Per call, in the order given: nullopt when its key was new (its events were appended), or
+  // what was already remembered for the key (nothing of this call was appended).
+  std::vector<std::optional<CallRecord>> known;
+};
+
 struct DeadLetterRecord {
   EventRecord event;
   std::string handler;
@@ -35,11 +51,23 @@ class EventStore {
  public:
   virtual ~EventStore() = default;
 
-  // Appends the events whose idempotency key is new, in one statement; events with a known key
-  // are skipped. Handlers find them through their checkpoints (HandlerLog). Returns the appended
-  // events with their sequence, in sequence order.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<EventRecord>> Append(
-      absl::Span<const EventRecord> events) = 0;
+  // Appends the events of a group of calls, atomically. A call whose idempotency key is new is
+  // remembered (key, fingerprint, answer) and its events appended; a call whose key is known
+  // appends nothing and gets what is remembered. `call_of[i]` is the index in `calls` of
+  // events[i]'s call, or -1 for an event of no call. Either way an event whose own idempotency
+  // key is known is skipped. Handlers find the events through their checkpoints (HandlerLog).
+  [[nodiscard]] virtual absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,
+                                                             absl::Span<const EventRecord> events,
+                                                             absl::Span<const int> call_of) = 0;
+
+  // The events alone, of no call. Returns the appended ones, in sequence order.
+  [[nodiscard]] absl::StatusOr<std::vector<EventRecord>> Append(
+      absl::Span<const EventRecord> events) {
+    const std::vector<int> none(events.size(), -1);
+    absl::StatusOr<AppendOutcome> outcome = Append({}, events, none);
+    if (!outcome.ok()) return outcome.status();
+    return std::move(outcome->appended);
+  }
 
   virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) = 0;
 
@@ -52,8 +80,9 @@ class EventStore {
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
   // Deletes up to `limit` events published more than `older_than` ago that every handler has
-  // passed (none pending, none dead-lettered), oldest first. Returns how many. Their
-  // idempotency keys are forgotten with them.
+  // passed (none pending, none dead-lettered), oldest first, and up to `limit` call idempotency
+  // keys older than that. Returns how many events. Their idempotency keys are forgotten with
+  // them.
   virtual absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) = 0;
 };
 

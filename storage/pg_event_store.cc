@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_array.h"
@@ -11,6 +12,8 @@ namespace booking::storage {
 namespace {
 
 constexpr char kAppend[] = "events_append";
+constexpr char kKnownCalls[] = "idempotency_keys_known";
+constexpr char kPruneKeys[] = "idempotency_keys_prune";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kPending[] = "pending_deliveries_count";
@@ -49,18 +52,39 @@ std::string Array(absl::Span<const T> items, Fn&& field) {
 
 std::vector<PreparedStatement> PgEventStore::Statements() {
   return {
+      // The calls' keys first: a key inserted concurrently by another transaction makes this
+      // insert wait for it and then skip the key, so a request is never published twice.
       {kAppend,
-       "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
-       "                    payload, partition)"
-       " SELECT e.event_id, e.event_type, e.ticket_id, e.idempotency_key, e.correlation_id,"
-       "        decode(e.payload, 'base64'),"
-       "        (hashtextextended(e.ticket_id::text, 0) & 15)::smallint"
-       " FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[])"
-       "      WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
-       "                           correlation_id, payload, position)"
-       " ORDER BY e.position"
-       " ON CONFLICT (idempotency_key) DO NOTHING"
-       " RETURNING event_id::text, sequence"},
+       "WITH calls AS ("
+       "  INSERT INTO idempotency_keys (idempotency_key, fingerprint, accepted_events)"
+       "  SELECT c.idempotency_key, decode(c.fingerprint, 'hex'), c.accepted_events"
+       "  FROM UNNEST($7::text[], $8::text[], $9::int[])"
+       "       AS c(idempotency_key, fingerprint, accepted_events)"
+       "  ON CONFLICT (idempotency_key) DO NOTHING"
+       "  RETURNING idempotency_key"
+       "), appended AS ("
+       "  INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
+       "                      payload, partition)"
+       "  SELECT e.event_id, e.event_type, e.ticket_id, e.idempotency_key, e.correlation_id,"
+       "         decode(e.payload, 'base64'),"
+       "         (hashtextextended(e.ticket_id::text, 0) & 15)::smallint"
+       "  FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
+       "              $10::text[])"
+       "       WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
+       "                            correlation_id, payload, call_key, position)"
+       "  WHERE e.call_key = '' OR e.call_key IN (SELECT idempotency_key FROM calls)"
+       "  ORDER BY e.position"
+       "  ON CONFLICT (idempotency_key) DO NOTHING"
+       "  RETURNING event_id::text, sequence"
+       ") SELECT event_id, sequence, NULL FROM appended"
+       " UNION ALL SELECT NULL, NULL, idempotency_key FROM calls"},
+      {kKnownCalls,
+       "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
+       " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
+      {kPruneKeys,
+       "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
+       "  SELECT idempotency_key FROM idempotency_keys"
+       "  WHERE created_at < now() - $1::interval ORDER BY created_at LIMIT $2)"},
       {kListDead, absl::StrCat("SELECT dl.handler, dl.attempts, dl.reason,"
                                " (extract(epoch FROM dl.failed_at) * 1000000)::bigint, ",
                                kEventColumns,
@@ -90,10 +114,33 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
   };
 }
 
-absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(
-    absl::Span<const EventRecord> events) {
-  std::vector<EventRecord> appended;
-  if (events.empty()) return appended;
+absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> calls,
+                                                   absl::Span<const EventRecord> events,
+                                                   absl::Span<const int> call_of) {
+  AppendOutcome outcome;
+  outcome.known.resize(calls.size());
+  if (events.empty() && calls.empty()) return outcome;
+  std::vector<std::string> fingerprints;
+  fingerprints.reserve(calls.size());
+  for (const CallRecord& call : calls) {
+    fingerprints.push_back(absl::BytesToHexString(call.fingerprint));
+  }
+  std::vector<std::string> call_keys;
+  call_keys.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    const int call = i < call_of.size() ? call_of[i] : -1;
+    call_keys.push_back(call >= 0 ? calls[call].idempotency_key : std::string());
+  }
+  const std::string keys_of_calls =
+      Array(calls, [](const CallRecord& c) { return c.idempotency_key; });
+  const std::string fingerprint_array = Array(absl::Span<const std::string>(fingerprints),
+                                              [](const std::string& f) { return f; });
+  const std::string answers =
+      Array(calls, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
+  const std::string event_calls =
+      Array(absl::Span<const std::string>(call_keys), [](const std::string& k) { return k; });
+
+  std::vector<EventRecord>& appended = outcome.appended;
   std::vector<std::string> payloads;
   payloads.reserve(events.size());
   for (const EventRecord& event : events) payloads.push_back(absl::Base64Escape(event.payload));
@@ -107,13 +154,52 @@ absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(
       Array(absl::Span<const std::string>(payloads), [](const std::string& p) { return p; });
 
   absl::flat_hash_map<std::string, int64_t> sequences;
+  absl::flat_hash_set<std::string> new_calls;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     sequences.clear();
-    pqxx::result result =
-        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array);
-    for (const auto& row : result) sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
+    new_calls.clear();
+    pqxx::result result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations,
+                                            payload_array, keys_of_calls, fingerprint_array,
+                                            answers, event_calls);
+    for (const auto& row : result) {
+      if (row[2].is_null()) {
+        sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
+      } else {
+        new_calls.insert(row[2].as<std::string>());
+      }
+    }
   });
   if (!status.ok()) return status;
+  // Keys that were known: what is remembered for them (committed: the insert above waited for
+  // any transaction still writing them).
+  std::vector<std::string> known_keys;
+  for (const CallRecord& call : calls) {
+    if (!new_calls.contains(call.idempotency_key)) known_keys.push_back(call.idempotency_key);
+  }
+  if (!known_keys.empty()) {
+    absl::flat_hash_map<std::string, CallRecord> remembered;
+    const std::string key_array =
+        Array(absl::Span<const std::string>(known_keys), [](const std::string& k) { return k; });
+    status = pool_.Run([&](pqxx::transaction_base& txn) {
+      remembered.clear();
+      for (const auto& row : txn.exec_prepared(kKnownCalls, key_array)) {
+        CallRecord record;
+        record.idempotency_key = row[0].as<std::string>();
+        record.fingerprint = absl::HexStringToBytes(row[1].as<std::string>());
+        record.accepted_events = row[2].as<int>();
+        remembered[record.idempotency_key] = std::move(record);
+      }
+    });
+    if (!status.ok()) return status;
+    for (size_t i = 0; i < calls.size(); ++i) {
+      if (new_calls.contains(calls[i].idempotency_key)) continue;
+      auto it = remembered.find(calls[i].idempotency_key);
+      // Pruned between the two statements (the key was past retention): a replay of nothing.
+      outcome.known[i] = it != remembered.end()
+                             ? it->second
+                             : CallRecord{calls[i].idempotency_key, calls[i].fingerprint, 0};
+    }
+  }
   appended.reserve(sequences.size());
   for (const EventRecord& event : events) {
     auto it = sequences.find(event.event_id);
@@ -123,7 +209,7 @@ absl::StatusOr<std::vector<EventRecord>> PgEventStore::Append(
   }
   std::sort(appended.begin(), appended.end(),
             [](const auto& a, const auto& b) { return a.sequence < b.sequence; });
-  return appended;
+  return outcome;
 }
 
 absl::StatusOr<std::vector<DeadLetterRecord>> PgEventStore::ListDeadLetters(int limit) {
@@ -162,6 +248,10 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     count =
         static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
+  });
+  if (!status.ok()) return status;
+  status = pool_.Run([&](pqxx::transaction_base& txn) {
+    txn.exec_prepared(kPruneKeys, Interval(older_than), limit);
   });
   if (!status.ok()) return status;
   return count;

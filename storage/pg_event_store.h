@@ -15,7 +15,10 @@ class PgEventStore final : public EventStore {
 
   explicit PgEventStore(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<std::vector<EventRecord>> Append(absl::Span<const EventRecord> events) override;
+  using EventStore::Append;
+  absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,
+                                       absl::Span<const EventRecord> events,
+                                       absl::Span<const int> call_of) override;
   absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) override;
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>> ids,
                                        bool all) override;

@@ -52,10 +52,10 @@ std::vector<PreparedStatement> PgTicketRepository::Statements() {
       {kGet, absl::StrCat("SELECT ", kColumns, " FROM tickets WHERE ticket_id = $1::uuid")},
       {kListFirst, absl::StrCat("SELECT ", kColumns,
                                 " FROM tickets WHERE status <> 'canceled'"
-                                " ORDER BY ticket_id LIMIT $1")},
+                                " ORDER BY tickets.ticket_id LIMIT $1")},
       {kListAfter, absl::StrCat("SELECT ", kColumns,
                                 " FROM tickets WHERE status <> 'canceled' AND ticket_id > $1::uuid"
-                                " ORDER BY ticket_id LIMIT $2")},
+                                " ORDER BY tickets.ticket_id LIMIT $2")},
       {kMaxSequence, "SELECT COALESCE(MAX(last_event_sequence), 0) FROM tickets"},
   };
 }

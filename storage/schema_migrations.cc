@@ -175,12 +175,26 @@ UNION ALL
 SELECT handler, sequence FROM deliveries;
 )sql";
 
+// An idempotency key names one request: its fingerprint and first answer are kept (as long as
+// the events, --event_retention), so a replay gets that answer and a different request with
+// the same key is refused. Written in the same statement as the call's events.
+constexpr std::string_view kIdempotencyKeys = R"sql(
+CREATE TABLE idempotency_keys (
+  idempotency_key  TEXT PRIMARY KEY,
+  fingerprint      BYTEA NOT NULL,     -- SHA-256 of the canonical request
+  accepted_events  INTEGER NOT NULL,   -- the first call's answer
+  created_at       TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE INDEX idempotency_keys_created_at ON idempotency_keys (created_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
     {3, "create events, deliveries and dead_letters", kCreateEventLog},
     {4, "drop the deliveries foreign key", kDropDeliveriesForeignKey},
     {5, "handler checkpoints over a partitioned log", kHandlerCheckpoints},
+    {6, "idempotency keys with request fingerprints", kIdempotencyKeys},
 };
 
 }  // namespace

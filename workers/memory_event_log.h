@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "metrics/metrics.h"
@@ -30,17 +31,25 @@ class MemoryEventLog final : public EventLog {
  public:
   MemoryEventLog(EventQueue& queue, MemoryEventLogOptions options);
 
-  void Append(std::vector<Event> events, AppendCallback done) override;
+  using EventLog::Append;
+  void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
 
  private:
+  absl::StatusOr<AppendResult> Publish(CallIdentity call, std::vector<Event> events);
   void ForgetExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventQueue& queue_;
   const MemoryEventLogOptions options_;
   std::mutex mu_;
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);  // of events
   std::deque<std::pair<absl::Time, std::string>> key_order_ ABSL_GUARDED_BY(mu_);
+  struct KnownCall {
+    std::string fingerprint;
+    int published = 0;
+  };
+  absl::flat_hash_map<std::string, KnownCall> calls_ ABSL_GUARDED_BY(mu_);  // by call key
+  std::deque<std::pair<absl::Time, std::string>> call_order_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace booking::workers

@@ -29,7 +29,7 @@ PgEventLog::~PgEventLog() {
   for (std::thread& writer : writers_) writer.join();  // they commit what is queued, then exit
 }
 
-void PgEventLog::Append(std::vector<Event> events, AppendCallback done) {
+void PgEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCallback done) {
   const size_t n = events.size();
   appending_.fetch_add(1);
   absl::Status refused;
@@ -41,7 +41,7 @@ void PgEventLog::Append(std::vector<Event> events, AppendCallback done) {
     refused = absl::ResourceExhaustedError(absl::StrCat(
         "event log saturated (", before, " events waiting to commit); retry later"));
   } else {
-    queue_.enqueue(Pending{std::move(events), std::move(done)});
+    queue_.enqueue(Pending{std::move(call), std::move(events), std::move(done)});
   }
   appending_.fetch_sub(1);
   if (!refused.ok()) std::move(done)(refused);
@@ -90,20 +90,50 @@ void PgEventLog::Run() {
 }
 
 void PgEventLog::Commit(std::vector<Pending> batch) {
+  // Two calls with one key in one statement would both look new: the later one is refused
+  // (the service lets only one call per key reach the log at a time, so this is rare).
+  {
+    absl::flat_hash_set<std::string> keys;
+    std::vector<Pending> unique;
+    unique.reserve(batch.size());
+    for (Pending& pending : batch) {
+      const std::string& key = pending.call.idempotency_key;
+      if (!key.empty() && !keys.insert(key).second) {
+        std::move(pending.done)(absl::AbortedError(absl::StrCat(
+            "idempotency_key: a call with key \"", key, "\" is being committed; retry")));
+        continue;
+      }
+      unique.push_back(std::move(pending));
+    }
+    batch = std::move(unique);
+  }
+  std::vector<storage::CallRecord> calls;
+  std::vector<int> call_index(batch.size(), -1);  // per pending: its index in `calls`
   std::vector<storage::EventRecord> records;
-  for (const Pending& pending : batch) {
-    for (const Event& event : pending.events) records.push_back(ToEventRecord(event));
+  std::vector<int> call_of;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const Pending& pending = batch[i];
+    if (!pending.call.idempotency_key.empty()) {
+      call_index[i] = static_cast<int>(calls.size());
+      calls.push_back({pending.call.idempotency_key, pending.call.fingerprint,
+                       static_cast<int>(pending.events.size())});
+    }
+    for (const Event& event : pending.events) {
+      records.push_back(ToEventRecord(event));
+      call_of.push_back(call_index[i]);
+    }
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<std::vector<storage::EventRecord>> appended = store_.Append(records);
-  if (!appended.ok()) {
+  absl::StatusOr<storage::AppendOutcome> outcome = store_.Append(calls, records, call_of);
+  if (!outcome.ok()) {
     const absl::Status status =
-        absl::UnavailableError(absl::StrCat("event log: ", appended.status().message()));
+        absl::UnavailableError(absl::StrCat("event log: ", outcome.status().message()));
     spdlog::warn("group commit failed events={} error=\"{}\"", records.size(),
-                 appended.status().ToString());
+                 outcome.status().ToString());
     for (Pending& pending : batch) std::move(pending.done)(status);
     return;
   }
+  const std::vector<storage::EventRecord>* appended = &outcome->appended;
   if (options_.metrics != nullptr) {
     options_.metrics->LogCommit(records.size(), absl::Now() - start);
     options_.metrics->EventsPublished(appended->size());
@@ -130,7 +160,16 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   }
   // Answer only now: the events are durable.
   for (size_t i = 0; i < batch.size(); ++i) {
-    std::move(batch[i].done)(AppendResult{published[i]});
+    AppendResult result{published[i]};
+    if (call_index[i] >= 0) {
+      if (const auto& known = outcome->known[call_index[i]]; known.has_value()) {
+        const bool same = known->fingerprint == batch[i].call.fingerprint;
+        result.outcome =
+            same ? AppendResult::Outcome::kReplayed : AppendResult::Outcome::kKeyReused;
+        result.published = same ? known->accepted_events : 0;
+      }
+    }
+    std::move(batch[i].done)(result);
   }
 }
 

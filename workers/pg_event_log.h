@@ -44,7 +44,8 @@ class PgEventLog final : public EventLog {
   PgEventLog(const PgEventLog&) = delete;
   PgEventLog& operator=(const PgEventLog&) = delete;
 
-  void Append(std::vector<Event> events, AppendCallback done) override;
+  using EventLog::Append;
+  void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
 
   struct Stats {
     long long commits = 0;
@@ -55,6 +56,7 @@ class PgEventLog final : public EventLog {
 
  private:
   struct Pending {
+    CallIdentity call;
     std::vector<Event> events;
     AppendCallback done;
   };

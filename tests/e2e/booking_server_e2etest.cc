@@ -173,15 +173,80 @@ TEST_F(BookingServerE2eTest, IdempotencyKeyIsRequired) {
   EXPECT_THAT(status.error_message(), StartsWith("idempotency_key: "));
 }
 
-TEST_F(BookingServerE2eTest, RepeatedKeyPublishesNothingNew) {
+// An idempotency key names one request: a replay gets the first answer and publishes nothing; a
+// different request with the key (here a cancel sent with the confirm's key) is refused.
+TEST_F(BookingServerE2eTest, ReplayGetsTheFirstAnswerAndAReusedKeyIsRefused) {
   UpdateTicketsStatusResponse response;
   ASSERT_TRUE(Update(ValidRequest(2, "c0000002"), "repeat-key", &response).ok());
   EXPECT_EQ(response.accepted_events(), 2);
+  response.Clear();
   ASSERT_TRUE(Update(ValidRequest(2, "c0000002"), "repeat-key", &response).ok());
-  EXPECT_EQ(response.accepted_events(), 0);
-  ASSERT_TRUE(Update(ValidRequest(3, "c0000002"), "repeat-key", &response).ok());
-  EXPECT_EQ(response.accepted_events(), 1) << "only the new ticket is published";
-  EXPECT_EQ(WaitForCount(Prefix("c0000002"), 3), 3);
+  EXPECT_EQ(response.accepted_events(), 2) << "the first call's answer again";
+
+  UpdateTicketsStatusRequest cancel = ValidRequest(1, "c0000002");
+  cancel.mutable_tickets(0)->set_status("canceled");
+  grpc::Status reused = Update(cancel, "repeat-key", &response);
+  ASSERT_EQ(reused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << reused.error_message();
+  EXPECT_THAT(reused.error_message(), HasSubstr("\"repeat-key\" was already used"));
+  google::rpc::Status details;
+  ASSERT_TRUE(details.ParseFromString(reused.error_details()));
+  ASSERT_EQ(details.details_size(), 1);
+  google::rpc::PreconditionFailure failure;
+  ASSERT_TRUE(details.details(0).UnpackTo(&failure));
+  ASSERT_EQ(failure.violations_size(), 1);
+  EXPECT_EQ(failure.violations(0).type(), "IDEMPOTENCY_KEY_REUSED");
+  EXPECT_EQ(failure.violations(0).subject(), "repeat-key");
+
+  EXPECT_EQ(WaitForCount(Prefix("c0000002"), 2), 2);
+  // A later call is handled after anything the refused ones could have published.
+  ASSERT_TRUE(Update(ValidRequest(1, "c0000003"), "after-repeat").ok());
+  ASSERT_EQ(WaitForCount(Prefix("c0000003"), 1), 1);
+  EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'repeat-key/%'"), 2);
+  EXPECT_EQ(db_->Count(Prefix("c0000002") + " AND status = 'confirmed'"), 2) << "not canceled";
+}
+
+// 32 clients send the same request with one key at once: one publishes, all get its answer.
+TEST_F(BookingServerE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
+  constexpr int kClients = 32;
+  const UpdateTicketsStatusRequest request = ValidRequest(3, "c0000004");
+  std::vector<std::thread> clients;
+  std::vector<grpc::Status> statuses(kClients);
+  std::vector<int> answers(kClients, -1);
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      // A channel each: 32 connections, as 32 clients would have.
+      auto stub = tickets::v1::BookingService::NewStub(grpc::CreateCustomChannel(
+          absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(),
+          [i] {
+            grpc::ChannelArguments args;
+            args.SetInt("client-index", i);  // distinct arguments: no shared subchannel
+            return args;
+          }()));
+      while (!go.load()) std::this_thread::yield();
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+      context.AddMetadata("idempotency-key", "one-key-32");
+      UpdateTicketsStatusResponse response;
+      statuses[i] = stub->UpdateTicketsStatus(&context, request, &response);
+      answers[i] = response.accepted_events();
+    });
+  }
+  go.store(true);
+  for (std::thread& client : clients) client.join();
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_TRUE(statuses[i].ok()) << i << ": " << statuses[i].error_message();
+    EXPECT_EQ(answers[i], 3) << i;
+  }
+  EXPECT_EQ(WaitForCount(Prefix("c0000004"), 3), 3);
+  EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'one-key-32/%'"), 3);
+  const std::string log = server_->ReadLog();
+  int replays = 0;
+  for (size_t at = log.find("idempotency_key=one-key-32 "); at != std::string::npos;
+       at = log.find("idempotency_key=one-key-32 ", at + 1)) {
+    ++replays;
+  }
+  EXPECT_EQ(replays, kClients - 1) << "one published, every other call answered as a replay";
 }
 
 // 10,000 tickets from many concurrent callers: 10,000 rows, each once.

@@ -7,6 +7,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <set>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -233,6 +237,113 @@ TEST_F(RestE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
   EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email", "tickets[0].price.currency",
                                              "tickets[1].status"));
   EXPECT_EQ(db_->Count("tickets WHERE ticket_id::text LIKE '9c100000%'"), 0);
+}
+
+TEST_F(RestE2eTest, ReplayGetsTheFirstAnswerAndAReusedKeyIs422) {
+  auto body = [](const std::string& status) {
+    return absl::StrCat(
+        R"({"tickets":[{"ticket_id":"9d100000-0000-4000-8000-000000000001","status":")", status,
+        R"(","customer_email":"ann@example.com","price":{"amount":"50.30","currency":"EUR"}}]})");
+  };
+  testing::HttpResult first = http_.Call("POST", Url("/tickets-status"), body("confirmed"),
+                                         {kJson, "Idempotency-Key: rest-replay"});
+  ASSERT_EQ(first.status, 200) << first.body;
+  testing::HttpResult replay = http_.Call("POST", Url("/tickets-status"), body("confirmed"),
+                                          {kJson, "Idempotency-Key: rest-replay"});
+  EXPECT_EQ(replay.status, 200);
+  EXPECT_EQ(replay.body, first.body) << "the first answer again";
+  EXPECT_EQ(Json(replay.body).struct_value().fields().at("accepted_events").number_value(), 1);
+
+  testing::HttpResult reused = http_.Call("POST", Url("/tickets-status"), body("canceled"),
+                                          {kJson, "Idempotency-Key: rest-replay"});
+  ExpectError(reused, 422, 9, "\"rest-replay\" was already used");
+  EXPECT_THAT(reused.body, HasSubstr(R"("@type":"type.googleapis.com/google.rpc.PreconditionFailure")"));
+  EXPECT_THAT(reused.body, HasSubstr(R"("type":"IDEMPOTENCY_KEY_REUSED")"));
+  ASSERT_TRUE(Eventually([&] {
+    return db_->Count("tickets WHERE ticket_id = '9d100000-0000-4000-8000-000000000001'") == 1;
+  }));
+  EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'rest-replay/%'"), 1);
+  EXPECT_EQ(db_->QueryValue(
+                "SELECT status FROM tickets WHERE ticket_id = '9d100000-0000-4000-8000-000000000001'"),
+            "confirmed");
+}
+
+TEST_F(RestE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
+  constexpr int kClients = 32;
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"9d200000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"ann@example.com","price":{"amount":"1.00","currency":"EUR"}},)"
+      R"({"ticket_id":"9d200000-0000-4000-8000-000000000002","status":"confirmed",)"
+      R"("customer_email":"bob@example.com","price":{"amount":"2.00","currency":"EUR"}}]})";
+  std::vector<testing::HttpResult> results(kClients);
+  std::vector<std::thread> clients;
+  std::atomic<bool> go{false};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] {
+      testing::HttpCaller http;  // a connection each
+      while (!go.load()) std::this_thread::yield();
+      results[i] = http.Call("POST", Url("/v1/tickets-status"), body,
+                             {kJson, "Idempotency-Key: rest-one-key-32"});
+    });
+  }
+  go.store(true);
+  for (std::thread& client : clients) client.join();
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(results[i].status, 200) << i << ": " << results[i].body;
+    EXPECT_EQ(Json(results[i].body).struct_value().fields().at("accepted_events").number_value(),
+              2)
+        << i;
+  }
+  EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'rest-one-key-32/%'"), 2);
+}
+
+// GET /tickets is the original API's whole list: 2,500 stored tickets (10 canceled), all of the
+// others in one array, streamed in chunks page after page.
+TEST_F(RestE2eTest, CompatibilityListReturnsEveryTicketStreamed) {
+  constexpr int kCalls = 25, kPerCall = 100;
+  auto ticket = [](int i, const char* status) {
+    return absl::StrCat(R"({"ticket_id":"9e000000-0000-4000-8000-)", absl::Dec(i, absl::kZeroPad12),
+                        R"(","status":")", status,
+                        R"(","customer_email":"all@example.com","price":{"amount":"1.00","currency":"EUR"}})");
+  };
+  for (int call = 0; call < kCalls; ++call) {
+    std::string body = R"({"tickets":[)";
+    for (int k = 0; k < kPerCall; ++k) {
+      if (k > 0) body += ",";
+      body += ticket(call * kPerCall + k, "confirmed");
+    }
+    body += "]}";
+    ASSERT_EQ(http_.Call("POST", Url("/tickets-status"), body,
+                         {kJson, absl::StrCat("Idempotency-Key: all-", call)})
+                  .status,
+              200);
+  }
+  std::string cancel = R"({"tickets":[)";
+  for (int i = 0; i < 10; ++i) cancel += (i > 0 ? "," : "") + ticket(i * 7, "canceled");
+  cancel += "]}";
+  ASSERT_EQ(http_.Call("POST", Url("/tickets-status"), cancel, {kJson, "Idempotency-Key: all-cancel"})
+                .status,
+            200);
+  const std::string mine = "tickets WHERE ticket_id::text LIKE '9e000000-%'";
+  ASSERT_TRUE(Eventually([&] {
+    return db_->Count(mine + " AND status = 'canceled'") == 10 && db_->Count(mine) == 2500;
+  }));
+
+  testing::HttpResult listed = http_.Call("GET", Url("/tickets"));
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.headers["transfer-encoding"], "chunked");
+  google::protobuf::Value all = Json(listed.body);
+  ASSERT_TRUE(all.has_list_value()) << listed.body.substr(0, 200);
+  std::set<std::string> ids;
+  for (const auto& item : all.list_value().values()) {
+    const std::string id = item.struct_value().fields().at("ticket_id").string_value();
+    if (id.rfind("9e000000-", 0) == 0) ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 2490u) << "every ticket not canceled, once";
+  EXPECT_FALSE(ids.contains("9e000000-0000-4000-8000-000000000007")) << "canceled";
+  EXPECT_EQ(static_cast<long long>(all.list_value().values_size()),
+            db_->Count("tickets WHERE status <> 'canceled'"));
+  EXPECT_EQ(http_.Call("GET", Url("/healthz")).status, 200) << "the connection goes on after it";
 }
 
 TEST_F(RestE2eTest, HealthAndOpenApi) {

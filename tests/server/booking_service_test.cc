@@ -4,8 +4,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <future>
 #include <mutex>
 
+#include "absl/strings/ascii.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/memory_ticket_repository.h"
@@ -20,15 +22,22 @@ using ::testing::StartsWith;
 
 class RecordingEventLog final : public workers::EventLog {
  public:
-  void Append(std::vector<workers::Event> events, AppendCallback done) override {
+  using workers::EventLog::Append;
+  void Append(workers::CallIdentity call, std::vector<workers::Event> events,
+              AppendCallback done) override {
     absl::StatusOr<workers::AppendResult> result;
     {
       std::lock_guard lock(mu_);
+      calls_.push_back(call);
       if (!fail_with_.ok()) {
         result = fail_with_;
       } else {
         result = workers::AppendResult{static_cast<int>(events.size())};
         for (auto& event : events) events_.push_back(std::move(event));
+      }
+      if (hold_) {
+        held_.push_back([done = std::move(done), result]() mutable { std::move(done)(result); });
+        return;
       }
     }
     std::move(done)(std::move(result));
@@ -37,15 +46,40 @@ class RecordingEventLog final : public workers::EventLog {
     std::lock_guard lock(mu_);
     return events_;
   }
+  std::vector<workers::CallIdentity> calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
   void FailWith(absl::Status status) {
     std::lock_guard lock(mu_);
     fail_with_ = std::move(status);
+  }
+  // Appends wait (their callbacks are kept) until Release().
+  void Hold() {
+    std::lock_guard lock(mu_);
+    hold_ = true;
+  }
+  size_t held() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  void Release() {
+    std::vector<absl::AnyInvocable<void() &&>> held;
+    {
+      std::lock_guard lock(mu_);
+      hold_ = false;
+      held.swap(held_);
+    }
+    for (auto& run : held) std::move(run)();
   }
 
  private:
   std::mutex mu_;
   std::vector<workers::Event> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<workers::CallIdentity> calls_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
+  bool hold_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::AnyInvocable<void() &&>> held_ ABSL_GUARDED_BY(mu_);
 };
 
 class BookingServiceTest : public ::testing::Test {
@@ -125,6 +159,66 @@ TEST_F(BookingServiceTest, MissingIdempotencyKeyPublishesNothing) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), StartsWith("idempotency_key: "));
   EXPECT_TRUE(log_.events().empty());
+}
+
+// The fingerprint names the request: equal for equal requests (ids in any case), different when
+// anything in a ticket differs.
+TEST_F(BookingServiceTest, CallCarriesItsKeyAndRequestFingerprint) {
+  auto request = testing::ValidRequest(2);
+  ASSERT_TRUE(Update(request, "fp-1").ok());
+  auto upper = request;
+  upper.mutable_tickets(0)->set_ticket_id(absl::AsciiStrToUpper(request.tickets(0).ticket_id()));
+  ASSERT_TRUE(Update(upper, "fp-2").ok());
+  auto other = request;
+  other.mutable_tickets(1)->mutable_price()->set_amount("99.99");
+  ASSERT_TRUE(Update(other, "fp-3").ok());
+  std::vector<workers::CallIdentity> calls = log_.calls();
+  ASSERT_EQ(calls.size(), 3u);
+  EXPECT_EQ(calls[0].idempotency_key, "fp-1");
+  EXPECT_EQ(calls[0].fingerprint.size(), 32u) << "SHA-256";
+  EXPECT_EQ(calls[0].fingerprint, calls[1].fingerprint);
+  EXPECT_NE(calls[0].fingerprint, calls[2].fingerprint);
+}
+
+// Concurrent calls with one key: only the first reaches the log; the same request gets the first
+// answer, a different one is refused as a reused key. No thread waits meanwhile.
+TEST_F(BookingServiceTest, ConcurrentCallsWithOneKeyReachTheLogOnce) {
+  log_.Hold();
+  auto request = testing::ValidRequest(3);
+  auto different = testing::ValidRequest(1);
+  std::vector<std::future<std::pair<grpc::Status, int>>> calls;
+  for (int i = 0; i < 8; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      grpc::ClientContext context;
+      context.AddMetadata("idempotency-key", "same-key");
+      tickets::v1::UpdateTicketsStatusResponse response;
+      grpc::Status status =
+          stub_->UpdateTicketsStatus(&context, i == 7 ? different : request, &response);
+      return std::make_pair(status, response.accepted_events());
+    }));
+    if (i == 0) {
+      for (int wait = 0; wait < 500 && log_.held() == 0; ++wait) absl::SleepFor(absl::Milliseconds(2));
+    }
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // let the others arrive and queue behind the first
+  EXPECT_EQ(log_.calls().size(), 1u);
+  log_.Release();
+  int ok = 0, refused = 0;
+  for (auto& call : calls) {
+    auto [status, accepted] = call.get();
+    if (status.ok()) {
+      ++ok;
+      EXPECT_EQ(accepted, 3) << "the first call's answer";
+    } else {
+      ++refused;
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+      EXPECT_THAT(status.error_message(), HasSubstr("same-key"));
+    }
+  }
+  EXPECT_EQ(ok, 7);
+  EXPECT_EQ(refused, 1);
+  EXPECT_EQ(log_.calls().size(), 1u) << "nothing else reached the log";
+  EXPECT_EQ(log_.events().size(), 3u);
 }
 
 class BookingServiceRuleTest : public BookingServiceTest,

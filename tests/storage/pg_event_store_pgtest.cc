@@ -1,3 +1,4 @@
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -85,6 +86,73 @@ TEST_F(PgEventStoreTest, AppendsOncePerKeyAndNoRowPerHandler) {
   ASSERT_EQ(appended->size(), 1u) << "k/1 is known";
   EXPECT_EQ((*appended)[0].idempotency_key, "k/3");
   EXPECT_EQ(db_.Count("events"), 3);
+}
+
+// A call's key is remembered with its fingerprint and answer: a known key appends nothing and
+// gets what is remembered, whatever its events.
+TEST_F(PgEventStoreTest, CallKeyNamesOneRequest) {
+  const CallRecord first[] = {{"call-a", "fp-1", 2}, {"call-b", "fp-2", 1}};
+  const EventRecord events[] = {Event("call-a/1"), Event("call-a/2"), Event("call-b/1")};
+  const int call_of[] = {0, 0, 1};
+  absl::StatusOr<AppendOutcome> outcome = store_.Append(first, events, call_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->appended.size(), 3u);
+  ASSERT_EQ(outcome->known.size(), 2u);
+  EXPECT_FALSE(outcome->known[0].has_value());
+  EXPECT_FALSE(outcome->known[1].has_value());
+
+  // call-a again with other events (a different request), plus a new call and a bare event.
+  const CallRecord second[] = {{"call-a", "fp-9", 1}, {"call-c", "fp-3", 1}};
+  const EventRecord more[] = {Event("call-a/3"), Event("call-c/1"), Event("bare")};
+  const int more_of[] = {0, 1, -1};
+  outcome = store_.Append(second, more, more_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->appended.size(), 2u) << "call-c/1 and bare; nothing of call-a";
+  EXPECT_EQ(outcome->appended[0].idempotency_key, "call-c/1");
+  EXPECT_EQ(outcome->appended[1].idempotency_key, "bare");
+  ASSERT_TRUE(outcome->known[0].has_value());
+  EXPECT_EQ(outcome->known[0]->fingerprint, "fp-1") << "what the first call left";
+  EXPECT_EQ(outcome->known[0]->accepted_events, 2);
+  EXPECT_FALSE(outcome->known[1].has_value());
+  EXPECT_EQ(db_.Count("events WHERE idempotency_key LIKE 'call-a/%'"), 2);
+  EXPECT_EQ(db_.Count("idempotency_keys"), 3);
+}
+
+// Two instances appending the same call key at once: one appends, the other waits for it and
+// gets what it remembered. Never both.
+TEST_F(PgEventStoreTest, ConcurrentAppendsOfOneCallKeyPublishOnce) {
+  PgEventStore other(*pool_);
+  constexpr int kRounds = 20;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string key = absl::StrCat("race-", round);
+    std::atomic<int> appended{0}, known{0};
+    auto run = [&](PgEventStore& store, const std::string& ticket) {
+      const CallRecord call[] = {{key, "same", 1}};
+      const EventRecord events[] = {Event(key + "/" + ticket)};
+      const int call_of[] = {0};
+      absl::StatusOr<AppendOutcome> outcome = store.Append(call, events, call_of);
+      ASSERT_TRUE(outcome.ok()) << outcome.status();
+      appended += static_cast<int>(outcome->appended.size());
+      known += outcome->known[0].has_value() ? 1 : 0;
+    };
+    std::thread a([&] { run(store_, "a"); });
+    std::thread b([&] { run(other, "b"); });
+    a.join();
+    b.join();
+    EXPECT_EQ(appended.load(), 1) << key;
+    EXPECT_EQ(known.load(), 1) << key;
+  }
+  EXPECT_EQ(db_.Count("events"), kRounds);
+}
+
+TEST_F(PgEventStoreTest, PruneForgetsOldCallKeys) {
+  const CallRecord call[] = {{"old-call", "fp", 1}};
+  const EventRecord events[] = {Event("old-call/1")};
+  const int call_of[] = {0};
+  ASSERT_TRUE(store_.Append(call, events, call_of).ok());
+  db_.Exec("UPDATE idempotency_keys SET created_at = now() - interval '2 days'");
+  ASSERT_TRUE(store_.PruneFinished(absl::Hours(24), 100).ok());
+  EXPECT_EQ(db_.Count("idempotency_keys"), 0);
 }
 
 TEST_F(PgEventStoreTest, SameKeyTwiceInOneAppendIsStoredOnce) {

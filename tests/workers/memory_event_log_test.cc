@@ -47,6 +47,26 @@ TEST(MemoryEventLogTest, SameIdempotencyKeyPublishesOnce) {
   EXPECT_EQ(queue.size(), 3u);
 }
 
+TEST(MemoryEventLogTest, CallKeyNamesOneRequest) {
+  EventQueue queue(16);
+  MemoryEventLog log(queue, {});
+  auto append = [&log](CallIdentity call, std::vector<Event> events) {
+    absl::StatusOr<AppendResult> out = absl::InternalError("callback not called");
+    log.Append(std::move(call), std::move(events),
+               [&](absl::StatusOr<AppendResult> result) { out = result; });
+    return out;
+  };
+  absl::StatusOr<AppendResult> first = append({"call", "fp-1"}, Events({"call/1", "call/2"}));
+  EXPECT_EQ(first->outcome, AppendResult::Outcome::kPublished);
+  EXPECT_EQ(first->published, 2);
+  absl::StatusOr<AppendResult> replay = append({"call", "fp-1"}, Events({"call/1", "call/2"}));
+  EXPECT_EQ(replay->outcome, AppendResult::Outcome::kReplayed);
+  EXPECT_EQ(replay->published, 2) << "the first answer";
+  absl::StatusOr<AppendResult> other = append({"call", "fp-2"}, Events({"call/3"}));
+  EXPECT_EQ(other->outcome, AppendResult::Outcome::kKeyReused);
+  EXPECT_EQ(queue.size(), 2u) << "neither published anything";
+}
+
 TEST(MemoryEventLogTest, FullQueueRefusesAndRemembersNothing) {
   EventQueue queue(2);
   MemoryEventLog log(queue, {});

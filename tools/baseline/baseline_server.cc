@@ -20,7 +20,9 @@ namespace {
 
 class DiscardingEventLog final : public workers::EventLog {
  public:
-  void Append(std::vector<workers::Event> events, AppendCallback done) override {
+  using workers::EventLog::Append;
+  void Append(workers::CallIdentity, std::vector<workers::Event> events,
+              AppendCallback done) override {
     std::move(done)(workers::AppendResult{static_cast<int>(events.size())});
   }
 };

@@ -1,0 +1,30 @@
+#include "server/request_fingerprint.h"
+
+#include <openssl/evp.h>
+
+#include "absl/strings/str_cat.h"
+#include "workers/uuid.h"
+
+namespace booking::server {
+
+std::string RequestFingerprint(const tickets::v1::UpdateTicketsStatusRequest& request) {
+  // Length-prefixed fields: no separator inside a value can make two requests look alike.
+  std::string canonical;
+  auto add = [&canonical](const std::string& value) {
+    absl::StrAppend(&canonical, value.size(), ":", value);
+  };
+  for (const tickets::v1::TicketStatusChange& ticket : request.tickets()) {
+    add(workers::NormalizeUuid(ticket.ticket_id()));
+    add(ticket.status());
+    add(ticket.customer_email());
+    add(ticket.price().amount());
+    add(ticket.price().currency());
+    add(ticket.booking_id().empty() ? "" : workers::NormalizeUuid(ticket.booking_id()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(canonical.data(), canonical.size(), digest, &size, EVP_sha256(), nullptr);
+  return std::string(reinterpret_cast<const char*>(digest), size);
+}
+
+}  // namespace booking::server
