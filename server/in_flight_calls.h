@@ -1,5 +1,6 @@
 #pragma once
 
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -7,7 +8,6 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "workers/event_log.h"
 
 namespace booking::server {
@@ -33,7 +33,9 @@ class InFlightCalls {
   size_t keys_in_flight() const;
 
  private:
-  mutable absl::Mutex mu_;
+  // std::mutex, not absl::Mutex: Debian's libabsl is not built for ThreadSanitizer, which then
+  // cannot see absl::Mutex's ordering.
+  mutable std::mutex mu_;
   absl::flat_hash_map<std::string, std::vector<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 
