@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
 #include "workers/uuid.h"
 
 namespace booking::server {
@@ -9,6 +10,8 @@ namespace {
 
 constexpr size_t kMaxCorrelationIdBytes = 128;
 constexpr size_t kMaxIdempotencyKeyBytes = 255;
+
+}  // namespace
 
 bool IsUsableCorrelationId(std::string_view id) {
   if (id.empty() || id.size() > kMaxCorrelationIdBytes) return false;
@@ -21,8 +24,6 @@ bool IsUsableCorrelationId(std::string_view id) {
   return true;
 }
 
-}  // namespace
-
 std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& context,
                                              std::string_view key) {
   const auto& metadata = context.client_metadata();
@@ -33,7 +34,15 @@ std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& cont
 
 std::string ResolveCorrelationId(std::optional<std::string_view> incoming) {
   if (incoming && IsUsableCorrelationId(*incoming)) return std::string(*incoming);
-  return workers::NewUuid();
+  std::string id = workers::NewUuid();
+  if (incoming) {
+    // The caller's value is not logged: it is what could not be trusted in a log line.
+    spdlog::warn(
+        "correlation id replaced: not 1-128 characters of [A-Za-z0-9._:-] length={} "
+        "correlation_id={}",
+        incoming->size(), id);
+  }
+  return id;
 }
 
 absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view> metadata,

@@ -17,6 +17,9 @@ inline constexpr char kCorrelationIdHeader[] = "correlation-id";
 std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& context,
                                              std::string_view key);
 
+// 1-128 characters of [A-Za-z0-9._:-]: safe in a log line and a header.
+bool IsUsableCorrelationId(std::string_view id);
+
 // The caller's correlation id when it is usable (1-128 characters of [A-Za-z0-9._:-]), otherwise
 // a new UUID, so every call and event can be traced.
 std::string ResolveCorrelationId(std::optional<std::string_view> incoming);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
+#include "server/logging.h"
 #include "server/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 
@@ -32,9 +33,10 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
     Route(std::move(request), std::move(done));
     return;
   }
+  // The caller's id only if it is safe in a log line; the service's answer wins (below).
   std::string correlation_id = "-";
   for (const auto& [name, value] : request.headers) {
-    if (name == kCorrelationIdHeader) correlation_id = value;
+    if (name == kCorrelationIdHeader && IsUsableCorrelationId(value)) correlation_id = value;
   }
   // The query string is left out of the log: it may carry page tokens.
   std::string method = request.method;
@@ -42,11 +44,14 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   Route(std::move(request), [done = std::move(done), method = std::move(method),
                              path = std::move(path), correlation_id = std::move(correlation_id),
                              start = absl::Now()](GatewayResponse response) mutable {
+    for (const auto& [name, value] : response.headers) {
+      if (name == "Correlation-ID") correlation_id = value;  // the id the service used
+    }
     spdlog::info(
         "call protocol=http method={} path={} status={} duration_ms={:.3f} "
         "correlation_id={}",
-        method, path, response.status, absl::ToDoubleMilliseconds(absl::Now() - start),
-        correlation_id);
+        LogValue(method), LogValue(path), response.status,
+        absl::ToDoubleMilliseconds(absl::Now() - start), correlation_id);
     done(std::move(response));
   });
 }

@@ -2,6 +2,7 @@
 // access log, and no secrets in the logs.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -210,6 +211,70 @@ TEST_F(OperationsE2eTest, MetricsMoveByExactlyWhatAKnownWorkloadDid) {
   EXPECT_EQ(after["booking_db_pool_connections"], 6);
   EXPECT_EQ(after["booking_db_pool_in_use"] + after["booking_db_pool_idle"],
             after["booking_db_pool_connections"]);
+}
+
+// Calls to made-up methods (gRPC hands them to its generic service) count as one "unknown" method
+// label, however many names a client invents: /metrics stays bounded. No token needed to try.
+TEST_F(OperationsE2eTest, MadeUpMethodsShareOneMetricLabel) {
+  StartServer({});
+  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                                                grpc::InsecureChannelCredentials()));
+  constexpr int kCalls = 300;
+  for (int i = 0; i < kCalls; ++i) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&context, absl::StrCat("/made.up.Service", i, "/Method", i),
+                      grpc::StubOptions(), &request, &response,
+                      [&done](grpc::Status status) { done.set_value(status); });
+    EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  }
+  testing::HttpResult page = http_.Call("GET", Url("/metrics"));
+  ASSERT_EQ(page.status, 200);
+  EXPECT_THAT(page.body, Not(HasSubstr("made.up"))) << "no label per invented name";
+  const std::map<std::string, double> metrics = ParseMetrics(page.body);
+  EXPECT_EQ(metrics.at(R"(booking_calls_total{code="UNIMPLEMENTED",method="unknown",protocol="grpc"})"),
+            kCalls);
+  EXPECT_THAT(server_->ReadLog(), Not(HasSubstr("made.up"))) << "nor a log field";
+}
+
+// A correlation id that could forge log fields is replaced by a generated one (with a warning
+// that does not repeat it), over gRPC and REST; neither access line carries the caller's value.
+TEST_F(OperationsE2eTest, HostileCorrelationIdNeverReachesTheLog) {
+  StartServer({});
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  context.AddMetadata("idempotency-key", "hostile-1");
+  context.AddMetadata("correlation-id", "evil-grpc status=500");
+  tickets::v1::UpdateTicketsStatusResponse response;
+  ASSERT_TRUE(
+      stub_->UpdateTicketsStatus(&context, testing::ValidRequest(1, "7e400000"), &response).ok());
+  auto echoed = context.GetServerInitialMetadata().find("correlation-id");
+  ASSERT_NE(echoed, context.GetServerInitialMetadata().end());
+  const std::string grpc_id(echoed->second.data(), echoed->second.size());
+  EXPECT_EQ(grpc_id.size(), 36u) << "a generated UUID: " << grpc_id;
+
+  testing::HttpResult rest = http_.Call(
+      "POST", Url("/v1/tickets-status"),
+      R"({"tickets":[{"ticket_id":"7e400001-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"a@example.com","price":{"amount":"1.00","currency":"EUR"}}]})",
+      {kJson, "Idempotency-Key: hostile-2", "Correlation-ID: evil-rest\" status=500"});
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  const std::string rest_id = rest.headers["correlation-id"];
+  EXPECT_EQ(rest_id.size(), 36u) << rest_id;
+
+  const std::string log = server_->ReadLog();
+  EXPECT_THAT(log, Not(HasSubstr("evil"))) << log;
+  EXPECT_THAT(log, HasSubstr("correlation_id=" + grpc_id)) << "the access line uses the new id";
+  EXPECT_THAT(log, HasSubstr("correlation_id=" + rest_id));
+  int warnings = 0;
+  for (size_t at = log.find("correlation id replaced"); at != std::string::npos;
+       at = log.find("correlation id replaced", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 2);
 }
 
 TEST_F(OperationsE2eTest, AccessLogHasOneLinePerCallWithItsCorrelationId) {

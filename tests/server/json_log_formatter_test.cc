@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "gtest/gtest.h"
+#include "server/logging.h"
 #include "spdlog/details/log_msg.h"
 
 namespace booking::server {
@@ -24,6 +25,25 @@ google::protobuf::Struct Format(std::string_view payload, std::string* line = nu
 std::string Field(const google::protobuf::Struct& s, const std::string& key) {
   auto it = s.fields().find(key);
   return it == s.fields().end() ? "<absent>" : it->second.string_value();
+}
+
+// A value from outside goes through LogValue: whatever it holds, it stays one field and forges
+// none.
+TEST(JsonLogFormatterTest, LogValueKeepsHostileValuesInOneField) {
+  for (const std::string hostile :
+       {std::string("/x status=500"), std::string("a\" status=\"500"), std::string("tab\there"),
+        std::string("back\\slash"), std::string("new\nline level=error"), std::string("")}) {
+    std::string line;
+    google::protobuf::Struct s =
+        Format("call path=" + LogValue(hostile) + " status=200", &line);
+    EXPECT_EQ(Field(s, "status"), "200") << line;
+    EXPECT_EQ(Field(s, "level"), "warning") << line;
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+    if (hostile.find_first_of("\t\n") == std::string::npos) {
+      EXPECT_EQ(Field(s, "path"), hostile) << line;
+    }
+  }
+  EXPECT_EQ(LogValue("/v1/tickets/5a1f3c9e-0b7d"), "/v1/tickets/5a1f3c9e-0b7d") << "plain stays";
 }
 
 TEST(JsonLogFormatterTest, SplitsMessageAndKeyValueFieldsIntoOneJsonLine) {
