@@ -103,6 +103,8 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       txn.commit();  // a no-op for nontransaction
     } catch (const std::exception& e) {
       status = StatusFromPgException(e);
+      // Lost while a statement or its commit was in flight: it may have committed.
+      if (absl::IsUnavailable(status) && BreaksConnection(e)) status = MarkOutcomeUnknown(status);
       if (BreaksConnection(e)) {
         spdlog::warn("postgres connection dropped, reopening on next use: {}",
                      std::string(status.message()));

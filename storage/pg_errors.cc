@@ -2,6 +2,7 @@
 
 #include <pqxx/except>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
@@ -46,6 +47,10 @@ bool IsConnectionFailure(const std::exception& e) {
          dynamic_cast<const pqxx::statement_completion_unknown*>(&e) != nullptr;
 }
 
+bool IsRolledBack(const std::exception& e) {
+  return dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr;
+}
+
 }  // namespace
 
 absl::Status StatusFromPgException(const std::exception& e) {
@@ -57,8 +62,24 @@ absl::Status StatusFromPgException(const std::exception& e) {
   if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e); sql != nullptr) {
     return FromSqlState(sql->sqlstate(), what);
   }
+  // libpqxx 6 throws deadlocks and serialization failures as transaction_rollback, which is not
+  // an sql_error: the statement was rolled back and may simply be run again.
+  if (IsRolledBack(e)) return absl::AbortedError(absl::StrCat("postgres: ", what));
   if (IsClientSideError(e)) return absl::InternalError(absl::StrCat("postgres client: ", what));
   return absl::InternalError(absl::StrCat("postgres: unexpected error: ", what));
+}
+
+namespace {
+constexpr char kOutcomeUnknown[] = "booking/outcome-unknown";
+}  // namespace
+
+absl::Status MarkOutcomeUnknown(absl::Status status) {
+  status.SetPayload(kOutcomeUnknown, absl::Cord("1"));
+  return status;
+}
+
+bool IsOutcomeUnknown(const absl::Status& status) {
+  return status.GetPayload(kOutcomeUnknown).has_value();
 }
 
 bool BreaksConnection(const std::exception& e) {
@@ -67,8 +88,9 @@ bool BreaksConnection(const std::exception& e) {
     const std::string& state = sql->sqlstate();
     return state.empty() || absl::StartsWith(state, "08") || absl::StartsWith(state, "57P");
   }
-  // A libpqxx usage error leaves the connection usable; anything else leaves it unknown.
-  return !IsClientSideError(e);
+  // A libpqxx usage error or a rolled-back statement leaves the connection usable; anything else
+  // leaves it unknown.
+  return !IsClientSideError(e) && !IsRolledBack(e);
 }
 
 }  // namespace booking::storage

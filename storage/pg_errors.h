@@ -12,6 +12,11 @@ namespace booking::storage {
 // FAILED_PRECONDITION and INTERNAL are not.
 absl::Status StatusFromPgException(const std::exception& e);
 
+// The connection was lost while a statement (or its commit) was in flight, so whether it took
+// effect is unknown. Set by ConnectionPool; a failure to connect at all is not marked.
+absl::Status MarkOutcomeUnknown(absl::Status status);
+bool IsOutcomeUnknown(const absl::Status& status);
+
 // True when the connection that threw `e` must not be reused (lost, terminated, or in an unknown
 // state); the pool then opens a new one on the next checkout.
 bool BreaksConnection(const std::exception& e);

@@ -60,6 +60,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  SELECT c.idempotency_key, decode(c.fingerprint, 'hex'), c.accepted_events"
        "  FROM UNNEST($7::text[], $8::text[], $9::int[])"
        "       AS c(idempotency_key, fingerprint, accepted_events)"
+       // Key order: two commits holding the same keys wait for each other, never deadlock.
+       "  ORDER BY c.idempotency_key"
        "  ON CONFLICT (idempotency_key) DO NOTHING"
        "  RETURNING idempotency_key"
        "), appended AS ("
@@ -155,7 +157,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
 
   absl::flat_hash_map<std::string, int64_t> sequences;
   absl::flat_hash_set<std::string> new_calls;
-  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+  auto append = [&](pqxx::transaction_base& txn) {
     sequences.clear();
     new_calls.clear();
     pqxx::result result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations,
@@ -168,7 +170,11 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
         new_calls.insert(row[2].as<std::string>());
       }
     }
-  });
+  };
+  absl::Status status = pool_.Run(append);
+  // Rolled back (a deadlock with rows outside the key order, a serialization failure): nothing
+  // was written, so once more before failing anyone's call.
+  if (absl::IsAborted(status)) status = pool_.Run(append);
   if (!status.ok()) return status;
   // Keys that were known: what is remembered for them (committed: the insert above waited for
   // any transaction still writing them).

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
+#include "storage/pg_errors.h"
 #include "workers/event_conversion.h"
 
 namespace booking::workers {
@@ -126,8 +127,15 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::AppendOutcome> outcome = store_.Append(calls, records, call_of);
   if (!outcome.ok()) {
-    const absl::Status status =
-        absl::UnavailableError(absl::StrCat("event log: ", outcome.status().message()));
+    // Lost mid-commit, the events may be in the log (and will then be handled): the client must
+    // know that a retry with the same key is what settles it, not that nothing happened.
+    const absl::Status status = absl::UnavailableError(
+        storage::IsOutcomeUnknown(outcome.status())
+            ? absl::StrCat("event log: the commit's outcome is unknown (", outcome.status().message(),
+                           "); the events may have been published and handled: retry with the "
+                           "same idempotency key, which publishes them at most once")
+            : absl::StrCat("event log: nothing was published (", outcome.status().message(),
+                           "); retry"));
     spdlog::warn("group commit failed events={} error=\"{}\"", records.size(),
                  outcome.status().ToString());
     for (Pending& pending : batch) std::move(pending.done)(status);

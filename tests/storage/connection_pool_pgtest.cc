@@ -7,6 +7,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/connection_pool.h"
+#include "storage/pg_errors.h"
 #include "tests/support/test_database.h"
 
 namespace booking::storage {
@@ -162,6 +163,7 @@ TEST(ConnectionPoolPgTest, ReconnectsAfterBackendTerminatedInUse) {
     txn.exec("SELECT 1");
   });
   EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_TRUE(storage::IsOutcomeUnknown(status)) << "lost with a statement in flight";
   const int second_pid = BackendPid(*pool);
   EXPECT_GT(second_pid, 0);
   EXPECT_NE(second_pid, first_pid);
@@ -175,6 +177,9 @@ TEST(ConnectionPoolPgTest, UnreachableServerIsUnavailable) {
   ConnectionPool pool(options);
   absl::Status status = pool.Warm();
   EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  absl::Status run = pool.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); });
+  EXPECT_TRUE(absl::IsUnavailable(run)) << run;
+  EXPECT_FALSE(storage::IsOutcomeUnknown(run)) << "nothing was sent: nothing happened";
 }
 
 TEST(ConnectionPoolTest, UrlHelpers) {

@@ -8,6 +8,12 @@ namespace booking::storage {
 namespace {
 
 TEST(PgErrorsTest, ClassifiesByRetryability) {
+  // libpqxx 6 throws these as transaction_rollback, not sql_error: retryable, connection fine.
+  EXPECT_TRUE(absl::IsAborted(StatusFromPgException(pqxx::deadlock_detected("deadlock detected"))));
+  EXPECT_FALSE(BreaksConnection(pqxx::deadlock_detected("deadlock detected")));
+  EXPECT_TRUE(absl::IsAborted(StatusFromPgException(pqxx::serialization_failure("serialize"))));
+  EXPECT_TRUE(absl::IsUnavailable(StatusFromPgException(pqxx::statement_completion_unknown("?"))))
+      << "the outcome is unknown: not a plain retry";
   EXPECT_TRUE(absl::IsUnavailable(StatusFromPgException(pqxx::broken_connection("gone"))));
   EXPECT_TRUE(BreaksConnection(pqxx::broken_connection("gone")));
 

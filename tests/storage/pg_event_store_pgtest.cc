@@ -145,6 +145,42 @@ TEST_F(PgEventStoreTest, ConcurrentAppendsOfOneCallKeyPublishOnce) {
   EXPECT_EQ(db_.Count("events"), kRounds);
 }
 
+// Clients retrying concurrently: two group commits hold the same call keys in opposite order.
+// Inserted in key order, they wait for each other instead of deadlocking; neither fails.
+TEST_F(PgEventStoreTest, OppositeKeyOrdersDoNotDeadlock) {
+  PgEventStore other(*pool_);
+  for (int round = 0; round < 10; ++round) {
+    std::vector<CallRecord> calls;
+    std::vector<EventRecord> events;
+    std::vector<int> call_of;
+    for (int k = 0; k < 50; ++k) {
+      const std::string key = absl::StrCat("order-", round, "-", k);
+      calls.push_back({key, "fp", 1});
+      events.push_back(Event(key + "/t"));
+      call_of.push_back(k);
+    }
+    std::vector<CallRecord> reversed(calls.rbegin(), calls.rend());
+    std::vector<EventRecord> reversed_events(events.rbegin(), events.rend());
+    std::atomic<int> failures{0}, appended{0};
+    auto run = [&](PgEventStore& store, const std::vector<CallRecord>& c,
+                   const std::vector<EventRecord>& e) {
+      absl::StatusOr<AppendOutcome> outcome = store.Append(c, e, call_of);
+      if (!outcome.ok()) {
+        ++failures;
+        ADD_FAILURE() << outcome.status();
+        return;
+      }
+      appended += static_cast<int>(outcome->appended.size());
+    };
+    std::thread a([&] { run(store_, calls, events); });
+    std::thread b([&] { run(other, reversed, reversed_events); });
+    a.join();
+    b.join();
+    EXPECT_EQ(failures.load(), 0) << "round " << round;
+    EXPECT_EQ(appended.load(), 50) << "each key once, round " << round;
+  }
+}
+
 TEST_F(PgEventStoreTest, PruneForgetsOldCallKeys) {
   const CallRecord call[] = {{"old-call", "fp", 1}};
   const EventRecord events[] = {Event("old-call/1")};

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
+#include "storage/pg_errors.h"
 #include "storage/pg_event_store.h"
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
@@ -35,6 +36,50 @@ absl::StatusOr<AppendResult> AppendAndWait(EventLog& log, std::vector<Event> eve
     return absl::DeadlineExceededError("append callback never ran");
   }
   return future.get();
+}
+
+// A store whose appends fail with a given status.
+class FailingStore final : public storage::EventStore {
+ public:
+  explicit FailingStore(absl::Status status) : status_(std::move(status)) {}
+  using storage::EventStore::Append;
+  absl::StatusOr<storage::AppendOutcome> Append(absl::Span<const storage::CallRecord>,
+                                                absl::Span<const storage::EventRecord>,
+                                                absl::Span<const int>) override {
+    return status_;
+  }
+  absl::StatusOr<std::vector<storage::DeadLetterRecord>> ListDeadLetters(int) override {
+    return status_;
+  }
+  absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>>,
+                                       bool) override {
+    return status_;
+  }
+  absl::StatusOr<int64_t> CountPending() override { return status_; }
+  absl::StatusOr<int> PruneFinished(absl::Duration, int) override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// A commit lost mid-flight may have happened: the caller is told so, and that a retry with the
+// same key is safe; a commit that failed before anything was sent says nothing was published.
+TEST(PgEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
+  FailingStore lost(storage::MarkOutcomeUnknown(
+      absl::UnavailableError("postgres connection lost: server closed the connection")));
+  PgEventLog log(lost, {});
+  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
+      << result.status();
+  EXPECT_NE(result.status().message().find("same idempotency key"), std::string::npos);
+
+  FailingStore refused(absl::UnavailableError("postgres connection lost: could not connect"));
+  PgEventLog log2(refused, {});
+  result = AppendAndWait(log2, {NewEvent(2)});
+  ASSERT_TRUE(absl::IsUnavailable(result.status()));
+  EXPECT_NE(result.status().message().find("nothing was published"), std::string::npos)
+      << result.status();
 }
 
 class PgEventLogTest : public ::testing::Test {
