@@ -340,7 +340,7 @@ int Run() {
   if (const std::string url = absl::GetFlag(FLAGS_receipts_url); !url.empty()) {
     receipt_calls = std::make_unique<workers::CallPool>(api_concurrency, "receipts");
     receipts = std::make_unique<workers::HttpReceiptsApi>(http, url, receipt_calls.get());
-    spdlog::info("receipts go to the receipts API receipts_url={}", url);
+    spdlog::info("receipts go to the receipts API receipts_url={}", workers::RedactUrl(url));
   } else {
     receipts = std::make_unique<workers::LocalReceiptsApi>(receipt_table);
     spdlog::info("receipts go to the local receipts table");
@@ -349,7 +349,7 @@ int Run() {
   if (const std::string url = absl::GetFlag(FLAGS_spreadsheets_url); !url.empty()) {
     sheet_calls = std::make_unique<workers::CallPool>(api_concurrency, "sheets");
     spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url, sheet_calls.get());
-    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}", url);
+    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}", workers::RedactUrl(url));
   } else {
     spreadsheets = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table);
     spdlog::info("tracker rows go to the local tracker_rows table");

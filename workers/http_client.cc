@@ -16,13 +16,24 @@ int AbortOnShutdown(void* shutdown, curl_off_t, curl_off_t, curl_off_t, curl_off
   return static_cast<std::atomic<bool>*>(shutdown)->load() ? 1 : 0;
 }
 
+struct BodySink {
+  std::string* body;
+  size_t limit;
+  bool overflowed = false;
+};
+
 size_t AppendBody(char* data, size_t size, size_t count, void* out) {
-  static_cast<std::string*>(out)->append(data, size * count);
+  auto* sink = static_cast<BodySink*>(out);
+  if (sink->body->size() + size * count > sink->limit) {
+    sink->overflowed = true;
+    return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
+  }
+  sink->body->append(data, size * count);
   return size * count;
 }
 
 absl::Status StatusFromCurl(CURLcode code, const char* detail, const HttpRequest& request) {
-  const std::string message = absl::StrCat(request.method, " ", request.url, ": ",
+  const std::string message = absl::StrCat(request.method, " ", RedactUrl(request.url), ": ",
                                            *detail != '\0' ? detail : curl_easy_strerror(code));
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT:
@@ -36,6 +47,19 @@ absl::Status StatusFromCurl(CURLcode code, const char* detail, const HttpRequest
 }
 
 }  // namespace
+
+std::string RedactUrl(std::string_view url) {
+  std::string out(url);
+  const size_t scheme = out.find("://");
+  const size_t host = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t path = out.find_first_of("/?#", host);
+  const size_t at = out.rfind('@', path == std::string::npos ? out.size() : path);
+  if (at != std::string::npos && at >= host) out.replace(host, at - host, "***");
+  if (const size_t query = out.find('?'); query != std::string::npos) {
+    out.replace(query + 1, std::string::npos, "***");
+  }
+  return out;
+}
 
 struct HttpClient::Pool {
   std::mutex mu;
@@ -101,13 +125,19 @@ absl::StatusOr<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &AbortOnShutdown);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &shutdown_);
+  BodySink sink{&response.body, options_.max_response_bytes};
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   const CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
     // A connection left in an unknown state must not be reused.
     curl_easy_cleanup(curl);
+    if (sink.overflowed) {
+      return absl::UnavailableError(absl::StrCat(request.method, " ", RedactUrl(request.url),
+                                                 ": answer longer than ",
+                                                 options_.max_response_bytes, " bytes"));
+    }
     return StatusFromCurl(code, error, request);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);

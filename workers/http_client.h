@@ -28,8 +28,15 @@ struct HttpResponse {
 struct HttpClientOptions {
   absl::Duration connect_timeout = absl::Seconds(2);
   absl::Duration total_timeout = absl::Seconds(5);
+  // An answer longer than this is cut off and the call fails (UNAVAILABLE): a misbehaving API
+  // must not make the service buffer without bound.
+  size_t max_response_bytes = 1 << 20;
   metrics::Metrics* metrics = nullptr;  // counts calls by API and status when set
 };
+
+// `url` fit for a log line or an error stored in dead_letters: user info and query left out
+// ("https://***@host/path?***"), so credentials in either never leave the process.
+std::string RedactUrl(std::string_view url);
 
 // A blocking HTTP/1.1 client on libcurl for the external APIs. Keeps a pool of easy handles, so
 // connections to the same host are reused across calls; thread-safe. Transport failures come back

@@ -3,9 +3,15 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "external/v1/receipts.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -78,6 +84,81 @@ TEST(HttpClientTest, TransportFailuresAreRetryable) {
   EXPECT_TRUE(absl::IsUnavailable(
       client.Send({"GET", absl::StrCat("http://127.0.0.1:", closed_port, "/"), {}, "", "test"})
           .status()));
+}
+
+// Serves one connection: reads the request head, answers 200 with `body_bytes` bytes.
+class OneShotServer {
+ public:
+  explicit OneShotServer(size_t body_bytes) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    socklen_t size = sizeof(address);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, body_bytes] {
+      const int connection = accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      std::string head;
+      char buffer[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = read(connection, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        head.append(buffer, static_cast<size_t>(n));
+      }
+      const std::string answer = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body_bytes,
+                                              "\r\n\r\n", std::string(body_bytes, 'x'));
+      // The client may stop reading once it has had enough: errors here are expected.
+      for (size_t sent = 0; sent < answer.size();) {
+        const ssize_t n = send(connection, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      close(connection);
+    });
+  }
+  ~OneShotServer() {
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(HttpClientTest, AnswersLongerThanTheCapFailTheCall) {
+  OneShotServer big(3 << 20);  // 3 MiB
+  HttpClient client({.max_response_bytes = 1 << 20});
+  absl::StatusOr<HttpResponse> response = client.Send({"PUT", big.url() + "/receipts", {}, "", "t"});
+  EXPECT_TRUE(absl::IsUnavailable(response.status())) << response.status();
+  EXPECT_THAT(std::string(response.status().message()), ::testing::HasSubstr("1048576 bytes"));
+
+  OneShotServer small(1000);
+  response = client.Send({"PUT", small.url() + "/receipts", {}, "", "t"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body.size(), 1000u);
+}
+
+TEST(HttpClientTest, ErrorsNeverCarryCredentialsFromTheUrl) {
+  EXPECT_EQ(RedactUrl("https://user:secret@api.example.com/receipts?token=abc"),
+            "https://***@api.example.com/receipts?***");
+  EXPECT_EQ(RedactUrl("http://127.0.0.1:8080/receipts"), "http://127.0.0.1:8080/receipts");
+  EXPECT_EQ(RedactUrl("http://host/a@b"), "http://host/a@b") << "an @ in the path is not user info";
+  HttpClient client = ShortTimeouts();
+  // Nothing listens on port 1: the error names the URL, without the secret.
+  absl::StatusOr<HttpResponse> response =
+      client.Send({"PUT", "http://user:secret@127.0.0.1:1/receipts?key=hidden", {}, "", "t"});
+  ASSERT_FALSE(response.ok());
+  EXPECT_THAT(std::string(response.status().message()), ::testing::HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(std::string(response.status().message()), ::testing::Not(::testing::HasSubstr("secret")));
+  EXPECT_THAT(std::string(response.status().message()), ::testing::Not(::testing::HasSubstr("hidden")));
 }
 
 TEST(HttpClientTest, StatusFromHttpSaysWhetherToRetry) {
