@@ -30,7 +30,7 @@ DatabaseHealth::~DatabaseHealth() {
 void DatabaseHealth::Run() {
   bool serving = true;
   while (true) {
-    absl::Status status = pool_.Transact([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); });
+    absl::Status status = pool_.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); });
     if (status.ok() != serving) {
       serving = status.ok();
       if (serving) {

@@ -285,6 +285,15 @@ int Run() {
   pool_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
   pool_options.prepared_statements = storage::AllPreparedStatements();
   storage::ConnectionPool pool(pool_options);
+  // Health checks get a connection of their own: behind a busy workload they would wait for a
+  // free one and report NOT_SERVING while the database is fine.
+  storage::PoolOptions health_options;
+  health_options.database_url = database_url;
+  health_options.size = 1;
+  health_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
+  health_options.statement_timeout = std::min(absl::Seconds(2), pool_options.statement_timeout);
+  health_options.acquire_timeout = absl::Seconds(2);
+  storage::ConnectionPool health_pool(health_options);
   metrics::Metrics metrics;
   std::unique_ptr<TokenAuthenticator> auth;
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens_file); !path.empty()) {
@@ -560,7 +569,7 @@ int Run() {
   health.SetServingStatus(true);
   health.SetServingStatus(kServiceName, true);
   auto database_health = std::make_unique<DatabaseHealth>(
-      pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
+      health_pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
   spdlog::info(
       "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
       "workers={} queue_capacity={}",

@@ -465,6 +465,30 @@ TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
   EXPECT_TRUE(Update(testing::ValidRequest(1, "7e300200"), "after-1").ok());
 }
 
+// Every pooled connection stuck behind a lock is a busy workload, not a dead database: health
+// has its own connection and stays SERVING; it says NOT_SERVING only when PostgreSQL is gone.
+TEST_F(OperationsE2eTest, HealthStaysServingWhileThePoolIsBusy) {
+  StartServer({"--db_pool_size=2", "--db_statement_timeout=30s"});
+  pqxx::connection blocker(db_.url());
+  pqxx::work lock(blocker);
+  lock.exec0("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");  // appends and reads wait
+  std::vector<std::future<grpc::Status>> waiting;
+  for (int i = 0; i < 4; ++i) {
+    waiting.push_back(std::async(std::launch::async, [this, i] {
+      return Update(testing::ValidRequest(1, "7e500000", i), absl::StrCat("busy-", i));
+    }));
+  }
+  // Longer than the pool's checkout timeout (5 s), sampling health all along.
+  int not_serving = 0;
+  for (int i = 0; i < 16; ++i) {
+    absl::SleepFor(absl::Milliseconds(500));
+    not_serving += http_.Call("GET", Url("/healthz")).status == 200 ? 0 : 1;
+  }
+  EXPECT_EQ(not_serving, 0) << server_->ReadLog();
+  lock.abort();
+  for (auto& call : waiting) call.get();  // they finish (or time out) once the lock is gone
+}
+
 TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtStart) {
   testing::ServerProcess server(
       BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
