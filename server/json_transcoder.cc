@@ -153,6 +153,11 @@ bool ParsesAsJson(const std::string& body) {
   return google::protobuf::util::JsonStringToMessage(body, &value).ok();
 }
 
+bool IsReservedMetadataKey(const std::string& key) {
+  return absl::StartsWith(key, "grpc-") || key == "content-type" || key == "te" ||
+         key == "user-agent" || key == "host" || key == "connection";
+}
+
 bool IsMetadataKey(std::string_view key) {
   if (key.empty()) return false;
   for (char c : key) {
@@ -264,15 +269,35 @@ absl::Status JsonTranscoder::BuildInput(
       return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
     }
   } else if (!body_field.empty() && !request.body.empty()) {
-    const std::string wrapped = absl::StrCat("{\"", body_field, "\":", request.body, "}");
-    if (auto status = google::protobuf::util::JsonStringToMessage(wrapped, &input, parse);
-        !status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+    const FieldDescriptor* field = input.GetDescriptor()->FindFieldByName(body_field);
+    if (field != nullptr && !field->is_repeated() &&
+        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      // Parsed into the field itself: the body can set nothing outside it.
+      Message* target = input.GetReflection()->MutableMessage(&input, field);
+      if (auto status = google::protobuf::util::JsonStringToMessage(request.body, target, parse);
+          !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+      }
+    } else {
+      // A scalar or repeated field: wrapped as {"field": body}, which is only safe for a body
+      // that is one JSON value (`1, "other": 2` would set another field).
+      if (!ParsesAsJson(request.body)) {
+        return absl::InvalidArgumentError("body: not one JSON value");
+      }
+      const std::string wrapped = absl::StrCat("{\"", body_field, "\":", request.body, "}");
+      if (auto status = google::protobuf::util::JsonStringToMessage(wrapped, &input, parse);
+          !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+      }
     }
   }
   for (const auto& [field, value] : bindings) {
     if (absl::Status status = SetFromText(input, field, value, "path"); !status.ok()) return status;
   }
+  // A query parameter may not touch what the path set (or the body, below).
+  auto overlaps = [](const std::string& a, const std::string& b) {
+    return a == b || absl::StartsWith(a, b + ".") || absl::StartsWith(b, a + ".");
+  };
   const size_t question = request.target.find('?');
   if (question == std::string::npos || body_field == "*") return absl::OkStatus();
   for (std::string_view pair :
@@ -288,6 +313,11 @@ absl::Status JsonTranscoder::BuildInput(
     }
     if (!body_field.empty() && (*key == body_field || absl::StartsWith(*key, body_field + "."))) {
       return absl::InvalidArgumentError(absl::StrCat(*key, ": is set by the body"));
+    }
+    for (const auto& [bound, unused] : bindings) {
+      if (overlaps(*key, bound)) {
+        return absl::InvalidArgumentError(absl::StrCat(*key, ": is set by the path"));
+      }
     }
     if (absl::Status status = SetFromText(input, *key, *value, "query parameter"); !status.ok()) {
       return status;
@@ -347,7 +377,9 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     } else {
       continue;
     }
-    if (!IsMetadataKey(key) || !IsMetadataValue(value)) {
+    // grpc-* keys belong to gRPC itself (status, timeouts, trace context) and the transport
+    // headers to HTTP/2: a client does not get to set them through the gateway.
+    if (IsReservedMetadataKey(key) || !IsMetadataKey(key) || !IsMetadataValue(value)) {
       GatewayResponse response =
           Error(kInvalid, absl::StrCat("header ", name, ": not valid as gRPC metadata"));
       auto finish = std::move(call->done);

@@ -166,6 +166,28 @@ TEST_F(JsonTranscoderTest, ErrorDetailsAreRenderedLikeGrpcGateway) {
       << "whole seconds, rounded up";
 }
 
+// What the path or the body set, a query parameter cannot change; a body cannot reach outside
+// its field; reserved gRPC keys cannot be sent as metadata.
+TEST_F(JsonTranscoderTest, EdgesCannotOverrideOrSmuggle) {
+  GatewayResponse path = Send("GET", "/v1/echo/rooms/9/messages/hello?message.text=evil");
+  EXPECT_EQ(path.status, 400);
+  EXPECT_THAT(path.body, HasSubstr("message.text: is set by the path"));
+  EXPECT_EQ(Send("GET", "/v1/echo/rooms/9/messages/hello?name=rooms/other").status, 400);
+  EXPECT_EQ(Send("GET", "/v1/echo/rooms/9/messages/hello?message=x").status, 400);
+
+  GatewayResponse injected =
+      Send("POST", "/v1/echo/rooms/1:shout", R"({"text":"a"}, "loud": true)");
+  EXPECT_EQ(injected.status, 400) << injected.body;
+  EXPECT_THAT(Send("POST", "/v1/echo/rooms/1:shout", R"({"text":"a","tags":["t"]})").body,
+              HasSubstr(R"("text":"a")"));
+
+  for (const char* reserved : {"grpc-metadata-grpc-timeout", "grpc-metadata-grpc-status",
+                               "grpc-metadata-content-type", "grpc-metadata-te"}) {
+    EXPECT_EQ(Send("GET", "/v1/files/x", "", {{reserved, "1"}}).status, 400) << reserved;
+  }
+  EXPECT_EQ(Send("GET", "/v1/files/x", "", {{"grpc-metadata-x-user", "ann"}}).status, 200);
+}
+
 TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {
   EXPECT_EQ(Send("GET", "/v1/unknown").status, -1) << "not ours: the caller answers 404";
   GatewayResponse wrong = Send("DELETE", "/v1/echo-all");
