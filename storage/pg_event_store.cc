@@ -14,6 +14,7 @@ namespace {
 constexpr char kAppend[] = "events_append";
 constexpr char kKnownCalls[] = "idempotency_keys_known";
 constexpr char kPruneKeys[] = "idempotency_keys_prune";
+constexpr char kSummarize[] = "events_summarize_age";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kPending[] = "pending_deliveries_count";
@@ -83,6 +84,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
       {kKnownCalls,
        "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
+      // Block ranges filled since the last summary (cheap: only those are read).
+      {kSummarize, "SELECT brin_summarize_new_values('events_published_at_brin')"},
       {kPruneKeys,
        "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
        "  SELECT idempotency_key FROM idempotency_keys"
@@ -251,7 +254,10 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
 
 absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int limit) {
   int count = 0;
-  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+  absl::Status status =
+      pool_.Run([&](pqxx::transaction_base& txn) { txn.exec_prepared(kSummarize); });
+  if (!status.ok()) return status;
+  status = pool_.Run([&](pqxx::transaction_base& txn) {
     count =
         static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
   });

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <cstring>
+#include <pqxx/pqxx>
 #include <set>
 #include <thread>
 
@@ -272,6 +274,41 @@ TEST_F(PgEventStoreTest, PrunesOnlyOldEventsEveryHandlerHasPassed) {
   // Its key is forgotten with it: the same key publishes again.
   const EventRecord again[] = {Event("done-old")};
   EXPECT_EQ(store_.Append(again)->size(), 1u);
+}
+
+// A million young events and nothing to prune: the prune statement must read (about) nothing,
+// not walk the table every minute.
+TEST_F(PgEventStoreTest, PruneOfYoungEventsReadsAlmostNothing) {
+  db_.Exec(
+      "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
+      " payload, partition)"
+      " SELECT gen_random_uuid(), 'Confirmed', gen_random_uuid(), 'young/' || g, 'c', '\\x00',"
+      " (g % 16)::smallint FROM generate_series(1, 1000000) g");
+  db_.Exec("ANALYZE events");
+  ASSERT_EQ(*store_.PruneFinished(absl::Hours(24), 1000), 0);  // as the pruner runs it
+  std::string sql;
+  for (const PreparedStatement& statement : PgEventStore::Statements()) {
+    if (statement.name == "events_prune") sql = statement.sql;
+  }
+  ASSERT_FALSE(sql.empty());
+  pqxx::connection conn(db_.url());
+  pqxx::nontransaction txn(conn);
+  txn.exec("PREPARE prune_probe(interval, int) AS " + sql);
+  std::string plan;
+  for (const auto& row : txn.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE prune_probe('24 hours', 1000)")) {
+    plan += row[0].as<std::string>() + "\n";
+  }
+  // The first Buffers line is the whole statement's.
+  const size_t at = plan.find("Buffers: shared");
+  ASSERT_NE(at, std::string::npos) << plan;
+  long long blocks = 0;
+  for (const char* kind : {"hit=", "read="}) {
+    const size_t k = plan.find(kind, at);
+    if (k != std::string::npos && k < plan.find('\n', at)) blocks += std::stoll(plan.substr(k + strlen(kind)));
+  }
+  std::printf("prune over 1,000,000 young events read %lld pages\n", blocks);
+  EXPECT_LT(blocks, 200) << "pages read for nothing to delete:\n" << plan;
+  EXPECT_EQ(db_.Count("events"), 1000000);
 }
 
 TEST_F(PgEventStoreTest, PruneDeletesAtMostTheLimitOldestFirst) {
