@@ -26,7 +26,8 @@ grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
     tickets::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
+      return Finish(reactor, auth);
   }
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError("page_size: must not be negative"));
@@ -63,7 +64,8 @@ grpc::ServerUnaryReactor* AdminService::GetHandlerStatus(
     tickets::v1::GetHandlerStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
+      return Finish(reactor, auth);
   }
   if (!handler_status_) {
     return Finish(reactor, absl::FailedPreconditionError("this instance runs no handlers"));
@@ -78,7 +80,8 @@ grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
     tickets::v1::RetryDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context); !auth.ok()) return Finish(reactor, auth);
+    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
+      return Finish(reactor, auth);
   }
   if (request->all() == (request->ids_size() > 0)) {
     return Finish(reactor, absl::InvalidArgumentError(

@@ -3,10 +3,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/call_metadata.h"
-#include "server/event_factory.h"
 #include "server/error_details.h"
-#include "server/request_fingerprint.h"
+#include "server/event_factory.h"
 #include "server/page_token.h"
+#include "server/request_fingerprint.h"
 #include "spdlog/spdlog.h"
 #include "workers/uuid.h"
 
@@ -85,8 +85,7 @@ struct UpdateCall {
                    correlation_id, key, result->published);
     } else {
       spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
-                   correlation_id, ticket_count, result->published,
-                   absl::StrJoin(event_ids, ","));
+                   correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
     }
     reactor->Finish(grpc::Status::OK);
   }
@@ -103,8 +102,8 @@ struct UpdateCall {
     } else if (first.result.ok()) {
       Answer(workers::AppendResult{0, workers::AppendResult::Outcome::kKeyReused});
     } else {
-      Answer(absl::AbortedError(absl::StrCat(
-          "idempotency_key: the call that held key \"", key, "\" failed meanwhile; retry")));
+      Answer(absl::AbortedError(absl::StrCat("idempotency_key: the call that held key \"", key,
+                                             "\" failed meanwhile; retry")));
     }
   }
 };
@@ -118,7 +117,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr) {
-    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, Scope::kWrite); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }
@@ -131,6 +130,11 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     return Fail(reactor, kMethod, correlation_id, valid);
   }
 
+  if (options_.database_reachable != nullptr && !options_.database_reachable->load()) {
+    return Fail(reactor, kMethod, correlation_id,
+                absl::UnavailableError("the database does not answer (health NOT_SERVING); "
+                                       "nothing was published, retry later"));
+  }
   if (in_flight_->fetch_add(1) >= options_.max_concurrent_calls) {
     in_flight_->fetch_sub(1);
     return Fail(reactor, kMethod, correlation_id,
@@ -146,7 +150,8 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   call->correlation_id = std::move(correlation_id);
   call->key = *key;
   call->fingerprint = RequestFingerprint(*request);
-  std::vector<workers::Event> events = BuildEvents(*request, *key, call->correlation_id, absl::Now());
+  std::vector<workers::Event> events =
+      BuildEvents(*request, *key, call->correlation_id, absl::Now());
   call->ticket_count = events.size();
   // The ids are only copied when the accept line will be written.
   if (spdlog::should_log(spdlog::level::info)) {
@@ -154,9 +159,8 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     for (const workers::Event& event : events) call->event_ids.push_back(event.id);
   }
   // One call per key reaches the log at a time; a concurrent one waits for its outcome.
-  const bool first = keys_in_flight_->Enter(*key, [call](const InFlightCalls::Outcome& outcome) {
-    call->AnswerAfter(outcome);
-  });
+  const bool first = keys_in_flight_->Enter(
+      *key, [call](const InFlightCalls::Outcome& outcome) { call->AnswerAfter(outcome); });
   if (!first) return reactor;
   event_log_.Append(
       workers::CallIdentity{*key, call->fingerprint}, std::move(events),
@@ -174,7 +178,7 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {
-    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }
@@ -218,7 +222,7 @@ grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {
-    if (absl::Status auth = options_.auth->Check(*context); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }

@@ -26,6 +26,9 @@ struct BookingServiceOptions {
   // UpdateTicketsStatus calls waiting for their events to be committed, at most; beyond it a call
   // gets RESOURCE_EXHAUSTED at once.
   int max_concurrent_calls = 10000;
+  // When set and false (the database health check gets no answer), UpdateTicketsStatus answers
+  // UNAVAILABLE at once rather than queueing for a commit that cannot happen.
+  const std::atomic<bool>* database_reachable = nullptr;
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into

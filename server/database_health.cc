@@ -10,8 +10,13 @@ namespace booking::server {
 
 DatabaseHealth::DatabaseHealth(storage::ConnectionPool& pool,
                                grpc::HealthCheckServiceInterface& health,
-                               std::vector<std::string> services, absl::Duration interval)
-    : pool_(pool), health_(health), services_(std::move(services)), interval_(interval) {
+                               std::vector<std::string> services, absl::Duration interval,
+                               std::atomic<bool>* reachable)
+    : pool_(pool),
+      health_(health),
+      services_(std::move(services)),
+      interval_(interval),
+      reachable_(reachable) {
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "db-health");
     Run();
@@ -38,6 +43,7 @@ void DatabaseHealth::Run() {
       } else {
         spdlog::error("postgres unreachable: health NOT_SERVING error=\"{}\"", status.ToString());
       }
+      if (reachable_ != nullptr) reachable_->store(serving);
       health_.SetServingStatus(serving);
       for (const std::string& service : services_) health_.SetServingStatus(service, serving);
     }

@@ -2,6 +2,7 @@
 
 #include <grpcpp/health_check_service_interface.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -14,11 +15,14 @@
 namespace booking::server {
 
 // Reports the services NOT_SERVING through grpc.health.v1 while PostgreSQL does not answer, and
-// SERVING again once it does: checks every `interval` on its own thread.
+// SERVING again once it does: checks every `interval` on its own thread. A check that gets no
+// answer ends at the pool's transaction_timeout. `reachable`, when set, follows the same state
+// (calls refuse at once while it is false).
 class DatabaseHealth {
  public:
   DatabaseHealth(storage::ConnectionPool& pool, grpc::HealthCheckServiceInterface& health,
-                 std::vector<std::string> services, absl::Duration interval);
+                 std::vector<std::string> services, absl::Duration interval,
+                 std::atomic<bool>* reachable = nullptr);
   ~DatabaseHealth();
   DatabaseHealth(const DatabaseHealth&) = delete;
   DatabaseHealth& operator=(const DatabaseHealth&) = delete;
@@ -30,6 +34,7 @@ class DatabaseHealth {
   grpc::HealthCheckServiceInterface& health_;
   const std::vector<std::string> services_;
   const absl::Duration interval_;
+  std::atomic<bool>* const reachable_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;  // guarded by mu_

@@ -65,10 +65,11 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
       for (const auto& [name, value] : request.headers) {
         if (name == "authorization") header = value;
       }
-      if (absl::Status auth = metrics_auth_->CheckHeader(header); !auth.ok()) {
-        response.status = 401;
-        response.body = ErrorJson(16, std::string(auth.message()));
-        response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      if (absl::Status auth = metrics_auth_->CheckHeader(header, Scope::kMetrics); !auth.ok()) {
+        const bool denied = absl::IsPermissionDenied(auth);  // a known token without the scope
+        response.status = denied ? 403 : 401;
+        response.body = ErrorJson(denied ? 7 : 16, std::string(auth.message()));
+        if (!denied) response.headers.emplace_back("WWW-Authenticate", "Bearer");
         done(std::move(response));
         return;
       }

@@ -2,14 +2,17 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <optional>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -33,6 +36,57 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
+// A share of a counted resource (connections, body memory), given back when destroyed.
+class Reservation {
+ public:
+  Reservation() = default;
+  Reservation(std::atomic<size_t>* counter, size_t amount) : counter_(counter), amount_(amount) {}
+  Reservation(Reservation&& other) noexcept
+      : counter_(std::exchange(other.counter_, nullptr)), amount_(other.amount_) {}
+  Reservation& operator=(Reservation&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      counter_ = std::exchange(other.counter_, nullptr);
+      amount_ = other.amount_;
+    }
+    return *this;
+  }
+  Reservation(const Reservation&) = delete;
+  Reservation& operator=(const Reservation&) = delete;
+  ~Reservation() { Reset(); }
+
+  void Reset() {
+    if (counter_ != nullptr) counter_->fetch_sub(amount_);
+    counter_ = nullptr;
+  }
+
+ private:
+  std::atomic<size_t>* counter_ = nullptr;
+  size_t amount_ = 0;
+};
+
+// Takes `amount` of `counter` unless that would pass `limit`.
+[[nodiscard]] std::optional<Reservation> TryReserve(std::atomic<size_t>& counter, size_t amount,
+                                                    size_t limit) {
+  size_t now = counter.load();
+  do {
+    if (now + amount > limit) return std::nullopt;
+  } while (!counter.compare_exchange_weak(now, now + amount));
+  return Reservation(&counter, amount);
+}
+
+// What the server and all its sessions count together.
+struct Shared {
+  std::atomic<int> in_flight{0};  // requests read and not yet answered
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> body_memory{0};
+  std::atomic<long long> refused{0};
+};
+
+// The answer to a connection or request refused for want of capacity.
+constexpr std::string_view kBusyMessage =
+    "server busy: too many HTTP connections or uploads; retry";
+
 // One connection: reads a request, hands it to the handler, writes the answer, and reads the
 // next (pipelined requests wait in the buffer, so answers keep their order). `Stream` is a plain
 // TCP stream or a TLS one over it; a TLS session starts with the handshake.
@@ -42,11 +96,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
  public:
   Session(tcp::socket socket, asio::ssl::context* tls, const HttpServerOptions& options,
-          const HttpServer::Handler& handler, std::atomic<int>& in_flight)
+          const HttpServer::Handler& handler, Shared& shared, Reservation connection)
       : stream_(MakeStream(std::move(socket), tls)),
         options_(options),
         handler_(handler),
-        in_flight_(in_flight) {}
+        shared_(shared),
+        in_flight_(shared.in_flight),
+        connection_(std::move(connection)) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -72,13 +128,39 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     }
   }
 
+  // The header first: the body is read only once the memory it needs is reserved.
   void Read() {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
-    // Idle keep-alive connections get idle_timeout; a started request read_timeout.
+    // A keep-alive connection between requests gets idle_timeout; a new connection, or a
+    // request already started, read_timeout.
+    waiting_idle_ = !first_request_ && buffer_.size() == 0;
+    first_request_ = false;
     beast::get_lowest_layer(stream_).expires_after(
-        Chrono(buffer_.size() > 0 ? options_.read_timeout : options_.idle_timeout));
+        Chrono(waiting_idle_ ? options_.idle_timeout : options_.read_timeout));
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                              self->OnHeader(ec);
+                            });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) return OnRead(ec);
+    if (parser_->is_done()) return OnRead(ec);  // no body
+    const size_t needed = parser_->content_length().has_value()
+                              ? static_cast<size_t>(*parser_->content_length())
+                              : options_.max_body_bytes;  // chunked: up to the limit
+    std::optional<Reservation> memory =
+        TryReserve(shared_.body_memory, needed, options_.max_body_memory_bytes);
+    if (!memory.has_value()) {
+      ++shared_.refused;
+      return Reject(503, std::string(kBusyMessage));
+    }
+    body_memory_ = *std::move(memory);
+    if (waiting_idle_) {
+      beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
+    }
     http::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
@@ -114,12 +196,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     keep_alive_ = false;
     GatewayResponse response;
     response.status = status;
-    response.body = ErrorJson(status == 413 ? 8 /*RESOURCE_EXHAUSTED*/ : 3, message);
+    const int code = status == 413   ? 8  /*RESOURCE_EXHAUSTED*/
+                     : status == 503 ? 14 /*UNAVAILABLE*/
+                                     : 3 /*INVALID_ARGUMENT*/;
+    response.body = ErrorJson(code, message);
+    if (status == 503) response.headers.emplace_back("Retry-After", "1");
     ++in_flight_;
     Write(std::move(response));
   }
 
   void Write(GatewayResponse response) {
+    body_memory_.Reset();  // the handler is done with the request
     if (response.stream != nullptr) return WriteStreamed(std::move(response));
     auto message = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
@@ -150,12 +237,13 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     header->chunked(true);
     auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
     beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
-    http::async_write_header(stream_, *serializer,
-                             [self = this->shared_from_this(), header, serializer,
-                              body = std::move(response.stream)](beast::error_code ec, std::size_t) {
-                               if (ec) return self->EndStream(false);
-                               self->NextChunk(body);
-                             });
+    http::async_write_header(
+        stream_, *serializer,
+        [self = this->shared_from_this(), header, serializer, body = std::move(response.stream)](
+            beast::error_code ec, std::size_t) {
+          if (ec) return self->EndStream(false);
+          self->NextChunk(body);
+        });
   }
 
   void NextChunk(std::shared_ptr<BodyStream> body) {
@@ -207,7 +295,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;
   const HttpServer::Handler& handler_;
+  Shared& shared_;
   std::atomic<int>& in_flight_;
+  Reservation connection_;   // one of max_connections, for the session's life
+  Reservation body_memory_;  // the request body's share, from its header to the answer
+  bool first_request_ = true;
+  bool waiting_idle_ = false;
   bool keep_alive_ = true;
   unsigned version_ = 11;
 };
@@ -217,35 +310,80 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 struct HttpServer::Impl {
   Impl(HttpServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
 
+  // One accept at a time, so the handler's state needs no lock.
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          spdlog::warn("http accept failed error=\"{}\"", ec.message());
-          if (acceptor.is_open()) Accept();
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        // Out of descriptors (EMFILE) and the like: accepting again at once would spin and log
+        // without end. Wait, doubling from 10 ms to 1 s, with one warning per second at most.
+        accept_backoff = std::clamp(accept_backoff * 2, absl::Milliseconds(10), absl::Seconds(1));
+        if (absl::Now() - last_accept_warning >= absl::Seconds(1)) {
+          last_accept_warning = absl::Now();
+          spdlog::warn("http accept failed, backing off error=\"{}\" retry_in_ms={}", ec.message(),
+                       absl::ToInt64Milliseconds(accept_backoff));
         }
+        accept_timer.expires_after(Chrono(accept_backoff));
+        accept_timer.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && acceptor.is_open()) Accept();
+        });
         return;
       }
-      if (tls) {
-        std::make_shared<Session<TlsStream>>(std::move(socket), tls.get(), options, handler,
-                                             in_flight)
+      accept_backoff = absl::ZeroDuration();
+      std::optional<Reservation> slot = TryReserve(
+          shared.connections, 1, static_cast<size_t>(std::max(1, options.max_connections)));
+      if (!slot.has_value()) {
+        Refuse(std::move(socket));
+      } else if (tls) {
+        std::make_shared<Session<TlsStream>>(std::move(socket), tls.get(), options, handler, shared,
+                                             *std::move(slot))
             ->Start();
       } else {
         std::make_shared<Session<beast::tcp_stream>>(std::move(socket), nullptr, options, handler,
-                                                     in_flight)
+                                                     shared, *std::move(slot))
             ->Start();
       }
       Accept();
     });
   }
 
+  // At max_connections: a plain-HTTP client gets a 503 it can read (the kernel's buffer takes
+  // it at once, or not at all), then the connection closes. No session, no timer, no memory.
+  void Refuse(tcp::socket socket) {
+    ++shared.refused;
+    if (absl::Now() - last_refusal_warning >= absl::Seconds(1)) {
+      last_refusal_warning = absl::Now();
+      spdlog::warn("http connections at max_http_connections={}: refusing new ones",
+                   options.max_connections);
+    }
+    beast::error_code ignored;
+    if (!tls) {
+      static const std::string kAnswer = [] {
+        const std::string body = ErrorJson(14, std::string(kBusyMessage));
+        return absl::StrCat(
+            "HTTP/1.1 503 Service Unavailable\r\nServer: booking-server\r\n"
+            "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+            "Content-Length: ",
+            body.size(), "\r\n\r\n", body);
+      }();
+      socket.non_blocking(true, ignored);
+      socket.write_some(asio::buffer(kAnswer), ignored);
+    }
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    socket.close(ignored);
+  }
+
   const HttpServerOptions options;
   const Handler handler;
+  Shared shared;  // outlives io: sessions destroyed with io give their reservations back here
   asio::io_context io;
   tcp::acceptor acceptor{io};
+  asio::steady_timer accept_timer{io};
+  absl::Duration accept_backoff;
+  absl::Time last_accept_warning = absl::InfinitePast();
+  absl::Time last_refusal_warning = absl::InfinitePast();
   std::unique_ptr<asio::ssl::context> tls;  // null: plain HTTP
   std::vector<std::thread> threads;
-  std::atomic<int> in_flight{0};
   bool started = false;
 };
 
@@ -331,14 +469,23 @@ void HttpServer::Stop(absl::Duration grace) {
   asio::post(impl_->io, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
+    impl_->accept_timer.cancel();
   });
   const absl::Time deadline = absl::Now() + grace;
-  while (impl_->in_flight.load() > 0 && absl::Now() < deadline) {
+  while (impl_->shared.in_flight.load() > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   impl_->io.stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();
+}
+
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats stats;
+  stats.open_connections = static_cast<int>(impl_->shared.connections.load());
+  stats.refused_connections = impl_->shared.refused.load();
+  stats.body_memory_bytes = impl_->shared.body_memory.load();
+  return stats;
 }
 
 }  // namespace booking::server

@@ -4,8 +4,10 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -35,13 +37,13 @@
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
+#include "storage/pg_handler_log.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
 #include "tickets/v1/events.pb.h"
 #include "workers/append_to_sheet.h"
-#include "storage/pg_handler_log.h"
 #include "workers/call_pool.h"
 #include "workers/delivery_runner.h"
 #include "workers/event_pruner.h"
@@ -50,10 +52,10 @@
 #include "workers/http_receipts_api.h"
 #include "workers/http_spreadsheets_api.h"
 #include "workers/issue_receipt.h"
-#include "workers/memory_event_log.h"
-#include "workers/pg_event_log.h"
 #include "workers/lane_pool.h"
 #include "workers/lease_keeper.h"
+#include "workers/memory_event_log.h"
+#include "workers/pg_event_log.h"
 #include "workers/remove_canceled_ticket.h"
 #include "workers/router.h"
 #include "workers/store_tickets.h"
@@ -64,6 +66,15 @@ ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API liste
 ABSL_FLAG(std::string, http_addr, "127.0.0.1:8080",
           "Address the REST/JSON gateway listens on; empty: no HTTP port.");
 ABSL_FLAG(int, http_threads, 2, "Threads serving the HTTP port.");
+ABSL_FLAG(int, max_http_connections, 1000,
+          "HTTP connections open at once; a new one beyond it gets 503 and is closed.");
+ABSL_FLAG(int64_t, max_http_body_memory, 64 << 20,
+          "Bytes of HTTP request bodies being received or handled at once, over all "
+          "connections; a request that would pass it gets 503 before its body is read.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
+          "Longest one HTTP request may take to arrive, the first on a new connection too.");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
+          "Longest a keep-alive HTTP connection may wait for its next request.");
 ABSL_FLAG(int, max_http_body_bytes, 1 << 20, "Largest HTTP request body accepted (413 beyond).");
 ABSL_FLAG(absl::Duration, http_call_timeout, absl::Seconds(30),
           "Deadline of the gRPC call behind one HTTP request.");
@@ -72,6 +83,10 @@ ABSL_FLAG(std::string, database_url, "",
 ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
 ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(5),
           "Longest a single SQL statement may run.");
+ABSL_FLAG(absl::Duration, db_transaction_timeout, absl::ZeroDuration(),
+          "Longest one transaction may hold its connection before the service cuts it (a dead "
+          "network gives no error of its own); at least db_statement_timeout. Also PostgreSQL's "
+          "tcp_user_timeout. 0: db_statement_timeout + 5s.");
 ABSL_FLAG(absl::Duration, db_connect_timeout, absl::Seconds(5),
           "Longest one connection attempt to PostgreSQL may take.");
 ABSL_FLAG(absl::Duration, db_startup_timeout, absl::Seconds(30),
@@ -142,11 +157,13 @@ ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
 ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA bundle: clients must present a certificate it signed (mutual TLS).");
 ABSL_FLAG(std::string, auth_tokens_file, "",
-          "File of accepted bearer tokens, one per line, re-read on SIGHUP. Set: "
-          "UpdateTicketsStatus and the admin RPCs need `authorization: Bearer <token>`.");
+          "File of accepted bearer tokens, one per line with its scopes (write, read, admin, "
+          "metrics), re-read on SIGHUP. Set: UpdateTicketsStatus and the admin RPCs need "
+          "`authorization: Bearer <token>` with the write or admin scope.");
 ABSL_FLAG(bool, auth_reads, false,
-          "With --auth_tokens_file, ListTickets and GetTicket need a token too.");
-ABSL_FLAG(bool, auth_metrics, false, "With --auth_tokens_file, GET /metrics needs a token too.");
+          "With --auth_tokens_file, ListTickets and GetTicket need a token with the read scope.");
+ABSL_FLAG(bool, auth_metrics, false,
+          "With --auth_tokens_file, GET /metrics needs a token with the metrics scope.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest gRPC request message accepted.");
 ABSL_FLAG(
     int, max_concurrent_calls, 10000,
@@ -248,6 +265,18 @@ int WaitForStopSignal(const sigset_t& signals, const std::function<void()>& on_h
   }
 }
 
+// Each HTTP connection, gRPC connection and PostgreSQL connection is a descriptor; the usual soft
+// limit of 1024 would run out below max_http_connections. The hard limit is the operator's.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    spdlog::info("open file limit raised from={} to={}", before, limit.rlim_cur);
+  }
+}
+
 int Run() {
   // Block the stop signals before any thread starts, so all threads inherit the mask and only
   // WaitForStopSignal receives them.
@@ -264,6 +293,7 @@ int Run() {
     std::fprintf(stderr, "booking-server: %s\n", std::string(status.message()).c_str());
     return 2;
   }
+  RaiseOpenFileLimit();
   if (absl::GetFlag(FLAGS_event_retention) < absl::Hours(24)) {
     // The API promises that a key never publishes twice for at least 24 hours.
     spdlog::critical(
@@ -278,8 +308,19 @@ int Run() {
     return 2;
   }
 
+  const absl::Duration statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
+  absl::Duration transaction_timeout = absl::GetFlag(FLAGS_db_transaction_timeout);
+  if (transaction_timeout == absl::ZeroDuration()) {
+    transaction_timeout = statement_timeout + absl::Seconds(5);
+  } else if (transaction_timeout < statement_timeout) {
+    spdlog::critical("db_transaction_timeout: must be at least db_statement_timeout ({}), got {}",
+                     absl::FormatDuration(statement_timeout),
+                     absl::FormatDuration(transaction_timeout));
+    return 2;
+  }
   storage::PoolOptions pool_options;
   pool_options.database_url = database_url;
+  pool_options.transaction_timeout = transaction_timeout;
   pool_options.size = absl::GetFlag(FLAGS_db_pool_size);
   pool_options.statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
   pool_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
@@ -293,6 +334,8 @@ int Run() {
   health_options.connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout);
   health_options.statement_timeout = std::min(absl::Seconds(2), pool_options.statement_timeout);
   health_options.acquire_timeout = absl::Seconds(2);
+  // A check that gets no answer in 3 s reports NOT_SERVING, whatever the network does.
+  health_options.transaction_timeout = health_options.statement_timeout + absl::Seconds(1);
   storage::ConnectionPool health_pool(health_options);
   metrics::Metrics metrics;
   std::unique_ptr<TokenAuthenticator> auth;
@@ -358,7 +401,8 @@ int Run() {
   if (const std::string url = absl::GetFlag(FLAGS_spreadsheets_url); !url.empty()) {
     sheet_calls = std::make_unique<workers::CallPool>(api_concurrency, "sheets");
     spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url, sheet_calls.get());
-    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}", workers::RedactUrl(url));
+    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}",
+                 workers::RedactUrl(url));
   } else {
     spreadsheets = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table);
     spdlog::info("tracker rows go to the local tracker_rows table");
@@ -431,7 +475,8 @@ int Run() {
   std::unique_ptr<workers::EventLog> event_log;
   std::unique_ptr<workers::EventPruner> pruner;
   if (durable) {
-    lanes = std::make_unique<workers::LanePool>(router, handler_log, keeper, lane_options, &metrics);
+    lanes =
+        std::make_unique<workers::LanePool>(router, handler_log, keeper, lane_options, &metrics);
     keeper.Start([&lanes] { lanes->Wake(); });
     if (absl::Status status = lanes->Start(storage::StartFrom::kEarliest); !status.ok()) {
       spdlog::critical("registering handlers failed error=\"{}\"", status.ToString());
@@ -439,14 +484,15 @@ int Run() {
     }
     event_log = std::make_unique<workers::PgEventLog>(
         event_store,
-        workers::PgEventLogOptions{.max_batch_events = static_cast<size_t>(
-                                       std::max(1, absl::GetFlag(FLAGS_group_commit_max_events))),
-                                   .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
-                                   .max_pending_events = static_cast<size_t>(
-                                       std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
-                                   .writers = absl::GetFlag(FLAGS_group_commits_in_flight),
-                                   .metrics = &metrics,
-                                   .on_commit = [&lanes](const auto& types) { lanes->Wake(types); }});
+        workers::PgEventLogOptions{
+            .max_batch_events =
+                static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_group_commit_max_events))),
+            .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
+            .max_pending_events =
+                static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_pending_appends))),
+            .writers = absl::GetFlag(FLAGS_group_commits_in_flight),
+            .metrics = &metrics,
+            .on_commit = [&lanes](const auto& types) { lanes->Wake(types); }});
     pruner = std::make_unique<workers::EventPruner>(
         event_store, workers::EventPrunerOptions{.retention = absl::GetFlag(FLAGS_event_retention),
                                                  .interval = absl::GetFlag(FLAGS_prune_interval)});
@@ -466,6 +512,9 @@ int Run() {
   service_options.auth = auth.get();
   service_options.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
+  // Set by the health check; only the durable log needs the database to accept a call.
+  std::atomic<bool> database_reachable{true};
+  if (durable) service_options.database_reachable = &database_reachable;
   BookingService service(*event_log, tickets, reads, service_options);
   AdminService admin(event_store, reads, auth.get());
   if (lanes != nullptr) {
@@ -553,6 +602,11 @@ int Run() {
                           .threads = absl::GetFlag(FLAGS_http_threads),
                           .max_body_bytes = static_cast<size_t>(
                               std::max(1, absl::GetFlag(FLAGS_max_http_body_bytes))),
+                          .read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
+                          .idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout),
+                          .max_connections = absl::GetFlag(FLAGS_max_http_connections),
+                          .max_body_memory_bytes = static_cast<size_t>(
+                              std::max<int64_t>(1, absl::GetFlag(FLAGS_max_http_body_memory))),
                           .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
                           .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
                           .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)},
@@ -565,11 +619,22 @@ int Run() {
       return 1;
     }
     http_port = *port;
+    HttpServer* http_stats = http_server.get();
+    metrics.AddGauge("booking_http_open_connections", "HTTP connections open now.",
+                     [http_stats] { return http_stats->stats().open_connections; });
+    metrics.AddGauge(
+        "booking_http_refused",
+        "HTTP connections and requests refused with 503 for want of capacity (total).",
+        [http_stats] { return static_cast<double>(http_stats->stats().refused_connections); });
+    metrics.AddGauge(
+        "booking_http_body_memory_bytes", "Bytes reserved by HTTP request bodies in progress.",
+        [http_stats] { return static_cast<double>(http_stats->stats().body_memory_bytes); });
   }
   health.SetServingStatus(true);
   health.SetServingStatus(kServiceName, true);
   auto database_health = std::make_unique<DatabaseHealth>(
-      health_pool, health, std::vector<std::string>{kServiceName, kAdminServiceName}, absl::Seconds(1));
+      health_pool, health, std::vector<std::string>{kServiceName, kAdminServiceName},
+      absl::Seconds(1), &database_reachable);
   spdlog::info(
       "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
       "workers={} queue_capacity={}",

@@ -5,9 +5,32 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/call_metadata.h"
+#include "spdlog/spdlog.h"
 
 namespace booking::server {
+
+namespace {
+
+constexpr Scope kAllScopes[] = {Scope::kWrite, Scope::kRead, Scope::kAdmin, Scope::kMetrics};
+constexpr unsigned kEveryScope = 15;
+
+}  // namespace
+
+std::string_view ScopeName(Scope scope) {
+  switch (scope) {
+    case Scope::kWrite:
+      return "write";
+    case Scope::kRead:
+      return "read";
+    case Scope::kAdmin:
+      return "admin";
+    case Scope::kMetrics:
+      return "metrics";
+  }
+  return "unknown";
+}
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Every byte of `a` is looked at whatever `b` is; a length mismatch only decides the result.
@@ -28,11 +51,35 @@ absl::StatusOr<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::FromFile
 absl::StatusOr<size_t> TokenAuthenticator::Reload() {
   std::ifstream in(path_);
   if (!in) return absl::InvalidArgumentError(absl::StrCat("auth_tokens_file: cannot read ", path_));
-  auto tokens = std::make_shared<std::vector<std::string>>();
+  auto tokens = std::make_shared<std::vector<Entry>>();
+  int line_number = 0;
   for (std::string line; std::getline(in, line);) {
-    std::string token(absl::StripAsciiWhitespace(line));
-    if (token.empty() || token[0] == '#') continue;
-    tokens->push_back(std::move(token));
+    ++line_number;
+    const std::string trimmed(absl::StripAsciiWhitespace(line));
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    std::vector<std::string> fields =
+        absl::StrSplit(trimmed, absl::ByAnyChar(" \t,"), absl::SkipEmpty());
+    Entry entry{.token = fields[0], .scopes = 0};
+    for (size_t i = 1; i < fields.size(); ++i) {
+      unsigned bit = 0;
+      for (Scope scope : kAllScopes) {
+        if (fields[i] == ScopeName(scope)) bit = static_cast<unsigned>(scope);
+      }
+      if (bit == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("auth_tokens_file: ", path_, " line ",
+                                                       line_number, ": unknown scope \"", fields[i],
+                                                       "\" (write, read, admin, metrics)"));
+      }
+      entry.scopes |= bit;
+    }
+    if (entry.scopes == 0) {
+      spdlog::warn(
+          "auth_tokens_file: the token on line {} has no scopes and may do everything; "
+          "give it some (write, read, admin, metrics) file={}",
+          line_number, path_);
+      entry.scopes = kEveryScope;
+    }
+    tokens->push_back(std::move(entry));
   }
   if (tokens->empty()) {
     return absl::InvalidArgumentError(absl::StrCat("auth_tokens_file: no token in ", path_));
@@ -43,23 +90,27 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
   return count;
 }
 
-bool TokenAuthenticator::Accepts(std::string_view token) const {
-  std::shared_ptr<const std::vector<std::string>> tokens;
+unsigned TokenAuthenticator::ScopesOf(std::string_view token) const {
+  std::shared_ptr<const std::vector<Entry>> tokens;
   {
     std::lock_guard lock(mu_);
     tokens = tokens_;
   }
-  bool accepted = false;
+  unsigned scopes = 0;
   // No early exit: the time does not tell which token matched, or how many were tried.
-  for (const std::string& candidate : *tokens) accepted |= ConstantTimeEquals(token, candidate);
-  return accepted;
+  for (const Entry& candidate : *tokens) {
+    const unsigned match = ConstantTimeEquals(token, candidate.token) ? ~0u : 0u;
+    scopes |= candidate.scopes & match;
+  }
+  return scopes;
 }
 
-absl::Status TokenAuthenticator::Check(const grpc::ServerContextBase& context) const {
-  return CheckHeader(FindMetadata(context, "authorization"));
+absl::Status TokenAuthenticator::Check(const grpc::ServerContextBase& context, Scope scope) const {
+  return CheckHeader(FindMetadata(context, "authorization"), scope);
 }
 
-absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> header) const {
+absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> header,
+                                             Scope scope) const {
   if (!header.has_value()) {
     return absl::UnauthenticatedError("authorization: missing; send \"Bearer <token>\"");
   }
@@ -69,8 +120,11 @@ absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> hea
                               std::string(kScheme))) {
     return absl::UnauthenticatedError("authorization: not a bearer token");
   }
-  if (!Accepts(header->substr(kScheme.size()))) {
-    return absl::UnauthenticatedError("authorization: token not accepted");
+  const unsigned scopes = ScopesOf(header->substr(kScheme.size()));
+  if (scopes == 0) return absl::UnauthenticatedError("authorization: token not accepted");
+  if ((scopes & static_cast<unsigned>(scope)) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("authorization: the token lacks the \"", std::string(ScopeName(scope)), "\" scope"));
   }
   return absl::OkStatus();
 }

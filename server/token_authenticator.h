@@ -5,8 +5,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -15,10 +15,25 @@
 
 namespace booking::server {
 
-// Bearer tokens accepted on the protected RPCs, read from a file (one token per line; blank
-// lines and lines starting with '#' ignored) and re-read by Reload (the server calls it on
-// SIGHUP), so a token can be added or revoked without a restart. Tokens are compared in constant
-// time and never logged. Thread-safe.
+// What a token may do. A box office needs kWrite (and kRead when reads are protected); an
+// operator kAdmin; a Prometheus scraper kMetrics.
+enum class Scope : unsigned {
+  kWrite = 1,    // UpdateTicketsStatus
+  kRead = 2,     // ListTickets, GetTicket (with --auth_reads)
+  kAdmin = 4,    // AdminService: dead letters, handler status
+  kMetrics = 8,  // GET /metrics (with --auth_metrics)
+};
+std::string_view ScopeName(Scope scope);
+
+// Bearer tokens accepted on the protected RPCs, read from a file and re-read by Reload (the
+// server calls it on SIGHUP), so a token can be added or revoked without a restart. One token
+// per line, followed by its scopes; blank lines and lines starting with '#' are ignored:
+//
+//   box-office-7f3a9c  write,read
+//   ops-21be44         admin,metrics
+//
+// A token with no scopes may do everything (the format before scopes existed); loading warns
+// about each. Tokens are compared in constant time and never logged. Thread-safe.
 class TokenAuthenticator {
  public:
   // INVALID_ARGUMENT naming the file when it cannot be read or holds no token.
@@ -27,19 +42,26 @@ class TokenAuthenticator {
   // Re-reads the file; on failure keeps the tokens it had. Returns how many are accepted now.
   absl::StatusOr<size_t> Reload();
 
-  // OK when the call's `authorization` metadata is `Bearer <accepted token>`, else
-  // UNAUTHENTICATED saying what is wrong (without echoing the token).
-  absl::Status Check(const grpc::ServerContextBase& context) const;
+  // OK when the call's `authorization` metadata is `Bearer <accepted token>` with `scope`;
+  // UNAUTHENTICATED when the token is missing or unknown, PERMISSION_DENIED when it lacks the
+  // scope (never echoing the token).
+  [[nodiscard]] absl::Status Check(const grpc::ServerContextBase& context, Scope scope) const;
   // The same for an `authorization` value from elsewhere (an HTTP header); nullopt: absent.
-  absl::Status CheckHeader(std::optional<std::string_view> header) const;
-  bool Accepts(std::string_view token) const;
+  [[nodiscard]] absl::Status CheckHeader(std::optional<std::string_view> header, Scope scope) const;
+  // The token's scopes as a bit set of Scope values; 0 for a token not accepted.
+  unsigned ScopesOf(std::string_view token) const;
+  bool Accepts(std::string_view token) const { return ScopesOf(token) != 0; }
 
  private:
+  struct Entry {
+    std::string token;
+    unsigned scopes = 0;
+  };
   explicit TokenAuthenticator(std::string path) : path_(std::move(path)) {}
 
   const std::string path_;
   mutable std::mutex mu_;
-  std::shared_ptr<const std::vector<std::string>> tokens_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const std::vector<Entry>> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 // Equality whose time depends only on the lengths, not on where the first difference is.

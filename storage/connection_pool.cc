@@ -1,5 +1,8 @@
 #include "storage/connection_pool.h"
 
+#include <pthread.h>
+#include <sys/socket.h>
+
 #include <pqxx/connection>
 #include <pqxx/nontransaction>
 #include <pqxx/transaction>
@@ -14,18 +17,71 @@
 namespace booking::storage {
 
 struct ConnectionPool::Slot {
-  std::unique_ptr<pqxx::connection> conn;  // null until opened, and after it broke
+  // Used only by the thread holding the checkout: null until opened, and after it broke.
+  std::unique_ptr<pqxx::connection> conn;
+  // The watchdog's view, guarded by the pool's mu_: the socket to cut (-1: none) and when.
+  int fd = -1;
+  absl::Time deadline = absl::InfiniteFuture();
+  absl::Duration timeout;
+  bool cut = false;
 };
 
 ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options)) {
   const int size = options_.size > 0 ? options_.size : 1;
   slots_.reserve(size);
   for (int i = 0; i < size; ++i) slots_.push_back(std::make_unique<Slot>());
-  std::lock_guard lock(mu_);
-  for (auto& slot : slots_) idle_.push_back(slot.get());
+  {
+    std::lock_guard lock(mu_);
+    for (auto& slot : slots_) idle_.push_back(slot.get());
+  }
+  if (options_.transaction_timeout > absl::ZeroDuration()) {
+    watchdog_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "pg-watchdog");
+      Watch();
+    });
+  }
 }
 
-ConnectionPool::~ConnectionPool() = default;
+ConnectionPool::~ConnectionPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+void ConnectionPool::Arm(Slot& slot, absl::Duration timeout) {
+  std::lock_guard lock(mu_);
+  slot.fd = slot.conn != nullptr ? slot.conn->sock() : -1;
+  slot.timeout = timeout;
+  slot.deadline = timeout > absl::ZeroDuration() ? absl::Now() + timeout : absl::InfiniteFuture();
+  slot.cut = false;
+}
+
+void ConnectionPool::Disarm(Slot& slot) {
+  std::lock_guard lock(mu_);
+  slot.fd = -1;  // from here the socket may be closed, and its number reused
+  slot.deadline = absl::InfiniteFuture();
+}
+
+void ConnectionPool::Watch() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    // A tenth of a second late at most; checking a handful of slots costs nothing.
+    stop_.wait_for(lock, std::chrono::milliseconds(100));
+    const absl::Time now = absl::Now();
+    for (auto& slot : slots_) {
+      if (slot->fd < 0 || slot->cut || slot->deadline > now) continue;
+      // The thread blocked on this socket wakes with "connection closed" and reconnects later.
+      ::shutdown(slot->fd, SHUT_RDWR);
+      slot->cut = true;
+      ++cuts_;
+      spdlog::warn("postgres gave no answer within transaction_timeout={}: connection cut",
+                   absl::FormatDuration(slot->timeout));
+    }
+  }
+}
 
 absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
   std::unique_lock lock(mu_);
@@ -54,7 +110,12 @@ void ConnectionPool::Release(Slot* slot) {
 absl::Status ConnectionPool::Open(Slot& slot) {
   try {
     auto conn = std::make_unique<pqxx::connection>(
-        WithConnectTimeout(options_.database_url, options_.connect_timeout));
+        WithNetworkTimeouts(WithConnectTimeout(options_.database_url, options_.connect_timeout),
+                            options_.transaction_timeout));
+    {
+      std::lock_guard lock(mu_);
+      slot.fd = conn->sock();  // the set-up statements below are bounded too
+    }
     {
       pqxx::nontransaction setup(*conn);
       const std::string timeout_ms =
@@ -73,6 +134,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
     }
     slot.conn = std::move(conn);
   } catch (const std::exception& e) {
+    Disarm(slot);  // before the connection, and its socket, close
     slot.conn.reset();
     return StatusFromPgException(e);
   }
@@ -82,20 +144,28 @@ absl::Status ConnectionPool::Open(Slot& slot) {
 }
 
 absl::Status ConnectionPool::Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
-  return Execute<pqxx::work>(fn);
+  return Execute<pqxx::work>(fn, options_.transaction_timeout);
+}
+
+absl::Status ConnectionPool::Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn,
+                                      absl::Duration timeout) {
+  return Execute<pqxx::work>(fn, timeout);
 }
 
 absl::Status ConnectionPool::Run(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
-  return Execute<pqxx::nontransaction>(fn);
+  return Execute<pqxx::nontransaction>(fn, options_.transaction_timeout);
 }
 
 template <typename Txn>
-absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_base&)> fn) {
+absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_base&)> fn,
+                                     absl::Duration timeout) {
   absl::StatusOr<Slot*> acquired = Acquire();
   if (!acquired.ok()) return acquired.status();
   Slot& slot = **acquired;
   absl::Status status;
-  if (slot.conn == nullptr || !slot.conn->is_open()) status = Open(slot);
+  if (slot.conn != nullptr && !slot.conn->is_open()) slot.conn.reset();
+  Arm(slot, timeout);
+  if (slot.conn == nullptr) status = Open(slot);
   if (status.ok()) {
     try {
       Txn txn(*slot.conn);
@@ -103,15 +173,27 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       txn.commit();  // a no-op for nontransaction
     } catch (const std::exception& e) {
       status = StatusFromPgException(e);
+      bool cut = false;
+      {
+        std::lock_guard lock(mu_);
+        cut = slot.cut;
+      }
+      if (cut) {
+        status = absl::UnavailableError(absl::StrCat("no answer from postgres within ",
+                                                     absl::FormatDuration(timeout),
+                                                     " (connection cut): ", status.message()));
+      }
       // Lost while a statement or its commit was in flight: it may have committed.
       if (absl::IsUnavailable(status) && BreaksConnection(e)) status = MarkOutcomeUnknown(status);
       if (BreaksConnection(e)) {
         spdlog::warn("postgres connection dropped, reopening on next use: {}",
                      std::string(status.message()));
+        Disarm(slot);
         slot.conn.reset();
       }
     }
   }
+  Disarm(slot);
   Release(&slot);
   return status;
 }
@@ -126,7 +208,12 @@ absl::Status ConnectionPool::Warm() {
       break;
     }
     taken.push_back(*slot);
-    if ((*slot)->conn == nullptr || !(*slot)->conn->is_open()) status = Open(**slot);
+    if ((*slot)->conn == nullptr || !(*slot)->conn->is_open()) {
+      (*slot)->conn.reset();
+      Arm(**slot, options_.transaction_timeout);
+      status = Open(**slot);
+      Disarm(**slot);
+    }
   }
   for (Slot* slot : taken) Release(slot);
   return status;
@@ -141,6 +228,7 @@ PoolStats ConnectionPool::stats() const {
   stats.open += stats.in_use;  // a busy slot has, or is opening, a connection
   stats.waits = waits_;
   stats.reconnects = reconnects_;
+  stats.cuts = cuts_;
   return stats;
 }
 
@@ -152,6 +240,28 @@ std::string WithConnectTimeout(const std::string& url, absl::Duration timeout) {
     return absl::StrCat(url, absl::StrContains(url, "?") ? "&" : "?", "connect_timeout=", seconds);
   }
   return absl::StrCat(url, " connect_timeout=", seconds);
+}
+
+std::string WithNetworkTimeouts(const std::string& url, absl::Duration user_timeout) {
+  std::vector<std::pair<std::string, std::string>> params = {{"keepalives", "1"},
+                                                             {"keepalives_idle", "10"},
+                                                             {"keepalives_interval", "5"},
+                                                             {"keepalives_count", "3"}};
+  if (user_timeout > absl::ZeroDuration()) {
+    params.emplace_back("tcp_user_timeout",
+                        std::to_string(absl::ToInt64Milliseconds(user_timeout)));
+  }
+  std::string out = url;
+  const bool is_url = absl::StrContains(url, "://");
+  for (const auto& [key, value] : params) {
+    if (absl::StrContains(url, key)) continue;  // "keepalives" also guards keepalives_*
+    if (is_url) {
+      absl::StrAppend(&out, absl::StrContains(out, "?") ? "&" : "?", key, "=", value);
+    } else {
+      absl::StrAppend(&out, " ", key, "=", value);
+    }
+  }
+  return out;
 }
 
 std::string RedactDatabaseUrl(const std::string& url) {

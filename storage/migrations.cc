@@ -16,29 +16,32 @@ constexpr long long kMigrationLockKey = 0x626f6f6b696e67;  // "booking"
 
 absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> migrations) {
   int applied = 0;
-  absl::Status status = pool.Transact([&](pqxx::transaction_base& txn) {
-    applied = 0;
-    // Another instance may be migrating: wait for it, but not for ever.
-    txn.exec0("SET LOCAL statement_timeout = '60s'");
-    txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
-    txn.exec0(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-    std::set<int> done;
-    for (const auto& row : txn.exec("SELECT version FROM schema_migrations")) {
-      done.insert(row[0].as<int>());
-    }
-    for (const Migration& migration : migrations) {
-      if (done.count(migration.version) > 0) continue;
-      txn.exec0(std::string(migration.sql));
-      txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
-                       migration.version, std::string(migration.name));
-      spdlog::info("schema migration applied version={} name=\"{}\"", migration.version,
-                   migration.name);
-      ++applied;
-    }
-  });
+  // Bounded by more than the lock wait below, not by the pool's short transaction_timeout.
+  absl::Status status = pool.Transact(
+      [&](pqxx::transaction_base& txn) {
+        applied = 0;
+        // Another instance may be migrating: wait for it, but not for ever.
+        txn.exec0("SET LOCAL statement_timeout = '60s'");
+        txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+        txn.exec0(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+        std::set<int> done;
+        for (const auto& row : txn.exec("SELECT version FROM schema_migrations")) {
+          done.insert(row[0].as<int>());
+        }
+        for (const Migration& migration : migrations) {
+          if (done.count(migration.version) > 0) continue;
+          txn.exec0(std::string(migration.sql));
+          txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                           migration.version, std::string(migration.name));
+          spdlog::info("schema migration applied version={} name=\"{}\"", migration.version,
+                       migration.name);
+          ++applied;
+        }
+      },
+      absl::Minutes(2));
   if (!status.ok()) {
     return absl::Status(status.code(), absl::StrCat("schema migration: ", status.message()));
   }

@@ -189,8 +189,8 @@ TEST_F(OperationsE2eTest, MetricsMoveByExactlyWhatAKnownWorkloadDid) {
               1)
         << handler;
   }
-  for (const char* handler :
-       {"StoreTickets", "IssueReceipt", "AppendToTracker", "RemoveCanceledTicket", "AppendToRefund"}) {
+  for (const char* handler : {"StoreTickets", "IssueReceipt", "AppendToTracker",
+                              "RemoveCanceledTicket", "AppendToRefund"}) {
     const std::string label = absl::StrCat("{handler=\"", handler, "\"}");
     EXPECT_EQ(after.count("booking_handler_lag_events" + label), 1u) << handler;
     EXPECT_EQ(after["booking_handler_lag_events" + label], 0) << handler;
@@ -235,8 +235,9 @@ TEST_F(OperationsE2eTest, MadeUpMethodsShareOneMetricLabel) {
   ASSERT_EQ(page.status, 200);
   EXPECT_THAT(page.body, Not(HasSubstr("made.up"))) << "no label per invented name";
   const std::map<std::string, double> metrics = ParseMetrics(page.body);
-  EXPECT_EQ(metrics.at(R"(booking_calls_total{code="UNIMPLEMENTED",method="unknown",protocol="grpc"})"),
-            kCalls);
+  EXPECT_EQ(
+      metrics.at(R"(booking_calls_total{code="UNIMPLEMENTED",method="unknown",protocol="grpc"})"),
+      kCalls);
   EXPECT_THAT(server_->ReadLog(), Not(HasSubstr("made.up"))) << "nor a log field";
 }
 
@@ -499,23 +500,6 @@ TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtSt
   EXPECT_EQ(*code, 2);
   EXPECT_THAT(server.ReadLog(), HasSubstr("event_retention: must be at least 24h"));
   EXPECT_EQ(db_.QueryValue("SELECT to_regclass('events') IS NULL"), "t") << "nothing was created";
-}
-
-// The example configuration for operators is a working --flagfile (addresses and the token file
-// overridden for the test: later flags win).
-TEST_F(OperationsE2eTest, ExampleFlagFileStartsTheServer) {
-  const std::string tokens =
-      WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-flagfile-", getpid()), "tok-deploy\n");
-  StartServer(
-      {absl::StrCat("--auth_tokens_file=", tokens)},
-      {absl::StrCat("--flagfile=", BOOKING_SOURCE_DIR, "/tools/deploy/booking-server.flags")});
-  EXPECT_EQ(Update(testing::ValidRequest(1, "7e400000"), "deploy-1").error_code(),
-            grpc::UNAUTHENTICATED)
-      << "the example turns tokens on";
-  EXPECT_TRUE(Update(testing::ValidRequest(1, "7e400000"), "deploy-2",
-                     {{"authorization", "Bearer tok-deploy"}})
-                  .ok());
-  EXPECT_EQ(http_.Call("GET", Url("/health")).status, 200);
 }
 
 TEST_F(OperationsE2eTest, MetricsNeedATokenWhenConfigured) {

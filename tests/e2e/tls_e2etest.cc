@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -15,6 +16,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_certificates.h"
 #include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
 namespace booking {
@@ -68,8 +70,8 @@ class TlsE2eTest : public ::testing::Test {
     }
     return grpc::SslCredentials(options);
   }
-  grpc::Status Update(std::shared_ptr<grpc::ChannelCredentials> credentials,
-                      const std::string& key) {
+  grpc::Status Update(std::shared_ptr<grpc::ChannelCredentials> credentials, const std::string& key,
+                      const std::string& token = "") {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     auto stub = tickets::v1::BookingService::NewStub(
@@ -77,6 +79,7 @@ class TlsE2eTest : public ::testing::Test {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     context.AddMetadata("idempotency-key", key);
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
     tickets::v1::UpdateTicketsStatusResponse response;
     return stub->UpdateTicketsStatus(&context, testing::ValidRequest(1, "7f100000", next_++),
                                      &response);
@@ -150,6 +153,75 @@ TEST_F(TlsE2eTest, UnreadableKeyStopsStartUpNamingTheFlag) {
   ASSERT_TRUE(code.ok()) << server.ReadLog();
   EXPECT_EQ(*code, 2);
   EXPECT_THAT(server.ReadLog(), HasSubstr("tls_key_file"));
+}
+
+// The example configuration shipped for operators is a working --flagfile, and a safe one: TLS
+// only, every RPC and /metrics behind a token, and a box office's token cannot do an operator's
+// work. (Addresses, certificates and the token file are the test's: later flags win.)
+TEST_F(TlsE2eTest, ExampleFlagFileIsSafe) {
+  const std::string tokens = dir_ + "/tokens";
+  std::ofstream(tokens) << "# the example's format\nbox-office-1 write,read\nops-1 admin,metrics\n";
+  grpc_port_ = testing::PickFreePort();
+  http_port_ = testing::PickFreePort();
+  server_ = std::make_unique<testing::ServerProcess>(
+      BOOKING_SERVER_PATH,
+      std::vector<std::string>{
+          absl::StrCat("--flagfile=", BOOKING_SOURCE_DIR, "/tools/deploy/booking-server.flags"),
+          absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+          absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+          absl::StrCat("--database_url=", db_.url()), "--tls_cert_file=" + certs_.server_cert,
+          "--tls_key_file=" + certs_.server_key, "--auth_tokens_file=" + tokens});
+  ASSERT_TRUE(server_->Start().ok());
+  ASSERT_TRUE(
+      server_->WaitUntilServing(Target(), absl::Seconds(30), Credentials(certs_.ca, false)).ok())
+      << server_->ReadLog();
+  const auto tls = Credentials(certs_.ca, false);
+
+  EXPECT_EQ(Update(grpc::InsecureChannelCredentials(), "e-1", "box-office-1").error_code(),
+            grpc::UNAVAILABLE)
+      << "plaintext is refused";
+  EXPECT_EQ(Update(tls, "e-2").error_code(), grpc::UNAUTHENTICATED);
+  EXPECT_TRUE(Update(tls, "e-3", "box-office-1").ok());
+  EXPECT_EQ(Update(tls, "e-4", "ops-1").error_code(), grpc::PERMISSION_DENIED);
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  auto channel = grpc::CreateCustomChannel(Target(), tls, args);
+  auto list = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
+    tickets::v1::ListTicketsResponse response;
+    return tickets::v1::BookingService::NewStub(channel)
+        ->ListTickets(&context, {}, &response)
+        .error_code();
+  };
+  EXPECT_EQ(list(""), grpc::UNAUTHENTICATED) << "reads need a token";
+  EXPECT_EQ(list("box-office-1"), grpc::OK);
+  auto dead_letters = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    context.AddMetadata("authorization", "Bearer " + token);
+    tickets::v1::ListDeadLettersResponse response;
+    return tickets::v1::AdminService::NewStub(channel)
+        ->ListDeadLetters(&context, {}, &response)
+        .error_code();
+  };
+  EXPECT_EQ(dead_letters("box-office-1"), grpc::PERMISSION_DENIED);
+  EXPECT_EQ(dead_letters("ops-1"), grpc::OK);
+
+  testing::HttpCaller https;
+  https.set_tls(certs_.ca);
+  const std::string metrics = absl::StrCat("https://127.0.0.1:", http_port_, "/metrics");
+  EXPECT_EQ(https.Call("GET", metrics).status, 401);
+  testing::HttpResult denied =
+      https.Call("GET", metrics, "", {"Authorization: Bearer box-office-1"});
+  EXPECT_EQ(denied.status, 403) << denied.body;
+  EXPECT_THAT(denied.body, HasSubstr("lacks the \\\"metrics\\\" scope"));
+  EXPECT_EQ(https.Call("GET", metrics, "", {"Authorization: Bearer ops-1"}).status, 200);
+  EXPECT_EQ(https.Call("GET", absl::StrCat("https://127.0.0.1:", http_port_, "/health")).status,
+            200)
+      << "health stays open";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace booking::server {
@@ -39,6 +40,40 @@ TEST(TokenAuthenticatorTest, ReadsTokensSkippingCommentsBlankLinesAndSpaces) {
   EXPECT_TRUE((*auth)->Accepts("tok-b"));
   EXPECT_FALSE((*auth)->Accepts("# team"));
   EXPECT_FALSE((*auth)->Accepts(""));
+}
+
+TEST(TokenAuthenticatorTest, ScopesSeparateBoxOfficesFromOperators) {
+  auto auth = TokenAuthenticator::FromFile(TokenFile(
+      "scopes", "box-office  write, read\nops\tadmin,metrics\nscraper metrics\nlegacy\n"));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  const auto check = [&](const std::string& token, Scope scope) {
+    return (*auth)->CheckHeader("Bearer " + token, scope).code();
+  };
+  EXPECT_EQ(check("box-office", Scope::kWrite), absl::StatusCode::kOk);
+  EXPECT_EQ(check("box-office", Scope::kRead), absl::StatusCode::kOk);
+  EXPECT_EQ(check("box-office", Scope::kAdmin), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(check("box-office", Scope::kMetrics), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(check("ops", Scope::kAdmin), absl::StatusCode::kOk);
+  EXPECT_EQ(check("ops", Scope::kWrite), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(check("scraper", Scope::kMetrics), absl::StatusCode::kOk);
+  EXPECT_EQ(check("scraper", Scope::kRead), absl::StatusCode::kPermissionDenied);
+  // A bare token is the format before scopes: it may do everything (with a warning at load).
+  for (Scope scope : {Scope::kWrite, Scope::kRead, Scope::kAdmin, Scope::kMetrics}) {
+    EXPECT_EQ(check("legacy", scope), absl::StatusCode::kOk) << ScopeName(scope);
+  }
+  EXPECT_EQ(check("unknown", Scope::kRead), absl::StatusCode::kUnauthenticated);
+  absl::Status denied = (*auth)->CheckHeader("Bearer ops", Scope::kWrite);
+  EXPECT_EQ(denied.message(), "authorization: the token lacks the \"write\" scope");
+  EXPECT_EQ((*auth)->ScopesOf("box-office"),
+            static_cast<unsigned>(Scope::kWrite) | static_cast<unsigned>(Scope::kRead));
+}
+
+TEST(TokenAuthenticatorTest, UnknownScopeIsRefusedNamingTheLine) {
+  auto auth = TokenAuthenticator::FromFile(TokenFile("badscope", "# ok\ntok-a write\ntok-b rwx\n"));
+  ASSERT_FALSE(auth.ok());
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(auth.status().message()),
+              ::testing::HasSubstr("line 3: unknown scope \"rwx\""));
 }
 
 TEST(TokenAuthenticatorTest, ReloadRevokesAndAKeptFileSurvivesABadReload) {

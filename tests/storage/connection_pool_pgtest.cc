@@ -170,6 +170,45 @@ TEST(ConnectionPoolPgTest, ReconnectsAfterBackendTerminatedInUse) {
   EXPECT_EQ(pool->stats().reconnects, 2);
 }
 
+// The client-side bound: a checkout that gets no answer within transaction_timeout has its socket
+// cut (here the server is merely slow; on a dead network nothing else would end the wait), fails
+// as UNAVAILABLE with the outcome unknown, and the next checkout reconnects. The same pool with
+// no bound waits for the server.
+TEST(ConnectionPoolPgTest, CutsACheckoutThatGetsNoAnswerInTime) {
+  TestDatabase db;
+  storage::PoolOptions options;
+  options.database_url = db.url();
+  options.size = 1;
+  options.statement_timeout = absl::Seconds(30);
+  options.transaction_timeout = absl::Milliseconds(500);
+  ConnectionPool pool(options);
+  const int first_pid = BackendPid(pool);
+  const absl::Time start = absl::Now();
+  absl::Status status =
+      pool.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT pg_sleep(3)"); });
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_TRUE(IsOutcomeUnknown(status)) << status;
+  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("connection cut"));
+  EXPECT_GE(took, absl::Milliseconds(500));
+  EXPECT_LT(took, absl::Milliseconds(1500));
+  EXPECT_EQ(pool.stats().cuts, 1);
+  const int second_pid = BackendPid(pool);
+  EXPECT_GT(second_pid, 0);
+  EXPECT_NE(second_pid, first_pid);
+
+  // A longer bound for one transaction (migrations) is honoured.
+  EXPECT_TRUE(pool.Transact([](pqxx::transaction_base& txn) { txn.exec("SELECT pg_sleep(1)"); },
+                            absl::Seconds(5))
+                  .ok());
+
+  options.transaction_timeout = absl::ZeroDuration();
+  ConnectionPool unbounded(options);
+  EXPECT_TRUE(
+      unbounded.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT pg_sleep(1)"); }).ok());
+  EXPECT_EQ(unbounded.stats().cuts, 0);
+}
+
 TEST(ConnectionPoolPgTest, UnreachableServerIsUnavailable) {
   storage::PoolOptions options;
   options.database_url = "postgresql://postgres@127.0.0.1:1/none";
@@ -189,6 +228,11 @@ TEST(ConnectionPoolTest, UrlHelpers) {
             "postgresql://h/db?sslmode=disable&connect_timeout=5");
   EXPECT_EQ(WithConnectTimeout("host=h dbname=db", absl::Seconds(3)),
             "host=h dbname=db connect_timeout=3");
+  EXPECT_EQ(WithNetworkTimeouts("postgresql://h/db", absl::Seconds(10)),
+            "postgresql://h/db?keepalives=1&keepalives_idle=10&keepalives_interval=5&"
+            "keepalives_count=3&tcp_user_timeout=10000");
+  EXPECT_EQ(WithNetworkTimeouts("host=h keepalives_idle=60", absl::ZeroDuration()),
+            "host=h keepalives_idle=60 keepalives_interval=5 keepalives_count=3");
   EXPECT_EQ(RedactDatabaseUrl("postgresql://bob:s3cret@h:5432/db"),
             "postgresql://bob:***@h:5432/db");
   EXPECT_EQ(RedactDatabaseUrl("host=h password=s3cret dbname=db"), "host=h password=*** dbname=db");
