@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/log_value.h"
 #include "server/call_metadata.h"
 #include "server/error_details.h"
 #include "server/event_factory.h"
@@ -25,13 +26,12 @@ std::string StartCall(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor, std::string_view method,
                                std::string_view correlation_id, const absl::Status& status) {
   if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) {
-    spdlog::info("call rejected method={} correlation_id={} code={} error=\"{}\"", method,
+    spdlog::info("call rejected method={} correlation_id={} code={} error={}", method,
                  correlation_id, absl::StatusCodeToString(status.code()),
-                 std::string(status.message()));
+                 LogValue(status.message()));
   } else {
-    spdlog::warn("call failed method={} correlation_id={} code={} error=\"{}\"", method,
-                 correlation_id, absl::StatusCodeToString(status.code()),
-                 std::string(status.message()));
+    spdlog::warn("call failed method={} correlation_id={} code={} error={}", method, correlation_id,
+                 absl::StatusCodeToString(status.code()), LogValue(status.message()));
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;

@@ -4,6 +4,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -41,7 +42,8 @@ void DatabaseHealth::Run() {
       if (serving) {
         spdlog::info("postgres reachable again: health SERVING");
       } else {
-        spdlog::error("postgres unreachable: health NOT_SERVING error=\"{}\"", status.ToString());
+        spdlog::error("postgres unreachable: health NOT_SERVING error={}",
+                      LogValue(status.ToString()));
       }
       if (reachable_ != nullptr) reachable_->store(serving);
       health_.SetServingStatus(serving);

@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -320,8 +321,8 @@ struct HttpServer::Impl {
         accept_backoff = std::clamp(accept_backoff * 2, absl::Milliseconds(10), absl::Seconds(1));
         if (absl::Now() - last_accept_warning >= absl::Seconds(1)) {
           last_accept_warning = absl::Now();
-          spdlog::warn("http accept failed, backing off error=\"{}\" retry_in_ms={}", ec.message(),
-                       absl::ToInt64Milliseconds(accept_backoff));
+          spdlog::warn("http accept failed, backing off error={} retry_in_ms={}",
+                       LogValue(ec.message()), absl::ToInt64Milliseconds(accept_backoff));
         }
         accept_timer.expires_after(Chrono(accept_backoff));
         accept_timer.async_wait([this](beast::error_code wait_ec) {

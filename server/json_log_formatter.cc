@@ -3,6 +3,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 
 namespace booking::server {
@@ -62,7 +63,17 @@ std::string ReadValue(std::string_view& text) {
   if (!text.empty() && text[0] == '"') {
     size_t i = 1;
     for (; i < text.size() && text[i] != '"'; ++i) {
-      if (text[i] == '\\' && i + 1 < text.size()) ++i;
+      if (text[i] == '\\' && i + 1 < text.size()) {
+        ++i;
+        // LogValue writes control bytes as \xHH: the JSON value gets the byte back (escaped).
+        int byte = 0;
+        if (text[i] == 'x' && i + 2 < text.size() &&
+            absl::SimpleHexAtoi(std::string(text.substr(i + 1, 2)), &byte)) {
+          value.push_back(static_cast<char>(byte));
+          i += 2;
+          continue;
+        }
+      }
       value.push_back(text[i]);
     }
     text.remove_prefix(std::min(text.size(), i + 1));

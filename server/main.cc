@@ -203,7 +203,7 @@ absl::Status WaitForDatabase(storage::ConnectionPool& pool) {
     absl::Status status = pool.Warm();
     if (status.ok()) return status;
     if (absl::Now() + absl::Seconds(1) > deadline) return status;
-    spdlog::warn("waiting for postgres error=\"{}\"", std::string(status.message()));
+    spdlog::warn("waiting for postgres error={}", LogValue(status.message()));
     absl::SleepFor(absl::Seconds(1));
   }
 }
@@ -359,13 +359,13 @@ int Run() {
   metrics.AddGauge("booking_db_pool_waits", "Checkouts that found no idle connection (total).",
                    [&pool] { return static_cast<double>(pool.stats().waits); });
   spdlog::info("connecting to postgres database_url={} pool_size={}",
-               storage::RedactDatabaseUrl(database_url), pool_options.size);
+               LogValue(storage::RedactDatabaseUrl(database_url)), pool_options.size);
   if (absl::Status status = WaitForDatabase(pool); !status.ok()) {
-    spdlog::critical("postgres unreachable error=\"{}\"", std::string(status.message()));
+    spdlog::critical("postgres unreachable error={}", LogValue(status.message()));
     return 1;
   }
   if (absl::StatusOr<int> applied = storage::Migrate(pool); !applied.ok()) {
-    spdlog::critical("migrations failed error=\"{}\"", std::string(applied.status().message()));
+    spdlog::critical("migrations failed error={}", LogValue(applied.status().message()));
     return 1;
   }
   storage::PgTicketRepository tickets(pool);
@@ -374,8 +374,8 @@ int Run() {
   // restart are not mistaken for newer.
   absl::StatusOr<int64_t> max_sequence = tickets.MaxEventSequence();
   if (!max_sequence.ok()) {
-    spdlog::critical("reading the last event sequence failed error=\"{}\"",
-                     std::string(max_sequence.status().message()));
+    spdlog::critical("reading the last event sequence failed error={}",
+                     LogValue(max_sequence.status().message()));
     return 1;
   }
 
@@ -392,7 +392,8 @@ int Run() {
   if (const std::string url = absl::GetFlag(FLAGS_receipts_url); !url.empty()) {
     receipt_calls = std::make_unique<workers::CallPool>(api_concurrency, "receipts");
     receipts = std::make_unique<workers::HttpReceiptsApi>(http, url, receipt_calls.get());
-    spdlog::info("receipts go to the receipts API receipts_url={}", workers::RedactUrl(url));
+    spdlog::info("receipts go to the receipts API receipts_url={}",
+                 LogValue(workers::RedactUrl(url)));
   } else {
     receipts = std::make_unique<workers::LocalReceiptsApi>(receipt_table);
     spdlog::info("receipts go to the local receipts table");
@@ -402,7 +403,7 @@ int Run() {
     sheet_calls = std::make_unique<workers::CallPool>(api_concurrency, "sheets");
     spreadsheets = std::make_unique<workers::HttpSpreadsheetsApi>(http, url, sheet_calls.get());
     spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}",
-                 workers::RedactUrl(url));
+                 LogValue(workers::RedactUrl(url)));
   } else {
     spreadsheets = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table);
     spdlog::info("tracker rows go to the local tracker_rows table");
@@ -435,7 +436,7 @@ int Run() {
 
   const std::string log_kind = absl::GetFlag(FLAGS_event_log);
   if (log_kind != "postgres" && log_kind != "memory") {
-    spdlog::critical("event_log: must be postgres or memory, got \"{}\"", log_kind);
+    spdlog::critical("event_log: must be postgres or memory, got {}", LogValue(log_kind));
     return 2;
   }
   const bool durable = log_kind == "postgres";
@@ -479,7 +480,7 @@ int Run() {
         std::make_unique<workers::LanePool>(router, handler_log, keeper, lane_options, &metrics);
     keeper.Start([&lanes] { lanes->Wake(); });
     if (absl::Status status = lanes->Start(storage::StartFrom::kEarliest); !status.ok()) {
-      spdlog::critical("registering handlers failed error=\"{}\"", status.ToString());
+      spdlog::critical("registering handlers failed error={}", LogValue(status.ToString()));
       return 1;
     }
     event_log = std::make_unique<workers::PgEventLog>(
@@ -647,8 +648,8 @@ int Run() {
     if (count.ok()) {
       spdlog::info("bearer tokens reloaded tokens={}", *count);
     } else {
-      spdlog::error("bearer tokens not reloaded, keeping the old ones error=\"{}\"",
-                    std::string(count.status().message()));
+      spdlog::error("bearer tokens not reloaded, keeping the old ones error={}",
+                    LogValue(count.status().message()));
     }
   });
   const absl::Duration grace = absl::GetFlag(FLAGS_shutdown_timeout);

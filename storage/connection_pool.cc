@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 #include "storage/pg_errors.h"
 
@@ -186,8 +187,8 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       // Lost while a statement or its commit was in flight: it may have committed.
       if (absl::IsUnavailable(status) && BreaksConnection(e)) status = MarkOutcomeUnknown(status);
       if (BreaksConnection(e)) {
-        spdlog::warn("postgres connection dropped, reopening on next use: {}",
-                     std::string(status.message()));
+        spdlog::warn("postgres connection dropped, reopening on next use error={}",
+                     LogValue(status.message()));
         Disarm(slot);
         slot.conn.reset();
       }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::storage {
@@ -36,8 +37,8 @@ absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> mi
           txn.exec0(std::string(migration.sql));
           txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                            migration.version, std::string(migration.name));
-          spdlog::info("schema migration applied version={} name=\"{}\"", migration.version,
-                       migration.name);
+          spdlog::info("schema migration applied version={} name={}", migration.version,
+                       LogValue(migration.name));
           ++applied;
         }
       },

@@ -1,5 +1,6 @@
 #include "workers/delivery_runner.h"
 
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
@@ -9,9 +10,9 @@ void DeliveryRunner::Run(std::vector<Event>& batch) const {
     if (!delivery.status.ok()) {
       spdlog::warn(
           "delivery failed handler={} event_id={} ticket_id={} correlation_id={} "
-          "outcome=\"dropped (in-memory log)\" error=\"{}\"",
+          "outcome=\"dropped (in-memory log)\" error={}",
           std::string(delivery.handler), delivery.event->id, delivery.event->ticket_id,
-          delivery.event->correlation_id, delivery.status.ToString());
+          delivery.event->correlation_id, LogValue(delivery.status.ToString()));
     }
     if (metrics_ != nullptr) {
       metrics_->Delivery(delivery.handler, delivery.status.ok() ? "success" : "dropped");

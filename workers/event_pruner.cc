@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
@@ -48,7 +49,7 @@ void EventPruner::Run() {
     }
     absl::StatusOr<long long> pruned = PruneOnce();
     if (!pruned.ok()) {
-      spdlog::warn("event pruning failed error=\"{}\"", pruned.status().ToString());
+      spdlog::warn("event pruning failed error={}", LogValue(pruned.status().ToString()));
     } else if (*pruned > 0) {
       spdlog::info("finished events pruned count={}", *pruned);
     }

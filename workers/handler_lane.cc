@@ -7,6 +7,7 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 #include "workers/event_conversion.h"
 
@@ -22,9 +23,8 @@ struct HandlerLane::Item {
   int attempts = 0;
 };
 
-HandlerLane::HandlerLane(Handler& handler, std::string event_type,
-                         storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
-                         metrics::Metrics* metrics)
+HandlerLane::HandlerLane(Handler& handler, std::string event_type, storage::HandlerLog& log,
+                         LeaseKeeper& keeper, LaneOptions options, metrics::Metrics* metrics)
     : handler_(handler),
       event_type_(std::move(event_type)),
       name_(handler.name()),
@@ -108,8 +108,8 @@ int HandlerLane::RunOnce() {
   absl::StatusOr<storage::HandlerBatchRead> batch = log_.Read(name_, read);
   if (!batch.ok()) {
     NoteError(batch.status());
-    spdlog::warn("reading the event log failed handler={} error=\"{}\"", name_,
-                 batch.status().ToString());
+    spdlog::warn("reading the event log failed handler={} error={}", name_,
+                 LogValue(batch.status().ToString()));
     SleepUnlessStopped(absl::Seconds(1));  // the database is away: do not spin
     return 0;
   }
@@ -144,9 +144,9 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
                            ? static_cast<size_t>(std::max(1, options_.call_chunk))
                            : std::max<size_t>(1, mine.size());
   for (size_t first = 0; first < mine.size(); first += chunk) {
-    const std::vector<size_t> part(mine.begin() + static_cast<std::ptrdiff_t>(first),
-                                   mine.begin() + static_cast<std::ptrdiff_t>(
-                                                      std::min(mine.size(), first + chunk)));
+    const std::vector<size_t> part(
+        mine.begin() + static_cast<std::ptrdiff_t>(first),
+        mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), first + chunk)));
     const bool finished = WorkOn(part, items);
     {
       std::lock_guard lock(status_mu_);
@@ -188,9 +188,9 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
         ++succeeded;
       } else if (item.state == Item::State::kDead) {
         ++dead;
-        spdlog::warn(
-            "dead letter handler={} event_id={} ticket_id={} correlation_id={} error=\"{}\"",
-            name_, item.event.id, item.event.ticket_id, item.event.correlation_id, item.reason);
+        spdlog::warn("dead letter handler={} event_id={} ticket_id={} correlation_id={} error={}",
+                     name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
+                     LogValue(item.reason));
       } else {
         ++retryable;
         if (first_failed == nullptr) first_failed = &item;
@@ -237,7 +237,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
         items[i].reason = reason;
         ++given_up;
       }
-      spdlog::warn("dead letters handler={} count={} reason=\"{}\"", name_, given_up, reason);
+      spdlog::warn("dead letters handler={} count={} reason={}", name_, given_up, LogValue(reason));
       if (metrics_ != nullptr) metrics_->Deliveries(name_, "dead_letter", given_up);
       std::lock_guard lock(status_mu_);
       status_.dead_lettered += given_up;
@@ -246,10 +246,10 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
     const absl::Duration wait = Backoff(options_.retry, failed_rounds);
     spdlog::warn(
         "handler failed, will retry handler={} failed={} left={} retry_in_ms={} breaker={} "
-        "event_id={} correlation_id={} error=\"{}\"",
+        "event_id={} correlation_id={} error={}",
         name_, retryable, left, absl::ToInt64Milliseconds(wait),
         breaker_.state() == CircuitBreaker::State::kClosed ? "closed" : "open",
-        first_failed->event.id, first_failed->event.correlation_id, error);
+        first_failed->event.id, first_failed->event.correlation_id, LogValue(error));
     if (!SleepUnlessStopped(wait)) return false;
   }
 }
@@ -337,8 +337,8 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
     absl::StatusOr<storage::CommitResult> result = log_.Commit(name_, progress);
     if (result.ok()) {
       if (result->stale_partitions > 0) {
-        spdlog::warn("progress dropped: partitions changed owner handler={} partitions={}",
-                     name_, result->stale_partitions);
+        spdlog::warn("progress dropped: partitions changed owner handler={} partitions={}", name_,
+                     result->stale_partitions);
         if (metrics_ != nullptr) metrics_->HandlerStaleCommits(name_, result->stale_partitions);
         std::lock_guard lock(status_mu_);
         status_.stale_commits += result->stale_partitions;
@@ -347,12 +347,12 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
     }
     NoteError(result.status());
     if (absl::Now() >= deadline && stopping()) {
-      spdlog::warn("progress not recorded, it will be redone handler={} error=\"{}\"", name_,
-                   result.status().ToString());
+      spdlog::warn("progress not recorded, it will be redone handler={} error={}", name_,
+                   LogValue(result.status().ToString()));
       return;
     }
-    spdlog::warn("recording progress failed, will retry handler={} error=\"{}\"", name_,
-                 result.status().ToString());
+    spdlog::warn("recording progress failed, will retry handler={} error={}", name_,
+                 LogValue(result.status().ToString()));
     absl::SleepFor(std::min(absl::Seconds(2), absl::Milliseconds(100) * attempt));
   }
 }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/log_value.h"
 #include "external/v1/receipts.pb.h"
 #include "spdlog/spdlog.h"
 
@@ -61,8 +62,8 @@ absl::Status HttpReceiptsApi::IssueOne(const storage::ReceiptRecord& receipt) {
                  receipt.ticket_id, receipt.correlation_id, response->status);
   }
   spdlog::info("receipt issued ticket_id={} correlation_id={} number={} issued_at={} existed={}",
-               receipt.ticket_id, receipt.correlation_id, answer.number(), answer.issued_at(),
-               response->status == 200);
+               receipt.ticket_id, receipt.correlation_id, LogValue(answer.number()),
+               LogValue(answer.issued_at()), response->status == 200);
   return absl::OkStatus();
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
@@ -32,8 +33,8 @@ void LeaseKeeper::Stop() {
   }
   if (absl::Status status = log_.Release(options_.owner, partitions, /*leaving=*/true);
       !status.ok()) {
-    spdlog::warn("leases not given back, they expire in {} error=\"{}\"",
-                 absl::FormatDuration(options_.lease), status.ToString());
+    spdlog::warn("leases not given back, they expire in {} error={}",
+                 absl::FormatDuration(options_.lease), LogValue(status.ToString()));
   } else {
     spdlog::info("leases given back partitions={}", partitions.size());
   }
@@ -71,7 +72,7 @@ void LeaseKeeper::RunOnce() {
   if (!renewed.ok()) {
     // Keep what we think we hold: the writes are fenced, so a lease lost meanwhile costs nothing
     // but redone work.
-    spdlog::warn("renewing leases failed error=\"{}\"", renewed.status().ToString());
+    spdlog::warn("renewing leases failed error={}", LogValue(renewed.status().ToString()));
     return;
   }
   absl::StatusOr<int> live = log_.LiveOwners();
@@ -85,7 +86,7 @@ void LeaseKeeper::RunOnce() {
     if (more.ok()) {
       claimed = *std::move(more);
     } else {
-      spdlog::warn("claiming partitions failed error=\"{}\"", more.status().ToString());
+      spdlog::warn("claiming partitions failed error={}", LogValue(more.status().ToString()));
     }
   }
   std::vector<int> release;
@@ -113,7 +114,7 @@ void LeaseKeeper::RunOnce() {
   if (!release.empty()) {
     if (absl::Status status = log_.Release(options_.owner, release, /*leaving=*/false);
         !status.ok()) {
-      spdlog::warn("handing partitions over failed error=\"{}\"", status.ToString());
+      spdlog::warn("handing partitions over failed error={}", LogValue(status.ToString()));
     } else {
       spdlog::info("partitions handed over count={} live_instances={}", release.size(), owners);
     }

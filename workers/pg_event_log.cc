@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 #include "storage/pg_errors.h"
 #include "workers/event_conversion.h"
@@ -39,8 +40,8 @@ void PgEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCall
   } else if (const size_t before = pending_events_.fetch_add(n);
              before + n > options_.max_pending_events) {
     pending_events_.fetch_sub(n);
-    refused = absl::ResourceExhaustedError(absl::StrCat(
-        "event log saturated (", before, " events waiting to commit); retry later"));
+    refused = absl::ResourceExhaustedError(
+        absl::StrCat("event log saturated (", before, " events waiting to commit); retry later"));
   } else {
     queue_.enqueue(Pending{std::move(call), std::move(events), std::move(done)});
   }
@@ -131,13 +132,14 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     // know that a retry with the same key is what settles it, not that nothing happened.
     const absl::Status status = absl::UnavailableError(
         storage::IsOutcomeUnknown(outcome.status())
-            ? absl::StrCat("event log: the commit's outcome is unknown (", outcome.status().message(),
+            ? absl::StrCat("event log: the commit's outcome is unknown (",
+                           outcome.status().message(),
                            "); the events may have been published and handled: retry with the "
                            "same idempotency key, which publishes them at most once")
             : absl::StrCat("event log: nothing was published (", outcome.status().message(),
                            "); retry"));
-    spdlog::warn("group commit failed events={} error=\"{}\"", records.size(),
-                 outcome.status().ToString());
+    spdlog::warn("group commit failed events={} error={}", records.size(),
+                 LogValue(outcome.status().ToString()));
     for (Pending& pending : batch) std::move(pending.done)(status);
     return;
   }

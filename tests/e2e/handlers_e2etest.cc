@@ -1,15 +1,19 @@
 // End to end with every handler: the real binary against the fake receipts and spreadsheets
 // services (real HTTP servers in this process), or against its local tables.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
-#include "tests/support/eventually.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/eventually.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -26,7 +30,7 @@ constexpr char kTicket[] = "a1000000-0b7d-4e2a-9c11-000000000000";
 class HandlersE2eTest : public ::testing::Test {
  protected:
   // Starts the server; with `use_fakes`, against the fakes.
-  void StartServer(bool use_fakes) {
+  void StartServer(bool use_fakes, std::vector<std::string> extra = {}) {
     port_ = testing::PickFreePort();
     std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port_),
                                      absl::StrCat("--database_url=", db_.url()),
@@ -35,6 +39,7 @@ class HandlersE2eTest : public ::testing::Test {
       args.push_back("--receipts_url=" + receipts_.url());
       args.push_back("--spreadsheets_url=" + sheets_.url());
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
     ASSERT_TRUE(server_->Start().ok());
     absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
@@ -148,6 +153,35 @@ TEST_F(HandlersE2eTest, FailingReceiptsApiDoesNotStopTheOthers) {
   EXPECT_TRUE(Eventually([&] {
     return server_->ReadLog().find("handler=IssueReceipt") != std::string::npos;
   })) << "the failure is logged";
+}
+
+// An API's error text goes into the log (and dead_letters.reason) as one escaped value: quotes,
+// a newline and `key=value` pairs in it forge no field of the JSON log.
+TEST_F(HandlersE2eTest, HostileApiErrorTextStaysOneLogField) {
+  receipts_.FailNext(1, testing::Fault::kHostile400);  // 400: dead-lettered at once
+  StartServer(/*use_fakes=*/true, {"--log_format=json"});
+  Send("confirmed", "office-hostile");
+  ASSERT_TRUE(Eventually([&] { return db_.Count("dead_letters") == 1; })) << server_->ReadLog();
+  server_->Stop(SIGTERM, absl::Seconds(15)).IgnoreError();
+  std::istringstream lines(server_->ReadLog());
+  int dead_letter_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    google::protobuf::Struct record;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &record).ok()) << line;
+    EXPECT_FALSE(record.fields().contains("forged")) << line;
+    EXPECT_FALSE(record.fields().contains("injected")) << line;
+    auto message = record.fields().find("message");
+    if (message == record.fields().end() || message->second.string_value() != "dead letter") {
+      continue;
+    }
+    ++dead_letter_lines;
+    ASSERT_TRUE(record.fields().contains("error")) << line;
+    EXPECT_THAT(record.fields().at("error").string_value(),
+                ::testing::HasSubstr(testing::kHostileBody));
+    EXPECT_EQ(record.fields().at("level").string_value(), "warning") << line;
+  }
+  EXPECT_EQ(dead_letter_lines, 1) << server_->ReadLog();
 }
 
 TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {

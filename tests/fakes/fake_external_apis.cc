@@ -120,7 +120,9 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
             s.requests.push_back(recorded);
             if (fault == Fault::kDrop) break;
             const std::string target(request.target());
-            if (fault == Fault::kStatus500) {
+            if (fault == Fault::kHostile400) {
+              response = Answer(request, http::status::bad_request, kHostileBody);
+            } else if (fault == Fault::kStatus500) {
               response = Answer(request, http::status::internal_server_error,
                                 R"({"error":"injected failure"})");
             } else if (request.method() == http::verb::put && target == "/receipts") {
@@ -152,7 +154,8 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
           }
           const int now_in_flight = ++s.in_flight;
           for (int seen = s.max_in_flight.load();
-               now_in_flight > seen && !s.max_in_flight.compare_exchange_weak(seen, now_in_flight);) {
+               now_in_flight > seen &&
+               !s.max_in_flight.compare_exchange_weak(seen, now_in_flight);) {
           }
           const long long delay_ms = fault == Fault::kSlow ? slow_delay_ms_.load()
                                      : fault.has_value()   ? 0

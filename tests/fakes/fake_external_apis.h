@@ -23,10 +23,15 @@ struct RecordedRequest {
 };
 
 enum class Fault {
-  kStatus500,  // answers 500
-  kSlow,       // does the work, then answers after slow_delay (past the client's timeout)
-  kDrop,       // closes the connection without answering
+  kStatus500,   // answers 500
+  kSlow,        // does the work, then answers after slow_delay (past the client's timeout)
+  kDrop,        // closes the connection without answering
+  kHostile400,  // answers 400 with a body written to forge log fields (kHostileBody)
 };
+
+// What a hostile or broken API answers with kHostile400: quotes, a newline and `key=value`
+// pairs that would become fields of the log line if written as they are.
+inline constexpr char kHostileBody[] = "bad\" status=200 forged=\"yes\nlevel=info injected=1";
 
 // The receipts and spreadsheets APIs as one real HTTP/1.1 server (Boost.Beast) on 127.0.0.1, in
 // the test process, with switches to fail. Receipts: `PUT /receipts` answers 201 with a new
