@@ -1,7 +1,11 @@
 #include "server/booking_service.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/log_value.h"
 #include "server/call_metadata.h"
 #include "server/error_details.h"
@@ -49,13 +53,40 @@ void ToProto(const storage::TicketRecord& record, Ticket& ticket) {
   ticket.mutable_updated_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
 }
 
+// The level a call asked to wait for: the request field, else a `Prefer: wait=stored|completed`
+// header (forwarded by the REST gateway); nullopt for ACCEPTED, the default.
+std::optional<CompletionWaiter::Level> WaitLevel(
+    const tickets::v1::UpdateTicketsStatusRequest& request,
+    const grpc::ServerContextBase& context) {
+  using Request = tickets::v1::UpdateTicketsStatusRequest;
+  switch (request.consistency()) {
+    case Request::STORED:
+      return CompletionWaiter::Level::kStored;
+    case Request::COMPLETED:
+      return CompletionWaiter::Level::kCompleted;
+    case Request::ACCEPTED:
+      return std::nullopt;
+    default:
+      break;
+  }
+  std::optional<std::string_view> prefer = FindMetadata(context, "prefer");
+  if (!prefer.has_value()) return std::nullopt;
+  // RFC 7240: preferences separated by commas, parameters by semicolons, names case-blind.
+  for (absl::string_view preference : absl::StrSplit(std::string(*prefer), absl::ByAnyChar(",;"))) {
+    const std::string item = absl::AsciiStrToLower(absl::StripAsciiWhitespace(preference));
+    if (item == "wait=stored") return CompletionWaiter::Level::kStored;
+    if (item == "wait=completed") return CompletionWaiter::Level::kCompleted;
+  }
+  return std::nullopt;
+}
+
 absl::Status Busy() {
   return absl::ResourceExhaustedError("too many reads in progress; retry later");
 }
 
 // An UpdateTicketsStatus call waiting for its events (or for the call ahead of it with the same
 // idempotency key), answered from the log's thread.
-struct UpdateCall {
+struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   grpc::ServerUnaryReactor* reactor = nullptr;
   tickets::v1::UpdateTicketsStatusResponse* response = nullptr;
   metrics::Metrics* metrics = nullptr;
@@ -65,6 +96,11 @@ struct UpdateCall {
   std::string fingerprint;
   std::vector<std::string> event_ids;
   size_t ticket_count = 0;
+  // Set when the caller asked to wait for the handlers: the events' keys and tickets, in order.
+  CompletionWaiter* waiter = nullptr;
+  std::optional<CompletionWaiter::Level> level;
+  absl::Time wait_deadline;
+  std::vector<std::pair<std::string, std::string>> event_tickets;  // (event key, ticket id)
 
   void Answer(const absl::StatusOr<workers::AppendResult>& result) {
     constexpr std::string_view kMethod = "UpdateTicketsStatus";
@@ -87,6 +123,45 @@ struct UpdateCall {
       spdlog::info("tickets accepted correlation_id={} tickets={} published={} event_ids={}",
                    correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
     }
+    if (!level.has_value()) {
+      reactor->Finish(grpc::Status::OK);
+    } else if (waiter == nullptr) {
+      response->set_consistency_reached(false);  // the in-memory log keeps no progress
+      reactor->Finish(grpc::Status::OK);
+    } else {
+      std::vector<std::string> keys;
+      keys.reserve(event_tickets.size());
+      for (const auto& [event_key, ticket] : event_tickets) keys.push_back(event_key);
+      waiter->Wait(std::move(keys), *level, wait_deadline,
+                   [self = shared_from_this()](CompletionWaiter::Outcome outcome) {
+                     self->AnswerWaited(outcome);
+                   });
+    }
+  }
+
+  // After the wait: how far each ticket got, in the call's order.
+  void AnswerWaited(const CompletionWaiter::Outcome& outcome) {
+    response->set_consistency_reached(outcome.reached);
+    for (const auto& [event_key, ticket_id] : event_tickets) {
+      tickets::v1::TicketProgress& progress = *response->add_progress();
+      progress.set_ticket_id(ticket_id);
+      for (const storage::HandlerState& state : outcome.states) {
+        if (state.idempotency_key != event_key) continue;
+        switch (state.state) {
+          case storage::HandlerState::State::kFinished:
+            progress.add_finished_handlers(state.handler);
+            break;
+          case storage::HandlerState::State::kDeadLettered:
+            progress.add_dead_lettered_handlers(state.handler);
+            break;
+          case storage::HandlerState::State::kPending:
+            progress.add_pending_handlers(state.handler);
+            break;
+        }
+      }
+    }
+    spdlog::info("wait answered correlation_id={} consistency_reached={}", correlation_id,
+                 outcome.reached);
     reactor->Finish(grpc::Status::OK);
   }
 
@@ -153,6 +228,24 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   std::vector<workers::Event> events =
       BuildEvents(*request, *key, call->correlation_id, absl::Now());
   call->ticket_count = events.size();
+  if (std::optional<CompletionWaiter::Level> level = WaitLevel(*request, *context)) {
+    call->level = level;
+    call->waiter = options_.waiter;
+    // Bounded by --max_wait and by the call's own deadline, answering a fifth of the time left
+    // before it (50-500 ms), so the client gets the progress rather than DEADLINE_EXCEEDED.
+    const absl::Time now = absl::Now();
+    absl::Time deadline = now + options_.max_wait;
+    const absl::Time client_deadline = absl::FromChrono(context->deadline());
+    if (client_deadline < now + options_.max_wait + absl::Seconds(1)) {
+      const absl::Duration margin =
+          std::clamp((client_deadline - now) / 5, absl::Milliseconds(50), absl::Milliseconds(500));
+      deadline = std::min(deadline, client_deadline - margin);
+    }
+    call->wait_deadline = deadline;
+    for (const workers::Event& event : events) {
+      call->event_tickets.emplace_back(event.idempotency_key, event.ticket_id);
+    }
+  }
   // The ids are only copied when the accept line will be written.
   if (spdlog::should_log(spdlog::level::info)) {
     call->event_ids.reserve(events.size());

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "metrics/metrics.h"
+#include "server/completion_waiter.h"
 #include "server/in_flight_calls.h"
 #include "server/query_executor.h"
 #include "server/request_validator.h"
@@ -29,6 +30,11 @@ struct BookingServiceOptions {
   // When set and false (the database health check gets no answer), UpdateTicketsStatus answers
   // UNAVAILABLE at once rather than queueing for a commit that cannot happen.
   const std::atomic<bool>* database_reachable = nullptr;
+  // Answers calls that ask for STORED or COMPLETED once their events are handled; without it
+  // (the in-memory log) such calls are answered at once, with consistency_reached false.
+  CompletionWaiter* waiter = nullptr;
+  // The longest such a call waits, whatever its deadline.
+  absl::Duration max_wait = absl::Seconds(10);
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into

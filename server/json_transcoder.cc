@@ -30,7 +30,6 @@ GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
   return response;
 }
 
-
 const FieldDescriptor* FindField(const google::protobuf::Descriptor& type, std::string_view name) {
   const std::string key(name);
   if (const FieldDescriptor* field = type.FindFieldByName(key); field != nullptr) return field;
@@ -370,7 +369,8 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   call->context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
   for (const auto& [name, value] : request.headers) {
     std::string key;
-    if (name == "idempotency-key" || name == "correlation-id" || name == "authorization") {
+    if (name == "idempotency-key" || name == "correlation-id" || name == "authorization" ||
+        name == "prefer") {
       key = name;
     } else if (absl::StartsWith(name, "grpc-metadata-")) {
       key = name.substr(strlen("grpc-metadata-"));

@@ -25,6 +25,7 @@
 #include "server/admin_service.h"
 #include "server/booking_service.h"
 #include "server/call_observer.h"
+#include "server/completion_waiter.h"
 #include "server/database_health.h"
 #include "server/http_gateway.h"
 #include "server/http_server.h"
@@ -38,6 +39,7 @@
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
+#include "storage/pg_progress_reader.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
@@ -81,6 +83,9 @@ ABSL_FLAG(absl::Duration, http_call_timeout, absl::Seconds(30),
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL (libpq syntax); when empty, the DATABASE_URL environment variable.");
 ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
+ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
+          "Longest an UpdateTicketsStatus call that asks for STORED or COMPLETED waits for the "
+          "handlers (also bounded by its deadline); reaching it is not an error.");
 ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(5),
           "Longest a single SQL statement may run.");
 ABSL_FLAG(absl::Duration, db_transaction_timeout, absl::ZeroDuration(),
@@ -513,6 +518,18 @@ int Run() {
   service_options.auth = auth.get();
   service_options.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
+  // Calls that ask to read their writes wait here for the handlers (durable log only: the
+  // in-memory one keeps no progress to read).
+  storage::PgProgressReader progress_reader(pool);
+  std::unique_ptr<CompletionWaiter> waiter;
+  if (durable) {
+    waiter = std::make_unique<CompletionWaiter>(
+        progress_reader, std::vector<std::string>{std::string(store_tickets.name()),
+                                                  std::string(remove_canceled_ticket.name())});
+    waiter->Start();
+  }
+  service_options.waiter = waiter.get();
+  service_options.max_wait = absl::GetFlag(FLAGS_max_wait);
   // Set by the health check; only the durable log needs the database to accept a call.
   std::atomic<bool> database_reachable{true};
   if (durable) service_options.database_reachable = &database_reachable;
@@ -659,6 +676,8 @@ int Run() {
   health.Shutdown();                          // health now answers NOT_SERVING
   if (http_server) http_server->Stop(grace);  // no new HTTP requests; those in flight finish
   const absl::Time grpc_stop_start = absl::Now();
+  // Calls waiting for handlers get what is known now rather than holding the stop.
+  if (waiter != nullptr) waiter->Stop();
   server->Shutdown(absl::ToChronoTime(grpc_stop_start + grace));  // in-flight calls finish
   spdlog::info("grpc server stopped duration_ms={:.0f}",
                absl::ToDoubleMilliseconds(absl::Now() - grpc_stop_start));

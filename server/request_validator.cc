@@ -109,6 +109,10 @@ bool IsValidCurrency(std::string_view currency) {
 std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatusRequest& request,
                                            const ValidationLimits& limits) {
   std::vector<FieldViolation> out;
+  if (!tickets::v1::UpdateTicketsStatusRequest::Consistency_IsValid(request.consistency())) {
+    out.push_back({"consistency", absl::StrCat("must be ACCEPTED, STORED or COMPLETED, got ",
+                                               static_cast<int>(request.consistency()))});
+  }
   if (request.tickets_size() == 0) {
     out.push_back({"tickets", "must hold at least one ticket"});
     return out;
