@@ -99,6 +99,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Session(tcp::socket socket, asio::ssl::context* tls, const HttpServerOptions& options,
           const HttpServer::Handler& handler, Shared& shared, Reservation connection)
       : stream_(MakeStream(std::move(socket), tls)),
+        // Room for the largest header and a little more: a read never pulls more of a body (or
+        // of pipelined requests) off the socket than that, so a connection costs this much
+        // beyond its reserved body, however much the client has sent.
+        buffer_(options.max_header_bytes + kReadAheadBytes),
         options_(options),
         handler_(handler),
         shared_(shared),
@@ -292,6 +296,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   Stream stream_;
+  static constexpr size_t kReadAheadBytes = 16 << 10;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   const HttpServerOptions& options_;

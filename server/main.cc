@@ -466,12 +466,23 @@ int Run() {
                                             .lease = lease,
                                             .renew_interval = lease / 3,
                                             .partitions = storage::kLogPartitions});
+  // Calls that ask to read their writes wait here for the handlers (durable log only: the
+  // in-memory one keeps no progress to read).
+  storage::PgProgressReader progress_reader(pool);
+  std::unique_ptr<CompletionWaiter> waiter;
+  if (durable) {
+    waiter = std::make_unique<CompletionWaiter>(
+        progress_reader, std::vector<std::string>{std::string(store_tickets.name()),
+                                                  std::string(remove_canceled_ticket.name())});
+    waiter->Start();
+  }
   workers::LaneOptions lane_options;
   lane_options.batch_per_partition = std::max(1, absl::GetFlag(FLAGS_worker_batch_size));
   lane_options.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
   lane_options.linger = absl::GetFlag(FLAGS_handler_linger);
   lane_options.redelivery_lease = lease;
   lane_options.call_chunk = api_concurrency;
+  if (waiter != nullptr) lane_options.on_progress = [w = waiter.get()] { w->Wake(); };
   lane_options.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),
                         .max_delay = absl::GetFlag(FLAGS_retry_max_delay),
                         .retry_for = absl::GetFlag(FLAGS_retry_for),
@@ -518,16 +529,6 @@ int Run() {
   service_options.auth = auth.get();
   service_options.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
-  // Calls that ask to read their writes wait here for the handlers (durable log only: the
-  // in-memory one keeps no progress to read).
-  storage::PgProgressReader progress_reader(pool);
-  std::unique_ptr<CompletionWaiter> waiter;
-  if (durable) {
-    waiter = std::make_unique<CompletionWaiter>(
-        progress_reader, std::vector<std::string>{std::string(store_tickets.name()),
-                                                  std::string(remove_canceled_ticket.name())});
-    waiter->Start();
-  }
   service_options.waiter = waiter.get();
   service_options.max_wait = absl::GetFlag(FLAGS_max_wait);
   // Set by the health check; only the durable log needs the database to accept a call.

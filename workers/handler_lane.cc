@@ -336,6 +336,7 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
   for (int attempt = 1;; ++attempt) {
     absl::StatusOr<storage::CommitResult> result = log_.Commit(name_, progress);
     if (result.ok()) {
+      if (options_.on_progress) options_.on_progress();
       if (result->stale_partitions > 0) {
         spdlog::warn("progress dropped: partitions changed owner handler={} partitions={}", name_,
                      result->stale_partitions);

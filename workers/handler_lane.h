@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,7 +20,7 @@
 namespace booking::workers {
 
 struct LaneOptions {
-  int batch_per_partition = 256;  // events read per held partition at once
+  int batch_per_partition = 256;                           // events read per held partition at once
   absl::Duration poll_interval = absl::Milliseconds(100);  // idle: how often the log is read
   // After a partial batch (or a wake-up), how long to let events gather before the next read.
   absl::Duration linger = absl::Milliseconds(20);
@@ -30,19 +31,22 @@ struct LaneOptions {
   int call_chunk = 32;
   absl::Duration redelivery_lease = absl::Seconds(10);
   RetryOptions retry;
+  // Called (on the lane's thread) after a commit recorded progress: calls waiting for their
+  // events to be handled are answered at once rather than at the next poll.
+  std::function<void()> on_progress;
 };
 
 // What a handler's lane is doing, for GetHandlerStatus and the metrics.
 struct HandlerStatus {
   std::string handler;
-  int64_t lag = 0;            // events not finished yet (log and redeliveries), all instances
-  int in_flight = 0;          // events of the batch in hand not finished yet
-  int retry_backlog = 0;      // of those, events waiting for a retry after a failure
+  int64_t lag = 0;        // events not finished yet (log and redeliveries), all instances
+  int in_flight = 0;      // events of the batch in hand not finished yet
+  int retry_backlog = 0;  // of those, events waiting for a retry after a failure
   CircuitBreaker::State breaker = CircuitBreaker::State::kClosed;
   long long succeeded = 0;
   long long dead_lettered = 0;
-  long long retried = 0;        // event attempts that failed and will be tried again
-  long long redelivered = 0;    // events handed to this handler again (crash, dead letter sent back)
+  long long retried = 0;      // event attempts that failed and will be tried again
+  long long redelivered = 0;  // events handed to this handler again (crash, dead letter sent back)
   long long stale_commits = 0;  // progress dropped: the partition changed owner meanwhile
   std::string last_error;
   absl::Time last_error_at = absl::InfinitePast();
@@ -102,7 +106,7 @@ class HandlerLane {
   LeaseKeeper& keeper_;
   const LaneOptions options_;
   metrics::Metrics* const metrics_;
-  CircuitBreaker breaker_;  // lane thread only
+  CircuitBreaker breaker_;                                   // lane thread only
   absl::Time next_redelivery_check_ = absl::InfinitePast();  // lane thread only
 
   std::atomic<bool> stopping_{false};
