@@ -12,6 +12,7 @@
 #include "server/event_factory.h"
 #include "server/page_token.h"
 #include "server/request_fingerprint.h"
+#include "server/watch_stream.h"
 #include "spdlog/spdlog.h"
 #include "workers/uuid.h"
 
@@ -338,6 +339,64 @@ grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext*
       });
   if (!submitted) Fail(reactor, kMethod, correlation_id, Busy());
   return reactor;
+}
+
+namespace {
+
+// A WatchTickets call refused before it started.
+class RefusedWatch final : public grpc::ServerWriteReactor<tickets::v1::TicketStep> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
+    grpc::CallbackServerContext* context, const tickets::v1::WatchTicketsRequest* request) {
+  constexpr std::string_view kMethod = "WatchTickets";
+  std::string correlation_id = StartCall(context);
+  auto refuse = [&](const absl::Status& status) {
+    spdlog::info("call rejected method={} correlation_id={} code={} error={}", kMethod,
+                 correlation_id, absl::StatusCodeToString(status.code()),
+                 LogValue(status.message()));
+    return new RefusedWatch(ToGrpcStatus(status));
+  };
+  if (options_.auth != nullptr && options_.auth_reads) {
+    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
+      return refuse(auth);
+    }
+  }
+  if (options_.watch == nullptr) {
+    return refuse(absl::FailedPreconditionError(
+        "watching needs the durable event log (--event_log=durable)"));
+  }
+  if (request->ticket_ids_size() > options_.max_watch_tickets) {
+    return refuse(absl::InvalidArgumentError(absl::StrCat(
+        "ticket_ids: at most ", options_.max_watch_tickets, " per call, got ",
+        request->ticket_ids_size())));
+  }
+  std::vector<std::string> ids;
+  ids.reserve(request->ticket_ids_size());
+  for (int i = 0; i < request->ticket_ids_size(); ++i) {
+    const std::string& id = request->ticket_ids(i);
+    if (!workers::IsUuid(id)) {
+      return refuse(absl::InvalidArgumentError(absl::StrCat(
+          "ticket_ids[", i, "]: must be a UUID, got \"", id.substr(0, 64), "\"")));
+    }
+    ids.push_back(workers::NormalizeUuid(id));
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::optional<storage::LogPosition> resume;
+  if (!request->resume_token().empty()) {
+    resume = ParseResumeToken(request->resume_token());
+    if (!resume.has_value()) {
+      return refuse(absl::InvalidArgumentError(
+          "resume_token: not a token this service gave (take it from a TicketStep)"));
+    }
+  }
+  return WatchStream::Start(*options_.watch, std::move(ids), resume, std::move(correlation_id));
 }
 
 }  // namespace booking::server

@@ -9,6 +9,7 @@
 #include "server/query_executor.h"
 #include "server/request_validator.h"
 #include "server/token_authenticator.h"
+#include "server/watch_hub.h"
 #include "storage/ticket_repository.h"
 #include "tickets/v1/booking.grpc.pb.h"
 #include "workers/event_log.h"
@@ -35,6 +36,9 @@ struct BookingServiceOptions {
   CompletionWaiter* waiter = nullptr;
   // The longest such a call waits, whatever its deadline.
   absl::Duration max_wait = absl::Seconds(10);
+  // Serves WatchTickets; without it (the in-memory log) WatchTickets is FAILED_PRECONDITION.
+  WatchHub* watch = nullptr;
+  int max_watch_tickets = 1000;  // ticket ids one WatchTickets call may name
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into
@@ -57,6 +61,9 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   grpc::ServerUnaryReactor* GetTicket(grpc::CallbackServerContext* context,
                                       const tickets::v1::GetTicketRequest* request,
                                       tickets::v1::Ticket* response) override;
+  grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchTickets(
+      grpc::CallbackServerContext* context,
+      const tickets::v1::WatchTicketsRequest* request) override;
 
  private:
   workers::EventLog& event_log_;

@@ -26,6 +26,7 @@
 #include "server/booking_service.h"
 #include "server/call_observer.h"
 #include "server/completion_waiter.h"
+#include "server/watch_hub.h"
 #include "server/database_health.h"
 #include "server/http_gateway.h"
 #include "server/http_server.h"
@@ -40,6 +41,7 @@
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
 #include "storage/pg_progress_reader.h"
+#include "storage/pg_step_log.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
@@ -86,6 +88,9 @@ ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
 ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
           "Longest an UpdateTicketsStatus call that asks for STORED or COMPLETED waits for the "
           "handlers (also bounded by its deadline); reaching it is not an error.");
+ABSL_FLAG(int, watch_buffer, 1024,
+          "Steps queued per WatchTickets stream; a stream that falls further behind is ended "
+          "with RESOURCE_EXHAUSTED (the client resumes with its last resume_token).");
 ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(5),
           "Longest a single SQL statement may run.");
 ABSL_FLAG(absl::Duration, db_transaction_timeout, absl::ZeroDuration(),
@@ -476,13 +481,27 @@ int Run() {
                                                   std::string(remove_canceled_ticket.name())});
     waiter->Start();
   }
+  // WatchTickets streams (durable log only: steps are rows of the shared database).
+  storage::PgStepLog step_log(pool);
+  std::unique_ptr<WatchHub> watch;
+  if (durable) {
+    watch = std::make_unique<WatchHub>(
+        step_log, WatchOptions{.buffer = static_cast<size_t>(
+                                   std::max(1, absl::GetFlag(FLAGS_watch_buffer)))});
+    watch->Start();
+  }
   workers::LaneOptions lane_options;
   lane_options.batch_per_partition = std::max(1, absl::GetFlag(FLAGS_worker_batch_size));
   lane_options.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
   lane_options.linger = absl::GetFlag(FLAGS_handler_linger);
   lane_options.redelivery_lease = lease;
   lane_options.call_chunk = api_concurrency;
-  if (waiter != nullptr) lane_options.on_progress = [w = waiter.get()] { w->Wake(); };
+  if (waiter != nullptr) {
+    lane_options.on_progress = [w = waiter.get(), h = watch.get()] {
+      w->Wake();
+      h->Wake();
+    };
+  }
   lane_options.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),
                         .max_delay = absl::GetFlag(FLAGS_retry_max_delay),
                         .retry_for = absl::GetFlag(FLAGS_retry_for),
@@ -530,6 +549,7 @@ int Run() {
   service_options.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
   service_options.waiter = waiter.get();
+  service_options.watch = watch.get();
   service_options.max_wait = absl::GetFlag(FLAGS_max_wait);
   // Set by the health check; only the durable log needs the database to accept a call.
   std::atomic<bool> database_reachable{true};
@@ -675,6 +695,9 @@ int Run() {
                absl::FormatDuration(grace));
   database_health.reset();
   health.Shutdown();                          // health now answers NOT_SERVING
+  // Watch streams never end by themselves: end them (UNAVAILABLE, resumable elsewhere) so the
+  // HTTP and gRPC servers can drain.
+  if (watch != nullptr) watch->Stop();
   if (http_server) http_server->Stop(grace);  // no new HTTP requests; those in flight finish
   const absl::Time grpc_stop_start = absl::Now();
   // Calls waiting for handlers get what is known now rather than holding the stop.

@@ -74,6 +74,15 @@ struct HandlerProgress {
     std::string reason;
   };
   std::vector<DeadLetter> dead_letters;
+  // Events finished, recorded as steps for watchers (with what the handler reported, such as a
+  // receipt's number) in the same transaction, fenced like the checkpoints. Dead letters are
+  // recorded as steps too.
+  struct Finished {
+    int64_t sequence = 0;
+    int partition = -1;  // -1: a redelivery
+    std::string note;
+  };
+  std::vector<Finished> finished;
 };
 
 struct CommitResult {

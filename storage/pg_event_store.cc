@@ -19,6 +19,7 @@ constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kPending[] = "pending_deliveries_count";
 constexpr char kPrune[] = "events_prune";
+constexpr char kPruneSteps[] = "ticket_steps_prune";
 
 constexpr char kEventColumns[] =
     "e.event_id::text, e.event_type, e.ticket_id::text, e.idempotency_key, e.correlation_id,"
@@ -78,14 +79,19 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  WHERE e.call_key = '' OR e.call_key IN (SELECT idempotency_key FROM calls)"
        "  ORDER BY e.position"
        "  ON CONFLICT (idempotency_key) DO NOTHING"
-       "  RETURNING event_id::text, sequence"
+       "  RETURNING event_id::text, sequence, ticket_id, event_type, correlation_id"
+       "), steps AS ("
+       // For watchers; a data-modifying CTE runs whether or not the query reads it.
+       "  INSERT INTO ticket_steps (ticket_id, event_sequence, step, detail, correlation_id)"
+       "  SELECT ticket_id, sequence, 'accepted', event_type, correlation_id FROM appended"
        ") SELECT event_id, sequence, NULL FROM appended"
        " UNION ALL SELECT NULL, NULL, idempotency_key FROM calls"},
       {kKnownCalls,
        "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
       // Block ranges filled since the last summary (cheap: only those are read).
-      {kSummarize, "SELECT brin_summarize_new_values('events_published_at_brin')"},
+      {kSummarize, "SELECT brin_summarize_new_values('events_published_at_brin'),"
+                   " brin_summarize_new_values('ticket_steps_at_brin')"},
       {kPruneKeys,
        "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
        "  SELECT idempotency_key FROM idempotency_keys"
@@ -116,6 +122,10 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
        "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
        "  ORDER BY e.sequence LIMIT $2)"},
+      {kPruneSteps,
+       "DELETE FROM ticket_steps WHERE (tx, step_sequence) IN ("
+       "  SELECT tx, step_sequence FROM ticket_steps WHERE at < now() - $1::interval"
+       "  LIMIT $2)"},
   };
 }
 
@@ -264,6 +274,10 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   if (!status.ok()) return status;
   status = pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared(kPruneKeys, Interval(older_than), limit);
+  });
+  if (!status.ok()) return status;
+  status = pool_.Run([&](pqxx::transaction_base& txn) {
+    txn.exec_prepared(kPruneSteps, Interval(older_than), limit);
   });
   if (!status.ok()) return status;
   return count;

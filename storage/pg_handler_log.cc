@@ -16,6 +16,7 @@ constexpr char kClaimRedeliveries[] = "handler_claim_redeliveries";
 constexpr char kAdvance[] = "handler_advance";
 constexpr char kFinishRedeliveries[] = "handler_finish_redeliveries";
 constexpr char kDeadLetters[] = "handler_dead_letters";
+constexpr char kSteps[] = "handler_steps";
 constexpr char kRenew[] = "leases_renew";
 constexpr char kLiveOwners[] = "leases_live_owners";
 constexpr char kClaim[] = "leases_claim";
@@ -113,6 +114,12 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        " FROM UNNEST($2::bigint[], $3::int[], $4::text[]) AS x(sequence, attempts, reason)"
        " ON CONFLICT (sequence, handler) DO UPDATE SET attempts = EXCLUDED.attempts,"
        " reason = EXCLUDED.reason, failed_at = now()"},
+      {kSteps,
+       "INSERT INTO ticket_steps (ticket_id, event_sequence, step, handler, detail,"
+       "                          correlation_id)"
+       " SELECT e.ticket_id, x.sequence, x.step, $1, x.detail, e.correlation_id"
+       " FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS x(sequence, step, detail)"
+       " JOIN events e ON e.sequence = x.sequence"},
       {kRenew,
        "WITH alive AS ("
        "  INSERT INTO lease_owners (owner, alive_until) VALUES ($1, now() + $2::interval)"
@@ -259,6 +266,28 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
       } else {
         ++result.stale_dead_letters;
       }
+    }
+    // Steps for watchers, fenced as the checkpoints are.
+    std::vector<std::string> step_sequences, step_kinds, step_details;
+    for (const auto& done : progress.finished) {
+      const bool current = done.partition < 0 ? held.contains(done.sequence)
+                                              : accepted.contains(done.partition);
+      if (!current) continue;
+      step_sequences.push_back(std::to_string(done.sequence));
+      step_kinds.push_back("done");
+      step_details.push_back(done.note.substr(0, 2000));
+    }
+    for (const auto* letter : letters) {
+      step_sequences.push_back(std::to_string(letter->sequence));
+      step_kinds.push_back("dead_lettered");
+      step_details.push_back(letter->reason.substr(0, 2000));
+    }
+    if (!step_sequences.empty()) {
+      auto same = [](const std::string& s) { return s; };
+      txn.exec_prepared0(kSteps, handler,
+                         ToPgArrayLiteral(absl::Span<const std::string>(step_sequences), same),
+                         ToPgArrayLiteral(absl::Span<const std::string>(step_kinds), same),
+                         ToPgArrayLiteral(absl::Span<const std::string>(step_details), same));
     }
     if (!letters.empty()) {
       using Ptrs = absl::Span<const HandlerProgress::DeadLetter* const>;

@@ -2,11 +2,14 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/container/flat_hash_map.h"
+
 #include "storage/pg_array.h"
 
 namespace booking::storage {
 namespace {
 constexpr char kIssue[] = "receipts_issue";
+constexpr char kNumbers[] = "receipts_numbers";
 }  // namespace
 
 std::vector<PreparedStatement> PgReceiptRepository::Statements() {
@@ -14,7 +17,12 @@ std::vector<PreparedStatement> PgReceiptRepository::Statements() {
            "INSERT INTO receipts (idempotency_key, ticket_id, price_amount, price_currency,"
            " correlation_id)"
            " SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::numeric[], $4::bpchar[], $5::text[])"
-           " ON CONFLICT (idempotency_key) DO NOTHING"}};
+           " ON CONFLICT (idempotency_key) DO NOTHING"
+           " RETURNING idempotency_key, receipt_number"},
+          // Receipts issued before (a redelivery): the insert returns only new ones.
+          {kNumbers,
+           "SELECT idempotency_key, receipt_number FROM receipts"
+           " WHERE idempotency_key = ANY($1::text[])"}};
 }
 
 absl::Status PgReceiptRepository::IssueAll(absl::Span<const ReceiptRecord> receipts) {
@@ -30,7 +38,21 @@ absl::Status PgReceiptRepository::IssueAll(absl::Span<const ReceiptRecord> recei
   const std::string correlations =
       ToPgArrayLiteral(receipts, [](const ReceiptRecord& r) { return r.correlation_id; });
   return pool_.Run([&](pqxx::transaction_base& txn) {
-    txn.exec_prepared0(kIssue, keys, tickets, amounts, currencies, correlations);
+    absl::flat_hash_map<std::string, std::string> numbers;
+    for (const auto& row :
+         txn.exec_prepared(kIssue, keys, tickets, amounts, currencies, correlations)) {
+      numbers[row[0].as<std::string>()] = row[1].as<std::string>();
+    }
+    if (numbers.size() < receipts.size()) {
+      for (const auto& row : txn.exec_prepared(kNumbers, keys)) {
+        numbers[row[0].as<std::string>()] = row[1].as<std::string>();
+      }
+    }
+    for (const ReceiptRecord& receipt : receipts) {
+      if (receipt.number == nullptr) continue;
+      auto it = numbers.find(receipt.idempotency_key);
+      if (it != numbers.end()) *receipt.number = it->second;
+    }
   });
 }
 

@@ -14,6 +14,7 @@ struct ReceiptRecord {
   std::string price_amount;
   std::string price_currency;
   std::string correlation_id;
+  std::string* number = nullptr;  // set: where the receipt's number is written once issued
 };
 
 // The local `receipts` table: the receipts API's embedded default. Thread-safe.

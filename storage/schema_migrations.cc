@@ -197,6 +197,28 @@ CREATE INDEX events_published_at_brin ON events USING brin (published_at)
   WITH (autosummarize = on);
 )sql";
 
+// What happened to each ticket, for watchers (WatchTickets): a row when its event is appended
+// ('accepted', detail: the event type), when a handler finishes it ('done', detail: what the
+// handler reports, such as a receipt number) and when a handler gives up ('dead_lettered',
+// detail: the reason). Written in the transactions that do those things, so a watcher in any
+// instance reads them in (tx, step_sequence) order exactly as handlers read the log.
+constexpr std::string_view kTicketSteps = R"sql(
+CREATE TABLE ticket_steps (
+  step_sequence    BIGSERIAL,
+  tx               xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  ticket_id        UUID NOT NULL,
+  event_sequence   BIGINT NOT NULL,
+  step             TEXT NOT NULL CHECK (step IN ('accepted', 'done', 'dead_lettered')),
+  handler          TEXT NOT NULL DEFAULT '',
+  detail           TEXT NOT NULL DEFAULT '',
+  correlation_id   TEXT NOT NULL DEFAULT '',
+  at               TIMESTAMPTZ NOT NULL DEFAULT now(),
+  PRIMARY KEY (tx, step_sequence)
+);
+CREATE INDEX ticket_steps_ticket ON ticket_steps (ticket_id, tx, step_sequence);
+CREATE INDEX ticket_steps_at_brin ON ticket_steps USING brin (at) WITH (autosummarize = on);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
@@ -205,6 +227,7 @@ constexpr Migration kMigrations[] = {
     {5, "handler checkpoints over a partitioned log", kHandlerCheckpoints},
     {6, "idempotency keys with request fingerprints", kIdempotencyKeys},
     {7, "BRIN index on events.published_at for the pruner", kEventsPublishedAtBrin},
+    {8, "ticket_steps for watchers", kTicketSteps},
 };
 
 }  // namespace

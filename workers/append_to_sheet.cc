@@ -13,7 +13,11 @@ absl::Status AppendToSheet::Handle(absl::Span<const Event* const> events) {
     rows.push_back({event->id, ticket->ticket_id, ticket->customer_email, ticket->price_amount,
                     ticket->price_currency, event->correlation_id});
   }
-  return spreadsheets_.Append(sheet_, rows);
+  absl::Status status = spreadsheets_.Append(sheet_, rows);
+  if (status.ok()) {
+    for (const Event* event : events) event->note = sheet_;  // for watchers
+  }
+  return status;
 }
 
 void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
@@ -32,7 +36,10 @@ void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
   }
   std::vector<absl::Status> appended(rows.size());
   spreadsheets_.AppendEach(sheet_, rows, absl::MakeSpan(appended));
-  for (size_t i = 0; i < appended.size(); ++i) results[index[i]] = std::move(appended[i]);
+  for (size_t i = 0; i < appended.size(); ++i) {
+    if (appended[i].ok()) events[index[i]]->note = sheet_;  // for watchers
+    results[index[i]] = std::move(appended[i]);
+  }
 }
 
 }  // namespace booking::workers

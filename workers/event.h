@@ -20,6 +20,10 @@ struct Event {
   // attempts it has had so far. The durable log's lanes run one handler each and ignore these.
   std::string handler;
   int attempts = 0;
+  // What the handler that finished it has to say, shown to watchers (IssueReceipt: the
+  // receipt's number). Written by the handler through the const pointers it is given: each lane
+  // owns its copy of the event.
+  mutable std::string note;
 };
 
 }  // namespace booking::workers

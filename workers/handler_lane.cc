@@ -311,6 +311,9 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
       }
       reached = item.logged->position;
       if (item.state == Item::State::kDead) dead.push_back(&item);
+      if (item.state == Item::State::kDone) {
+        progress.finished.push_back({item.event.sequence, lease.partition, item.event.note});
+      }
     }
     if (!reached.has_value()) continue;
     progress.checkpoints.push_back({lease, *reached});
@@ -323,6 +326,7 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
     const Item& item = items[i];
     if (item.state == Item::State::kDone) {
       progress.redeliveries_done.push_back(item.event.sequence);
+      progress.finished.push_back({item.event.sequence, -1, item.event.note});
     } else if (item.state == Item::State::kDead) {
       progress.dead_letters.push_back({item.event.sequence, -1, item.attempts, item.reason});
     }

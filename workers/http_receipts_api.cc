@@ -61,6 +61,7 @@ absl::Status HttpReceiptsApi::IssueOne(const storage::ReceiptRecord& receipt) {
     spdlog::warn("receipt answer unreadable ticket_id={} correlation_id={} http_status={}",
                  receipt.ticket_id, receipt.correlation_id, response->status);
   }
+  if (receipt.number != nullptr) *receipt.number = answer.number();
   spdlog::info("receipt issued ticket_id={} correlation_id={} number={} issued_at={} existed={}",
                receipt.ticket_id, receipt.correlation_id, LogValue(answer.number()),
                LogValue(answer.issued_at()), response->status == 200);

@@ -11,7 +11,7 @@ absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
     absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*event);
     if (!ticket.ok()) return ticket.status();
     receipts.push_back({event->idempotency_key, ticket->ticket_id, ticket->price_amount,
-                        ticket->price_currency, event->correlation_id});
+                        ticket->price_currency, event->correlation_id, &event->note});
   }
   return receipts_.Issue(receipts);
 }
@@ -27,7 +27,7 @@ void IssueReceipt::HandleEach(absl::Span<const Event* const> events,
       continue;
     }
     receipts.push_back({events[i]->idempotency_key, ticket->ticket_id, ticket->price_amount,
-                        ticket->price_currency, events[i]->correlation_id});
+                        ticket->price_currency, events[i]->correlation_id, &events[i]->note});
     index.push_back(i);
   }
   std::vector<absl::Status> issued(receipts.size());

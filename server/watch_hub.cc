@@ -1,0 +1,270 @@
+#include "server/watch_hub.h"
+
+#include <algorithm>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/log_value.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::server {
+
+std::vector<storage::StepRecord> WatchSubscription::Take(size_t max) {
+  std::lock_guard lock(mu_);
+  std::vector<storage::StepRecord> taken;
+  while (!queue_.empty() && taken.size() < max) {
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return taken;
+}
+
+absl::Status WatchSubscription::ended() const {
+  std::lock_guard lock(mu_);
+  return ended_;
+}
+
+size_t WatchSubscription::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+bool WatchSubscription::Push(storage::StepRecord step, size_t buffer) {
+  std::lock_guard lock(mu_);
+  if (queue_.size() >= buffer) return false;
+  queue_.push_back(std::move(step));
+  return true;
+}
+
+void WatchSubscription::End(absl::Status status) {
+  std::lock_guard lock(mu_);
+  if (ended_.ok()) ended_ = std::move(status);
+}
+
+WatchHub::WatchHub(storage::StepLog& steps, WatchOptions options)
+    : steps_(steps), options_(options), task_("watch", options.poll, [this] { Round(); }) {}
+
+WatchHub::~WatchHub() { Stop(); }
+
+void WatchHub::Start() { task_.Start(); }
+
+void WatchHub::Stop() {
+  std::vector<Subscription> ended;
+  {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    ended.swap(all_);
+    by_ticket_.clear();
+    every_ticket_.clear();
+  }
+  for (const Subscription& s : ended) {
+    s->End(absl::UnavailableError(
+        "the server is shutting down; watch again (on any instance) with the last resume_token"));
+    s->wake();
+  }
+  task_.Stop();
+}
+
+std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> ticket_ids,
+                                                       std::optional<storage::LogPosition> resume,
+                                                       std::function<void()> wake) {
+  Subscription s(new WatchSubscription(std::move(ticket_ids), std::move(wake)));
+  bool history = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopped_) {
+      s->End(absl::UnavailableError("the server is shutting down"));
+      return s;
+    }
+    if (resume.has_value()) {
+      s->after = *resume;
+      history = true;
+    } else if (!s->ticket_ids.empty()) {
+      s->after = {};  // everything recorded about these tickets
+      history = true;
+    } else {
+      s->after = cursor_;
+      s->positioned = positioned_;
+    }
+    s->wants_history = history;
+    all_.push_back(s);
+    if (s->ticket_ids.empty()) {
+      every_ticket_.push_back(s);
+    } else {
+      for (const std::string& id : s->ticket_ids) by_ticket_[id].push_back(s);
+    }
+  }
+  task_.Wake();  // leave idle polling at once
+  return s;
+}
+
+void WatchHub::Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription) {
+  std::lock_guard lock(mu_);
+  Remove(subscription);
+}
+
+void WatchHub::Remove(const Subscription& s) {
+  auto erase = [&](std::vector<Subscription>& list) {
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i] == s) {
+        list[i] = std::move(list.back());
+        list.pop_back();
+        return;
+      }
+    }
+  };
+  erase(all_);
+  if (s->ticket_ids.empty()) {
+    erase(every_ticket_);
+    return;
+  }
+  for (const std::string& id : s->ticket_ids) {
+    auto it = by_ticket_.find(id);
+    if (it == by_ticket_.end()) continue;
+    erase(it->second);
+    if (it->second.empty()) by_ticket_.erase(it);
+  }
+}
+
+size_t WatchHub::subscribers() const {
+  std::lock_guard lock(mu_);
+  return all_.size();
+}
+
+void WatchHub::RunOnce() { Round(); }
+
+bool WatchHub::Deliver(const Subscription& s, const storage::StepRecord& step) {
+  if (!s->positioned || s->wants_history || !(s->after < step.position)) return true;
+  return s->Push(step, options_.buffer);
+}
+
+void WatchHub::LogError(const absl::Status& status) {
+  const absl::Time now = absl::Now();
+  if (now - last_error_log_ < absl::Seconds(10)) return;
+  last_error_log_ = now;
+  spdlog::warn("watch: reading ticket steps failed, will retry error={}",
+               LogValue(status.ToString()));
+}
+
+void WatchHub::Round() {
+  std::lock_guard round(round_mu_);
+  const absl::Time now = absl::Now();
+  std::vector<Subscription> fresh;
+  bool idle = false;
+  {
+    std::lock_guard lock(mu_);
+    idle = all_.empty();
+    for (const Subscription& s : all_) {
+      if (s->wants_history) fresh.push_back(s);
+    }
+  }
+  if (!positioned_ || (idle && now - last_follow_ >= options_.idle_poll)) {
+    last_follow_ = now;
+    absl::StatusOr<storage::LogPosition> latest = steps_.Latest();
+    if (!latest.ok()) {
+      LogError(latest.status());
+      return;
+    }
+    std::lock_guard lock(mu_);
+    if (!positioned_) {
+      positioned_ = true;
+      cursor_ = *latest;
+      for (const Subscription& s : all_) {
+        if (!s->positioned) {
+          s->after = cursor_;
+          s->positioned = true;
+        }
+      }
+    } else if (all_.empty()) {
+      cursor_ = *latest;  // nobody watches: only follow the end
+    }
+  }
+  if (idle) return;
+
+  std::vector<Subscription> woken;
+  std::vector<Subscription> overflowed;
+  // New streams first get what is recorded up to the cursor; live steps follow from there.
+  for (const Subscription& s : fresh) {
+    absl::StatusOr<std::vector<storage::StepRecord>> history =
+        steps_.ReadRange(s->ticket_ids, s->after, cursor_, options_.history_limit + 1);
+    if (!history.ok()) {
+      LogError(history.status());  // it stays fresh: tried again next round
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    woken.push_back(s);
+    if (history->size() > static_cast<size_t>(options_.history_limit)) {
+      s->End(absl::OutOfRangeError(absl::StrCat(
+          "resume_token: more than ", options_.history_limit,
+          " steps happened since it; watch again without it (or for named tickets)")));
+      Remove(s);
+      continue;
+    }
+    s->wants_history = false;
+    for (const storage::StepRecord& step : *history) {
+      if (!s->Push(step, options_.buffer)) {
+        overflowed.push_back(s);
+        break;
+      }
+    }
+  }
+  // Live steps, in order; a few reads per round at most, so a burst cannot hold the thread.
+  for (int read = 0; read < 10; ++read) {
+    absl::StatusOr<std::vector<storage::StepRecord>> steps =
+        steps_.ReadAfter(cursor_, options_.read_limit);
+    if (!steps.ok()) {
+      LogError(steps.status());
+      break;
+    }
+    if (steps->empty()) break;
+    std::lock_guard lock(mu_);
+    for (const storage::StepRecord& step : *steps) {
+      auto deliver = [&](const Subscription& s) {
+        if (!Deliver(s, step)) {
+          overflowed.push_back(s);
+        } else if (!s->wants_history) {
+          woken.push_back(s);
+        }
+      };
+      if (auto it = by_ticket_.find(step.ticket_id); it != by_ticket_.end()) {
+        for (const Subscription& s : it->second) deliver(s);
+      }
+      for (const Subscription& s : every_ticket_) deliver(s);
+    }
+    cursor_ = steps->back().position;
+    for (const Subscription& s : overflowed) Remove(s);
+    if (steps->size() < static_cast<size_t>(options_.read_limit)) break;
+  }
+  for (const Subscription& s : overflowed) {
+    s->End(absl::ResourceExhaustedError(absl::StrCat(
+        "the stream fell more than ", options_.buffer,
+        " steps behind; read faster, or watch again with the last resume_token")));
+    {
+      std::lock_guard lock(mu_);
+      Remove(s);  // when it overflowed with its history
+    }
+    woken.push_back(s);
+  }
+  // One wake per subscription, without locks: a wake may finish a stream, which unsubscribes.
+  std::sort(woken.begin(), woken.end());
+  woken.erase(std::unique(woken.begin(), woken.end()), woken.end());
+  for (const Subscription& s : woken) s->wake();
+}
+
+std::string ResumeToken(const storage::LogPosition& position) {
+  return absl::StrCat(position.tx, ".", position.sequence);
+}
+
+std::optional<storage::LogPosition> ParseResumeToken(const std::string& token) {
+  std::vector<std::string> parts = absl::StrSplit(token, '.');
+  storage::LogPosition position;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &position.tx) ||
+      !absl::SimpleAtoi(parts[1], &position.sequence) || position.sequence < 0) {
+    return std::nullopt;
+  }
+  return position;
+}
+
+}  // namespace booking::server

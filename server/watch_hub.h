@@ -1,0 +1,117 @@
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "storage/step_log.h"
+#include "workers/periodic_task.h"
+
+namespace booking::server {
+
+struct WatchOptions {
+  absl::Duration poll = absl::Milliseconds(20);        // while anyone watches (sooner if woken)
+  absl::Duration idle_poll = absl::Milliseconds(250);  // nobody watches: only follow the end
+  size_t buffer = 1024;          // steps queued per stream before it is ended as too slow
+  int read_limit = 1000;         // steps per read
+  int history_limit = 10000;     // steps a new stream may ask to catch up on
+};
+
+// One watcher's queue of steps. Filled by the hub's thread, drained by whoever writes the
+// stream; bounded: a watcher that falls `buffer` steps behind is ended with RESOURCE_EXHAUSTED.
+class WatchSubscription {
+ public:
+  // Up to `max` steps to send next (history first, then live steps, in order).
+  std::vector<storage::StepRecord> Take(size_t max);
+  // OK while the stream goes on; once it has ended (too slow, shutdown, an error), why.
+  absl::Status ended() const;
+  size_t queued() const;
+
+ private:
+  friend class WatchHub;
+  WatchSubscription(std::vector<std::string> ticket_ids, std::function<void()> wake)
+      : ticket_ids(std::move(ticket_ids)), wake(std::move(wake)) {}
+  // Hub side: false when the buffer is full.
+  bool Push(storage::StepRecord step, size_t buffer);
+  void End(absl::Status status);
+
+  const std::vector<std::string> ticket_ids;  // empty: every ticket
+  // Hub side, under the hub's lock:
+  storage::LogPosition after;  // only steps after this
+  bool positioned = true;      // false: "from now", before the hub knows where now is
+  bool wants_history = false;  // steps up to the hub's cursor still to be read for it
+  // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
+  const std::function<void()> wake;
+  mutable std::mutex mu_;
+  std::deque<storage::StepRecord> queue_ ABSL_GUARDED_BY(mu_);
+  absl::Status ended_ ABSL_GUARDED_BY(mu_);
+};
+
+// Follows `ticket_steps` for every watch stream of this instance: one thread reads new steps
+// (every `poll` while anyone watches, at once when woken by a local commit) and hands each to
+// the streams that watch its ticket. A new stream first gets the steps already recorded (for
+// its tickets, or after its resume position) up to where live reading continues, so nothing
+// falls between reading and subscribing. Reading the shared table, it sees every instance.
+class WatchHub {
+ public:
+  WatchHub(storage::StepLog& steps, WatchOptions options = {});
+  ~WatchHub();  // Stop()
+  WatchHub(const WatchHub&) = delete;
+  WatchHub& operator=(const WatchHub&) = delete;
+
+  void Start();
+  // Ends every stream with UNAVAILABLE (they may resume elsewhere) and stops reading.
+  void Stop();
+  void Wake() { task_.Wake(); }
+
+  // Watches `ticket_ids` (empty: every ticket): after `resume` if given; else, for named
+  // tickets, everything recorded about them; for every ticket, from now on. `wake` is called
+  // (from the hub's thread, without locks held) whenever the subscription has steps or has
+  // ended, possibly once more after Unsubscribe.
+  std::shared_ptr<WatchSubscription> Subscribe(std::vector<std::string> ticket_ids,
+                                               std::optional<storage::LogPosition> resume,
+                                               std::function<void()> wake);
+  void Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription);
+
+  size_t subscribers() const;
+  void RunOnce();  // one round on the caller's thread (tests)
+
+ private:
+  using Subscription = std::shared_ptr<WatchSubscription>;
+  void Round();
+  void Remove(const Subscription& subscription) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues the step unless the subscription is past it; false when the buffer is full.
+  bool Deliver(const Subscription& subscription, const storage::StepRecord& step)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogError(const absl::Status& status);
+
+  storage::StepLog& steps_;
+  const WatchOptions options_;
+  mutable std::mutex mu_;
+  std::vector<Subscription> all_ ABSL_GUARDED_BY(mu_);  // every subscription
+  absl::flat_hash_map<std::string, std::vector<Subscription>> by_ticket_ ABSL_GUARDED_BY(mu_);
+  std::vector<Subscription> every_ticket_ ABSL_GUARDED_BY(mu_);
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex round_mu_;  // one round at a time (the thread, or RunOnce)
+  // Written under both locks, read under either: steps up to here are handed out.
+  bool positioned_ = false;
+  storage::LogPosition cursor_;
+  absl::Time last_follow_ = absl::InfinitePast();  // under round_mu_
+  absl::Time last_error_log_ = absl::InfinitePast();  // under round_mu_
+  workers::PeriodicTask task_;
+};
+
+// Resume tokens: opaque to clients ("<tx>.<sequence>").
+std::string ResumeToken(const storage::LogPosition& position);
+std::optional<storage::LogPosition> ParseResumeToken(const std::string& token);
+
+}  // namespace booking::server

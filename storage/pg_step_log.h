@@ -1,0 +1,23 @@
+#pragma once
+
+#include "storage/connection_pool.h"
+#include "storage/step_log.h"
+
+namespace booking::storage {
+
+// StepLog over the `ticket_steps` table.
+class PgStepLog final : public StepLog {
+ public:
+  explicit PgStepLog(ConnectionPool& pool) : pool_(pool) {}
+
+  absl::StatusOr<LogPosition> Latest() override;
+  absl::StatusOr<std::vector<StepRecord>> ReadAfter(LogPosition after, int limit) override;
+  absl::StatusOr<std::vector<StepRecord>> ReadRange(absl::Span<const std::string> ticket_ids,
+                                                    LogPosition after, LogPosition upto,
+                                                    int limit) override;
+
+ private:
+  ConnectionPool& pool_;
+};
+
+}  // namespace booking::storage

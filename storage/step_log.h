@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "storage/handler_log.h"
+
+namespace booking::storage {
+
+// One row of `ticket_steps`: something that happened to a ticket.
+struct StepRecord {
+  LogPosition position;  // (tx, step_sequence): the order watchers read steps in
+  std::string ticket_id;
+  std::string step;     // "accepted", "done" or "dead_lettered"
+  std::string handler;  // empty for "accepted"
+  std::string detail;   // accepted: the event type; done: the handler's note; dead: the reason
+  std::string correlation_id;
+  absl::Time at;
+};
+
+// The steps of every ticket, as written by the appends and the handlers' commits of every
+// instance. Positions only grow for a reader that stays behind the stable point (every
+// transaction older than the oldest one still running), so a step committed late behind a
+// higher sequence is never skipped. Thread-safe.
+class StepLog {
+ public:
+  virtual ~StepLog() = default;
+
+  // The last stable position: where a watcher that wants only new steps starts.
+  [[nodiscard]] virtual absl::StatusOr<LogPosition> Latest() = 0;
+  // Stable steps after `after`, in order, at most `limit`.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<StepRecord>> ReadAfter(LogPosition after,
+                                                                          int limit) = 0;
+  // Steps of these tickets (all tickets when empty) in (after, upto], in order, at most `limit`.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<StepRecord>> ReadRange(
+      absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto,
+      int limit) = 0;
+};
+
+}  // namespace booking::storage

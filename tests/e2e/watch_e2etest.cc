@@ -1,0 +1,284 @@
+// Watching tickets against the real binary: WatchTickets sends what is recorded first, then
+// each step as it happens (also steps done by another instance), resumes after a token, and
+// ends a subscriber that does not read instead of buffering for it.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+using Request = tickets::v1::UpdateTicketsStatusRequest;
+using Step = tickets::v1::TicketStep;
+using Reader = grpc::ClientReader<Step>;
+
+std::string Describe(const Step& step) {
+  std::string kind = Step::Kind_Name(step.kind());
+  if (step.kind() == Step::RECEIPT_ISSUED) {
+    return absl::StrCat(kind, step.detail().rfind("R-", 0) == 0 ? " R-" : " ?");
+  }
+  return step.detail().empty() ? kind : absl::StrCat(kind, " ", step.detail());
+}
+
+long RssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+class Server {
+ public:
+  Server(const std::string& database_url, std::vector<std::string> extra) {
+    grpc_port_ = testing::PickFreePort();
+    http_port_ = testing::PickFreePort();
+    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+                                     absl::StrCat("--database_url=", database_url)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    process_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+  }
+  absl::Status Start() {
+    if (absl::Status started = process_->Start(); !started.ok()) return started;
+    absl::Status serving = process_->WaitUntilServing(target(), absl::Seconds(30));
+    if (!serving.ok()) return serving;
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);
+    stub_ = tickets::v1::BookingService::NewStub(
+        grpc::CreateCustomChannel(target(), grpc::InsecureChannelCredentials(), args));
+    return absl::OkStatus();
+  }
+  ~Server() {
+    if (process_->running()) {
+      absl::StatusOr<int> code = process_->Stop(SIGTERM, absl::Seconds(30));
+      EXPECT_TRUE(code.ok() && *code == 0) << process_->ReadLog();
+    }
+  }
+  std::string target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  std::string http() const { return absl::StrCat("http://127.0.0.1:", http_port_); }
+  tickets::v1::BookingService::Stub& stub() { return *stub_; }
+  testing::ServerProcess& process() { return *process_; }
+
+  grpc::Status Update(Request request, Request::Consistency consistency, const std::string& key) {
+    request.set_consistency(consistency);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    context.AddMetadata("idempotency-key", key);
+    tickets::v1::UpdateTicketsStatusResponse response;
+    return stub_->UpdateTicketsStatus(&context, request, &response);
+  }
+
+ private:
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::unique_ptr<testing::ServerProcess> process_;
+  std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
+};
+
+struct Watch {
+  grpc::ClientContext context;
+  std::unique_ptr<Reader> reader;
+  Watch(tickets::v1::BookingService::Stub& stub, const std::vector<std::string>& ids,
+        const std::string& resume = "", absl::Duration deadline = absl::Seconds(60)) {
+    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    tickets::v1::WatchTicketsRequest request;
+    for (const std::string& id : ids) request.add_ticket_ids(id);
+    request.set_resume_token(resume);
+    reader = stub.WatchTickets(&context, request);
+  }
+  // Reads `count` steps (bounded by the stream's deadline).
+  std::vector<Step> Read(size_t count) {
+    std::vector<Step> steps;
+    Step step;
+    while (steps.size() < count && reader->Read(&step)) steps.push_back(step);
+    return steps;
+  }
+};
+
+std::vector<std::string> Kinds(const std::vector<Step>& steps) {
+  std::vector<std::string> kinds;
+  for (const Step& step : steps) kinds.push_back(Describe(step));
+  return kinds;
+}
+
+constexpr char kTicket[] = "c0ffee00-0b7d-4e2a-9c11-000000000001";
+
+Request ChangeOf(const std::string& status) {
+  Request request = testing::ValidRequest(1, "c0ffee00", 1);
+  request.mutable_tickets(0)->set_status(status);
+  return request;
+}
+
+// The issue's scenario: a watcher sees confirm, then cancel, each handler's step with what it
+// produced, in an order that respects how they happened; a second watcher gets the same story
+// as the current state; a resume token continues after its step.
+TEST(WatchE2eTest, ConfirmThenCancelInOrderThenHistoryAndResume) {
+  testing::TestDatabase db;
+  Server server(db.url(), {});
+  ASSERT_TRUE(server.Start().ok());
+  Watch live(server.stub(), {kTicket});
+  ASSERT_TRUE(server.Update(ChangeOf("confirmed"), Request::COMPLETED, "watch-1").ok());
+  std::vector<Step> first = live.Read(4);
+  ASSERT_EQ(first.size(), 4u);
+  EXPECT_EQ(Describe(first[0]), "ACCEPTED confirmed");
+  const std::vector<std::string> first_kinds = Kinds(first);
+  EXPECT_THAT(std::vector<std::string>(first_kinds.begin() + 1, first_kinds.end()),
+              UnorderedElementsAre("STORED", "RECEIPT_ISSUED R-",
+                                   "APPENDED_TO_TRACKER tickets-to-print"));
+  ASSERT_TRUE(server.Update(ChangeOf("canceled"), Request::COMPLETED, "watch-2").ok());
+  std::vector<Step> second = live.Read(3);
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(Describe(second[0]), "ACCEPTED canceled");
+  const std::vector<std::string> second_kinds = Kinds(second);
+  EXPECT_THAT(std::vector<std::string>(second_kinds.begin() + 1, second_kinds.end()),
+              UnorderedElementsAre("CANCELED", "APPENDED_TO_TRACKER tickets-to-refund"));
+  for (const Step& step : first) {
+    EXPECT_EQ(step.ticket_id(), kTicket);
+    EXPECT_FALSE(step.resume_token().empty());
+    EXPECT_GT(step.at().seconds(), 0);
+  }
+  EXPECT_EQ(first[1].handler().empty(), false);
+
+  // Current state first: a new watcher of the ticket gets the seven steps at once, same order.
+  std::vector<Step> all = first;
+  all.insert(all.end(), second.begin(), second.end());
+  Watch later(server.stub(), {kTicket});
+  std::vector<Step> history = later.Read(7);
+  EXPECT_EQ(Kinds(history), Kinds(all));
+
+  // Resuming after the fourth step gives the last three, nothing else.
+  Watch resumed(server.stub(), {kTicket}, all[3].resume_token(), absl::Seconds(3));
+  std::vector<Step> rest = resumed.Read(10);
+  EXPECT_EQ(Kinds(rest), Kinds(second));
+  EXPECT_EQ(resumed.reader->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST(WatchE2eTest, BadTicketIdOrTokenIsRefusedNamingTheField) {
+  testing::TestDatabase db;
+  Server server(db.url(), {});
+  ASSERT_TRUE(server.Start().ok());
+  Watch bad_id(server.stub(), {kTicket, "nope"});
+  Step step;
+  EXPECT_FALSE(bad_id.reader->Read(&step));
+  grpc::Status status = bad_id.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("ticket_ids[1]"));
+  Watch bad_token(server.stub(), {}, "not-a-token");
+  EXPECT_FALSE(bad_token.reader->Read(&step));
+  status = bad_token.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("resume_token"));
+}
+
+// Two instances on one database: a watcher on B sees the tickets sent to A accepted and stored,
+// whichever instance's handlers stored them.
+TEST(WatchE2eTest, WatcherOnOneInstanceSeesWorkDoneOnAnother) {
+  testing::TestDatabase db;
+  Server a(db.url(), {});
+  Server b(db.url(), {});
+  ASSERT_TRUE(a.Start().ok());
+  ASSERT_TRUE(b.Start().ok());
+  Watch watch(b.stub(), {});  // every ticket, from now on
+  absl::SleepFor(absl::Milliseconds(300));  // B's hub has placed the stream at the end
+  constexpr int kTickets = 20;
+  ASSERT_TRUE(a.Update(testing::ValidRequest(kTickets, "ab000000"), Request::ACCEPTED, "ab").ok());
+  std::map<std::string, std::vector<std::string>> seen;
+  Step step;
+  int stored = 0;
+  while (stored < kTickets && watch.reader->Read(&step)) {
+    seen[step.ticket_id()].push_back(Step::Kind_Name(step.kind()));
+    if (step.kind() == Step::STORED) ++stored;
+  }
+  EXPECT_EQ(stored, kTickets);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kTickets));
+  for (const auto& [id, kinds] : seen) {
+    EXPECT_EQ(kinds.front(), "ACCEPTED") << id;  // accepted before anything else of it
+  }
+}
+
+// A subscriber that does not read is ended with RESOURCE_EXHAUSTED once it is --watch_buffer
+// steps behind, and the server's memory stays flat while it is ignored; readers meanwhile go
+// on. The memory per open stream is printed.
+TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
+  testing::TestDatabase db;
+  Server server(db.url(), {"--watch_buffer=1000"});
+  ASSERT_TRUE(server.Start().ok());
+  const long before_streams = RssKib(server.process().pid());
+  constexpr int kStreams = 200;
+  std::vector<std::unique_ptr<Watch>> idle;
+  for (int i = 0; i < kStreams; ++i) {
+    char id[64];
+    std::snprintf(id, sizeof(id), "dd000000-0b7d-4e2a-9c11-%012d", i);
+    idle.push_back(std::make_unique<Watch>(server.stub(), std::vector<std::string>{id}));
+  }
+  absl::SleepFor(absl::Seconds(1));
+  const long with_streams = RssKib(server.process().pid());
+  std::printf("[ figure ] memory per open watch stream: %.1f KiB (%d streams, RSS %ld -> %ld KiB)\n",
+              static_cast<double>(with_streams - before_streams) / kStreams, kStreams,
+              before_streams, with_streams);
+
+  Watch slow(server.stub(), {});  // every ticket, never read until the end
+  Watch reader(server.stub(), {});
+  std::atomic<int> read{0};
+  std::thread reading([&] {
+    Step step;
+    while (reader.reader->Read(&step)) ++read;
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  const long before = RssKib(server.process().pid());
+  long peak = before;
+  for (int call = 0; call < 400; ++call) {  // 10,000 tickets: 40,000 steps
+    ASSERT_TRUE(server
+                    .Update(testing::ValidRequest(25, "ee000000", call * 25), Request::ACCEPTED,
+                            absl::StrCat("slow-", call))
+                    .ok());
+    peak = std::max(peak, RssKib(server.process().pid()));
+  }
+  Step step;
+  int got = 0;
+  while (slow.reader->Read(&step)) ++got;
+  grpc::Status status = slow.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("resume_token"));
+  EXPECT_LT(got, 40000) << "ended before the end (the client library buffers some)";
+  std::printf("[ figure ] slow subscriber: read %d steps before RESOURCE_EXHAUSTED; server RSS "
+              "%ld -> %ld KiB at the peak\n",
+              got, before, peak);
+  EXPECT_LT(peak - before, 128 * 1024) << "the server buffered for the slow subscriber";
+  // The reader that keeps up sees every step (4 per ticket).
+  EXPECT_TRUE([&] {
+    for (absl::Time end = absl::Now() + absl::Seconds(60); absl::Now() < end;) {
+      if (read.load() >= 40000) return true;
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  }()) << read.load();
+  reader.context.TryCancel();
+  reading.join();
+  for (auto& watch : idle) watch->context.TryCancel();
+}
+
+}  // namespace
+}  // namespace booking
