@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
 #include "server/logging.h"
+#include "server/console_page.h"
 #include "server/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 
@@ -92,6 +93,22 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
       }
     }
     TicketListStream::Start(tickets_, std::move(metadata), kTicketListPageSize, std::move(done));
+    return;
+  }
+  if (request.method == "GET" && (path == "/" || path == "/index.html")) {
+    // The box-office console: static, so open; every call it makes carries the user's token.
+    GatewayResponse response;
+    response.body = std::string(ConsolePageHtml());
+    response.headers = {
+        {"Content-Type", "text/html; charset=utf-8"},
+        {"Cache-Control", "no-cache"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Content-Security-Policy",
+         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+         "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+         "frame-ancestors 'none'"}};
+    done(std::move(response));
     return;
   }
   if (request.method == "GET" && path == "/openapi.json") {

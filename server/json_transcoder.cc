@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "server/error_details.h"
+#include "server/gateway_stream.h"
 
 namespace booking::server {
 namespace {
@@ -363,10 +364,34 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     return true;
   }
 
+  const bool streaming = route->binding.method->server_streaming();
+  std::optional<GatewayStream::Options> stream_options;
+  if (streaming) {
+    stream_options.emplace();
+    stream_options->heartbeat = stream_heartbeat_;
+    for (const auto& [name, value] : request.headers) {
+      if (name == "accept" && absl::StrContains(value, "text/event-stream")) {
+        stream_options->format = GatewayStream::Format::kSse;
+      }
+    }
+    // SSE reconnects say where they were with Last-Event-ID: the resume_token field of the
+    // request, when the method has one and the query did not set it.
+    const FieldDescriptor* resume = input_type->FindFieldByName("resume_token");
+    for (const auto& [name, value] : request.headers) {
+      if (name == "last-event-id" && resume != nullptr && !resume->is_repeated() &&
+          resume->type() == FieldDescriptor::TYPE_STRING &&
+          input->GetReflection()->GetString(*input, resume).empty()) {
+        input->GetReflection()->SetString(input.get(), resume, value);
+      }
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> metadata;  // for a stream's own context
   auto* call = new Call;
   call->route = route;
   call->done = std::move(done);
-  call->context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+  // A stream lasts as long as its client reads; a unary call has the gateway's bound.
+  if (!streaming) call->context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
   for (const auto& [name, value] : request.headers) {
     std::string key;
     if (name == "idempotency-key" || name == "correlation-id" || name == "authorization" ||
@@ -388,9 +413,19 @@ bool JsonTranscoder::Handle(GatewayRequest request,
       return true;
     }
     call->context.AddMetadata(key, value);
+    metadata.emplace_back(std::move(key), value);
   }
   std::string bytes;
   input->SerializeToString(&bytes);
+  if (streaming) {
+    std::unique_ptr<Call> owned(call);
+    auto context = std::make_unique<grpc::ClientContext>();
+    for (const auto& [key, value] : metadata) context->AddMetadata(key, value);
+    GatewayStream::Start(stub_, route->grpc_method, std::move(context), std::move(bytes),
+                         route->binding.method->output_type(), *stream_options,
+                         std::move(owned->done));
+    return true;
+  }
   grpc::Slice slice(bytes);
   call->request = grpc::ByteBuffer(&slice, 1);
   stub_.UnaryCall(

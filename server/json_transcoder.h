@@ -35,6 +35,10 @@ class JsonTranscoder {
   // not run) when no route has this path, so the caller can try its own routes.
   bool Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
 
+  // Server-Sent Events streams send a comment after this much silence (proxies and browsers
+  // keep the connection; a client that went away is noticed).
+  void set_stream_heartbeat(absl::Duration heartbeat) { stream_heartbeat_ = heartbeat; }
+
   // Converts the request of a matched route into its input message, for tests and fuzzing:
   // INVALID_ARGUMENT naming what is wrong.
   struct Route {
@@ -58,6 +62,7 @@ class JsonTranscoder {
   std::shared_ptr<grpc::Channel> channel_;
   grpc::GenericStub stub_;
   const absl::Duration call_timeout_;
+  absl::Duration stream_heartbeat_ = absl::Seconds(15);
   std::vector<Route> routes_;
 };
 

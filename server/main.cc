@@ -88,6 +88,9 @@ ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
 ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
           "Longest an UpdateTicketsStatus call that asks for STORED or COMPLETED waits for the "
           "handlers (also bounded by its deadline); reaching it is not an error.");
+ABSL_FLAG(absl::Duration, sse_heartbeat, absl::Seconds(15),
+          "Silence after which a Server-Sent Events stream gets a comment line, so proxies keep "
+          "it and a client that went away is noticed.");
 ABSL_FLAG(int, watch_buffer, 1024,
           "Steps queued per WatchTickets stream; a stream that falls further behind is ended "
           "with RESOURCE_EXHAUSTED (the client resumes with its last resume_token).");
@@ -628,6 +631,7 @@ int Run() {
     absl::StatusOr<std::unique_ptr<JsonTranscoder>> transcoder =
         JsonTranscoder::Create(server->InProcessChannel(grpc::ChannelArguments()), rest_services,
                                absl::GetFlag(FLAGS_http_call_timeout));
+    if (transcoder.ok()) (*transcoder)->set_stream_heartbeat(absl::GetFlag(FLAGS_sse_heartbeat));
     if (!transcoder.ok()) {
       spdlog::critical("REST routes: {}", transcoder.status().ToString());
       return 1;

@@ -60,6 +60,9 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchStream::Start(
   stream->subscription_ = hub.Subscribe(std::move(ticket_ids), resume, [weak] {
     if (std::shared_ptr<WatchStream> alive = weak.lock()) alive->Wake();
   });
+  // Headers now, not with the first step: a client (and the REST gateway) knows the stream is
+  // open before anything happens to its tickets.
+  stream->StartSendInitialMetadata();
   stream->Pump();  // holds busy_ from construction
   return stream.get();
 }

@@ -22,6 +22,8 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP load for the REST benchmark (tools/bench_rest.sh)
   wrk
+  # headless browser for the console page e2e test (tests/e2e/console_page_e2etest.cc)
+  chromium
 )
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <grpcpp/alarm.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/support/client_callback.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "server/http_types.h"
+
+namespace google::protobuf {
+class Descriptor;
+}
+
+namespace booking::server {
+
+// A server-streaming RPC answered over HTTP, as grpc-gateway does: newline-delimited JSON
+// (`{"result": <message>}` per message, `{"error": {...}}` if the stream fails), or, when the
+// client accepts `text/event-stream`, Server-Sent Events (`id:` the message's `resume_token`
+// when it has one, `data:` the message, a `: heartbeat` comment after `heartbeat` of silence,
+// `event: error` if the stream fails). Pulls one message at a time, only when the HTTP side has
+// written the previous one, so a slow client holds the gRPC stream back (and its server side
+// ends it) instead of filling memory here.
+class GatewayStream {
+ public:
+  enum class Format { kNdjson, kSse };
+  struct Options {
+    Format format = Format::kNdjson;
+    absl::Duration heartbeat = absl::Seconds(15);
+  };
+
+  // Starts the call (`context` carries the metadata); `done` gets the 200 response with the
+  // body stream once the server has accepted the call, or the error response if it refused.
+  static void Start(grpc::GenericStub& stub, const std::string& method,
+                    std::unique_ptr<grpc::ClientContext> context, std::string request,
+                    const google::protobuf::Descriptor* output_type, Options options,
+                    absl::AnyInvocable<void(GatewayResponse)> done);
+};
+
+}  // namespace booking::server

@@ -1,0 +1,298 @@
+// The box-office console (GET /) against the real binary: the page is served whole, with nothing
+// loaded from other hosts; and headless Chromium, opening `/?send=confirmed`, sends a ticket
+// once the watch stream is live and shows it stored and receipted (the page holds its load event
+// until then, so --dump-dom and --screenshot see the finished flow).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/console_page.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+
+namespace booking {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kChromium[] = "/usr/bin/chromium";
+
+// Where the screenshot goes: $BOOKING_TEST_ARTIFACTS_DIR, else <build dir>/test-artifacts.
+std::filesystem::path ArtifactsDir() {
+  const char* dir = std::getenv("BOOKING_TEST_ARTIFACTS_DIR");
+  if (dir != nullptr && *dir != '\0') return dir;
+#ifdef BOOKING_BINARY_DIR
+  return std::filesystem::path(BOOKING_BINARY_DIR) / "test-artifacts";
+#else
+  // BOOKING_SERVER_PATH is <build dir>/bin/booking-server.
+  return std::filesystem::path(BOOKING_SERVER_PATH).parent_path().parent_path() / "test-artifacts";
+#endif
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+struct ChildRun {
+  std::string out;  // everything the child wrote to stdout
+  int exit_code = -1;
+  bool timed_out = false;
+};
+
+// Runs `argv` in a process group of its own with stdout captured and stderr appended to
+// `err_path`. Past `timeout` the whole group (the browser and its helpers) gets SIGKILL.
+ChildRun RunBounded(const std::vector<std::string>& argv, absl::Duration timeout,
+                    const std::string& err_path) {
+  ChildRun run;
+  std::vector<char*> args;
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    run.out = absl::StrCat("pipe2: ", std::strerror(errno));
+    return run;
+  }
+  const absl::Time deadline = absl::Now() + timeout;
+  const pid_t pid = fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    setpgid(0, 0);
+    const int null = open("/dev/null", O_RDONLY);
+    const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    if (err >= 0) dup2(err, STDERR_FILENO);
+    dup2(out[1], STDOUT_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  close(out[1]);
+  if (pid < 0) {
+    close(out[0]);
+    run.out = absl::StrCat("fork: ", std::strerror(errno));
+    return run;
+  }
+  setpgid(pid, pid);  // as the child does: whichever runs first
+  char buffer[1 << 16];
+  while (true) {  // until EOF (every process of the group closed stdout) or the deadline
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) break;
+    pollfd readable{out[0], POLLIN, 0};
+    const int ready = poll(&readable, 1, static_cast<int>(std::min<int64_t>(left_ms, 200)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready <= 0) continue;
+    const ssize_t n = read(out[0], buffer, sizeof(buffer));
+    if (n > 0) {
+      run.out.append(buffer, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  close(out[0]);
+  int status = 0;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (done < 0 || absl::Now() >= deadline) {
+      run.timed_out = true;
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  kill(-pid, SIGKILL);  // helpers still in the group, if any (ESRCH when none)
+  return run;
+}
+
+// The id of a ticket card in Chromium's --dump-dom output whose chips include the STORED step
+// ("stored") and the RECEIPT_ISSUED step ("receipt R-..."); "" if there is none.
+std::string StoredAndReceiptedTicket(const std::string& dom) {
+  const std::string kIdAttribute = "data-ticket-id=\"";
+  for (size_t at = dom.find(kIdAttribute); at != std::string::npos;
+       at = dom.find(kIdAttribute, at + 1)) {
+    const size_t start = at + kIdAttribute.size();
+    const size_t quote = dom.find('"', start);
+    const size_t end = dom.find("</article>", start);
+    if (quote == std::string::npos || end == std::string::npos || quote > end) break;
+    const std::string id = dom.substr(start, quote - start);
+    const std::string card = dom.substr(quote, end - quote);
+    const bool uuid = id.size() == 36 && std::all_of(id.begin(), id.end(), [](char c) {
+                        return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == '-';
+                      });
+    if (uuid && absl::StrContains(card, R"(data-kind="STORED")") &&
+        absl::StrContains(card, ">stored</li>") &&
+        absl::StrContains(card, R"(data-kind="RECEIPT_ISSUED")") &&
+        absl::StrContains(card, ">receipt R-")) {
+      return id;
+    }
+  }
+  return "";
+}
+
+// Every src=, href=, url( and @import target of `html` that names a host: "//host/..." or an
+// absolute http(s) URL.
+std::vector<std::string> ExternalReferences(const std::string& html) {
+  std::vector<std::string> found;
+  const std::string lower = absl::AsciiStrToLower(html);
+  for (const std::string marker : {"src=", "href=", "url(", "@import"}) {
+    for (size_t at = lower.find(marker); at != std::string::npos; at = lower.find(marker, at + 1)) {
+      size_t start = at + marker.size();
+      while (start < lower.size() && (lower[start] == ' ' || lower[start] == '"' ||
+                                      lower[start] == '\'' || lower[start] == '(')) {
+        ++start;
+      }
+      const std::string target = lower.substr(start, 8);
+      if (absl::StartsWith(target, "//") || absl::StartsWith(target, "http:") ||
+          absl::StartsWith(target, "https:")) {
+        found.emplace_back(html.substr(at, 100));
+      }
+    }
+  }
+  return found;
+}
+
+class ConsolePageE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc_port_ = testing::PickFreePort();
+    http_port_ = testing::PickFreePort();
+    server_ = std::make_unique<testing::ServerProcess>(
+        BOOKING_SERVER_PATH,
+        std::vector<std::string>{absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+                                 absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+                                 absl::StrCat("--database_url=", db_.url())});
+    ASSERT_TRUE(server_->Start().ok());
+    const absl::Status serving =
+        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
+    ASSERT_TRUE(serving.ok()) << serving;
+    char temp[] = "/tmp/console-e2e-XXXXXX";
+    ASSERT_NE(mkdtemp(temp), nullptr);
+    temp_dir_ = temp;
+  }
+  void TearDown() override {
+    if (!temp_dir_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(temp_dir_, ignored);
+    }
+    if (server_ != nullptr && server_->running()) {
+      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
+      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
+    }
+  }
+
+  std::string Url(absl::string_view path) const {
+    return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+
+  // Headless Chromium on `url` with a fresh profile; `mode` is --dump-dom or --screenshot=...
+  // `--timeout` makes it give up waiting for the page's load event (and capture it as it is)
+  // before `bound`; past `bound` it is killed.
+  ChildRun RunChromium(const std::string& mode, const std::string& url, absl::Duration bound) {
+    const std::string profile = (temp_dir_ / absl::StrCat("profile-", ++chromium_runs_)).string();
+    const int64_t load_ms = std::max<int64_t>(absl::ToInt64Milliseconds(bound) - 5000, 1000);
+    return RunBounded({kChromium, "--headless",
+                       // The sandbox needs user namespaces, which containers (and root) lack;
+                       // the browser only opens this test's own page.
+                       "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                       "--no-default-browser-check", "--hide-scrollbars", "--window-size=1280,800",
+                       "--user-data-dir=" + profile,
+                       absl::StrCat("--timeout=", std::min<int64_t>(load_ms, 20000)), mode, url},
+                      bound, ChromiumLog());
+  }
+  std::string ChromiumLog() const { return (temp_dir_ / "chromium.log").string(); }
+  std::string ChromiumLogTail() const {
+    const std::string log = ReadFile(ChromiumLog());
+    return log.size() > 4000 ? log.substr(log.size() - 4000) : log;
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::filesystem::path temp_dir_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  int chromium_runs_ = 0;
+};
+
+TEST_F(ConsolePageE2eTest, PageIsServedWithoutExternalAssets) {
+  testing::HttpCaller http;
+  const testing::HttpResult page = http.Call("GET", Url("/"));
+  ASSERT_EQ(page.status, 200) << page.error << page.body;
+  EXPECT_EQ(page.headers.count("content-type") ? page.headers.at("content-type") : "",
+            "text/html; charset=utf-8");
+  EXPECT_EQ(page.body, server::ConsolePageHtml());
+  EXPECT_THAT(page.body, HasSubstr("<title>"));
+  EXPECT_THAT(ExternalReferences(page.body), ::testing::IsEmpty())
+      << "the console must load nothing from other hosts";
+}
+
+TEST_F(ConsolePageE2eTest, BrowserSendsATicketAndSeesItStoredAndReceipted) {
+  ASSERT_EQ(access(kChromium, X_OK), 0)
+      << kChromium << " is missing: run tools/bootstrap.sh (it installs the chromium package)";
+  const std::string url = Url("/?send=confirmed");
+
+  // Each run opens the page anew, which sends a ticket of its own; retried (all in 30 s) in case
+  // a run ends before its ticket is receipted.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::string ticket_id;
+  ChildRun run;
+  int runs = 0;
+  while (ticket_id.empty() && deadline - absl::Now() > absl::Seconds(5)) {
+    ++runs;
+    run = RunChromium("--dump-dom", url, deadline - absl::Now());
+    ticket_id = StoredAndReceiptedTicket(run.out);
+  }
+  ASSERT_FALSE(ticket_id.empty()) << "no ticket card with the stored and receipt steps after "
+                                  << runs << " run(s); last run: exit " << run.exit_code
+                                  << (run.timed_out ? " (killed)" : "") << "\n--- DOM:\n"
+                                  << run.out << "\n--- chromium log (tail):\n"
+                                  << ChromiumLogTail() << "\n--- server log:\n"
+                                  << server_->ReadLog();
+
+  // The page's word is checked with the service: the ticket is in the tickets table.
+  testing::HttpCaller http;
+  const testing::HttpResult ticket = http.Call("GET", Url("/v1/tickets/" + ticket_id));
+  EXPECT_EQ(ticket.status, 200) << ticket.error << ticket.body;
+  EXPECT_THAT(ticket.body, HasSubstr(ticket_id));
+
+  // A picture of the page at laptop size, for people and for CI artifacts.
+  const std::filesystem::path dir = ArtifactsDir();
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  ASSERT_FALSE(error) << dir << ": " << error.message();
+  const std::filesystem::path png = dir / "console.png";
+  std::filesystem::remove(png, error);
+  const ChildRun shot = RunChromium("--screenshot=" + png.string(), url, absl::Seconds(30));
+  ASSERT_TRUE(std::filesystem::exists(png))
+      << "exit " << shot.exit_code << (shot.timed_out ? " (killed)" : "") << "\n"
+      << ChromiumLogTail();
+  EXPECT_GT(std::filesystem::file_size(png), 10u * 1024) << png;
+  std::printf("console screenshot: %s\n", png.c_str());
+}
+
+}  // namespace
+}  // namespace booking
