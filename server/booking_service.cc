@@ -372,17 +372,17 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
         "watching needs the durable event log (--event_log=durable)"));
   }
   if (request->ticket_ids_size() > options_.max_watch_tickets) {
-    return refuse(absl::InvalidArgumentError(absl::StrCat(
-        "ticket_ids: at most ", options_.max_watch_tickets, " per call, got ",
-        request->ticket_ids_size())));
+    return refuse(
+        absl::InvalidArgumentError(absl::StrCat("ticket_ids: at most ", options_.max_watch_tickets,
+                                                " per call, got ", request->ticket_ids_size())));
   }
   std::vector<std::string> ids;
   ids.reserve(request->ticket_ids_size());
   for (int i = 0; i < request->ticket_ids_size(); ++i) {
     const std::string& id = request->ticket_ids(i);
     if (!workers::IsUuid(id)) {
-      return refuse(absl::InvalidArgumentError(absl::StrCat(
-          "ticket_ids[", i, "]: must be a UUID, got \"", id.substr(0, 64), "\"")));
+      return refuse(absl::InvalidArgumentError(
+          absl::StrCat("ticket_ids[", i, "]: must be a UUID, got \"", id.substr(0, 64), "\"")));
     }
     ids.push_back(workers::NormalizeUuid(id));
   }

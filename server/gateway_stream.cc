@@ -59,7 +59,7 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   const std::unique_ptr<grpc::ClientContext> context_;
   const google::protobuf::Descriptor* const output_type_;
   const GatewayStream::Options options_;
-  std::shared_ptr<Call> self_;  // until OnDone
+  std::shared_ptr<Call> self_;        // until OnDone
   std::shared_ptr<BodyStream> body_;  // handed to the HTTP side in the 200 answer (under mu_)
   Bytes request_;
   Bytes read_;  // the one read in flight
@@ -69,7 +69,7 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   BodyStream::Deliver waiting_ ABSL_GUARDED_BY(mu_);  // the HTTP side waits for a piece
   std::deque<std::string> pieces_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran: pieces_ holds all there is
+  bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran: pieces_ holds all there is
   bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the end was delivered
   std::unique_ptr<grpc::Alarm> heartbeat_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Alarm> open_alarm_ ABSL_GUARDED_BY(mu_);

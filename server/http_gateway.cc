@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/call_metadata.h"
-#include "server/logging.h"
 #include "server/console_page.h"
+#include "server/logging.h"
 #include "server/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 

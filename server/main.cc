@@ -26,7 +26,6 @@
 #include "server/booking_service.h"
 #include "server/call_observer.h"
 #include "server/completion_waiter.h"
-#include "server/watch_hub.h"
 #include "server/database_health.h"
 #include "server/http_gateway.h"
 #include "server/http_server.h"
@@ -35,15 +34,16 @@
 #include "server/openapi.h"
 #include "server/query_executor.h"
 #include "server/token_authenticator.h"
+#include "server/watch_hub.h"
 #include "spdlog/spdlog.h"
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
 #include "storage/pg_progress_reader.h"
-#include "storage/pg_step_log.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
+#include "storage/pg_step_log.h"
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
 #include "tickets/v1/events.pb.h"
@@ -698,7 +698,7 @@ int Run() {
   spdlog::info("shutting down signal={} timeout={}", strsignal(signal),
                absl::FormatDuration(grace));
   database_health.reset();
-  health.Shutdown();                          // health now answers NOT_SERVING
+  health.Shutdown();  // health now answers NOT_SERVING
   // Watch streams never end by themselves: end them (UNAVAILABLE, resumable elsewhere) so the
   // HTTP and gRPC servers can drain.
   if (watch != nullptr) watch->Stop();

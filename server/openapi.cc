@@ -332,7 +332,12 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
   const FieldDescriptor* response_field =
       binding.response_body.empty() ? nullptr : output.FindFieldByName(binding.response_body);
   Struct ok;
-  Set(ok, "description", std::string("OK"));
+  Set(ok, "description",
+      std::string(binding.method->server_streaming()
+                      ? "A stream of these messages: newline-delimited JSON, each line "
+                        "{\"result\": message} ({\"error\": status} if it fails), or, with "
+                        "Accept: text/event-stream, Server-Sent Events (data: message)."
+                      : "OK"));
   Set(ok, "content",
       JsonContent(response_field != nullptr ? schemas.ForField(*response_field)
                                             : schemas.ForMessage(output)));

@@ -196,9 +196,9 @@ void WatchHub::Round() {
     std::lock_guard lock(mu_);
     woken.push_back(s);
     if (history->size() > static_cast<size_t>(options_.history_limit)) {
-      s->End(absl::OutOfRangeError(absl::StrCat(
-          "resume_token: more than ", options_.history_limit,
-          " steps happened since it; watch again without it (or for named tickets)")));
+      s->End(absl::OutOfRangeError(
+          absl::StrCat("resume_token: more than ", options_.history_limit,
+                       " steps happened since it; watch again without it (or for named tickets)")));
       Remove(s);
       continue;
     }
@@ -238,9 +238,9 @@ void WatchHub::Round() {
     if (steps->size() < static_cast<size_t>(options_.read_limit)) break;
   }
   for (const Subscription& s : overflowed) {
-    s->End(absl::ResourceExhaustedError(absl::StrCat(
-        "the stream fell more than ", options_.buffer,
-        " steps behind; read faster, or watch again with the last resume_token")));
+    s->End(absl::ResourceExhaustedError(
+        absl::StrCat("the stream fell more than ", options_.buffer,
+                     " steps behind; read faster, or watch again with the last resume_token")));
     {
       std::lock_guard lock(mu_);
       Remove(s);  // when it overflowed with its history

@@ -21,9 +21,9 @@ namespace booking::server {
 struct WatchOptions {
   absl::Duration poll = absl::Milliseconds(20);        // while anyone watches (sooner if woken)
   absl::Duration idle_poll = absl::Milliseconds(250);  // nobody watches: only follow the end
-  size_t buffer = 1024;          // steps queued per stream before it is ended as too slow
-  int read_limit = 1000;         // steps per read
-  int history_limit = 10000;     // steps a new stream may ask to catch up on
+  size_t buffer = 1024;       // steps queued per stream before it is ended as too slow
+  int read_limit = 1000;      // steps per read
+  int history_limit = 10000;  // steps a new stream may ask to catch up on
 };
 
 // One watcher's queue of steps. Filled by the hub's thread, drained by whoever writes the
@@ -105,7 +105,7 @@ class WatchHub {
   // Written under both locks, read under either: steps up to here are handed out.
   bool positioned_ = false;
   storage::LogPosition cursor_;
-  absl::Time last_follow_ = absl::InfinitePast();  // under round_mu_
+  absl::Time last_follow_ = absl::InfinitePast();     // under round_mu_
   absl::Time last_error_log_ = absl::InfinitePast();  // under round_mu_
   workers::PeriodicTask task_;
 };

@@ -50,8 +50,8 @@ void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message) 
 }
 
 grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchStream::Start(
-    WatchHub& hub, std::vector<std::string> ticket_ids,
-    std::optional<storage::LogPosition> resume, std::string correlation_id) {
+    WatchHub& hub, std::vector<std::string> ticket_ids, std::optional<storage::LogPosition> resume,
+    std::string correlation_id) {
   auto stream = std::make_shared<WatchStream>(hub, std::move(correlation_id));
   stream->self_ = stream;
   spdlog::info("watch started correlation_id={} tickets={} resumed={}", stream->correlation_id_,

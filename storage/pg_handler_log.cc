@@ -243,8 +243,8 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
     txn.exec0("SET LOCAL synchronous_commit = off");
     absl::flat_hash_set<int> accepted;
     if (!checkpoints.empty()) {
-      for (const auto& row :
-           txn.exec_prepared(kAdvance, handler, partitions, epochs, txs, sequences, progress.owner)) {
+      for (const auto& row : txn.exec_prepared(kAdvance, handler, partitions, epochs, txs,
+                                               sequences, progress.owner)) {
         accepted.insert(row[0].as<int>());
       }
     }
@@ -270,8 +270,8 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
     // Steps for watchers, fenced as the checkpoints are.
     std::vector<std::string> step_sequences, step_kinds, step_details;
     for (const auto& done : progress.finished) {
-      const bool current = done.partition < 0 ? held.contains(done.sequence)
-                                              : accepted.contains(done.partition);
+      const bool current =
+          done.partition < 0 ? held.contains(done.sequence) : accepted.contains(done.partition);
       if (!current) continue;
       step_sequences.push_back(std::to_string(done.sequence));
       step_kinds.push_back("done");

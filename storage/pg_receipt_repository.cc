@@ -3,7 +3,6 @@
 #include <pqxx/pqxx>
 
 #include "absl/container/flat_hash_map.h"
-
 #include "storage/pg_array.h"
 
 namespace booking::storage {

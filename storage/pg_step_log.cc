@@ -37,9 +37,9 @@ absl::StatusOr<LogPosition> PgStepLog::Latest() {
   LogPosition latest;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     latest = {};
-    const pqxx::result result = txn.exec(
-        std::string("SELECT tx::text, step_sequence FROM ticket_steps WHERE ") + kStable +
-        " ORDER BY tx DESC, step_sequence DESC LIMIT 1");
+    const pqxx::result result =
+        txn.exec(std::string("SELECT tx::text, step_sequence FROM ticket_steps WHERE ") + kStable +
+                 " ORDER BY tx DESC, step_sequence DESC LIMIT 1");
     if (!result.empty()) latest = {result[0][0].as<uint64_t>(), result[0][1].as<int64_t>()};
   });
   if (!status.ok()) return status;
@@ -49,11 +49,11 @@ absl::StatusOr<LogPosition> PgStepLog::Latest() {
 absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadAfter(LogPosition after, int limit) {
   std::vector<StepRecord> steps;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    steps = Rows(txn.exec_params(
-        std::string("SELECT ") + kColumns + " FROM ticket_steps" +
-            " WHERE (tx, step_sequence) > ($1::text::xid8, $2::bigint) AND " + kStable +
-            " ORDER BY tx, step_sequence LIMIT $3",
-        std::to_string(after.tx), after.sequence, limit));
+    steps =
+        Rows(txn.exec_params(std::string("SELECT ") + kColumns + " FROM ticket_steps" +
+                                 " WHERE (tx, step_sequence) > ($1::text::xid8, $2::bigint) AND " +
+                                 kStable + " ORDER BY tx, step_sequence LIMIT $3",
+                             std::to_string(after.tx), after.sequence, limit));
   });
   if (!status.ok()) return status;
   return steps;
@@ -62,17 +62,15 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadAfter(LogPosition after, 
 absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadRange(
     absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto, int limit) {
   std::vector<StepRecord> steps;
-  const std::string ids =
-      ToPgArrayLiteral(ticket_ids, [](const std::string& id) { return id; });
+  const std::string ids = ToPgArrayLiteral(ticket_ids, [](const std::string& id) { return id; });
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    steps = Rows(txn.exec_params(
-        std::string("SELECT ") + kColumns + " FROM ticket_steps" +
-            " WHERE ($1::uuid[] = '{}' OR ticket_id = ANY($1::uuid[]))"
-            "   AND (tx, step_sequence) > ($2::text::xid8, $3::bigint)"
-            "   AND (tx, step_sequence) <= ($4::text::xid8, $5::bigint)"
-            " ORDER BY tx, step_sequence LIMIT $6",
-        ids, std::to_string(after.tx), after.sequence, std::to_string(upto.tx), upto.sequence,
-        limit));
+    steps = Rows(txn.exec_params(std::string("SELECT ") + kColumns + " FROM ticket_steps" +
+                                     " WHERE ($1::uuid[] = '{}' OR ticket_id = ANY($1::uuid[]))"
+                                     "   AND (tx, step_sequence) > ($2::text::xid8, $3::bigint)"
+                                     "   AND (tx, step_sequence) <= ($4::text::xid8, $5::bigint)"
+                                     " ORDER BY tx, step_sequence LIMIT $6",
+                                 ids, std::to_string(after.tx), after.sequence,
+                                 std::to_string(upto.tx), upto.sequence, limit));
   });
   if (!status.ok()) return status;
   return steps;

@@ -37,8 +37,7 @@ class StepLog {
                                                                           int limit) = 0;
   // Steps of these tickets (all tickets when empty) in (after, upto], in order, at most `limit`.
   [[nodiscard]] virtual absl::StatusOr<std::vector<StepRecord>> ReadRange(
-      absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto,
-      int limit) = 0;
+      absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto, int limit) = 0;
 };
 
 }  // namespace booking::storage

@@ -30,8 +30,8 @@ void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
       results[i] = ticket.status();
       continue;
     }
-    rows.push_back({events[i]->id, ticket->ticket_id, ticket->customer_email,
-                    ticket->price_amount, ticket->price_currency, events[i]->correlation_id});
+    rows.push_back({events[i]->id, ticket->ticket_id, ticket->customer_email, ticket->price_amount,
+                    ticket->price_currency, events[i]->correlation_id});
     index.push_back(i);
   }
   std::vector<absl::Status> appended(rows.size());

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -146,9 +146,9 @@ TEST(WatchE2eTest, ConfirmThenCancelInOrderThenHistoryAndResume) {
   ASSERT_EQ(first.size(), 4u);
   EXPECT_EQ(Describe(first[0]), "ACCEPTED confirmed");
   const std::vector<std::string> first_kinds = Kinds(first);
-  EXPECT_THAT(std::vector<std::string>(first_kinds.begin() + 1, first_kinds.end()),
-              UnorderedElementsAre("STORED", "RECEIPT_ISSUED R-",
-                                   "APPENDED_TO_TRACKER tickets-to-print"));
+  EXPECT_THAT(
+      std::vector<std::string>(first_kinds.begin() + 1, first_kinds.end()),
+      UnorderedElementsAre("STORED", "RECEIPT_ISSUED R-", "APPENDED_TO_TRACKER tickets-to-print"));
   ASSERT_TRUE(server.Update(ChangeOf("canceled"), Request::COMPLETED, "watch-2").ok());
   std::vector<Step> second = live.Read(3);
   ASSERT_EQ(second.size(), 3u);
@@ -202,7 +202,7 @@ TEST(WatchE2eTest, WatcherOnOneInstanceSeesWorkDoneOnAnother) {
   Server b(db.url(), {});
   ASSERT_TRUE(a.Start().ok());
   ASSERT_TRUE(b.Start().ok());
-  Watch watch(b.stub(), {});  // every ticket, from now on
+  Watch watch(b.stub(), {});                // every ticket, from now on
   absl::SleepFor(absl::Milliseconds(300));  // B's hub has placed the stream at the end
   constexpr int kTickets = 20;
   ASSERT_TRUE(a.Update(testing::ValidRequest(kTickets, "ab000000"), Request::ACCEPTED, "ab").ok());
@@ -237,9 +237,10 @@ TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
   }
   absl::SleepFor(absl::Seconds(1));
   const long with_streams = RssKib(server.process().pid());
-  std::printf("[ figure ] memory per open watch stream: %.1f KiB (%d streams, RSS %ld -> %ld KiB)\n",
-              static_cast<double>(with_streams - before_streams) / kStreams, kStreams,
-              before_streams, with_streams);
+  std::printf(
+      "[ figure ] memory per open watch stream: %.1f KiB (%d streams, RSS %ld -> %ld KiB)\n",
+      static_cast<double>(with_streams - before_streams) / kStreams, kStreams, before_streams,
+      with_streams);
 
   Watch slow(server.stub(), {});  // every ticket, never read until the end
   Watch reader(server.stub(), {});
@@ -265,9 +266,10 @@ TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("resume_token"));
   EXPECT_LT(got, 40000) << "ended before the end (the client library buffers some)";
-  std::printf("[ figure ] slow subscriber: read %d steps before RESOURCE_EXHAUSTED; server RSS "
-              "%ld -> %ld KiB at the peak\n",
-              got, before, peak);
+  std::printf(
+      "[ figure ] slow subscriber: read %d steps before RESOURCE_EXHAUSTED; server RSS "
+      "%ld -> %ld KiB at the peak\n",
+      got, before, peak);
   EXPECT_LT(peak - before, 128 * 1024) << "the server buffered for the slow subscriber";
   // The reader that keeps up sees every step (4 per ticket).
   EXPECT_TRUE([&] {
@@ -310,8 +312,8 @@ TEST(WatchE2eTest, RestStreamsAsSseAndNdjsonReadWithCurl) {
     if (absl::StartsWith(line, "id: ")) ids.emplace_back(line.substr(4));
     if (absl::StartsWith(line, "data: ")) {
       tickets::v1::TicketStep step;
-      ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(std::string(line.substr(6)), &step)
-                      .ok())
+      ASSERT_TRUE(
+          google::protobuf::util::JsonStringToMessage(std::string(line.substr(6)), &step).ok())
           << line;
       kinds.push_back(Describe(step));
       EXPECT_EQ(step.resume_token(), ids.back());  // the id is the step's resume token
@@ -322,9 +324,9 @@ TEST(WatchE2eTest, RestStreamsAsSseAndNdjsonReadWithCurl) {
   EXPECT_EQ(kinds[0], "ACCEPTED confirmed");
   EXPECT_GE(heartbeats, 1) << "quiet for 1.5 s with a 500 ms heartbeat";
 
-  const std::string resumed = Curl(absl::StrCat("-H 'Accept: text/event-stream' -H 'Last-Event-ID: ",
-                                                ids[1], "' '", url, "'"),
-                                   1);
+  const std::string resumed = Curl(
+      absl::StrCat("-H 'Accept: text/event-stream' -H 'Last-Event-ID: ", ids[1], "' '", url, "'"),
+      1);
   EXPECT_THAT(resumed, ::testing::Not(HasSubstr(absl::StrCat("id: ", ids[1], "\n"))));
   EXPECT_THAT(resumed, HasSubstr(absl::StrCat("id: ", ids[2], "\n")));
   EXPECT_THAT(resumed, HasSubstr(absl::StrCat("id: ", ids[3], "\n")));
@@ -332,12 +334,13 @@ TEST(WatchE2eTest, RestStreamsAsSseAndNdjsonReadWithCurl) {
   const std::string ndjson = Curl(absl::StrCat("'", url, "'"), 1);
   std::vector<std::string> lines = absl::StrSplit(ndjson, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 4u) << ndjson;
-  for (const std::string& line : lines) EXPECT_TRUE(absl::StartsWith(line, "{\"result\":{")) << line;
+  for (const std::string& line : lines)
+    EXPECT_TRUE(absl::StartsWith(line, "{\"result\":{")) << line;
 
-  const std::string refused = Curl(
-      absl::StrCat("-i -H 'Accept: text/event-stream' '", server.http(),
-                   "/v1/tickets:watch?ticket_ids=nope'"),
-      2);
+  const std::string refused =
+      Curl(absl::StrCat("-i -H 'Accept: text/event-stream' '", server.http(),
+                        "/v1/tickets:watch?ticket_ids=nope'"),
+           2);
   EXPECT_THAT(refused, HasSubstr("HTTP/1.1 400"));
   EXPECT_THAT(refused, HasSubstr("ticket_ids[0]"));
 }
@@ -392,10 +395,10 @@ TEST(WatchE2eTest, AckToStoredOnAWatchStreamUnderLoad) {
   }
   std::sort(ms.begin(), ms.end());
   ASSERT_EQ(ms.size(), static_cast<size_t>(kClients * kPerClient));
-  std::printf("[ figure ] ack -> STORED on a watch stream at %.0f calls/s: p50 %.1f ms, p99 %.1f "
-              "ms, max %.1f ms (%zu tickets)\n",
-              ms.size() / seconds, ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back(),
-              ms.size());
+  std::printf(
+      "[ figure ] ack -> STORED on a watch stream at %.0f calls/s: p50 %.1f ms, p99 %.1f "
+      "ms, max %.1f ms (%zu tickets)\n",
+      ms.size() / seconds, ms[ms.size() / 2], ms[ms.size() * 99 / 100], ms.back(), ms.size());
 }
 
 }  // namespace
