@@ -30,6 +30,7 @@ std::string ToString(const Bytes& buffer) {
 // The gRPC side. Owns itself from Start to OnDone; the HTTP side holds it through Body, whose
 // end (the client went away, or the body was read to its end) cancels the call.
 class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
+                   public GatewayStream::Clock::Timed,
                    public std::enable_shared_from_this<Call> {
  public:
   Call(std::unique_ptr<grpc::ClientContext> context,
@@ -48,11 +49,11 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool) override {}
   void OnDone(const grpc::Status& status) override;
+  void Tick(absl::Time now) override;
 
  private:
   std::string Render(const std::string& bytes);
   std::string RenderError(const grpc::Status& status);
-  void ArmHeartbeat() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Answer(GatewayResponse response);
   void AnswerOpen();  // the 200 with the body stream, once
 
@@ -69,11 +70,11 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   BodyStream::Deliver waiting_ ABSL_GUARDED_BY(mu_);  // the HTTP side waits for a piece
   std::deque<std::string> pieces_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran: pieces_ holds all there is
-  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the end was delivered
-  std::unique_ptr<grpc::Alarm> heartbeat_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<grpc::Alarm> open_alarm_ ABSL_GUARDED_BY(mu_);
-  long long heartbeat_round_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // a read returned false: the stream is over
+  bool done_ ABSL_GUARDED_BY(mu_) = false;         // OnDone ran: pieces_ holds all there is
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;        // the end was delivered
+  absl::Time open_due_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // headers came
+  absl::Time waiting_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
 class Body final : public BodyStream {
@@ -116,11 +117,23 @@ void Call::OnReadInitialMetadataDone(bool ok) {
   // so a refused stream is an HTTP error, not a 200 whose body says so. A stream that has
   // nothing to say yet is answered 200 after that moment, so its client knows it is open.
   std::lock_guard lock(mu_);
-  open_alarm_ = std::make_unique<grpc::Alarm>();
-  open_alarm_->Set(absl::ToChronoTime(absl::Now() + kRefusalGrace),
-                   [self = shared_from_this()](bool fired) {
-                     if (fired) self->AnswerOpen();
-                   });
+  open_due_ = absl::Now() + kRefusalGrace;
+}
+
+void Call::Tick(absl::Time now) {
+  bool open = false;
+  BodyStream::Deliver heartbeat;
+  {
+    std::lock_guard lock(mu_);
+    open = answer_ && now >= open_due_;
+    if (options_.format == GatewayStream::Format::kSse && waiting_ &&
+        now - waiting_since_ >= options_.heartbeat) {
+      heartbeat = std::move(waiting_);
+      waiting_ = nullptr;
+    }
+  }
+  if (open) AnswerOpen();
+  if (heartbeat) std::move(heartbeat)(std::string(": heartbeat\n\n"));
 }
 
 void Call::AnswerOpen() {
@@ -198,30 +211,13 @@ void Call::Next(BodyStream::Deliver deliver) {
     return;
   }
   waiting_ = std::move(deliver);
-  ArmHeartbeat();
-  if (!reading_) {
+  waiting_since_ = absl::Now();
+  // After the last read nothing may be started: OnDone comes next and answers `waiting_`.
+  if (!reading_ && !read_closed_) {
     reading_ = true;
     lock.unlock();
     StartRead(&read_);
   }
-}
-
-void Call::ArmHeartbeat() {
-  if (options_.format != GatewayStream::Format::kSse) return;
-  const long long round = ++heartbeat_round_;
-  heartbeat_ = std::make_unique<grpc::Alarm>();
-  heartbeat_->Set(absl::ToChronoTime(absl::Now() + options_.heartbeat),
-                  [self = shared_from_this(), round](bool fired) {
-                    if (!fired) return;  // canceled: a piece came first
-                    BodyStream::Deliver deliver;
-                    {
-                      std::lock_guard lock(self->mu_);
-                      if (round != self->heartbeat_round_ || !self->waiting_) return;
-                      deliver = std::move(self->waiting_);
-                      self->waiting_ = nullptr;
-                    }
-                    std::move(deliver)(std::string(": heartbeat\n\n"));
-                  });
 }
 
 void Call::OnReadDone(bool ok) {
@@ -231,10 +227,11 @@ void Call::OnReadDone(bool ok) {
   {
     std::lock_guard lock(mu_);
     reading_ = false;
-    if (!ok) return;  // the stream ended: OnDone says how
+    if (!ok) {
+      read_closed_ = true;
+      return;  // the stream ended: OnDone says how
+    }
     piece = Render(ToString(read_));
-    ++heartbeat_round_;
-    if (heartbeat_ != nullptr) heartbeat_->Cancel();
     if (waiting_) {
       deliver = std::move(waiting_);
       waiting_ = nullptr;
@@ -251,7 +248,6 @@ void Call::OnDone(const grpc::Status& status) {
   {
     std::lock_guard lock(mu_);
     answered = !answer_;
-    if (open_alarm_ != nullptr) open_alarm_->Cancel();
   }
   if (!answered && !status.ok()) {
     Answer(RestError(status));  // refused before the stream began
@@ -260,8 +256,6 @@ void Call::OnDone(const grpc::Status& status) {
     BodyStream::Deliver deliver;
     {
       std::lock_guard lock(mu_);
-      ++heartbeat_round_;
-      if (heartbeat_ != nullptr) heartbeat_->Cancel();
       if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
         pieces_.push_back(RenderError(status));
       }
@@ -282,11 +276,40 @@ void Call::OnDone(const grpc::Status& status) {
 
 }  // namespace
 
+GatewayStream::Clock::Clock(absl::Duration tick)
+    : task_("stream-clock", tick, [this] { TickAll(); }) {
+  task_.Start();
+}
+
+GatewayStream::Clock::~Clock() { task_.Stop(); }
+
+void GatewayStream::Clock::Add(std::weak_ptr<Timed> timed) {
+  std::lock_guard lock(mu_);
+  timed_.push_back(std::move(timed));
+}
+
+void GatewayStream::Clock::TickAll() {
+  std::vector<std::shared_ptr<Timed>> alive;
+  {
+    std::lock_guard lock(mu_);
+    // Streams that ended are forgotten.
+    std::erase_if(timed_, [&](const std::weak_ptr<Timed>& timed) {
+      std::shared_ptr<Timed> locked = timed.lock();
+      if (locked == nullptr) return true;
+      alive.push_back(std::move(locked));
+      return false;
+    });
+  }
+  const absl::Time now = absl::Now();
+  for (const std::shared_ptr<Timed>& timed : alive) timed->Tick(now);
+}
+
 void GatewayStream::Start(grpc::GenericStub& stub, const std::string& method,
                           std::unique_ptr<grpc::ClientContext> context, std::string request,
                           const google::protobuf::Descriptor* output_type, Options options,
                           absl::AnyInvocable<void(GatewayResponse)> done) {
   auto call = std::make_shared<Call>(std::move(context), output_type, options, std::move(done));
+  options.clock->Add(call);
   call->Begin(stub, method, std::move(request));
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <grpcpp/alarm.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/support/client_callback.h>
 
@@ -13,6 +12,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "server/http_types.h"
+#include "workers/periodic_task.h"
 
 namespace google::protobuf {
 class Descriptor;
@@ -29,10 +29,31 @@ namespace booking::server {
 // ends it) instead of filling memory here.
 class GatewayStream {
  public:
+  // Keeps time for every open stream from one thread (no timer per stream): a stream's 200 once
+  // the moment a refusal would take has passed, and the SSE heartbeats.
+  class Clock {
+   public:
+    class Timed {
+     public:
+      virtual ~Timed() = default;
+      virtual void Tick(absl::Time now) = 0;
+    };
+    explicit Clock(absl::Duration tick = absl::Milliseconds(25));
+    ~Clock();  // stops ticking; streams still open get no more heartbeats
+    void Add(std::weak_ptr<Timed> timed);
+
+   private:
+    void TickAll();
+    std::mutex mu_;
+    std::vector<std::weak_ptr<Timed>> timed_ ABSL_GUARDED_BY(mu_);
+    workers::PeriodicTask task_;
+  };
+
   enum class Format { kNdjson, kSse };
   struct Options {
     Format format = Format::kNdjson;
     absl::Duration heartbeat = absl::Seconds(15);
+    Clock* clock = nullptr;  // required; outlives the transcoder's routes
   };
 
   // Starts the call (`context` carries the metadata); `done` gets the 200 response with the

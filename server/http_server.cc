@@ -383,6 +383,11 @@ struct HttpServer::Impl {
   const Handler handler;
   Shared shared;  // outlives io: sessions destroyed with io give their reservations back here
   asio::io_context io;
+  // Keeps the threads running while nothing is pending on any socket: a streamed response that
+  // waits for its next piece (a quiet watch) has no operation in flight, and once the acceptor
+  // closes at Stop, run() would return and the piece, posted later, would never be written.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running{
+      asio::make_work_guard(io)};
   tcp::acceptor acceptor{io};
   asio::steady_timer accept_timer{io};
   absl::Duration accept_backoff;
@@ -481,6 +486,7 @@ void HttpServer::Stop(absl::Duration grace) {
   while (impl_->shared.in_flight.load() > 0 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
   }
+  impl_->keep_running.reset();
   impl_->io.stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();

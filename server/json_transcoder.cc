@@ -369,6 +369,8 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   if (streaming) {
     stream_options.emplace();
     stream_options->heartbeat = stream_heartbeat_;
+    std::call_once(clock_once_, [this] { clock_ = std::make_unique<GatewayStream::Clock>(); });
+    stream_options->clock = clock_.get();
     for (const auto& [name, value] : request.headers) {
       if (name == "accept" && absl::StrContains(value, "text/event-stream")) {
         stream_options->format = GatewayStream::Format::kSse;

@@ -11,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/gateway_stream.h"
 #include "server/http_rules.h"
 #include "server/http_types.h"
 #include "server/path_template.h"
@@ -63,6 +64,9 @@ class JsonTranscoder {
   grpc::GenericStub stub_;
   const absl::Duration call_timeout_;
   absl::Duration stream_heartbeat_ = absl::Seconds(15);
+  // Timers of the open streams (created with the first stream).
+  std::once_flag clock_once_;
+  std::unique_ptr<GatewayStream::Clock> clock_;
   std::vector<Route> routes_;
 };
 
