@@ -371,6 +371,13 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
     return refuse(absl::FailedPreconditionError(
         "watching needs the durable event log (--event_log=durable)"));
   }
+  // Each open stream holds memory (its queue, about 20 KiB idle): a bound, so that a client
+  // opening streams without end cannot exhaust the instance.
+  if (options_.watch->subscribers() >= options_.max_watch_streams) {
+    return refuse(absl::ResourceExhaustedError(
+        absl::StrCat("too many watch streams open on this instance (", options_.max_watch_streams,
+                     "); retry later or on another instance")));
+  }
   if (request->ticket_ids_size() > options_.max_watch_tickets) {
     return refuse(
         absl::InvalidArgumentError(absl::StrCat("ticket_ids: at most ", options_.max_watch_tickets,

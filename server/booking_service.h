@@ -39,6 +39,7 @@ struct BookingServiceOptions {
   // Serves WatchTickets; without it (the in-memory log) WatchTickets is FAILED_PRECONDITION.
   WatchHub* watch = nullptr;
   int max_watch_tickets = 1000;  // ticket ids one WatchTickets call may name
+  size_t max_watch_streams = 10000;  // open on this instance; beyond: RESOURCE_EXHAUSTED
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into

@@ -91,6 +91,9 @@ ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, sse_heartbeat, absl::Seconds(15),
           "Silence after which a Server-Sent Events stream gets a comment line, so proxies keep "
           "it and a client that went away is noticed.");
+ABSL_FLAG(int, max_watch_streams, 10000,
+          "WatchTickets streams open at once on this instance; more are refused with "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, watch_buffer, 1024,
           "Steps queued per WatchTickets stream; a stream that falls further behind is ended "
           "with RESOURCE_EXHAUSTED (the client resumes with its last resume_token).");
@@ -553,6 +556,8 @@ int Run() {
   service_options.max_concurrent_calls = std::max(1, absl::GetFlag(FLAGS_max_concurrent_calls));
   service_options.waiter = waiter.get();
   service_options.watch = watch.get();
+  service_options.max_watch_streams =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_watch_streams)));
   service_options.max_wait = absl::GetFlag(FLAGS_max_wait);
   // Set by the health check; only the durable log needs the database to accept a call.
   std::atomic<bool> database_reachable{true};

@@ -505,5 +505,31 @@ TEST(WatchE2eTest, DeadLetterIsAStepWithItsReason) {
   EXPECT_THAT(Kinds(steps), ::testing::Contains("STORED"));
 }
 
+// Streams are bounded per instance: beyond --max_watch_streams a new one is refused (gRPC
+// RESOURCE_EXHAUSTED, REST 429) and one closing makes room.
+TEST(WatchE2eTest, StreamsBeyondTheCapAreRefused) {
+  testing::TestDatabase db;
+  Server server(db.url(), {"--max_watch_streams=2"});
+  ASSERT_TRUE(server.Start().ok());
+  auto first = std::make_unique<Watch>(server.stub(), std::vector<std::string>{});
+  Watch second(server.stub(), {});
+  absl::SleepFor(absl::Milliseconds(300));  // both subscribed
+  Watch third(server.stub(), {});
+  Step step;
+  EXPECT_FALSE(third.reader->Read(&step));
+  grpc::Status status = third.reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("watch streams"));
+  EXPECT_THAT(Curl(absl::StrCat("-i '", server.http(), "/v1/tickets:watch'"), 2),
+              HasSubstr("HTTP/1.1 429"));
+  first->context.TryCancel();
+  first.reset();
+  absl::SleepFor(absl::Milliseconds(300));
+  Watch fourth(server.stub(), {kTicket});
+  ASSERT_TRUE(server.Update(ChangeOf("confirmed"), Request::ACCEPTED, "cap-1").ok());
+  ASSERT_TRUE(fourth.reader->Read(&step)) << "room again once a stream closed";
+  EXPECT_EQ(step.kind(), Step::ACCEPTED);
+}
+
 }  // namespace
 }  // namespace booking
