@@ -185,30 +185,25 @@ void WatchHub::Round() {
 
   std::vector<Subscription> woken;
   std::vector<Subscription> overflowed;
-  // New streams first get what is recorded up to the cursor; live steps follow from there.
+  // New (or resumed) streams first get what is recorded up to the cursor, a page at a time as
+  // they make room (so catching up is bounded like everything else); live steps follow.
   for (const Subscription& s : fresh) {
-    absl::StatusOr<std::vector<storage::StepRecord>> history =
-        steps_.ReadRange(s->ticket_ids, s->after, cursor_, options_.history_limit + 1);
-    if (!history.ok()) {
-      LogError(history.status());  // it stays fresh: tried again next round
+    const size_t queued = s->queued();
+    if (queued >= options_.buffer) continue;  // still draining the last page
+    const size_t room = options_.buffer - queued;
+    absl::StatusOr<std::vector<storage::StepRecord>> page =
+        steps_.ReadRange(s->ticket_ids, s->after, cursor_, static_cast<int>(room));
+    if (!page.ok()) {
+      LogError(page.status());  // it stays fresh: tried again next round
       continue;
     }
     std::lock_guard lock(mu_);
     woken.push_back(s);
-    if (history->size() > static_cast<size_t>(options_.history_limit)) {
-      s->End(absl::OutOfRangeError(
-          absl::StrCat("resume_token: more than ", options_.history_limit,
-                       " steps happened since it; watch again without it (or for named tickets)")));
-      Remove(s);
-      continue;
+    for (storage::StepRecord& step : *page) {
+      s->after = step.position;
+      s->Push(std::move(step), options_.buffer);  // fits: at most `room`
     }
-    s->wants_history = false;
-    for (const storage::StepRecord& step : *history) {
-      if (!s->Push(step, options_.buffer)) {
-        overflowed.push_back(s);
-        break;
-      }
-    }
+    if (page->size() < room) s->wants_history = false;  // caught up with the cursor
   }
   // Live steps, in order; a few reads per round at most, so a burst cannot hold the thread.
   for (int read = 0; read < 10; ++read) {
@@ -243,7 +238,7 @@ void WatchHub::Round() {
                      " steps behind; read faster, or watch again with the last resume_token")));
     {
       std::lock_guard lock(mu_);
-      Remove(s);  // when it overflowed with its history
+      Remove(s);
     }
     woken.push_back(s);
   }

@@ -21,9 +21,8 @@ namespace booking::server {
 struct WatchOptions {
   absl::Duration poll = absl::Milliseconds(20);        // while anyone watches (sooner if woken)
   absl::Duration idle_poll = absl::Milliseconds(250);  // nobody watches: only follow the end
-  size_t buffer = 1024;       // steps queued per stream before it is ended as too slow
-  int read_limit = 1000;      // steps per read
-  int history_limit = 10000;  // steps a new stream may ask to catch up on
+  size_t buffer = 1024;   // steps queued per stream before it is ended as too slow
+  int read_limit = 1000;  // steps per read
 };
 
 // One watcher's queue of steps. Filled by the hub's thread, drained by whoever writes the
@@ -48,7 +47,7 @@ class WatchSubscription {
   // Hub side, under the hub's lock:
   storage::LogPosition after;  // only steps after this
   bool positioned = true;      // false: "from now", before the hub knows where now is
-  bool wants_history = false;  // steps up to the hub's cursor still to be read for it
+  bool wants_history = false;  // catching up: steps up to the hub's cursor still to be read
   // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
   const std::function<void()> wake;
   mutable std::mutex mu_;
@@ -60,7 +59,9 @@ class WatchSubscription {
 // (every `poll` while anyone watches, at once when woken by a local commit) and hands each to
 // the streams that watch its ticket. A new stream first gets the steps already recorded (for
 // its tickets, or after its resume position) up to where live reading continues, so nothing
-// falls between reading and subscribing. Reading the shared table, it sees every instance.
+// falls between reading and subscribing; it catches up a page (what its queue has room for) per
+// round, so a resume far behind takes time, never memory. Reading the shared table, it sees
+// every instance.
 class WatchHub {
  public:
   WatchHub(storage::StepLog& steps, WatchOptions options = {});

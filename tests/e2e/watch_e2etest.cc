@@ -406,6 +406,7 @@ TEST(WatchE2eTest, AckToStoredOnAWatchStreamUnderLoad) {
       watch = std::make_unique<Watch>(server.stub(), std::vector<std::string>{}, last,
                                       absl::Seconds(120));
     }
+    ADD_FAILURE() << "ended as too slow 20 times";
   });
   const absl::Time start = absl::Now();
   std::vector<std::thread> clients;
@@ -529,6 +530,26 @@ TEST(WatchE2eTest, StreamsBeyondTheCapAreRefused) {
   ASSERT_TRUE(server.Update(ChangeOf("confirmed"), Request::ACCEPTED, "cap-1").ok());
   ASSERT_TRUE(fourth.reader->Read(&step)) << "room again once a stream closed";
   EXPECT_EQ(step.kind(), Step::ACCEPTED);
+}
+
+// A watcher whose history is longer than its queue (1,000 tickets done before it subscribes,
+// 4,000 steps, --watch_buffer=50) gets all of it, in order, a page at a time: catching up is
+// bounded by the queue, not ended by it.
+TEST(WatchE2eTest, HistoryLongerThanTheQueueArrivesPageByPage) {
+  testing::TestDatabase db;
+  Server server(db.url(), {"--watch_buffer=50"});
+  ASSERT_TRUE(server.Start().ok());
+  Request request = testing::ValidRequest(1000, "ca000000");
+  ASSERT_TRUE(server.Update(request, Request::COMPLETED, "history-1").ok());
+  std::vector<std::string> ids;
+  for (const auto& ticket : request.tickets()) ids.push_back(ticket.ticket_id());
+  Watch watch(server.stub(), ids, "", absl::Seconds(60));
+  std::vector<Step> steps = watch.Read(4000);
+  ASSERT_EQ(steps.size(), 4000u) << watch.reader->Finish().error_message();
+  std::map<std::string, int> per_ticket;
+  for (const Step& step : steps) ++per_ticket[step.ticket_id()];
+  EXPECT_EQ(per_ticket.size(), 1000u);
+  for (const auto& [id, count] : per_ticket) EXPECT_EQ(count, 4) << id;
 }
 
 }  // namespace

@@ -107,6 +107,30 @@ TEST(WatchHubTest, AStreamBehindItsBufferIsEndedOthersGoOn) {
   EXPECT_EQ(hub.subscribers(), 1u);
 }
 
+// A resume far behind (more steps than the queue holds) catches up a page per round as the
+// reader drains, then goes on live: every step once, in order, never more queued than the bound.
+TEST(WatchHubTest, AResumeFarBehindCatchesUpPageByPage) {
+  MemorySteps steps;
+  for (int i = 0; i < 23; ++i) steps.Add("a");
+  WatchHub hub(steps, {.buffer = 5});
+  hub.RunOnce();
+  auto sub = hub.Subscribe({}, LogPosition{}, [] {});
+  std::vector<int64_t> seen;
+  for (int round = 0; round < 20 && seen.size() < 25; ++round) {
+    if (round == 3) {
+      steps.Add("b");
+      steps.Add("b");
+    }
+    hub.RunOnce();
+    EXPECT_LE(sub->queued(), 5u);
+    for (const StepRecord& step : sub->Take(100)) seen.push_back(step.position.sequence);
+  }
+  std::vector<int64_t> all;
+  for (int64_t i = 1; i <= 25; ++i) all.push_back(i);
+  EXPECT_EQ(seen, all);
+  EXPECT_TRUE(sub->ended().ok());
+}
+
 TEST(WatchHubTest, StopEndsEveryStreamAsUnavailable) {
   MemorySteps steps;
   WatchHub hub(steps);
