@@ -87,8 +87,7 @@ void WatchStream::OnWriteDone(bool ok) {
 
 void WatchStream::End(const absl::Status& status) {
   // busy_ stays held: nothing is written after Finish.
-  if (absl::IsResourceExhausted(status) || absl::IsUnavailable(status) ||
-      absl::IsOutOfRange(status)) {
+  if (absl::IsResourceExhausted(status) || absl::IsUnavailable(status)) {
     spdlog::warn("watch ended correlation_id={} code={} sent={} error={}", correlation_id_,
                  absl::StatusCodeToString(status.code()), sent_, LogValue(status.message()));
   } else {
