@@ -188,14 +188,18 @@ void Metrics::Deliveries(std::string_view handler, std::string_view outcome, int
 void Metrics::HandlerRedeliveries(std::string_view handler, int n) {
   children_
       ->Counter(Key({"redelivery", handler}),
-                [&] { return &families_->redeliveries.Add({{"handler", S(handler)}}); })
+                [&] {
+                  return &families_->redeliveries.Add({{"handler", S(handler)}});
+                })
       ->Increment(n);
 }
 
 void Metrics::HandlerStaleCommits(std::string_view handler, int n) {
   children_
       ->Counter(Key({"stale", handler}),
-                [&] { return &families_->stale_commits.Add({{"handler", S(handler)}}); })
+                [&] {
+                  return &families_->stale_commits.Add({{"handler", S(handler)}});
+                })
       ->Increment(n);
 }
 

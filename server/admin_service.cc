@@ -1,7 +1,7 @@
 #include "server/admin_service.h"
 
 #include "absl/strings/str_cat.h"
-#include "server/error_details.h"
+#include "api/error_details.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {

@@ -2,8 +2,8 @@
 
 #include <functional>
 
+#include "api/token_authenticator.h"
 #include "server/query_executor.h"
-#include "server/token_authenticator.h"
 #include "storage/event_store.h"
 #include "tickets/v1/admin.grpc.pb.h"
 

@@ -6,15 +6,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "api/call_metadata.h"
+#include "api/error_details.h"
 #include "common/log_value.h"
-#include "server/call_metadata.h"
-#include "server/error_details.h"
-#include "server/event_factory.h"
+#include "common/uuid.h"
+#include "domain/event_factory.h"
 #include "server/page_token.h"
 #include "server/request_fingerprint.h"
 #include "server/watch_stream.h"
 #include "spdlog/spdlog.h"
-#include "workers/uuid.h"
 
 namespace booking::server {
 namespace {

@@ -3,16 +3,16 @@
 #include <atomic>
 #include <memory>
 
+#include "api/token_authenticator.h"
 #include "metrics/metrics.h"
+#include "pipeline/event_log.h"
 #include "server/completion_waiter.h"
 #include "server/in_flight_calls.h"
 #include "server/query_executor.h"
 #include "server/request_validator.h"
-#include "server/token_authenticator.h"
 #include "server/watch_hub.h"
 #include "storage/ticket_repository.h"
 #include "tickets/v1/booking.grpc.pb.h"
-#include "workers/event_log.h"
 
 namespace booking::server {
 
@@ -38,7 +38,7 @@ struct BookingServiceOptions {
   absl::Duration max_wait = absl::Seconds(10);
   // Serves WatchTickets; without it (the in-memory log) WatchTickets is FAILED_PRECONDITION.
   WatchHub* watch = nullptr;
-  int max_watch_tickets = 1000;  // ticket ids one WatchTickets call may name
+  int max_watch_tickets = 1000;      // ticket ids one WatchTickets call may name
   size_t max_watch_streams = 10000;  // open on this instance; beyond: RESOURCE_EXHAUSTED
 };
 

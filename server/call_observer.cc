@@ -9,7 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/call_metadata.h"
+#include "api/call_metadata.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -20,8 +20,8 @@ std::string MethodLabel(std::string_view path) {
   if (path.size() > 1 && path[0] == '/') {
     const size_t slash = path.find('/', 1);
     if (slash != std::string_view::npos && slash + 1 < path.size()) {
-      const std::string full =
-          absl::StrCat(std::string(path.substr(1, slash - 1)), ".", std::string(path.substr(slash + 1)));
+      const std::string full = absl::StrCat(std::string(path.substr(1, slash - 1)), ".",
+                                            std::string(path.substr(slash + 1)));
       if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full) != nullptr) {
         return std::string(path);
       }
@@ -81,8 +81,8 @@ class CallObserver final : public grpc::experimental::Interceptor {
     }
     if (via_gateway || !spdlog::should_log(spdlog::level::info)) return;
     spdlog::info(
-        "call protocol=grpc method={} code={} duration_ms={:.3f} peer={} correlation_id={}",
-        method, code, absl::ToDoubleMilliseconds(latency), peer,
+        "call protocol=grpc method={} code={} duration_ms={:.3f} peer={} correlation_id={}", method,
+        code, absl::ToDoubleMilliseconds(latency), peer,
         correlation_id_.empty() ? "-" : correlation_id_);
   }
 

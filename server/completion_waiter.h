@@ -8,8 +8,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "common/periodic_task.h"
 #include "storage/progress_reader.h"
-#include "workers/periodic_task.h"
 
 namespace booking::server {
 

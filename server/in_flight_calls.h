@@ -8,7 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
-#include "workers/event_log.h"
+#include "pipeline/event_log.h"
 
 namespace booking::server {
 

@@ -3,7 +3,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "workers/uuid.h"
+#include "common/uuid.h"
 
 namespace booking::server {
 namespace {

@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
-#include "workers/uuid.h"
+#include "common/uuid.h"
 
 namespace booking::server {
 

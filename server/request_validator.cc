@@ -5,7 +5,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "workers/uuid.h"
+#include "common/uuid.h"
 
 namespace booking::server {
 namespace {

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "server/error_details.h"
+#include "api/error_details.h"
 #include "tickets/v1/booking.pb.h"
 
 namespace booking::server {

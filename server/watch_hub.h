@@ -13,8 +13,8 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/periodic_task.h"
 #include "storage/step_log.h"
-#include "workers/periodic_task.h"
 
 namespace booking::server {
 

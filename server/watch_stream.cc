@@ -1,8 +1,8 @@
 #include "server/watch_stream.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "api/error_details.h"
 #include "common/log_value.h"
-#include "server/error_details.h"
 #include "spdlog/spdlog.h"
 #include "tickets/v1/events.pb.h"
 

@@ -71,8 +71,8 @@ class EventStore {
 
   virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) = 0;
 
-  // Sends dead letters back as redeliveries, which their handler claims and runs again: the given (sequence,
-  // handler) pairs, or every dead letter when `all`. Returns how many.
+  // Sends dead letters back as redeliveries, which their handler claims and runs again: the given
+  // (sequence, handler) pairs, or every dead letter when `all`. Returns how many.
   virtual absl::StatusOr<int> RetryDeadLetters(
       absl::Span<const std::pair<int64_t, std::string>> ids, bool all) = 0;
 

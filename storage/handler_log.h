@@ -49,7 +49,7 @@ struct ReadOptions {
   absl::Span<const PartitionLease> partitions;
   std::string event_type;
   int limit_per_partition = 256;
-  int max_redeliveries = 0;           // rows of `deliveries` to claim as well (0: none)
+  int max_redeliveries = 0;  // rows of `deliveries` to claim as well (0: none)
   // Record how far events were handed out, so that after a crash the next owner knows which
   // ones may have been handled already (worth a write only toward an API that may duplicate).
   bool mark_handed_out = false;
@@ -86,7 +86,7 @@ struct HandlerProgress {
 };
 
 struct CommitResult {
-  int stale_partitions = 0;   // checkpoints not written: the partition changed owner meanwhile
+  int stale_partitions = 0;    // checkpoints not written: the partition changed owner meanwhile
   int stale_dead_letters = 0;  // dead letters of such partitions, not written either
 };
 
@@ -108,27 +108,27 @@ class HandlerLog {
   // The next events of the held partitions past the handler's checkpoints (and, if asked, due
   // redeliveries, leased to the owner), marking them as handed out.
   [[nodiscard]] virtual absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
-                                                             const ReadOptions& options) = 0;
+                                                              const ReadOptions& options) = 0;
 
   // Writes the progress in one transaction, fenced: a checkpoint (and its partition's dead
   // letters) only while the owner still holds that partition at that epoch; a redelivery only
   // while the owner still holds its lease.
   [[nodiscard]] virtual absl::StatusOr<CommitResult> Commit(const std::string& handler,
-                                                           const HandlerProgress& progress) = 0;
+                                                            const HandlerProgress& progress) = 0;
 
   // Leases. Renews what `owner` holds (partitions and claimed redeliveries) and its liveness.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<PartitionLease>> Renew(
-      const std::string& owner, absl::Duration lease) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<PartitionLease>> Renew(const std::string& owner,
+                                                                          absl::Duration lease) = 0;
   // Instances alive now, `owner` included.
   [[nodiscard]] virtual absl::StatusOr<int> LiveOwners() = 0;
   // Takes up to `count` partitions that are free or whose lease expired.
   [[nodiscard]] virtual absl::StatusOr<std::vector<PartitionLease>> Claim(const std::string& owner,
-                                                                        absl::Duration lease,
-                                                                        int count) = 0;
+                                                                          absl::Duration lease,
+                                                                          int count) = 0;
   // Gives partitions up (a fair share for another instance, or shutdown), and, when `leaving`,
   // the owner's liveness and redelivery leases too.
-  [[nodiscard]] virtual absl::Status Release(const std::string& owner, absl::Span<const int> partitions,
-                                             bool leaving) = 0;
+  [[nodiscard]] virtual absl::Status Release(const std::string& owner,
+                                             absl::Span<const int> partitions, bool leaving) = 0;
 
   // Unfinished events per handler (log events past the checkpoint, and redeliveries).
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() = 0;

@@ -90,8 +90,9 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
       // Block ranges filled since the last summary (cheap: only those are read).
-      {kSummarize, "SELECT brin_summarize_new_values('events_published_at_brin'),"
-                   " brin_summarize_new_values('ticket_steps_at_brin')"},
+      {kSummarize,
+       "SELECT brin_summarize_new_values('events_published_at_brin'),"
+       " brin_summarize_new_values('ticket_steps_at_brin')"},
       {kPruneKeys,
        "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
        "  SELECT idempotency_key FROM idempotency_keys"
@@ -148,8 +149,8 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   }
   const std::string keys_of_calls =
       Array(calls, [](const CallRecord& c) { return c.idempotency_key; });
-  const std::string fingerprint_array = Array(absl::Span<const std::string>(fingerprints),
-                                              [](const std::string& f) { return f; });
+  const std::string fingerprint_array =
+      Array(absl::Span<const std::string>(fingerprints), [](const std::string& f) { return f; });
   const std::string answers =
       Array(calls, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
   const std::string event_calls =
@@ -173,9 +174,9 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   auto append = [&](pqxx::transaction_base& txn) {
     sequences.clear();
     new_calls.clear();
-    pqxx::result result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations,
-                                            payload_array, keys_of_calls, fingerprint_array,
-                                            answers, event_calls);
+    pqxx::result result =
+        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
+                          keys_of_calls, fingerprint_array, answers, event_calls);
     for (const auto& row : result) {
       if (row[2].is_null()) {
         sequences[row[0].as<std::string>()] = row[1].as<int64_t>();

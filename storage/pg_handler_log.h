@@ -28,8 +28,8 @@ class PgHandlerLog final : public HandlerLog {
   absl::StatusOr<std::vector<PartitionLease>> Renew(const std::string& owner,
                                                     absl::Duration lease) override;
   absl::StatusOr<int> LiveOwners() override;
-  absl::StatusOr<std::vector<PartitionLease>> Claim(const std::string& owner,
-                                                    absl::Duration lease, int count) override;
+  absl::StatusOr<std::vector<PartitionLease>> Claim(const std::string& owner, absl::Duration lease,
+                                                    int count) override;
   absl::Status Release(const std::string& owner, absl::Span<const int> partitions,
                        bool leaving) override;
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() override;

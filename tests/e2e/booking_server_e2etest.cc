@@ -162,8 +162,8 @@ TEST_F(BookingServerE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
     fields.push_back(violation.field());
     EXPECT_FALSE(violation.description().empty()) << violation.field();
   }
-  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email", "tickets[0].price.currency",
-                                             "tickets[1].status"));
+  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email",
+                                             "tickets[0].price.currency", "tickets[1].status"));
   EXPECT_EQ(db_->Count(Prefix("b1000001")), 0);
 }
 
@@ -217,8 +217,7 @@ TEST_F(BookingServerE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
     clients.emplace_back([&, i] {
       // A channel each: 32 connections, as 32 clients would have.
       auto stub = tickets::v1::BookingService::NewStub(grpc::CreateCustomChannel(
-          absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(),
-          [i] {
+          absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(), [i] {
             grpc::ChannelArguments args;
             args.SetInt("client-index", i);  // distinct arguments: no shared subchannel
             return args;

@@ -25,7 +25,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/console_page.h"
+#include "rest/console_page.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"

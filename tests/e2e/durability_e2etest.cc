@@ -13,8 +13,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
-#include "tests/support/load.h"
 #include "tests/support/eventually.h"
+#include "tests/support/load.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -61,10 +61,8 @@ void ExpectAllProcessedOnce(const std::string& url, const std::set<std::string>&
 std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
                                                     std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port),
-                                   absl::StrCat("--database_url=", url),
-                                   "--delivery_lease=2s",
-                                   "--retry_first_delay=50ms",
-                                   "--retry_max_delay=500ms"};
+                                   absl::StrCat("--database_url=", url), "--delivery_lease=2s",
+                                   "--retry_first_delay=50ms", "--retry_max_delay=500ms"};
   for (auto& arg : extra) args.push_back(std::move(arg));
   auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
   EXPECT_TRUE(server->Start().ok());
@@ -137,9 +135,8 @@ TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
   receipts.set_slow_delay(absl::Seconds(1));
   receipts.FailRandomly(/*p500=*/0.30, /*p_slow=*/0.05, /*seed=*/42);
   const int port = testing::PickFreePort();
-  auto server = StartServer(
-      db.url(), port,
-      {"--receipts_url=" + receipts.url(), "--http_timeout=300ms"});
+  auto server =
+      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--http_timeout=300ms"});
   testing::Load load({Target(port)}, 4, "c0000002");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }, absl::Seconds(60)));
   load.Stop();
@@ -164,8 +161,7 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
   testing::FakeExternalApis receipts;
   receipts.FailNext(1000000, testing::Fault::kStatus500);
   const int port = testing::PickFreePort();
-  auto server =
-      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
+  auto server = StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
   {
     testing::Load load({Target(port)}, 1, "c0000003");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 3; }));
@@ -236,8 +232,7 @@ TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {
     acknowledged = load.acknowledged();
   }
   ExpectAllProcessedOnce(db.url(), acknowledged);
-  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("held=16"))
-      << "b took over a's partitions";
+  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("held=16")) << "b took over a's partitions";
 }
 
 TEST(DurabilityE2eTest, OverloadIsRefusedQuicklyWithBoundedMemoryAndRecovers) {

@@ -234,8 +234,8 @@ TEST_F(RestE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
   for (const auto& violation : detail.at("fieldViolations").list_value().values()) {
     fields.push_back(violation.struct_value().fields().at("field").string_value());
   }
-  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email", "tickets[0].price.currency",
-                                             "tickets[1].status"));
+  EXPECT_THAT(fields, ::testing::ElementsAre("tickets[0].customer_email",
+                                             "tickets[0].price.currency", "tickets[1].status"));
   EXPECT_EQ(db_->Count("tickets WHERE ticket_id::text LIKE '9c100000%'"), 0);
 }
 
@@ -257,15 +257,17 @@ TEST_F(RestE2eTest, ReplayGetsTheFirstAnswerAndAReusedKeyIs422) {
   testing::HttpResult reused = http_.Call("POST", Url("/tickets-status"), body("canceled"),
                                           {kJson, "Idempotency-Key: rest-replay"});
   ExpectError(reused, 422, 9, "\"rest-replay\" was already used");
-  EXPECT_THAT(reused.body, HasSubstr(R"("@type":"type.googleapis.com/google.rpc.PreconditionFailure")"));
+  EXPECT_THAT(reused.body,
+              HasSubstr(R"("@type":"type.googleapis.com/google.rpc.PreconditionFailure")"));
   EXPECT_THAT(reused.body, HasSubstr(R"("type":"IDEMPOTENCY_KEY_REUSED")"));
   ASSERT_TRUE(Eventually([&] {
     return db_->Count("tickets WHERE ticket_id = '9d100000-0000-4000-8000-000000000001'") == 1;
   }));
   EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'rest-replay/%'"), 1);
-  EXPECT_EQ(db_->QueryValue(
-                "SELECT status FROM tickets WHERE ticket_id = '9d100000-0000-4000-8000-000000000001'"),
-            "confirmed");
+  EXPECT_EQ(
+      db_->QueryValue(
+          "SELECT status FROM tickets WHERE ticket_id = '9d100000-0000-4000-8000-000000000001'"),
+      "confirmed");
 }
 
 TEST_F(RestE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
@@ -290,8 +292,7 @@ TEST_F(RestE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
   for (std::thread& client : clients) client.join();
   for (int i = 0; i < kClients; ++i) {
     ASSERT_EQ(results[i].status, 200) << i << ": " << results[i].body;
-    EXPECT_EQ(Json(results[i].body).struct_value().fields().at("accepted_events").number_value(),
-              2)
+    EXPECT_EQ(Json(results[i].body).struct_value().fields().at("accepted_events").number_value(), 2)
         << i;
   }
   EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'rest-one-key-32/%'"), 2);
@@ -302,9 +303,10 @@ TEST_F(RestE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
 TEST_F(RestE2eTest, CompatibilityListReturnsEveryTicketStreamed) {
   constexpr int kCalls = 25, kPerCall = 100;
   auto ticket = [](int i, const char* status) {
-    return absl::StrCat(R"({"ticket_id":"9e000000-0000-4000-8000-)", absl::Dec(i, absl::kZeroPad12),
-                        R"(","status":")", status,
-                        R"(","customer_email":"all@example.com","price":{"amount":"1.00","currency":"EUR"}})");
+    return absl::StrCat(
+        R"({"ticket_id":"9e000000-0000-4000-8000-)", absl::Dec(i, absl::kZeroPad12),
+        R"(","status":")", status,
+        R"(","customer_email":"all@example.com","price":{"amount":"1.00","currency":"EUR"}})");
   };
   for (int call = 0; call < kCalls; ++call) {
     std::string body = R"({"tickets":[)";
@@ -313,17 +315,19 @@ TEST_F(RestE2eTest, CompatibilityListReturnsEveryTicketStreamed) {
       body += ticket(call * kPerCall + k, "confirmed");
     }
     body += "]}";
-    ASSERT_EQ(http_.Call("POST", Url("/tickets-status"), body,
-                         {kJson, absl::StrCat("Idempotency-Key: all-", call)})
+    ASSERT_EQ(http_
+                  .Call("POST", Url("/tickets-status"), body,
+                        {kJson, absl::StrCat("Idempotency-Key: all-", call)})
                   .status,
               200);
   }
   std::string cancel = R"({"tickets":[)";
   for (int i = 0; i < 10; ++i) cancel += (i > 0 ? "," : "") + ticket(i * 7, "canceled");
   cancel += "]}";
-  ASSERT_EQ(http_.Call("POST", Url("/tickets-status"), cancel, {kJson, "Idempotency-Key: all-cancel"})
-                .status,
-            200);
+  ASSERT_EQ(
+      http_.Call("POST", Url("/tickets-status"), cancel, {kJson, "Idempotency-Key: all-cancel"})
+          .status,
+      200);
   const std::string mine = "tickets WHERE ticket_id::text LIKE '9e000000-%'";
   ASSERT_TRUE(Eventually([&] {
     return db_->Count(mine + " AND status = 'canceled'") == 10 && db_->Count(mine) == 2500;

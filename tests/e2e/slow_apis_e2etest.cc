@@ -15,8 +15,8 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
-#include "tests/support/load.h"
 #include "tests/support/eventually.h"
+#include "tests/support/load.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -35,8 +35,8 @@ std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
                                                     std::vector<std::string> extra) {
   std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port)),
-                                   absl::StrCat("--database_url=", url), "--http_addr=",
-                                   "--log_format=text"};
+                                   absl::StrCat("--database_url=", url),
+                                   "--http_addr=", "--log_format=text"};
   for (auto& arg : extra) args.push_back(std::move(arg));
   auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
   EXPECT_TRUE(server->Start().ok());
@@ -117,9 +117,10 @@ TEST_F(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
       << receipts_.receipts_by_key().size() << " receipts, "
       << TicketsOnSheet(sheets_, "tickets-to-print").size() << " print rows";
   const absl::Duration all_done = absl::Now() - last_ack;
-  std::printf("[ figures  ] 400 tickets, APIs answering after 250 ms: all receipts and rows %.2f s "
-              "after the last acknowledgement; at most %d receipt and %d sheet calls at once\n",
-              absl::ToDoubleSeconds(all_done), receipts_.max_in_flight(), sheets_.max_in_flight());
+  std::printf(
+      "[ figures  ] 400 tickets, APIs answering after 250 ms: all receipts and rows %.2f s "
+      "after the last acknowledgement; at most %d receipt and %d sheet calls at once\n",
+      absl::ToDoubleSeconds(all_done), receipts_.max_in_flight(), sheets_.max_in_flight());
   EXPECT_LT(all_done, absl::Seconds(10));
   absl::SleepFor(absl::Milliseconds(500));  // nothing more arrives
   const std::multiset<std::string> printed = TicketsOnSheet(sheets_, "tickets-to-print");
@@ -179,13 +180,14 @@ TEST_F(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
   }
   receipts_.SetRefusing(false);
   const absl::Time back = absl::Now();
-  ASSERT_TRUE(Eventually([&] { return receipts_.receipts_by_key().size() == 100; },
-                         absl::Seconds(30)));
-  std::printf("[ figures  ] receipts API back after 60 s of refused connections: all 100 "
-              "receipts %.1f s later, %zu calls answered in all\n",
-              absl::ToDoubleSeconds(absl::Now() - back), receipts_.requests().size());
-  EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; },
-                         absl::Seconds(10)));
+  ASSERT_TRUE(
+      Eventually([&] { return receipts_.receipts_by_key().size() == 100; }, absl::Seconds(30)));
+  std::printf(
+      "[ figures  ] receipts API back after 60 s of refused connections: all 100 "
+      "receipts %.1f s later, %zu calls answered in all\n",
+      absl::ToDoubleSeconds(absl::Now() - back), receipts_.requests().size());
+  EXPECT_TRUE(
+      Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; }, absl::Seconds(10)));
   EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }
 
@@ -226,8 +228,8 @@ TEST_F(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
     acknowledged = load.acknowledged();
   }
   Start({"--delivery_lease=2s"});
-  ASSERT_TRUE(Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; },
-                         absl::Seconds(90)));
+  ASSERT_TRUE(
+      Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; }, absl::Seconds(90)));
   // Calls committed just before the kill may not have been answered: at least the acknowledged.
   EXPECT_GE(Count(db_.url(), "tickets"), static_cast<long long>(acknowledged.size()));
   std::set<std::string> stored;  // one query, not one connection per ticket
@@ -247,9 +249,10 @@ TEST_F(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
   const std::set<std::string> distinct(printed.begin(), printed.end());
   for (const std::string& id : acknowledged) EXPECT_TRUE(distinct.count(id)) << id;
   const size_t duplicates = printed.size() - distinct.size();
-  std::printf("[ figures  ] kill -9 amid 250 ms calls: %zu acknowledged, %zu duplicate print "
-              "rows (calls in flight at most %d)\n",
-              acknowledged.size(), duplicates, sheets_.max_in_flight());
+  std::printf(
+      "[ figures  ] kill -9 amid 250 ms calls: %zu acknowledged, %zu duplicate print "
+      "rows (calls in flight at most %d)\n",
+      acknowledged.size(), duplicates, sheets_.max_in_flight());
   EXPECT_LE(duplicates, 32u) << "at most one chunk of calls, those in flight at the kill";
   EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }

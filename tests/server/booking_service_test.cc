@@ -8,11 +8,11 @@
 #include <mutex>
 
 #include "absl/strings/ascii.h"
+#include "common/uuid.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/memory_ticket_repository.h"
 #include "tests/support/bad_requests.h"
-#include "workers/uuid.h"
 
 namespace booking::server {
 namespace {
@@ -197,7 +197,8 @@ TEST_F(BookingServiceTest, ConcurrentCallsWithOneKeyReachTheLogOnce) {
       return std::make_pair(status, response.accepted_events());
     }));
     if (i == 0) {
-      for (int wait = 0; wait < 500 && log_.held() == 0; ++wait) absl::SleepFor(absl::Milliseconds(2));
+      for (int wait = 0; wait < 500 && log_.held() == 0; ++wait)
+        absl::SleepFor(absl::Milliseconds(2));
     }
   }
   absl::SleepFor(absl::Milliseconds(200));  // let the others arrive and queue behind the first

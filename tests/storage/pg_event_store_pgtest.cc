@@ -6,19 +6,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
 #include "tests/support/test_database.h"
-#include "workers/uuid.h"
 
 namespace booking::storage {
 namespace {
 
 EventRecord Event(const std::string& key, const std::string& type = "Confirmed",
                   std::string ticket = "00000000-0000-4000-8000-000000000001") {
-  return {workers::NewUuid(), type, std::move(ticket), key, "corr",
+  return {workers::NewUuid(),
+          type,
+          std::move(ticket),
+          key,
+          "corr",
           std::string("\x00\x01payload\xff", 10)};
 }
 
@@ -41,10 +45,9 @@ class PgEventStoreTest : public ::testing::Test {
     absl::StatusOr<HandlerBatchRead> batch;
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     do {
-      batch = handlers_.Read(handler, {.owner = "me",
-                                       .partitions = leases,
-                                       .event_type = "Confirmed",
-                                       .max_redeliveries = 10});
+      batch = handlers_.Read(
+          handler,
+          {.owner = "me", .partitions = leases, .event_type = "Confirmed", .max_redeliveries = 10});
       ASSERT_TRUE(batch.ok()) << batch.status();
     } while (batch->events.size() < expected && absl::Now() < deadline);
     ASSERT_EQ(batch->events.size(), expected);
@@ -53,8 +56,7 @@ class PgEventStoreTest : public ::testing::Test {
     progress.checkpoints = batch->ends;
     for (const LoggedEvent& event : batch->events) {
       if (dead.count(event.event.idempotency_key)) {
-        progress.dead_letters.push_back(
-            {event.event.sequence, event.partition, 1, "gave up"});
+        progress.dead_letters.push_back({event.event.sequence, event.partition, 1, "gave up"});
       } else if (event.partition < 0) {
         progress.redeliveries_done.push_back(event.event.sequence);
       }
@@ -77,8 +79,9 @@ TEST_F(PgEventStoreTest, AppendsOncePerKeyAndNoRowPerHandler) {
   ASSERT_EQ(appended->size(), 2u);
   EXPECT_LT((*appended)[0].sequence, (*appended)[1].sequence);
   EXPECT_EQ((*appended)[0].payload, first[0].payload);
-  EXPECT_EQ(db_.QueryValue("SELECT encode(payload, 'hex') FROM events WHERE idempotency_key = 'k/1'"),
-            "00017061796c6f6164ff")
+  EXPECT_EQ(
+      db_.QueryValue("SELECT encode(payload, 'hex') FROM events WHERE idempotency_key = 'k/1'"),
+      "00017061796c6f6164ff")
       << "bytes survive, NUL and 0xff included";
   EXPECT_EQ(db_.Count("deliveries"), 0) << "success costs no delivery rows";
 
@@ -210,8 +213,8 @@ TEST_F(PgEventStoreTest, OneTicketAlwaysInOnePartitionAndTicketsSpreadOverAll) {
   events.push_back(Event("same-2", "Canceled", "00000000-0000-4000-8000-00000000abcd"));
   ASSERT_TRUE(store_.Append(events).ok());
   EXPECT_EQ(db_.Count("(SELECT DISTINCT partition FROM events) p"), kLogPartitions);
-  EXPECT_EQ(db_.Count("(SELECT DISTINCT partition FROM events WHERE idempotency_key LIKE 'same%') p"),
-            1);
+  EXPECT_EQ(
+      db_.Count("(SELECT DISTINCT partition FROM events WHERE idempotency_key LIKE 'same%') p"), 1);
 }
 
 TEST_F(PgEventStoreTest, DeadLettersAreListedAndSentBackAsRedeliveries) {
@@ -295,7 +298,8 @@ TEST_F(PgEventStoreTest, PruneOfYoungEventsReadsAlmostNothing) {
   pqxx::nontransaction txn(conn);
   txn.exec("PREPARE prune_probe(interval, int) AS " + sql);
   std::string plan;
-  for (const auto& row : txn.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE prune_probe('24 hours', 1000)")) {
+  for (const auto& row :
+       txn.exec("EXPLAIN (ANALYZE, BUFFERS) EXECUTE prune_probe('24 hours', 1000)")) {
     plan += row[0].as<std::string>() + "\n";
   }
   // The first Buffers line is the whole statement's.
@@ -304,7 +308,8 @@ TEST_F(PgEventStoreTest, PruneOfYoungEventsReadsAlmostNothing) {
   long long blocks = 0;
   for (const char* kind : {"hit=", "read="}) {
     const size_t k = plan.find(kind, at);
-    if (k != std::string::npos && k < plan.find('\n', at)) blocks += std::stoll(plan.substr(k + strlen(kind)));
+    if (k != std::string::npos && k < plan.find('\n', at))
+      blocks += std::stoll(plan.substr(k + strlen(kind)));
   }
   std::printf("prune over 1,000,000 young events read %lld pages\n", blocks);
   EXPECT_LT(blocks, 200) << "pages read for nothing to delete:\n" << plan;

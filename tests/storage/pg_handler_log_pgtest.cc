@@ -2,12 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
 #include "tests/support/test_database.h"
-#include "workers/uuid.h"
 
 namespace booking::storage {
 namespace {
@@ -23,8 +23,8 @@ class PgHandlerLogTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(Migrate(*pool_).ok());
     ASSERT_TRUE(log_.Register("H", "Confirmed", StartFrom::kEarliest).ok());
-    partition_ = std::stoi(db_.QueryValue(
-        absl::StrCat("SELECT (hashtextextended('", kTicket, "', 0) & 15)")));
+    partition_ = std::stoi(
+        db_.QueryValue(absl::StrCat("SELECT (hashtextextended('", kTicket, "', 0) & 15)")));
   }
 
   // Reads until `expected` events come back (or 20 s): readers wait for every transaction in
@@ -34,11 +34,10 @@ class PgHandlerLogTest : public ::testing::Test {
     while (true) {
       absl::StatusOr<std::vector<PartitionLease>> held = log_.Renew(owner, absl::Minutes(1));
       if (!held.ok()) return held.status();
-      absl::StatusOr<HandlerBatchRead> batch =
-          log_.Read("H", {.owner = owner,
-                          .partitions = *held,
-                          .event_type = "Confirmed",
-                          .mark_handed_out = true});
+      absl::StatusOr<HandlerBatchRead> batch = log_.Read("H", {.owner = owner,
+                                                               .partitions = *held,
+                                                               .event_type = "Confirmed",
+                                                               .mark_handed_out = true});
       if (!batch.ok() || batch->events.size() >= expected || absl::Now() > deadline) return batch;
       absl::SleepFor(absl::Milliseconds(20));
     }

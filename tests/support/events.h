@@ -3,9 +3,9 @@
 #include <string>
 #include <vector>
 
-#include "server/event_factory.h"
+#include "domain/event.h"
+#include "domain/event_factory.h"
 #include "tests/support/bad_requests.h"
-#include "workers/event.h"
 
 namespace booking::testing {
 

@@ -4,9 +4,9 @@
 #include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
+#include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "storage/pg_statements.h"
-#include "workers/uuid.h"
 
 namespace booking::testing {
 namespace {

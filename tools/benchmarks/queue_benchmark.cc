@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "workers/event_queue.h"
+#include "pipeline/event_queue.h"
 
 namespace booking::workers {
 namespace {

@@ -11,13 +11,13 @@
 #include <string>
 #include <vector>
 
+#include "common/uuid.h"
 #include "storage/connection_pool.h"
 #include "storage/migrations.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_statements.h"
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
-#include "workers/uuid.h"
 
 namespace booking::storage {
 namespace {

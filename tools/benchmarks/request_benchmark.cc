@@ -5,8 +5,8 @@
 
 #include <cstdio>
 
-#include "server/event_factory.h"
-#include "server/json_transcoder.h"
+#include "domain/event_factory.h"
+#include "rest/json_transcoder.h"
 #include "server/request_validator.h"
 #include "tickets/v1/booking.pb.h"
 

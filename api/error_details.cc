@@ -1,0 +1,72 @@
+#include "api/error_details.h"
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+
+namespace booking::server {
+namespace {
+
+bool NeedsRetryInfo(absl::StatusCode code) {
+  return code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable;
+}
+
+}  // namespace
+
+absl::Status WithFieldViolations(absl::Status status,
+                                 const std::vector<FieldViolation>& violations) {
+  google::rpc::BadRequest bad_request;
+  for (const FieldViolation& violation : violations) {
+    auto* out = bad_request.add_field_violations();
+    out->set_field(violation.field);
+    out->set_description(violation.description);
+  }
+  status.SetPayload(kBadRequestType, absl::Cord(bad_request.SerializeAsString()));
+  return status;
+}
+
+absl::Status IdempotencyKeyReused(std::string_view key) {
+  const std::string description =
+      absl::StrCat("idempotency_key: \"", std::string(key),
+                   "\" was already used for a different request; use a new key for a new request");
+  google::rpc::PreconditionFailure failure;
+  auto* violation = failure.add_violations();
+  violation->set_type(kKeyReusedType);
+  violation->set_subject(std::string(key));
+  violation->set_description(description);
+  absl::Status status = absl::FailedPreconditionError(description);
+  status.SetPayload(kPreconditionFailureType, absl::Cord(failure.SerializeAsString()));
+  return status;
+}
+
+absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {
+  google::rpc::RetryInfo retry;
+  const int64_t nanos = absl::ToInt64Nanoseconds(delay);
+  retry.mutable_retry_delay()->set_seconds(nanos / 1'000'000'000);
+  retry.mutable_retry_delay()->set_nanos(static_cast<int32_t>(nanos % 1'000'000'000));
+  status.SetPayload(kRetryInfoType, absl::Cord(retry.SerializeAsString()));
+  return status;
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  absl::Status rich = status;
+  if (NeedsRetryInfo(rich.code()) && !rich.GetPayload(kRetryInfoType).has_value()) {
+    rich = WithRetryDelay(std::move(rich), kDefaultRetryDelay);
+  }
+  google::rpc::Status proto;
+  proto.set_code(static_cast<int>(rich.code()));
+  proto.set_message(std::string(rich.message()));
+  rich.ForEachPayload([&proto](absl::string_view type_url, const absl::Cord& value) {
+    auto* detail = proto.add_details();
+    detail->set_type_url(std::string(type_url));
+    detail->set_value(std::string(value));
+  });
+  // absl and gRPC share the canonical codes.
+  const auto code = static_cast<grpc::StatusCode>(rich.code());
+  if (proto.details_size() == 0) return grpc::Status(code, std::string(rich.message()));
+  return grpc::Status(code, std::string(rich.message()), proto.SerializeAsString());
+}
+
+}  // namespace booking::server

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace booking::server {
+
+// Google AIP-193 error details. They travel inside absl::Status as payloads keyed by their type
+// URL (the serialized google.rpc message as the value), and leave the process as
+// google.rpc.Status: in the gRPC trailer grpc-status-details-bin, which grpcurl and every gRPC
+// library decode, and in the "details" array of a REST error, as grpc-gateway renders them.
+
+inline constexpr char kBadRequestType[] = "type.googleapis.com/google.rpc.BadRequest";
+inline constexpr char kRetryInfoType[] = "type.googleapis.com/google.rpc.RetryInfo";
+inline constexpr char kPreconditionFailureType[] =
+    "type.googleapis.com/google.rpc.PreconditionFailure";
+// PreconditionFailure violation type: the idempotency key was first used with a different
+// request. (google.rpc.ErrorInfo would be AIP-193's first choice, but Debian's copy of the
+// googleapis protos predates it.)
+inline constexpr char kKeyReusedType[] = "IDEMPOTENCY_KEY_REUSED";
+
+// How long a client should wait before retrying RESOURCE_EXHAUSTED or UNAVAILABLE when the
+// error says nothing more precise.
+inline constexpr absl::Duration kDefaultRetryDelay = absl::Seconds(1);
+
+// One broken rule, with the path of the offending field ("tickets[2].price.currency").
+struct FieldViolation {
+  std::string field;
+  std::string description;
+};
+
+// `status` with a google.rpc.BadRequest listing `violations`.
+[[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
+                                               const std::vector<FieldViolation>& violations);
+// FAILED_PRECONDITION (the request is valid, but the key is bound to another request) naming the
+// key, with a google.rpc.PreconditionFailure {type: IDEMPOTENCY_KEY_REUSED, subject: the key}.
+absl::Status IdempotencyKeyReused(std::string_view key);
+
+// `status` with a google.rpc.RetryInfo saying when to retry.
+[[nodiscard]] absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
+
+// Same code and message; the payloads become google.rpc.Status details. RESOURCE_EXHAUSTED and
+// UNAVAILABLE always carry a RetryInfo (kDefaultRetryDelay unless the status has one).
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace booking::server

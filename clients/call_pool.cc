@@ -1,0 +1,75 @@
+#include "clients/call_pool.h"
+
+#include <pthread.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace booking::workers {
+
+CallPool::CallPool(int threads, std::string name) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this, name, i] {
+      // Linux limits thread names to 15 characters.
+      pthread_setname_np(pthread_self(), absl::StrCat(name, "-", i).substr(0, 15).c_str());
+      Run();
+    });
+  }
+}
+
+CallPool::~CallPool() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread& thread : threads_) thread.join();
+}
+
+int CallPool::in_flight() const {
+  std::lock_guard lock(mu_);
+  return busy_;
+}
+
+void CallPool::Run() {
+  while (true) {
+    absl::AnyInvocable<void() &&> task;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping, and nothing left
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+      ++busy_;
+    }
+    std::move(task)();
+    std::lock_guard lock(mu_);
+    --busy_;
+  }
+}
+
+void CallPool::RunAll(size_t n, absl::FunctionRef<void(size_t)> fn) {
+  if (n == 0) return;
+  if (n == 1) {  // nothing to overlap: no hand-off
+    fn(0);
+    return;
+  }
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  size_t left = n;
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < n; ++i) {
+      tasks_.push_back([&, i] {
+        fn(i);
+        std::lock_guard done_lock(done_mu);
+        if (--left == 0) done_cv.notify_all();
+      });
+    }
+  }
+  wake_.notify_all();
+  // Bounded: every task is a call with its own timeout.
+  std::unique_lock lock(done_mu);
+  done_cv.wait(lock, [&] { return left == 0; });
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,71 @@
+#include "clients/http_receipts_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/log_value.h"
+#include "external/v1/receipts.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::workers {
+
+HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls)
+    : client_(client),
+      url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")),
+      calls_(calls) {}
+
+void HttpReceiptsApi::IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+                                absl::Span<absl::Status> results) {
+  if (calls_ == nullptr) {
+    for (size_t i = 0; i < receipts.size(); ++i) results[i] = IssueOne(receipts[i]);
+    return;
+  }
+  calls_->RunAll(receipts.size(), [&](size_t i) { results[i] = IssueOne(receipts[i]); });
+}
+
+absl::Status HttpReceiptsApi::Issue(absl::Span<const storage::ReceiptRecord> receipts) {
+  for (const storage::ReceiptRecord& receipt : receipts) {
+    if (absl::Status status = IssueOne(receipt); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HttpReceiptsApi::IssueOne(const storage::ReceiptRecord& receipt) {
+  external::v1::IssueReceiptRequest body;
+  body.set_ticket_id(receipt.ticket_id);
+  body.mutable_price()->set_money_amount(receipt.price_amount);
+  body.mutable_price()->set_money_currency(receipt.price_currency);
+  body.set_idempotency_key(receipt.idempotency_key);
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  HttpRequest request{"PUT",
+                      url_,
+                      {{"Content-Type", "application/json"},
+                       {"Correlation-ID", receipt.correlation_id},
+                       {"Idempotency-Key", receipt.idempotency_key}},
+                      "",
+                      "receipts"};
+  google::protobuf::util::MessageToJsonString(body, &request.body, print);
+
+  absl::StatusOr<HttpResponse> response = client_.Send(request);
+  if (!response.ok()) return response.status();
+  if (absl::Status status = StatusFromHttp(*response, "receipts API"); !status.ok()) {
+    return status;
+  }
+  external::v1::IssueReceiptResponse answer;
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = true;
+  // The receipt exists either way; an answer we cannot read is logged, not retried.
+  if (!google::protobuf::util::JsonStringToMessage(response->body, &answer, parse).ok()) {
+    spdlog::warn("receipt answer unreadable ticket_id={} correlation_id={} http_status={}",
+                 receipt.ticket_id, receipt.correlation_id, response->status);
+  }
+  if (receipt.number != nullptr) *receipt.number = answer.number();
+  spdlog::info("receipt issued ticket_id={} correlation_id={} number={} issued_at={} existed={}",
+               receipt.ticket_id, receipt.correlation_id, LogValue(answer.number()),
+               LogValue(answer.issued_at()), response->status == 200);
+  return absl::OkStatus();
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,58 @@
+#include "clients/http_spreadsheets_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "external/v1/spreadsheets.pb.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::workers {
+
+HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls)
+    : client_(client), base_url_(absl::StripSuffix(base_url, "/")), calls_(calls) {}
+
+absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet,
+                                            const storage::TrackerRowRecord& row) {
+  external::v1::AppendRowRequest body;
+  body.add_columns(row.ticket_id);
+  body.add_columns(row.customer_email);
+  body.add_columns(row.price_amount);
+  body.add_columns(row.price_currency);
+  HttpRequest request{"POST",
+                      absl::StrCat(base_url_, "/sheets/", std::string(sheet), "/rows"),
+                      {{"Content-Type", "application/json"},
+                       {"Correlation-ID", row.correlation_id},
+                       {"Idempotency-Key", absl::StrCat(std::string(sheet), "/", row.event_id)}},
+                      "",
+                      "spreadsheets"};
+  google::protobuf::util::MessageToJsonString(body, &request.body);
+  absl::StatusOr<HttpResponse> response = client_.Send(request);
+  if (!response.ok()) return response.status();
+  if (absl::Status status = StatusFromHttp(*response, "spreadsheets API"); !status.ok()) {
+    return status;
+  }
+  spdlog::info("tracker row appended sheet={} ticket_id={} event_id={} correlation_id={}",
+               std::string(sheet), row.ticket_id, row.event_id, row.correlation_id);
+  return absl::OkStatus();
+}
+
+absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
+                                         absl::Span<const storage::TrackerRowRecord> rows) {
+  for (const storage::TrackerRowRecord& row : rows) {
+    if (absl::Status status = AppendOne(sheet, row); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
+                                     absl::Span<const storage::TrackerRowRecord> rows,
+                                     absl::Span<absl::Status> results) {
+  if (calls_ == nullptr) {
+    for (size_t i = 0; i < rows.size(); ++i) results[i] = AppendOne(sheet, rows[i]);
+    return;
+  }
+  calls_->RunAll(rows.size(), [&](size_t i) { results[i] = AppendOne(sheet, rows[i]); });
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,23 @@
+#include "delivery/event_conversion.h"
+
+namespace booking::workers {
+
+storage::EventRecord ToEventRecord(const Event& event) {
+  return {
+      event.id,      event.type,    event.ticket_id, event.idempotency_key, event.correlation_id,
+      event.payload, event.sequence};
+}
+
+Event EventFromRecord(storage::EventRecord record) {
+  Event event;
+  event.id = std::move(record.event_id);
+  event.type = std::move(record.event_type);
+  event.ticket_id = std::move(record.ticket_id);
+  event.idempotency_key = std::move(record.idempotency_key);
+  event.correlation_id = std::move(record.correlation_id);
+  event.payload = std::move(record.payload);
+  event.sequence = record.sequence;
+  return event;
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,137 @@
+#include "delivery/lane_pool.h"
+
+#include <condition_variable>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::workers {
+namespace {
+
+// How old a lag count may be when asked for: a count per checkpoint, cheap when caught up, but
+// it grows with the backlog, so not on every scrape.
+constexpr absl::Duration kLagMaxAge = absl::Seconds(5);
+
+}  // namespace
+
+LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
+                   LaneOptions options, metrics::Metrics* metrics)
+    : log_(log) {
+  for (const auto& [handler, types] : router.Routes()) {
+    if (types.size() != 1) {
+      // Checkpoints are positions among one type's events.
+      config_error_ = absl::InvalidArgumentError(
+          absl::StrCat("handler ", std::string(handler->name()),
+                       ": a handler of the durable log takes one event type, got ", types.size(),
+                       "; register one handler per type"));
+      continue;
+    }
+    lanes_.push_back(
+        std::make_unique<HandlerLane>(*handler, types[0], log, keeper, options, metrics));
+  }
+  if (metrics != nullptr) {
+    auto per_handler = [this](auto field) {
+      return [this, field] {
+        std::vector<std::pair<std::string, double>> values;
+        for (const HandlerStatus& status : Status()) {
+          values.emplace_back(status.handler, static_cast<double>(field(status)));
+        }
+        return values;
+      };
+    };
+    metrics->AddHandlerGauge("booking_handler_lag_events",
+                             "Events a handler has not finished yet (all instances).",
+                             per_handler([](const HandlerStatus& s) { return s.lag; }));
+    metrics->AddHandlerGauge("booking_handler_in_flight_events",
+                             "Events of the batch a handler is working on.",
+                             per_handler([](const HandlerStatus& s) { return s.in_flight; }));
+    metrics->AddHandlerGauge("booking_handler_retry_backlog_events",
+                             "Events of a handler waiting for a retry after a failure.",
+                             per_handler([](const HandlerStatus& s) { return s.retry_backlog; }));
+    metrics->AddHandlerGauge(
+        "booking_handler_breaker_state",
+        "A handler's circuit breaker: 0 closed, 1 open, 2 half-open.",
+        per_handler([](const HandlerStatus& s) { return static_cast<int>(s.breaker); }));
+  }
+}
+
+LanePool::~LanePool() { Stop(absl::ZeroDuration()); }
+
+absl::Status LanePool::Start(storage::StartFrom start) {
+  if (!config_error_.ok()) return config_error_;
+  for (const auto& lane : lanes_) {
+    if (absl::Status status =
+            log_.Register(std::string(lane->handler().name()), lane->event_type(), start);
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (const auto& lane : lanes_) lane->Start();
+  started_ = true;
+  return absl::OkStatus();
+}
+
+void LanePool::Wake() {
+  for (const auto& lane : lanes_) lane->Wake();
+}
+
+void LanePool::Wake(const absl::flat_hash_set<std::string>& event_types) {
+  for (const auto& lane : lanes_) {
+    if (event_types.contains(lane->event_type())) lane->Wake();
+  }
+}
+
+void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late) {
+  if (!started_) return;
+  started_ = false;
+  for (const auto& lane : lanes_) lane->RequestStop();
+  // Join on a helper thread, so a lane stuck in a slow call can be hurried after `grace`.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool joined = false;
+  std::thread joiner([&] {
+    for (const auto& lane : lanes_) lane->Join();
+    std::lock_guard lock(mu);
+    joined = true;
+    cv.notify_all();
+  });
+  {
+    std::unique_lock lock(mu);
+    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(grace), [&] { return joined; }) && when_late) {
+      lock.unlock();
+      when_late();
+    }
+  }
+  joiner.join();
+}
+
+absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
+  std::lock_guard lock(lag_mu_);
+  const absl::Time now = absl::Now();
+  if (now - lag_counted_at_ >= kLagMaxAge) {
+    // On failure the last figures stay (the database is away), and the next ask tries again.
+    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+    if (backlog.ok()) {
+      lag_.clear();
+      for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+      lag_counted_at_ = now;
+    }
+  }
+  return lag_;
+}
+
+std::vector<HandlerStatus> LanePool::Status() const {
+  const absl::flat_hash_map<std::string, int64_t> lag = Lag();
+  std::vector<HandlerStatus> out;
+  for (const auto& lane : lanes_) {
+    HandlerStatus status = lane->status();
+    auto it = lag.find(status.handler);
+    status.lag = it == lag.end() ? 0 : it->second;
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,57 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "delivery/handler_lane.h"
+#include "delivery/lease_keeper.h"
+#include "metrics/metrics.h"
+#include "pipeline/router.h"
+#include "storage/handler_log.h"
+
+namespace booking::workers {
+
+// The worker pool of the durable log: one HandlerLane per handler registered in the router (for
+// one event type each), each consuming the log on its own. Also reports each handler's lag for
+// the status and the metrics: counted in the database when asked, at most every 5 seconds (a
+// count walks the backlog, so nobody pays for it unless somebody looks).
+class LanePool {
+ public:
+  LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
+           metrics::Metrics* metrics = nullptr);
+  ~LanePool();  // Stop()
+  LanePool(const LanePool&) = delete;
+  LanePool& operator=(const LanePool&) = delete;
+
+  // Registers the handlers in the log (a new one starts at `start`) and starts their lanes.
+  [[nodiscard]] absl::Status Start(storage::StartFrom start);
+  void Wake();  // events of any type may have been appended (e.g. partitions were taken over)
+  // Events of these types were appended: wakes their handlers only, so the lanes of other
+  // types do not read the log for nothing.
+  void Wake(const absl::flat_hash_set<std::string>& event_types);
+  // Lets every lane finish its round and record it, then joins them. `when_late` runs if they
+  // are still busy after `grace` (e.g. to abort external calls).
+  void Stop(absl::Duration grace, const std::function<void()>& when_late = nullptr);
+
+  std::vector<HandlerStatus> Status() const;
+
+ private:
+  // The lag per handler, counted again if the last count is older than kLagMaxAge.
+  absl::flat_hash_map<std::string, int64_t> Lag() const;
+
+  storage::HandlerLog& log_;
+  std::vector<std::unique_ptr<HandlerLane>> lanes_;
+  mutable std::mutex lag_mu_;  // held while counting: concurrent askers share one count
+  mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
+  mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
+  absl::Status config_error_;  // a handler the log cannot run, reported by Start
+  bool started_ = false;
+};
+
+}  // namespace booking::workers

@@ -1,0 +1,45 @@
+#pragma once
+
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "domain/event.h"
+
+namespace booking::workers {
+
+// True for the codes a later attempt can fix: UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED,
+// RESOURCE_EXHAUSTED. Part of a handler's contract: its status says whether to retry.
+inline bool IsRetryable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
+         absl::IsAborted(status) || absl::IsResourceExhausted(status);
+}
+
+// Does one kind of follow-up work for events of the types it is registered for.
+class Handler {
+ public:
+  virtual ~Handler() = default;
+
+  // Stable name, used in logs and delivery records ("StoreTickets").
+  virtual std::string_view name() const = 0;
+
+  // Handles a batch all or nothing: OK means every event is done. Must be idempotent, since an
+  // event can be delivered more than once; a non-OK status says whether a retry can help
+  // (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED) or not. Thread-safe.
+  virtual absl::Status Handle(absl::Span<const Event* const> events) = 0;
+
+  // Handles the events one by one where the sink works that way (an external API: one call per
+  // event, many in flight), writing each event's status into `results` (same size). The default
+  // runs Handle once and gives its status to every event.
+  virtual void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) {
+    const absl::Status status = Handle(events);
+    for (absl::Status& result : results) result = status;
+  }
+
+  // True when HandleEach's statuses are each event's own, so a failure points at its event;
+  // false when a batch succeeds or fails as a whole, so a failed batch must be split to find the
+  // event at fault.
+  virtual bool reports_each() const { return false; }
+};
+
+}  // namespace booking::workers

@@ -1,0 +1,23 @@
+#pragma once
+
+#include "clients/receipts_api.h"
+#include "domain/handler.h"
+
+namespace booking::workers {
+
+// On TicketBookingConfirmed: issues the ticket's receipt, keyed by the event's idempotency key
+// (so a redelivered event, or the same request sent again, never makes a second receipt).
+class IssueReceipt final : public Handler {
+ public:
+  explicit IssueReceipt(ReceiptsApi& receipts) : receipts_(receipts) {}
+
+  std::string_view name() const override { return "IssueReceipt"; }
+  absl::Status Handle(absl::Span<const Event* const> events) override;
+  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return receipts_.reports_each(); }
+
+ private:
+  ReceiptsApi& receipts_;
+};
+
+}  // namespace booking::workers

@@ -1,0 +1,89 @@
+#include "pipeline/router.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "domain/handler.h"
+
+namespace booking::workers {
+
+void Router::Register(std::string event_type, Handler* handler) {
+  auto it = std::find_if(handlers_.begin(), handlers_.end(),
+                         [handler](const auto& entry) { return entry.first == handler; });
+  if (it == handlers_.end()) {
+    handlers_.push_back({handler, {event_type}});
+  } else {
+    it->second.push_back(event_type);
+  }
+  routes_[std::move(event_type)].push_back(handler);
+}
+
+std::vector<std::pair<Handler*, std::vector<std::string>>> Router::Routes() const {
+  return handlers_;
+}
+
+namespace {
+
+// Runs `events` through `handler`; a permanent failure of several events is split in halves.
+void HandleSplitting(Handler& handler, absl::Span<const Event* const> events,
+                     std::vector<Delivery>& out) {
+  const absl::Status status = handler.Handle(events);
+  if (status.ok() || IsRetryable(status) || events.size() == 1) {
+    for (const Event* event : events) out.push_back({event, handler.name(), status});
+    return;
+  }
+  const size_t half = events.size() / 2;
+  HandleSplitting(handler, events.subspan(0, half), out);
+  HandleSplitting(handler, events.subspan(half), out);
+}
+
+}  // namespace
+
+std::vector<const Handler*> Router::HandlersFor(std::string_view event_type) const {
+  auto it = routes_.find(absl::string_view(event_type.data(), event_type.size()));
+  if (it == routes_.end()) return {};
+  return {it->second.begin(), it->second.end()};
+}
+
+std::vector<Delivery> Router::Failed(std::vector<Delivery> deliveries) {
+  std::vector<Delivery> failed;
+  for (Delivery& delivery : deliveries) {
+    if (!delivery.status.ok()) failed.push_back(std::move(delivery));
+  }
+  return failed;
+}
+
+std::vector<Delivery> Router::Dispatch(absl::Span<const Event> events) const {
+  std::vector<Delivery> out;
+  // Group by handler, keeping publish order inside each group.
+  absl::flat_hash_map<Handler*, std::vector<const Event*>> batches;
+  std::vector<Handler*> order;
+  for (const Event& event : events) {
+    auto it = routes_.find(event.type);
+    bool routed = false;
+    if (it != routes_.end()) {
+      for (Handler* handler : it->second) {
+        if (!event.handler.empty() && event.handler != handler->name()) continue;
+        auto [batch, inserted] = batches.try_emplace(handler);
+        if (inserted) order.push_back(handler);
+        batch->second.push_back(&event);
+        routed = true;
+      }
+    }
+    if (!routed) {
+      out.push_back({&event, event.handler,
+                     absl::NotFoundError(absl::StrCat("no handler ", event.handler,
+                                                      " for event type ", event.type))});
+    }
+  }
+  for (Handler* handler : order) {
+    const std::vector<const Event*>& batch = batches[handler];
+    const absl::Time start = absl::Now();
+    HandleSplitting(*handler, batch, out);
+    if (metrics_ != nullptr) metrics_->HandlerBatch(handler->name(), absl::Now() - start);
+  }
+  return out;
+}
+
+}  // namespace booking::workers

@@ -1,0 +1,156 @@
+#include "rest/http_gateway.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/call_metadata.h"
+#include "common/logging.h"
+#include "rest/console_page.h"
+#include "rest/ticket_list_stream.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::server {
+namespace {
+
+// Tickets per ListTickets page of a streamed GET /tickets (the service caps it at
+// --max_page_size).
+constexpr int kTicketListPageSize = 1000;
+
+}  // namespace
+
+HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
+                         std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
+                         metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth)
+    : health_(grpc::health::v1::Health::NewStub(channel)),
+      tickets_(tickets::v1::BookingService::NewStub(channel)),
+      transcoder_(std::move(transcoder)),
+      openapi_json_(std::move(openapi_json)),
+      metrics_(metrics),
+      metrics_auth_(metrics_auth) {}
+
+void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+  if (!spdlog::should_log(spdlog::level::info)) {
+    Route(std::move(request), std::move(done));
+    return;
+  }
+  // The caller's id only if it is safe in a log line; the service's answer wins (below).
+  std::string correlation_id = "-";
+  for (const auto& [name, value] : request.headers) {
+    if (name == kCorrelationIdHeader && IsUsableCorrelationId(value)) correlation_id = value;
+  }
+  // The query string is left out of the log: it may carry page tokens.
+  std::string method = request.method;
+  std::string path = request.target.substr(0, request.target.find('?'));
+  Route(std::move(request), [done = std::move(done), method = std::move(method),
+                             path = std::move(path), correlation_id = std::move(correlation_id),
+                             start = absl::Now()](GatewayResponse response) mutable {
+    for (const auto& [name, value] : response.headers) {
+      if (name == "Correlation-ID") correlation_id = value;  // the id the service used
+    }
+    spdlog::info(
+        "call protocol=http method={} path={} status={} duration_ms={:.3f} "
+        "correlation_id={}",
+        LogValue(method), LogValue(path), response.status,
+        absl::ToDoubleMilliseconds(absl::Now() - start), correlation_id);
+    done(std::move(response));
+  });
+}
+
+void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
+    GatewayResponse response;
+    if (metrics_auth_ != nullptr) {
+      std::optional<std::string_view> header;
+      for (const auto& [name, value] : request.headers) {
+        if (name == "authorization") header = value;
+      }
+      if (absl::Status auth = metrics_auth_->CheckHeader(header, Scope::kMetrics); !auth.ok()) {
+        const bool denied = absl::IsPermissionDenied(auth);  // a known token without the scope
+        response.status = denied ? 403 : 401;
+        response.body = ErrorJson(denied ? 7 : 16, std::string(auth.message()));
+        if (!denied) response.headers.emplace_back("WWW-Authenticate", "Bearer");
+        done(std::move(response));
+        return;
+      }
+    }
+    response.body = metrics_->Render();
+    response.headers.emplace_back("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    done(std::move(response));
+    return;
+  }
+  if (request.method == "GET" && (path == "/health" || path == "/healthz")) {
+    Health(std::move(done));
+    return;
+  }
+  if (request.method == "GET" && path == "/tickets") {
+    // The original service answered every ticket at once: all pages, as one streamed array.
+    TicketListStream::Metadata metadata;
+    for (const auto& [name, value] : request.headers) {
+      if (name == "authorization" || name == kCorrelationIdHeader) {
+        metadata.emplace_back(name, value);
+      }
+    }
+    TicketListStream::Start(tickets_, std::move(metadata), kTicketListPageSize, std::move(done));
+    return;
+  }
+  if (request.method == "GET" && (path == "/" || path == "/index.html")) {
+    // The box-office console: static, so open; every call it makes carries the user's token.
+    GatewayResponse response;
+    response.body = std::string(ConsolePageHtml());
+    response.headers = {
+        {"Content-Type", "text/html; charset=utf-8"},
+        {"Cache-Control", "no-cache"},
+        {"X-Content-Type-Options", "nosniff"},
+        {"Referrer-Policy", "no-referrer"},
+        {"Content-Security-Policy",
+         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+         "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+         "frame-ancestors 'none'"}};
+    done(std::move(response));
+    return;
+  }
+  if (request.method == "GET" && path == "/openapi.json") {
+    GatewayResponse response;
+    response.body = openapi_json_;
+    done(std::move(response));
+    return;
+  }
+  const std::string method = request.method;
+  // Handle() keeps `done` when it returns false, so it is still ours to answer with.
+  auto shared_done = std::make_shared<absl::AnyInvocable<void(GatewayResponse)>>(std::move(done));
+  const bool routed = transcoder_->Handle(
+      std::move(request),
+      [shared_done](GatewayResponse response) { (*shared_done)(std::move(response)); });
+  if (!routed) {
+    GatewayResponse response;
+    response.status = 404;
+    response.body = ErrorJson(5, absl::StrCat("no route for ", method, " ", path));
+    (*shared_done)(std::move(response));
+  }
+}
+
+void HttpGateway::Health(absl::AnyInvocable<void(GatewayResponse)> done) {
+  struct Call {
+    grpc::ClientContext context;
+    grpc::health::v1::HealthCheckRequest request;
+    grpc::health::v1::HealthCheckResponse response;
+    absl::AnyInvocable<void(GatewayResponse)> done;
+  };
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  health_->async()->Check(
+      &call->context, &call->request, &call->response, [call](grpc::Status status) {
+        std::unique_ptr<Call> owned(call);
+        const bool serving = status.ok() && owned->response.status() ==
+                                                grpc::health::v1::HealthCheckResponse::SERVING;
+        GatewayResponse response;
+        response.status = serving ? 200 : 503;
+        response.body = serving ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})";
+        owned->done(std::move(response));
+      });
+}
+
+}  // namespace booking::server

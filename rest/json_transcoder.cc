@@ -1,0 +1,478 @@
+#include "rest/json_transcoder.h"
+
+#include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "rest/gateway_stream.h"
+#include "rest/rest_error.h"
+
+namespace booking::server {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+using google::protobuf::Reflection;
+
+constexpr grpc::StatusCode kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
+
+GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
+  GatewayResponse response;
+  response.status = HttpStatusForGrpcCode(code);
+  response.body = ErrorJson(code, message);
+  return response;
+}
+
+const FieldDescriptor* FindField(const google::protobuf::Descriptor& type, std::string_view name) {
+  const std::string key(name);
+  if (const FieldDescriptor* field = type.FindFieldByName(key); field != nullptr) return field;
+  for (int i = 0; i < type.field_count(); ++i) {
+    if (type.field(i)->json_name() == key) return type.field(i);  // lowerCamelCase
+  }
+  return nullptr;
+}
+
+// Sets the field at `path` ("a.b.c") of `message` from text, as a path variable or query
+// parameter would; repeated fields get the value appended.
+absl::Status SetFromText(Message& message, std::string_view path, const std::string& text,
+                         std::string_view source) {
+  Message* current = &message;
+  const std::vector<std::string_view> parts = SplitView(path, '.');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const FieldDescriptor* field = FindField(*current->GetDescriptor(), parts[i]);
+    auto invalid = [&](std::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(path), ": ", std::string(why), " (", std::string(source), ")"));
+    };
+    if (field == nullptr) return invalid("no such field");
+    const Reflection* reflection = current->GetReflection();
+    if (i + 1 < parts.size()) {
+      if (field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
+        return invalid("not a message field");
+      }
+      current = reflection->MutableMessage(current, field);
+      continue;
+    }
+    const bool repeated = field->is_repeated();
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        repeated ? reflection->AddString(current, field, text)
+                 : reflection->SetString(current, field, text);
+        return absl::OkStatus();
+      case FieldDescriptor::CPPTYPE_INT32: {
+        int32_t v;
+        if (!absl::SimpleAtoi(text, &v)) return invalid("must be a 32-bit integer");
+        repeated ? reflection->AddInt32(current, field, v)
+                 : reflection->SetInt32(current, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        int64_t v;
+        if (!absl::SimpleAtoi(text, &v)) return invalid("must be an integer");
+        repeated ? reflection->AddInt64(current, field, v)
+                 : reflection->SetInt64(current, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT32: {
+        uint32_t v;
+        if (!absl::SimpleAtoi(text, &v)) return invalid("must be an unsigned 32-bit integer");
+        repeated ? reflection->AddUInt32(current, field, v)
+                 : reflection->SetUInt32(current, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        uint64_t v;
+        if (!absl::SimpleAtoi(text, &v)) return invalid("must be an unsigned integer");
+        repeated ? reflection->AddUInt64(current, field, v)
+                 : reflection->SetUInt64(current, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        double v;
+        if (!absl::SimpleAtod(text, &v)) return invalid("must be a number");
+        if (field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+          repeated ? reflection->AddDouble(current, field, v)
+                   : reflection->SetDouble(current, field, v);
+        } else {
+          repeated ? reflection->AddFloat(current, field, static_cast<float>(v))
+                   : reflection->SetFloat(current, field, static_cast<float>(v));
+        }
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_BOOL: {
+        bool v;
+        if (!absl::SimpleAtob(text, &v)) return invalid("must be true or false");
+        repeated ? reflection->AddBool(current, field, v) : reflection->SetBool(current, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const google::protobuf::EnumValueDescriptor* value =
+            field->enum_type()->FindValueByName(text);
+        int number;
+        if (value == nullptr && absl::SimpleAtoi(text, &number)) {
+          value = field->enum_type()->FindValueByNumber(number);
+        }
+        if (value == nullptr) return invalid("not a value of " + field->enum_type()->full_name());
+        repeated ? reflection->AddEnum(current, field, value)
+                 : reflection->SetEnum(current, field, value);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        return invalid("is a message; send it in the body");
+    }
+  }
+  return absl::InvalidArgumentError(absl::StrCat(std::string(path), ": empty field path"));
+}
+
+enum class BodyType { kJson, kMaybeJson, kOther };
+
+// What a body's Content-Type says about it. Like grpc-gateway and Envoy's transcoder, a body sent
+// without a type, or with the types `curl -d` and plain-text clients send, is read as JSON when
+// it parses as JSON.
+BodyType ClassifyContentType(std::string_view content_type) {
+  const std::string media(content_type.substr(0, content_type.find(';')));
+  const std::string type = absl::AsciiStrToLower(absl::StripAsciiWhitespace(media));
+  if (type == "application/json" || absl::EndsWith(type, "+json")) return BodyType::kJson;
+  if (type.empty() || type == "application/x-www-form-urlencoded" || type == "text/plain") {
+    return BodyType::kMaybeJson;
+  }
+  return BodyType::kOther;
+}
+
+bool ParsesAsJson(const std::string& body) {
+  google::protobuf::Value value;
+  return google::protobuf::util::JsonStringToMessage(body, &value).ok();
+}
+
+bool IsReservedMetadataKey(const std::string& key) {
+  return absl::StartsWith(key, "grpc-") || key == "content-type" || key == "te" ||
+         key == "user-agent" || key == "host" || key == "connection";
+}
+
+bool IsMetadataKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsMetadataValue(std::string_view value) {
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// The JSON of one field of `message` (for response_body): an array for an empty repeated field.
+std::string FieldJson(const Message& message, const FieldDescriptor& field,
+                      const google::protobuf::util::JsonPrintOptions& options) {
+  const Reflection* reflection = message.GetReflection();
+  if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+    std::string out;
+    if (!field.is_repeated()) {
+      google::protobuf::util::MessageToJsonString(reflection->GetMessage(message, &field), &out,
+                                                  options);
+      return out;
+    }
+    out = "[";
+    for (int i = 0; i < reflection->FieldSize(message, &field); ++i) {
+      if (i > 0) out += ",";
+      std::string element;
+      google::protobuf::util::MessageToJsonString(
+          reflection->GetRepeatedMessage(message, &field, i), &element, options);
+      out += element;
+    }
+    return out + "]";
+  }
+  std::string whole;
+  google::protobuf::util::MessageToJsonString(message, &whole, options);
+  google::protobuf::Struct parsed;
+  google::protobuf::util::JsonStringToMessage(whole, &parsed);
+  auto it = parsed.fields().find(field.name());
+  if (it == parsed.fields().end()) return field.is_repeated() ? "[]" : "{}";
+  std::string out;
+  google::protobuf::util::MessageToJsonString(it->second, &out);
+  return out;
+}
+
+struct Call {
+  grpc::ClientContext context;
+  grpc::ByteBuffer request;
+  grpc::ByteBuffer response;
+  const JsonTranscoder::Route* route = nullptr;
+  absl::AnyInvocable<void(GatewayResponse)> done;
+};
+
+}  // namespace
+
+JsonTranscoder::JsonTranscoder(std::shared_ptr<grpc::Channel> channel, absl::Duration call_timeout)
+    : channel_(channel), stub_(channel), call_timeout_(call_timeout) {}
+
+absl::StatusOr<std::unique_ptr<JsonTranscoder>> JsonTranscoder::Create(
+    std::shared_ptr<grpc::Channel> channel,
+    const std::vector<const google::protobuf::ServiceDescriptor*>& services,
+    absl::Duration call_timeout) {
+  std::unique_ptr<JsonTranscoder> transcoder(new JsonTranscoder(channel, call_timeout));
+  for (const google::protobuf::ServiceDescriptor* service : services) {
+    if (service == nullptr) return absl::InvalidArgumentError("REST gateway: unknown service");
+    for (HttpBinding& binding : CollectHttpBindings(*service)) {
+      absl::StatusOr<PathTemplate> path = PathTemplate::Parse(binding.path_template);
+      if (!path.ok()) return path.status();
+      std::string grpc_method =
+          absl::StrCat("/", service->full_name(), "/", binding.method->name());
+      transcoder->routes_.push_back({std::move(binding), *std::move(path), std::move(grpc_method)});
+    }
+  }
+  return transcoder;
+}
+
+const JsonTranscoder::Route* JsonTranscoder::Find(
+    const std::string& method, std::string_view path,
+    std::vector<std::pair<std::string, std::string>>* bindings,
+    std::vector<std::string>* allowed) const {
+  for (const Route& route : routes_) {
+    auto matched = route.path.Match(path);
+    if (!matched) continue;
+    if (route.binding.http_method == method) {
+      *bindings = *std::move(matched);
+      return &route;
+    }
+    if (std::find(allowed->begin(), allowed->end(), route.binding.http_method) == allowed->end()) {
+      allowed->push_back(route.binding.http_method);
+    }
+  }
+  return nullptr;
+}
+
+absl::Status JsonTranscoder::BuildInput(
+    const Route& route, const GatewayRequest& request,
+    const std::vector<std::pair<std::string, std::string>>& bindings, Message& input) const {
+  google::protobuf::util::JsonParseOptions parse;
+  parse.ignore_unknown_fields = false;
+  const std::string& body_field = route.binding.body;
+  if (body_field == "*") {
+    const std::string& json = request.body.empty() ? std::string("{}") : request.body;
+    if (auto status = google::protobuf::util::JsonStringToMessage(json, &input, parse);
+        !status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+    }
+  } else if (!body_field.empty() && !request.body.empty()) {
+    const FieldDescriptor* field = input.GetDescriptor()->FindFieldByName(body_field);
+    if (field != nullptr && !field->is_repeated() &&
+        field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      // Parsed into the field itself: the body can set nothing outside it.
+      Message* target = input.GetReflection()->MutableMessage(&input, field);
+      if (auto status = google::protobuf::util::JsonStringToMessage(request.body, target, parse);
+          !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+      }
+    } else {
+      // A scalar or repeated field: wrapped as {"field": body}, which is only safe for a body
+      // that is one JSON value (`1, "other": 2` would set another field).
+      if (!ParsesAsJson(request.body)) {
+        return absl::InvalidArgumentError("body: not one JSON value");
+      }
+      const std::string wrapped = absl::StrCat("{\"", body_field, "\":", request.body, "}");
+      if (auto status = google::protobuf::util::JsonStringToMessage(wrapped, &input, parse);
+          !status.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat("body: ", std::string(status.message())));
+      }
+    }
+  }
+  for (const auto& [field, value] : bindings) {
+    if (absl::Status status = SetFromText(input, field, value, "path"); !status.ok()) return status;
+  }
+  // A query parameter may not touch what the path set (or the body, below).
+  auto overlaps = [](const std::string& a, const std::string& b) {
+    return a == b || absl::StartsWith(a, b + ".") || absl::StartsWith(b, a + ".");
+  };
+  const size_t question = request.target.find('?');
+  if (question == std::string::npos || body_field == "*") return absl::OkStatus();
+  for (std::string_view pair :
+       SplitView(std::string_view(request.target).substr(question + 1), '&')) {
+    if (pair.empty()) continue;
+    const size_t eq = pair.find('=');
+    std::optional<std::string> key = PercentDecode(pair.substr(0, eq), true);
+    std::optional<std::string> value =
+        PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+    if (!key || !value) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("query: malformed percent-encoding in \"", std::string(pair), "\""));
+    }
+    if (!body_field.empty() && (*key == body_field || absl::StartsWith(*key, body_field + "."))) {
+      return absl::InvalidArgumentError(absl::StrCat(*key, ": is set by the body"));
+    }
+    for (const auto& [bound, unused] : bindings) {
+      if (overlaps(*key, bound)) {
+        return absl::InvalidArgumentError(absl::StrCat(*key, ": is set by the path"));
+      }
+    }
+    if (absl::Status status = SetFromText(input, *key, *value, "query parameter"); !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool JsonTranscoder::Handle(GatewayRequest request,
+                            absl::AnyInvocable<void(GatewayResponse)> done) {
+  const std::string_view path =
+      std::string_view(request.target).substr(0, request.target.find('?'));
+  std::vector<std::pair<std::string, std::string>> bindings;
+  std::vector<std::string> allowed;
+  const Route* route = Find(request.method, path, &bindings, &allowed);
+  if (route == nullptr) {
+    if (allowed.empty()) return false;
+    GatewayResponse response =
+        Error(grpc::StatusCode::UNIMPLEMENTED,
+              absl::StrCat("method ", request.method, " not allowed on ", std::string(path)));
+    response.status = 405;
+    response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+    done(std::move(response));
+    return true;
+  }
+  if (!route->binding.body.empty() && !request.body.empty() && !request.content_type.empty()) {
+    const BodyType type = ClassifyContentType(request.content_type);
+    if (type == BodyType::kOther || (type == BodyType::kMaybeJson && !ParsesAsJson(request.body))) {
+      GatewayResponse response = Error(
+          kInvalid, absl::StrCat("Content-Type must be application/json (or a JSON body without "
+                                 "a type, as text/plain or form-urlencoded), got \"",
+                                 request.content_type, "\""));
+      response.status = 415;
+      done(std::move(response));
+      return true;
+    }
+  }
+
+  const google::protobuf::Descriptor* input_type = route->binding.method->input_type();
+  std::unique_ptr<Message> input(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(input_type)->New());
+  if (absl::Status status = BuildInput(*route, request, bindings, *input); !status.ok()) {
+    done(Error(kInvalid, std::string(status.message())));
+    return true;
+  }
+
+  const bool streaming = route->binding.method->server_streaming();
+  std::optional<GatewayStream::Options> stream_options;
+  if (streaming) {
+    stream_options.emplace();
+    stream_options->heartbeat = stream_heartbeat_;
+    std::call_once(clock_once_, [this] { clock_ = std::make_unique<GatewayStream::Clock>(); });
+    stream_options->clock = clock_.get();
+    for (const auto& [name, value] : request.headers) {
+      if (name == "accept" && absl::StrContains(value, "text/event-stream")) {
+        stream_options->format = GatewayStream::Format::kSse;
+      }
+    }
+    // SSE reconnects say where they were with Last-Event-ID: the resume_token field of the
+    // request, when the method has one and the query did not set it.
+    const FieldDescriptor* resume = input_type->FindFieldByName("resume_token");
+    for (const auto& [name, value] : request.headers) {
+      if (name == "last-event-id" && resume != nullptr && !resume->is_repeated() &&
+          resume->type() == FieldDescriptor::TYPE_STRING &&
+          input->GetReflection()->GetString(*input, resume).empty()) {
+        input->GetReflection()->SetString(input.get(), resume, value);
+      }
+    }
+  }
+
+  std::vector<std::pair<std::string, std::string>> metadata;  // for a stream's own context
+  auto* call = new Call;
+  call->route = route;
+  call->done = std::move(done);
+  // A stream lasts as long as its client reads; a unary call has the gateway's bound.
+  if (!streaming) call->context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
+  for (const auto& [name, value] : request.headers) {
+    std::string key;
+    if (name == "idempotency-key" || name == "correlation-id" || name == "authorization" ||
+        name == "prefer") {
+      key = name;
+    } else if (absl::StartsWith(name, "grpc-metadata-")) {
+      key = name.substr(strlen("grpc-metadata-"));
+    } else {
+      continue;
+    }
+    // grpc-* keys belong to gRPC itself (status, timeouts, trace context) and the transport
+    // headers to HTTP/2: a client does not get to set them through the gateway.
+    if (IsReservedMetadataKey(key) || !IsMetadataKey(key) || !IsMetadataValue(value)) {
+      GatewayResponse response =
+          Error(kInvalid, absl::StrCat("header ", name, ": not valid as gRPC metadata"));
+      auto finish = std::move(call->done);
+      delete call;
+      finish(std::move(response));
+      return true;
+    }
+    call->context.AddMetadata(key, value);
+    metadata.emplace_back(std::move(key), value);
+  }
+  std::string bytes;
+  input->SerializeToString(&bytes);
+  if (streaming) {
+    std::unique_ptr<Call> owned(call);
+    auto context = std::make_unique<grpc::ClientContext>();
+    for (const auto& [key, value] : metadata) context->AddMetadata(key, value);
+    GatewayStream::Start(stub_, route->grpc_method, std::move(context), std::move(bytes),
+                         route->binding.method->output_type(), *stream_options,
+                         std::move(owned->done));
+    return true;
+  }
+  grpc::Slice slice(bytes);
+  call->request = grpc::ByteBuffer(&slice, 1);
+  stub_.UnaryCall(
+      &call->context, route->grpc_method, grpc::StubOptions(), &call->request, &call->response,
+      [call](grpc::Status status) {
+        std::unique_ptr<Call> owned(call);
+        GatewayResponse response;
+        if (!status.ok()) {
+          response = RestError(status);
+        } else {
+          const google::protobuf::Descriptor* output_type =
+              owned->route->binding.method->output_type();
+          std::unique_ptr<Message> output(google::protobuf::MessageFactory::generated_factory()
+                                              ->GetPrototype(output_type)
+                                              ->New());
+          std::vector<grpc::Slice> slices;
+          std::string bytes;
+          if (owned->response.Dump(&slices).ok()) {
+            for (const grpc::Slice& s : slices) {
+              bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+            }
+          }
+          if (!output->ParseFromString(bytes)) {
+            response = Error(grpc::StatusCode::INTERNAL, "unreadable response");
+          } else {
+            google::protobuf::util::JsonPrintOptions print;
+            print.preserve_proto_field_names = true;
+            const std::string& field = owned->route->binding.response_body;
+            const FieldDescriptor* descriptor =
+                field.empty() ? nullptr : output_type->FindFieldByName(field);
+            if (descriptor != nullptr) {
+              response.body = FieldJson(*output, *descriptor, print);
+            } else {
+              google::protobuf::util::MessageToJsonString(*output, &response.body, print);
+            }
+          }
+        }
+        const auto& metadata = owned->context.GetServerInitialMetadata();
+        if (auto it = metadata.find("correlation-id"); it != metadata.end()) {
+          response.headers.emplace_back("Correlation-ID",
+                                        std::string(it->second.data(), it->second.size()));
+        }
+        owned->done(std::move(response));
+      });
+  return true;
+}
+
+}  // namespace booking::server

@@ -1,0 +1,423 @@
+#include "rest/openapi.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/type_resolver.h>
+#include <google/protobuf/util/type_resolver_util.h>
+
+#include <deque>
+#include <memory>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "rest/http_rules.h"
+
+namespace booking::server {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::ListValue;
+using google::protobuf::ServiceDescriptor;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+constexpr char kSchemaPrefix[] = "#/components/schemas/";
+constexpr char kStatusSchema[] = "Status";
+constexpr char kJson[] = "application/json";
+
+// --- Small builders for the google.protobuf.Value tree.
+
+Value& At(Struct& object, const std::string& key) { return (*object.mutable_fields())[key]; }
+
+Struct& ObjectAt(Struct& object, const std::string& key) {
+  return *At(object, key).mutable_struct_value();
+}
+
+ListValue& ListAt(Struct& object, const std::string& key) {
+  return *At(object, key).mutable_list_value();
+}
+
+void Set(Struct& object, const std::string& key, const std::string& text) {
+  At(object, key).set_string_value(text);
+}
+
+void SetFlag(Struct& object, const std::string& key, bool flag) {
+  At(object, key).set_bool_value(flag);
+}
+
+void Set(Struct& object, const std::string& key, Value value) {
+  At(object, key) = std::move(value);
+}
+
+Value Object(Struct object) {
+  Value value;
+  *value.mutable_struct_value() = std::move(object);
+  return value;
+}
+
+Value TypeSchema(const std::string& type, const std::string& format = "") {
+  Struct schema;
+  Set(schema, "type", type);
+  if (!format.empty()) Set(schema, "format", format);
+  return Object(std::move(schema));
+}
+
+Value RefSchema(const std::string& component) {
+  Struct schema;
+  Set(schema, "$ref", kSchemaPrefix + component);
+  return Object(std::move(schema));
+}
+
+Value ArraySchema(Value items) {
+  Struct schema;
+  Set(schema, "type", std::string("array"));
+  Set(schema, "items", std::move(items));
+  return Object(std::move(schema));
+}
+
+Value JsonContent(Value schema) {
+  Struct media;
+  Set(media, "schema", std::move(schema));
+  Struct content;
+  Set(content, kJson, Object(std::move(media)));
+  return Object(std::move(content));
+}
+
+// --- Schemas, per the proto3 JSON mapping with proto field names.
+
+// Hands out schemas for fields and messages; every message referenced by $ref is queued and
+// written to components.schemas by WriteComponents, so recursive messages terminate.
+class SchemaBuilder {
+ public:
+  Value ForField(const FieldDescriptor& field) {
+    if (field.is_map()) {
+      Struct schema;
+      Set(schema, "type", std::string("object"));
+      Set(schema, "additionalProperties", ForSingleValue(*field.message_type()->map_value()));
+      return Object(std::move(schema));
+    }
+    if (field.is_repeated()) return ArraySchema(ForSingleValue(field));
+    return ForSingleValue(field);
+  }
+
+  // A $ref to the message's component, or an inline schema for well-known types whose JSON form
+  // is not an object of their fields.
+  Value ForMessage(const Descriptor& message) {
+    const std::string& name = message.full_name();
+    if (name == "google.protobuf.Timestamp") return TypeSchema("string", "date-time");
+    if (name == "google.protobuf.Duration" || name == "google.protobuf.FieldMask") {
+      return TypeSchema("string");
+    }
+    if (name == "google.protobuf.Struct") {
+      Struct schema;
+      Set(schema, "type", std::string("object"));
+      SetFlag(schema, "additionalProperties", true);
+      return Object(std::move(schema));
+    }
+    if (name == "google.protobuf.Value") return Object(Struct());  // any JSON value
+    if (name == "google.protobuf.ListValue") return ArraySchema(Object(Struct()));
+    if (name == "google.protobuf.Any") return AnySchema();
+    if (message.file()->name() == "google/protobuf/wrappers.proto" && message.field_count() == 1) {
+      Value schema = ForSingleValue(*message.field(0));
+      SetFlag(*schema.mutable_struct_value(), "nullable", true);
+      return schema;
+    }
+    if (seen_.insert(name).second) pending_.push_back(&message);
+    return RefSchema(name);
+  }
+
+  // Writes the schema of every message handed out so far (and of those they reach).
+  void WriteComponents(Struct& schemas) {
+    while (!pending_.empty()) {
+      const Descriptor* message = pending_.front();
+      pending_.pop_front();
+      Struct schema;
+      Set(schema, "type", std::string("object"));
+      if (message->field_count() > 0) {
+        Struct& properties = ObjectAt(schema, "properties");
+        for (int i = 0; i < message->field_count(); ++i) {
+          const FieldDescriptor& field = *message->field(i);
+          Set(properties, field.name(), ForField(field));
+        }
+      }
+      Set(schemas, message->full_name(), Object(std::move(schema)));
+    }
+  }
+
+  static Value AnySchema() {
+    Struct schema;
+    Set(schema, "type", std::string("object"));
+    Set(ObjectAt(schema, "properties"), "@type", TypeSchema("string"));
+    SetFlag(schema, "additionalProperties", true);
+    return Object(std::move(schema));
+  }
+
+ private:
+  // The schema of one value of `field`, ignoring whether it is repeated.
+  Value ForSingleValue(const FieldDescriptor& field) {
+    switch (field.type()) {
+      case FieldDescriptor::TYPE_INT32:
+      case FieldDescriptor::TYPE_SINT32:
+      case FieldDescriptor::TYPE_SFIXED32:
+        return TypeSchema("integer", "int32");
+      case FieldDescriptor::TYPE_UINT32:
+      case FieldDescriptor::TYPE_FIXED32: {
+        // Up to 2^32-1: does not fit the int32 format.
+        Value schema = TypeSchema("integer", "int64");
+        At(*schema.mutable_struct_value(), "minimum").set_number_value(0);
+        return schema;
+      }
+      case FieldDescriptor::TYPE_INT64:
+      case FieldDescriptor::TYPE_SINT64:
+      case FieldDescriptor::TYPE_SFIXED64:
+        return TypeSchema("string", "int64");
+      case FieldDescriptor::TYPE_UINT64:
+      case FieldDescriptor::TYPE_FIXED64:
+        return TypeSchema("string", "uint64");
+      case FieldDescriptor::TYPE_FLOAT:
+        return TypeSchema("number", "float");
+      case FieldDescriptor::TYPE_DOUBLE:
+        return TypeSchema("number", "double");
+      case FieldDescriptor::TYPE_BOOL:
+        return TypeSchema("boolean");
+      case FieldDescriptor::TYPE_STRING:
+        return TypeSchema("string");
+      case FieldDescriptor::TYPE_BYTES:
+        return TypeSchema("string", "byte");
+      case FieldDescriptor::TYPE_ENUM: {
+        Value schema = TypeSchema("string");
+        ListValue& names = ListAt(*schema.mutable_struct_value(), "enum");
+        const google::protobuf::EnumDescriptor& type = *field.enum_type();
+        for (int i = 0; i < type.value_count(); ++i) {
+          names.add_values()->set_string_value(type.value(i)->name());
+        }
+        return schema;
+      }
+      case FieldDescriptor::TYPE_MESSAGE:
+      case FieldDescriptor::TYPE_GROUP:
+        return ForMessage(*field.message_type());
+    }
+    return Object(Struct());
+  }
+
+  std::set<std::string> seen_;
+  std::deque<const Descriptor*> pending_;
+};
+
+Value StatusSchema() {
+  Struct schema;
+  Set(schema, "type", std::string("object"));
+  Struct& properties = ObjectAt(schema, "properties");
+  Set(properties, "code", TypeSchema("integer", "int32"));
+  Set(properties, "message", TypeSchema("string"));
+  Set(properties, "details", ArraySchema(SchemaBuilder::AnySchema()));
+  return Object(std::move(schema));
+}
+
+// --- Paths.
+
+struct PathTemplate {
+  std::string path;                    // "/v1/things/{name}:verb"
+  std::vector<std::string> variables;  // field paths, "name" or "a.b"
+};
+
+// "{var}" and "{var=segments/*}" both become "{var}"; literal segments and a ":verb" stay.
+PathTemplate ParsePathTemplate(const std::string& text) {
+  PathTemplate out;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t open = text.find('{', i);
+    const size_t close = open == std::string::npos ? open : text.find('}', open);
+    if (close == std::string::npos) {
+      out.path += text.substr(i);
+      break;
+    }
+    out.path += text.substr(i, open - i);
+    std::string variable = text.substr(open + 1, close - open - 1);
+    variable = variable.substr(0, variable.find('='));
+    out.path += "{" + variable + "}";
+    out.variables.push_back(std::move(variable));
+    i = close + 1;
+  }
+  return out;
+}
+
+// The field a path variable ("a.b") names in `message`, or nullptr.
+const FieldDescriptor* FindFieldPath(const Descriptor& message, const std::string& path) {
+  const Descriptor* current = &message;
+  const FieldDescriptor* field = nullptr;
+  size_t start = 0;
+  while (true) {
+    if (current == nullptr) return nullptr;
+    const size_t dot = path.find('.', start);
+    field = current->FindFieldByName(path.substr(start, dot - start));
+    if (field == nullptr || dot == std::string::npos) return field;
+    current = field->message_type();
+    start = dot + 1;
+  }
+}
+
+bool IsOpenApiMethod(const std::string& method) {
+  static const std::set<std::string> kMethods = {"get",     "put",  "post",  "delete",
+                                                 "options", "head", "patch", "trace"};
+  return kMethods.count(method) > 0;
+}
+
+std::string Lower(std::string text) {
+  for (char& c : text) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return text;
+}
+
+Value Parameter(const std::string& name, const std::string& in, bool required, Value schema) {
+  Struct parameter;
+  Set(parameter, "name", name);
+  Set(parameter, "in", in);
+  if (required) SetFlag(parameter, "required", true);
+  Set(parameter, "schema", std::move(schema));
+  return Object(std::move(parameter));
+}
+
+Value Operation(const HttpBinding& binding, const PathTemplate& path,
+                const std::string& operation_id, SchemaBuilder& schemas) {
+  const google::protobuf::MethodDescriptor& method = *binding.method;
+  const Descriptor& input = *method.input_type();
+  const Descriptor& output = *method.output_type();
+
+  Struct operation;
+  Set(operation, "operationId", operation_id);
+  Set(operation, "description", "gRPC method " + method.full_name() + ".");
+  ListAt(operation, "tags").add_values()->set_string_value(method.service()->name());
+
+  ListValue parameters;
+  std::set<std::string> bound;
+  for (const std::string& variable : path.variables) {
+    bound.insert(variable);
+    const FieldDescriptor* field = FindFieldPath(input, variable);
+    *parameters.add_values() = Parameter(
+        variable, "path", true, field != nullptr ? schemas.ForField(*field) : TypeSchema("string"));
+  }
+  if (binding.body != "*") {
+    for (int i = 0; i < input.field_count(); ++i) {
+      const FieldDescriptor& field = *input.field(i);
+      if (bound.count(field.name()) > 0 || field.name() == binding.body) continue;
+      if (field.is_map() || field.type() == FieldDescriptor::TYPE_MESSAGE ||
+          field.type() == FieldDescriptor::TYPE_GROUP) {
+        continue;
+      }
+      *parameters.add_values() = Parameter(field.name(), "query", false, schemas.ForField(field));
+    }
+  }
+  if (parameters.values_size() > 0) *At(operation, "parameters").mutable_list_value() = parameters;
+
+  if (!binding.body.empty()) {
+    const FieldDescriptor* body_field =
+        binding.body == "*" ? nullptr : input.FindFieldByName(binding.body);
+    if (binding.body == "*" || body_field != nullptr) {
+      Struct request_body;
+      SetFlag(request_body, "required", true);
+      Set(request_body, "content",
+          JsonContent(body_field != nullptr ? schemas.ForField(*body_field)
+                                            : schemas.ForMessage(input)));
+      Set(operation, "requestBody", Object(std::move(request_body)));
+    }
+  }
+
+  Struct& responses = ObjectAt(operation, "responses");
+  const FieldDescriptor* response_field =
+      binding.response_body.empty() ? nullptr : output.FindFieldByName(binding.response_body);
+  Struct ok;
+  Set(ok, "description",
+      std::string(binding.method->server_streaming()
+                      ? "A stream of these messages: newline-delimited JSON, each line "
+                        "{\"result\": message} ({\"error\": status} if it fails), or, with "
+                        "Accept: text/event-stream, Server-Sent Events (data: message)."
+                      : "OK"));
+  Set(ok, "content",
+      JsonContent(response_field != nullptr ? schemas.ForField(*response_field)
+                                            : schemas.ForMessage(output)));
+  Set(responses, "200", Object(std::move(ok)));
+  Struct error;
+  Set(error, "description", std::string("An error: the gRPC status code and message."));
+  Set(error, "content", JsonContent(RefSchema(kStatusSchema)));
+  Set(responses, "default", Object(std::move(error)));
+
+  return Object(std::move(operation));
+}
+
+// Prints with the library's JSON printer, from a deterministic serialization so that object
+// keys come out sorted and the document is the same on every run (map order is otherwise
+// randomized per process).
+std::string PrintJson(const Struct& document) {
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream stream(&binary);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    document.SerializeToCodedStream(&coded);
+  }
+  std::unique_ptr<google::protobuf::util::TypeResolver> resolver(
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com", google::protobuf::DescriptorPool::generated_pool()));
+  std::string json;
+  const auto status = google::protobuf::util::BinaryToJsonString(
+      resolver.get(), "type.googleapis.com/" + Struct::descriptor()->full_name(), binary, &json);
+  if (!status.ok()) {
+    // Cannot happen for this tree (no NaN or infinite numbers); fall back to the plain printer.
+    json.clear();
+    (void)google::protobuf::util::MessageToJsonString(document, &json);
+  }
+  return json;
+}
+
+}  // namespace
+
+std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services,
+                             const std::string& title, const std::string& version) {
+  Struct document;
+  Set(document, "openapi", std::string("3.0.3"));
+  Struct& info = ObjectAt(document, "info");
+  Set(info, "title", title);
+  Set(info, "version", version);
+
+  SchemaBuilder schemas;
+  Struct& paths = ObjectAt(document, "paths");
+  ListValue& tags = ListAt(document, "tags");
+  std::set<std::string> operation_ids;
+  for (const ServiceDescriptor* service : services) {
+    Struct tag;
+    Set(tag, "name", service->name());
+    Set(tag, "description", "gRPC service " + service->full_name() + ".");
+    *tags.add_values() = Object(std::move(tag));
+
+    const google::protobuf::MethodDescriptor* previous = nullptr;
+    int additional = 0;
+    for (const HttpBinding& binding : CollectHttpBindings(*service)) {
+      additional = binding.method == previous ? additional + 1 : 0;
+      previous = binding.method;
+      const std::string http_method = Lower(binding.http_method);
+      if (!IsOpenApiMethod(http_method)) continue;  // custom kinds have no OpenAPI operation
+      const PathTemplate path = ParsePathTemplate(binding.path_template);
+      Struct& item = ObjectAt(paths, path.path);
+      if (item.fields().count(http_method) > 0) continue;  // first binding wins
+
+      std::string base = service->name() + "_" + binding.method->name();
+      if (additional > 0) base += "_" + std::to_string(additional);
+      std::string id = base;  // services from different packages may share a name
+      for (int n = 2; !operation_ids.insert(id).second; ++n) id = base + "_" + std::to_string(n);
+      Set(item, http_method, Operation(binding, path, id, schemas));
+    }
+  }
+
+  Struct& components = ObjectAt(ObjectAt(document, "components"), "schemas");
+  schemas.WriteComponents(components);
+  Set(components, kStatusSchema, StatusSchema());
+  return PrintJson(document);
+}
+
+}  // namespace booking::server

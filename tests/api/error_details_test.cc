@@ -1,0 +1,65 @@
+#include "api/error_details.h"
+
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "rest/rest_error.h"
+
+namespace booking::server {
+namespace {
+
+google::rpc::Status Details(const grpc::Status& status) {
+  google::rpc::Status proto;
+  EXPECT_TRUE(proto.ParseFromString(status.error_details()));
+  return proto;
+}
+
+TEST(ErrorDetailsTest, FieldViolationsTravelAsBadRequest) {
+  grpc::Status status = ToGrpcStatus(WithFieldViolations(
+      absl::InvalidArgumentError("bad"), {{"tickets[0].status", "must be"}, {"tickets", "empty"}}));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(), "bad");
+  google::rpc::Status proto = Details(status);
+  EXPECT_EQ(proto.code(), 3);
+  EXPECT_EQ(proto.message(), "bad");
+  ASSERT_EQ(proto.details_size(), 1);
+  google::rpc::BadRequest bad_request;
+  ASSERT_TRUE(proto.details(0).UnpackTo(&bad_request));
+  ASSERT_EQ(bad_request.field_violations_size(), 2);
+  EXPECT_EQ(bad_request.field_violations(0).field(), "tickets[0].status");
+  EXPECT_EQ(bad_request.field_violations(1).description(), "empty");
+}
+
+TEST(ErrorDetailsTest, OverloadAndOutagesAlwaysSayWhenToRetry) {
+  for (const absl::Status& plain :
+       {absl::ResourceExhaustedError("full"), absl::UnavailableError("down")}) {
+    grpc::Status status = ToGrpcStatus(plain);
+    google::rpc::Status proto = Details(status);
+    ASSERT_EQ(proto.details_size(), 1) << plain;
+    google::rpc::RetryInfo retry;
+    ASSERT_TRUE(proto.details(0).UnpackTo(&retry));
+    EXPECT_EQ(retry.retry_delay().seconds(), 1);
+    EXPECT_EQ(RetryAfterSeconds(status.error_details()), 1);
+  }
+  grpc::Status own = ToGrpcStatus(WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(7)));
+  EXPECT_EQ(Details(own).details_size(), 1) << "the status's own RetryInfo, not a second one";
+  EXPECT_EQ(RetryAfterSeconds(own.error_details()), 7);
+}
+
+TEST(ErrorDetailsTest, OtherErrorsCarryNoDetails) {
+  grpc::Status status = ToGrpcStatus(absl::NotFoundError("no such ticket"));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_TRUE(status.error_details().empty());
+  EXPECT_EQ(DetailsJson(status.error_details()), "[]");
+  EXPECT_EQ(RetryAfterSeconds(status.error_details()), std::nullopt);
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+TEST(ErrorDetailsTest, DetailsJsonIgnoresGarbage) {
+  EXPECT_EQ(DetailsJson("\xff\xff not a status"), "[]");
+  EXPECT_EQ(RetryAfterSeconds("\xff\xff"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace booking::server

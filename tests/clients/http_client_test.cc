@@ -1,0 +1,232 @@
+// HttpClient and the two HTTP APIs against the fake services, over real sockets.
+#include "clients/http_client.h"
+
+#include <arpa/inet.h>
+#include <google/protobuf/util/json_util.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "clients/http_receipts_api.h"
+#include "clients/http_spreadsheets_api.h"
+#include "external/v1/receipts.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_external_apis.h"
+#include "tests/support/server_process.h"
+
+namespace booking::workers {
+namespace {
+
+using ::testing::ElementsAre;
+using testing::FakeExternalApis;
+using testing::Fault;
+
+storage::ReceiptRecord Receipt(const std::string& key) {
+  return {key, "5a1f3c9e-0b7d-4e2a-9c11-000000000001", "49.90", "EUR", "corr-1"};
+}
+
+HttpClient ShortTimeouts() {
+  return HttpClient(
+      {.connect_timeout = absl::Milliseconds(500), .total_timeout = absl::Milliseconds(300)});
+}
+
+TEST(HttpClientTest, ReusesTheConnection) {
+  FakeExternalApis fake;
+  HttpClient client;
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<HttpResponse> response =
+        client.Send({"POST", fake.url() + "/nowhere", {}, "{}", "test"});
+    ASSERT_TRUE(response.ok()) << response.status();
+    EXPECT_EQ(response->status, 404);
+  }
+  EXPECT_EQ(fake.connections(), 1);
+}
+
+TEST(HttpClientTest, SharedByConcurrentCallers) {
+  FakeExternalApis fake;
+  HttpClient client;
+  HttpReceiptsApi api(client, fake.url());
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const storage::ReceiptRecord receipts[] = {Receipt(absl::StrCat("k-", t, "-", i))};
+        if (!api.Issue(receipts).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(fake.receipts_by_key().size(), 100u);
+  EXPECT_LE(fake.connections(), 4) << "handles, and their connections, are reused";
+}
+
+TEST(HttpClientTest, TransportFailuresAreRetryable) {
+  FakeExternalApis fake;
+  fake.set_slow_delay(absl::Seconds(2));
+  HttpClient client = ShortTimeouts();
+  fake.FailNext(1, Fault::kSlow);
+  const absl::Time start = absl::Now();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      client.Send({"PUT", fake.url() + "/receipts", {}, "", "test"}).status()));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2));
+  fake.FailNext(1, Fault::kDrop);
+  EXPECT_TRUE(
+      absl::IsUnavailable(client.Send({"PUT", fake.url() + "/receipts", {}, "", "test"}).status()));
+  const int closed_port = testing::PickFreePort();
+  EXPECT_TRUE(absl::IsUnavailable(
+      client.Send({"GET", absl::StrCat("http://127.0.0.1:", closed_port, "/"), {}, "", "test"})
+          .status()));
+}
+
+// Serves one connection: reads the request head, answers 200 with `body_bytes` bytes.
+class OneShotServer {
+ public:
+  explicit OneShotServer(size_t body_bytes) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    socklen_t size = sizeof(address);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, body_bytes] {
+      const int connection = accept(listener_, nullptr, nullptr);
+      if (connection < 0) return;
+      std::string head;
+      char buffer[4096];
+      while (head.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = read(connection, buffer, sizeof(buffer));
+        if (n <= 0) break;
+        head.append(buffer, static_cast<size_t>(n));
+      }
+      const std::string answer = absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body_bytes,
+                                              "\r\n\r\n", std::string(body_bytes, 'x'));
+      // The client may stop reading once it has had enough: errors here are expected.
+      for (size_t sent = 0; sent < answer.size();) {
+        const ssize_t n =
+            send(connection, answer.data() + sent, answer.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+      }
+      close(connection);
+    });
+  }
+  ~OneShotServer() {
+    shutdown(listener_, SHUT_RDWR);
+    close(listener_);
+    thread_.join();
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_); }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(HttpClientTest, AnswersLongerThanTheCapFailTheCall) {
+  OneShotServer big(3 << 20);  // 3 MiB
+  HttpClient client({.max_response_bytes = 1 << 20});
+  absl::StatusOr<HttpResponse> response =
+      client.Send({"PUT", big.url() + "/receipts", {}, "", "t"});
+  EXPECT_TRUE(absl::IsUnavailable(response.status())) << response.status();
+  EXPECT_THAT(std::string(response.status().message()), ::testing::HasSubstr("1048576 bytes"));
+
+  OneShotServer small(1000);
+  response = client.Send({"PUT", small.url() + "/receipts", {}, "", "t"});
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->body.size(), 1000u);
+}
+
+TEST(HttpClientTest, ErrorsNeverCarryCredentialsFromTheUrl) {
+  EXPECT_EQ(RedactUrl("https://user:secret@api.example.com/receipts?token=abc"),
+            "https://***@api.example.com/receipts?***");
+  EXPECT_EQ(RedactUrl("http://127.0.0.1:8080/receipts"), "http://127.0.0.1:8080/receipts");
+  EXPECT_EQ(RedactUrl("http://host/a@b"), "http://host/a@b") << "an @ in the path is not user info";
+  HttpClient client = ShortTimeouts();
+  // Nothing listens on port 1: the error names the URL, without the secret.
+  absl::StatusOr<HttpResponse> response =
+      client.Send({"PUT", "http://user:secret@127.0.0.1:1/receipts?key=hidden", {}, "", "t"});
+  ASSERT_FALSE(response.ok());
+  EXPECT_THAT(std::string(response.status().message()), ::testing::HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(std::string(response.status().message()),
+              ::testing::Not(::testing::HasSubstr("secret")));
+  EXPECT_THAT(std::string(response.status().message()),
+              ::testing::Not(::testing::HasSubstr("hidden")));
+}
+
+TEST(HttpClientTest, StatusFromHttpSaysWhetherToRetry) {
+  auto code = [](long status) { return StatusFromHttp({status, "x"}, "api").code(); };
+  EXPECT_EQ(code(200), absl::StatusCode::kOk);
+  EXPECT_EQ(code(201), absl::StatusCode::kOk);
+  EXPECT_EQ(code(500), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(code(503), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(code(429), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(code(408), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(code(400), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(code(401), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(code(404), absl::StatusCode::kNotFound);
+  EXPECT_EQ(code(418), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HttpReceiptsApiTest, SendsTheContractAndAcceptsBoth200And201) {
+  FakeExternalApis fake;
+  HttpClient client;
+  HttpReceiptsApi api(client, fake.url() + "/");
+  const storage::ReceiptRecord receipts[] = {Receipt("key-1/t1")};
+  ASSERT_TRUE(api.Issue(receipts).ok());
+  ASSERT_TRUE(api.Issue(receipts).ok()) << "200 for an existing receipt is success";
+  std::vector<testing::RecordedRequest> sent = fake.requests_to("/receipts");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].method, "PUT");
+  EXPECT_EQ(sent[0].headers["correlation-id"], "corr-1");
+  EXPECT_EQ(sent[0].headers["idempotency-key"], "key-1/t1");
+  EXPECT_EQ(sent[0].headers["content-type"], "application/json");
+  EXPECT_EQ(
+      sent[0].body,
+      R"({"ticket_id":"5a1f3c9e-0b7d-4e2a-9c11-000000000001","price":{"money_amount":"49.90",)"
+      R"("money_currency":"EUR"},"idempotency_key":"key-1/t1"})");
+  EXPECT_EQ(fake.receipts_by_key().size(), 1u);
+}
+
+TEST(HttpReceiptsApiTest, ServerErrorIsRetryableClientErrorIsNot) {
+  FakeExternalApis fake;
+  HttpClient client;
+  HttpReceiptsApi api(client, fake.url());
+  const storage::ReceiptRecord receipts[] = {Receipt("k")};
+  fake.FailNext(1, Fault::kStatus500);
+  EXPECT_TRUE(absl::IsUnavailable(api.Issue(receipts)));
+  const storage::ReceiptRecord no_key[] = {Receipt("")};
+  EXPECT_TRUE(absl::IsInvalidArgument(api.Issue(no_key)));
+  EXPECT_TRUE(api.Issue(receipts).ok());
+}
+
+TEST(HttpSpreadsheetsApiTest, PostsOneRowPerRecordToTheSheet) {
+  FakeExternalApis fake;
+  HttpClient client;
+  HttpSpreadsheetsApi api(client, fake.url());
+  const storage::TrackerRowRecord rows[] = {
+      {"e1", "t1", "ann@example.com", "49.90", "EUR", "corr-1"},
+      {"e2", "t2", "bob@example.com", "5.00", "USD", "corr-2"}};
+  ASSERT_TRUE(api.Append(kTicketsToPrintSheet, rows).ok());
+  EXPECT_THAT(fake.rows("tickets-to-print"),
+              ElementsAre(ElementsAre("t1", "ann@example.com", "49.90", "EUR"),
+                          ElementsAre("t2", "bob@example.com", "5.00", "USD")));
+  std::vector<testing::RecordedRequest> sent = fake.requests();
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].target, "/sheets/tickets-to-print/rows");
+  EXPECT_EQ(sent[0].body, R"({"columns":["t1","ann@example.com","49.90","EUR"]})");
+  EXPECT_EQ(sent[1].headers["correlation-id"], "corr-2");
+}
+
+}  // namespace
+}  // namespace booking::workers

@@ -1,0 +1,175 @@
+// The durable event log on a real PostgreSQL: group commit, publish order, idempotency, the
+// handlers' wake-up, and the writer's bound.
+#include <future>
+#include <pqxx/pqxx>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "delivery/durable_event_log.h"
+#include "gtest/gtest.h"
+#include "storage/migrations.h"
+#include "storage/pg_errors.h"
+#include "storage/pg_event_store.h"
+#include "tests/support/events.h"
+#include "tests/support/test_database.h"
+
+namespace booking::workers {
+namespace {
+
+Event NewEvent(int i, const std::string& key_prefix = "k") {
+  char id[37];
+  std::snprintf(id, sizeof(id), "5a1f3c9e-0b7d-4e2a-9c11-%012d", i);
+  Event event = testing::TicketEvent(id, "confirmed", 0);
+  event.idempotency_key = absl::StrCat(key_prefix, "/", i);
+  return event;
+}
+
+absl::StatusOr<AppendResult> AppendAndWait(EventLog& log, std::vector<Event> events) {
+  std::promise<absl::StatusOr<AppendResult>> promise;
+  auto future = promise.get_future();
+  log.Append(std::move(events), [&promise](absl::StatusOr<AppendResult> result) {
+    promise.set_value(std::move(result));
+  });
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return absl::DeadlineExceededError("append callback never ran");
+  }
+  return future.get();
+}
+
+// A store whose appends fail with a given status.
+class FailingStore final : public storage::EventStore {
+ public:
+  explicit FailingStore(absl::Status status) : status_(std::move(status)) {}
+  using storage::EventStore::Append;
+  absl::StatusOr<storage::AppendOutcome> Append(absl::Span<const storage::CallRecord>,
+                                                absl::Span<const storage::EventRecord>,
+                                                absl::Span<const int>) override {
+    return status_;
+  }
+  absl::StatusOr<std::vector<storage::DeadLetterRecord>> ListDeadLetters(int) override {
+    return status_;
+  }
+  absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>>,
+                                       bool) override {
+    return status_;
+  }
+  absl::StatusOr<int64_t> CountPending() override { return status_; }
+  absl::StatusOr<int> PruneFinished(absl::Duration, int) override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// A commit lost mid-flight may have happened: the caller is told so, and that a retry with the
+// same key is safe; a commit that failed before anything was sent says nothing was published.
+TEST(PgEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
+  FailingStore lost(storage::MarkOutcomeUnknown(
+      absl::UnavailableError("postgres connection lost: server closed the connection")));
+  PgEventLog log(lost, {});
+  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
+      << result.status();
+  EXPECT_NE(result.status().message().find("same idempotency key"), std::string::npos);
+
+  FailingStore refused(absl::UnavailableError("postgres connection lost: could not connect"));
+  PgEventLog log2(refused, {});
+  result = AppendAndWait(log2, {NewEvent(2)});
+  ASSERT_TRUE(absl::IsUnavailable(result.status()));
+  EXPECT_NE(result.status().message().find("nothing was published"), std::string::npos)
+      << result.status();
+}
+
+class PgEventLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
+  PgEventLogOptions Options() {
+    return {.on_commit = [this](const auto&) { commits_with_events_.fetch_add(1); }};
+  }
+
+  std::atomic<int> commits_with_events_{0};
+
+  testing::TestDatabase db_;
+  std::unique_ptr<storage::ConnectionPool> pool_ = db_.MakePool(4);
+  storage::PgEventStore store_{*pool_};
+};
+
+TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
+  PgEventLog log(store_, Options());
+  constexpr int kThreads = 8, kCalls = 50;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int c = 0; c < kCalls; ++c) {
+        absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(t * kCalls + c)});
+        if (!result.ok() || result->published != 1) ++failures;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0);
+  const PgEventLog::Stats stats = log.stats();
+  EXPECT_EQ(stats.events, kThreads * kCalls);
+  EXPECT_LT(stats.commits, kThreads * kCalls) << "concurrent calls were committed together";
+  EXPECT_EQ(db_.Count("events"), kThreads * kCalls);
+  EXPECT_EQ(db_.Count("deliveries"), 0) << "no row per handler";
+  EXPECT_EQ(db_.Count("(SELECT DISTINCT sequence FROM events) s"), kThreads * kCalls);
+  EXPECT_EQ(commits_with_events_.load(), stats.commits) << "every commit woke the handlers";
+}
+
+TEST_F(PgEventLogTest, RepeatedKeysPublishNothingNew) {
+  PgEventLog log(store_, Options());
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 2);
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 0);
+  EXPECT_EQ(AppendAndWait(log, {NewEvent(2), NewEvent(3)})->published, 1);
+  EXPECT_EQ(db_.Count("events"), 3);
+  EXPECT_EQ(commits_with_events_.load(), 2) << "a commit that published nothing wakes nobody";
+}
+
+TEST_F(PgEventLogTest, CommitFailureFailsTheCallAndPublishesNothing) {
+  storage::PoolOptions options;
+  options.database_url = "postgresql://postgres@127.0.0.1:1/none";
+  options.size = 1;
+  storage::ConnectionPool unreachable(options);
+  storage::PgEventStore store(unreachable);
+  PgEventLog log(store, Options());
+  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_EQ(commits_with_events_.load(), 0);
+}
+
+TEST_F(PgEventLogTest, SaturatedWriterRefusesQuickly) {
+  PgEventLogOptions options = Options();
+  options.max_pending_events = 4;
+  PgEventLog log(store_, options);
+  // Hold the events table so the writer's commit waits.
+  pqxx::connection blocker(db_.url());
+  pqxx::work lock(blocker);
+  lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
+  std::vector<std::future<absl::StatusOr<AppendResult>>> waiting;
+  // Each writer takes one and blocks; the next four fill the pending limit.
+  const int accepted = options.writers + 4;
+  for (int i = 0; i < accepted; ++i) {
+    auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+    waiting.push_back(promise->get_future());
+    log.Append({NewEvent(i)}, [promise](absl::StatusOr<AppendResult> r) { promise->set_value(r); });
+    absl::SleepFor(absl::Milliseconds(20));  // lets an idle writer take it before the next
+  }
+  const absl::Time start = absl::Now();
+  absl::StatusOr<AppendResult> refused = AppendAndWait(log, {NewEvent(100)});
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
+  lock.abort();
+  int ok = 0;
+  for (auto& future : waiting) {
+    ASSERT_EQ(future.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    ok += future.get().ok() ? 1 : 0;
+  }
+  EXPECT_EQ(ok, accepted) << "one per writer plus the four that fit were committed";
+}
+
+}  // namespace
+}  // namespace booking::workers

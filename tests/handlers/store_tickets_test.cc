@@ -1,0 +1,63 @@
+#include "handlers/store_tickets.h"
+
+#include "gtest/gtest.h"
+#include "handlers/remove_canceled_ticket.h"
+#include "tests/fakes/memory_ticket_repository.h"
+#include "tests/support/events.h"
+
+namespace booking::workers {
+namespace {
+
+using testing::TicketEvent;
+
+constexpr char kId[] = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
+
+TEST(StoreTicketsTest, StoresConfirmedTicket) {
+  testing::MemoryTicketRepository repository;
+  StoreTickets handler(repository);
+  Event event = TicketEvent(kId, "confirmed", 7);
+  const Event* batch[] = {&event};
+  ASSERT_TRUE(handler.Handle(batch).ok());
+  absl::StatusOr<storage::TicketRecord> row = repository.Get(kId);
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ(row->status, "confirmed");
+  EXPECT_EQ(row->price_amount, "49.90");
+  EXPECT_EQ(row->price_currency, "EUR");
+  EXPECT_EQ(row->customer_email, "ann@example.com");
+  EXPECT_EQ(row->last_event_sequence, 7);
+}
+
+TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
+  testing::MemoryTicketRepository repository;
+  StoreTickets store(repository);
+  RemoveCanceledTicket remove(repository);
+  Event confirmed = TicketEvent(kId, "confirmed", 1);
+  Event canceled = TicketEvent(kId, "canceled", 2);
+  const Event* cancel_batch[] = {&canceled};
+  const Event* confirm_batch[] = {&confirmed};
+  ASSERT_TRUE(remove.Handle(cancel_batch).ok());
+  ASSERT_TRUE(store.Handle(confirm_batch).ok());  // arrives late
+  EXPECT_EQ(repository.Get(kId)->status, "canceled");
+}
+
+TEST(StoreTicketsTest, RepositoryErrorComesBack) {
+  testing::MemoryTicketRepository repository;
+  repository.FailWith(absl::UnavailableError("down"));
+  StoreTickets handler(repository);
+  Event event = TicketEvent(kId, "confirmed", 1);
+  const Event* batch[] = {&event};
+  EXPECT_TRUE(absl::IsUnavailable(handler.Handle(batch)));
+}
+
+TEST(StoreTicketsTest, CorruptPayloadIsNotRetryable) {
+  testing::MemoryTicketRepository repository;
+  StoreTickets handler(repository);
+  Event event = TicketEvent(kId, "confirmed", 1);
+  event.payload = "\xff\xff\xff";
+  const Event* batch[] = {&event};
+  EXPECT_TRUE(absl::IsInvalidArgument(handler.Handle(batch)));
+  EXPECT_EQ(repository.size(), 0u);
+}
+
+}  // namespace
+}  // namespace booking::workers
