@@ -2,6 +2,7 @@
 
 #include "clients/receipts_api.h"
 #include "domain/handler.h"
+#include "domain/handler_names.h"
 
 namespace booking::workers {
 
@@ -11,7 +12,7 @@ class IssueReceipt final : public Handler {
  public:
   explicit IssueReceipt(ReceiptsApi& receipts) : receipts_(receipts) {}
 
-  std::string_view name() const override { return "IssueReceipt"; }
+  std::string_view name() const override { return kIssueReceipt; }
   absl::Status Handle(absl::Span<const Event* const> events) override;
   void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
   bool reports_each() const override { return receipts_.reports_each(); }

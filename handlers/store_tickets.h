@@ -10,17 +10,21 @@ namespace booking::workers {
 absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
                                      absl::Span<const Event* const> events);
 
-// On TicketBookingConfirmed: stores the ticket as confirmed.
+// Stores the ticket of each event with the event's status (confirmed or canceled; a canceled
+// ticket is kept, marked, so a late confirmation cannot bring it back). Registered once per event
+// type, under the name stored for it (domain/handler_names.h).
 class StoreTickets final : public Handler {
  public:
-  explicit StoreTickets(storage::TicketRepository& repository) : repository_(repository) {}
+  StoreTickets(std::string_view name, storage::TicketRepository& repository)
+      : name_(name), repository_(repository) {}
 
-  std::string_view name() const override { return "StoreTickets"; }
+  std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const Event* const> events) override {
     return UpsertTicketsFromEvents(repository_, events);
   }
 
  private:
+  const std::string_view name_;
   storage::TicketRepository& repository_;
 };
 

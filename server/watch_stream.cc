@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "api/error_details.h"
 #include "common/log_value.h"
+#include "domain/handler_names.h"
 #include "spdlog/spdlog.h"
 #include "tickets/v1/events.pb.h"
 
@@ -14,11 +15,11 @@ using Kind = tickets::v1::TicketStep::Kind;
 // What a finished handler means for a ticket; a handler added later shows as HANDLED.
 Kind KindOfHandler(const std::string& handler) {
   static const auto* kinds = new absl::flat_hash_map<std::string, Kind>{
-      {"StoreTickets", tickets::v1::TicketStep::STORED},
-      {"RemoveCanceledTicket", tickets::v1::TicketStep::CANCELED},
-      {"IssueReceipt", tickets::v1::TicketStep::RECEIPT_ISSUED},
-      {"AppendToTracker", tickets::v1::TicketStep::APPENDED_TO_TRACKER},
-      {"AppendToRefund", tickets::v1::TicketStep::APPENDED_TO_TRACKER},
+      {std::string(workers::kStoreTickets), tickets::v1::TicketStep::STORED},
+      {std::string(workers::kStoreCanceledTickets), tickets::v1::TicketStep::CANCELED},
+      {std::string(workers::kIssueReceipt), tickets::v1::TicketStep::RECEIPT_ISSUED},
+      {std::string(workers::kAppendToTracker), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
+      {std::string(workers::kAppendToRefund), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
   };
   auto it = kinds->find(handler);
   return it == kinds->end() ? tickets::v1::TicketStep::HANDLED : it->second;

@@ -1,7 +1,7 @@
-// StoreTickets and RemoveCanceledTicket against a real PostgreSQL: redelivery and reordering
-// leave the row as the newest event says.
+// StoreTickets (for confirmed and for canceled events) against a real PostgreSQL: redelivery and
+// reordering leave the row as the newest event says.
+#include "domain/handler_names.h"
 #include "gtest/gtest.h"
-#include "handlers/remove_canceled_ticket.h"
 #include "handlers/store_tickets.h"
 #include "storage/migrations.h"
 #include "storage/pg_ticket_repository.h"
@@ -21,8 +21,8 @@ class StoreTicketsPgTest : public ::testing::Test {
     pool_ = db_.MakePool(2);
     ASSERT_TRUE(storage::Migrate(*pool_).ok());
     repository_ = std::make_unique<storage::PgTicketRepository>(*pool_);
-    store_ = std::make_unique<StoreTickets>(*repository_);
-    remove_ = std::make_unique<RemoveCanceledTicket>(*repository_);
+    store_ = std::make_unique<StoreTickets>(kStoreTickets, *repository_);
+    remove_ = std::make_unique<StoreTickets>(kStoreCanceledTickets, *repository_);
   }
   absl::Status Deliver(Handler& handler, const Event& event) {
     const Event* batch[] = {&event};
@@ -38,7 +38,7 @@ class StoreTicketsPgTest : public ::testing::Test {
   std::unique_ptr<storage::ConnectionPool> pool_;
   std::unique_ptr<storage::PgTicketRepository> repository_;
   std::unique_ptr<StoreTickets> store_;
-  std::unique_ptr<RemoveCanceledTicket> remove_;
+  std::unique_ptr<StoreTickets> remove_;
 };
 
 TEST_F(StoreTicketsPgTest, RedeliveredEventChangesNothing) {

@@ -1,7 +1,7 @@
 #include "handlers/store_tickets.h"
 
+#include "domain/handler_names.h"
 #include "gtest/gtest.h"
-#include "handlers/remove_canceled_ticket.h"
 #include "tests/fakes/memory_ticket_repository.h"
 #include "tests/support/events.h"
 
@@ -14,7 +14,7 @@ constexpr char kId[] = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
 
 TEST(StoreTicketsTest, StoresConfirmedTicket) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(repository);
+  StoreTickets handler(kStoreTickets, repository);
   Event event = TicketEvent(kId, "confirmed", 7);
   const Event* batch[] = {&event};
   ASSERT_TRUE(handler.Handle(batch).ok());
@@ -29,8 +29,8 @@ TEST(StoreTicketsTest, StoresConfirmedTicket) {
 
 TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
   testing::MemoryTicketRepository repository;
-  StoreTickets store(repository);
-  RemoveCanceledTicket remove(repository);
+  StoreTickets store(kStoreTickets, repository);
+  StoreTickets remove(kStoreCanceledTickets, repository);
   Event confirmed = TicketEvent(kId, "confirmed", 1);
   Event canceled = TicketEvent(kId, "canceled", 2);
   const Event* cancel_batch[] = {&canceled};
@@ -43,7 +43,7 @@ TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
 TEST(StoreTicketsTest, RepositoryErrorComesBack) {
   testing::MemoryTicketRepository repository;
   repository.FailWith(absl::UnavailableError("down"));
-  StoreTickets handler(repository);
+  StoreTickets handler(kStoreTickets, repository);
   Event event = TicketEvent(kId, "confirmed", 1);
   const Event* batch[] = {&event};
   EXPECT_TRUE(absl::IsUnavailable(handler.Handle(batch)));
@@ -51,7 +51,7 @@ TEST(StoreTicketsTest, RepositoryErrorComesBack) {
 
 TEST(StoreTicketsTest, CorruptPayloadIsNotRetryable) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(repository);
+  StoreTickets handler(kStoreTickets, repository);
   Event event = TicketEvent(kId, "confirmed", 1);
   event.payload = "\xff\xff\xff";
   const Event* batch[] = {&event};

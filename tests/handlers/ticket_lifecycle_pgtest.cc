@@ -1,13 +1,9 @@
-// All five handlers behind the router, on a real PostgreSQL with the local receipts and tracker
-// tables: events of one ticket delivered in any order, any number of times.
+// All five handlers behind the service's routes (HandlerSet), on a real PostgreSQL with the local
+// receipts and tracker tables: events of one ticket delivered in any order, any number of times.
 #include <cstdio>
 
 #include "gtest/gtest.h"
-#include "handlers/append_to_sheet.h"
-#include "handlers/issue_receipt.h"
-#include "handlers/remove_canceled_ticket.h"
-#include "handlers/store_tickets.h"
-#include "pipeline/router.h"
+#include "handlers/handler_set.h"
 #include "storage/migrations.h"
 #include "storage/pg_receipt_repository.h"
 #include "storage/pg_ticket_repository.h"
@@ -24,17 +20,10 @@ constexpr char kId[] = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
 
 class TicketLifecyclePgTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(storage::Migrate(*pool_).ok());
-    router_.Register("tickets.v1.TicketBookingConfirmed", &store_);
-    router_.Register("tickets.v1.TicketBookingConfirmed", &issue_receipt_);
-    router_.Register("tickets.v1.TicketBookingConfirmed", &append_to_tracker_);
-    router_.Register("tickets.v1.TicketBookingCanceled", &remove_);
-    router_.Register("tickets.v1.TicketBookingCanceled", &append_to_refund_);
-  }
+  void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
 
   void Deliver(std::vector<Event> events) {
-    std::vector<Delivery> failed = Router::Failed(router_.Dispatch(events));
+    std::vector<Delivery> failed = Router::Failed(handlers_.router().Dispatch(events));
     for (const Delivery& delivery : failed) ADD_FAILURE() << delivery.status;
   }
   std::string Status() { return db_.QueryValue("SELECT status FROM tickets"); }
@@ -49,12 +38,7 @@ class TicketLifecyclePgTest : public ::testing::Test {
   storage::PgTrackerRepository tracker_table_{*pool_};
   LocalReceiptsApi receipts_{receipt_table_};
   LocalSpreadsheetsApi sheets_{tracker_table_};
-  StoreTickets store_{tickets_};
-  IssueReceipt issue_receipt_{receipts_};
-  AppendToSheet append_to_tracker_{"AppendToTracker", "tickets-to-print", sheets_};
-  RemoveCanceledTicket remove_{tickets_};
-  AppendToSheet append_to_refund_{"AppendToRefund", "tickets-to-refund", sheets_};
-  Router router_;
+  HandlerSet handlers_{tickets_, receipts_, sheets_};  // the service's own routes
 };
 
 TEST_F(TicketLifecyclePgTest, ConfirmedTicketIsStoredReceiptedAndTracked) {

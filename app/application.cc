@@ -1,0 +1,236 @@
+#include "app/application.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/time/clock.h"
+#include "app/durable_pipeline.h"
+#include "app/memory_pipeline.h"
+#include "common/log_value.h"
+#include "rest/json_transcoder.h"
+#include "rest/openapi.h"
+#include "server/call_observer.h"
+#include "spdlog/spdlog.h"
+#include "storage/migrations.h"
+
+namespace booking::app {
+namespace {
+
+constexpr char kServiceName[] = "tickets.v1.BookingService";
+constexpr char kAdminServiceName[] = "tickets.v1.AdminService";
+
+std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<TlsFiles>& tls) {
+  if (!tls.has_value()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls->client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                             : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back(
+      {.private_key = tls->private_key, .cert_chain = tls->cert_chain});
+  options.pem_root_certs = tls->client_ca;
+  return grpc::SslServerCredentials(options);
+}
+
+}  // namespace
+
+Application::Application(Config config)
+    : config_(std::move(config)),
+      pool_(config_.pool),
+      health_pool_(config_.health_pool),
+      tickets_(pool_),
+      apis_(config_, pool_, metrics_),
+      handlers_(tickets_, apis_.receipts(), apis_.spreadsheets()),
+      reads_(config_.query_threads, /*max_pending=*/1024) {
+  handlers_.router().set_metrics(&metrics_);
+}
+
+Application::~Application() { Stop(absl::ZeroDuration()); }
+
+absl::Status Application::Start() {
+  if (!config_.auth_tokens_file.empty()) {
+    absl::StatusOr<std::unique_ptr<server::TokenAuthenticator>> loaded =
+        server::TokenAuthenticator::FromFile(config_.auth_tokens_file);
+    if (!loaded.ok()) return loaded.status();
+    auth_ = *std::move(loaded);
+    spdlog::info("bearer tokens required auth_tokens_file={}", config_.auth_tokens_file);
+  }
+  running_ = true;  // from here on, Stop has something to undo
+  if (absl::Status status = ConnectDatabase(); !status.ok()) return status;
+  if (absl::Status status = StartPipeline(); !status.ok()) return status;
+  if (absl::Status status = StartGrpc(); !status.ok()) return status;
+  if (absl::Status status = StartHttp(); !status.ok()) return status;
+  grpc::HealthCheckServiceInterface& health = *grpc_->GetHealthCheckService();
+  health.SetServingStatus(true);
+  health.SetServingStatus(kServiceName, true);
+  database_health_ = std::make_unique<server::DatabaseHealth>(
+      health_pool_, health, std::vector<std::string>{kServiceName, kAdminServiceName},
+      absl::Seconds(1), &database_reachable_);
+  spdlog::info(
+      "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
+      "workers={} queue_capacity={}",
+      config_.grpc_addr, grpc_port_, http_port_, pipeline_->durable() ? "postgres" : "memory",
+      config_.instance_id, config_.workers.threads, config_.queue_capacity);
+  return absl::OkStatus();
+}
+
+absl::Status Application::ConnectDatabase() {
+  AddPoolGauges();
+  spdlog::info("connecting to postgres database_url={} pool_size={}",
+               LogValue(storage::RedactDatabaseUrl(config_.pool.database_url)), config_.pool.size);
+  // The database may be starting too: keep trying within --db_startup_timeout.
+  const absl::Time deadline = absl::Now() + config_.db_startup_timeout;
+  for (absl::Status status = pool_.Warm(); !status.ok(); status = pool_.Warm()) {
+    if (absl::Now() + absl::Seconds(1) > deadline) {
+      return absl::UnavailableError(absl::StrCat("postgres unreachable: ", status.message()));
+    }
+    spdlog::warn("waiting for postgres error={}", LogValue(status.message()));
+    absl::SleepFor(absl::Seconds(1));
+  }
+  if (absl::StatusOr<int> applied = storage::Migrate(pool_); !applied.ok()) {
+    return absl::Status(applied.status().code(),
+                        absl::StrCat("migrations failed: ", applied.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Application::StartPipeline() {
+  if (config_.event_log == EventLogKind::kMemory) {
+    // Numbers events after everything already stored, so rows written before a restart are not
+    // mistaken for newer.
+    absl::StatusOr<int64_t> max_sequence = tickets_.MaxEventSequence();
+    if (!max_sequence.ok()) return max_sequence.status();
+    pipeline_ = std::make_unique<MemoryPipeline>(handlers_.router(), config_.queue_capacity,
+                                                 config_.workers, *max_sequence + 1, metrics_);
+    return absl::OkStatus();
+  }
+  auto durable = std::make_unique<DurablePipeline>(config_, handlers_.router(), pool_, metrics_);
+  DurablePipeline& started = *durable;
+  pipeline_ = std::move(durable);
+  if (absl::Status status = started.Start(); !status.ok()) {
+    return absl::Status(status.code(),
+                        absl::StrCat("registering handlers failed: ", status.message()));
+  }
+  admin_ = std::make_unique<server::AdminService>(started.events(), reads_, auth_.get());
+  admin_->set_handler_status([&started] { return started.HandlerStatus(); });
+  return absl::OkStatus();
+}
+
+absl::Status Application::StartGrpc() {
+  server::BookingServiceOptions options = config_.service;
+  options.metrics = &metrics_;
+  options.auth = auth_.get();
+  options.waiter = pipeline_->waiter();
+  options.watch = pipeline_->watch();
+  if (pipeline_->durable()) options.database_reachable = &database_reachable_;
+  service_ = std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config_.grpc_addr, GrpcCredentials(config_.tls), &grpc_port_);
+  builder.RegisterService(service_.get());
+  if (admin_ != nullptr) builder.RegisterService(admin_.get());
+  builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
+  observers.push_back(std::make_unique<server::CallObserverFactory>(&metrics_));
+  builder.experimental().SetInterceptorCreators(std::move(observers));
+  grpc_ = builder.BuildAndStart();
+  if (grpc_ == nullptr || grpc_port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen grpc_addr=", config_.grpc_addr));
+  }
+  // NOT_SERVING until the HTTP port listens too: a client (or balancer) that waits for SERVING
+  // can then use both ports at once.
+  grpc_->GetHealthCheckService()->SetServingStatus(false);
+  return absl::OkStatus();
+}
+
+absl::Status Application::StartHttp() {
+  if (config_.http.address.empty()) return absl::OkStatus();
+  // REST: the same services through an in-process channel, so HTTP calls meet the same
+  // validation and metadata handling as gRPC ones.
+  const google::protobuf::DescriptorPool* descriptors =
+      google::protobuf::DescriptorPool::generated_pool();
+  std::vector<const google::protobuf::ServiceDescriptor*> services = {
+      descriptors->FindServiceByName(kServiceName)};
+  if (admin_ != nullptr) services.push_back(descriptors->FindServiceByName(kAdminServiceName));
+  absl::StatusOr<std::unique_ptr<server::JsonTranscoder>> transcoder =
+      server::JsonTranscoder::Create(grpc_->InProcessChannel(grpc::ChannelArguments()), services,
+                                     config_.http_call_timeout);
+  if (!transcoder.ok()) {
+    return absl::Status(transcoder.status().code(),
+                        absl::StrCat("REST routes: ", transcoder.status().message()));
+  }
+  (*transcoder)->set_stream_heartbeat(config_.sse_heartbeat);
+  gateway_ = std::make_unique<server::HttpGateway>(
+      grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
+      server::BuildOpenApiJson(services, "Booking service", "v1"), &metrics_,
+      config_.auth_metrics ? auth_.get() : nullptr);
+  http_ = std::make_unique<server::HttpServer>(
+      config_.http, [this](server::GatewayRequest request,
+                           absl::AnyInvocable<void(server::GatewayResponse)> done) {
+        gateway_->Handle(std::move(request), std::move(done));
+      });
+  absl::StatusOr<int> port = http_->Start();
+  if (!port.ok()) return port.status();
+  http_port_ = *port;
+  server::HttpServer* http = http_.get();
+  metrics_.AddGauge("booking_http_open_connections", "HTTP connections open now.",
+                    [http] { return http->stats().open_connections; });
+  metrics_.AddGauge("booking_http_refused",
+                    "HTTP connections and requests refused with 503 for want of capacity (total).",
+                    [http] { return static_cast<double>(http->stats().refused_connections); });
+  metrics_.AddGauge("booking_http_body_memory_bytes",
+                    "Bytes reserved by HTTP request bodies in progress.",
+                    [http] { return static_cast<double>(http->stats().body_memory_bytes); });
+  return absl::OkStatus();
+}
+
+void Application::AddPoolGauges() {
+  storage::ConnectionPool* pool = &pool_;
+  metrics_.AddGauge("booking_db_pool_connections", "PostgreSQL connections in the pool.",
+                    [pool] { return pool->stats().size; });
+  metrics_.AddGauge("booking_db_pool_in_use", "PostgreSQL connections checked out now.",
+                    [pool] { return pool->stats().in_use; });
+  metrics_.AddGauge("booking_db_pool_idle", "PostgreSQL connections open and idle now.", [pool] {
+    const storage::PoolStats stats = pool->stats();
+    return stats.open - stats.in_use;
+  });
+  metrics_.AddGauge("booking_db_pool_waits", "Checkouts that found no idle connection (total).",
+                    [pool] { return static_cast<double>(pool->stats().waits); });
+}
+
+void Application::Stop(absl::Duration grace) {
+  if (!running_) return;
+  running_ = false;
+  database_health_.reset();
+  if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();  // NOT_SERVING from now on
+  // Watch streams never end by themselves, and waiting calls would hold the stop: end them
+  // (UNAVAILABLE, resumable elsewhere) so the HTTP and gRPC servers can drain.
+  if (pipeline_ != nullptr) pipeline_->StopStreams();
+  if (http_ != nullptr) http_->Stop(grace);  // no new HTTP requests; those in flight finish
+  if (grpc_ != nullptr) {
+    const absl::Time start = absl::Now();
+    grpc_->Shutdown(absl::ToChronoTime(start + grace));  // in-flight calls finish
+    spdlog::info("grpc server stopped duration_ms={:.0f}",
+                 absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  reads_.Stop();
+  if (pipeline_ != nullptr) {
+    pipeline_->Stop(grace, [this] {
+      spdlog::warn("handlers still busy at the shutdown deadline: aborting external calls");
+      apis_.AbortCalls();
+    });
+  }
+}
+
+void Application::ReloadTokens() {
+  if (auth_ == nullptr) return;
+  absl::StatusOr<size_t> count = auth_->Reload();
+  if (count.ok()) {
+    spdlog::info("bearer tokens reloaded tokens={}", *count);
+  } else {
+    spdlog::error("bearer tokens not reloaded, keeping the old ones error={}",
+                  LogValue(count.status().message()));
+  }
+}
+
+}  // namespace booking::app

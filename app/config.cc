@@ -1,0 +1,327 @@
+#include "app/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "common/uuid.h"
+#include "storage/pg_statements.h"
+
+ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
+ABSL_FLAG(std::string, http_addr, "127.0.0.1:8080",
+          "Address the REST/JSON gateway listens on; empty: no HTTP port.");
+ABSL_FLAG(int, http_threads, 2, "Threads serving the HTTP port.");
+ABSL_FLAG(int, max_http_connections, 1000,
+          "HTTP connections open at once; a new one beyond it gets 503 and is closed.");
+ABSL_FLAG(int64_t, max_http_body_memory, 64 << 20,
+          "Bytes of HTTP request bodies being received or handled at once, over all "
+          "connections; a request that would pass it gets 503 before its body is read.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
+          "Longest one HTTP request may take to arrive, the first on a new connection too.");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
+          "Longest a keep-alive HTTP connection may wait for its next request.");
+ABSL_FLAG(int, max_http_body_bytes, 1 << 20, "Largest HTTP request body accepted (413 beyond).");
+ABSL_FLAG(absl::Duration, http_call_timeout, absl::Seconds(30),
+          "Deadline of the gRPC call behind one HTTP request.");
+ABSL_FLAG(std::string, database_url, "",
+          "PostgreSQL URL (libpq syntax); when empty, the DATABASE_URL environment variable.");
+ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
+ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
+          "Longest an UpdateTicketsStatus call that asks for STORED or COMPLETED waits for the "
+          "handlers (also bounded by its deadline); reaching it is not an error.");
+ABSL_FLAG(absl::Duration, sse_heartbeat, absl::Seconds(15),
+          "Silence after which a Server-Sent Events stream gets a comment line, so proxies keep "
+          "it and a client that went away is noticed.");
+ABSL_FLAG(int, max_watch_streams, 10000,
+          "WatchTickets streams open at once on this instance; more are refused with "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, watch_buffer, 1024,
+          "Steps queued per WatchTickets stream; a stream that falls further behind is ended "
+          "with RESOURCE_EXHAUSTED (the client resumes with its last resume_token).");
+ABSL_FLAG(absl::Duration, db_statement_timeout, absl::Seconds(5),
+          "Longest a single SQL statement may run.");
+ABSL_FLAG(absl::Duration, db_transaction_timeout, absl::ZeroDuration(),
+          "Longest one transaction may hold its connection before the service cuts it (a dead "
+          "network gives no error of its own); at least db_statement_timeout. Also PostgreSQL's "
+          "tcp_user_timeout. 0: db_statement_timeout + 5s.");
+ABSL_FLAG(absl::Duration, db_connect_timeout, absl::Seconds(5),
+          "Longest one connection attempt to PostgreSQL may take.");
+ABSL_FLAG(absl::Duration, db_startup_timeout, absl::Seconds(30),
+          "How long start-up keeps trying to reach PostgreSQL before giving up.");
+ABSL_FLAG(std::string, event_log, "postgres",
+          "postgres: events are durable before a call is answered; memory: for development, "
+          "events not yet handled are lost on exit.");
+ABSL_FLAG(std::string, instance_id, "",
+          "Name on the partition leases this process takes; default host-pid-random.");
+ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(10),
+          "How long a partition of the log stays with this process without renewal (renewed "
+          "every third of it): after a crash, others take its partitions over after this long.");
+ABSL_FLAG(absl::Duration, retry_for, absl::Hours(24),
+          "How long a handler retries an event that fails with a retryable error before it "
+          "becomes a dead letter (errors no retry can help dead-letter at once).");
+ABSL_FLAG(absl::Duration, retry_first_delay, absl::Milliseconds(200),
+          "Backoff after a handler's first failed round; doubles per round, with jitter.");
+ABSL_FLAG(absl::Duration, retry_max_delay, absl::Seconds(60), "Longest backoff between rounds.");
+ABSL_FLAG(int, breaker_failures, 3,
+          "Consecutive failed calls after which a handler's breaker opens: it then probes with "
+          "one event per backoff until one succeeds.");
+ABSL_FLAG(int, api_concurrency, 32,
+          "Calls in flight at most to each external API (receipts, spreadsheets).");
+ABSL_FLAG(absl::Duration, handler_poll_interval, absl::Milliseconds(100),
+          "How often an idle handler reads the log for events of other instances (this "
+          "instance's own wake the handlers at once).");
+ABSL_FLAG(absl::Duration, event_retention, absl::Hours(24 * 7),
+          "How long finished events (and so idempotency keys) are kept before pruning.");
+ABSL_FLAG(absl::Duration, prune_interval, absl::Minutes(1),
+          "How often finished events older than --event_retention are deleted.");
+ABSL_FLAG(int, group_commit_max_events, 2000, "Most events one group commit writes.");
+ABSL_FLAG(int, group_commits_in_flight, 2,
+          "Group commits of the event log that may run at once, each on its own connection.");
+ABSL_FLAG(absl::Duration, group_commit_delay, absl::ZeroDuration(),
+          "How long the log writer waits for more calls before committing (0: commit what has "
+          "arrived).");
+ABSL_FLAG(int, max_pending_appends, 20000,
+          "Events waiting for the log writer beyond which calls get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, workers, 2, "With --event_log=memory: worker threads running the handlers.");
+ABSL_FLAG(int, queue_capacity, 65536,
+          "With --event_log=memory: events the in-memory queue holds before refusing more.");
+ABSL_FLAG(int, worker_batch_size, 256,
+          "Most events a handler takes at once: per partition of the log it holds (durable "
+          "log), or from the queue (memory).");
+ABSL_FLAG(absl::Duration, worker_batch_linger, absl::Milliseconds(5),
+          "With --event_log=memory: how long a worker waits to fill its batch (0: never).");
+ABSL_FLAG(absl::Duration, handler_linger, absl::Milliseconds(20),
+          "How long a handler lets events gather before reading again after a partial batch: "
+          "a read costs about the same for 5 events as for 500 (0: never wait).");
+ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from PostgreSQL.");
+ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
+ABSL_FLAG(bool, require_idempotency_key, true,
+          "Refuse UpdateTicketsStatus calls without an idempotency key.");
+ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5),
+          "On SIGINT/SIGTERM, how long in-flight calls and queued events get to finish.");
+ABSL_FLAG(std::string, receipts_url, "",
+          "Base URL of the receipts API (PUT <url>/receipts); empty: the local receipts table.");
+ABSL_FLAG(std::string, spreadsheets_url, "",
+          "Base URL of the spreadsheets API (POST <url>/sheets/<sheet>/rows); empty: the local "
+          "tracker_rows table.");
+ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
+          "Longest a connection to an external API may take to open.");
+ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
+          "Longest one call to an external API may take, connection included.");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate chain: with --tls_key_file, both ports serve TLS only.");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file.");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle: clients must present a certificate it signed (mutual TLS).");
+ABSL_FLAG(std::string, auth_tokens_file, "",
+          "File of accepted bearer tokens, one per line with its scopes (write, read, admin, "
+          "metrics), re-read on SIGHUP. Set: UpdateTicketsStatus and the admin RPCs need "
+          "`authorization: Bearer <token>` with the write or admin scope.");
+ABSL_FLAG(bool, auth_reads, false,
+          "With --auth_tokens_file, ListTickets and GetTicket need a token with the read scope.");
+ABSL_FLAG(bool, auth_metrics, false,
+          "With --auth_tokens_file, GET /metrics needs a token with the metrics scope.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest gRPC request message accepted.");
+ABSL_FLAG(
+    int, max_concurrent_calls, 10000,
+    "UpdateTicketsStatus calls waiting for their commit at once; beyond it RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error, critical or off.");
+ABSL_FLAG(std::string, log_format, "json",
+          "json (one object per line, for log shippers) or text (key=value, for people).");
+
+namespace booking::app {
+namespace {
+
+// Names this process on the leases it takes: host, pid and a random part, so a restarted
+// process never mistakes its predecessor's leases for its own.
+std::string DefaultInstanceId() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return absl::StrCat(host, "-", getpid(), "-", workers::NewUuid().substr(0, 8));
+}
+
+absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (content.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+  }
+  return content;
+}
+
+absl::StatusOr<std::optional<TlsFiles>> TlsFromFlags() {
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert_file);
+  const std::string key = absl::GetFlag(FLAGS_tls_key_file);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca_file);
+  if (cert.empty() && key.empty()) {
+    if (!client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "tls_client_ca_file: needs --tls_cert_file and --tls_key_file");
+    }
+    return std::nullopt;
+  }
+  if (cert.empty() || key.empty()) {
+    return absl::InvalidArgumentError("tls_cert_file, tls_key_file: set both or neither");
+  }
+  TlsFiles tls;
+  absl::StatusOr<std::string> cert_pem = ReadFile("tls_cert_file", cert);
+  if (!cert_pem.ok()) return cert_pem.status();
+  absl::StatusOr<std::string> key_pem = ReadFile("tls_key_file", key);
+  if (!key_pem.ok()) return key_pem.status();
+  tls.cert_chain = *std::move(cert_pem);
+  tls.private_key = *std::move(key_pem);
+  if (!client_ca.empty()) {
+    absl::StatusOr<std::string> ca_pem = ReadFile("tls_client_ca_file", client_ca);
+    if (!ca_pem.ok()) return ca_pem.status();
+    tls.client_ca = *std::move(ca_pem);
+  }
+  return tls;
+}
+
+template <typename T>
+T AtLeast(T floor, T value) {
+  return std::max(floor, value);
+}
+
+}  // namespace
+
+absl::StatusOr<Config> FromFlags() {
+  Config config;
+
+  // Database.
+  std::string database_url = absl::GetFlag(FLAGS_database_url);
+  if (database_url.empty()) {
+    if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) database_url = env;
+  }
+  if (database_url.empty()) {
+    return absl::InvalidArgumentError("database_url: not set (nor DATABASE_URL)");
+  }
+  const absl::Duration statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
+  absl::Duration transaction_timeout = absl::GetFlag(FLAGS_db_transaction_timeout);
+  if (transaction_timeout == absl::ZeroDuration()) {
+    transaction_timeout = statement_timeout + absl::Seconds(5);
+  } else if (transaction_timeout < statement_timeout) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("db_transaction_timeout: must be at least db_statement_timeout (",
+                     absl::FormatDuration(statement_timeout), "), got ",
+                     absl::FormatDuration(transaction_timeout)));
+  }
+  config.pool = {.database_url = database_url,
+                 .size = absl::GetFlag(FLAGS_db_pool_size),
+                 .connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout),
+                 .statement_timeout = statement_timeout,
+                 .transaction_timeout = transaction_timeout,
+                 .prepared_statements = storage::AllPreparedStatements()};
+  // Health checks get a connection of their own: behind a busy workload they would wait for a
+  // free one and report NOT_SERVING while the database is fine. A check that gets no answer in
+  // 3 s reports NOT_SERVING, whatever the network does.
+  config.health_pool = {.database_url = database_url,
+                        .size = 1,
+                        .connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout),
+                        .statement_timeout = std::min(absl::Seconds(2), statement_timeout),
+                        .acquire_timeout = absl::Seconds(2)};
+  config.health_pool.transaction_timeout = config.health_pool.statement_timeout + absl::Seconds(1);
+  config.db_startup_timeout = absl::GetFlag(FLAGS_db_startup_timeout);
+
+  // The event log.
+  const std::string log_kind = absl::GetFlag(FLAGS_event_log);
+  if (log_kind == "postgres") {
+    config.event_log = EventLogKind::kPostgres;
+  } else if (log_kind == "memory") {
+    config.event_log = EventLogKind::kMemory;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("event_log: must be postgres or memory, got \"", log_kind, "\""));
+  }
+  if (absl::GetFlag(FLAGS_event_retention) < absl::Hours(24)) {
+    // The API promises that a key never publishes twice for at least 24 hours.
+    return absl::InvalidArgumentError(
+        absl::StrCat("event_retention: must be at least 24h (idempotency keys are kept that "
+                     "long), got ",
+                     absl::FormatDuration(absl::GetFlag(FLAGS_event_retention))));
+  }
+  config.instance_id = absl::GetFlag(FLAGS_instance_id);
+  if (config.instance_id.empty()) config.instance_id = DefaultInstanceId();
+  config.log_writer = {
+      .max_batch_events =
+          static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_group_commit_max_events))),
+      .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
+      .max_pending_events =
+          static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_pending_appends))),
+      .writers = absl::GetFlag(FLAGS_group_commits_in_flight)};
+  config.delivery_lease = AtLeast(absl::Seconds(1), absl::GetFlag(FLAGS_delivery_lease));
+  config.api_concurrency = AtLeast(1, absl::GetFlag(FLAGS_api_concurrency));
+  config.lanes.batch_per_partition = AtLeast(1, absl::GetFlag(FLAGS_worker_batch_size));
+  config.lanes.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
+  config.lanes.linger = absl::GetFlag(FLAGS_handler_linger);
+  config.lanes.redelivery_lease = config.delivery_lease;
+  config.lanes.call_chunk = config.api_concurrency;
+  config.lanes.retry = {.first_delay = absl::GetFlag(FLAGS_retry_first_delay),
+                        .max_delay = absl::GetFlag(FLAGS_retry_max_delay),
+                        .retry_for = absl::GetFlag(FLAGS_retry_for),
+                        .breaker_failures = absl::GetFlag(FLAGS_breaker_failures)};
+  config.pruner = {.retention = absl::GetFlag(FLAGS_event_retention),
+                   .interval = absl::GetFlag(FLAGS_prune_interval)};
+  config.queue_capacity = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_queue_capacity)));
+  config.workers.threads = absl::GetFlag(FLAGS_workers);
+  config.workers.batch_size =
+      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_worker_batch_size)));
+  config.workers.linger = absl::GetFlag(FLAGS_worker_batch_linger);
+
+  // External APIs.
+  config.receipts_url = absl::GetFlag(FLAGS_receipts_url);
+  config.spreadsheets_url = absl::GetFlag(FLAGS_spreadsheets_url);
+  config.http_client = {.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
+                        .total_timeout = absl::GetFlag(FLAGS_http_timeout)};
+
+  // The ports.
+  config.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
+  config.max_message_bytes = AtLeast(1024, absl::GetFlag(FLAGS_max_message_bytes));
+  absl::StatusOr<std::optional<TlsFiles>> tls = TlsFromFlags();
+  if (!tls.ok()) return tls.status();
+  config.tls = *std::move(tls);
+  config.http = {
+      .address = absl::GetFlag(FLAGS_http_addr),
+      .threads = absl::GetFlag(FLAGS_http_threads),
+      .max_body_bytes = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_http_body_bytes))),
+      .read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
+      .idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout),
+      .max_connections = absl::GetFlag(FLAGS_max_http_connections),
+      .max_body_memory_bytes =
+          static_cast<size_t>(AtLeast<int64_t>(1, absl::GetFlag(FLAGS_max_http_body_memory))),
+      .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
+      .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
+      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
+  config.http_call_timeout = absl::GetFlag(FLAGS_http_call_timeout);
+  config.sse_heartbeat = absl::GetFlag(FLAGS_sse_heartbeat);
+
+  // Authentication.
+  config.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);
+  if (!config.auth_tokens_file.empty()) {
+    if (absl::Status readable = ReadFile("auth_tokens_file", config.auth_tokens_file).status();
+        !readable.ok()) {
+      return readable;
+    }
+  }
+  config.auth_metrics = absl::GetFlag(FLAGS_auth_metrics);
+
+  // The service.
+  server::BookingServiceOptions& service = config.service;
+  service.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
+  service.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
+  service.auth_reads = absl::GetFlag(FLAGS_auth_reads);
+  service.max_concurrent_calls = AtLeast(1, absl::GetFlag(FLAGS_max_concurrent_calls));
+  service.max_watch_streams =
+      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams)));
+  service.max_wait = absl::GetFlag(FLAGS_max_wait);
+  config.watch_buffer = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_watch_buffer)));
+  config.query_threads = absl::GetFlag(FLAGS_query_threads);
+  config.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
+  return config;
+}
+
+}  // namespace booking::app

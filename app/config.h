@@ -1,0 +1,84 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "clients/http_client.h"
+#include "delivery/durable_event_log.h"
+#include "delivery/event_pruner.h"
+#include "delivery/handler_lane.h"
+#include "pipeline/worker_pool.h"
+#include "rest/http_server.h"
+#include "server/booking_service.h"
+#include "server/watch_hub.h"
+#include "storage/connection_pool.h"
+
+// Read by main before FromFlags, so that a bad flag is reported in the configured log format.
+ABSL_DECLARE_FLAG(std::string, log_level);
+ABSL_DECLARE_FLAG(std::string, log_format);
+
+namespace booking::app {
+
+// Where accepted events go: PostgreSQL (durable before a call is answered) or memory
+// (development: events not yet handled are lost on exit).
+enum class EventLogKind { kPostgres, kMemory };
+
+// TLS material read from the --tls_* files (PEM).
+struct TlsFiles {
+  std::string cert_chain;
+  std::string private_key;
+  std::string client_ca;  // empty: clients present no certificate
+};
+
+// Everything the process is told by its flags, checked and in the types the modules take. The
+// pointers in the option structs (metrics, callbacks, auth) are left for the application to set.
+struct Config {
+  // The gRPC port.
+  std::string grpc_addr;
+  int max_message_bytes = 0;
+  std::optional<TlsFiles> tls;  // both ports serve TLS only when set
+  // The REST port; http.address empty: none.
+  server::HttpServerOptions http;
+  absl::Duration http_call_timeout;
+  absl::Duration sse_heartbeat;
+
+  // Bearer tokens; empty: no authentication.
+  std::string auth_tokens_file;
+  bool auth_metrics = false;
+
+  // PostgreSQL: the main pool, and one connection of its own for health checks.
+  storage::PoolOptions pool;
+  storage::PoolOptions health_pool;
+  absl::Duration db_startup_timeout;
+
+  EventLogKind event_log = EventLogKind::kPostgres;
+  std::string instance_id;  // on the partition leases this process takes
+  // The durable log.
+  workers::PgEventLogOptions log_writer;
+  workers::LaneOptions lanes;
+  absl::Duration delivery_lease;
+  workers::EventPrunerOptions pruner;
+  // The in-memory log.
+  size_t queue_capacity = 0;
+  workers::WorkerPoolOptions workers;
+
+  // External APIs; an empty URL: the local table.
+  std::string receipts_url;
+  std::string spreadsheets_url;
+  workers::HttpClientOptions http_client;
+  int api_concurrency = 0;
+
+  server::BookingServiceOptions service;
+  size_t watch_buffer = 0;
+  int query_threads = 0;
+  absl::Duration shutdown_timeout;
+};
+
+// The config the command-line flags describe, or INVALID_ARGUMENT naming the flag at fault.
+// Reads the TLS files (so a bad path is reported before anything starts); starts nothing.
+[[nodiscard]] absl::StatusOr<Config> FromFlags();
+
+}  // namespace booking::app

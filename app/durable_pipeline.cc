@@ -1,0 +1,102 @@
+#include "app/durable_pipeline.h"
+
+#include "handlers/handler_set.h"
+
+namespace booking::app {
+namespace {
+
+workers::LaneOptions WithProgressHook(workers::LaneOptions options,
+                                      server::CompletionWaiter& waiter, server::WatchHub& watch) {
+  // A handler that recorded progress may have finished what a waiting call or a watcher wants.
+  options.on_progress = [&waiter, &watch] {
+    waiter.Wake();
+    watch.Wake();
+  };
+  return options;
+}
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
+  const int64_t micros = absl::ToUnixMicros(time);
+  out.set_seconds(micros / 1'000'000);
+  out.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+}
+
+}  // namespace
+
+DurablePipeline::DurablePipeline(const Config& config, const workers::Router& router,
+                                 storage::ConnectionPool& pool, metrics::Metrics& metrics)
+    : instance_id_(config.instance_id),
+      event_store_(pool),
+      handler_log_(pool),
+      progress_(pool),
+      steps_(pool),
+      waiter_(progress_, workers::HandlerSet::StoringHandlers()),
+      watch_(steps_, server::WatchOptions{.buffer = config.watch_buffer}),
+      keeper_(handler_log_, {.owner = config.instance_id,
+                             .lease = config.delivery_lease,
+                             .renew_interval = config.delivery_lease / 3,
+                             .partitions = storage::kLogPartitions}),
+      lanes_(router, handler_log_, keeper_, WithProgressHook(config.lanes, waiter_, watch_),
+             &metrics),
+      log_options_(config.log_writer),
+      pruner_options_(config.pruner) {
+  log_options_.metrics = &metrics;
+  log_options_.on_commit = [this](const auto& types) { lanes_.Wake(types); };
+}
+
+DurablePipeline::~DurablePipeline() { Stop(absl::ZeroDuration(), nullptr); }
+
+absl::Status DurablePipeline::Start() {
+  waiter_.Start();
+  watch_.Start();
+  keeper_.Start([this] { lanes_.Wake(); });
+  if (absl::Status status = lanes_.Start(storage::StartFrom::kEarliest); !status.ok()) {
+    return status;
+  }
+  log_ = std::make_unique<workers::PgEventLog>(event_store_, log_options_);
+  pruner_ = std::make_unique<workers::EventPruner>(event_store_, pruner_options_);
+  return absl::OkStatus();
+}
+
+tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
+  tickets::v1::GetHandlerStatusResponse response;
+  response.set_instance_id(instance_id_);
+  response.set_partitions_held(keeper_.held());
+  for (const workers::HandlerStatus& status : lanes_.Status()) {
+    tickets::v1::HandlerStatus* out = response.add_handlers();
+    out->set_handler(status.handler);
+    out->set_lag(status.lag);
+    out->set_in_flight(status.in_flight);
+    out->set_retry_backlog(status.retry_backlog);
+    static constexpr const char* kBreaker[] = {"closed", "open", "half-open"};
+    out->set_breaker(kBreaker[static_cast<int>(status.breaker)]);
+    out->set_succeeded(status.succeeded);
+    out->set_dead_lettered(status.dead_lettered);
+    out->set_retried(status.retried);
+    out->set_redelivered(status.redelivered);
+    out->set_stale_commits(status.stale_commits);
+    out->set_last_error(status.last_error);
+    if (status.last_error_at != absl::InfinitePast()) {
+      SetTimestamp(status.last_error_at, *out->mutable_last_error_at());
+    }
+  }
+  return response;
+}
+
+void DurablePipeline::StopStreams() {
+  watch_.Stop();
+  waiter_.Stop();
+}
+
+void DurablePipeline::Stop(absl::Duration grace, const std::function<void()>& hurry) {
+  if (stopped_) return;
+  stopped_ = true;
+  StopStreams();
+  log_.reset();  // commits what is pending
+  pruner_.reset();
+  // Each handler finishes its round and records it; what is left stays in the log.
+  lanes_.Stop(grace, hurry);
+  keeper_.Stop();  // gives the partitions back: another instance goes on at once
+}
+
+}  // namespace booking::app

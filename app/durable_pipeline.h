@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "app/config.h"
+#include "app/event_pipeline.h"
+#include "delivery/durable_event_log.h"
+#include "delivery/event_pruner.h"
+#include "delivery/lane_pool.h"
+#include "delivery/lease_keeper.h"
+#include "metrics/metrics.h"
+#include "pipeline/router.h"
+#include "storage/connection_pool.h"
+#include "storage/pg_event_store.h"
+#include "storage/pg_handler_log.h"
+#include "storage/pg_progress_reader.h"
+#include "storage/pg_step_log.h"
+
+namespace booking::app {
+
+// --event_log=postgres: events are durable before a call is answered; each handler consumes the
+// log in its own lane over the partitions this instance leases; progress and steps are rows, so
+// calls can wait for their handlers and clients can watch.
+class DurablePipeline final : public EventPipeline {
+ public:
+  DurablePipeline(const Config& config, const workers::Router& router,
+                  storage::ConnectionPool& pool, metrics::Metrics& metrics);
+  ~DurablePipeline() override;
+
+  // Takes the first partitions, registers the handlers (a new one starts at the earliest event)
+  // and starts their lanes, the log writer and the pruner.
+  [[nodiscard]] absl::Status Start();
+
+  bool durable() const override { return true; }
+  workers::EventLog& log() override { return *log_; }
+  server::CompletionWaiter* waiter() override { return &waiter_; }
+  server::WatchHub* watch() override { return &watch_; }
+  tickets::v1::GetHandlerStatusResponse HandlerStatus() const override;
+  storage::EventStore& events() { return event_store_; }
+
+  void StopStreams() override;
+  void Stop(absl::Duration grace, const std::function<void()>& hurry) override;
+
+ private:
+  const std::string instance_id_;
+  storage::PgEventStore event_store_;
+  storage::PgHandlerLog handler_log_;
+  storage::PgProgressReader progress_;
+  storage::PgStepLog steps_;
+  server::CompletionWaiter waiter_;
+  server::WatchHub watch_;
+  workers::LeaseKeeper keeper_;
+  workers::LanePool lanes_;
+  workers::PgEventLogOptions log_options_;
+  workers::EventPrunerOptions pruner_options_;
+  std::unique_ptr<workers::PgEventLog> log_;
+  std::unique_ptr<workers::EventPruner> pruner_;
+  bool stopped_ = false;
+};
+
+}  // namespace booking::app

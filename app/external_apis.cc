@@ -1,0 +1,45 @@
+#include "app/external_apis.h"
+
+#include "clients/http_receipts_api.h"
+#include "clients/http_spreadsheets_api.h"
+#include "common/log_value.h"
+#include "spdlog/spdlog.h"
+
+namespace booking::app {
+namespace {
+
+workers::HttpClientOptions WithMetrics(workers::HttpClientOptions options,
+                                       metrics::Metrics& metrics) {
+  options.metrics = &metrics;
+  return options;
+}
+
+}  // namespace
+
+ExternalApis::ExternalApis(const Config& config, storage::ConnectionPool& pool,
+                           metrics::Metrics& metrics)
+    : receipt_table_(pool), tracker_table_(pool), http_(WithMetrics(config.http_client, metrics)) {
+  // One bounded set of threads per external API: its calls are all in flight at once.
+  if (!config.receipts_url.empty()) {
+    receipt_calls_ = std::make_unique<workers::CallPool>(config.api_concurrency, "receipts");
+    receipts_ = std::make_unique<workers::HttpReceiptsApi>(http_, config.receipts_url,
+                                                           receipt_calls_.get());
+    spdlog::info("receipts go to the receipts API receipts_url={}",
+                 LogValue(workers::RedactUrl(config.receipts_url)));
+  } else {
+    receipts_ = std::make_unique<workers::LocalReceiptsApi>(receipt_table_);
+    spdlog::info("receipts go to the local receipts table");
+  }
+  if (!config.spreadsheets_url.empty()) {
+    sheet_calls_ = std::make_unique<workers::CallPool>(config.api_concurrency, "sheets");
+    spreadsheets_ = std::make_unique<workers::HttpSpreadsheetsApi>(http_, config.spreadsheets_url,
+                                                                   sheet_calls_.get());
+    spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}",
+                 LogValue(workers::RedactUrl(config.spreadsheets_url)));
+  } else {
+    spreadsheets_ = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table_);
+    spdlog::info("tracker rows go to the local tracker_rows table");
+  }
+}
+
+}  // namespace booking::app

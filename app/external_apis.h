@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+
+#include "app/config.h"
+#include "clients/call_pool.h"
+#include "clients/http_client.h"
+#include "clients/receipts_api.h"
+#include "clients/spreadsheets_api.h"
+#include "metrics/metrics.h"
+#include "storage/connection_pool.h"
+#include "storage/pg_receipt_repository.h"
+#include "storage/pg_tracker_repository.h"
+
+namespace booking::app {
+
+// Where receipts and tracker rows go: the external APIs when their URL is set (each with its own
+// bounded set of calling threads), the local tables otherwise.
+class ExternalApis {
+ public:
+  ExternalApis(const Config& config, storage::ConnectionPool& pool, metrics::Metrics& metrics);
+
+  workers::ReceiptsApi& receipts() { return *receipts_; }
+  workers::SpreadsheetsApi& spreadsheets() { return *spreadsheets_; }
+  // Aborts the calls in flight (a stop whose grace ran out).
+  void AbortCalls() { http_.Shutdown(); }
+
+ private:
+  storage::PgReceiptRepository receipt_table_;
+  storage::PgTrackerRepository tracker_table_;
+  workers::HttpClient http_;
+  std::unique_ptr<workers::CallPool> receipt_calls_;
+  std::unique_ptr<workers::CallPool> sheet_calls_;
+  std::unique_ptr<workers::ReceiptsApi> receipts_;
+  std::unique_ptr<workers::SpreadsheetsApi> spreadsheets_;
+};
+
+}  // namespace booking::app

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clients/receipts_api.h"
+#include "clients/spreadsheets_api.h"
+#include "handlers/append_to_sheet.h"
+#include "handlers/issue_receipt.h"
+#include "handlers/store_tickets.h"
+#include "pipeline/router.h"
+#include "storage/ticket_repository.h"
+
+namespace booking::workers {
+
+// Every handler of the service and the event types each is registered for: the one place that
+// says what happens to an event. Built by the application and by the tests, so both run the same
+// routes. Adding a handler: a member here, one Register line in the constructor.
+class HandlerSet {
+ public:
+  HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts,
+             SpreadsheetsApi& spreadsheets);
+  HandlerSet(const HandlerSet&) = delete;
+  HandlerSet& operator=(const HandlerSet&) = delete;
+
+  Router& router() { return router_; }
+  const Router& router() const { return router_; }
+
+  // The handlers that write the `tickets` row: what a call asking for STORED waits for.
+  static std::vector<std::string> StoringHandlers();
+
+ private:
+  StoreTickets store_confirmed_;
+  IssueReceipt issue_receipt_;
+  AppendToSheet append_to_tracker_;
+  StoreTickets store_canceled_;
+  AppendToSheet append_to_refund_;
+  Router router_;
+};
+
+}  // namespace booking::workers

@@ -1,0 +1,158 @@
+// FromFlags: every bad flag is refused with its name before anything starts; good ones arrive
+// in the types the modules take.
+#include "app/config.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+ABSL_DECLARE_FLAG(std::string, database_url);
+ABSL_DECLARE_FLAG(std::string, event_log);
+ABSL_DECLARE_FLAG(absl::Duration, event_retention);
+ABSL_DECLARE_FLAG(absl::Duration, db_statement_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, db_transaction_timeout);
+ABSL_DECLARE_FLAG(std::string, tls_cert_file);
+ABSL_DECLARE_FLAG(std::string, tls_key_file);
+ABSL_DECLARE_FLAG(std::string, tls_client_ca_file);
+ABSL_DECLARE_FLAG(std::string, auth_tokens_file);
+ABSL_DECLARE_FLAG(std::string, instance_id);
+ABSL_DECLARE_FLAG(absl::Duration, delivery_lease);
+ABSL_DECLARE_FLAG(int, worker_batch_size);
+ABSL_DECLARE_FLAG(int, api_concurrency);
+
+namespace booking::app {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    unsetenv("DATABASE_URL");
+    absl::SetFlag(&FLAGS_database_url, "postgresql://db.example/booking");
+  }
+  std::string Error() {
+    absl::StatusOr<Config> config = FromFlags();
+    EXPECT_FALSE(config.ok());
+    if (config.ok()) return "";
+    EXPECT_TRUE(absl::IsInvalidArgument(config.status())) << config.status();
+    return std::string(config.status().message());
+  }
+  std::string WriteFile(const std::string& name, const std::string& content) {
+    const std::string path = ::testing::TempDir() + "/config_test_" + name;
+    std::ofstream(path) << content;
+    return path;
+  }
+
+  absl::FlagSaver saver_;  // every test leaves the flags as it found them
+};
+
+TEST_F(ConfigTest, DefaultsGiveADurableServiceOnTheGivenDatabase) {
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->event_log, EventLogKind::kPostgres);
+  EXPECT_EQ(config->pool.database_url, "postgresql://db.example/booking");
+  EXPECT_EQ(config->health_pool.database_url, config->pool.database_url);
+  EXPECT_EQ(config->health_pool.size, 1);
+  // 0 means the statement timeout plus 5 s.
+  EXPECT_EQ(config->pool.transaction_timeout, config->pool.statement_timeout + absl::Seconds(5));
+  EXPECT_FALSE(config->pool.prepared_statements.empty());
+  EXPECT_FALSE(config->tls.has_value());
+  EXPECT_EQ(config->http.address, "127.0.0.1:8080");
+  EXPECT_EQ(config->grpc_addr, "127.0.0.1:50051");
+  EXPECT_FALSE(config->instance_id.empty());
+}
+
+TEST_F(ConfigTest, DatabaseUrlFallsBackToTheEnvironment) {
+  absl::SetFlag(&FLAGS_database_url, "");
+  EXPECT_THAT(Error(), StartsWith("database_url:"));
+  setenv("DATABASE_URL", "postgresql://env.example/booking", 1);
+  absl::StatusOr<Config> config = FromFlags();
+  unsetenv("DATABASE_URL");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->pool.database_url, "postgresql://env.example/booking");
+}
+
+TEST_F(ConfigTest, UnknownEventLogIsNamed) {
+  absl::SetFlag(&FLAGS_event_log, "kafka");
+  EXPECT_THAT(Error(), StartsWith("event_log: must be postgres or memory"));
+  absl::SetFlag(&FLAGS_event_log, "memory");
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->event_log, EventLogKind::kMemory);
+}
+
+TEST_F(ConfigTest, RetentionShorterThanTheIdempotencyPromiseIsRefused) {
+  absl::SetFlag(&FLAGS_event_retention, absl::Hours(2));
+  EXPECT_THAT(Error(), StartsWith("event_retention: must be at least 24h"));
+}
+
+TEST_F(ConfigTest, TransactionTimeoutBelowTheStatementTimeoutIsRefused) {
+  absl::SetFlag(&FLAGS_db_statement_timeout, absl::Seconds(5));
+  absl::SetFlag(&FLAGS_db_transaction_timeout, absl::Seconds(2));
+  EXPECT_THAT(Error(), StartsWith("db_transaction_timeout: must be at least db_statement_timeout"));
+  absl::SetFlag(&FLAGS_db_transaction_timeout, absl::Seconds(7));
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->pool.transaction_timeout, absl::Seconds(7));
+}
+
+TEST_F(ConfigTest, TlsFlagsAreCheckedAndTheirFilesRead) {
+  absl::SetFlag(&FLAGS_tls_cert_file, WriteFile("cert.pem", "CERT"));
+  EXPECT_THAT(Error(), StartsWith("tls_cert_file, tls_key_file: set both or neither"));
+  absl::SetFlag(&FLAGS_tls_key_file, "/nonexistent/key.pem");
+  EXPECT_THAT(Error(), StartsWith("tls_key_file: cannot read /nonexistent/key.pem"));
+  absl::SetFlag(&FLAGS_tls_key_file, WriteFile("key.pem", "KEY"));
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->tls.has_value());
+  EXPECT_EQ(config->tls->cert_chain, "CERT");
+  EXPECT_EQ(config->tls->private_key, "KEY");
+  EXPECT_EQ(config->tls->client_ca, "");
+  EXPECT_EQ(config->http.tls_cert_file, absl::GetFlag(FLAGS_tls_cert_file));
+}
+
+TEST_F(ConfigTest, ClientCaNeedsAServerCertificate) {
+  absl::SetFlag(&FLAGS_tls_client_ca_file, WriteFile("ca.pem", "CA"));
+  EXPECT_THAT(Error(), StartsWith("tls_client_ca_file: needs --tls_cert_file"));
+}
+
+TEST_F(ConfigTest, UnreadableTokenFileIsNamed) {
+  absl::SetFlag(&FLAGS_auth_tokens_file, "/nonexistent/tokens");
+  EXPECT_THAT(Error(), StartsWith("auth_tokens_file: cannot read"));
+}
+
+TEST_F(ConfigTest, DerivedSettingsFollowTheirFlags) {
+  absl::SetFlag(&FLAGS_instance_id, "api-1");
+  absl::SetFlag(&FLAGS_delivery_lease, absl::Seconds(30));
+  absl::SetFlag(&FLAGS_worker_batch_size, 64);
+  absl::SetFlag(&FLAGS_api_concurrency, 0);  // at least one call in flight
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->instance_id, "api-1");
+  EXPECT_EQ(config->delivery_lease, absl::Seconds(30));
+  EXPECT_EQ(config->lanes.redelivery_lease, absl::Seconds(30));
+  EXPECT_EQ(config->lanes.batch_per_partition, 64);
+  EXPECT_EQ(config->workers.batch_size, 64u);
+  EXPECT_EQ(config->api_concurrency, 1);
+  EXPECT_EQ(config->lanes.call_chunk, 1);
+}
+
+TEST_F(ConfigTest, DefaultInstanceIdsDifferBetweenProcesses) {
+  absl::StatusOr<Config> a = FromFlags();
+  absl::StatusOr<Config> b = FromFlags();
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->instance_id, b->instance_id) << "a random part, so a restart is a new owner";
+  EXPECT_THAT(a->instance_id, HasSubstr(std::to_string(getpid())));
+}
+
+}  // namespace
+}  // namespace booking::app
