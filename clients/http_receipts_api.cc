@@ -15,7 +15,7 @@ HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallP
       url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")),
       calls_(calls) {}
 
-void HttpReceiptsApi::IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+void HttpReceiptsApi::IssueEach(absl::Span<const ReceiptRequest> receipts,
                                 absl::Span<absl::Status> results) {
   if (calls_ == nullptr) {
     for (size_t i = 0; i < receipts.size(); ++i) results[i] = IssueOne(receipts[i]);
@@ -24,14 +24,14 @@ void HttpReceiptsApi::IssueEach(absl::Span<const storage::ReceiptRecord> receipt
   calls_->RunAll(receipts.size(), [&](size_t i) { results[i] = IssueOne(receipts[i]); });
 }
 
-absl::Status HttpReceiptsApi::Issue(absl::Span<const storage::ReceiptRecord> receipts) {
-  for (const storage::ReceiptRecord& receipt : receipts) {
+absl::Status HttpReceiptsApi::Issue(absl::Span<const ReceiptRequest> receipts) {
+  for (const ReceiptRequest& receipt : receipts) {
     if (absl::Status status = IssueOne(receipt); !status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-absl::Status HttpReceiptsApi::IssueOne(const storage::ReceiptRecord& receipt) {
+absl::Status HttpReceiptsApi::IssueOne(const ReceiptRequest& receipt) {
   external::v1::IssueReceiptRequest body;
   body.set_ticket_id(receipt.ticket_id);
   body.mutable_price()->set_money_amount(receipt.price_amount);

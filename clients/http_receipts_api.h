@@ -16,13 +16,13 @@ class HttpReceiptsApi final : public ReceiptsApi {
   // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
   HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
 
-  absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) override;
-  void IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+  absl::Status Issue(absl::Span<const ReceiptRequest> receipts) override;
+  void IssueEach(absl::Span<const ReceiptRequest> receipts,
                  absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
 
  private:
-  absl::Status IssueOne(const storage::ReceiptRecord& receipt);
+  absl::Status IssueOne(const ReceiptRequest& receipt);
 
   HttpClient& client_;
   const std::string url_;

@@ -12,8 +12,7 @@ namespace booking::workers {
 HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls)
     : client_(client), base_url_(absl::StripSuffix(base_url, "/")), calls_(calls) {}
 
-absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet,
-                                            const storage::TrackerRowRecord& row) {
+absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const TrackerRow& row) {
   external::v1::AppendRowRequest body;
   body.add_columns(row.ticket_id);
   body.add_columns(row.customer_email);
@@ -38,15 +37,14 @@ absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet,
 }
 
 absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
-                                         absl::Span<const storage::TrackerRowRecord> rows) {
-  for (const storage::TrackerRowRecord& row : rows) {
+                                         absl::Span<const TrackerRow> rows) {
+  for (const TrackerRow& row : rows) {
     if (absl::Status status = AppendOne(sheet, row); !status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
-                                     absl::Span<const storage::TrackerRowRecord> rows,
+void HttpSpreadsheetsApi::AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
                                      absl::Span<absl::Status> results) {
   if (calls_ == nullptr) {
     for (size_t i = 0; i < rows.size(); ++i) results[i] = AppendOne(sheet, rows[i]);

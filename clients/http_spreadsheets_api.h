@@ -16,14 +16,13 @@ class HttpSpreadsheetsApi final : public SpreadsheetsApi {
   // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
   HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
 
-  absl::Status Append(std::string_view sheet,
-                      absl::Span<const storage::TrackerRowRecord> rows) override;
-  void AppendEach(std::string_view sheet, absl::Span<const storage::TrackerRowRecord> rows,
+  absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) override;
+  void AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
                   absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
 
  private:
-  absl::Status AppendOne(std::string_view sheet, const storage::TrackerRowRecord& row);
+  absl::Status AppendOne(std::string_view sheet, const TrackerRow& row);
 
   HttpClient& client_;
   const std::string base_url_;

@@ -13,11 +13,11 @@ class ReceiptsApi {
 
   // Issues one receipt per record, idempotent by the record's idempotency key. OK means all are
   // issued (or existed); otherwise the status says whether a retry can help.
-  virtual absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) = 0;
+  virtual absl::Status Issue(absl::Span<const ReceiptRequest> receipts) = 0;
 
   // Issues each receipt on its own (concurrently where the API allows), one status per receipt
   // in `results`. The default issues the batch at once and gives every receipt its status.
-  virtual void IssueEach(absl::Span<const storage::ReceiptRecord> receipts,
+  virtual void IssueEach(absl::Span<const ReceiptRequest> receipts,
                          absl::Span<absl::Status> results) {
     const absl::Status status = Issue(receipts);
     for (absl::Status& result : results) result = status;
@@ -30,7 +30,7 @@ class ReceiptsApi {
 class LocalReceiptsApi final : public ReceiptsApi {
  public:
   explicit LocalReceiptsApi(storage::ReceiptRepository& repository) : repository_(repository) {}
-  absl::Status Issue(absl::Span<const storage::ReceiptRecord> receipts) override {
+  absl::Status Issue(absl::Span<const ReceiptRequest> receipts) override {
     return repository_.IssueAll(receipts);
   }
 

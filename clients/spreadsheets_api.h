@@ -18,12 +18,11 @@ class SpreadsheetsApi {
 
   // Appends one row per record to `sheet`. OK means all are appended; otherwise the status says
   // whether a retry can help.
-  virtual absl::Status Append(std::string_view sheet,
-                              absl::Span<const storage::TrackerRowRecord> rows) = 0;
+  virtual absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) = 0;
 
   // Appends each row on its own (concurrently where the API allows), one status per row in
   // `results`. The default appends the batch at once and gives every row its status.
-  virtual void AppendEach(std::string_view sheet, absl::Span<const storage::TrackerRowRecord> rows,
+  virtual void AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
                           absl::Span<absl::Status> results) {
     const absl::Status status = Append(sheet, rows);
     for (absl::Status& result : results) result = status;
@@ -36,8 +35,7 @@ class SpreadsheetsApi {
 class LocalSpreadsheetsApi final : public SpreadsheetsApi {
  public:
   explicit LocalSpreadsheetsApi(storage::TrackerRepository& repository) : repository_(repository) {}
-  absl::Status Append(std::string_view sheet,
-                      absl::Span<const storage::TrackerRowRecord> rows) override {
+  absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) override {
     return repository_.AppendAll(sheet, rows);
   }
 

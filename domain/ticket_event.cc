@@ -7,13 +7,13 @@ namespace booking::workers {
 namespace {
 
 template <typename Message>
-absl::StatusOr<storage::TicketRecord> Parse(const Event& event, std::string_view status) {
+absl::StatusOr<Ticket> Parse(const Event& event, std::string_view status) {
   Message message;
   if (!message.ParseFromString(event.payload)) {
     return absl::InvalidArgumentError(
         absl::StrCat("event ", event.id, ": payload is not a valid ", event.type));
   }
-  storage::TicketRecord record;
+  Ticket record;
   record.ticket_id = message.ticket_id();
   record.customer_email = message.customer_email();
   record.price_amount = message.price().amount();
@@ -26,7 +26,7 @@ absl::StatusOr<storage::TicketRecord> Parse(const Event& event, std::string_view
 
 }  // namespace
 
-absl::StatusOr<storage::TicketRecord> ParseTicketEvent(const Event& event) {
+absl::StatusOr<Ticket> ParseTicketEvent(const Event& event) {
   if (event.type == tickets::v1::TicketBookingConfirmed::descriptor()->full_name()) {
     return Parse<tickets::v1::TicketBookingConfirmed>(event, "confirmed");
   }

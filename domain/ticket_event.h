@@ -2,13 +2,13 @@
 
 #include "absl/status/statusor.h"
 #include "domain/event.h"
-#include "storage/ticket_repository.h"
+#include "domain/ticket.h"
 
 namespace booking::workers {
 
 // The ticket a TicketBookingConfirmed or TicketBookingCanceled event describes, as the row it
 // leads to (status from the event type, last_event_sequence from its publish order).
 // INVALID_ARGUMENT, which no retry can help, for another type or a payload that does not parse.
-absl::StatusOr<storage::TicketRecord> ParseTicketEvent(const Event& event);
+absl::StatusOr<Ticket> ParseTicketEvent(const Event& event);
 
 }  // namespace booking::workers

@@ -5,10 +5,10 @@
 namespace booking::workers {
 
 absl::Status AppendToSheet::Handle(absl::Span<const Event* const> events) {
-  std::vector<storage::TrackerRowRecord> rows;
+  std::vector<TrackerRow> rows;
   rows.reserve(events.size());
   for (const Event* event : events) {
-    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*event);
+    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*event);
     if (!ticket.ok()) return ticket.status();
     rows.push_back({event->id, ticket->ticket_id, ticket->customer_email, ticket->price_amount,
                     ticket->price_currency, event->correlation_id});
@@ -22,10 +22,10 @@ absl::Status AppendToSheet::Handle(absl::Span<const Event* const> events) {
 
 void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
                                absl::Span<absl::Status> results) {
-  std::vector<storage::TrackerRowRecord> rows;
+  std::vector<TrackerRow> rows;
   std::vector<size_t> index;  // rows[i] is for events[index[i]]
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*events[i]);
+    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*events[i]);
     if (!ticket.ok()) {
       results[i] = ticket.status();
       continue;

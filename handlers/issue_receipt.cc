@@ -5,10 +5,10 @@
 namespace booking::workers {
 
 absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
-  std::vector<storage::ReceiptRecord> receipts;
+  std::vector<ReceiptRequest> receipts;
   receipts.reserve(events.size());
   for (const Event* event : events) {
-    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*event);
+    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*event);
     if (!ticket.ok()) return ticket.status();
     receipts.push_back({event->idempotency_key, ticket->ticket_id, ticket->price_amount,
                         ticket->price_currency, event->correlation_id, &event->note});
@@ -18,10 +18,10 @@ absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
 
 void IssueReceipt::HandleEach(absl::Span<const Event* const> events,
                               absl::Span<absl::Status> results) {
-  std::vector<storage::ReceiptRecord> receipts;
+  std::vector<ReceiptRequest> receipts;
   std::vector<size_t> index;  // receipts[i] is for events[index[i]]
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::StatusOr<storage::TicketRecord> ticket = ParseTicketEvent(*events[i]);
+    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*events[i]);
     if (!ticket.ok()) {
       results[i] = ticket.status();
       continue;

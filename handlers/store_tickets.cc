@@ -6,10 +6,10 @@ namespace booking::workers {
 
 absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
                                      absl::Span<const Event* const> events) {
-  std::vector<storage::TicketRecord> records;
+  std::vector<Ticket> records;
   records.reserve(events.size());
   for (const Event* event : events) {
-    absl::StatusOr<storage::TicketRecord> record = ParseTicketEvent(*event);
+    absl::StatusOr<Ticket> record = ParseTicketEvent(*event);
     if (!record.ok()) return record.status();
     records.push_back(*std::move(record));
   }

@@ -42,7 +42,7 @@ grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor, std::string_vi
   return reactor;
 }
 
-void ToProto(const storage::TicketRecord& record, Ticket& ticket) {
+void ToProto(const workers::Ticket& record, Ticket& ticket) {
   ticket.set_ticket_id(record.ticket_id);
   ticket.set_customer_email(record.customer_email);
   ticket.mutable_price()->set_amount(record.price_amount);
@@ -290,21 +290,20 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
     if (!decoded.ok()) return Fail(reactor, kMethod, correlation_id, decoded.status());
     after = *std::move(decoded);
   }
-  const bool submitted = reads_.TrySubmit(
-      [this, reactor, response, page_size, after = std::move(after), correlation_id]() {
-        // One extra row tells whether another page follows.
-        absl::StatusOr<std::vector<storage::TicketRecord>> rows =
-            tickets_.ListActive(after, page_size + 1);
-        if (!rows.ok()) {
-          Fail(reactor, kMethod, correlation_id, rows.status());
-          return;
-        }
-        const bool more = static_cast<int>(rows->size()) > page_size;
-        if (more) rows->resize(page_size);
-        for (const storage::TicketRecord& row : *rows) ToProto(row, *response->add_tickets());
-        if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
-        reactor->Finish(grpc::Status::OK);
-      });
+  const bool submitted = reads_.TrySubmit([this, reactor, response, page_size,
+                                           after = std::move(after), correlation_id]() {
+    // One extra row tells whether another page follows.
+    absl::StatusOr<std::vector<workers::Ticket>> rows = tickets_.ListActive(after, page_size + 1);
+    if (!rows.ok()) {
+      Fail(reactor, kMethod, correlation_id, rows.status());
+      return;
+    }
+    const bool more = static_cast<int>(rows->size()) > page_size;
+    if (more) rows->resize(page_size);
+    for (const workers::Ticket& row : *rows) ToProto(row, *response->add_tickets());
+    if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
+    reactor->Finish(grpc::Status::OK);
+  });
   if (!submitted) Fail(reactor, kMethod, correlation_id, Busy());
   return reactor;
 }
@@ -329,7 +328,7 @@ grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext*
   const bool submitted =
       reads_.TrySubmit([this, reactor, response, correlation_id,
                         ticket_id = workers::NormalizeUuid(request->ticket_id())]() {
-        absl::StatusOr<storage::TicketRecord> row = tickets_.Get(ticket_id);
+        absl::StatusOr<workers::Ticket> row = tickets_.Get(ticket_id);
         if (!row.ok()) {
           Fail(reactor, kMethod, correlation_id, row.status());
           return;

@@ -13,7 +13,7 @@ class PgReceiptRepository final : public ReceiptRepository {
 
   explicit PgReceiptRepository(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status IssueAll(absl::Span<const ReceiptRecord> receipts) override;
+  absl::Status IssueAll(absl::Span<const workers::ReceiptRequest> receipts) override;
 
  private:
   ConnectionPool& pool_;

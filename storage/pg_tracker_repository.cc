@@ -19,9 +19,9 @@ std::vector<PreparedStatement> PgTrackerRepository::Statements() {
 }
 
 absl::Status PgTrackerRepository::AppendAll(std::string_view sheet,
-                                            absl::Span<const TrackerRowRecord> rows) {
+                                            absl::Span<const workers::TrackerRow> rows) {
   if (rows.empty()) return absl::OkStatus();
-  using Row = TrackerRowRecord;
+  using Row = workers::TrackerRow;
   const std::string events = ToPgArrayLiteral(rows, [](const Row& r) { return r.event_id; });
   const std::string tickets = ToPgArrayLiteral(rows, [](const Row& r) { return r.ticket_id; });
   const std::string emails = ToPgArrayLiteral(rows, [](const Row& r) { return r.customer_email; });

@@ -13,7 +13,8 @@ class PgTrackerRepository final : public TrackerRepository {
 
   explicit PgTrackerRepository(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status AppendAll(std::string_view sheet, absl::Span<const TrackerRowRecord> rows) override;
+  absl::Status AppendAll(std::string_view sheet,
+                         absl::Span<const workers::TrackerRow> rows) override;
 
  private:
   ConnectionPool& pool_;

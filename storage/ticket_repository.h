@@ -9,22 +9,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "domain/ticket.h"
 
 namespace booking::storage {
-
-// One row of `tickets`. Field names match the table and the API.
-struct TicketRecord {
-  std::string ticket_id;  // lower-case canonical UUID
-  std::string customer_email;
-  std::string price_amount;  // decimal text, e.g. "49.90"
-  std::string price_currency;
-  std::string status;      // "confirmed" | "canceled"
-  std::string booking_id;  // empty when none
-  // Publish order of the event the record comes from; a stored row is only replaced by a record
-  // with a higher sequence.
-  int64_t last_event_sequence = 0;
-  absl::Time updated_at;  // set by the database; ignored on write
-};
 
 // Where handlers store tickets and the API reads them. Implementations are thread-safe.
 class TicketRepository {
@@ -33,15 +20,15 @@ class TicketRepository {
 
   // Inserts or updates each record, in one transaction, unless the stored row already comes from
   // a newer event (higher last_event_sequence). Applying the same records twice changes nothing.
-  virtual absl::Status Upsert(absl::Span<const TicketRecord> records) = 0;
+  virtual absl::Status Upsert(absl::Span<const workers::Ticket> records) = 0;
 
   // NOT_FOUND when the ticket was never stored. Canceled tickets are returned.
-  virtual absl::StatusOr<TicketRecord> Get(std::string_view ticket_id) = 0;
+  virtual absl::StatusOr<workers::Ticket> Get(std::string_view ticket_id) = 0;
 
   // Up to `limit` tickets that are not canceled, ordered by ticket_id, starting after
   // `after_ticket_id` (empty: from the first).
-  virtual absl::StatusOr<std::vector<TicketRecord>> ListActive(std::string_view after_ticket_id,
-                                                               int limit) = 0;
+  virtual absl::StatusOr<std::vector<workers::Ticket>> ListActive(std::string_view after_ticket_id,
+                                                                  int limit) = 0;
 
   // Highest last_event_sequence stored, 0 for none.
   virtual absl::StatusOr<int64_t> MaxEventSequence() = 0;

@@ -18,7 +18,7 @@ TEST(StoreTicketsTest, StoresConfirmedTicket) {
   Event event = TicketEvent(kId, "confirmed", 7);
   const Event* batch[] = {&event};
   ASSERT_TRUE(handler.Handle(batch).ok());
-  absl::StatusOr<storage::TicketRecord> row = repository.Get(kId);
+  absl::StatusOr<Ticket> row = repository.Get(kId);
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->status, "confirmed");
   EXPECT_EQ(row->price_amount, "49.90");

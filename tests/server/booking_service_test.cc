@@ -106,7 +106,7 @@ class BookingServiceTest : public ::testing::Test {
   }
 
   void Store(const std::string& id, const std::string& status, int64_t sequence) {
-    storage::TicketRecord record{id, "ann@example.com", "10.00", "EUR", status, "", sequence, {}};
+    workers::Ticket record{id, "ann@example.com", "10.00", "EUR", status, "", sequence, {}};
     ASSERT_TRUE(repository_.Upsert({record}).ok());
   }
 

@@ -29,12 +29,12 @@ class DiscardingEventLog final : public workers::EventLog {
 
 class EmptyRepository final : public storage::TicketRepository {
  public:
-  absl::Status Upsert(absl::Span<const storage::TicketRecord>) override { return absl::OkStatus(); }
-  absl::StatusOr<storage::TicketRecord> Get(std::string_view) override {
+  absl::Status Upsert(absl::Span<const workers::Ticket>) override { return absl::OkStatus(); }
+  absl::StatusOr<workers::Ticket> Get(std::string_view) override {
     return absl::NotFoundError("baseline stores nothing");
   }
-  absl::StatusOr<std::vector<storage::TicketRecord>> ListActive(std::string_view, int) override {
-    return std::vector<storage::TicketRecord>{};
+  absl::StatusOr<std::vector<workers::Ticket>> ListActive(std::string_view, int) override {
+    return std::vector<workers::Ticket>{};
   }
   absl::StatusOr<int64_t> MaxEventSequence() override { return 0; }
 };

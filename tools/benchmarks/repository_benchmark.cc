@@ -50,11 +50,11 @@ void Check(benchmark::State& state, const absl::Status& status) {
 
 void BM_TicketUpsert(benchmark::State& state) {
   PgTicketRepository repository(*Pool());
-  std::vector<TicketRecord> batch(static_cast<size_t>(state.range(0)));
+  std::vector<workers::Ticket> batch(static_cast<size_t>(state.range(0)));
   int64_t sequence = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    for (TicketRecord& record : batch) {
+    for (workers::Ticket& record : batch) {
       record.ticket_id = workers::NewUuid();
       record.customer_email = "load@example.com";
       record.price_amount = "49.90";
@@ -71,10 +71,10 @@ BENCHMARK(BM_TicketUpsert)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
 
 void BM_ReceiptIssue(benchmark::State& state) {
   PgReceiptRepository repository(*Pool());
-  std::vector<ReceiptRecord> batch(static_cast<size_t>(state.range(0)));
+  std::vector<workers::ReceiptRequest> batch(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     state.PauseTiming();
-    for (ReceiptRecord& record : batch) {
+    for (workers::ReceiptRequest& record : batch) {
       record = {.idempotency_key = workers::NewUuid(),
                 .ticket_id = workers::NewUuid(),
                 .price_amount = "49.90",
@@ -90,10 +90,10 @@ BENCHMARK(BM_ReceiptIssue)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
 
 void BM_TrackerAppend(benchmark::State& state) {
   PgTrackerRepository repository(*Pool());
-  std::vector<TrackerRowRecord> batch(static_cast<size_t>(state.range(0)));
+  std::vector<workers::TrackerRow> batch(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     state.PauseTiming();
-    for (TrackerRowRecord& record : batch) {
+    for (workers::TrackerRow& record : batch) {
       record = {.event_id = workers::NewUuid(),
                 .ticket_id = workers::NewUuid(),
                 .customer_email = "load@example.com",
