@@ -4,7 +4,7 @@
 
 #include "app/event_pipeline.h"
 #include "metrics/metrics.h"
-#include "pipeline/delivery_runner.h"
+#include "pipeline/batch_runner.h"
 #include "pipeline/event_queue.h"
 #include "pipeline/memory_event_log.h"
 #include "pipeline/router.h"

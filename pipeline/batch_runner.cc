@@ -1,4 +1,4 @@
-#include "pipeline/delivery_runner.h"
+#include "pipeline/batch_runner.h"
 
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
