@@ -28,7 +28,7 @@ class MemoryPipeline final : public EventPipeline {
 
  private:
   workers::EventQueue queue_;
-  workers::DeliveryRunner runner_;
+  workers::BatchRunner runner_;
   workers::WorkerPool workers_;
   std::unique_ptr<workers::MemoryEventLog> log_;
 };

@@ -5,17 +5,17 @@
 
 namespace booking::workers {
 
-void DeliveryRunner::Run(std::vector<Event>& batch) const {
-  for (const Delivery& delivery : router_.Dispatch(batch)) {
-    if (!delivery.status.ok()) {
+void BatchRunner::Run(std::vector<Event>& batch) const {
+  for (const HandlerResult& result : router_.Dispatch(batch)) {
+    if (!result.status.ok()) {
       spdlog::warn(
           "delivery failed handler={} event_id={} ticket_id={} correlation_id={} "
           "outcome=\"dropped (in-memory log)\" error={}",
-          std::string(delivery.handler), delivery.event->id, delivery.event->ticket_id,
-          delivery.event->correlation_id, LogValue(delivery.status.ToString()));
+          std::string(result.handler), result.event->id, result.event->ticket_id,
+          result.event->correlation_id, LogValue(result.status.ToString()));
     }
     if (metrics_ != nullptr) {
-      metrics_->Delivery(delivery.handler, delivery.status.ok() ? "success" : "dropped");
+      metrics_->Delivery(result.handler, result.status.ok() ? "success" : "dropped");
     }
   }
 }

@@ -10,10 +10,10 @@ namespace booking::workers {
 
 // What a worker of the in-memory log does with a batch: runs the handlers through the router
 // and logs every failure with its correlation id. The in-memory log keeps no retries: a failed
-// delivery is dropped (counted as such). The durable log's handlers run in HandlerLanes instead.
-class DeliveryRunner {
+// result is dropped (counted as such). The durable log's handlers run in HandlerLanes instead.
+class BatchRunner {
  public:
-  explicit DeliveryRunner(const Router& router, metrics::Metrics* metrics = nullptr)
+  explicit BatchRunner(const Router& router, metrics::Metrics* metrics = nullptr)
       : router_(router), metrics_(metrics) {}
 
   void Run(std::vector<Event>& batch) const;

@@ -27,7 +27,7 @@ namespace {
 
 // Runs `events` through `handler`; a permanent failure of several events is split in halves.
 void HandleSplitting(Handler& handler, absl::Span<const Event* const> events,
-                     std::vector<Delivery>& out) {
+                     std::vector<HandlerResult>& out) {
   const absl::Status status = handler.Handle(events);
   if (status.ok() || IsRetryable(status) || events.size() == 1) {
     for (const Event* event : events) out.push_back({event, handler.name(), status});
@@ -46,16 +46,16 @@ std::vector<const Handler*> Router::HandlersFor(std::string_view event_type) con
   return {it->second.begin(), it->second.end()};
 }
 
-std::vector<Delivery> Router::Failed(std::vector<Delivery> deliveries) {
-  std::vector<Delivery> failed;
-  for (Delivery& delivery : deliveries) {
-    if (!delivery.status.ok()) failed.push_back(std::move(delivery));
+std::vector<HandlerResult> Router::Failed(std::vector<HandlerResult> results) {
+  std::vector<HandlerResult> failed;
+  for (HandlerResult& result : results) {
+    if (!result.status.ok()) failed.push_back(std::move(result));
   }
   return failed;
 }
 
-std::vector<Delivery> Router::Dispatch(absl::Span<const Event> events) const {
-  std::vector<Delivery> out;
+std::vector<HandlerResult> Router::Dispatch(absl::Span<const Event> events) const {
+  std::vector<HandlerResult> out;
   // Group by handler, keeping publish order inside each group.
   absl::flat_hash_map<Handler*, std::vector<const Event*>> batches;
   std::vector<Handler*> order;

@@ -11,8 +11,8 @@
 
 namespace booking::workers {
 
-// The result of delivering one event to one handler.
-struct Delivery {
+// What one handler made of one event.
+struct HandlerResult {
   const Event* event;
   std::string_view handler;  // Handler::name()
   absl::Status status;
@@ -29,12 +29,12 @@ class Router {
   // each handler getting its events as one batch; when a batch fails for good (not retryable), it
   // is split in halves until the event at fault is found, so one bad event does not fail the
   // others. A retryable failure fails the whole batch: retrying it at once would not help. Returns
-  // one Delivery per (event, handler), failed or not; an event with no such handler is reported as
-  // NOT_FOUND.
-  std::vector<Delivery> Dispatch(absl::Span<const Event> events) const;
+  // one HandlerResult per (event, handler), failed or not; an event with no such handler is
+  // reported as NOT_FOUND.
+  std::vector<HandlerResult> Dispatch(absl::Span<const Event> events) const;
 
-  // The failed ones among `deliveries`.
-  static std::vector<Delivery> Failed(std::vector<Delivery> deliveries);
+  // The failed ones among `results`.
+  static std::vector<HandlerResult> Failed(std::vector<HandlerResult> results);
 
   std::vector<const Handler*> HandlersFor(std::string_view event_type) const;
 

@@ -23,8 +23,8 @@ class TicketLifecyclePgTest : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
 
   void Deliver(std::vector<Event> events) {
-    std::vector<Delivery> failed = Router::Failed(handlers_.router().Dispatch(events));
-    for (const Delivery& delivery : failed) ADD_FAILURE() << delivery.status;
+    std::vector<HandlerResult> failed = Router::Failed(handlers_.router().Dispatch(events));
+    for (const HandlerResult& result : failed) ADD_FAILURE() << result.status;
   }
   std::string Status() { return db_.QueryValue("SELECT status FROM tickets"); }
   long long Rows(const std::string& sheet) {

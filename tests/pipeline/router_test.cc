@@ -56,9 +56,9 @@ TEST(RouterTest, RunsEveryHandlerOfTheTypeWithOneBatch) {
   router.Register("Canceled", &refund);
   std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Canceled"),
                                MakeEvent("3", "Confirmed")};
-  std::vector<Delivery> deliveries = router.Dispatch(events);
-  EXPECT_EQ(deliveries.size(), 5u) << "one per (event, handler)";
-  EXPECT_TRUE(Router::Failed(std::move(deliveries)).empty());
+  std::vector<HandlerResult> results = router.Dispatch(events);
+  EXPECT_EQ(results.size(), 5u) << "one per (event, handler)";
+  EXPECT_TRUE(Router::Failed(std::move(results)).empty());
   EXPECT_THAT(store.handled(), ::testing::ElementsAre("1", "3"));
   EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(2u));
   EXPECT_THAT(receipt.handled(), ::testing::ElementsAre("1", "3"));
@@ -71,7 +71,7 @@ TEST(RouterTest, PermanentFailureIsSplitInHalvesAndOnlyTheBadEventFails) {
   router.Register("Confirmed", &store);
   std::vector<Event> events;
   for (int i = 0; i < 8; ++i) events.push_back(MakeEvent(std::to_string(i), "Confirmed"));
-  std::vector<Delivery> failed = Router::Failed(router.Dispatch(events));
+  std::vector<HandlerResult> failed = Router::Failed(router.Dispatch(events));
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].event->id, "2");
   EXPECT_EQ(failed[0].handler, "Store");
@@ -87,7 +87,7 @@ TEST(RouterTest, RetryableFailureFailsTheBatchWithoutCallingAgain) {
   router.Register("Confirmed", &store);
   std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
                                MakeEvent("3", "Confirmed")};
-  std::vector<Delivery> failed = Router::Failed(router.Dispatch(events));
+  std::vector<HandlerResult> failed = Router::Failed(router.Dispatch(events));
   EXPECT_EQ(failed.size(), 3u);
   EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(3u)) << "no storm of single retries";
 }
@@ -95,7 +95,7 @@ TEST(RouterTest, RetryableFailureFailsTheBatchWithoutCallingAgain) {
 TEST(RouterTest, UnroutedEventIsReported) {
   Router router;
   std::vector<Event> events = {MakeEvent("1", "Unknown")};
-  std::vector<Delivery> failed = router.Dispatch(events);
+  std::vector<HandlerResult> failed = router.Dispatch(events);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(failed[0].status));
 }
@@ -107,9 +107,9 @@ TEST(RouterTest, ClaimedDeliveryRunsOnlyItsHandler) {
   router.Register("Confirmed", &receipt);
   std::vector<Event> events = {MakeEvent("1", "Confirmed")};
   events[0].handler = "Receipt";
-  std::vector<Delivery> deliveries = router.Dispatch(events);
-  ASSERT_EQ(deliveries.size(), 1u);
-  EXPECT_EQ(deliveries[0].handler, "Receipt");
+  std::vector<HandlerResult> results = router.Dispatch(events);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].handler, "Receipt");
   EXPECT_TRUE(store.handled().empty());
   EXPECT_THAT(receipt.handled(), ::testing::ElementsAre("1"));
   events[0].handler = "Gone";
