@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log_value.h"
+#include "common/reservation.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -36,45 +37,6 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 }
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-// A share of a counted resource (connections, body memory), given back when destroyed.
-class Reservation {
- public:
-  Reservation() = default;
-  Reservation(std::atomic<size_t>* counter, size_t amount) : counter_(counter), amount_(amount) {}
-  Reservation(Reservation&& other) noexcept
-      : counter_(std::exchange(other.counter_, nullptr)), amount_(other.amount_) {}
-  Reservation& operator=(Reservation&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      counter_ = std::exchange(other.counter_, nullptr);
-      amount_ = other.amount_;
-    }
-    return *this;
-  }
-  Reservation(const Reservation&) = delete;
-  Reservation& operator=(const Reservation&) = delete;
-  ~Reservation() { Reset(); }
-
-  void Reset() {
-    if (counter_ != nullptr) counter_->fetch_sub(amount_);
-    counter_ = nullptr;
-  }
-
- private:
-  std::atomic<size_t>* counter_ = nullptr;
-  size_t amount_ = 0;
-};
-
-// Takes `amount` of `counter` unless that would pass `limit`.
-[[nodiscard]] std::optional<Reservation> TryReserve(std::atomic<size_t>& counter, size_t amount,
-                                                    size_t limit) {
-  size_t now = counter.load();
-  do {
-    if (now + amount > limit) return std::nullopt;
-  } while (!counter.compare_exchange_weak(now, now + amount));
-  return Reservation(&counter, amount);
-}
 
 // What the server and all its sessions count together.
 struct Shared {
@@ -157,7 +119,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                               ? static_cast<size_t>(*parser_->content_length())
                               : options_.max_body_bytes;  // chunked: up to the limit
     std::optional<Reservation> memory =
-        TryReserve(shared_.body_memory, needed, options_.max_body_memory_bytes);
+        Reservation::TryTake(shared_.body_memory, needed, options_.max_body_memory_bytes);
     if (!memory.has_value()) {
       ++shared_.refused;
       return Reject(503, std::string(kBusyMessage));
@@ -336,7 +298,7 @@ struct HttpServer::Impl {
         return;
       }
       accept_backoff = absl::ZeroDuration();
-      std::optional<Reservation> slot = TryReserve(
+      std::optional<Reservation> slot = Reservation::TryTake(
           shared.connections, 1, static_cast<size_t>(std::max(1, options.max_connections)));
       if (!slot.has_value()) {
         Refuse(std::move(socket));

@@ -9,6 +9,7 @@
 #include "api/call_metadata.h"
 #include "api/error_details.h"
 #include "common/log_value.h"
+#include "common/reservation.h"
 #include "common/uuid.h"
 #include "domain/event_factory.h"
 #include "server/page_token.h"
@@ -91,7 +92,8 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   grpc::ServerUnaryReactor* reactor = nullptr;
   tickets::v1::UpdateTicketsStatusResponse* response = nullptr;
   metrics::Metrics* metrics = nullptr;
-  std::shared_ptr<std::atomic<int>> in_flight;
+  std::shared_ptr<std::atomic<size_t>> in_flight;  // outlives `slot`
+  Reservation slot;                                // one of max_concurrent_calls until answered
   std::string correlation_id;
   std::string key;
   std::string fingerprint;
@@ -105,7 +107,7 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
 
   void Answer(const absl::StatusOr<workers::AppendResult>& result) {
     constexpr std::string_view kMethod = "UpdateTicketsStatus";
-    in_flight->fetch_sub(1);
+    slot.Reset();
     if (!result.ok()) {
       Fail(reactor, kMethod, correlation_id, result.status());
       return;
@@ -211,8 +213,9 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
                 absl::UnavailableError("the database does not answer (health NOT_SERVING); "
                                        "nothing was published, retry later"));
   }
-  if (in_flight_->fetch_add(1) >= options_.max_concurrent_calls) {
-    in_flight_->fetch_sub(1);
+  std::optional<Reservation> slot =
+      Reservation::TryTake(*in_flight_, 1, static_cast<size_t>(options_.max_concurrent_calls));
+  if (!slot.has_value()) {
     return Fail(reactor, kMethod, correlation_id,
                 absl::ResourceExhaustedError(absl::StrCat(
                     "max_concurrent_calls: ", options_.max_concurrent_calls,
@@ -223,6 +226,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   call->response = response;
   call->metrics = options_.metrics;
   call->in_flight = in_flight_;
+  call->slot = *std::move(slot);
   call->correlation_id = std::move(correlation_id);
   call->key = *key;
   call->fingerprint = RequestFingerprint(*request);
@@ -268,7 +272,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
 grpc::ServerUnaryReactor* BookingService::ListTickets(
     grpc::CallbackServerContext* context, const tickets::v1::ListTicketsRequest* request,
     tickets::v1::ListTicketsResponse* response) {
-  constexpr std::string_view kMethod = "ListTickets";
+  static constexpr std::string_view kMethod = "ListTickets";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {
@@ -311,7 +315,7 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
 grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext* context,
                                                     const tickets::v1::GetTicketRequest* request,
                                                     Ticket* response) {
-  constexpr std::string_view kMethod = "GetTicket";
+  static constexpr std::string_view kMethod = "GetTicket";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {

@@ -72,7 +72,7 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   QueryExecutor& reads_;
   const BookingServiceOptions options_;
   // Shared with the append callbacks, which may run after the service is gone at shutdown.
-  std::shared_ptr<std::atomic<int>> in_flight_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<InFlightCalls> keys_in_flight_ = std::make_shared<InFlightCalls>();
 };
 

@@ -5,6 +5,7 @@
 #include <boost/asio/post.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "common/reservation.h"
 
 namespace booking::server {
 
@@ -22,14 +23,11 @@ QueryExecutor::~QueryExecutor() { Stop(); }
 
 bool QueryExecutor::TrySubmit(absl::AnyInvocable<void() &&> task) {
   if (stopped_.load()) return false;
-  if (pending_.fetch_add(1) >= max_pending_) {
-    pending_.fetch_sub(1);
-    return false;
-  }
-  boost::asio::post(io_, [this, task = std::move(task)]() mutable {
+  std::optional<Reservation> slot = Reservation::TryTake(pending_, 1, max_pending_);
+  if (!slot.has_value()) return false;
+  boost::asio::post(io_, [task = std::move(task), slot = *std::move(slot)]() mutable {
     std::move(task)();
-    pending_.fetch_sub(1);
-  });
+  });  // the slot is given back when the task is done (or dropped unrun at Stop)
   return true;
 }
 

@@ -28,11 +28,11 @@ class QueryExecutor {
   void Stop();
 
  private:
-  const int max_pending_;
+  const size_t max_pending_;
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
-  std::atomic<int> pending_{0};
+  std::atomic<size_t> pending_{0};
   std::atomic<bool> stopped_{false};
 };
 
