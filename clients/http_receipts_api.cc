@@ -46,7 +46,12 @@ absl::Status HttpReceiptsApi::IssueOne(const ReceiptRequest& receipt) {
                        {"Idempotency-Key", receipt.idempotency_key}},
                       "",
                       "receipts"};
-  google::protobuf::util::MessageToJsonString(body, &request.body, print);
+  // Not retryable: the same event would fail the same way (a field that is not UTF-8).
+  if (const auto printed = google::protobuf::util::MessageToJsonString(body, &request.body, print);
+      !printed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("receipt body not printable as JSON: ", printed.message().as_string()));
+  }
 
   absl::StatusOr<HttpResponse> response = client_.Send(request);
   if (!response.ok()) return response.status();

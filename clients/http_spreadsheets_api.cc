@@ -25,7 +25,12 @@ absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const Tracke
                        {"Idempotency-Key", absl::StrCat(std::string(sheet), "/", row.event_id)}},
                       "",
                       "spreadsheets"};
-  google::protobuf::util::MessageToJsonString(body, &request.body);
+  // Not retryable: the same event would fail the same way (a field that is not UTF-8).
+  if (const auto printed = google::protobuf::util::MessageToJsonString(body, &request.body);
+      !printed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tracker row not printable as JSON: ", printed.message().as_string()));
+  }
   absl::StatusOr<HttpResponse> response = client_.Send(request);
   if (!response.ok()) return response.status();
   if (absl::Status status = StatusFromHttp(*response, "spreadsheets API"); !status.ok()) {

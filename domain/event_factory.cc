@@ -1,5 +1,7 @@
 #include "domain/event_factory.h"
 
+#include <cassert>
+
 #include "absl/strings/str_cat.h"
 #include "common/uuid.h"
 #include "tickets/v1/events.pb.h"
@@ -26,7 +28,10 @@ workers::Event MakeEvent(const tickets::v1::TicketStatusChange& ticket,
   event.ticket_id = std::move(ticket_id);
   event.idempotency_key = header->idempotency_key();
   event.correlation_id = header->correlation_id();
-  message.SerializeToString(&event.payload);
+  // Cannot fail: proto3 messages have no required fields to miss.
+  const bool serialized = message.SerializeToString(&event.payload);
+  assert(serialized);
+  (void)serialized;
   return event;
 }
 

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
+#include "rest/proto_json.h"
 
 namespace booking::server {
 
@@ -43,8 +44,8 @@ std::string ErrorJson(int grpc_code, const std::string& message, const std::stri
   // Fields in a fixed order; the message escaped by protobuf's JSON printer.
   google::protobuf::Value text;
   text.set_string_value(message);
-  std::string quoted;
-  google::protobuf::util::MessageToJsonString(text, &quoted);
+  // A message that is not UTF-8 cannot be printed: say so rather than send invalid JSON.
+  const std::string quoted = ToJson(text).value_or("\"(message not printable as JSON)\"");
   return absl::StrCat("{\"code\":", grpc_code, ",\"message\":", quoted,
                       ",\"details\":", details_json, "}");
 }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "rest/gateway_stream.h"
+#include "rest/proto_json.h"
 #include "rest/rest_error.h"
 
 namespace booking::server {
@@ -176,35 +177,30 @@ bool IsMetadataValue(std::string_view value) {
 }
 
 // The JSON of one field of `message` (for response_body): an array for an empty repeated field.
-std::string FieldJson(const Message& message, const FieldDescriptor& field,
-                      const google::protobuf::util::JsonPrintOptions& options) {
+absl::StatusOr<std::string> FieldJson(const Message& message, const FieldDescriptor& field,
+                                      const google::protobuf::util::JsonPrintOptions& options) {
   const Reflection* reflection = message.GetReflection();
   if (field.cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-    std::string out;
-    if (!field.is_repeated()) {
-      google::protobuf::util::MessageToJsonString(reflection->GetMessage(message, &field), &out,
-                                                  options);
-      return out;
-    }
-    out = "[";
+    if (!field.is_repeated()) return ToJson(reflection->GetMessage(message, &field), options);
+    std::string out = "[";
     for (int i = 0; i < reflection->FieldSize(message, &field); ++i) {
       if (i > 0) out += ",";
-      std::string element;
-      google::protobuf::util::MessageToJsonString(
-          reflection->GetRepeatedMessage(message, &field, i), &element, options);
-      out += element;
+      absl::StatusOr<std::string> element =
+          ToJson(reflection->GetRepeatedMessage(message, &field, i), options);
+      if (!element.ok()) return element.status();
+      out += *element;
     }
     return out + "]";
   }
-  std::string whole;
-  google::protobuf::util::MessageToJsonString(message, &whole, options);
+  absl::StatusOr<std::string> whole = ToJson(message, options);
+  if (!whole.ok()) return whole.status();
   google::protobuf::Struct parsed;
-  google::protobuf::util::JsonStringToMessage(whole, &parsed);
+  if (!google::protobuf::util::JsonStringToMessage(*whole, &parsed).ok()) {
+    return absl::InternalError("cannot read back the JSON printed for " + message.GetTypeName());
+  }
   auto it = parsed.fields().find(field.name());
   if (it == parsed.fields().end()) return field.is_repeated() ? "[]" : "{}";
-  std::string out;
-  google::protobuf::util::MessageToJsonString(it->second, &out);
-  return out;
+  return ToJson(it->second);
 }
 
 struct Call {
@@ -418,7 +414,12 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     metadata.emplace_back(std::move(key), value);
   }
   std::string bytes;
-  input->SerializeToString(&bytes);
+  if (!input->SerializeToString(&bytes)) {  // only a message missing required fields (proto2)
+    auto finish = std::move(call->done);
+    delete call;
+    finish(RestError(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request")));
+    return true;
+  }
   if (streaming) {
     std::unique_ptr<Call> owned(call);
     auto context = std::make_unique<grpc::ClientContext>();
@@ -458,10 +459,14 @@ bool JsonTranscoder::Handle(GatewayRequest request,
             const std::string& field = owned->route->binding.response_body;
             const FieldDescriptor* descriptor =
                 field.empty() ? nullptr : output_type->FindFieldByName(field);
-            if (descriptor != nullptr) {
-              response.body = FieldJson(*output, *descriptor, print);
+            absl::StatusOr<std::string> body = descriptor != nullptr
+                                                   ? FieldJson(*output, *descriptor, print)
+                                                   : ToJson(*output, print);
+            if (body.ok()) {
+              response.body = *std::move(body);
             } else {
-              google::protobuf::util::MessageToJsonString(*output, &response.body, print);
+              response = RestError(
+                  grpc::Status(grpc::StatusCode::INTERNAL, std::string(body.status().message())));
             }
           }
         }

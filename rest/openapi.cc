@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "rest/http_rules.h"
+#include "rest/proto_json.h"
 
 namespace booking::server {
 namespace {
@@ -370,7 +371,7 @@ std::string PrintJson(const Struct& document) {
   if (!status.ok()) {
     // Cannot happen for this tree (no NaN or infinite numbers); fall back to the plain printer.
     json.clear();
-    (void)google::protobuf::util::MessageToJsonString(document, &json);
+    json = ToJson(document).value_or("{}");
   }
   return json;
 }
