@@ -85,7 +85,7 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
     return absl::InvalidArgumentError(absl::StrCat("auth_tokens_file: no token in ", path_));
   }
   const size_t count = tokens->size();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   tokens_ = std::move(tokens);
   return count;
 }
@@ -93,7 +93,7 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
 unsigned TokenAuthenticator::ScopesOf(std::string_view token) const {
   std::shared_ptr<const std::vector<Entry>> tokens;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     tokens = tokens_;
   }
   unsigned scopes = 0;

@@ -3,7 +3,6 @@
 #include <grpcpp/server_context.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/mutex.h"
 
 namespace booking::server {
 
@@ -37,10 +37,11 @@ std::string_view ScopeName(Scope scope);
 class TokenAuthenticator {
  public:
   // INVALID_ARGUMENT naming the file when it cannot be read or holds no token.
-  static absl::StatusOr<std::unique_ptr<TokenAuthenticator>> FromFile(std::string path);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<TokenAuthenticator>> FromFile(
+      std::string path);
 
   // Re-reads the file; on failure keeps the tokens it had. Returns how many are accepted now.
-  absl::StatusOr<size_t> Reload();
+  [[nodiscard]] absl::StatusOr<size_t> Reload();
 
   // OK when the call's `authorization` metadata is `Bearer <accepted token>` with `scope`;
   // UNAUTHENTICATED when the token is missing or unknown, PERMISSION_DENIED when it lacks the
@@ -60,7 +61,7 @@ class TokenAuthenticator {
   explicit TokenAuthenticator(std::string path) : path_(std::move(path)) {}
 
   const std::string path_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::shared_ptr<const std::vector<Entry>> tokens_ ABSL_GUARDED_BY(mu_);
 };
 

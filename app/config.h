@@ -57,7 +57,7 @@ struct Config {
   EventLogKind event_log = EventLogKind::kPostgres;
   std::string instance_id;  // on the partition leases this process takes
   // The durable log.
-  workers::PgEventLogOptions log_writer;
+  workers::DurableEventLogOptions log_writer;
   workers::LaneOptions lanes;
   absl::Duration delivery_lease;
   workers::EventPrunerOptions pruner;

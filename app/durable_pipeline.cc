@@ -53,7 +53,7 @@ absl::Status DurablePipeline::Start() {
   if (absl::Status status = lanes_.Start(storage::StartFrom::kEarliest); !status.ok()) {
     return status;
   }
-  log_ = std::make_unique<workers::PgEventLog>(event_store_, log_options_);
+  log_ = std::make_unique<workers::DurableEventLog>(event_store_, log_options_);
   pruner_ = std::make_unique<workers::EventPruner>(event_store_, pruner_options_);
   return absl::OkStatus();
 }

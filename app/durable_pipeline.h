@@ -53,9 +53,9 @@ class DurablePipeline final : public EventPipeline {
   server::WatchHub watch_;
   workers::LeaseKeeper keeper_;
   workers::LanePool lanes_;
-  workers::PgEventLogOptions log_options_;
+  workers::DurableEventLogOptions log_options_;
   workers::EventPrunerOptions pruner_options_;
-  std::unique_ptr<workers::PgEventLog> log_;
+  std::unique_ptr<workers::DurableEventLog> log_;
   std::unique_ptr<workers::EventPruner> pruner_;
   bool stopped_ = false;
 };

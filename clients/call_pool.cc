@@ -18,15 +18,15 @@ CallPool::CallPool(int threads, std::string name) {
 
 CallPool::~CallPool() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   for (std::thread& thread : threads_) thread.join();
 }
 
 int CallPool::in_flight() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return busy_;
 }
 
@@ -34,15 +34,17 @@ void CallPool::Run() {
   while (true) {
     absl::AnyInvocable<void() &&> task;
     {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
+      MutexLock lock(mu_);
+      wake_.Await(mu_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !tasks_.empty();
+      });
       if (tasks_.empty()) return;  // stopping, and nothing left
       task = std::move(tasks_.front());
       tasks_.pop_front();
       ++busy_;
     }
     std::move(task)();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     --busy_;
   }
 }
@@ -53,23 +55,23 @@ void CallPool::RunAll(size_t n, absl::FunctionRef<void(size_t)> fn) {
     fn(0);
     return;
   }
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  size_t left = n;
+  Mutex done_mu;
+  CondVar done_cv;
+  size_t left = n;  // guarded by done_mu (a local cannot carry ABSL_GUARDED_BY)
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (size_t i = 0; i < n; ++i) {
       tasks_.push_back([&, i] {
         fn(i);
-        std::lock_guard done_lock(done_mu);
-        if (--left == 0) done_cv.notify_all();
+        MutexLock done_lock(done_mu);
+        if (--left == 0) done_cv.NotifyAll();
       });
     }
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   // Bounded: every task is a call with its own timeout.
-  std::unique_lock lock(done_mu);
-  done_cv.wait(lock, [&] { return left == 0; });
+  MutexLock lock(done_mu);
+  done_cv.Await(done_mu, [&] { return left == 0; });
 }
 
 }  // namespace booking::workers

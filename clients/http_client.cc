@@ -2,9 +2,11 @@
 
 #include <curl/curl.h>
 
-#include <mutex>
+#include <mutex>  // std::call_once
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "common/mutex.h"
 
 namespace booking::workers {
 namespace {
@@ -62,8 +64,8 @@ std::string RedactUrl(std::string_view url) {
 }
 
 struct HttpClient::Pool {
-  std::mutex mu;
-  std::vector<CURL*> idle;  // guarded by mu
+  Mutex mu;
+  std::vector<CURL*> idle ABSL_GUARDED_BY(mu);
 };
 
 HttpClient::HttpClient(HttpClientOptions options)
@@ -79,7 +81,7 @@ HttpClient::~HttpClient() {
 
 void* HttpClient::Acquire() {
   {
-    std::lock_guard lock(pool_->mu);
+    MutexLock lock(pool_->mu);
     if (!pool_->idle.empty()) {
       CURL* handle = pool_->idle.back();
       pool_->idle.pop_back();
@@ -90,7 +92,7 @@ void* HttpClient::Acquire() {
 }
 
 void HttpClient::Release(void* handle) {
-  std::lock_guard lock(pool_->mu);
+  MutexLock lock(pool_->mu);
   pool_->idle.push_back(static_cast<CURL*>(handle));
 }
 

@@ -49,14 +49,14 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
+  [[nodiscard]] absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
 
   // From now on calls fail at once with UNAVAILABLE, and calls in progress are aborted, so a
   // shutdown is not held up by a slow API (the deliveries are retried by the next instance).
   void Shutdown() { shutdown_.store(true); }
 
  private:
-  absl::StatusOr<HttpResponse> SendOnce(const HttpRequest& request);
+  [[nodiscard]] absl::StatusOr<HttpResponse> SendOnce(const HttpRequest& request);
   void* Acquire();
   void Release(void* handle);
 
@@ -69,6 +69,6 @@ class HttpClient {
 // Maps an HTTP answer to a status: 2xx OK; 408, 429 and 5xx UNAVAILABLE (retry can help); other
 // codes are not retryable (400/422 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
 // 404 NOT_FOUND, 409 ALREADY_EXISTS, the rest FAILED_PRECONDITION). `what` names the call.
-absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
+[[nodiscard]] absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
 
 }  // namespace booking::workers

@@ -18,27 +18,27 @@ void PeriodicTask::Start() {
 
 void PeriodicTask::Wake() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     woken_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 void PeriodicTask::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void PeriodicTask::Run() {
   while (true) {
     {
-      std::unique_lock lock(mu_);
-      wake_.wait_for(lock, absl::ToChronoNanoseconds(interval_),
-                     [this] { return stopping_ || woken_; });
+      MutexLock lock(mu_);
+      wake_.AwaitFor(mu_, interval_,
+                     [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || woken_; });
       if (stopping_) return;
       woken_ = false;
     }

@@ -14,7 +14,7 @@
 
 namespace booking::workers {
 
-PgEventLog::PgEventLog(storage::EventStore& store, PgEventLogOptions options)
+DurableEventLog::DurableEventLog(storage::EventStore& store, DurableEventLogOptions options)
     : store_(store), options_(std::move(options)) {
   for (int i = 0; i < std::max(1, options_.writers); ++i) {
     writers_.emplace_back([this, i] {
@@ -24,14 +24,14 @@ PgEventLog::PgEventLog(storage::EventStore& store, PgEventLogOptions options)
   }
 }
 
-PgEventLog::~PgEventLog() {
+DurableEventLog::~DurableEventLog() {
   stopping_.store(true);
   // Appends already past their check finish enqueueing (a few instructions; bounded).
   for (int i = 0; i < 100000 && appending_.load() > 0; ++i) std::this_thread::yield();
   for (std::thread& writer : writers_) writer.join();  // they commit what is queued, then exit
 }
 
-void PgEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCallback done) {
+void DurableEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCallback done) {
   const size_t n = events.size();
   appending_.fetch_add(1);
   absl::Status refused;
@@ -49,7 +49,7 @@ void PgEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCall
   if (!refused.ok()) std::move(done)(refused);
 }
 
-void PgEventLog::Run() {
+void DurableEventLog::Run() {
   std::optional<Pending> carry;  // taken, but over the batch limit: first of the next batch
   while (true) {
     std::vector<Pending> batch;
@@ -91,7 +91,7 @@ void PgEventLog::Run() {
   }
 }
 
-void PgEventLog::Commit(std::vector<Pending> batch) {
+void DurableEventLog::Commit(std::vector<Pending> batch) {
   // Two calls with one key in one statement would both look new: the later one is refused
   // (the service lets only one call per key reach the log at a time, so this is rare).
   {
@@ -158,7 +158,7 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
     }
   }
   {
-    std::lock_guard lock(stats_mu_);
+    MutexLock lock(stats_mu_);
     ++stats_.commits;
     stats_.events += static_cast<long long>(appended->size());
     stats_.largest_batch = std::max(stats_.largest_batch, records.size());
@@ -183,8 +183,8 @@ void PgEventLog::Commit(std::vector<Pending> batch) {
   }
 }
 
-PgEventLog::Stats PgEventLog::stats() const {
-  std::lock_guard lock(stats_mu_);
+DurableEventLog::Stats DurableEventLog::stats() const {
+  MutexLock lock(stats_mu_);
   return stats_;
 }
 

@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -12,13 +11,14 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "metrics/metrics.h"
 #include "pipeline/event_log.h"
 #include "storage/event_store.h"
 
 namespace booking::workers {
 
-struct PgEventLogOptions {
+struct DurableEventLogOptions {
   size_t max_batch_events = 2000;                   // events in one group commit
   absl::Duration max_delay = absl::ZeroDuration();  // wait for more before committing
   size_t max_pending_events = 20000;  // beyond this, Append refuses (RESOURCE_EXHAUSTED)
@@ -37,12 +37,12 @@ struct PgEventLogOptions {
 // for more, in one statement. Only then is each call's callback run, from the writer thread.
 // Handlers read the events from the log (HandlerLane); on_commit tells them there is something
 // to read.
-class PgEventLog final : public EventLog {
+class DurableEventLog final : public EventLog {
  public:
-  PgEventLog(storage::EventStore& store, PgEventLogOptions options);
-  ~PgEventLog() override;  // commits what is pending, then stops
-  PgEventLog(const PgEventLog&) = delete;
-  PgEventLog& operator=(const PgEventLog&) = delete;
+  DurableEventLog(storage::EventStore& store, DurableEventLogOptions options);
+  ~DurableEventLog() override;  // commits what is pending, then stops
+  DurableEventLog(const DurableEventLog&) = delete;
+  DurableEventLog& operator=(const DurableEventLog&) = delete;
 
   using EventLog::Append;
   void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
@@ -65,12 +65,12 @@ class PgEventLog final : public EventLog {
   void Commit(std::vector<Pending> batch);
 
   storage::EventStore& store_;
-  const PgEventLogOptions options_;
+  const DurableEventLogOptions options_;
   moodycamel::BlockingConcurrentQueue<Pending> queue_;
   std::atomic<size_t> pending_events_{0};  // appended, not yet taken by a writer
   std::atomic<int> appending_{0};          // Append calls between their check and enqueue
   std::atomic<bool> stopping_{false};
-  mutable std::mutex stats_mu_;
+  mutable Mutex stats_mu_;
   Stats stats_ ABSL_GUARDED_BY(stats_mu_);
   std::vector<std::thread> writers_;
 };

@@ -1,12 +1,11 @@
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <atomic>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/periodic_task.h"
 #include "storage/event_store.h"
 
 namespace booking::workers {
@@ -21,7 +20,7 @@ struct EventPrunerOptions {
 
 // Keeps the events table from growing for ever: every `interval` deletes events older than
 // `retention` whose deliveries are all done, in short batches. Several instances may run it at
-// once; they only share the work. Its own thread.
+// once; they only share the work. A PeriodicTask of its own.
 class EventPruner {
  public:
   EventPruner(storage::EventStore& store, EventPrunerOptions options);
@@ -31,17 +30,15 @@ class EventPruner {
 
   // One round: batches until one deletes less than a full batch (or max_batches). Returns how
   // many events it deleted.
-  absl::StatusOr<long long> PruneOnce();
+  [[nodiscard]] absl::StatusOr<long long> PruneOnce();
 
  private:
-  void Run();
+  void Round();  // on the task's thread
 
   storage::EventStore& store_;
   const EventPrunerOptions options_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::atomic<bool> stopping_{false};  // ends a round between batches
+  PeriodicTask task_;                  // last: stopped first, before what it uses goes
 };
 
 }  // namespace booking::workers

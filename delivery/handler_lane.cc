@@ -47,15 +47,15 @@ void HandlerLane::Start() {
 
 void HandlerLane::Wake() {
   {
-    std::lock_guard lock(wake_mu_);
+    MutexLock lock(wake_mu_);
     woken_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
 }
 
 void HandlerLane::RequestStop() {
   stopping_.store(true, std::memory_order_release);
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 void HandlerLane::Join() {
@@ -63,8 +63,8 @@ void HandlerLane::Join() {
 }
 
 bool HandlerLane::SleepUnlessStopped(absl::Duration duration) {
-  std::unique_lock lock(wake_mu_);
-  wake_.wait_for(lock, absl::ToChronoNanoseconds(duration), [this] { return stopping(); });
+  MutexLock lock(wake_mu_);
+  wake_.AwaitFor(wake_mu_, duration, [this] { return stopping(); });
   return !stopping();
 }
 
@@ -73,9 +73,11 @@ void HandlerLane::Run() {
     const int read = RunOnce();
     if (read >= options_.batch_per_partition) continue;  // a full batch: more is waiting
     if (read == 0) {
-      std::unique_lock lock(wake_mu_);
-      wake_.wait_for(lock, absl::ToChronoNanoseconds(options_.poll_interval),
-                     [this] { return stopping() || woken_; });
+      MutexLock lock(wake_mu_);
+      auto woken_or_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
+        return stopping() || woken_;
+      };
+      wake_.AwaitFor(wake_mu_, options_.poll_interval, woken_or_stopping);
       woken_ = false;
     }
     // Under load commits wake the lane constantly: let events gather for a moment, so a read
@@ -86,7 +88,7 @@ void HandlerLane::Run() {
 }
 
 void HandlerLane::NoteError(const absl::Status& status) {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   status_.last_error = status.ToString();
   status_.last_error_at = absl::Now();
 }
@@ -134,7 +136,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
     if (metrics_ != nullptr) metrics_->HandlerRedeliveries(name_, redelivered);
   }
   {
-    std::lock_guard lock(status_mu_);
+    MutexLock lock(status_mu_);
     status_.in_flight = static_cast<int>(mine.size());
     status_.redelivered += redelivered;
   }
@@ -149,7 +151,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
         mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), first + chunk)));
     const bool finished = WorkOn(part, items);
     {
-      std::lock_guard lock(status_mu_);
+      MutexLock lock(status_mu_);
       status_.breaker = breaker_.state();
     }
     Commit(batch, items);
@@ -157,7 +159,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
     // log for the next owner rather than delaying the stop by a chunk of slow calls each.
     if (!finished || stopping()) break;
   }
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   status_.in_flight = 0;
   status_.retry_backlog = 0;
 }
@@ -204,7 +206,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
     int left = 0;
     for (size_t i : part) left += items[i].state == Item::State::kPending ? 1 : 0;
     {
-      std::lock_guard lock(status_mu_);
+      MutexLock lock(status_mu_);
       status_.succeeded += succeeded;
       status_.dead_lettered += dead;
       status_.retried += retryable;
@@ -222,7 +224,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
     if (first_failure == absl::InfiniteFuture()) first_failure = now;
     const std::string error = first_failed->reason;
     {
-      std::lock_guard lock(status_mu_);
+      MutexLock lock(status_mu_);
       status_.breaker = breaker_.state();
       status_.last_error = error;
       status_.last_error_at = now;
@@ -239,7 +241,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
       }
       spdlog::warn("dead letters handler={} count={} reason={}", name_, given_up, LogValue(reason));
       if (metrics_ != nullptr) metrics_->Deliveries(name_, "dead_letter", given_up);
-      std::lock_guard lock(status_mu_);
+      MutexLock lock(status_mu_);
       status_.dead_lettered += given_up;
       return true;
     }
@@ -345,7 +347,7 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
         spdlog::warn("progress dropped: partitions changed owner handler={} partitions={}", name_,
                      result->stale_partitions);
         if (metrics_ != nullptr) metrics_->HandlerStaleCommits(name_, result->stale_partitions);
-        std::lock_guard lock(status_mu_);
+        MutexLock lock(status_mu_);
         status_.stale_commits += result->stale_partitions;
       }
       return;
@@ -363,7 +365,7 @@ void HandlerLane::Commit(const storage::HandlerBatchRead& batch, const std::vect
 }
 
 HandlerStatus HandlerLane::status() const {
-  std::lock_guard lock(status_mu_);
+  MutexLock lock(status_mu_);
   return status_;
 }
 

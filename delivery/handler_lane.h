@@ -1,15 +1,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "delivery/lease_keeper.h"
 #include "delivery/retry_policy.h"
 #include "domain/event.h"
@@ -110,11 +109,11 @@ class HandlerLane {
   absl::Time next_redelivery_check_ = absl::InfinitePast();  // lane thread only
 
   std::atomic<bool> stopping_{false};
-  std::mutex wake_mu_;
-  std::condition_variable wake_;
+  Mutex wake_mu_;
+  CondVar wake_;
   bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
 
-  mutable std::mutex status_mu_;
+  mutable Mutex status_mu_;
   HandlerStatus status_ ABSL_GUARDED_BY(status_mu_);
   std::thread thread_;
 };

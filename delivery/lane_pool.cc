@@ -1,10 +1,10 @@
 #include "delivery/lane_pool.h"
 
-#include <condition_variable>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
@@ -88,27 +88,26 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
   started_ = false;
   for (const auto& lane : lanes_) lane->RequestStop();
   // Join on a helper thread, so a lane stuck in a slow call can be hurried after `grace`.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool joined = false;
+  Mutex mu;
+  CondVar cv;
+  bool joined = false;  // guarded by mu (a local cannot carry ABSL_GUARDED_BY)
   std::thread joiner([&] {
     for (const auto& lane : lanes_) lane->Join();
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     joined = true;
-    cv.notify_all();
+    cv.NotifyAll();
   });
+  bool in_time = false;
   {
-    std::unique_lock lock(mu);
-    if (!cv.wait_for(lock, absl::ToChronoNanoseconds(grace), [&] { return joined; }) && when_late) {
-      lock.unlock();
-      when_late();
-    }
+    MutexLock lock(mu);
+    in_time = cv.AwaitFor(mu, grace, [&] { return joined; });
   }
+  if (!in_time && when_late) when_late();  // without the lock, as before
   joiner.join();
 }
 
 absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
-  std::lock_guard lock(lag_mu_);
+  MutexLock lock(lag_mu_);
   const absl::Time now = absl::Now();
   if (now - lag_counted_at_ >= kLagMaxAge) {
     // On failure the last figures stay (the database is away), and the next ask tries again.

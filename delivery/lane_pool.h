@@ -1,7 +1,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "common/mutex.h"
 #include "delivery/handler_lane.h"
 #include "delivery/lease_keeper.h"
 #include "metrics/metrics.h"
@@ -47,7 +47,7 @@ class LanePool {
 
   storage::HandlerLog& log_;
   std::vector<std::unique_ptr<HandlerLane>> lanes_;
-  mutable std::mutex lag_mu_;  // held while counting: concurrent askers share one count
+  mutable Mutex lag_mu_;  // held while counting: concurrent askers share one count
   mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
   mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   absl::Status config_error_;  // a handler the log cannot run, reported by Start

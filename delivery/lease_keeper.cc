@@ -27,7 +27,7 @@ void LeaseKeeper::Stop() {
   task_.Stop();
   std::vector<int> partitions;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const auto& [partition, epoch] : held_) partitions.push_back(partition);
     held_.clear();
   }
@@ -42,7 +42,7 @@ void LeaseKeeper::Stop() {
 
 std::vector<storage::PartitionLease> LeaseKeeper::Acquire() {
   std::vector<storage::PartitionLease> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [partition, epoch] : held_) {
     if (handing_over_.contains(partition)) continue;
     out.push_back({partition, epoch});
@@ -54,7 +54,7 @@ std::vector<storage::PartitionLease> LeaseKeeper::Acquire() {
 }
 
 void LeaseKeeper::Done(const std::vector<storage::PartitionLease>& partitions) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const storage::PartitionLease& lease : partitions) {
     auto it = in_flight_.find(lease.partition);
     if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
@@ -62,7 +62,7 @@ void LeaseKeeper::Done(const std::vector<storage::PartitionLease>& partitions) {
 }
 
 int LeaseKeeper::held() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int>(held_.size());
 }
 
@@ -91,7 +91,7 @@ void LeaseKeeper::RunOnce() {
   }
   std::vector<int> release;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     held_.clear();
     for (const auto& lease : *renewed) held_[lease.partition] = lease.epoch;
     for (const auto& lease : claimed) held_[lease.partition] = lease.epoch;

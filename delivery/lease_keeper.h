@@ -1,7 +1,6 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -9,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/periodic_task.h"
 #include "storage/handler_log.h"
 
@@ -54,7 +54,7 @@ class LeaseKeeper {
   storage::HandlerLog& log_;
   const LeaseKeeperOptions options_;
   std::function<void()> on_gain_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<int, int64_t> held_ ABSL_GUARDED_BY(mu_);   // partition -> epoch
   absl::flat_hash_map<int, int> in_flight_ ABSL_GUARDED_BY(mu_);  // partition -> batches
   absl::flat_hash_set<int> handing_over_ ABSL_GUARDED_BY(mu_);    // not read any more

@@ -30,10 +30,12 @@ struct Metrics::Children {
   // The child for `key`, made by `make` (a Family::Add) the first time.
   template <typename Make>
   prometheus::Counter* Counter(std::string key, Make make) {
+    MutexLock lock(mu);
     return Find(counters, std::move(key), make);
   }
   template <typename Make>
   prometheus::Histogram* Histogram(std::string key, Make make) {
+    MutexLock lock(mu);
     return Find(histograms, std::move(key), make);
   }
 
@@ -41,15 +43,16 @@ struct Metrics::Children {
   prometheus::Histogram* commit_latency = nullptr;  // set once by the constructor
 
  private:
+  // `children` is one of the maps below: the caller holds mu.
   template <typename T, typename Make>
-  T* Find(absl::flat_hash_map<std::string, T*>& children, std::string key, Make make) {
-    std::lock_guard lock(mu);
+  T* Find(absl::flat_hash_map<std::string, T*>& children, std::string key, Make make)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     auto [it, inserted] = children.try_emplace(std::move(key));
     if (inserted) it->second = make();
     return it->second;
   }
 
-  std::mutex mu;
+  Mutex mu;
   absl::flat_hash_map<std::string, prometheus::Counter*> counters ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
 };
@@ -223,20 +226,20 @@ void Metrics::ExternalCall(std::string_view api, std::string_view status) {
 }
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
-  std::lock_guard lock(gauges_mu_);
+  MutexLock lock(gauges_mu_);
   gauges_.push_back({std::move(name), std::move(help), std::move(read), nullptr});
 }
 
 void Metrics::AddHandlerGauge(std::string name, std::string help,
                               std::function<std::vector<std::pair<std::string, double>>()> read) {
-  std::lock_guard lock(gauges_mu_);
+  MutexLock lock(gauges_mu_);
   gauges_.push_back({std::move(name), std::move(help), nullptr, std::move(read)});
 }
 
 std::string Metrics::Render() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  std::lock_guard lock(gauges_mu_);
+  MutexLock lock(gauges_mu_);
   for (const Gauge& gauge : gauges_) {
     out << "# HELP " << gauge.name << ' ' << gauge.help << "\n# TYPE " << gauge.name << " gauge\n";
     if (gauge.read) {

@@ -2,13 +2,13 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace prometheus {
 class Registry;
@@ -67,7 +67,7 @@ class Metrics {
     std::function<double()> read;
     std::function<std::vector<std::pair<std::string, double>>()> read_per_handler;
   };
-  mutable std::mutex gauges_mu_;
+  mutable Mutex gauges_mu_;
   std::vector<Gauge> gauges_ ABSL_GUARDED_BY(gauges_mu_);
 };
 

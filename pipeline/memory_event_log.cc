@@ -26,7 +26,7 @@ void MemoryEventLog::Append(CallIdentity call, std::vector<Event> events, Append
 }
 
 absl::StatusOr<AppendResult> MemoryEventLog::Publish(CallIdentity call, std::vector<Event> events) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const absl::Time now = absl::Now();
   ForgetExpired(now);
   if (!call.idempotency_key.empty()) {

@@ -2,13 +2,13 @@
 
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "metrics/metrics.h"
 #include "pipeline/event_log.h"
 #include "pipeline/event_queue.h"
@@ -35,12 +35,12 @@ class MemoryEventLog final : public EventLog {
   void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
 
  private:
-  absl::StatusOr<AppendResult> Publish(CallIdentity call, std::vector<Event> events);
+  [[nodiscard]] absl::StatusOr<AppendResult> Publish(CallIdentity call, std::vector<Event> events);
   void ForgetExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventQueue& queue_;
   const MemoryEventLogOptions options_;
-  std::mutex mu_;
+  Mutex mu_;
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);  // of events
   std::deque<std::pair<absl::Time, std::string>> key_order_ ABSL_GUARDED_BY(mu_);

@@ -16,15 +16,15 @@ WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
 void WorkerPool::Start() {
   const int n = options_.threads > 0 ? options_.threads : 1;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     running_ = n;
   }
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] {
       Run(i);
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       --running_;
-      exited_.notify_all();
+      exited_.NotifyAll();
     });
   }
 }
@@ -36,10 +36,10 @@ size_t WorkerPool::Stop(absl::Duration drain_timeout, std::function<void()> when
   stopping_.store(true);
   bool late;
   {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     // A little past the deadline: workers notice it at their next poll.
-    late = !exited_.wait_until(lock, absl::ToChronoTime(deadline + 2 * options_.poll_interval),
-                               [this] { return running_ == 0; });
+    auto all_exited = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
+    late = !exited_.AwaitUntil(mu_, deadline + 2 * options_.poll_interval, all_exited);
   }
   if (late && when_late) when_late();
   for (std::thread& thread : threads_) thread.join();

@@ -1,14 +1,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "domain/event.h"
 #include "pipeline/event_queue.h"
 
@@ -53,9 +53,9 @@ class WorkerPool {
   const ProcessFn process_;
   const WorkerPoolOptions options_;
   std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable exited_;
-  int running_ = 0;  // guarded by mu_
+  Mutex mu_;
+  CondVar exited_;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> drain_deadline_ns_{0};  // absl::ToUnixNanos of the drain deadline
   std::atomic<long long> processed_{0};

@@ -4,13 +4,13 @@
 #include <grpcpp/support/client_callback.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/periodic_task.h"
 #include "rest/http_types.h"
 
@@ -44,7 +44,7 @@ class GatewayStream {
 
    private:
     void TickAll();
-    std::mutex mu_;
+    Mutex mu_;
     std::vector<std::weak_ptr<Timed>> timed_ ABSL_GUARDED_BY(mu_);
     workers::PeriodicTask task_;
   };

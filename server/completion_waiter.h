@@ -1,13 +1,13 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/periodic_task.h"
 #include "storage/progress_reader.h"
 
@@ -65,7 +65,7 @@ class CompletionWaiter {
 
   storage::ProgressReader& reader_;
   const std::vector<std::string> storing_handlers_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::unique_ptr<Waiting>> waiting_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_error_log_ = absl::InfinitePast();  // polling thread only

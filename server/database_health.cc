@@ -1,9 +1,5 @@
 #include "server/database_health.h"
 
-#include <pthread.h>
-
-#include <pqxx/pqxx>
-
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
@@ -16,44 +12,26 @@ DatabaseHealth::DatabaseHealth(storage::ConnectionPool& pool,
     : pool_(pool),
       health_(health),
       services_(std::move(services)),
-      interval_(interval),
-      reachable_(reachable) {
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "db-health");
-    Run();
-  });
+      reachable_(reachable),
+      task_("db-health", interval, [this] { Check(); }) {
+  task_.Start();
+  task_.Wake();  // the first check now, not one interval from now
 }
 
-DatabaseHealth::~DatabaseHealth() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
+DatabaseHealth::~DatabaseHealth() { task_.Stop(); }
 
-void DatabaseHealth::Run() {
-  bool serving = true;
-  while (true) {
-    absl::Status status = pool_.Run([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); });
-    if (status.ok() != serving) {
-      serving = status.ok();
-      if (serving) {
-        spdlog::info("postgres reachable again: health SERVING");
-      } else {
-        spdlog::error("postgres unreachable: health NOT_SERVING error={}",
-                      LogValue(status.ToString()));
-      }
-      if (reachable_ != nullptr) reachable_->store(serving);
-      health_.SetServingStatus(serving);
-      for (const std::string& service : services_) health_.SetServingStatus(service, serving);
-    }
-    std::unique_lock lock(mu_);
-    if (wake_.wait_for(lock, absl::ToChronoNanoseconds(interval_), [this] { return stopping_; })) {
-      return;
-    }
+void DatabaseHealth::Check() {
+  const absl::Status status = pool_.Ping();
+  if (status.ok() == serving_) return;
+  serving_ = status.ok();
+  if (serving_) {
+    spdlog::info("postgres reachable again: health SERVING");
+  } else {
+    spdlog::error("postgres unreachable: health NOT_SERVING error={}", LogValue(status.ToString()));
   }
+  if (reachable_ != nullptr) reachable_->store(serving_);
+  health_.SetServingStatus(serving_);
+  for (const std::string& service : services_) health_.SetServingStatus(service, serving_);
 }
 
 }  // namespace booking::server

@@ -3,13 +3,11 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/periodic_task.h"
 #include "storage/connection_pool.h"
 
 namespace booking::server {
@@ -28,17 +26,14 @@ class DatabaseHealth {
   DatabaseHealth& operator=(const DatabaseHealth&) = delete;
 
  private:
-  void Run();
+  void Check();  // on the task's thread only
 
   storage::ConnectionPool& pool_;
   grpc::HealthCheckServiceInterface& health_;
   const std::vector<std::string> services_;
-  const absl::Duration interval_;
   std::atomic<bool>* const reachable_;
-  std::mutex mu_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mu_
-  std::thread thread_;
+  bool serving_ = true;         // task thread only
+  workers::PeriodicTask task_;  // last: stopped first, before what it uses goes
 };
 
 }  // namespace booking::server

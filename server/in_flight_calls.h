@@ -1,6 +1,5 @@
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -8,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "common/mutex.h"
 #include "pipeline/event_log.h"
 
 namespace booking::server {
@@ -33,9 +33,9 @@ class InFlightCalls {
   size_t keys_in_flight() const;
 
  private:
-  // std::mutex, not absl::Mutex: Debian's libabsl is not built for ThreadSanitizer, which then
-  // cannot see absl::Mutex's ordering.
-  mutable std::mutex mu_;
+  // booking::Mutex (a pthread mutex underneath), not absl::Mutex: Debian's libabsl is not built
+  // for ThreadSanitizer, which then cannot see absl::Mutex's ordering.
+  mutable Mutex mu_;
   absl::flat_hash_map<std::string, std::vector<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -12,7 +12,7 @@
 namespace booking::server {
 
 std::vector<storage::StepRecord> WatchSubscription::Take(size_t max) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<storage::StepRecord> taken;
   while (!queue_.empty() && taken.size() < max) {
     taken.push_back(std::move(queue_.front()));
@@ -22,24 +22,24 @@ std::vector<storage::StepRecord> WatchSubscription::Take(size_t max) {
 }
 
 absl::Status WatchSubscription::ended() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return ended_;
 }
 
 size_t WatchSubscription::queued() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 
 bool WatchSubscription::Push(storage::StepRecord step, size_t buffer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (queue_.size() >= buffer) return false;
   queue_.push_back(std::move(step));
   return true;
 }
 
 void WatchSubscription::End(absl::Status status) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (ended_.ok()) ended_ = std::move(status);
 }
 
@@ -53,7 +53,7 @@ void WatchHub::Start() { task_.Start(); }
 void WatchHub::Stop() {
   std::vector<Subscription> ended;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopped_ = true;
     ended.swap(all_);
     by_ticket_.clear();
@@ -73,7 +73,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
   Subscription s(new WatchSubscription(std::move(ticket_ids), std::move(wake)));
   bool history = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) {
       s->End(absl::UnavailableError("the server is shutting down"));
       return s;
@@ -101,7 +101,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
 }
 
 void WatchHub::Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Remove(subscription);
 }
 
@@ -129,7 +129,7 @@ void WatchHub::Remove(const Subscription& s) {
 }
 
 size_t WatchHub::subscribers() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return all_.size();
 }
 
@@ -149,12 +149,12 @@ void WatchHub::LogError(const absl::Status& status) {
 }
 
 void WatchHub::Round() {
-  std::lock_guard round(round_mu_);
+  MutexLock round(round_mu_);
   const absl::Time now = absl::Now();
   std::vector<Subscription> fresh;
   bool idle = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     idle = all_.empty();
     for (const Subscription& s : all_) {
       if (s->wants_history) fresh.push_back(s);
@@ -167,7 +167,7 @@ void WatchHub::Round() {
       LogError(latest.status());
       return;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!positioned_) {
       positioned_ = true;
       cursor_ = *latest;
@@ -197,7 +197,7 @@ void WatchHub::Round() {
       LogError(page.status());  // it stays fresh: tried again next round
       continue;
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     woken.push_back(s);
     for (storage::StepRecord& step : *page) {
       s->after = step.position;
@@ -214,9 +214,9 @@ void WatchHub::Round() {
       break;
     }
     if (steps->empty()) break;
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const storage::StepRecord& step : *steps) {
-      auto deliver = [&](const Subscription& s) {
+      auto deliver = [&](const Subscription& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         if (!Deliver(s, step)) {
           overflowed.push_back(s);
         } else if (!s->wants_history) {
@@ -237,7 +237,7 @@ void WatchHub::Round() {
         absl::StrCat("the stream fell more than ", options_.buffer,
                      " steps behind; read faster, or watch again with the last resume_token")));
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       Remove(s);
     }
     woken.push_back(s);

@@ -3,7 +3,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "common/periodic_task.h"
 #include "storage/step_log.h"
 
@@ -32,7 +32,7 @@ class WatchSubscription {
   // Up to `max` steps to send next (history first, then live steps, in order).
   std::vector<storage::StepRecord> Take(size_t max);
   // OK while the stream goes on; once it has ended (too slow, shutdown, an error), why.
-  absl::Status ended() const;
+  [[nodiscard]] absl::Status ended() const;
   size_t queued() const;
 
  private:
@@ -50,7 +50,7 @@ class WatchSubscription {
   bool wants_history = false;  // catching up: steps up to the hub's cursor still to be read
   // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
   const std::function<void()> wake;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::deque<storage::StepRecord> queue_ ABSL_GUARDED_BY(mu_);
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
 };
@@ -93,21 +93,22 @@ class WatchHub {
   // Queues the step unless the subscription is past it; false when the buffer is full.
   bool Deliver(const Subscription& subscription, const storage::StepRecord& step)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LogError(const absl::Status& status);
+  void LogError(const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_);
 
   storage::StepLog& steps_;
   const WatchOptions options_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<Subscription> all_ ABSL_GUARDED_BY(mu_);  // every subscription
   absl::flat_hash_map<std::string, std::vector<Subscription>> by_ticket_ ABSL_GUARDED_BY(mu_);
   std::vector<Subscription> every_ticket_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  std::mutex round_mu_;  // one round at a time (the thread, or RunOnce)
-  // Written under both locks, read under either: steps up to here are handed out.
+  Mutex round_mu_;  // one round at a time (the thread, or RunOnce)
+  // Written under both locks, read under either: steps up to here are handed out. (No
+  // annotation says "either"; Round holds round_mu_, Subscribe mu_.)
   bool positioned_ = false;
   storage::LogPosition cursor_;
-  absl::Time last_follow_ = absl::InfinitePast();     // under round_mu_
-  absl::Time last_error_log_ = absl::InfinitePast();  // under round_mu_
+  absl::Time last_follow_ ABSL_GUARDED_BY(round_mu_) = absl::InfinitePast();
+  absl::Time last_error_log_ ABSL_GUARDED_BY(round_mu_) = absl::InfinitePast();
   workers::PeriodicTask task_;
 };
 

@@ -32,7 +32,7 @@ ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options
   slots_.reserve(size);
   for (int i = 0; i < size; ++i) slots_.push_back(std::make_unique<Slot>());
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (auto& slot : slots_) idle_.push_back(slot.get());
   }
   if (options_.transaction_timeout > absl::ZeroDuration()) {
@@ -45,15 +45,15 @@ ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options
 
 ConnectionPool::~ConnectionPool() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  stop_.notify_all();
+  stop_.NotifyAll();
   if (watchdog_.joinable()) watchdog_.join();
 }
 
 void ConnectionPool::Arm(Slot& slot, absl::Duration timeout) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   slot.fd = slot.conn != nullptr ? slot.conn->sock() : -1;
   slot.timeout = timeout;
   slot.deadline = timeout > absl::ZeroDuration() ? absl::Now() + timeout : absl::InfiniteFuture();
@@ -61,16 +61,16 @@ void ConnectionPool::Arm(Slot& slot, absl::Duration timeout) {
 }
 
 void ConnectionPool::Disarm(Slot& slot) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   slot.fd = -1;  // from here the socket may be closed, and its number reused
   slot.deadline = absl::InfiniteFuture();
 }
 
 void ConnectionPool::Watch() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     // A tenth of a second late at most; checking a handful of slots costs nothing.
-    stop_.wait_for(lock, std::chrono::milliseconds(100));
+    stop_.WaitFor(mu_, absl::Milliseconds(100));
     const absl::Time now = absl::Now();
     for (auto& slot : slots_) {
       if (slot->fd < 0 || slot->cut || slot->deadline > now) continue;
@@ -85,11 +85,11 @@ void ConnectionPool::Watch() {
 }
 
 absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   if (idle_.empty()) {
     ++waits_;
-    if (!idle_changed_.wait_for(lock, absl::ToChronoNanoseconds(options_.acquire_timeout),
-                                [this] { return !idle_.empty(); })) {
+    auto has_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); };
+    if (!idle_changed_.AwaitFor(mu_, options_.acquire_timeout, has_idle)) {
       return absl::ResourceExhaustedError(absl::StrCat(
           "no database connection free within ", absl::FormatDuration(options_.acquire_timeout),
           " (pool size ", slots_.size(), ")"));
@@ -102,10 +102,10 @@ absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
 
 void ConnectionPool::Release(Slot* slot) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     idle_.push_back(slot);
   }
-  idle_changed_.notify_one();
+  idle_changed_.NotifyOne();
 }
 
 absl::Status ConnectionPool::Open(Slot& slot) {
@@ -114,7 +114,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
         WithNetworkTimeouts(WithConnectTimeout(options_.database_url, options_.connect_timeout),
                             options_.transaction_timeout));
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       slot.fd = conn->sock();  // the set-up statements below are bounded too
     }
     {
@@ -139,7 +139,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
     slot.conn.reset();
     return StatusFromPgException(e);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++reconnects_;
   return absl::OkStatus();
 }
@@ -176,7 +176,7 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       status = StatusFromPgException(e);
       bool cut = false;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         cut = slot.cut;
       }
       if (cut) {
@@ -197,6 +197,10 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
   Disarm(slot);
   Release(&slot);
   return status;
+}
+
+absl::Status ConnectionPool::Ping() {
+  return Run([](pqxx::transaction_base& txn) { txn.exec("SELECT 1"); });
 }
 
 absl::Status ConnectionPool::Warm() {
@@ -221,7 +225,7 @@ absl::Status ConnectionPool::Warm() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   PoolStats stats;
   stats.size = static_cast<int>(slots_.size());
   stats.in_use = stats.size - static_cast<int>(idle_.size());

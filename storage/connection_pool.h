@@ -1,8 +1,6 @@
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -13,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace pqxx {
 class connection_base;
@@ -66,44 +65,49 @@ class ConnectionPool {
 
   // Runs `fn` inside one transaction and commits it when `fn` returns. libpqxx exceptions from
   // `fn` or the commit come back as statuses (see pg_errors.h); other exceptions propagate.
-  absl::Status Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn);
+  [[nodiscard]] absl::Status Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn);
   // Same, bounded by `timeout` instead of the pool's transaction_timeout (migrations).
-  absl::Status Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn,
-                        absl::Duration timeout);
+  [[nodiscard]] absl::Status Transact(absl::FunctionRef<void(pqxx::transaction_base&)> fn,
+                                      absl::Duration timeout);
 
   // Like Transact, but in autocommit mode: for work that is ONE statement, atomic by itself. It
   // saves the BEGIN and COMMIT round trips, which under load are most of a short write's time.
-  absl::Status Run(absl::FunctionRef<void(pqxx::transaction_base&)> fn);
+  [[nodiscard]] absl::Status Run(absl::FunctionRef<void(pqxx::transaction_base&)> fn);
 
   // Opens every connection now, so start-up fails fast on a wrong URL.
-  absl::Status Warm();
+  [[nodiscard]] absl::Status Warm();
+
+  // One round trip (SELECT 1) on a connection of the pool, within its timeouts: OK when the
+  // database answers.
+  [[nodiscard]] absl::Status Ping();
 
   PoolStats stats() const;
   const PoolOptions& options() const { return options_; }
 
  private:
   template <typename Txn>
-  absl::Status Execute(absl::FunctionRef<void(pqxx::transaction_base&)> fn, absl::Duration timeout);
-  absl::StatusOr<Slot*> Acquire();
+  [[nodiscard]] absl::Status Execute(absl::FunctionRef<void(pqxx::transaction_base&)> fn,
+                                     absl::Duration timeout);
+  [[nodiscard]] absl::StatusOr<Slot*> Acquire();
   void Release(Slot* slot);
-  absl::Status Open(Slot& slot);
+  [[nodiscard]] absl::Status Open(Slot& slot);
   // The watchdog: cuts the socket of every checkout past its deadline.
   void Arm(Slot& slot, absl::Duration timeout);
   void Disarm(Slot& slot);
   void Watch();
 
   const PoolOptions options_;
-  // std::mutex rather than absl::Mutex: Debian's Abseil is built without ThreadSanitizer hooks,
-  // so TSan could not see absl::Mutex synchronisation; pthread mutexes it intercepts.
-  mutable std::mutex mu_;
-  std::condition_variable idle_changed_;
+  // booking::Mutex (a pthread mutex underneath) rather than absl::Mutex: Debian's Abseil is built
+  // without ThreadSanitizer hooks, so TSan could not see absl::Mutex synchronisation.
+  mutable Mutex mu_;
+  CondVar idle_changed_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
   std::vector<Slot*> idle_ ABSL_GUARDED_BY(mu_);
   long long waits_ ABSL_GUARDED_BY(mu_) = 0;
   long long reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   long long cuts_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::condition_variable stop_;
+  CondVar stop_;
   std::thread watchdog_;  // runs only with a transaction_timeout
 };
 

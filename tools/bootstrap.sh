@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build toolchain (CMake + Ninja, as used by tools/build.sh)
   g++ cmake ninja-build pkg-config make
+  # clang++ for the thread-safety analysis build (tools/build.sh --compiler clang; tools/test.sh)
+  clang
   # gRPC / protobuf: libraries, code generators, and the well-known grpc protos (health.proto)
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto libabsl-dev
   # provides google/api/annotations.proto + http.proto for the HTTP mapping in booking.proto

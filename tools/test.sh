@@ -3,7 +3,8 @@
 #
 #   tools/test.sh [--fast]
 #
-# Phases: build + ctest (build/); unless --fast also ThreadSanitizer on the concurrency tests
+# Phases: build + ctest (build/); unless --fast also Clang's thread-safety analysis (build-clang/,
+# compile only: the server and every library it links), ThreadSanitizer on the concurrency tests
 # (build-tsan/ registers only those) and AddressSanitizer on the whole suite (build-asan/).
 # Every phase runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -euo pipefail
@@ -56,9 +57,9 @@ phase() {
   echo
   echo "=== test.sh: $name: $*"
   if "$@"; then status=PASS; phase_ok=1; else status=FAIL; phase_ok=0; failed=1; fi
-  summary+=("$(printf '%-4s  %-10s %5ds' "$status" "$name" $((SECONDS - start)))")
+  summary+=("$(printf '%-4s  %-11s %5ds' "$status" "$name" $((SECONDS - start)))")
 }
-skip() { summary+=("$(printf '%-4s  %-10s %5s   (%s)' SKIP "$1" - "$2")"); failed=1; }
+skip() { summary+=("$(printf '%-4s  %-11s %5s   (%s)' SKIP "$1" - "$2")"); failed=1; }
 
 # run_ctest DIR ARGS...: ctest with its output kept, adding its counts to the totals printed last.
 total_passed=0
@@ -86,6 +87,11 @@ else
 fi
 
 if ((!fast)); then
+  # Compile only, no tests: the analysis runs in the compiler, so building booking-server checks
+  # every library it links (all of them) and the app; a lock mistake fails here, before the long
+  # sanitizer phases.
+  phase build-clang bash tools/build.sh --compiler clang --target booking-server
+
   # Sanitized code runs several times slower, hence the longer default per-test timeout.
   phase build-tsan bash tools/build.sh --sanitizer thread
   if ((phase_ok)); then

@@ -64,10 +64,10 @@ class FailingStore final : public storage::EventStore {
 
 // A commit lost mid-flight may have happened: the caller is told so, and that a retry with the
 // same key is safe; a commit that failed before anything was sent says nothing was published.
-TEST(PgEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
+TEST(DurableEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
   FailingStore lost(storage::MarkOutcomeUnknown(
       absl::UnavailableError("postgres connection lost: server closed the connection")));
-  PgEventLog log(lost, {});
+  DurableEventLog log(lost, {});
   absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
@@ -75,17 +75,17 @@ TEST(PgEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
   EXPECT_NE(result.status().message().find("same idempotency key"), std::string::npos);
 
   FailingStore refused(absl::UnavailableError("postgres connection lost: could not connect"));
-  PgEventLog log2(refused, {});
+  DurableEventLog log2(refused, {});
   result = AppendAndWait(log2, {NewEvent(2)});
   ASSERT_TRUE(absl::IsUnavailable(result.status()));
   EXPECT_NE(result.status().message().find("nothing was published"), std::string::npos)
       << result.status();
 }
 
-class PgEventLogTest : public ::testing::Test {
+class DurableEventLogPgTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
-  PgEventLogOptions Options() {
+  DurableEventLogOptions Options() {
     return {.on_commit = [this](const auto&) { commits_with_events_.fetch_add(1); }};
   }
 
@@ -96,8 +96,8 @@ class PgEventLogTest : public ::testing::Test {
   storage::PgEventStore store_{*pool_};
 };
 
-TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
-  PgEventLog log(store_, Options());
+TEST_F(DurableEventLogPgTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
+  DurableEventLog log(store_, Options());
   constexpr int kThreads = 8, kCalls = 50;
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
@@ -111,7 +111,7 @@ TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
-  const PgEventLog::Stats stats = log.stats();
+  const DurableEventLog::Stats stats = log.stats();
   EXPECT_EQ(stats.events, kThreads * kCalls);
   EXPECT_LT(stats.commits, kThreads * kCalls) << "concurrent calls were committed together";
   EXPECT_EQ(db_.Count("events"), kThreads * kCalls);
@@ -120,8 +120,8 @@ TEST_F(PgEventLogTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
   EXPECT_EQ(commits_with_events_.load(), stats.commits) << "every commit woke the handlers";
 }
 
-TEST_F(PgEventLogTest, RepeatedKeysPublishNothingNew) {
-  PgEventLog log(store_, Options());
+TEST_F(DurableEventLogPgTest, RepeatedKeysPublishNothingNew) {
+  DurableEventLog log(store_, Options());
   EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 2);
   EXPECT_EQ(AppendAndWait(log, {NewEvent(1), NewEvent(2)})->published, 0);
   EXPECT_EQ(AppendAndWait(log, {NewEvent(2), NewEvent(3)})->published, 1);
@@ -129,22 +129,22 @@ TEST_F(PgEventLogTest, RepeatedKeysPublishNothingNew) {
   EXPECT_EQ(commits_with_events_.load(), 2) << "a commit that published nothing wakes nobody";
 }
 
-TEST_F(PgEventLogTest, CommitFailureFailsTheCallAndPublishesNothing) {
+TEST_F(DurableEventLogPgTest, CommitFailureFailsTheCallAndPublishesNothing) {
   storage::PoolOptions options;
   options.database_url = "postgresql://postgres@127.0.0.1:1/none";
   options.size = 1;
   storage::ConnectionPool unreachable(options);
   storage::PgEventStore store(unreachable);
-  PgEventLog log(store, Options());
+  DurableEventLog log(store, Options());
   absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_EQ(commits_with_events_.load(), 0);
 }
 
-TEST_F(PgEventLogTest, SaturatedWriterRefusesQuickly) {
-  PgEventLogOptions options = Options();
+TEST_F(DurableEventLogPgTest, SaturatedWriterRefusesQuickly) {
+  DurableEventLogOptions options = Options();
   options.max_pending_events = 4;
-  PgEventLog log(store_, options);
+  DurableEventLog log(store_, options);
   // Hold the events table so the writer's commit waits.
   pqxx::connection blocker(db_.url());
   pqxx::work lock(blocker);
