@@ -38,7 +38,8 @@ Application::Application(Config config)
       health_pool_(config_.health_pool),
       tickets_(pool_),
       apis_(config_, pool_, metrics_),
-      handlers_(tickets_, apis_.receipts(), apis_.spreadsheets()),
+      handlers_(tickets_, apis_.receipts(), apis_.spreadsheets(),
+                {.audit_sheet = config_.audit_sheet}),
       reads_(config_.query_threads, /*max_pending=*/1024) {
   handlers_.router().set_metrics(&metrics_);
 }
@@ -60,15 +61,19 @@ absl::Status Application::Start() {
   if (absl::Status status = StartHttp(); !status.ok()) return status;
   grpc::HealthCheckServiceInterface& health = *grpc_->GetHealthCheckService();
   health.SetServingStatus(true);
-  health.SetServingStatus(kServiceName, true);
+  std::vector<std::string> served = {kAdminServiceName};
+  if (service_ != nullptr) {
+    health.SetServingStatus(kServiceName, true);
+    served.push_back(kServiceName);
+  }
   database_health_ = std::make_unique<server::DatabaseHealth>(
-      health_pool_, health, std::vector<std::string>{kServiceName, kAdminServiceName},
-      absl::Seconds(1), &database_reachable_);
+      health_pool_, health, std::move(served), absl::Seconds(1), &database_reachable_);
   spdlog::info(
-      "booking-server ready grpc_addr={} grpc_port={} http_port={} event_log={} instance_id={} "
-      "workers={} queue_capacity={}",
-      config_.grpc_addr, grpc_port_, http_port_, pipeline_->durable() ? "postgres" : "memory",
-      config_.instance_id, config_.workers.threads, config_.queue_capacity);
+      "booking-server ready role={} grpc_addr={} grpc_port={} http_port={} event_log={} "
+      "instance_id={} workers={} queue_capacity={}",
+      RoleName(config_.role), config_.grpc_addr, grpc_port_, http_port_,
+      pipeline_->durable() ? "postgres" : "memory", config_.instance_id, config_.workers.threads,
+      config_.queue_capacity);
   return absl::OkStatus();
 }
 
@@ -115,19 +120,22 @@ absl::Status Application::StartPipeline() {
 }
 
 absl::Status Application::StartGrpc() {
-  server::BookingServiceOptions options = config_.service;
-  options.metrics = &metrics_;
-  options.auth = auth_.get();
-  options.waiter = pipeline_->waiter();
-  options.watch = pipeline_->watch();
-  if (pipeline_->durable()) options.database_reachable = &database_reachable_;
-  service_ = std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
+  if (config_.accepts_calls()) {
+    server::BookingServiceOptions options = config_.service;
+    options.metrics = &metrics_;
+    options.auth = auth_.get();
+    options.waiter = pipeline_->waiter();
+    options.watch = pipeline_->watch();
+    if (pipeline_->durable()) options.database_reachable = &database_reachable_;
+    service_ =
+        std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config_.grpc_addr, GrpcCredentials(config_.tls), &grpc_port_);
-  builder.RegisterService(service_.get());
+  if (service_ != nullptr) builder.RegisterService(service_.get());
   if (admin_ != nullptr) builder.RegisterService(admin_.get());
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
@@ -149,8 +157,8 @@ absl::Status Application::StartHttp() {
   // validation and metadata handling as gRPC ones.
   const google::protobuf::DescriptorPool* descriptors =
       google::protobuf::DescriptorPool::generated_pool();
-  std::vector<const google::protobuf::ServiceDescriptor*> services = {
-      descriptors->FindServiceByName(kServiceName)};
+  std::vector<const google::protobuf::ServiceDescriptor*> services;
+  if (service_ != nullptr) services.push_back(descriptors->FindServiceByName(kServiceName));
   if (admin_ != nullptr) services.push_back(descriptors->FindServiceByName(kAdminServiceName));
   absl::StatusOr<std::unique_ptr<server::JsonTranscoder>> transcoder =
       server::JsonTranscoder::Create(grpc_->InProcessChannel(grpc::ChannelArguments()), services,

@@ -7,8 +7,12 @@
 #include <iterator>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/uuid.h"
+#include "handlers/handler_set.h"
 #include "storage/pg_statements.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
@@ -55,6 +59,16 @@ ABSL_FLAG(absl::Duration, db_startup_timeout, absl::Seconds(30),
 ABSL_FLAG(std::string, event_log, "postgres",
           "postgres: events are durable before a call is answered; memory: for development, "
           "events not yet handled are lost on exit.");
+ABSL_FLAG(std::string, role, "all",
+          "all: accept calls and run the handlers; api: accept calls and append events, run no "
+          "handler; worker: run the handlers, serve health, metrics and the admin API only. Any "
+          "mix of instances on one database does the work of one process.");
+ABSL_FLAG(std::string, new_handler_start, "earliest",
+          "Where a handler the database has never seen starts: earliest (the oldest event still "
+          "in the log: a backfill) or latest (events appended from now on).");
+ABSL_FLAG(std::string, handler_start, "",
+          "Per-handler overrides of --new_handler_start, e.g. AppendToAudit=latest,"
+          "IssueReceipt=earliest. Only a handler seen for the first time is placed.");
 ABSL_FLAG(std::string, instance_id, "",
           "Name on the partition leases this process takes; default host-pid-random.");
 ABSL_FLAG(absl::Duration, delivery_lease, absl::Seconds(10),
@@ -108,6 +122,9 @@ ABSL_FLAG(std::string, receipts_url, "",
 ABSL_FLAG(std::string, spreadsheets_url, "",
           "Base URL of the spreadsheets API (POST <url>/sheets/<sheet>/rows); empty: the local "
           "tracker_rows table.");
+ABSL_FLAG(std::string, audit_sheet, "",
+          "Sheet that also gets a row per confirmed ticket, from a handler of its own "
+          "(AppendToAudit), e.g. for a finance team; empty: no such handler.");
 ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
           "Longest a connection to an external API may take to open.");
 ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
@@ -182,12 +199,59 @@ absl::StatusOr<std::optional<TlsFiles>> TlsFromFlags() {
   return tls;
 }
 
+absl::StatusOr<storage::StartFrom> ParseStart(const char* flag, absl::string_view value) {
+  if (value == "earliest") return storage::StartFrom::kEarliest;
+  if (value == "latest") return storage::StartFrom::kLatest;
+  return absl::InvalidArgumentError(
+      absl::StrCat(flag, ": must be earliest or latest, got \"", value, "\""));
+}
+
+// --handler_start: "Name=earliest|latest,..." with names of this service's handlers.
+absl::StatusOr<absl::flat_hash_map<std::string, storage::StartFrom>> ParseHandlerStarts(
+    const std::string& value) {
+  absl::flat_hash_map<std::string, storage::StartFrom> starts;
+  const std::vector<std::string> known = workers::HandlerSet::AllNames();
+  for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
+    if (std::find(known.begin(), known.end(), kv.first) == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("handler_start: unknown handler \"", kv.first,
+                                                     "\" (known: ", absl::StrJoin(known, ", "),
+                                                     ")"));
+    }
+    absl::StatusOr<storage::StartFrom> start = ParseStart("handler_start", kv.second);
+    if (!start.ok()) return start.status();
+    starts[kv.first] = *start;
+  }
+  return starts;
+}
+
+absl::StatusOr<Role> ParseRole(const std::string& value) {
+  if (value == "all") return Role::kAll;
+  if (value == "api") return Role::kApi;
+  if (value == "worker") return Role::kWorker;
+  return absl::InvalidArgumentError(
+      absl::StrCat("role: must be all, api or worker, got \"", value, "\""));
+}
+
 template <typename T>
 T AtLeast(T floor, T value) {
   return std::max(floor, value);
 }
 
 }  // namespace
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kAll:
+      return "all";
+    case Role::kApi:
+      return "api";
+    case Role::kWorker:
+      return "worker";
+  }
+  return "?";
+}
 
 absl::StatusOr<Config> FromFlags() {
   Config config;
@@ -237,6 +301,22 @@ absl::StatusOr<Config> FromFlags() {
     return absl::InvalidArgumentError(
         absl::StrCat("event_log: must be postgres or memory, got \"", log_kind, "\""));
   }
+  absl::StatusOr<Role> role = ParseRole(absl::GetFlag(FLAGS_role));
+  if (!role.ok()) return role.status();
+  config.role = *role;
+  if (config.role != Role::kAll && config.event_log != EventLogKind::kPostgres) {
+    // Instances share work only through the database.
+    return absl::InvalidArgumentError(
+        absl::StrCat("role: ", RoleName(config.role), " needs --event_log=postgres"));
+  }
+  absl::StatusOr<storage::StartFrom> start =
+      ParseStart("new_handler_start", absl::GetFlag(FLAGS_new_handler_start));
+  if (!start.ok()) return start.status();
+  config.new_handler_start = *start;
+  absl::StatusOr<absl::flat_hash_map<std::string, storage::StartFrom>> starts =
+      ParseHandlerStarts(absl::GetFlag(FLAGS_handler_start));
+  if (!starts.ok()) return starts.status();
+  config.handler_start = *std::move(starts);
   if (absl::GetFlag(FLAGS_event_retention) < absl::Hours(24)) {
     // The API promises that a key never publishes twice for at least 24 hours.
     return absl::InvalidArgumentError(
@@ -275,6 +355,7 @@ absl::StatusOr<Config> FromFlags() {
   // External APIs.
   config.receipts_url = absl::GetFlag(FLAGS_receipts_url);
   config.spreadsheets_url = absl::GetFlag(FLAGS_spreadsheets_url);
+  config.audit_sheet = absl::GetFlag(FLAGS_audit_sheet);
   config.http_client = {.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
                         .total_timeout = absl::GetFlag(FLAGS_http_timeout)};
 

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -15,6 +16,7 @@
 #include "server/booking_service.h"
 #include "server/watch_hub.h"
 #include "storage/connection_pool.h"
+#include "storage/handler_log.h"
 
 // Read by main before FromFlags, so that a bad flag is reported in the configured log format.
 ABSL_DECLARE_FLAG(std::string, log_level);
@@ -25,6 +27,15 @@ namespace booking::app {
 // Where accepted events go: PostgreSQL (durable before a call is answered) or memory
 // (development: events not yet handled are lost on exit).
 enum class EventLogKind { kPostgres, kMemory };
+
+// What this process does (--role). Any mix on one database does the work of one process: API
+// instances scale with calls, workers with handler load.
+enum class Role {
+  kAll,     // accepts calls and runs the handlers
+  kApi,     // accepts calls and appends events; runs no handler
+  kWorker,  // runs the handlers; serves health, metrics and the admin API, not BookingService
+};
+const char* RoleName(Role role);
 
 // TLS material read from the --tls_* files (PEM).
 struct TlsFiles {
@@ -55,6 +66,12 @@ struct Config {
   absl::Duration db_startup_timeout;
 
   EventLogKind event_log = EventLogKind::kPostgres;
+  Role role = Role::kAll;
+  bool accepts_calls() const { return role != Role::kWorker; }
+  bool runs_handlers() const { return role != Role::kApi; }
+  // Where a handler the database has never seen starts: the default, and per handler.
+  storage::StartFrom new_handler_start = storage::StartFrom::kEarliest;
+  absl::flat_hash_map<std::string, storage::StartFrom> handler_start;
   std::string instance_id;  // on the partition leases this process takes
   // The durable log.
   workers::DurableEventLogOptions log_writer;
@@ -68,6 +85,7 @@ struct Config {
   // External APIs; an empty URL: the local table.
   std::string receipts_url;
   std::string spreadsheets_url;
+  std::string audit_sheet;  // empty: no AppendToAudit handler
   workers::HttpClientOptions http_client;
   int api_concurrency = 0;
 

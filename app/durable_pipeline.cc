@@ -26,6 +26,9 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
 DurablePipeline::DurablePipeline(const Config& config, const workers::Router& router,
                                  storage::ConnectionPool& pool, metrics::Metrics& metrics)
     : instance_id_(config.instance_id),
+      role_(config.role),
+      new_handler_start_(config.new_handler_start),
+      handler_start_(config.handler_start),
       event_store_(pool),
       handler_log_(pool),
       progress_(pool),
@@ -49,11 +52,19 @@ DurablePipeline::~DurablePipeline() { Stop(absl::ZeroDuration(), nullptr); }
 absl::Status DurablePipeline::Start() {
   waiter_.Start();
   watch_.Start();
-  keeper_.Start([this] { lanes_.Wake(); });
-  if (absl::Status status = lanes_.Start(storage::StartFrom::kEarliest); !status.ok()) {
-    return status;
+  if (role_ == Role::kApi) {
+    if (absl::Status status = lanes_.Register(new_handler_start_, handler_start_); !status.ok()) {
+      return status;
+    }
+  } else {
+    keeper_.Start([this] { lanes_.Wake(); });
+    if (absl::Status status = lanes_.Start(new_handler_start_, handler_start_); !status.ok()) {
+      return status;
+    }
   }
-  log_ = std::make_unique<workers::DurableEventLog>(event_store_, log_options_);
+  if (role_ != Role::kWorker) {
+    log_ = std::make_unique<workers::DurableEventLog>(event_store_, log_options_);
+  }
   pruner_ = std::make_unique<workers::EventPruner>(event_store_, pruner_options_);
   return absl::OkStatus();
 }

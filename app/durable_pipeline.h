@@ -29,12 +29,12 @@ class DurablePipeline final : public EventPipeline {
                   storage::ConnectionPool& pool, metrics::Metrics& metrics);
   ~DurablePipeline() override;
 
-  // Takes the first partitions, registers the handlers (a new one starts at the earliest event)
-  // and starts their lanes, the log writer and the pruner.
+  // As the role asks: takes the first partitions, registers the handlers (a new one where
+  // --new_handler_start says) and starts their lanes; starts the log writer; and the pruner.
   [[nodiscard]] absl::Status Start();
 
   bool durable() const override { return true; }
-  workers::EventLog& log() override { return *log_; }
+  workers::EventLog& log() override { return *log_; }  // not in the worker role
   server::CompletionWaiter* waiter() override { return &waiter_; }
   server::WatchHub* watch() override { return &watch_; }
   tickets::v1::GetHandlerStatusResponse HandlerStatus() const override;
@@ -45,6 +45,9 @@ class DurablePipeline final : public EventPipeline {
 
  private:
   const std::string instance_id_;
+  const Role role_;
+  const storage::StartFrom new_handler_start_;
+  const absl::flat_hash_map<std::string, storage::StartFrom> handler_start_;
   storage::PgEventStore event_store_;
   storage::PgHandlerLog handler_log_;
   storage::PgProgressReader progress_;

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/cleanup/cleanup.h"
@@ -115,7 +116,14 @@ int HandlerLane::RunOnce() {
     SleepUnlessStopped(absl::Seconds(1));  // the database is away: do not spin
     return 0;
   }
-  if (redeliveries_due) next_redelivery_check_ = now + options_.redelivery_poll;
+  if (redeliveries_due) {
+    const auto redeliveries =
+        std::count_if(batch->events.begin(), batch->events.end(),
+                      [](const storage::LoggedEvent& e) { return e.partition < 0; });
+    // A full set (a replay, or many dead letters sent back): more are due, read on at once.
+    next_redelivery_check_ =
+        redeliveries >= options_.max_redeliveries ? now : now + options_.redelivery_poll;
+  }
   if (batch->events.empty()) return 0;
   Work(*batch);
   return static_cast<int>(batch->events.size());

@@ -59,17 +59,30 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
 
 LanePool::~LanePool() { Stop(absl::ZeroDuration()); }
 
-absl::Status LanePool::Start(storage::StartFrom start) {
-  if (!config_error_.ok()) return config_error_;
-  for (const auto& lane : lanes_) {
-    if (absl::Status status =
-            log_.Register(std::string(lane->handler().name()), lane->event_type(), start);
-        !status.ok()) {
-      return status;
-    }
-  }
+absl::Status LanePool::Start(
+    storage::StartFrom start,
+    const absl::flat_hash_map<std::string, storage::StartFrom>& overrides) {
+  if (absl::Status status = Register(start, overrides); !status.ok()) return status;
   for (const auto& lane : lanes_) lane->Start();
   started_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status LanePool::Register(
+    storage::StartFrom start,
+    const absl::flat_hash_map<std::string, storage::StartFrom>& overrides) {
+  if (!config_error_.ok()) return config_error_;
+  for (const auto& lane : lanes_) {
+    const std::string name(lane->handler().name());
+    auto it = overrides.find(name);
+    const storage::StartFrom from = it == overrides.end() ? start : it->second;
+    absl::StatusOr<bool> placed = log_.Register(name, lane->event_type(), from);
+    if (!placed.ok()) return placed.status();
+    if (*placed) {
+      spdlog::info("handler registered handler={} event_type={} start={}", name, lane->event_type(),
+                   from == storage::StartFrom::kEarliest ? "earliest" : "latest");
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -29,8 +29,17 @@ class LanePool {
   LanePool(const LanePool&) = delete;
   LanePool& operator=(const LanePool&) = delete;
 
-  // Registers the handlers in the log (a new one starts at `start`) and starts their lanes.
-  [[nodiscard]] absl::Status Start(storage::StartFrom start);
+  // Registers the handlers in the log: a handler the log has never seen starts at `start`, or
+  // at its entry in `overrides`; the others go on from their checkpoints. An API instance does
+  // this too (and runs no lane), so events it accepts before any worker came are not skipped by
+  // a handler placed at `latest`.
+  [[nodiscard]] absl::Status Register(
+      storage::StartFrom start,
+      const absl::flat_hash_map<std::string, storage::StartFrom>& overrides = {});
+  // Register, then starts the lanes.
+  [[nodiscard]] absl::Status Start(
+      storage::StartFrom start,
+      const absl::flat_hash_map<std::string, storage::StartFrom>& overrides = {});
   void Wake();  // events of any type may have been appended (e.g. partitions were taken over)
   // Events of these types were appended: wakes their handlers only, so the lanes of other
   // types do not read the log for nothing.

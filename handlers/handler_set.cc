@@ -5,7 +5,7 @@
 namespace booking::workers {
 
 HandlerSet::HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts,
-                       SpreadsheetsApi& spreadsheets)
+                       SpreadsheetsApi& spreadsheets, HandlerSetOptions options)
     : store_confirmed_(kStoreTickets, tickets),
       issue_receipt_(receipts),
       append_to_tracker_(std::string(kAppendToTracker), std::string(kTicketsToPrintSheet),
@@ -20,10 +20,21 @@ HandlerSet::HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts
   router_.Register(confirmed, &append_to_tracker_);
   router_.Register(canceled, &store_canceled_);
   router_.Register(canceled, &append_to_refund_);
+  if (!options.audit_sheet.empty()) {
+    append_to_audit_ = std::make_unique<AppendToSheet>(std::string(kAppendToAudit),
+                                                       options.audit_sheet, spreadsheets);
+    router_.Register(confirmed, append_to_audit_.get());
+  }
 }
 
 std::vector<std::string> HandlerSet::StoringHandlers() {
   return {std::string(kStoreTickets), std::string(kStoreCanceledTickets)};
+}
+
+std::vector<std::string> HandlerSet::AllNames() {
+  return {std::string(kStoreTickets),    std::string(kIssueReceipt),
+          std::string(kAppendToTracker), std::string(kStoreCanceledTickets),
+          std::string(kAppendToRefund),  std::string(kAppendToAudit)};
 }
 
 }  // namespace booking::workers

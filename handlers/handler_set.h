@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,14 @@ namespace booking::workers {
 // Every handler of the service and the event types each is registered for: the one place that
 // says what happens to an event. Built by the application and by the tests, so both run the same
 // routes. Adding a handler: a member here, one Register line in the constructor.
+struct HandlerSetOptions {
+  std::string audit_sheet;  // non-empty: AppendToAudit copies confirmed tickets to this sheet
+};
+
 class HandlerSet {
  public:
   HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts,
-             SpreadsheetsApi& spreadsheets);
+             SpreadsheetsApi& spreadsheets, HandlerSetOptions options = {});
   HandlerSet(const HandlerSet&) = delete;
   HandlerSet& operator=(const HandlerSet&) = delete;
 
@@ -28,6 +33,8 @@ class HandlerSet {
 
   // The handlers that write the `tickets` row: what a call asking for STORED waits for.
   static std::vector<std::string> StoringHandlers();
+  // Every handler this service may register, optional ones included (for checking flags).
+  static std::vector<std::string> AllNames();
 
  private:
   StoreTickets store_confirmed_;
@@ -35,6 +42,7 @@ class HandlerSet {
   AppendToSheet append_to_tracker_;
   StoreTickets store_canceled_;
   AppendToSheet append_to_refund_;
+  std::unique_ptr<AppendToSheet> append_to_audit_;  // optional
   Router router_;
 };
 

@@ -1,6 +1,8 @@
 #include "server/admin_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "api/call_metadata.h"
 #include "api/error_details.h"
 #include "spdlog/spdlog.h"
 
@@ -13,6 +15,45 @@ constexpr int kMaxPageSize = 1000;
 grpc::ServerUnaryReactor* Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status) {
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
+}
+
+// A Timestamp field of a request: unset is `unset`; out of range is a violation.
+absl::Time TimeOf(const google::protobuf::Timestamp& t, absl::Time unset) {
+  if (t.seconds() == 0 && t.nanos() == 0) return unset;
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+bool ValidTimestamp(const google::protobuf::Timestamp& t) {
+  // google.protobuf.Timestamp's own range: 0001-01-01 to 9999-12-31.
+  return t.seconds() >= -62135596800 && t.seconds() <= 253402300799 && t.nanos() >= 0 &&
+         t.nanos() <= 999999999;
+}
+
+// The checks of a ReplayHandlerRequest, every broken field at once.
+std::vector<FieldViolation> ReplayViolations(const tickets::v1::ReplayHandlerRequest& request) {
+  std::vector<FieldViolation> violations;
+  if (request.handler().empty()) violations.push_back({"handler", "required"});
+  if (request.from_sequence() < 0) violations.push_back({"from_sequence", "must not be negative"});
+  if (request.to_sequence() < 0) violations.push_back({"to_sequence", "must not be negative"});
+  if (request.to_sequence() > 0 && request.to_sequence() < request.from_sequence()) {
+    violations.push_back({"to_sequence", "must not be before from_sequence"});
+  }
+  if (request.has_from_time() && !ValidTimestamp(request.from_time())) {
+    violations.push_back({"from_time", "not a valid timestamp"});
+  }
+  if (request.has_to_time() && !ValidTimestamp(request.to_time())) {
+    violations.push_back({"to_time", "not a valid timestamp"});
+  }
+  if (request.from_sequence() == 0 && !request.has_from_time()) {
+    violations.push_back(
+        {"from_sequence", "give where the replay starts: from_sequence or from_time"});
+  }
+  if (request.has_from_time() && request.has_to_time() &&
+      TimeOf(request.to_time(), absl::InfiniteFuture()) <=
+          TimeOf(request.from_time(), absl::InfinitePast())) {
+    violations.push_back({"to_time", "must be after from_time"});
+  }
+  return violations;
 }
 
 grpc::ServerUnaryReactor* Busy(grpc::ServerUnaryReactor* reactor) {
@@ -107,6 +148,45 @@ grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
         spdlog::info("dead letters sent back for another try count={}", *retried);
         reactor->Finish(grpc::Status::OK);
       });
+  return submitted ? reactor : Busy(reactor);
+}
+
+grpc::ServerUnaryReactor* AdminService::ReplayHandler(
+    grpc::CallbackServerContext* context, const tickets::v1::ReplayHandlerRequest* request,
+    tickets::v1::ReplayHandlerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (auth_ != nullptr) {
+    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
+      return Finish(reactor, auth);
+  }
+  if (std::vector<FieldViolation> violations = ReplayViolations(*request); !violations.empty()) {
+    return Finish(reactor,
+                  WithFieldViolations(absl::InvalidArgumentError(absl::StrCat(
+                                          violations[0].field, ": ", violations[0].description)),
+                                      violations));
+  }
+  storage::ReplayRange range{.from_sequence = request->from_sequence(),
+                             .to_sequence = request->to_sequence(),
+                             .from_time = TimeOf(request->from_time(), absl::InfinitePast()),
+                             .to_time = TimeOf(request->to_time(), absl::InfiniteFuture())};
+  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
+  const bool submitted = executor_.TrySubmit([this, reactor, response, handler = request->handler(),
+                                              range, correlation_id = std::move(correlation_id)] {
+    absl::StatusOr<storage::ReplayOutcome> outcome =
+        store_.Replay(handler, range, kMaxReplayEvents);
+    if (!outcome.ok()) {
+      Finish(reactor, outcome.status());
+      return;
+    }
+    response->set_replayed(outcome->replayed);
+    response->set_event_type(outcome->event_type);
+    spdlog::info(
+        "handler replay scheduled handler={} events={} from_sequence={} to_sequence={} "
+        "from_time={} to_time={} correlation_id={}",
+        handler, outcome->replayed, range.from_sequence, range.to_sequence,
+        absl::FormatTime(range.from_time), absl::FormatTime(range.to_time), correlation_id);
+    reactor->Finish(grpc::Status::OK);
+  });
   return submitted ? reactor : Busy(reactor);
 }
 

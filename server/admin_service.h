@@ -9,7 +9,8 @@
 
 namespace booking::server {
 
-// tickets.v1.AdminService: dead letters, read and sent back, on the query executor.
+// tickets.v1.AdminService: dead letters read and sent back, and handlers replayed, on the query
+// executor; handler status from memory.
 class AdminService final : public tickets::v1::AdminService::CallbackService {
  public:
   // With `auth`, every admin call needs an accepted bearer token.
@@ -32,6 +33,13 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
   grpc::ServerUnaryReactor* RetryDeadLetters(
       grpc::CallbackServerContext* context, const tickets::v1::RetryDeadLettersRequest* request,
       tickets::v1::RetryDeadLettersResponse* response) override;
+
+  grpc::ServerUnaryReactor* ReplayHandler(grpc::CallbackServerContext* context,
+                                          const tickets::v1::ReplayHandlerRequest* request,
+                                          tickets::v1::ReplayHandlerResponse* response) override;
+
+  // Most events one ReplayHandler call may schedule.
+  static constexpr int64_t kMaxReplayEvents = 1'000'000;
 
  private:
   storage::EventStore& store_;

@@ -46,6 +46,20 @@ struct DeadLetterRecord {
   absl::Time failed_at;
 };
 
+// A range of the log to run a handler over again: sequences and publish times, both inclusive
+// at the start; an unset end is open.
+struct ReplayRange {
+  int64_t from_sequence = 0;
+  int64_t to_sequence = 0;  // 0: no end
+  absl::Time from_time = absl::InfinitePast();
+  absl::Time to_time = absl::InfiniteFuture();  // exclusive
+};
+
+struct ReplayOutcome {
+  std::string event_type;  // the handler's
+  int64_t replayed = 0;    // events scheduled again now
+};
+
 // The durable event log with its dead letters and redeliveries. Thread-safe.
 class EventStore {
  public:
@@ -75,6 +89,16 @@ class EventStore {
   // (sequence, handler) pairs, or every dead letter when `all`. Returns how many.
   virtual absl::StatusOr<int> RetryDeadLetters(
       absl::Span<const std::pair<int64_t, std::string>> ids, bool all) = 0;
+
+  // Schedules the handler's events in `range` again, as redeliveries its lanes claim like any
+  // other (handlers are idempotent, so a replay repairs and never doubles): every event of its
+  // type in the range that it has passed, its dead letters there included (they leave the
+  // dead-letter table). Events it has not reached yet are left to it; ones already scheduled
+  // stay as they are. NOT_FOUND: no such handler registered; FAILED_PRECONDITION: the range
+  // holds more than `max_events`, and nothing is scheduled.
+  [[nodiscard]] virtual absl::StatusOr<ReplayOutcome> Replay(const std::string& handler,
+                                                             const ReplayRange& range,
+                                                             int64_t max_events) = 0;
 
   // Unfinished (event, handler) pairs: events past a handler's checkpoint, and redeliveries.
   virtual absl::StatusOr<int64_t> CountPending() = 0;

@@ -102,8 +102,10 @@ class HandlerLog {
 
   // Records the handler and its event type, and gives it checkpoints where it has none. A
   // handler's checkpoints are positions among the events of its type: it never reads others.
-  [[nodiscard]] virtual absl::Status Register(const std::string& handler,
-                                              const std::string& event_type, StartFrom start) = 0;
+  // True when the handler was new here (placed at `start`); false: it goes on where it was.
+  [[nodiscard]] virtual absl::StatusOr<bool> Register(const std::string& handler,
+                                                      const std::string& event_type,
+                                                      StartFrom start) = 0;
 
   // The next events of the held partitions past the handler's checkpoints (and, if asked, due
   // redeliveries, leased to the owner), marking them as handed out.

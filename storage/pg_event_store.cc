@@ -18,6 +18,25 @@ constexpr char kSummarize[] = "events_summarize_age";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kPending[] = "pending_deliveries_count";
+constexpr char kReplayHandler[] = "replay_handler_type";
+constexpr char kReplayCount[] = "replay_count";
+constexpr char kReplay[] = "replay_schedule";
+
+// The events a replay picks ($1 handler, $2 its event type, $3..$4 sequences, $5..$6 times):
+// those of the handler's type in the range that it has passed in its partition.
+constexpr char kReplayPicked[] =
+    "SELECT e.sequence FROM events e"
+    " WHERE e.event_type = $2 AND e.sequence >= $3 AND ($4 = 0 OR e.sequence <= $4)"
+    "   AND e.published_at >= $5::timestamptz AND e.published_at < $6::timestamptz"
+    "   AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c"
+    "                   WHERE c.handler = $1 AND c.partition = e.partition"
+    "                     AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))";
+
+std::string PgTime(absl::Time time) {
+  if (time == absl::InfinitePast()) return "-infinity";
+  if (time == absl::InfiniteFuture()) return "infinity";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
+}
 constexpr char kPrune[] = "events_prune";
 constexpr char kPruneSteps[] = "ticket_steps_prune";
 
@@ -111,6 +130,15 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
        " FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
+      {kReplayHandler, "SELECT event_type FROM handlers WHERE handler = $1"},
+      {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
+      {kReplay, absl::StrCat("WITH picked AS (", kReplayPicked,
+                             "), revived AS ("
+                             "  DELETE FROM dead_letters dl USING picked p"
+                             "  WHERE dl.sequence = p.sequence AND dl.handler = $1"
+                             ") INSERT INTO deliveries (sequence, handler, lease_until)"
+                             " SELECT sequence, $1, now() FROM picked"
+                             " ON CONFLICT (sequence, handler) DO NOTHING")},
       {kPending, "SELECT count(*) FROM pending_deliveries"},
       // Oldest first along the primary key, so each batch reads little beyond what it deletes.
       {kPrune,
@@ -261,6 +289,40 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
   });
   if (!status.ok()) return status;
   return count;
+}
+
+absl::StatusOr<ReplayOutcome> PgEventStore::Replay(const std::string& handler,
+                                                   const ReplayRange& range, int64_t max_events) {
+  ReplayOutcome outcome;
+  absl::Status refused;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    const pqxx::result type = txn.exec_prepared(kReplayHandler, handler);
+    if (type.empty()) {
+      refused = absl::NotFoundError(
+          absl::StrCat("handler: no handler named \"", handler, "\" is registered"));
+      return;
+    }
+    outcome.event_type = type[0][0].as<std::string>();
+    const std::string from_time = PgTime(range.from_time);
+    const std::string to_time = PgTime(range.to_time);
+    const int64_t in_range =
+        txn.exec_prepared1(kReplayCount, handler, outcome.event_type, range.from_sequence,
+                           range.to_sequence, from_time, to_time)[0]
+            .as<int64_t>();
+    if (in_range > max_events) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "the range holds ", in_range, " events of ", handler, ", more than the ", max_events,
+          " one replay may schedule; replay it in "
+          "parts (from_sequence/to_sequence)"));
+      return;
+    }
+    outcome.replayed = txn.exec_prepared(kReplay, handler, outcome.event_type, range.from_sequence,
+                                         range.to_sequence, from_time, to_time)
+                           .affected_rows();
+  });
+  if (!status.ok()) return status;
+  if (!refused.ok()) return refused;
+  return outcome;
 }
 
 absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int limit) {

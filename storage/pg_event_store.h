@@ -22,6 +22,8 @@ class PgEventStore final : public EventStore {
   absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) override;
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>> ids,
                                        bool all) override;
+  absl::StatusOr<ReplayOutcome> Replay(const std::string& handler, const ReplayRange& range,
+                                       int64_t max_events) override;
   absl::StatusOr<int64_t> CountPending() override;
   absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) override;
 

@@ -149,11 +149,15 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
   };
 }
 
-absl::Status PgHandlerLog::Register(const std::string& handler, const std::string& event_type,
-                                    StartFrom start) {
-  return pool_.Run([&](pqxx::transaction_base& txn) {
-    txn.exec_prepared0(kRegister, handler, event_type, start == StartFrom::kLatest);
+absl::StatusOr<bool> PgHandlerLog::Register(const std::string& handler,
+                                            const std::string& event_type, StartFrom start) {
+  bool placed = false;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    placed = txn.exec_prepared(kRegister, handler, event_type, start == StartFrom::kLatest)
+                 .affected_rows() > 0;
   });
+  if (!status.ok()) return status;
+  return placed;
 }
 
 absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,

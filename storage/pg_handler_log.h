@@ -19,8 +19,8 @@ class PgHandlerLog final : public HandlerLog {
 
   explicit PgHandlerLog(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status Register(const std::string& handler, const std::string& event_type,
-                        StartFrom start) override;
+  absl::StatusOr<bool> Register(const std::string& handler, const std::string& event_type,
+                                StartFrom start) override;
   absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
                                         const ReadOptions& options) override;
   absl::StatusOr<CommitResult> Commit(const std::string& handler,

@@ -26,6 +26,9 @@ ABSL_DECLARE_FLAG(std::string, instance_id);
 ABSL_DECLARE_FLAG(absl::Duration, delivery_lease);
 ABSL_DECLARE_FLAG(int, worker_batch_size);
 ABSL_DECLARE_FLAG(int, api_concurrency);
+ABSL_DECLARE_FLAG(std::string, role);
+ABSL_DECLARE_FLAG(std::string, new_handler_start);
+ABSL_DECLARE_FLAG(std::string, handler_start);
 
 namespace booking::app {
 namespace {
@@ -88,6 +91,51 @@ TEST_F(ConfigTest, UnknownEventLogIsNamed) {
   absl::StatusOr<Config> config = FromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->event_log, EventLogKind::kMemory);
+}
+
+TEST_F(ConfigTest, RolesAreNamedAndNeedTheDurableLog) {
+  absl::StatusOr<Config> all = FromFlags();
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->role, Role::kAll);
+  EXPECT_TRUE(all->accepts_calls() && all->runs_handlers());
+  absl::SetFlag(&FLAGS_role, "api");
+  absl::StatusOr<Config> api = FromFlags();
+  ASSERT_TRUE(api.ok()) << api.status();
+  EXPECT_TRUE(api->accepts_calls());
+  EXPECT_FALSE(api->runs_handlers());
+  absl::SetFlag(&FLAGS_role, "worker");
+  absl::StatusOr<Config> worker = FromFlags();
+  ASSERT_TRUE(worker.ok()) << worker.status();
+  EXPECT_FALSE(worker->accepts_calls());
+  EXPECT_TRUE(worker->runs_handlers());
+  absl::SetFlag(&FLAGS_event_log, "memory");
+  EXPECT_EQ(Error(), "role: worker needs --event_log=postgres");
+  absl::SetFlag(&FLAGS_event_log, "postgres");
+  absl::SetFlag(&FLAGS_role, "both");
+  EXPECT_THAT(Error(), StartsWith("role: must be all, api or worker, got \"both\""));
+}
+
+TEST_F(ConfigTest, HandlerStartsAreParsedPerHandler) {
+  absl::StatusOr<Config> defaults = FromFlags();
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->new_handler_start, storage::StartFrom::kEarliest);
+  EXPECT_TRUE(defaults->handler_start.empty());
+  absl::SetFlag(&FLAGS_new_handler_start, "latest");
+  absl::SetFlag(&FLAGS_handler_start, "AppendToAudit=earliest, IssueReceipt=latest");
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->new_handler_start, storage::StartFrom::kLatest);
+  ASSERT_EQ(config->handler_start.size(), 2u);
+  EXPECT_EQ(config->handler_start.at("AppendToAudit"), storage::StartFrom::kEarliest);
+  EXPECT_EQ(config->handler_start.at("IssueReceipt"), storage::StartFrom::kLatest);
+
+  absl::SetFlag(&FLAGS_handler_start, "AppendToAudti=latest");
+  EXPECT_THAT(Error(), StartsWith("handler_start: unknown handler \"AppendToAudti\" (known: "));
+  absl::SetFlag(&FLAGS_handler_start, "AppendToAudit=now");
+  EXPECT_EQ(Error(), "handler_start: must be earliest or latest, got \"now\"");
+  absl::SetFlag(&FLAGS_handler_start, "");
+  absl::SetFlag(&FLAGS_new_handler_start, "oldest");
+  EXPECT_EQ(Error(), "new_handler_start: must be earliest or latest, got \"oldest\"");
 }
 
 TEST_F(ConfigTest, RetentionShorterThanTheIdempotencyPromiseIsRefused) {

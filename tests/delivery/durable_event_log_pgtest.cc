@@ -55,6 +55,10 @@ class FailingStore final : public storage::EventStore {
                                        bool) override {
     return status_;
   }
+  absl::StatusOr<storage::ReplayOutcome> Replay(const std::string&, const storage::ReplayRange&,
+                                                int64_t) override {
+    return status_;
+  }
   absl::StatusOr<int64_t> CountPending() override { return status_; }
   absl::StatusOr<int> PruneFinished(absl::Duration, int) override { return status_; }
 

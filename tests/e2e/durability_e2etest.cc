@@ -25,15 +25,8 @@ namespace {
 using ::testing::Gt;
 
 using testing::Eventually;
+constexpr auto& Column = testing::ColumnValues;
 constexpr auto& Count = testing::CountRows;
-
-std::set<std::string> Column(const std::string& url, const std::string& sql) {
-  std::set<std::string> out;
-  pqxx::connection conn(url);
-  pqxx::nontransaction txn(conn);
-  for (const auto& row : txn.exec(sql)) out.insert(row[0].as<std::string>());
-  return out;
-}
 
 // Every acknowledged ticket is stored, has exactly one receipt and one print-tracker row, and no
 // delivery is left unfinished.

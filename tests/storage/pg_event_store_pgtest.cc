@@ -254,6 +254,58 @@ TEST_F(PgEventStoreTest, RetryAllDeadLetters) {
   EXPECT_EQ(*store_.CountPending(), 2);
 }
 
+// A replay schedules the handler's passed events in the range (by sequence or time) as
+// redeliveries, its dead letters there included; events it has not reached are left to it.
+TEST_F(PgEventStoreTest, ReplaySchedulesPassedEventsInTheRangeOnce) {
+  HoldEverything("Receipt");
+  const EventRecord events[] = {Event("r1"), Event("r2"), Event("r3"), Event("r4"),
+                                Event("other", "Canceled")};
+  absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  Finish("Receipt", 4, {"r3"});  // r3 ends as a dead letter
+  const EventRecord later[] = {Event("r5")};
+  ASSERT_TRUE(store_.Append(later).ok());  // not reached yet by the handler
+  const int64_t r2 = (*appended)[1].sequence;
+
+  absl::StatusOr<ReplayOutcome> replay =
+      store_.Replay("Receipt", {.from_sequence = r2}, /*max_events=*/100);
+  ASSERT_TRUE(replay.ok()) << replay.status();
+  EXPECT_EQ(replay->event_type, "Confirmed");
+  EXPECT_EQ(replay->replayed, 3) << "r2, r3 (a dead letter) and r4; not r5, not the Canceled one";
+  EXPECT_EQ(db_.Count("dead_letters"), 0) << "the dead letter in the range went back";
+  EXPECT_EQ(db_.Count("deliveries WHERE handler = 'Receipt'"), 3);
+  EXPECT_EQ(store_.Replay("Receipt", {.from_sequence = r2}, 100)->replayed, 0)
+      << "already scheduled: nothing new";
+  Finish("Receipt", 4);  // r5 from the log, r2..r4 as redeliveries
+  EXPECT_EQ(*store_.CountPending(), 0);
+
+  // By time: everything published from a minute ago, up to an end in the past: nothing.
+  EXPECT_EQ(store_.Replay("Receipt", {.from_time = absl::Now() - absl::Minutes(1)}, 100)->replayed,
+            5);
+  EXPECT_EQ(
+      store_
+          .Replay("Receipt", {.from_sequence = 1, .to_time = absl::Now() - absl::Minutes(1)}, 100)
+          ->replayed,
+      0);
+}
+
+TEST_F(PgEventStoreTest, ReplayRefusesUnknownHandlersAndRangesOverTheCap) {
+  HoldEverything("Receipt");
+  const EventRecord events[] = {Event("c1"), Event("c2"), Event("c3")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  Finish("Receipt", 3);
+
+  absl::StatusOr<ReplayOutcome> unknown = store_.Replay("Nobody", {.from_sequence = 1}, 100);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(unknown.status().message().find("\"Nobody\""), std::string_view::npos);
+
+  absl::StatusOr<ReplayOutcome> too_many = store_.Replay("Receipt", {.from_sequence = 1}, 2);
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(too_many.status().message().find("holds 3 events"), std::string_view::npos)
+      << too_many.status();
+  EXPECT_EQ(db_.Count("deliveries"), 0) << "a refused replay schedules nothing";
+}
+
 // Finished, pending and dead-lettered events, all old; only the finished ones are pruned, and
 // the young finished one stays until it is old too.
 TEST_F(PgEventStoreTest, PrunesOnlyOldEventsEveryHandlerHasPassed) {

@@ -138,10 +138,15 @@ TEST_F(PgHandlerLogTest, LeasesAreRenewedClaimedOnlyWhenFreeAndReleased) {
 TEST_F(PgHandlerLogTest, ANewHandlerStartsAtTheEarliestOrTheLatestEvent) {
   const EventRecord old_events[] = {Event("old-1"), Event("old-2")};
   ASSERT_TRUE(store_.Append(old_events).ok());
-  ASSERT_TRUE(log_.Register("Latest", "Confirmed", StartFrom::kLatest).ok());
-  ASSERT_TRUE(log_.Register("Earliest", "Confirmed", StartFrom::kEarliest).ok());
+  EXPECT_EQ(log_.Register("Latest", "Confirmed", StartFrom::kLatest).value_or(false), true);
+  EXPECT_EQ(log_.Register("Earliest", "Confirmed", StartFrom::kEarliest).value_or(false), true);
   const EventRecord new_events[] = {Event("new")};
   ASSERT_TRUE(store_.Append(new_events).ok());
+  EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Latest'"), 1);
+  EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Earliest'"), 3);
+  // Known handlers are not placed again, whatever start they are given: they go on.
+  EXPECT_EQ(log_.Register("Latest", "Confirmed", StartFrom::kEarliest).value_or(true), false);
+  EXPECT_EQ(log_.Register("Earliest", "Confirmed", StartFrom::kLatest).value_or(true), false);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Latest'"), 1);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Earliest'"), 3);
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <pqxx/pqxx>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -31,6 +32,15 @@ inline long long CountRows(const std::string& url, const std::string& from_where
   } catch (const std::exception&) {
     return -1;
   }
+}
+
+// The first column of `sql`'s rows, as text, in the database at `url`.
+inline std::set<std::string> ColumnValues(const std::string& url, const std::string& sql) {
+  std::set<std::string> out;
+  pqxx::connection conn(url);
+  pqxx::nontransaction txn(conn);
+  for (const auto& row : txn.exec(sql)) out.insert(row[0].as<std::string>());
+  return out;
 }
 
 }  // namespace booking::testing

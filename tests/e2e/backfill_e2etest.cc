@@ -1,0 +1,200 @@
+// A handler added to a service whose log already holds events: it backfills from the earliest
+// event, or starts at the end (--new_handler_start, --handler_start); ReplayHandler runs a
+// handler again over a range without doubling its effects.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <map>
+#include <pqxx/pqxx>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_external_apis.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/eventually.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using testing::Eventually;
+using ::testing::HasSubstr;
+
+constexpr int kSeeded = 10'000;
+constexpr char kAuditSheet[] = "ticket-audit";
+
+std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
+
+class BackfillE2eTest : public ::testing::Test {
+ protected:
+  void StartServer(std::vector<std::string> extra) {
+    std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port_)),
+                                     absl::StrCat("--http_addr=", Target(http_port_)),
+                                     absl::StrCat("--database_url=", db_.url()),
+                                     "--instance_id=backfill"};
+    for (auto& arg : extra) args.push_back(std::move(arg));
+    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+    ASSERT_TRUE(server_->Start().ok());
+    absl::Status serving = server_->WaitUntilServing(Target(port_), absl::Seconds(30));
+    ASSERT_TRUE(serving.ok()) << serving << server_->ReadLog();
+    channel_ = grpc::CreateChannel(Target(port_), grpc::InsecureChannelCredentials());
+  }
+
+  void StopServer() {
+    absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(20));
+    ASSERT_TRUE(code.ok()) << code.status();
+    EXPECT_EQ(*code, 0);
+  }
+
+  // `count` confirmed tickets in calls of 1000, prefixed `prefix`.
+  void Send(int count, const std::string& prefix) {
+    auto booking = tickets::v1::BookingService::NewStub(channel_);
+    for (int first = 0; first < count; first += 1000) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+      context.AddMetadata("idempotency-key", absl::StrCat(prefix, "-", first));
+      tickets::v1::UpdateTicketsStatusResponse response;
+      grpc::Status status = booking->UpdateTicketsStatus(
+          &context, testing::ValidRequest(std::min(1000, count - first), prefix, first), &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+    }
+  }
+
+  // A log of kSeeded events that every handler of today has finished (local tables).
+  void Seed() {
+    StartServer({});
+    Send(kSeeded, "e0000001");
+    ASSERT_TRUE(Eventually([&] { return db_.Count("pending_deliveries") == 0; }, absl::Minutes(3)));
+    ASSERT_EQ(db_.Count("events"), kSeeded);
+    StopServer();
+  }
+
+  tickets::v1::HandlerStatus HandlerStatus(const std::string& name) {
+    auto admin = tickets::v1::AdminService::NewStub(channel_);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    tickets::v1::GetHandlerStatusResponse response;
+    EXPECT_TRUE(admin->GetHandlerStatus(&context, {}, &response).ok());
+    for (const auto& handler : response.handlers()) {
+      if (handler.handler() == name) return handler;
+    }
+    ADD_FAILURE() << name << " not in " << response.DebugString();
+    return {};
+  }
+
+  // Rows per ticket id on `sheet` of the fake spreadsheets API.
+  std::map<std::string, int> RowsPerTicket(const std::string& sheet) {
+    std::map<std::string, int> rows;
+    for (const auto& row : apis_.rows(sheet)) ++rows[row.at(0)];
+    return rows;
+  }
+
+  testing::TestDatabase db_;
+  testing::FakeExternalApis apis_;
+  const int port_ = testing::PickFreePort();
+  const int http_port_ = testing::PickFreePort();
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(BackfillE2eTest, NewHandlerCatchesUpFromTheEarliestEventOnce) {
+  ASSERT_NO_FATAL_FAILURE(Seed());
+  StartServer({absl::StrCat("--audit_sheet=", kAuditSheet), "--spreadsheets_url=" + apis_.url()});
+  ASSERT_TRUE(Eventually([&] { return apis_.rows(kAuditSheet).size() >= size_t{kSeeded}; },
+                         absl::Minutes(3)))
+      << apis_.rows(kAuditSheet).size() << " rows";
+  ASSERT_TRUE(Eventually([&] { return HandlerStatus("AppendToAudit").lag() == 0; }))
+      << HandlerStatus("AppendToAudit").DebugString();
+  const std::map<std::string, int> rows = RowsPerTicket(kAuditSheet);
+  EXPECT_EQ(rows.size(), size_t{kSeeded}) << "every event seen";
+  for (const auto& [ticket, count] : rows) EXPECT_EQ(count, 1) << ticket << " seen twice";
+  EXPECT_EQ(HandlerStatus("AppendToAudit").succeeded(), kSeeded);
+  // The handlers that were there already did nothing again.
+  EXPECT_TRUE(apis_.rows("tickets-to-print").empty());
+  EXPECT_EQ(HandlerStatus("StoreTickets").succeeded(), 0);
+  EXPECT_THAT(server_->ReadLog(), HasSubstr("handler registered handler=AppendToAudit"));
+  // Its lag was on the metrics page while it caught up, and is 0 now.
+  testing::HttpCaller http;
+  testing::HttpResult metrics =
+      http.Call("GET", absl::StrCat("http://", Target(http_port_), "/metrics"), "", {});
+  EXPECT_THAT(metrics.body, HasSubstr(R"(booking_handler_lag_events{handler="AppendToAudit"} 0)"));
+}
+
+TEST_F(BackfillE2eTest, NewHandlerPlacedAtLatestSkipsTheOldEvents) {
+  ASSERT_NO_FATAL_FAILURE(Seed());
+  StartServer({absl::StrCat("--audit_sheet=", kAuditSheet), "--spreadsheets_url=" + apis_.url(),
+               "--new_handler_start=earliest", "--handler_start=AppendToAudit=latest"});
+  Send(3, "e0000002");
+  ASSERT_TRUE(Eventually([&] { return apis_.rows(kAuditSheet).size() >= 3; }));
+  absl::SleepFor(absl::Seconds(1));  // time for anything more to arrive
+  const std::map<std::string, int> rows = RowsPerTicket(kAuditSheet);
+  EXPECT_EQ(rows.size(), 3u) << "only events appended after it was registered";
+  for (const auto& [ticket, count] : rows) EXPECT_THAT(ticket, HasSubstr("e0000002"));
+  ASSERT_TRUE(Eventually([&] { return HandlerStatus("AppendToAudit").lag() == 0; }));
+}
+
+// ReplayHandler: receipts for a range issued again; the receipts API's idempotency keys make the
+// replay a no-op for receipts that exist (200, same number), so none is doubled.
+TEST_F(BackfillE2eTest, ReplayRunsAHandlerAgainOverARangeWithoutDoubling) {
+  StartServer({"--receipts_url=" + apis_.url()});
+  Send(100, "e0000003");
+  ASSERT_TRUE(Eventually([&] { return db_.Count("pending_deliveries") == 0; }));
+  ASSERT_EQ(apis_.receipts_by_key().size(), 100u);
+  const size_t calls_before = apis_.requests_to("/receipts").size();
+  // The 41st to the 60th event, by sequence.
+  const int64_t min_sequence = [&] {
+    pqxx::connection conn(db_.url());
+    pqxx::nontransaction txn(conn);
+    return txn.exec1("SELECT min(sequence) FROM events")[0].as<int64_t>();
+  }();
+  auto admin = tickets::v1::AdminService::NewStub(channel_);
+  tickets::v1::ReplayHandlerRequest request;
+  request.set_handler("IssueReceipt");
+  request.set_from_sequence(min_sequence + 40);
+  request.set_to_sequence(min_sequence + 59);
+  tickets::v1::ReplayHandlerResponse response;
+  {
+    grpc::ClientContext context;
+    grpc::Status status = admin->ReplayHandler(&context, request, &response);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  EXPECT_EQ(response.replayed(), 20);
+  EXPECT_EQ(response.event_type(), "tickets.v1.TicketBookingConfirmed");
+  ASSERT_TRUE(Eventually([&] {
+    return apis_.requests_to("/receipts").size() == calls_before + 20 &&
+           db_.Count("pending_deliveries") == 0;
+  })) << apis_.requests_to("/receipts").size() - calls_before;
+  EXPECT_EQ(apis_.receipts_by_key().size(), 100u) << "no receipt doubled";
+  EXPECT_EQ(HandlerStatus("IssueReceipt").redelivered(), 20);
+
+  // Over REST, as an operator would; bad ranges name the field; unknown handlers are 404.
+  testing::HttpCaller http;
+  const std::string base = absl::StrCat("http://", Target(http_port_), "/v1/admin/handlers/");
+  testing::HttpResult replay =
+      http.Call("POST", base + "IssueReceipt:replay",
+                absl::StrCat(R"({"fromSequence":")", min_sequence + 90, R"("})"), {});
+  EXPECT_EQ(replay.status, 200) << replay.body;
+  EXPECT_THAT(replay.body, HasSubstr(R"("replayed":"10")"));
+  testing::HttpResult backwards = http.Call("POST", base + "IssueReceipt:replay",
+                                            R"({"fromSequence":"9","toSequence":"3"})", {});
+  EXPECT_EQ(backwards.status, 400) << backwards.body;
+  EXPECT_THAT(backwards.body, HasSubstr(R"("field":"to_sequence")"));
+  testing::HttpResult no_start = http.Call("POST", base + "IssueReceipt:replay", "{}", {});
+  EXPECT_EQ(no_start.status, 400) << no_start.body;
+  EXPECT_THAT(no_start.body, HasSubstr("from_sequence"));
+  testing::HttpResult unknown =
+      http.Call("POST", base + "Nobody:replay", R"({"fromSequence":"1"})", {});
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_THAT(unknown.body, HasSubstr("Nobody"));
+  ASSERT_TRUE(Eventually([&] { return db_.Count("pending_deliveries") == 0; }));
+  EXPECT_EQ(apis_.receipts_by_key().size(), 100u);
+}
+
+}  // namespace
+}  // namespace booking

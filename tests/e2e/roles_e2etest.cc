@@ -1,0 +1,170 @@
+// --role: API instances accept calls and append events, workers run the handlers; any mix on one
+// database does the work of one process, and a worker killed mid-batch loses nothing.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_external_apis.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/eventually.h"
+#include "tests/support/load.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+namespace booking {
+namespace {
+
+using testing::Eventually;
+constexpr auto& Column = testing::ColumnValues;
+using ::testing::HasSubstr;
+
+std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
+
+std::unique_ptr<testing::ServerProcess> Start(const std::string& url, int port,
+                                              std::vector<std::string> extra) {
+  std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port)),
+                                   absl::StrCat("--database_url=", url), "--delivery_lease=2s",
+                                   "--retry_first_delay=50ms", "--retry_max_delay=500ms"};
+  for (auto& arg : extra) args.push_back(std::move(arg));
+  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+  EXPECT_TRUE(server->Start().ok());
+  absl::Status serving = server->WaitUntilServing(Target(port), absl::Seconds(30));
+  EXPECT_TRUE(serving.ok()) << serving << server->ReadLog();
+  return server;
+}
+
+tickets::v1::GetHandlerStatusResponse Status(int port) {
+  auto admin = tickets::v1::AdminService::NewStub(
+      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  tickets::v1::GetHandlerStatusResponse response;
+  EXPECT_TRUE(admin->GetHandlerStatus(&context, {}, &response).ok());
+  return response;
+}
+
+TEST(RolesE2eTest, ApiInstanceAcceptsAndTwoWorkersHandleThroughAKill) {
+  testing::TestDatabase db;
+  testing::FakeExternalApis receipts;
+  receipts.set_answer_delay(absl::Milliseconds(20));  // batches are in flight when one is killed
+  const int api_port = testing::PickFreePort();
+  const int port_a = testing::PickFreePort();
+  const int port_b = testing::PickFreePort();
+  auto api = Start(db.url(), api_port, {"--role=api", "--instance_id=api"});
+  const std::vector<std::string> worker_flags = {"--role=worker",
+                                                 "--receipts_url=" + receipts.url()};
+  auto worker_a = Start(db.url(), port_a, [&] {
+    auto flags = worker_flags;
+    flags.push_back("--instance_id=worker-a");
+    return flags;
+  }());
+  auto worker_b = Start(db.url(), port_b, [&] {
+    auto flags = worker_flags;
+    flags.push_back("--instance_id=worker-b");
+    return flags;
+  }());
+
+  // The workers share the partitions; the API instance takes none.
+  ASSERT_TRUE(Eventually([&] {
+    return Status(port_a).partitions_held() == 8 && Status(port_b).partitions_held() == 8;
+  })) << Status(port_a).partitions_held()
+      << " " << Status(port_b).partitions_held();
+  EXPECT_EQ(Status(api_port).partitions_held(), 0);
+  EXPECT_EQ(db.Count("partition_leases WHERE owner = 'api'"), 0);
+  // A worker serves no BookingService.
+  {
+    auto booking = tickets::v1::BookingService::NewStub(
+        grpc::CreateChannel(Target(port_a), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext context;
+    context.AddMetadata("idempotency-key", "to-a-worker");
+    tickets::v1::UpdateTicketsStatusResponse response;
+    EXPECT_EQ(
+        booking->UpdateTicketsStatus(&context, testing::ValidRequest(1), &response).error_code(),
+        grpc::StatusCode::UNIMPLEMENTED);
+  }
+
+  std::set<std::string> acknowledged;
+  {
+    testing::Load load({Target(api_port)}, 4, "d0000001");
+    ASSERT_TRUE(Eventually([&] { return receipts.receipts_by_key().size() >= 200; }));
+    ASSERT_TRUE(worker_a->Stop(SIGKILL, absl::Seconds(10)).ok());
+    const size_t at_kill = load.acknowledged().size();
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= at_kill + 300; }));
+    load.Stop();
+    acknowledged = load.acknowledged();
+    EXPECT_EQ(load.codes().size(), 1u) << "the API instance answered every call OK";
+  }
+
+  // Every acknowledged ticket stored, tracked and receipted exactly once, by the survivor.
+  ASSERT_TRUE(Eventually([&] { return db.Count("pending_deliveries") == 0; }, absl::Seconds(90)))
+      << db.Count("pending_deliveries") << " unfinished";
+  const std::set<std::string> stored = Column(db.url(), "SELECT ticket_id::text FROM tickets");
+  const std::set<std::string> tracked =
+      Column(db.url(), "SELECT ticket_id::text FROM tracker_rows");
+  const std::map<std::string, std::string> issued = receipts.receipts_by_key();
+  EXPECT_EQ(issued.size(), acknowledged.size()) << "one receipt per ticket";
+  std::map<std::string, int> receipts_per_ticket;
+  for (const auto& [key, number] : issued) {
+    for (const std::string& id : acknowledged) {
+      if (key.find(id) != std::string::npos) ++receipts_per_ticket[id];
+    }
+  }
+  for (const std::string& id : acknowledged) {
+    EXPECT_TRUE(stored.count(id)) << id << " not stored";
+    EXPECT_TRUE(tracked.count(id)) << id << " not tracked";
+    EXPECT_EQ(receipts_per_ticket[id], 1) << id;
+  }
+  EXPECT_EQ(
+      db.Count("(SELECT 1 FROM tracker_rows GROUP BY sheet, ticket_id HAVING count(*) > 1) d"), 0);
+  EXPECT_EQ(db.Count("dead_letters"), 0);
+  EXPECT_EQ(Status(port_b).partitions_held(), 16) << "the survivor took the dead one's share";
+  EXPECT_THAT(api->ReadLog(), HasSubstr("role=api"));
+  EXPECT_THAT(worker_b->ReadLog(), HasSubstr("role=worker"));
+}
+
+// An API instance alone accepts calls and makes them durable; nothing is handled until a worker
+// comes. It registers the handlers, so their lag shows and a worker placed at `latest` still
+// handles what the API accepted before it came.
+TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
+  testing::TestDatabase db;
+  const int api_port = testing::PickFreePort();
+  auto api = Start(db.url(), api_port, {"--role=api"});
+  auto booking = tickets::v1::BookingService::NewStub(
+      grpc::CreateChannel(Target(api_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.AddMetadata("idempotency-key", "api-alone");
+  tickets::v1::UpdateTicketsStatusResponse response;
+  ASSERT_TRUE(
+      booking->UpdateTicketsStatus(&context, testing::ValidRequest(20, "d0000002"), &response)
+          .ok());
+  EXPECT_EQ(response.accepted_events(), 20);
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(db.Count("tickets"), 0) << "an API instance runs no handler";
+  EXPECT_EQ(db.Count("events"), 20);
+  ASSERT_TRUE(Eventually([&] {
+    const tickets::v1::GetHandlerStatusResponse status = Status(api_port);
+    return status.handlers_size() == 5 && status.handlers(0).lag() == 20;
+  })) << Status(api_port).DebugString();
+
+  const int worker_port = testing::PickFreePort();
+  auto worker = Start(db.url(), worker_port, {"--role=worker", "--new_handler_start=latest"});
+  ASSERT_TRUE(Eventually([&] { return db.Count("tickets") == 20 && db.Count("receipts") == 20; }));
+  ASSERT_TRUE(Eventually([&] {
+    const tickets::v1::GetHandlerStatusResponse status = Status(worker_port);
+    if (status.handlers_size() != 5) return false;
+    for (const auto& handler : status.handlers()) {
+      if (handler.lag() != 0) return false;
+    }
+    return true;
+  })) << Status(worker_port).DebugString();
+}
+
+}  // namespace
+}  // namespace booking
