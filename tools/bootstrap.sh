@@ -9,7 +9,7 @@ PACKAGES=(
   # clang++ for the thread-safety analysis build (tools/build.sh --compiler clang; tools/test.sh)
   clang
   # gRPC / protobuf: libraries, code generators, and the well-known grpc protos (health.proto)
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto libabsl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler grpc-proto libabsl-dev
   # provides google/api/annotations.proto + http.proto for the HTTP mapping in booking.proto
   golang-github-grpc-ecosystem-grpc-gateway-dev
   # PostgreSQL: server for tools/pg.sh (dev + tests) and the libpqxx client library
