@@ -3,9 +3,10 @@
 #
 #   tools/test.sh [--fast]
 #
-# Phases: build + ctest (build/); unless --fast also Clang's thread-safety analysis (build-clang/,
-# compile only: the server and every library it links), ThreadSanitizer on the concurrency tests
-# (build-tsan/ registers only those) and AddressSanitizer on the whole suite (build-asan/).
+# Phases: Clang's thread-safety analysis (compile check only: every library and the app), the
+# whole suite under AddressSanitizer (build-asan/), and ThreadSanitizer on the concurrency tests
+# (build-tsan/ registers only those). --fast instead builds normally (build/) and runs the whole
+# suite once, unsanitized: the quick loop while developing.
 # Every phase runs even if an earlier one failed; the exit status is non-zero if any failed.
 set -euo pipefail
 
@@ -79,34 +80,35 @@ run_ctest() {
 }
 
 # --no-tests=error: a wrong label or a missing add_test must not pass silently.
-phase build bash tools/build.sh
-if ((phase_ok)); then
-  phase test run_ctest build --output-on-failure -j2 --timeout 300 --no-tests=error
+if ((fast)); then
+  phase build bash tools/build.sh
+  if ((phase_ok)); then
+    phase test run_ctest build --output-on-failure -j2 --timeout 300 --no-tests=error
+  else
+    skip test "build failed"
+  fi
 else
-  skip test "build failed"
-fi
+  # First, as it is the quickest (no code generated): a lock mistake fails here.
+  phase check-clang bash tools/build.sh --compiler clang --check
 
-if ((!fast)); then
-  # Compile only, no tests: the analysis runs in the compiler, so building booking-server checks
-  # every library it links (all of them) and the app; a lock mistake fails here, before the long
-  # sanitizer phases.
-  phase build-clang bash tools/build.sh --compiler clang --target booking-server
+  # The whole suite once, under AddressSanitizer: an unsanitized run on top would find nothing
+  # more and cost a build and a run. Sanitized code is slower, hence the longer timeout.
+  phase build-asan bash tools/build.sh --sanitizer address
+  if ((phase_ok)); then
+    phase test-asan run_ctest build-asan --output-on-failure -j2 --timeout 900 --no-tests=error
+  else
+    skip test-asan "build failed"
+  fi
 
-  # Sanitized code runs several times slower, hence the longer default per-test timeout.
-  phase build-tsan bash tools/build.sh --sanitizer thread
+  # Only the tests (booking_tests: the ones registered, i.e. those marked CONCURRENCY) and what
+  # they link; not the server, the tools or the benchmarks.
+  phase build-tsan bash tools/build.sh --sanitizer thread --target booking_tests
   if ((phase_ok)); then
     ((${#TSAN_PREFIX[@]} == 0)) || RUN_PREFIX=("${TSAN_PREFIX[@]}")
     phase test-tsan run_ctest build-tsan --output-on-failure --timeout 900 --no-tests=error
     RUN_PREFIX=(env)
   else
     skip test-tsan "build failed"
-  fi
-
-  phase build-asan bash tools/build.sh --sanitizer address
-  if ((phase_ok)); then
-    phase test-asan run_ctest build-asan --output-on-failure -j2 --timeout 900 --no-tests=error
-  else
-    skip test-asan "build failed"
   fi
 fi
 

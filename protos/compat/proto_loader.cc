@@ -64,7 +64,7 @@ struct DiskOwner {
 // on today's generated code. Our own files must all be in the set.
 struct SetOwner {
   SetOwner() {
-    for (const std::string& dir : {BOOKING_GOOGLEAPIS_PROTO_DIR, BOOKING_PROTOBUF_INCLUDE_DIR}) {
+    for (const char* dir : {BOOKING_GOOGLEAPIS_PROTO_DIR, BOOKING_PROTOBUF_INCLUDE_DIR}) {
       tree.MapPath("", dir);
     }
     imports.RecordErrorsTo(&parse_errors);
