@@ -35,7 +35,9 @@ int Connect(int port) {
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    const int error = errno;
     ::close(fd);
+    errno = error;  // for the caller's message
     return -1;
   }
   return fd;
@@ -117,7 +119,8 @@ TEST_F(HttpLimitsE2eTest, ConnectionsBeyondTheCapGet503AndTheCapFreesAsTheyClose
   StartServer({"--max_http_connections=50"});
   for (int i = 0; i < 50; ++i) {
     const int fd = Connect(http_port_);
-    ASSERT_GE(fd, 0);
+    ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno) << "\n"
+                     << server_->ReadLog();
     open_.push_back(fd);
   }
   absl::SleepFor(absl::Milliseconds(300));  // all 50 accepted

@@ -12,6 +12,7 @@
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/eventually.h"
+#include "tests/support/http_call.h"
 #include "tests/support/load.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -154,7 +155,10 @@ TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
   })) << Status(api_port).DebugString();
 
   const int worker_port = testing::PickFreePort();
-  auto worker = Start(db.url(), worker_port, {"--role=worker", "--new_handler_start=latest"});
+  const int worker_http = testing::PickFreePort();
+  auto worker = Start(db.url(), worker_port,
+                      {"--role=worker", "--new_handler_start=latest",
+                       absl::StrCat("--http_addr=", Target(worker_http))});
   ASSERT_TRUE(Eventually([&] { return db.Count("tickets") == 20 && db.Count("receipts") == 20; }));
   ASSERT_TRUE(Eventually([&] {
     const tickets::v1::GetHandlerStatusResponse status = Status(worker_port);
@@ -164,6 +168,16 @@ TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
     }
     return true;
   })) << Status(worker_port).DebugString();
+
+  // A worker's HTTP port: health, metrics and the admin API for operators and probes; the
+  // booking routes are not there.
+  testing::HttpCaller http;
+  const std::string base = absl::StrCat("http://", Target(worker_http));
+  EXPECT_EQ(http.Call("GET", base + "/health").status, 200);
+  testing::HttpResult metrics = http.Call("GET", base + "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr(R"(booking_handler_lag_events{handler="StoreTickets"} 0)"));
+  EXPECT_EQ(http.Call("GET", base + "/v1/admin/handlers").status, 200);
+  EXPECT_EQ(http.Call("POST", base + "/v1/tickets-status", "{}").status, 404);
 }
 
 }  // namespace
