@@ -41,6 +41,17 @@ std::unique_ptr<testing::ServerProcess> Start(const std::string& url, int port,
   return server;
 }
 
+grpc::Status Update(int port, const std::string& key,
+                    const tickets::v1::UpdateTicketsStatusRequest& request,
+                    tickets::v1::UpdateTicketsStatusResponse& response) {
+  auto booking = tickets::v1::BookingService::NewStub(
+      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  context.AddMetadata("idempotency-key", key);
+  return booking->UpdateTicketsStatus(&context, request, &response);
+}
+
 tickets::v1::GetHandlerStatusResponse Status(int port) {
   auto admin = tickets::v1::AdminService::NewStub(
       grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
@@ -80,16 +91,9 @@ TEST(RolesE2eTest, ApiInstanceAcceptsAndTwoWorkersHandleThroughAKill) {
   EXPECT_EQ(Status(api_port).partitions_held(), 0);
   EXPECT_EQ(db.Count("partition_leases WHERE owner = 'api'"), 0);
   // A worker serves no BookingService.
-  {
-    auto booking = tickets::v1::BookingService::NewStub(
-        grpc::CreateChannel(Target(port_a), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext context;
-    context.AddMetadata("idempotency-key", "to-a-worker");
-    tickets::v1::UpdateTicketsStatusResponse response;
-    EXPECT_EQ(
-        booking->UpdateTicketsStatus(&context, testing::ValidRequest(1), &response).error_code(),
-        grpc::StatusCode::UNIMPLEMENTED);
-  }
+  tickets::v1::UpdateTicketsStatusResponse refused;
+  EXPECT_EQ(Update(port_a, "to-a-worker", testing::ValidRequest(1), refused).error_code(),
+            grpc::StatusCode::UNIMPLEMENTED);
 
   std::set<std::string> acknowledged;
   {
@@ -137,14 +141,8 @@ TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
   testing::TestDatabase db;
   const int api_port = testing::PickFreePort();
   auto api = Start(db.url(), api_port, {"--role=api"});
-  auto booking = tickets::v1::BookingService::NewStub(
-      grpc::CreateChannel(Target(api_port), grpc::InsecureChannelCredentials()));
-  grpc::ClientContext context;
-  context.AddMetadata("idempotency-key", "api-alone");
   tickets::v1::UpdateTicketsStatusResponse response;
-  ASSERT_TRUE(
-      booking->UpdateTicketsStatus(&context, testing::ValidRequest(20, "d0000002"), &response)
-          .ok());
+  ASSERT_TRUE(Update(api_port, "api-alone", testing::ValidRequest(20, "d0000002"), response).ok());
   EXPECT_EQ(response.accepted_events(), 20);
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(db.Count("tickets"), 0) << "an API instance runs no handler";
