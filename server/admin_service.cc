@@ -62,14 +62,15 @@ grpc::ServerUnaryReactor* Busy(grpc::ServerUnaryReactor* reactor) {
 
 }  // namespace
 
+absl::Status AdminService::CheckAdmin(const grpc::CallbackServerContext& context) const {
+  return auth_ == nullptr ? absl::OkStatus() : auth_->Check(context, Scope::kAdmin);
+}
+
 grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
     grpc::CallbackServerContext* context, const tickets::v1::ListDeadLettersRequest* request,
     tickets::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
-      return Finish(reactor, auth);
-  }
+  if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
   if (request->page_size() < 0) {
     return Finish(reactor, absl::InvalidArgumentError("page_size: must not be negative"));
   }
@@ -104,10 +105,7 @@ grpc::ServerUnaryReactor* AdminService::GetHandlerStatus(
     grpc::CallbackServerContext* context, const tickets::v1::GetHandlerStatusRequest*,
     tickets::v1::GetHandlerStatusResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
-      return Finish(reactor, auth);
-  }
+  if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
   if (!handler_status_) {
     return Finish(reactor, absl::FailedPreconditionError("this instance runs no handlers"));
   }
@@ -120,10 +118,7 @@ grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
     grpc::CallbackServerContext* context, const tickets::v1::RetryDeadLettersRequest* request,
     tickets::v1::RetryDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
-      return Finish(reactor, auth);
-  }
+  if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
   if (request->all() == (request->ids_size() > 0)) {
     return Finish(reactor, absl::InvalidArgumentError(
                                "ids: give the dead letters to retry, or set all (not both)"));
@@ -155,10 +150,7 @@ grpc::ServerUnaryReactor* AdminService::ReplayHandler(
     grpc::CallbackServerContext* context, const tickets::v1::ReplayHandlerRequest* request,
     tickets::v1::ReplayHandlerResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (auth_ != nullptr) {
-    if (absl::Status auth = auth_->Check(*context, Scope::kAdmin); !auth.ok())
-      return Finish(reactor, auth);
-  }
+  if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
   if (std::vector<FieldViolation> violations = ReplayViolations(*request); !violations.empty()) {
     return Finish(reactor,
                   WithFieldViolations(absl::InvalidArgumentError(absl::StrCat(

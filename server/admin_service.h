@@ -42,6 +42,9 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
   static constexpr int64_t kMaxReplayEvents = 1'000'000;
 
  private:
+  // Every admin call needs a token with the admin scope when tokens are configured.
+  [[nodiscard]] absl::Status CheckAdmin(const grpc::CallbackServerContext& context) const;
+
   storage::EventStore& store_;
   QueryExecutor& executor_;
   const TokenAuthenticator* const auth_;
