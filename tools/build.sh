@@ -85,6 +85,14 @@ case "$compiler" in
   *) echo "build.sh: --compiler must be gcc or clang, got '$compiler'" >&2; exit 2 ;;
 esac
 
+# ccache, when installed, makes rebuilds and other checkouts of the tree (git worktrees) cheap:
+# paths are hashed relative to the checkout's parent, not absolute.
+launcher_args=()
+if command -v ccache >/dev/null && [[ -z "${BOOKING_NO_CCACHE:-}" ]]; then
+  launcher_args=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(dirname "$ROOT")}" CCACHE_NOHASHDIR=1
+fi
+
 ((!check)) || default_dir+="-check"
 build_dir="${build_dir:-$default_dir}"
 [[ "$build_dir" = /* ]] || build_dir="$ROOT/$build_dir"
@@ -95,7 +103,7 @@ cmake -S "$ROOT" -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE="$build_type" \
   -DBOOKING_SANITIZER="$sanitizer" \
   -DBOOKING_SYNTAX_ONLY="$( ((check)) && echo ON || echo OFF)" \
-  "${compiler_args[@]}"
+  "${compiler_args[@]}" "${launcher_args[@]}"
 
 if ((check)); then
   # No objects, so nothing to link: the default target is what CI checks, the server (every
