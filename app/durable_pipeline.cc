@@ -1,5 +1,8 @@
 #include "app/durable_pipeline.h"
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
 #include "handlers/handler_set.h"
 
 namespace booking::app {
@@ -89,6 +92,14 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
     out->set_last_error(status.last_error);
     if (status.last_error_at != absl::InfinitePast()) {
       SetTimestamp(status.last_error_at, *out->mutable_last_error_at());
+    }
+    out->set_parked(status.parked);
+    out->set_parked_here(status.parked_here);
+    if (status.parked > 0 && status.oldest_parked != absl::InfiniteFuture()) {
+      const int64_t micros =
+          std::max<int64_t>(0, absl::ToInt64Microseconds(absl::Now() - status.oldest_parked));
+      out->mutable_oldest_parked_age()->set_seconds(micros / 1'000'000);
+      out->mutable_oldest_parked_age()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
     }
   }
   return response;

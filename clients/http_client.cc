@@ -2,11 +2,15 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <mutex>  // std::call_once
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/mutex.h"
+#include "common/safe_text.h"
+#include "domain/handler.h"
 
 namespace booking::workers {
 namespace {
@@ -43,7 +47,12 @@ absl::Status StatusFromCurl(CURLcode code, const char* detail, const HttpRequest
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return absl::InvalidArgumentError(message);
-    default:  // refused, reset, DNS, TLS: the network or the peer, so a retry can help
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      // Nothing reached the API: it is away for every request, not refusing this one.
+      return workers::ApiFailure(absl::UnavailableError(message));
+    default:  // reset, TLS, a broken answer: the network or the peer, so a retry can help
       return absl::UnavailableError(message);
   }
 }
@@ -98,8 +107,8 @@ void HttpClient::Release(void* handle) {
 
 absl::StatusOr<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   if (shutdown_.load()) {
-    return absl::UnavailableError(
-        absl::StrCat(request.method, " ", request.url, ": not sent, the service is shutting down"));
+    return ApiFailure(absl::UnavailableError(absl::StrCat(
+        request.method, " ", RedactUrl(request.url), ": not sent, the service is shutting down")));
   }
   CURL* curl = static_cast<CURL*>(Acquire());
   if (curl == nullptr) return absl::ResourceExhaustedError("curl_easy_init failed");
@@ -143,6 +152,10 @@ absl::StatusOr<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
     return StatusFromCurl(code, error, request);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  if (curl_header* retry_after = nullptr;
+      curl_easy_header(curl, "Retry-After", 0, CURLH_HEADER, -1, &retry_after) == CURLHE_OK) {
+    response.retry_after = std::string(retry_after->value).substr(0, 64);
+  }
   Release(curl);
   return response;
 }
@@ -160,8 +173,15 @@ absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what)
   const long code = response.status;
   if (code >= 200 && code < 300) return absl::OkStatus();
   const std::string message = absl::StrCat(std::string(what), ": HTTP ", code, " ",
-                                           response.body.substr(0, kMaxBodyInError));
-  if (code == 408 || code == 429 || code >= 500) return absl::UnavailableError(message);
+                                           SafeText(response.body, kMaxBodyInError));
+  if (code == 429 || code == 503) {
+    // Retry-After in seconds (an HTTP date is rare from APIs, and then the backoff decides).
+    int seconds = 0;
+    const bool given = absl::SimpleAtoi(response.retry_after, &seconds) && seconds > 0;
+    return ApiFailure(absl::UnavailableError(message),
+                      given ? absl::Seconds(std::min(seconds, 3600)) : absl::ZeroDuration());
+  }
+  if (code == 408 || code >= 500) return absl::UnavailableError(message);
   switch (code) {
     case 400:
     case 422:

@@ -23,6 +23,7 @@ struct HttpRequest {
 struct HttpResponse {
   long status = 0;
   std::string body;
+  std::string retry_after;  // the Retry-After header, if any
 };
 
 struct HttpClientOptions {
@@ -41,7 +42,8 @@ std::string RedactUrl(std::string_view url);
 // A blocking HTTP/1.1 client on libcurl for the external APIs. Keeps a pool of easy handles, so
 // connections to the same host are reused across calls; thread-safe. Transport failures come back
 // as statuses that say whether a retry can help: UNAVAILABLE (refused, reset, DNS) or
-// DEADLINE_EXCEEDED (timeout). An HTTP answer, whatever its code, is a response.
+// DEADLINE_EXCEEDED (timeout); a connection that could not be made at all (refused, DNS, the
+// client shut down) is marked ApiFailure: it says nothing about the request. An HTTP answer, whatever its code, is a response.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options = {});
@@ -66,9 +68,11 @@ class HttpClient {
   std::unique_ptr<Pool> pool_;
 };
 
-// Maps an HTTP answer to a status: 2xx OK; 408, 429 and 5xx UNAVAILABLE (retry can help); other
-// codes are not retryable (400/422 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED,
-// 404 NOT_FOUND, 409 ALREADY_EXISTS, the rest FAILED_PRECONDITION). `what` names the call.
+// Maps an HTTP answer to a status: 2xx OK; 408, 429 and 5xx UNAVAILABLE (retry can help), 429 and
+// 503 marked as failures of the whole API (ApiFailure, with Retry-After in seconds if given);
+// other codes are not retryable (400/422 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 403
+// PERMISSION_DENIED, 404 NOT_FOUND, 409 ALREADY_EXISTS, the rest FAILED_PRECONDITION). `what`
+// names the call; the body's first 200 bytes are quoted, made valid UTF-8 (SafeText).
 [[nodiscard]] absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
 
 }  // namespace booking::workers

@@ -5,10 +5,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/log_value.h"
+#include "common/safe_text.h"
 #include "external/v1/receipts.pb.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::workers {
+namespace {
+
+constexpr size_t kMaxReceiptNumberBytes = 128;
+
+}  // namespace
 
 HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls)
     : client_(client),
@@ -66,9 +72,11 @@ absl::Status HttpReceiptsApi::IssueOne(const ReceiptRequest& receipt) {
     spdlog::warn("receipt answer unreadable ticket_id={} correlation_id={} http_status={}",
                  receipt.ticket_id, receipt.correlation_id, response->status);
   }
-  if (receipt.number != nullptr) *receipt.number = answer.number();
+  // The number is the API's text: it is stored (the watchers' RECEIPT_ISSUED step), so bounded.
+  const std::string number = SafeText(answer.number(), kMaxReceiptNumberBytes);
+  if (receipt.number != nullptr) *receipt.number = number;
   spdlog::info("receipt issued ticket_id={} correlation_id={} number={} issued_at={} existed={}",
-               receipt.ticket_id, receipt.correlation_id, LogValue(answer.number()),
+               receipt.ticket_id, receipt.correlation_id, LogValue(number),
                LogValue(answer.issued_at()), response->status == 200);
   return absl::OkStatus();
 }

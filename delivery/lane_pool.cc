@@ -51,6 +51,18 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
                              "Events of a handler waiting for a retry after a failure.",
                              per_handler([](const HandlerStatus& s) { return s.retry_backlog; }));
     metrics->AddHandlerGauge(
+        "booking_handler_parked_events",
+        "Events the API refused on their own, waiting for their own next attempt (all instances).",
+        per_handler([](const HandlerStatus& s) { return s.parked; }));
+    metrics->AddHandlerGauge(
+        "booking_handler_oldest_parked_seconds",
+        "How long a handler's oldest parked event has been failing (0: none parked).",
+        per_handler([](const HandlerStatus& s) {
+          return s.parked > 0 && s.oldest_parked != absl::InfiniteFuture()
+                     ? std::max(0.0, absl::ToDoubleSeconds(absl::Now() - s.oldest_parked))
+                     : 0.0;
+        }));
+    metrics->AddHandlerGauge(
         "booking_handler_breaker_state",
         "A handler's circuit breaker: 0 closed, 1 open, 2 half-open.",
         per_handler([](const HandlerStatus& s) { return static_cast<int>(s.breaker); }));
@@ -125,22 +137,36 @@ absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
   if (now - lag_counted_at_ >= kLagMaxAge) {
     // On failure the last figures stay (the database is away), and the next ask tries again.
     absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
-    if (backlog.ok()) {
+    absl::StatusOr<std::vector<storage::ParkedSummary>> parked = log_.Parked();
+    if (backlog.ok() && parked.ok()) {
       lag_.clear();
       for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+      parked_.clear();
+      for (const storage::ParkedSummary& summary : *parked) parked_[summary.handler] = summary;
       lag_counted_at_ = now;
     }
   }
   return lag_;
 }
 
+absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() const {
+  Lag();  // counts both when due
+  MutexLock lock(lag_mu_);
+  return parked_;
+}
+
 std::vector<HandlerStatus> LanePool::Status() const {
   const absl::flat_hash_map<std::string, int64_t> lag = Lag();
+  const absl::flat_hash_map<std::string, storage::ParkedSummary> parked = ParkedNow();
   std::vector<HandlerStatus> out;
   for (const auto& lane : lanes_) {
     HandlerStatus status = lane->status();
     auto it = lag.find(status.handler);
     status.lag = it == lag.end() ? 0 : it->second;
+    if (auto p = parked.find(status.handler); p != parked.end()) {
+      status.parked = p->second.parked;
+      status.oldest_parked = p->second.oldest;
+    }
     out.push_back(std::move(status));
   }
   return out;

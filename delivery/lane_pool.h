@@ -53,12 +53,15 @@ class LanePool {
  private:
   // The lag per handler, counted again if the last count is older than kLagMaxAge.
   absl::flat_hash_map<std::string, int64_t> Lag() const;
+  absl::flat_hash_map<std::string, storage::ParkedSummary> ParkedNow() const;
 
   storage::HandlerLog& log_;
   std::vector<std::unique_ptr<HandlerLane>> lanes_;
   mutable Mutex lag_mu_;  // held while counting: concurrent askers share one count
   mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
   mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
+  // Parked events per handler, counted with the lag.
+  mutable absl::flat_hash_map<std::string, storage::ParkedSummary> parked_ ABSL_GUARDED_BY(lag_mu_);
   absl::Status config_error_;  // a handler the log cannot run, reported by Start
   bool started_ = false;
 };

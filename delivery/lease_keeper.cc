@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/time/clock.h"
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
@@ -66,7 +67,25 @@ int LeaseKeeper::held() const {
   return static_cast<int>(held_.size());
 }
 
+bool LeaseKeeper::Holds(const storage::PartitionLease& lease) const {
+  MutexLock lock(mu_);
+  auto it = held_.find(lease.partition);
+  return it != held_.end() && it->second == lease.epoch && absl::Now() < valid_until_;
+}
+
+bool LeaseKeeper::Alive() const {
+  MutexLock lock(mu_);
+  return absl::Now() < valid_until_;
+}
+
+void LeaseKeeper::Lost(const storage::PartitionLease& lease) {
+  MutexLock lock(mu_);
+  auto it = held_.find(lease.partition);
+  if (it != held_.end() && it->second == lease.epoch) held_.erase(it);
+}
+
 void LeaseKeeper::RunOnce() {
+  const absl::Time round_start = absl::Now();
   absl::StatusOr<std::vector<storage::PartitionLease>> renewed =
       log_.Renew(options_.owner, options_.lease);
   if (!renewed.ok()) {
@@ -92,6 +111,7 @@ void LeaseKeeper::RunOnce() {
   std::vector<int> release;
   {
     MutexLock lock(mu_);
+    valid_until_ = round_start + options_.lease;
     held_.clear();
     for (const auto& lease : *renewed) held_[lease.partition] = lease.epoch;
     for (const auto& lease : claimed) held_[lease.partition] = lease.epoch;

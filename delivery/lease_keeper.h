@@ -44,6 +44,15 @@ class LeaseKeeper {
   std::vector<storage::PartitionLease> Acquire();
   void Done(const std::vector<storage::PartitionLease>& partitions);
 
+  // True while `lease` is held at its epoch and its renewal has not run out by this process's
+  // clock (a process frozen past its lease, or cut off from the database, no longer holds it
+  // even before it learns who took it): a handler checks before each chunk of calls.
+  bool Holds(const storage::PartitionLease& lease) const;
+  // True while the last renewal has not run out: claimed redeliveries are still this owner's.
+  bool Alive() const;
+  // A commit found the partition taken over: forget it now, not at the next renewal.
+  void Lost(const storage::PartitionLease& lease);
+
   // One round: renew, rebalance. Public for tests.
   void RunOnce();
 
@@ -58,6 +67,9 @@ class LeaseKeeper {
   absl::flat_hash_map<int, int64_t> held_ ABSL_GUARDED_BY(mu_);   // partition -> epoch
   absl::flat_hash_map<int, int> in_flight_ ABSL_GUARDED_BY(mu_);  // partition -> batches
   absl::flat_hash_set<int> handing_over_ ABSL_GUARDED_BY(mu_);    // not read any more
+  // When what the last successful renewal (or claim) granted runs out, measured from before the
+  // call: the database's lease ends no sooner.
+  absl::Time valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   PeriodicTask task_;
   bool started_ = false;
 };

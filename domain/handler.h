@@ -1,8 +1,13 @@
 #pragma once
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "domain/event.h"
 
@@ -13,6 +18,30 @@ namespace booking::workers {
 inline bool IsRetryable(const absl::Status& status) {
   return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status) ||
          absl::IsAborted(status) || absl::IsResourceExhausted(status);
+}
+
+// A retryable failure of the API as a whole rather than of this event: the connection was
+// refused, or the API said it is overloaded or unavailable (429, 503). A handler's lane pauses
+// for it (breaker, backoff, or what `retry_after` asks for: zero when the API did not say) and
+// never parks an event because of it. An error the API gave this one request (a 500, a timeout
+// while other calls succeed) carries no such mark: the lane then parks just that event.
+inline constexpr char kApiFailurePayload[] = "booking/api-failure";
+inline absl::Status ApiFailure(absl::Status status,
+                               absl::Duration retry_after = absl::ZeroDuration()) {
+  status.SetPayload(kApiFailurePayload,
+                    absl::Cord(std::to_string(absl::ToInt64Milliseconds(retry_after))));
+  return status;
+}
+inline bool IsApiFailure(const absl::Status& status) {
+  return status.GetPayload(kApiFailurePayload).has_value();
+}
+inline absl::Duration RetryAfter(const absl::Status& status) {
+  const auto payload = status.GetPayload(kApiFailurePayload);
+  int64_t millis = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &millis)) {
+    return absl::ZeroDuration();
+  }
+  return absl::Milliseconds(millis);
 }
 
 // Does one kind of follow-up work for events of the types it is registered for.

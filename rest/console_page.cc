@@ -198,6 +198,9 @@ function label(s) {
     case 'APPENDED_TO_TRACKER': return 'tracker ' + (s.detail || '');
     case 'CANCELED': return 'canceled';
     case 'DEAD_LETTERED': return `dead-lettered: ${s.detail || 'no reason given'}`;
+    case 'RETRYING': return `${s.handler || 'handler'} retrying` +
+        (s.next_attempt_at ? ` at ${new Date(s.next_attempt_at).toLocaleTimeString()}` : '') +
+        `: ${s.detail || ''}`;
     case 'HANDLED': return (s.handler || 'handler') + ' done';
     default: return String(s.kind || 'step').toLowerCase();
   }

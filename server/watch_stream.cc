@@ -40,6 +40,14 @@ void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message) 
   } else if (step.step == "dead_lettered") {
     message.set_kind(tickets::v1::TicketStep::DEAD_LETTERED);
     message.set_detail(step.detail);
+  } else if (step.step == "retrying") {
+    message.set_kind(tickets::v1::TicketStep::RETRYING);
+    message.set_detail(step.detail);
+    if (step.next_attempt_at != absl::InfinitePast()) {
+      const int64_t next = absl::ToUnixMicros(step.next_attempt_at);
+      message.mutable_next_attempt_at()->set_seconds(next / 1'000'000);
+      message.mutable_next_attempt_at()->set_nanos(static_cast<int32_t>(next % 1'000'000) * 1000);
+    }
   } else {
     message.set_kind(KindOfHandler(step.handler));
     message.set_detail(step.detail);

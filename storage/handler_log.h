@@ -42,6 +42,13 @@ struct LoggedEvent {
   LogPosition position;  // in its partition
   // Handed to this handler before, by an owner that did not finish it (a crash or a lost lease).
   bool redelivered = false;
+  // A log event whose ticket has a parked (or queued) event of this handler ahead of it: it must
+  // queue behind that one rather than be handled now (ReadOptions::by_ticket only).
+  bool blocked = false;
+  // A redelivery's attempts so far, this one included, and its first failure (InfinitePast: it
+  // has not failed yet, e.g. a replay, or an event that queued behind a parked one).
+  int attempts = 0;
+  absl::Time first_failed_at = absl::InfinitePast();
 };
 
 struct ReadOptions {
@@ -54,6 +61,9 @@ struct ReadOptions {
   // ones may have been handled already (worth a write only toward an API that may duplicate).
   bool mark_handed_out = false;
   absl::Duration redelivery_lease = absl::Seconds(30);
+  // Keep each ticket's events in order across parking: mark log events of tickets with a
+  // redelivery row of this handler as `blocked`. (A handler that calls an API per event.)
+  bool by_ticket = false;
 };
 
 struct HandlerBatchRead {
@@ -83,11 +93,35 @@ struct HandlerProgress {
     std::string note;
   };
   std::vector<Finished> finished;
+  // Events set aside as rows of `deliveries`: one the API refused on its own (parked, retried on
+  // its own schedule), or one queued behind such an event of its ticket. A log event's row is
+  // written fenced as its partition's checkpoint (partition >= 0); a redelivery that failed
+  // again (partition -1) is rescheduled while its claim is held. Each failing one is recorded as
+  // a 'retrying' step for watchers.
+  struct Parked {
+    int64_t sequence = 0;
+    int partition = -1;  // -1: a claimed redelivery, rescheduled
+    std::string ticket_id;
+    absl::Time next_attempt;
+    absl::Time first_failed_at = absl::InfinitePast();  // InfinitePast: queued behind, not failed
+    std::string reason;                                 // empty when queued behind
+    int attempts = 0;                                   // calls made so far (log events)
+  };
+  std::vector<Parked> parked;
 };
 
 struct CommitResult {
   int stale_partitions = 0;    // checkpoints not written: the partition changed owner meanwhile
+  std::vector<int> stale;      // which partitions those were
   int stale_dead_letters = 0;  // dead letters of such partitions, not written either
+};
+
+// A handler's parked events (failed on their own, waiting for their next attempt), over all
+// instances.
+struct ParkedSummary {
+  std::string handler;
+  int64_t parked = 0;
+  absl::Time oldest = absl::InfiniteFuture();  // the oldest one's first failure
 };
 
 // Where start-up puts a handler never seen before: at the oldest event still in the log, or
@@ -112,9 +146,11 @@ class HandlerLog {
   [[nodiscard]] virtual absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
                                                               const ReadOptions& options) = 0;
 
-  // Writes the progress in one transaction, fenced: a checkpoint (and its partition's dead
-  // letters) only while the owner still holds that partition at that epoch; a redelivery only
-  // while the owner still holds its lease.
+  // Writes the progress in one durable transaction, fenced: a checkpoint (and its partition's
+  // dead letters, parked events and steps) only while the owner still holds that partition at
+  // that epoch, the lease rows locked until the commit so a claim by another instance waits or
+  // wins; a checkpoint never moves backwards. A redelivery only while the owner still holds its
+  // lease. Text from outside (reasons, notes) is stored as SafeText.
   [[nodiscard]] virtual absl::StatusOr<CommitResult> Commit(const std::string& handler,
                                                             const HandlerProgress& progress) = 0;
 
@@ -134,6 +170,8 @@ class HandlerLog {
 
   // Unfinished events per handler (log events past the checkpoint, and redeliveries).
   [[nodiscard]] virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() = 0;
+  // Parked events per handler that has any.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<ParkedSummary>> Parked() = 0;
 };
 
 }  // namespace booking::storage

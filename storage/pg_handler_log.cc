@@ -5,6 +5,8 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/safe_text.h"
 #include "storage/pg_array.h"
 
 namespace booking::storage {
@@ -23,6 +25,22 @@ constexpr char kClaim[] = "leases_claim";
 constexpr char kRelease[] = "leases_release";
 constexpr char kLeave[] = "leases_leave";
 constexpr char kBacklog[] = "handler_backlog";
+constexpr char kPark[] = "handler_park";
+constexpr char kReschedule[] = "handler_reschedule";
+constexpr char kParked[] = "handler_parked";
+
+// Outside text (an API's error body, a handler's note) as a column accepts it.
+constexpr size_t kMaxStoredText = 2000;
+
+std::string PgTime(absl::Time time) {
+  if (time == absl::InfinitePast()) return "-infinity";
+  if (time == absl::InfiniteFuture()) return "infinity";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
+}
+
+absl::Time TimeFromMicros(const pqxx::field& field) {
+  return field.is_null() ? absl::InfinitePast() : absl::FromUnixMicros(field.as<int64_t>());
+}
 
 std::string Interval(absl::Duration duration) {
   return absl::StrCat(absl::ToInt64Milliseconds(duration), " milliseconds");
@@ -64,7 +82,9 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "WITH batch AS ("
        "  SELECT c.partition, l.epoch, e.tx, e.sequence, e.event_id, e.event_type, e.ticket_id,"
        "         e.idempotency_key, e.correlation_id, e.payload,"
-       "         (e.tx, e.sequence) <= (c.read_tx, c.read_sequence) AS redelivered"
+       "         (e.tx, e.sequence) <= (c.read_tx, c.read_sequence) AS redelivered,"
+       "         ($7 AND e.ticket_id IN (SELECT d.ticket_id FROM deliveries d"
+       "                                 WHERE d.handler = $1)) AS blocked"
        "  FROM handler_checkpoints c"
        "  JOIN partition_leases l ON l.partition = c.partition AND l.owner = $2"
        "  CROSS JOIN LATERAL ("
@@ -81,30 +101,39 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "  WHERE $6 AND c.handler = $1 AND c.partition = m.partition"
        "    AND (m.tx, m.sequence) > (c.read_tx, c.read_sequence)"
        ") SELECT partition, epoch, tx::text, sequence, event_id::text, event_type,"
-       "         ticket_id::text, idempotency_key, correlation_id, payload, redelivered"
+       "         ticket_id::text, idempotency_key, correlation_id, payload, redelivered, blocked"
        " FROM batch ORDER BY partition, tx, sequence"},
       {kClaimRedeliveries,
+       // Only the oldest row of each ticket: the ones behind it wait until it is done.
        "WITH due AS ("
-       "  SELECT sequence, handler FROM deliveries WHERE handler = $1 AND lease_until <= now()"
-       "  ORDER BY sequence LIMIT $3 FOR UPDATE SKIP LOCKED"
+       "  SELECT d.sequence, d.handler FROM deliveries d"
+       "  WHERE d.handler = $1 AND d.lease_until <= now()"
+       "    AND NOT EXISTS (SELECT 1 FROM deliveries o WHERE o.handler = d.handler"
+       "                    AND o.ticket_id = d.ticket_id AND o.sequence < d.sequence)"
+       "  ORDER BY d.sequence LIMIT $3 FOR UPDATE OF d SKIP LOCKED"
        ") UPDATE deliveries d SET lease_owner = $2, lease_until = now() + $4::interval,"
        "                          attempts = d.attempts + 1"
        " FROM due, events e"
        " WHERE d.sequence = due.sequence AND d.handler = due.handler AND e.sequence = d.sequence"
        " RETURNING e.event_id::text, e.event_type, e.ticket_id::text, e.idempotency_key,"
-       "           e.correlation_id, e.payload, e.sequence"},
+       "           e.correlation_id, e.payload, e.sequence, d.attempts,"
+       "           (extract(epoch FROM d.parked_at) * 1000000)::bigint"},
       {kAdvance,
+       // FOR SHARE: a claim that changed the row first makes this wait and then see the new
+       // owner; one that comes later skips the row (SKIP LOCKED) until this has committed.
        "WITH x AS ("
        "  SELECT * FROM UNNEST($2::smallint[], $3::bigint[], $4::text[], $5::bigint[])"
        "         AS x(partition, epoch, tx, sequence)"
        "), owned AS ("
        "  SELECT l.partition FROM partition_leases l JOIN x ON x.partition = l.partition"
-       "  WHERE l.owner = $6 AND l.epoch = x.epoch"
-       ") UPDATE handler_checkpoints c SET last_tx = x.tx::xid8, last_sequence = x.sequence,"
+       "  WHERE l.owner = $6 AND l.epoch = x.epoch FOR SHARE OF l"
+       "), moved AS ("
+       "  UPDATE handler_checkpoints c SET last_tx = x.tx::xid8, last_sequence = x.sequence,"
        "                                   updated_at = now()"
-       " FROM x JOIN owned o ON o.partition = x.partition"
-       " WHERE c.handler = $1 AND c.partition = x.partition"
-       " RETURNING c.partition"},
+       "  FROM x JOIN owned o ON o.partition = x.partition"
+       "  WHERE c.handler = $1 AND c.partition = x.partition"
+       "    AND (c.last_tx, c.last_sequence) < (x.tx::xid8, x.sequence)"  // never backwards
+       ") SELECT partition FROM owned"},
       {kFinishRedeliveries,
        "DELETE FROM deliveries WHERE handler = $1 AND lease_owner = $2"
        " AND sequence = ANY ($3::bigint[]) RETURNING sequence"},
@@ -116,10 +145,31 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        " reason = EXCLUDED.reason, failed_at = now()"},
       {kSteps,
        "INSERT INTO ticket_steps (ticket_id, event_sequence, step, handler, detail,"
-       "                          correlation_id)"
-       " SELECT e.ticket_id, x.sequence, x.step, $1, x.detail, e.correlation_id"
-       " FROM UNNEST($2::bigint[], $3::text[], $4::text[]) AS x(sequence, step, detail)"
+       "                          correlation_id, next_attempt_at)"
+       " SELECT e.ticket_id, x.sequence, x.step, $1, x.detail, e.correlation_id,"
+       "        NULLIF(x.next_at::timestamptz, '-infinity')"
+       " FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[])"
+       "      AS x(sequence, step, detail, next_at)"
        " JOIN events e ON e.sequence = x.sequence"},
+      {kPark,
+       "INSERT INTO deliveries (sequence, handler, ticket_id, lease_until, parked_at, last_error,"
+       "                        attempts)"
+       " SELECT x.sequence, $1, x.ticket_id::uuid, x.next_at::timestamptz,"
+       "        NULLIF(x.parked_at::timestamptz, '-infinity'), NULLIF(x.reason, ''), x.attempts"
+       " FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[])"
+       "      AS x(sequence, ticket_id, next_at, parked_at, reason, attempts)"
+       " ON CONFLICT (sequence, handler) DO NOTHING"},
+      {kReschedule,
+       "UPDATE deliveries d SET lease_owner = NULL, lease_until = x.next_at::timestamptz,"
+       "  last_error = x.reason,"
+       "  parked_at = coalesce(d.parked_at, NULLIF(x.parked_at::timestamptz, '-infinity'))"
+       " FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[])"
+       "      AS x(sequence, next_at, parked_at, reason)"
+       " WHERE d.handler = $1 AND d.sequence = x.sequence AND d.lease_owner = $6"
+       " RETURNING d.sequence"},
+      {kParked,
+       "SELECT handler, count(*), (extract(epoch FROM min(parked_at)) * 1000000)::bigint"
+       " FROM deliveries WHERE parked_at IS NOT NULL GROUP BY handler"},
       {kRenew,
        "WITH alive AS ("
        "  INSERT INTO lease_owners (owner, alive_until) VALUES ($1, now() + $2::interval)"
@@ -179,7 +229,8 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
       batch.ends.clear();
       const pqxx::result result =
           txn.exec_prepared(kRead, handler, options.owner, options.event_type, Ints(partitions),
-                            options.limit_per_partition, options.mark_handed_out);
+                            options.limit_per_partition, options.mark_handed_out,
+                            options.by_ticket);
       batch.events.reserve(result.size());
       for (const auto& row : result) {
         LoggedEvent event;
@@ -189,6 +240,7 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
         event.event.sequence = event.position.sequence;
         event_from(row, 4, event);
         event.redelivered = row[10].as<bool>();
+        event.blocked = !row[11].is_null() && row[11].as<bool>();
         if (batch.ends.empty() || batch.ends.back().first.partition != event.partition) {
           batch.ends.push_back({{event.partition, epoch}, event.position});
         } else {
@@ -209,6 +261,8 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
         LoggedEvent event;
         event_from(row, 0, event);
         event.event.sequence = row[6].as<int64_t>();
+        event.attempts = row[7].as<int>();
+        event.first_failed_at = TimeFromMicros(row[8]);
         event.redelivered = true;
         redeliveries.push_back(std::move(event));
       }
@@ -226,6 +280,7 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
 absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
                                                   const HandlerProgress& progress) {
   using Checkpoint = std::pair<PartitionLease, LogPosition>;
+  using Parked = HandlerProgress::Parked;
   const absl::Span<const Checkpoint> checkpoints(progress.checkpoints);
   const std::string partitions =
       Array(checkpoints, [](const Checkpoint& c) { return std::to_string(c.first.partition); });
@@ -242,9 +297,6 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
   CommitResult result;
   auto commit = [&](pqxx::transaction_base& txn) {
     result = {};
-    // Progress marks need no fsync of their own: lost in a crash of PostgreSQL itself, they
-    // only make the handler redo work it did (its own writes were committed durably).
-    txn.exec0("SET LOCAL synchronous_commit = off");
     absl::flat_hash_set<int> accepted;
     if (!checkpoints.empty()) {
       for (const auto& row : txn.exec_prepared(kAdvance, handler, partitions, epochs, txs,
@@ -253,12 +305,49 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
       }
     }
     result.stale_partitions = static_cast<int>(checkpoints.size() - accepted.size());
+    for (const Checkpoint& c : checkpoints) {
+      if (!accepted.contains(c.first.partition)) result.stale.push_back(c.first.partition);
+    }
     absl::flat_hash_set<int64_t> held;
     if (!redelivery_sequences.empty()) {
       const std::string ids = Array(absl::Span<const int64_t>(redelivery_sequences),
                                     [](int64_t s) { return std::to_string(s); });
       for (const auto& row : txn.exec_prepared(kFinishRedeliveries, handler, progress.owner, ids)) {
         held.insert(row[0].as<int64_t>());
+      }
+    }
+    // Parked events: new rows for log events of partitions still held; a new schedule for
+    // redeliveries still claimed.
+    std::vector<const Parked*> parked_new, parked_again;
+    for (const Parked& parked : progress.parked) {
+      if (parked.partition >= 0) {
+        if (accepted.contains(parked.partition)) parked_new.push_back(&parked);
+      } else {
+        parked_again.push_back(&parked);
+      }
+    }
+    using ParkedPtrs = absl::Span<const Parked* const>;
+    auto safe_reason = [](const Parked* p) { return SafeText(p->reason, kMaxStoredText); };
+    if (!parked_new.empty()) {
+      const ParkedPtrs rows(parked_new);
+      txn.exec_prepared0(
+          kPark, handler, Array(rows, [](const Parked* p) { return std::to_string(p->sequence); }),
+          Array(rows, [](const Parked* p) { return p->ticket_id; }),
+          Array(rows, [](const Parked* p) { return PgTime(p->next_attempt); }),
+          Array(rows, [](const Parked* p) { return PgTime(p->first_failed_at); }),
+          Array(rows, safe_reason),
+          Array(rows, [](const Parked* p) { return std::to_string(p->attempts); }));
+    }
+    absl::flat_hash_set<int64_t> rescheduled;
+    if (!parked_again.empty()) {
+      const ParkedPtrs rows(parked_again);
+      for (const auto& row : txn.exec_prepared(
+               kReschedule, handler,
+               Array(rows, [](const Parked* p) { return std::to_string(p->sequence); }),
+               Array(rows, [](const Parked* p) { return PgTime(p->next_attempt); }),
+               Array(rows, [](const Parked* p) { return PgTime(p->first_failed_at); }),
+               Array(rows, safe_reason), progress.owner)) {
+        rescheduled.insert(row[0].as<int64_t>());
       }
     }
     std::vector<const HandlerProgress::DeadLetter*> letters;
@@ -272,26 +361,39 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
       }
     }
     // Steps for watchers, fenced as the checkpoints are.
-    std::vector<std::string> step_sequences, step_kinds, step_details;
+    std::vector<std::string> step_sequences, step_kinds, step_details, step_next;
+    auto add_step = [&](int64_t sequence, const char* kind, std::string_view detail,
+                        absl::Time next) {
+      step_sequences.push_back(std::to_string(sequence));
+      step_kinds.push_back(kind);
+      step_details.push_back(SafeText(detail, kMaxStoredText));
+      step_next.push_back(PgTime(next));
+    };
     for (const auto& done : progress.finished) {
       const bool current =
           done.partition < 0 ? held.contains(done.sequence) : accepted.contains(done.partition);
-      if (!current) continue;
-      step_sequences.push_back(std::to_string(done.sequence));
-      step_kinds.push_back("done");
-      step_details.push_back(done.note.substr(0, 2000));
+      if (current) add_step(done.sequence, "done", done.note, absl::InfinitePast());
     }
     for (const auto* letter : letters) {
-      step_sequences.push_back(std::to_string(letter->sequence));
-      step_kinds.push_back("dead_lettered");
-      step_details.push_back(letter->reason.substr(0, 2000));
+      add_step(letter->sequence, "dead_lettered", letter->reason, absl::InfinitePast());
+    }
+    for (const Parked* parked : parked_new) {
+      if (!parked->reason.empty()) {
+        add_step(parked->sequence, "retrying", parked->reason, parked->next_attempt);
+      }
+    }
+    for (const Parked* parked : parked_again) {
+      if (rescheduled.contains(parked->sequence)) {
+        add_step(parked->sequence, "retrying", parked->reason, parked->next_attempt);
+      }
     }
     if (!step_sequences.empty()) {
-      auto same = [](const std::string& s) { return s; };
-      txn.exec_prepared0(kSteps, handler,
-                         ToPgArrayLiteral(absl::Span<const std::string>(step_sequences), same),
-                         ToPgArrayLiteral(absl::Span<const std::string>(step_kinds), same),
-                         ToPgArrayLiteral(absl::Span<const std::string>(step_details), same));
+      auto same = [](const std::string& s) -> const std::string& { return s; };
+      using Strings = absl::Span<const std::string>;
+      txn.exec_prepared0(kSteps, handler, ToPgArrayLiteral(Strings(step_sequences), same),
+                         ToPgArrayLiteral(Strings(step_kinds), same),
+                         ToPgArrayLiteral(Strings(step_details), same),
+                         ToPgArrayLiteral(Strings(step_next), same));
     }
     if (!letters.empty()) {
       using Ptrs = absl::Span<const HandlerProgress::DeadLetter* const>;
@@ -299,7 +401,7 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
           kDeadLetters, handler,
           Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->sequence); }),
           Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->attempts); }),
-          Array(Ptrs(letters), [](const auto* l) { return l->reason.substr(0, 2000); }));
+          Array(Ptrs(letters), [](const auto* l) { return SafeText(l->reason, kMaxStoredText); }));
     }
   };
   absl::Status status = pool_.Transact(commit);
@@ -342,6 +444,18 @@ absl::Status PgHandlerLog::Release(const std::string& owner, absl::Span<const in
     if (!partitions.empty()) txn.exec_prepared0(kRelease, owner, Ints(partitions));
     if (leaving) txn.exec_prepared0(kLeave, owner);
   });
+}
+
+absl::StatusOr<std::vector<ParkedSummary>> PgHandlerLog::Parked() {
+  std::vector<ParkedSummary> parked;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    parked.clear();
+    for (const auto& row : txn.exec_prepared(kParked)) {
+      parked.push_back({row[0].as<std::string>(), row[1].as<int64_t>(), TimeFromMicros(row[2])});
+    }
+  });
+  if (!status.ok()) return status;
+  return parked;
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> PgHandlerLog::Backlog() {

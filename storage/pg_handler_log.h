@@ -10,9 +10,10 @@ namespace booking::storage {
 // HandlerLog on PostgreSQL. A read is one statement: per held partition, the next events past
 // the checkpoint (LATERAL, along the (partition, tx, sequence) index), only from transactions
 // older than every one in flight (pg_snapshot_xmin), marking how far it handed events out if
-// asked. A commit writes checkpoints only where owner and epoch still match (a stale owner's
-// commit changes nothing; one racing the very takeover can at worst make the new owner redo a
-// batch), without a synchronous fsync: a lost mark means redone work, never lost work.
+// asked. A commit writes checkpoints only where owner and epoch still match, with the lease rows
+// locked FOR SHARE until it commits: a claim by another instance either waits for it or wins,
+// and then the stale commit changes nothing. Commits are synchronous: a step a watcher has read
+// (and a resume token after it) never vanishes in a crash of PostgreSQL.
 class PgHandlerLog final : public HandlerLog {
  public:
   static std::vector<PreparedStatement> Statements();
@@ -33,6 +34,7 @@ class PgHandlerLog final : public HandlerLog {
   absl::Status Release(const std::string& owner, absl::Span<const int> partitions,
                        bool leaving) override;
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() override;
+  absl::StatusOr<std::vector<ParkedSummary>> Parked() override;
 
  private:
   ConnectionPool& pool_;

@@ -9,7 +9,8 @@ namespace {
 
 constexpr char kColumns[] =
     "tx::text, step_sequence, ticket_id::text, step, handler, detail, correlation_id,"
-    " (extract(epoch FROM at) * 1000000)::bigint";
+    " (extract(epoch FROM at) * 1000000)::bigint,"
+    " (extract(epoch FROM next_attempt_at) * 1000000)::bigint";
 
 // Transactions older than every one still running can add no more rows.
 constexpr char kStable[] = "tx < pg_snapshot_xmin(pg_current_snapshot())";
@@ -26,6 +27,7 @@ std::vector<StepRecord> Rows(const pqxx::result& result) {
     step.detail = row[5].as<std::string>();
     step.correlation_id = row[6].as<std::string>();
     step.at = absl::FromUnixMicros(row[7].as<int64_t>());
+    if (!row[8].is_null()) step.next_attempt_at = absl::FromUnixMicros(row[8].as<int64_t>());
     steps.push_back(std::move(step));
   }
   return steps;

@@ -219,6 +219,34 @@ CREATE INDEX ticket_steps_ticket ON ticket_steps (ticket_id, tx, step_sequence);
 CREATE INDEX ticket_steps_at_brin ON ticket_steps USING brin (at) WITH (autosummarize = on);
 )sql";
 
+// Per-ticket failure isolation: an event the API refuses on its own is *parked* as a row of
+// `deliveries` with its own schedule (lease_until: the next attempt; parked_at: its first
+// failure, which bounds its retries by --retry_for), and the handler's later events of the same
+// ticket queue behind it there, so one ticket's order holds while every other ticket goes on.
+// The ticket id orders a ticket's rows; the trigger fills it for the statements that insert
+// redeliveries by sequence alone (dead letters sent back, replays). Watchers see a parked
+// event's attempts as 'retrying' steps, with the next attempt's time.
+constexpr std::string_view kParkedDeliveries = R"sql(
+ALTER TABLE deliveries ADD COLUMN ticket_id UUID;
+ALTER TABLE deliveries ADD COLUMN parked_at TIMESTAMPTZ;
+UPDATE deliveries d SET ticket_id = e.ticket_id FROM events e WHERE e.sequence = d.sequence;
+CREATE INDEX deliveries_handler_ticket ON deliveries (handler, ticket_id, sequence);
+CREATE FUNCTION deliveries_fill_ticket() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.ticket_id IS NULL THEN
+    NEW.ticket_id := (SELECT ticket_id FROM events WHERE sequence = NEW.sequence);
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER deliveries_fill_ticket BEFORE INSERT ON deliveries
+  FOR EACH ROW EXECUTE FUNCTION deliveries_fill_ticket();
+
+ALTER TABLE ticket_steps DROP CONSTRAINT ticket_steps_step_check;
+ALTER TABLE ticket_steps ADD CONSTRAINT ticket_steps_step_check
+  CHECK (step IN ('accepted', 'done', 'dead_lettered', 'retrying'));
+ALTER TABLE ticket_steps ADD COLUMN next_attempt_at TIMESTAMPTZ;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
@@ -228,6 +256,7 @@ constexpr Migration kMigrations[] = {
     {6, "idempotency keys with request fingerprints", kIdempotencyKeys},
     {7, "BRIN index on events.published_at for the pruner", kEventsPublishedAtBrin},
     {8, "ticket_steps for watchers", kTicketSteps},
+    {9, "parked deliveries: per-ticket failure isolation", kParkedDeliveries},
 };
 
 }  // namespace

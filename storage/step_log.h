@@ -15,11 +15,13 @@ namespace booking::storage {
 struct StepRecord {
   LogPosition position;  // (tx, step_sequence): the order watchers read steps in
   std::string ticket_id;
-  std::string step;     // "accepted", "done" or "dead_lettered"
+  std::string step;     // "accepted", "done", "dead_lettered" or "retrying"
   std::string handler;  // empty for "accepted"
-  std::string detail;   // accepted: the event type; done: the handler's note; dead: the reason
+  // accepted: the event type; done: the handler's note; dead_lettered, retrying: the reason
+  std::string detail;
   std::string correlation_id;
   absl::Time at;
+  absl::Time next_attempt_at = absl::InfinitePast();  // "retrying": when the next attempt is due
 };
 
 // The steps of every ticket, as written by the appends and the handlers' commits of every

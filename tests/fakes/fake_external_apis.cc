@@ -40,6 +40,8 @@ struct FakeExternalApis::Server {
   std::map<std::string, std::string> receipts;        // key -> number, guarded by mu
   std::map<std::string, std::vector<std::vector<std::string>>> rows;  // guarded by mu
   std::vector<Fault> queued_faults;                                   // guarded by mu
+  // ticket id -> (HTTP status, body): every request naming it is answered so, guarded by mu
+  std::map<std::string, std::pair<int, std::string>> ticket_faults;
   double p500 = 0, p_slow = 0;                                        // guarded by mu
   std::mt19937 random;                                                // guarded by mu
 };
@@ -95,7 +97,8 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
                                    std::string(request.target()),
                                    {},
                                    request.body(),
-                                   false};
+                                   false,
+                                   absl::Now()};
           for (const auto& field : request) {
             recorded.headers[absl::AsciiStrToLower(
                 std::string(field.name_string().data(), field.name_string().size()))] =
@@ -116,11 +119,20 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
                 fault = Fault::kSlow;
               }
             }
-            recorded.faulted = fault.has_value();
+            std::optional<std::pair<int, std::string>> ticket_fault;
+            if (!fault.has_value()) {
+              for (const auto& [ticket, answer] : s.ticket_faults) {
+                if (absl::StrContains(request.body(), ticket)) ticket_fault = answer;
+              }
+            }
+            recorded.faulted = fault.has_value() || ticket_fault.has_value();
             s.requests.push_back(recorded);
             if (fault == Fault::kDrop) break;
             const std::string target(request.target());
-            if (fault == Fault::kHostile400) {
+            if (ticket_fault.has_value()) {
+              response = Answer(request, static_cast<http::status>(ticket_fault->first),
+                                ticket_fault->second);
+            } else if (fault == Fault::kHostile400) {
               response = Answer(request, http::status::bad_request, kHostileBody);
             } else if (fault == Fault::kStatus500) {
               response = Answer(request, http::status::internal_server_error,
@@ -188,6 +200,18 @@ void FakeExternalApis::SetRefusing(bool refusing) {
 }
 
 int FakeExternalApis::max_in_flight() const { return server_->max_in_flight.load(); }
+
+int FakeExternalApis::in_flight() const { return server_->in_flight.load(); }
+
+void FakeExternalApis::FailTicket(const std::string& ticket_id, int status, std::string body) {
+  std::lock_guard lock(server_->mu);
+  server_->ticket_faults[ticket_id] = {status, std::move(body)};
+}
+
+void FakeExternalApis::ClearTicketFaults() {
+  std::lock_guard lock(server_->mu);
+  server_->ticket_faults.clear();
+}
 
 FakeExternalApis::~FakeExternalApis() {
   Server& s = *server_;

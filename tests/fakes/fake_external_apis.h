@@ -20,6 +20,7 @@ struct RecordedRequest {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
   bool faulted = false;  // answered with an injected fault
+  absl::Time received_at;
 };
 
 enum class Fault {
@@ -61,8 +62,13 @@ class FakeExternalApis {
   // While refusing, every connection is reset as soon as it is made (open ones are cut): a
   // client fails at once, as against a port nobody listens on.
   void SetRefusing(bool refusing);
-  // Most requests the fake was working on at the same moment.
+  // Most requests the fake was working on at the same moment, and how many it is now.
   int max_in_flight() const;
+  int in_flight() const;
+  // From now on every request whose body names `ticket_id` is answered with `status` and
+  // `body` (and does nothing): an API that refuses one ticket, e.g. its own validation bug.
+  void FailTicket(const std::string& ticket_id, int status, std::string body);
+  void ClearTicketFaults();
 
   std::vector<RecordedRequest> requests() const;
   int connections() const;  // TCP connections accepted so far

@@ -1,7 +1,11 @@
 #include <pqxx/pqxx>
 
+#include <future>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/safe_text.h"
 #include "common/uuid.h"
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
@@ -152,6 +156,146 @@ TEST_F(PgHandlerLogTest, ANewHandlerStartsAtTheEarliestOrTheLatestEvent) {
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
   ASSERT_TRUE(backlog.ok());
   EXPECT_EQ(backlog->size(), 3u);  // H, Latest, Earliest
+}
+
+// The fence holds at the commit, not only at the check: a claim that took the partition while
+// the stale owner was between its check and its commit wins, and the stale commit writes nothing.
+TEST_F(PgHandlerLogTest, AClaimRacingTheCommitWinsAndTheStaleCommitChangesNothing) {
+  ASSERT_EQ(log_.Claim("old", absl::Minutes(1), kLogPartitions)->size(), size_t{kLogPartitions});
+  const EventRecord events[] = {Event("a")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  absl::StatusOr<HandlerBatchRead> stale = Read("old", 1);
+  ASSERT_EQ(stale->events.size(), 1u);
+  const std::string before = db_.QueryValue(absl::StrCat(
+      "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
+      partition_));
+
+  // Another instance's claim has changed the lease row and not committed yet.
+  pqxx::connection other(db_.url());
+  pqxx::work claim(other);
+  claim.exec0(absl::StrCat("UPDATE partition_leases SET owner = 'new', epoch = epoch + 1,"
+                           " lease_until = now() + interval '1 minute' WHERE partition = ",
+                           partition_));
+  HandlerProgress progress{.owner = "old", .checkpoints = stale->ends};
+  progress.finished.push_back({stale->events[0].event.sequence, partition_, "note"});
+  std::future<absl::StatusOr<CommitResult>> commit =
+      std::async(std::launch::async, [&] { return log_.Commit("H", progress); });
+  EXPECT_EQ(commit.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout)
+      << "the commit waits for the lease row the claim holds";
+  claim.commit();
+  absl::StatusOr<CommitResult> result = commit.get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stale_partitions, 1);
+  EXPECT_EQ(result->stale, std::vector<int>{partition_});
+  EXPECT_EQ(db_.QueryValue(absl::StrCat(
+                "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
+                partition_)),
+            before);
+  EXPECT_EQ(db_.Count("ticket_steps WHERE step = 'done'"), 0) << "no step of a stale owner";
+}
+
+TEST_F(PgHandlerLogTest, ACheckpointNeverMovesBackwards) {
+  ASSERT_EQ(log_.Claim("me", absl::Minutes(1), kLogPartitions)->size(), size_t{kLogPartitions});
+  const EventRecord events[] = {Event("a"), Event("b")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  absl::StatusOr<HandlerBatchRead> batch = Read("me", 2);
+  ASSERT_EQ(batch->events.size(), 2u);
+  const PartitionLease lease = batch->ends[0].first;
+  HandlerProgress later{.owner = "me", .checkpoints = {{lease, batch->events[1].position}}};
+  ASSERT_EQ(log_.Commit("H", later)->stale_partitions, 0);
+  // A late commit of an older position (a retried commit, a second writer): the mark stays.
+  HandlerProgress older{.owner = "me", .checkpoints = {{lease, batch->events[0].position}}};
+  ASSERT_EQ(log_.Commit("H", older)->stale_partitions, 0);
+  EXPECT_EQ(db_.QueryValue(absl::StrCat(
+                "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
+                partition_)),
+            std::to_string(batch->events[1].event.sequence));
+  EXPECT_TRUE(Read("me")->events.empty());
+}
+
+// A parked event holds its ticket's later events back for this handler: they are read as
+// blocked, and a claim hands out only the oldest row of a ticket.
+TEST_F(PgHandlerLogTest, AParkedEventHoldsItsTicketsLaterEventsBehindIt) {
+  ASSERT_EQ(log_.Claim("me", absl::Minutes(1), kLogPartitions)->size(), size_t{kLogPartitions});
+  const EventRecord first[] = {Event("a")};
+  ASSERT_TRUE(store_.Append(first).ok());
+  absl::StatusOr<HandlerBatchRead> batch = Read("me", 1);
+  ASSERT_EQ(batch->events.size(), 1u);
+  const int64_t parked_sequence = batch->events[0].event.sequence;
+  const absl::Time failed = absl::Now();
+  HandlerProgress park{.owner = "me", .checkpoints = batch->ends};
+  park.parked.push_back({parked_sequence, partition_, kTicket, absl::Now() - absl::Seconds(1),
+                         failed, "HTTP 500", 1});
+  ASSERT_EQ(log_.Commit("H", park)->stale_partitions, 0);
+  EXPECT_EQ(db_.Count("ticket_steps WHERE step = 'retrying' AND next_attempt_at IS NOT NULL"), 1);
+  absl::StatusOr<std::vector<ParkedSummary>> summary = log_.Parked();
+  ASSERT_TRUE(summary.ok());
+  ASSERT_EQ(summary->size(), 1u);
+  EXPECT_EQ((*summary)[0].parked, 1);
+  EXPECT_LE(absl::AbsDuration((*summary)[0].oldest - failed), absl::Milliseconds(1));
+
+  const EventRecord second[] = {Event("b")};
+  ASSERT_TRUE(store_.Append(second).ok());
+  absl::StatusOr<std::vector<PartitionLease>> held = log_.Renew("me", absl::Minutes(1));
+  ReadOptions options{.owner = "me", .partitions = *held, .event_type = "Confirmed",
+                      .by_ticket = true};
+  absl::StatusOr<HandlerBatchRead> later;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  do {
+    later = log_.Read("H", options);
+  } while (later.ok() && later->events.empty() && absl::Now() < deadline);
+  ASSERT_EQ(later->events.size(), 1u);
+  EXPECT_TRUE(later->events[0].blocked) << "its ticket has a parked event ahead";
+  HandlerProgress behind{.owner = "me", .checkpoints = later->ends};
+  behind.parked.push_back({later->events[0].event.sequence, partition_, kTicket, absl::Now(),
+                           absl::InfinitePast(), "", 0});
+  ASSERT_EQ(log_.Commit("H", behind)->stale_partitions, 0);
+
+  // Both rows are due; only the parked one is handed out while it exists.
+  ReadOptions claims{.owner = "me", .event_type = "Confirmed", .max_redeliveries = 10};
+  absl::StatusOr<HandlerBatchRead> due = log_.Read("H", claims);
+  ASSERT_EQ(due->events.size(), 1u);
+  EXPECT_EQ(due->events[0].event.sequence, parked_sequence);
+  EXPECT_EQ(due->events[0].attempts, 2) << "one call before parking, this is the second";
+  EXPECT_LE(absl::AbsDuration(due->events[0].first_failed_at - failed), absl::Milliseconds(1));
+  HandlerProgress done{.owner = "me", .redeliveries_done = {parked_sequence}};
+  ASSERT_TRUE(log_.Commit("H", done).ok());
+  db_.Exec("UPDATE deliveries SET lease_until = now()");
+  absl::StatusOr<HandlerBatchRead> next = log_.Read("H", claims);
+  ASSERT_EQ(next->events.size(), 1u);
+  EXPECT_EQ(next->events[0].event.sequence, later->events[0].event.sequence);
+  EXPECT_EQ(next->events[0].first_failed_at, absl::InfinitePast()) << "it never failed";
+}
+
+// Text from outside reaches rows only as valid UTF-8, whatever the API sent: each place where
+// such text enters a row (dead letter, parked reason, steps) gets bytes PostgreSQL would refuse.
+TEST_F(PgHandlerLogTest, TextFromOutsideIsStoredAsValidUtf8InEveryRow) {
+  ASSERT_EQ(log_.Claim("me", absl::Minutes(1), kLogPartitions)->size(), size_t{kLogPartitions});
+  const EventRecord events[] = {Event("a"), Event("b"), Event("c")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  absl::StatusOr<HandlerBatchRead> batch = Read("me", 3);
+  ASSERT_EQ(batch->events.size(), 3u);
+  // Cut mid-character at byte 200, cp1252, a NUL: SQLSTATE 22021 for each as it is.
+  std::string cut(199, 'x');
+  cut += "\xE2\x82";  // the first two bytes of "€"
+  const std::string cp1252 = "Erreur: donn\xE9" "es refus\xE9" "es";
+  const std::string nul("bad\0byte", 8);
+  HandlerProgress progress{.owner = "me", .checkpoints = batch->ends};
+  progress.finished.push_back({batch->events[0].event.sequence, partition_, cp1252});
+  progress.dead_letters.push_back({batch->events[1].event.sequence, partition_, 1, cut});
+  progress.parked.push_back({batch->events[2].event.sequence, partition_, kTicket, absl::Now(),
+                             absl::Now(), nul, 1});
+  absl::StatusOr<CommitResult> result = log_.Commit("H", progress);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->stale_partitions, 0);
+  const std::string reason = db_.QueryValue("SELECT reason FROM dead_letters");
+  EXPECT_TRUE(IsSafeText(reason));
+  EXPECT_EQ(reason.substr(0, 199), std::string(199, 'x'));
+  EXPECT_TRUE(IsSafeText(db_.QueryValue("SELECT last_error FROM deliveries")));
+  EXPECT_EQ(db_.QueryValue("SELECT last_error FROM deliveries"), "bad\xEF\xBF\xBD" "byte");
+  EXPECT_EQ(db_.QueryValue("SELECT detail FROM ticket_steps WHERE step = 'done'"),
+            "Erreur: donn\xEF\xBF\xBD" "es refus\xEF\xBF\xBD" "es");
+  EXPECT_EQ(db_.Count("ticket_steps WHERE step IN ('dead_lettered', 'retrying')"), 2);
 }
 
 }  // namespace
