@@ -205,7 +205,8 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
       // The claim counted this attempt; Attempt counts it again.
       item.attempts = std::max(0, logged.attempts - 1);
       item.first_failed_at = logged.first_failed_at;
-      ++redelivered;
+      // A parked event's next attempt is a retry, not a redelivery.
+      redelivered += logged.first_failed_at == absl::InfinitePast() ? 1 : 0;
       continue;
     }
     in_batch.insert(item.event.sequence);
