@@ -154,9 +154,7 @@ void HandlerLane::NoteError(const std::string& error) {
 int HandlerLane::RunOnce() {
   const absl::Time now = absl::Now();
   if (Paused(now)) return 0;
-  // Parked events wait while the breaker is open: a probe is never one of them.
-  const bool redeliveries_due =
-      now >= next_redelivery_check_ && breaker_.state() == CircuitBreaker::State::kClosed;
+  const bool redeliveries_due = now >= next_redelivery_check_;
   std::vector<storage::PartitionLease> partitions = keeper_.Acquire();
   absl::Cleanup release = [&] { keeper_.Done(partitions); };
   if (partitions.empty() && !redeliveries_due) return 0;
@@ -297,10 +295,15 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
     std::vector<size_t> chunk = NextChunk(items, queued);
     if (chunk.empty()) break;
     if (breaker_.probing()) {
-      // Half-open: one probe, and never an event that already failed when another is at hand.
+      // Half-open: one probe, and never an event that already failed when another is at hand
+      // (a parked one would keep the breaker open for an API that is fine).
+      auto failed_before = [&](const Item& item) {
+        return item.redelivery() ? item.first_failed_at != absl::InfinitePast()
+                                 : suspects_.contains(item.event.sequence);
+      };
       size_t probe = chunk.front();
       for (size_t i : chunk) {
-        if (!items[i].redelivery() && !suspects_.contains(items[i].event.sequence)) {
+        if (!failed_before(items[i])) {
           probe = i;
           break;
         }
