@@ -11,6 +11,7 @@
 #include "rest/openapi.h"
 #include "server/call_observer.h"
 #include "spdlog/spdlog.h"
+#include "storage/log_positions.h"
 #include "storage/migrations.h"
 
 namespace booking::app {
@@ -93,6 +94,13 @@ absl::Status Application::ConnectDatabase() {
   if (absl::StatusOr<int> applied = storage::Migrate(pool_); !applied.ok()) {
     return absl::Status(applied.status().code(),
                         absl::StrCat("migrations failed: ", applied.status().message()));
+  }
+  // Before any handler or watcher reads a position: a database restored from another cluster
+  // has positions this one has not reached.
+  if (absl::StatusOr<storage::LogPositionsCheck> positions =
+          storage::RebaseForeignLogPositions(pool_);
+      !positions.ok()) {
+    return positions.status();
   }
   return absl::OkStatus();
 }
