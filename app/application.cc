@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
+
 #include "absl/time/clock.h"
 #include "app/durable_pipeline.h"
 #include "app/memory_pipeline.h"
@@ -11,6 +13,7 @@
 #include "rest/openapi.h"
 #include "server/call_observer.h"
 #include "spdlog/spdlog.h"
+#include "storage/log_positions.h"
 #include "storage/migrations.h"
 
 namespace booking::app {
@@ -93,6 +96,13 @@ absl::Status Application::ConnectDatabase() {
   if (absl::StatusOr<int> applied = storage::Migrate(pool_); !applied.ok()) {
     return absl::Status(applied.status().code(),
                         absl::StrCat("migrations failed: ", applied.status().message()));
+  }
+  // Before any handler or watcher reads a position: a database restored from another cluster
+  // has positions this one has not reached.
+  if (absl::StatusOr<storage::LogPositionsCheck> positions =
+          storage::RebaseForeignLogPositions(pool_);
+      !positions.ok()) {
+    return positions.status();
   }
   return absl::OkStatus();
 }
@@ -209,25 +219,34 @@ void Application::AddPoolGauges() {
 void Application::Stop(absl::Duration grace) {
   if (!running_) return;
   running_ = false;
+  // One budget for the whole stop, so that --shutdown_timeout (and systemd's TimeoutStopSec
+  // above it) holds: each stage gets what the ones before it left, and the lanes' abort hook
+  // fires at the deadline at the latest.
+  const absl::Time begun = absl::Now();
+  const absl::Time deadline = begun + grace;
   database_health_.reset();
   if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();  // NOT_SERVING from now on
   // Watch streams never end by themselves, and waiting calls would hold the stop: end them
   // (UNAVAILABLE, resumable elsewhere) so the HTTP and gRPC servers can drain.
   if (pipeline_ != nullptr) pipeline_->StopStreams();
-  if (http_ != nullptr) http_->Stop(grace);  // no new HTTP requests; those in flight finish
+  if (http_ != nullptr) {  // no new HTTP requests; those in flight finish
+    http_->Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  }
   if (grpc_ != nullptr) {
     const absl::Time start = absl::Now();
-    grpc_->Shutdown(absl::ToChronoTime(start + grace));  // in-flight calls finish
+    grpc_->Shutdown(absl::ToChronoTime(deadline));  // in-flight calls finish
     spdlog::info("grpc server stopped duration_ms={:.0f}",
                  absl::ToDoubleMilliseconds(absl::Now() - start));
   }
   reads_.Stop();
   if (pipeline_ != nullptr) {
-    pipeline_->Stop(grace, [this] {
+    pipeline_->Stop(deadline, [this] {
       spdlog::warn("handlers still busy at the shutdown deadline: aborting external calls");
       apis_.AbortCalls();
     });
   }
+  spdlog::info("stop finished duration_ms={:.0f} budget_ms={:.0f}",
+               absl::ToDoubleMilliseconds(absl::Now() - begun), absl::ToDoubleMilliseconds(grace));
 }
 
 void Application::ReloadTokens() {

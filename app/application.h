@@ -36,8 +36,9 @@ class Application {
   // Reaches the database (waiting up to --db_startup_timeout), migrates it, starts the handlers
   // and then the ports. On error, whatever started is stopped again.
   [[nodiscard]] absl::Status Start();
-  // Health goes NOT_SERVING, streams end, the ports drain within `grace`, pending events are
-  // committed and the handlers finish their round.
+  // Health goes NOT_SERVING, streams end, the ports drain, pending events are committed and the
+  // handlers finish their round, all within `grace` (one deadline for every stage; handlers still
+  // busy then have their external calls aborted).
   void Stop(absl::Duration grace);
   // SIGHUP: re-reads the bearer tokens, keeping the old ones if the file is broken.
   void ReloadTokens();

@@ -50,7 +50,7 @@ DurablePipeline::DurablePipeline(const Config& config, const workers::Router& ro
   log_options_.on_commit = [this](const auto& types) { lanes_.Wake(types); };
 }
 
-DurablePipeline::~DurablePipeline() { Stop(absl::ZeroDuration(), nullptr); }
+DurablePipeline::~DurablePipeline() { Stop(absl::InfinitePast(), nullptr); }
 
 absl::Status DurablePipeline::Start() {
   waiter_.Start();
@@ -110,14 +110,15 @@ void DurablePipeline::StopStreams() {
   waiter_.Stop();
 }
 
-void DurablePipeline::Stop(absl::Duration grace, const std::function<void()>& hurry) {
+void DurablePipeline::Stop(absl::Time deadline, const std::function<void()>& hurry) {
   if (stopped_) return;
   stopped_ = true;
   StopStreams();
   log_.reset();  // commits what is pending
   pruner_.reset();
-  // Each handler finishes its round and records it; what is left stays in the log.
-  lanes_.Stop(grace, hurry);
+  // Each handler finishes its round and records it, in what the commit above left of the time;
+  // what is left stays in the log.
+  lanes_.Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()), hurry);
   keeper_.Stop();  // gives the partitions back: another instance goes on at once
 }
 

@@ -41,7 +41,7 @@ class DurablePipeline final : public EventPipeline {
   storage::EventStore& events() { return event_store_; }
 
   void StopStreams() override;
-  void Stop(absl::Duration grace, const std::function<void()>& hurry) override;
+  void Stop(absl::Time deadline, const std::function<void()>& hurry) override;
 
  private:
   const std::string instance_id_;

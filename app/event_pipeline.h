@@ -30,8 +30,9 @@ class EventPipeline {
   // with what is known, so neither holds the stop.
   virtual void StopStreams() {}
   // After the servers stopped: commits what is pending, lets the handlers finish what they hold
-  // within `grace`; `hurry` runs if they are still busy then (aborts external calls).
-  virtual void Stop(absl::Duration grace, const std::function<void()>& hurry) = 0;
+  // until `deadline` (the whole stop's: whatever the servers left of it); `hurry` runs if they
+  // are still busy then (aborts external calls).
+  virtual void Stop(absl::Time deadline, const std::function<void()>& hurry) = 0;
 };
 
 }  // namespace booking::app

@@ -1,5 +1,8 @@
 #include "app/memory_pipeline.h"
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::app {
@@ -21,9 +24,9 @@ MemoryPipeline::MemoryPipeline(const workers::Router& router, size_t queue_capac
       workers::MemoryEventLogOptions{.first_sequence = first_sequence, .metrics = &metrics});
 }
 
-void MemoryPipeline::Stop(absl::Duration grace, const std::function<void()>& hurry) {
+void MemoryPipeline::Stop(absl::Time deadline, const std::function<void()>& hurry) {
   log_.reset();
-  const size_t left = workers_.Stop(grace, hurry);
+  const size_t left = workers_.Stop(std::max(deadline - absl::Now(), absl::ZeroDuration()), hurry);
   if (left > 0) {
     spdlog::warn("stopped with events unhandled count={} (the in-memory log does not keep them)",
                  left);

@@ -24,7 +24,7 @@ class MemoryPipeline final : public EventPipeline {
 
   bool durable() const override { return false; }
   workers::EventLog& log() override { return *log_; }
-  void Stop(absl::Duration grace, const std::function<void()>& hurry) override;
+  void Stop(absl::Time deadline, const std::function<void()>& hurry) override;
 
  private:
   workers::EventQueue queue_;

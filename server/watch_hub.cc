@@ -80,6 +80,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
     }
     if (resume.has_value()) {
       s->after = *resume;
+      s->resume_unchecked = true;
       history = true;
     } else if (!s->ticket_ids.empty()) {
       s->after = {};  // everything recorded about these tickets
@@ -152,13 +153,29 @@ void WatchHub::Round() {
   MutexLock round(round_mu_);
   const absl::Time now = absl::Now();
   std::vector<Subscription> fresh;
+  std::vector<std::pair<Subscription, storage::LogPosition>> resumes;
   bool idle = false;
   {
     MutexLock lock(mu_);
     idle = all_.empty();
     for (const Subscription& s : all_) {
       if (s->wants_history) fresh.push_back(s);
+      if (s->resume_unchecked) resumes.emplace_back(s, s->after);
     }
+  }
+  for (const auto& [s, token] : resumes) {
+    absl::StatusOr<storage::LogPosition> resumed = steps_.Resume(token);
+    if (!resumed.ok()) {
+      LogError(resumed.status());  // still unchecked: tried again next round
+      continue;
+    }
+    if (!(*resumed == token)) {
+      spdlog::info("watch resumes from a token older than the log's rebase token={} now={}",
+                   ResumeToken(token), ResumeToken(*resumed));
+    }
+    MutexLock lock(mu_);
+    s->after = *resumed;
+    s->resume_unchecked = false;
   }
   if (!positioned_ || (idle && now - last_follow_ >= options_.idle_poll)) {
     last_follow_ = now;
@@ -188,6 +205,12 @@ void WatchHub::Round() {
   // New (or resumed) streams first get what is recorded up to the cursor, a page at a time as
   // they make room (so catching up is bounded like everything else); live steps follow.
   for (const Subscription& s : fresh) {
+    bool unchecked = false;
+    {
+      MutexLock lock(mu_);
+      unchecked = s->resume_unchecked;
+    }
+    if (unchecked) continue;  // its position is not known yet
     const size_t queued = s->queued();
     if (queued >= options_.buffer) continue;  // still draining the last page
     const size_t room = options_.buffer - queued;

@@ -48,6 +48,9 @@ class WatchSubscription {
   storage::LogPosition after;  // only steps after this
   bool positioned = true;      // false: "from now", before the hub knows where now is
   bool wants_history = false;  // catching up: steps up to the hub's cursor still to be read
+  // A client's resume position, not yet checked against the log (StepLog::Resume): it may be
+  // from before a rebase of the positions. Checked on the hub's thread, never on a gRPC one.
+  bool resume_unchecked = false;
   // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
   const std::function<void()> wake;
   mutable Mutex mu_;

@@ -8,13 +8,6 @@
 #include "spdlog/spdlog.h"
 
 namespace booking::storage {
-namespace {
-
-// Any constant unique to this schema; pg_advisory_xact_lock takes a bigint.
-constexpr long long kMigrationLockKey = 0x626f6f6b696e67;  // "booking"
-
-}  // namespace
-
 absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> migrations) {
   int applied = 0;
   // Bounded by more than the lock wait below, not by the pool's short transaction_timeout.
@@ -23,7 +16,7 @@ absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> mi
         applied = 0;
         // Another instance may be migrating: wait for it, but not for ever.
         txn.exec0("SET LOCAL statement_timeout = '60s'");
-        txn.exec_params("SELECT pg_advisory_xact_lock($1)", kMigrationLockKey);
+        txn.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
         txn.exec0(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"

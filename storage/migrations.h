@@ -15,6 +15,11 @@ struct Migration {
   std::string_view sql;
 };
 
+// The advisory lock (transaction-scoped) that start-up work on the schema runs under, so instances
+// starting together do it once: migrations, and rebasing positions from another cluster. Any
+// constant unique to this schema; pg_advisory_xact_lock takes a bigint.
+inline constexpr long long kSchemaLockKey = 0x626f6f6b696e67;  // "booking"
+
 // The schema's history, oldest first. Append new versions; never edit a released one.
 absl::Span<const Migration> SchemaMigrations();
 

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "storage/log_positions.h"
 #include "storage/pg_array.h"
 
 namespace booking::storage {
@@ -76,6 +77,25 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadRange(
   });
   if (!status.ok()) return status;
   return steps;
+}
+
+absl::StatusOr<LogPosition> PgStepLog::Resume(LogPosition token) {
+  // On one cluster a token's tx is always below pg_snapshot_xmax (it was stable when sent), and
+  // step_sequence names one step, so a rebased step under a token with another tx means the
+  // token is older than the rebase, even once this cluster's ids have passed its tx.
+  LogPosition resumed = token;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    const pqxx::row row = txn.exec_params1(
+        "SELECT $1::text::xid8 > $3::text::xid8"
+        "   AND ($1::text::xid8 > pg_snapshot_xmax(pg_current_snapshot())"
+        "        OR EXISTS (SELECT 1 FROM ticket_steps"
+        "                   WHERE tx = $3::text::xid8 AND step_sequence = $2::bigint))",
+        std::to_string(token.tx), token.sequence, std::to_string(kRebasedTx));
+    resumed = token;
+    if (row[0].as<bool>()) resumed.tx = kRebasedTx;
+  });
+  if (!status.ok()) return status;
+  return resumed;
 }
 
 }  // namespace booking::storage

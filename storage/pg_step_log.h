@@ -15,6 +15,7 @@ class PgStepLog final : public StepLog {
   absl::StatusOr<std::vector<StepRecord>> ReadRange(absl::Span<const std::string> ticket_ids,
                                                     LogPosition after, LogPosition upto,
                                                     int limit) override;
+  absl::StatusOr<LogPosition> Resume(LogPosition token) override;
 
  private:
   ConnectionPool& pool_;

@@ -40,6 +40,11 @@ class StepLog {
   // Steps of these tickets (all tickets when empty) in (after, upto], in order, at most `limit`.
   [[nodiscard]] virtual absl::StatusOr<std::vector<StepRecord>> ReadRange(
       absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto, int limit) = 0;
+  // Where a client's resume token points now. A token from before the positions were rebased
+  // (RebaseForeignLogPositions: a restore into another cluster) names a tx this cluster has not
+  // reached, or a step that has been rebased since: it maps to that step's rebased place, after
+  // which comes every step the client had not seen. Other tokens are returned as they are.
+  [[nodiscard]] virtual absl::StatusOr<LogPosition> Resume(LogPosition token) = 0;
 };
 
 }  // namespace booking::storage

@@ -47,9 +47,21 @@ class MemorySteps final : public storage::StepLog {
     }
     return out;
   }
+  absl::StatusOr<LogPosition> Resume(LogPosition token) override {
+    std::lock_guard lock(mu_);
+    auto it = std::find_if(remapped_.begin(), remapped_.end(),
+                           [&](const auto& pair) { return pair.first == token; });
+    return it == remapped_.end() ? token : it->second;
+  }
+  // As after a rebase of the positions: `token` now means `now`.
+  void Remap(LogPosition token, LogPosition now) {
+    std::lock_guard lock(mu_);
+    remapped_.emplace_back(token, now);
+  }
 
  private:
   std::mutex mu_;
+  std::vector<std::pair<LogPosition, LogPosition>> remapped_;
   std::vector<StepRecord> steps_;
 };
 
@@ -88,6 +100,25 @@ TEST(WatchHubTest, EveryTicketStartsNowAndResumeGoesOnAfterItsPosition) {
   hub.RunOnce();
   EXPECT_EQ(Sequences(now->Take(100)), (std::vector<int64_t>{3}));
   EXPECT_EQ(Sequences(resumed->Take(100)), (std::vector<int64_t>{2, 3}));
+}
+
+// A token from before a rebase of the positions (another cluster's tx) is taken where the log
+// says it points now, on the hub's thread: taken as it is, it would be past every step.
+TEST(WatchHubTest, ResumeFromATokenOlderThanARebaseGoesOnFromWhereTheLogMapsIt) {
+  MemorySteps steps;
+  steps.Add("a");
+  steps.Add("b");
+  steps.Add("a");
+  steps.Remap({900000, 1}, {1, 1});
+  WatchHub hub(steps);
+  hub.RunOnce();
+  auto resumed = hub.Subscribe({}, LogPosition{900000, 1}, [] {});
+  auto named = hub.Subscribe({"a"}, LogPosition{900000, 1}, [] {});
+  hub.RunOnce();
+  steps.Add("a");
+  hub.RunOnce();
+  EXPECT_EQ(Sequences(resumed->Take(100)), (std::vector<int64_t>{2, 3, 4}));
+  EXPECT_EQ(Sequences(named->Take(100)), (std::vector<int64_t>{3, 4}));
 }
 
 TEST(WatchHubTest, AStreamBehindItsBufferIsEndedOthersGoOn) {

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace booking::testing {
+
+// Runs `command` with /bin/sh and returns what it wrote (stdout and stderr); an error with that
+// output when it exits non-zero.
+absl::StatusOr<std::string> RunCommand(const std::string& command);
+
+// The folder of the newest installed PostgreSQL's programs (pg_dump, pg_restore, psql), as
+// tools/pg.sh picks it.
+std::string PostgresBinDir();
+
+// A PostgreSQL cluster of its own, made by tools/pg.sh in a folder and on a port of its own: for
+// tests that need a second server, such as a restore into another cluster. Stopped and its
+// folder removed on destruction.
+class PrivateCluster {
+ public:
+  // `pg_sh`: the path of tools/pg.sh.
+  explicit PrivateCluster(std::string pg_sh);
+  ~PrivateCluster();
+  PrivateCluster(const PrivateCluster&) = delete;
+  PrivateCluster& operator=(const PrivateCluster&) = delete;
+
+  // initdb on the first start; the cluster has a database "booking".
+  absl::Status Start();
+  const std::string& url() const { return url_; }  // of the database "booking"
+  int port() const { return port_; }
+
+ private:
+  std::string Env() const;
+
+  const std::string pg_sh_;
+  const int port_;
+  const std::string dir_;
+  const std::string url_;
+  bool started_ = false;
+};
+
+}  // namespace booking::testing
