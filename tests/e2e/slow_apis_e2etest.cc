@@ -34,15 +34,7 @@ std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
                                                     std::vector<std::string> extra) {
-  std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port)),
-                                   absl::StrCat("--database_url=", url),
-                                   "--http_addr=", "--log_format=text"};
-  for (auto& arg : extra) args.push_back(std::move(arg));
-  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  EXPECT_TRUE(server->Start().ok());
-  absl::Status serving = server->WaitUntilServing(Target(port), absl::Seconds(30));
-  EXPECT_TRUE(serving.ok()) << serving;
-  return server;
+  return testing::StartGrpcServer(url, port, std::move(extra));
 }
 
 // Sends `calls` calls of `per_call` confirmed tickets from 8 concurrent clients; returns the

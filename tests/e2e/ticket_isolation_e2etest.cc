@@ -34,15 +34,7 @@ std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 class TicketIsolationE2eTest : public ::testing::Test {
  protected:
   std::unique_ptr<testing::ServerProcess> Start(int port, std::vector<std::string> extra) {
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port)),
-                                     absl::StrCat("--database_url=", db_.url()), "--http_addr=",
-                                     "--log_format=text"};
-    for (auto& arg : extra) args.push_back(std::move(arg));
-    auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    EXPECT_TRUE(server->Start().ok());
-    absl::Status serving = server->WaitUntilServing(Target(port), absl::Seconds(30));
-    EXPECT_TRUE(serving.ok()) << serving;
-    return server;
+    return testing::StartGrpcServer(db_.url(), port, std::move(extra));
   }
 
   // One call; the tickets' ids as acknowledged (empty when refused).

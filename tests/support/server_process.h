@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 
 namespace grpc {
 class ChannelCredentials;
@@ -48,5 +49,22 @@ class ServerProcess {
   std::string log_path_;
   pid_t pid_ = -1;
 };
+
+#ifdef BOOKING_SERVER_PATH
+// The real booking-server on gRPC 127.0.0.1:`port` (no HTTP port, text logs) over `database_url`
+// with `extra` flags, started and SERVING (the test fails otherwise).
+inline std::unique_ptr<ServerProcess> StartGrpcServer(const std::string& database_url, int port,
+                                                      std::vector<std::string> extra) {
+  const std::string target = "127.0.0.1:" + std::to_string(port);
+  std::vector<std::string> args = {"--grpc_addr=" + target, "--database_url=" + database_url,
+                                   "--http_addr=", "--log_format=text"};
+  for (auto& arg : extra) args.push_back(std::move(arg));
+  auto server = std::make_unique<ServerProcess>(BOOKING_SERVER_PATH, args);
+  EXPECT_TRUE(server->Start().ok());
+  const absl::Status serving = server->WaitUntilServing(target, absl::Seconds(30));
+  EXPECT_TRUE(serving.ok()) << serving;
+  return server;
+}
+#endif
 
 }  // namespace booking::testing
