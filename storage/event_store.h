@@ -36,6 +36,10 @@ struct AppendOutcome {
   // Per call, in the order given: nullopt when its key was new (its events were appended), or
   // what was already remembered for the key (nothing of this call was appended).
   std::vector<std::optional<CallRecord>> known;
+  // Per call: OK, or why its answer is missing although the append committed (its key was
+  // committed by a concurrent call whose answer could not be read afterwards). Nothing of such a
+  // call was appended; a retry with its key gets the answer.
+  std::vector<absl::Status> unanswered;
 };
 
 struct DeadLetterRecord {
@@ -70,6 +74,8 @@ class EventStore {
   // appends nothing and gets what is remembered. `call_of[i]` is the index in `calls` of
   // events[i]'s call, or -1 for an event of no call. Either way an event whose own idempotency
   // key is known is skipped. Handlers find the events through their checkpoints (HandlerLog).
+  // An error means nothing was committed, or (IsOutcomeUnknown, IsCommitted) says otherwise:
+  // once the events are committed, the answer is never "nothing was published".
   [[nodiscard]] virtual absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,
                                                              absl::Span<const EventRecord> events,
                                                              absl::Span<const int> call_of) = 0;

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_array.h"
+#include "storage/pg_errors.h"
 
 namespace booking::storage {
 namespace {
@@ -103,8 +104,19 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        // For watchers; a data-modifying CTE runs whether or not the query reads it.
        "  INSERT INTO ticket_steps (ticket_id, event_sequence, step, detail, correlation_id)"
        "  SELECT ticket_id, sequence, 'accepted', event_type, correlation_id FROM appended"
-       ") SELECT event_id, sequence, NULL FROM appended"
-       " UNION ALL SELECT NULL, NULL, idempotency_key FROM calls"},
+       "), known AS ("
+       // What is remembered for the keys that were known, read by the same statement, so the
+       // answer is in hand when the events commit. It sees the statement's snapshot: a key that
+       // a concurrent transaction committed while the insert above waited for it is not here
+       // (the caller reads it afterwards).
+       "  SELECT k.idempotency_key, encode(k.fingerprint, 'hex') AS fingerprint,"
+       "         k.accepted_events"
+       "  FROM idempotency_keys k"
+       "  WHERE k.idempotency_key = ANY ($7::text[])"
+       "    AND k.idempotency_key NOT IN (SELECT idempotency_key FROM calls)"
+       ") SELECT event_id, sequence, NULL::text, NULL::text, NULL::int FROM appended"
+       " UNION ALL SELECT NULL, NULL, idempotency_key, NULL, NULL FROM calls"
+       " UNION ALL SELECT NULL, NULL, idempotency_key, fingerprint, accepted_events FROM known"},
       {kKnownCalls,
        "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
@@ -163,6 +175,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
                                                    absl::Span<const int> call_of) {
   AppendOutcome outcome;
   outcome.known.resize(calls.size());
+  outcome.unanswered.resize(calls.size());
   if (events.empty() && calls.empty()) return outcome;
   std::vector<std::string> fingerprints;
   fingerprints.reserve(calls.size());
@@ -197,55 +210,83 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   const std::string payload_array =
       Array(absl::Span<const std::string>(payloads), [](const std::string& p) { return p; });
 
-  absl::flat_hash_map<std::string, int64_t> sequences;
-  absl::flat_hash_set<std::string> new_calls;
+  // Autocommit: the statement is committed once it returns, so only the result is kept in the
+  // lambda; everything after it happens to committed events.
+  pqxx::result result;
   auto append = [&](pqxx::transaction_base& txn) {
-    sequences.clear();
-    new_calls.clear();
-    pqxx::result result =
-        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
-                          keys_of_calls, fingerprint_array, answers, event_calls);
-    for (const auto& row : result) {
-      if (row[2].is_null()) {
-        sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
-      } else {
-        new_calls.insert(row[2].as<std::string>());
-      }
-    }
+    result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
+                               keys_of_calls, fingerprint_array, answers, event_calls);
   };
   absl::Status status = pool_.Run(append);
   // Rolled back (a deadlock with rows outside the key order, a serialization failure): nothing
   // was written, so once more before failing anyone's call.
   if (absl::IsAborted(status)) status = pool_.Run(append);
   if (!status.ok()) return status;
-  // Keys that were known: what is remembered for them (committed: the insert above waited for
-  // any transaction still writing them).
-  std::vector<std::string> known_keys;
-  for (const CallRecord& call : calls) {
-    if (!new_calls.contains(call.idempotency_key)) known_keys.push_back(call.idempotency_key);
+  if (hooks_.after_append) hooks_.after_append();
+
+  absl::flat_hash_map<std::string, int64_t> sequences;
+  absl::flat_hash_set<std::string> new_calls;
+  absl::flat_hash_map<std::string, CallRecord> remembered;
+  try {
+    for (const auto& row : result) {
+      if (!row[0].is_null()) {
+        sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
+      } else if (row[3].is_null()) {
+        new_calls.insert(row[2].as<std::string>());
+      } else {
+        CallRecord record;
+        record.idempotency_key = row[2].as<std::string>();
+        record.fingerprint = absl::HexStringToBytes(row[3].as<std::string>());
+        record.accepted_events = row[4].as<int>();
+        remembered[record.idempotency_key] = std::move(record);
+      }
+    }
+  } catch (const std::exception& e) {
+    return MarkCommitted(absl::InternalError(
+        absl::StrCat("the append committed, but its result could not be read: ", e.what())));
   }
-  if (!known_keys.empty()) {
-    absl::flat_hash_map<std::string, CallRecord> remembered;
+  // Keys known but not seen by the statement: a concurrent call committed them while the
+  // statement waited for it. Read now; if that fails, only those calls lack their answer.
+  std::vector<std::string> raced_keys;
+  for (const CallRecord& call : calls) {
+    if (!new_calls.contains(call.idempotency_key) && !remembered.contains(call.idempotency_key)) {
+      raced_keys.push_back(call.idempotency_key);
+    }
+  }
+  absl::Status raced_status;
+  if (!raced_keys.empty()) {
     const std::string key_array =
-        Array(absl::Span<const std::string>(known_keys), [](const std::string& k) { return k; });
-    status = pool_.Run([&](pqxx::transaction_base& txn) {
-      remembered.clear();
+        Array(absl::Span<const std::string>(raced_keys), [](const std::string& k) { return k; });
+    absl::flat_hash_map<std::string, CallRecord> read;
+    raced_status = pool_.Run([&](pqxx::transaction_base& txn) {
+      read.clear();
       for (const auto& row : txn.exec_prepared(kKnownCalls, key_array)) {
         CallRecord record;
         record.idempotency_key = row[0].as<std::string>();
         record.fingerprint = absl::HexStringToBytes(row[1].as<std::string>());
         record.accepted_events = row[2].as<int>();
-        remembered[record.idempotency_key] = std::move(record);
+        read[record.idempotency_key] = std::move(record);
       }
     });
-    if (!status.ok()) return status;
-    for (size_t i = 0; i < calls.size(); ++i) {
-      if (new_calls.contains(calls[i].idempotency_key)) continue;
-      auto it = remembered.find(calls[i].idempotency_key);
-      // Pruned between the two statements (the key was past retention): a replay of nothing.
-      outcome.known[i] = it != remembered.end()
-                             ? it->second
-                             : CallRecord{calls[i].idempotency_key, calls[i].fingerprint, 0};
+    if (raced_status.ok()) {
+      for (auto& [key, record] : read) remembered[key] = std::move(record);
+    }
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string& key = calls[i].idempotency_key;
+    if (new_calls.contains(key)) continue;
+    if (auto it = remembered.find(key); it != remembered.end()) {
+      outcome.known[i] = it->second;
+    } else if (!raced_status.ok()) {
+      outcome.unanswered[i] = absl::AbortedError(absl::StrCat(
+          "idempotency_key: \"", key,
+          "\" was committed just now by a concurrent call, whose answer could not be read (",
+          raced_status.message(),
+          "); nothing of this call was published: retry with the same idempotency key to get "
+          "that call's answer"));
+    } else {
+      // Pruned meanwhile (the key was past retention): a replay of nothing.
+      outcome.known[i] = CallRecord{key, calls[i].fingerprint, 0};
     }
   }
   appended.reserve(sequences.size());
