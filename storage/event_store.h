@@ -112,8 +112,13 @@ class EventStore {
   // Deletes up to `limit` events published more than `older_than` ago that every handler has
   // passed (none pending, none dead-lettered), oldest first, and up to `limit` call idempotency
   // keys older than that. Returns how many events. Their idempotency keys are forgotten with
-  // them.
+  // them, and so are any redeliveries of them (a replay racing the prune).
+  // Events a replay in flight is scheduling are left for the next round.
   virtual absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) = 0;
+
+  // Deletes redeliveries whose event is gone (nobody could claim them, and they would count as
+  // lag for ever). Returns how many.
+  virtual absl::StatusOr<int> SweepOrphans() = 0;
 };
 
 }  // namespace booking::storage

@@ -39,6 +39,8 @@ std::string PgTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
 }
 constexpr char kPrune[] = "events_prune";
+constexpr char kPruneRedeliveries[] = "events_prune_redeliveries";
+constexpr char kSweepOrphans[] = "deliveries_sweep_orphans";
 constexpr char kPruneSteps[] = "ticket_steps_prune";
 
 constexpr char kEventColumns[] =
@@ -144,7 +146,9 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
       {kReplayHandler, "SELECT event_type FROM handlers WHERE handler = $1"},
       {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
-      {kReplay, absl::StrCat("WITH picked AS (", kReplayPicked,
+      // FOR KEY SHARE: the pruner skips the events a replay is scheduling (and a replay
+      // waits for a prune deleting them, then skips them), so no delivery row outlives its event.
+      {kReplay, absl::StrCat("WITH picked AS (", kReplayPicked, " FOR KEY SHARE OF e",
                              "), revived AS ("
                              "  DELETE FROM dead_letters dl USING picked p"
                              "  WHERE dl.sequence = p.sequence AND dl.handler = $1"
@@ -153,6 +157,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
                              " ON CONFLICT (sequence, handler) DO NOTHING")},
       {kPending, "SELECT count(*) FROM pending_deliveries"},
       // Oldest first along the primary key, so each batch reads little beyond what it deletes.
+      // SKIP LOCKED: events a replay in flight is scheduling stay (the next round takes them
+      // once their redeliveries are done), and the pruner never waits for anyone.
       {kPrune,
        "DELETE FROM events WHERE sequence IN ("
        "  SELECT e.sequence FROM events e"
@@ -162,7 +168,18 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "                    WHERE c.partition = e.partition AND h.event_type = e.event_type"
        "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
        "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
-       "  ORDER BY e.sequence LIMIT $2)"},
+       "  ORDER BY e.sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
+       " RETURNING sequence"},
+      // In the prune's transaction, as a statement of its own: its snapshot is taken after the
+      // delete, so it also sees a delivery that a replay committed after the delete's snapshot.
+      // (Dead letters need nothing of the kind: their foreign key makes a prune and a dead
+      // letter of the same event wait for each other, and one of them fail.)
+      {kPruneRedeliveries, "DELETE FROM deliveries WHERE sequence = ANY ($1::bigint[])"},
+      // Rows whose event is gone: nobody can claim them, yet they would count as lag for ever
+      // (left by the race before the two statements above, or by an older version).
+      {kSweepOrphans,
+       "DELETE FROM deliveries d"
+       " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.sequence = d.sequence)"},
       {kPruneSteps,
        "DELETE FROM ticket_steps WHERE (tx, step_sequence) IN ("
        "  SELECT tx, step_sequence FROM ticket_steps WHERE at < now() - $1::interval"
@@ -371,9 +388,16 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   absl::Status status =
       pool_.Run([&](pqxx::transaction_base& txn) { txn.exec_prepared(kSummarize); });
   if (!status.ok()) return status;
-  status = pool_.Run([&](pqxx::transaction_base& txn) {
-    count =
-        static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
+  status = pool_.Transact([&](pqxx::transaction_base& txn) {
+    const pqxx::result deleted = txn.exec_prepared(kPrune, Interval(older_than), limit);
+    count = static_cast<int>(deleted.size());
+    if (count == 0) return;
+    if (hooks_.after_prune) hooks_.after_prune();
+    std::vector<int64_t> sequences;
+    sequences.reserve(deleted.size());
+    for (const auto& row : deleted) sequences.push_back(row[0].as<int64_t>());
+    txn.exec_prepared0(kPruneRedeliveries, Array(absl::Span<const int64_t>(sequences),
+                                                 [](int64_t s) { return std::to_string(s); }));
   });
   if (!status.ok()) return status;
   status = pool_.Run([&](pqxx::transaction_base& txn) {
@@ -382,6 +406,15 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   if (!status.ok()) return status;
   status = pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared(kPruneSteps, Interval(older_than), limit);
+  });
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<int> PgEventStore::SweepOrphans() {
+  int count = 0;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    count = static_cast<int>(txn.exec_prepared(kSweepOrphans).affected_rows());
   });
   if (!status.ok()) return status;
   return count;

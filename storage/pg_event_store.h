@@ -35,6 +35,7 @@ class PgEventStore final : public EventStore {
                                        int64_t max_events) override;
   absl::StatusOr<int64_t> CountPending() override;
   absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) override;
+  absl::StatusOr<int> SweepOrphans() override;
 
  private:
   ConnectionPool& pool_;

@@ -61,6 +61,7 @@ class FailingStore final : public storage::EventStore {
   }
   absl::StatusOr<int64_t> CountPending() override { return status_; }
   absl::StatusOr<int> PruneFinished(absl::Duration, int) override { return status_; }
+  absl::StatusOr<int> SweepOrphans() override { return status_; }
 
  private:
   absl::Status status_;
