@@ -100,8 +100,8 @@ class EventStore {
   // other (handlers are idempotent, so a replay repairs and never doubles): every event of its
   // type in the range that it has passed, its dead letters there included (they leave the
   // dead-letter table). Events it has not reached yet are left to it; ones already scheduled
-  // stay as they are. NOT_FOUND: no such handler registered; FAILED_PRECONDITION: the range
-  // holds more than `max_events`, and nothing is scheduled.
+  // stay as they are. NOT_FOUND: no such handler registered; FAILED_PRECONDITION: the handler is
+  // retired, or the range holds more than `max_events`, and nothing is scheduled.
   [[nodiscard]] virtual absl::StatusOr<ReplayOutcome> Replay(const std::string& handler,
                                                              const ReplayRange& range,
                                                              int64_t max_events) = 0;
@@ -110,10 +110,11 @@ class EventStore {
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
   // Deletes up to `limit` events published more than `older_than` ago that every handler has
-  // passed (none pending, none dead-lettered), oldest first, and up to `limit` call idempotency
-  // keys older than that. Returns how many events. Their idempotency keys are forgotten with
-  // them, and so are any redeliveries of them (a replay racing the prune).
-  // Events a replay in flight is scheduling are left for the next round.
+  // passed (none pending, none dead-lettered; retired handlers do not count, and their dead
+  // letters of those events are deleted with them), oldest first, and up to `limit` call
+  // idempotency keys older than that. Returns how many events. Their idempotency keys are forgotten
+  // with them, and so are any redeliveries of them (a replay racing the prune). Events a replay in
+  // flight is scheduling are left for the next round.
   virtual absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) = 0;
 
   // Deletes redeliveries whose event is gone (nobody could claim them, and they would count as

@@ -144,7 +144,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
        " FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
-      {kReplayHandler, "SELECT event_type FROM handlers WHERE handler = $1"},
+      {kReplayHandler,
+       "SELECT event_type, retired_at IS NOT NULL FROM handlers WHERE handler = $1"},
       {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
       // FOR KEY SHARE: the pruner skips the events a replay is scheduling (and a replay
       // waits for a prune deleting them, then skips them), so no delivery row outlives its event.
@@ -158,18 +159,29 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
       {kPending, "SELECT count(*) FROM pending_deliveries"},
       // Oldest first along the primary key, so each batch reads little beyond what it deletes.
       // SKIP LOCKED: events a replay in flight is scheduling stay (the next round takes them
-      // once their redeliveries are done), and the pruner never waits for anyone.
+      // once their redeliveries are done), and the pruner never waits for anyone. Retired
+      // handlers hold nothing back: their checkpoints, redeliveries and dead letters do not
+      // count, and their dead letters of the deleted events go with them (in this statement:
+      // the foreign key).
       {kPrune,
-       "DELETE FROM events WHERE sequence IN ("
+       "WITH doomed AS ("
        "  SELECT e.sequence FROM events e"
        "  WHERE e.published_at < now() - $1::interval"
-       "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence)"
+       "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence"
+       "                    AND NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler"
+       "                                    AND r.retired_at IS NOT NULL))"
        "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c JOIN handlers h USING (handler)"
        "                    WHERE c.partition = e.partition AND h.event_type = e.event_type"
+       "                      AND h.retired_at IS NULL"
        "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
-       "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
-       "  ORDER BY e.sequence LIMIT $2 FOR UPDATE SKIP LOCKED)"
-       " RETURNING sequence"},
+       "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence"
+       "                    AND NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = dl.handler"
+       "                                    AND r.retired_at IS NOT NULL))"
+       "  ORDER BY e.sequence LIMIT $2 FOR UPDATE OF e SKIP LOCKED"
+       "), letters AS ("
+       "  DELETE FROM dead_letters dl USING doomed d WHERE dl.sequence = d.sequence"
+       ") DELETE FROM events e USING doomed d WHERE e.sequence = d.sequence"
+       " RETURNING e.sequence"},
       // In the prune's transaction, as a statement of its own: its snapshot is taken after the
       // delete, so it also sees a delivery that a replay committed after the delete's snapshot.
       // (Dead letters need nothing of the kind: their foreign key makes a prune and a dead
@@ -358,6 +370,13 @@ absl::StatusOr<ReplayOutcome> PgEventStore::Replay(const std::string& handler,
     if (type.empty()) {
       refused = absl::NotFoundError(
           absl::StrCat("handler: no handler named \"", handler, "\" is registered"));
+      return;
+    }
+    if (type[0][1].as<bool>()) {
+      // Its redeliveries would wait for a lane no instance runs.
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "handler: \"", handler,
+          "\" is retired; start an instance configured with it (which un-retires it) first"));
       return;
     }
     outcome.event_type = type[0][0].as<std::string>();

@@ -219,6 +219,27 @@ CREATE INDEX ticket_steps_ticket ON ticket_steps (ticket_id, tx, step_sequence);
 CREATE INDEX ticket_steps_at_brin ON ticket_steps USING brin (at) WITH (autosummarize = on);
 )sql";
 
+// Handlers removed from the configuration stay registered with their checkpoints, and would
+// hold back pruning, COMPLETED waits and the backlog for ever: an operator retires them
+// (RetireHandler). A retired handler counts for none of these; registering it again (an instance
+// configured with it starts) clears retired_at, and it goes on from its checkpoints.
+constexpr std::string_view kRetiredHandlers = R"sql(
+ALTER TABLE handlers ADD COLUMN retired_at TIMESTAMPTZ;
+
+CREATE OR REPLACE VIEW pending_deliveries AS
+SELECT c.handler, e.sequence
+FROM handler_checkpoints c
+JOIN handlers h ON h.handler = c.handler AND h.retired_at IS NULL
+CROSS JOIN LATERAL (
+  SELECT e.sequence FROM events e
+  WHERE e.partition = c.partition AND e.event_type = h.event_type
+    AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)
+  OFFSET 0) e
+UNION ALL
+SELECT d.handler, d.sequence FROM deliveries d
+WHERE NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler AND r.retired_at IS NOT NULL);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
@@ -228,6 +249,7 @@ constexpr Migration kMigrations[] = {
     {6, "idempotency keys with request fingerprints", kIdempotencyKeys},
     {7, "BRIN index on events.published_at for the pruner", kEventsPublishedAtBrin},
     {8, "ticket_steps for watchers", kTicketSteps},
+    {10, "retired handlers", kRetiredHandlers},
 };
 
 }  // namespace
