@@ -41,7 +41,7 @@ class RetiredHandlerE2eTest : public ::testing::Test {
                                      absl::StrCat("--database_url=", db_.url()),
                                      "--instance_id=retire",
                                      "--prune_interval=200ms",
-                                     "--max_wait=1s"};
+                                     "--max_wait=5s"};
     if (audit) args.push_back(absl::StrCat("--audit_sheet=", kAuditSheet));
     server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
     ASSERT_TRUE(server_->Start().ok());
@@ -57,11 +57,12 @@ class RetiredHandlerE2eTest : public ::testing::Test {
     EXPECT_EQ(*code, 0);
   }
 
-  // `count` confirmed tickets in one call that waits for COMPLETED (at most --max_wait).
+  // `count` confirmed tickets in one call that waits for COMPLETED (at most --max_wait: long
+  // enough for a loaded machine, short enough for the wait that cannot succeed).
   tickets::v1::UpdateTicketsStatusResponse SendCompleted(int count, const std::string& prefix) {
     auto booking = tickets::v1::BookingService::NewStub(channel_);
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
     context.AddMetadata("idempotency-key", prefix);
     tickets::v1::UpdateTicketsStatusRequest request = testing::ValidRequest(count, prefix);
     request.set_consistency(tickets::v1::UpdateTicketsStatusRequest::COMPLETED);
@@ -189,7 +190,7 @@ TEST_F(RetiredHandlerE2eTest, RemovedHandlerBlocksPruningAndCompletedUntilRetire
   EXPECT_TRUE(HandlerStatus("AppendToAudit").configured());
   EXPECT_FALSE(HandlerStatus("AppendToAudit").retired());
   EXPECT_TRUE(SendCompleted(1, "e1000004").consistency_reached());
-  EXPECT_EQ(db_.Count(kAuditRows), 8);
+  EXPECT_TRUE(Eventually([&] { return db_.Count(kAuditRows) == 8; })) << db_.Count(kAuditRows);
 }
 
 }  // namespace
