@@ -26,18 +26,23 @@ absl::Status WithFieldViolations(absl::Status status,
   return status;
 }
 
-absl::Status IdempotencyKeyReused(std::string_view key) {
-  const std::string description =
-      absl::StrCat("idempotency_key: \"", std::string(key),
-                   "\" was already used for a different request; use a new key for a new request");
+absl::Status WithPreconditionViolation(absl::Status status, std::string_view type,
+                                       std::string_view subject) {
   google::rpc::PreconditionFailure failure;
   auto* violation = failure.add_violations();
-  violation->set_type(kKeyReusedType);
-  violation->set_subject(std::string(key));
-  violation->set_description(description);
-  absl::Status status = absl::FailedPreconditionError(description);
+  violation->set_type(std::string(type));
+  violation->set_subject(std::string(subject));
+  violation->set_description(std::string(status.message()));
   status.SetPayload(kPreconditionFailureType, absl::Cord(failure.SerializeAsString()));
   return status;
+}
+
+absl::Status IdempotencyKeyReused(std::string_view key) {
+  return WithPreconditionViolation(
+      absl::FailedPreconditionError(absl::StrCat(
+          "idempotency_key: \"", std::string(key),
+          "\" was already used for a different request; use a new key for a new request")),
+      kKeyReusedType, key);
 }
 
 absl::Status WithRetryDelay(absl::Status status, absl::Duration delay) {

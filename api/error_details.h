@@ -23,6 +23,9 @@ inline constexpr char kPreconditionFailureType[] =
 // request. (google.rpc.ErrorInfo would be AIP-193's first choice, but Debian's copy of the
 // googleapis protos predates it.)
 inline constexpr char kKeyReusedType[] = "IDEMPOTENCY_KEY_REUSED";
+// PreconditionFailure violation type: the handler an operator asked to retire is configured on
+// the instance that took the call.
+inline constexpr char kHandlerConfiguredType[] = "HANDLER_CONFIGURED";
 
 // How long a client should wait before retrying RESOURCE_EXHAUSTED or UNAVAILABLE when the
 // error says nothing more precise.
@@ -37,6 +40,10 @@ struct FieldViolation {
 // `status` with a google.rpc.BadRequest listing `violations`.
 [[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
                                                const std::vector<FieldViolation>& violations);
+// `status` with a google.rpc.PreconditionFailure holding one violation ({type, subject}, the
+// status's message as its description).
+[[nodiscard]] absl::Status WithPreconditionViolation(absl::Status status, std::string_view type,
+                                                     std::string_view subject);
 // FAILED_PRECONDITION (the request is valid, but the key is bound to another request) naming the
 // key, with a google.rpc.PreconditionFailure {type: IDEMPOTENCY_KEY_REUSED, subject: the key}.
 absl::Status IdempotencyKeyReused(std::string_view key);

@@ -126,6 +126,7 @@ absl::Status Application::StartPipeline() {
   }
   admin_ = std::make_unique<server::AdminService>(started.events(), reads_, auth_.get());
   admin_->set_handler_status([&started] { return started.HandlerStatus(); });
+  admin_->set_handler_registry(started.registry(), started.configured_handlers());
   return absl::OkStatus();
 }
 

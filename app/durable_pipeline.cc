@@ -24,6 +24,12 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
   out.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
 }
 
+std::vector<std::string> HandlerNames(const workers::Router& router) {
+  std::vector<std::string> names;
+  for (const auto& [handler, types] : router.Routes()) names.emplace_back(handler->name());
+  return names;
+}
+
 }  // namespace
 
 DurablePipeline::DurablePipeline(const Config& config, const workers::Router& router,
@@ -34,6 +40,8 @@ DurablePipeline::DurablePipeline(const Config& config, const workers::Router& ro
       handler_start_(config.handler_start),
       event_store_(pool),
       handler_log_(pool),
+      registry_(pool),
+      roster_(registry_, HandlerNames(router)),
       progress_(pool),
       steps_(pool),
       waiter_(progress_, workers::HandlerSet::StoringHandlers()),
@@ -56,14 +64,14 @@ absl::Status DurablePipeline::Start() {
   waiter_.Start();
   watch_.Start();
   if (role_ == Role::kApi) {
-    if (absl::Status status = lanes_.Register(new_handler_start_, handler_start_); !status.ok()) {
-      return status;
-    }
+    absl::Status status =
+        roster_.Register([this] { return lanes_.Register(new_handler_start_, handler_start_); });
+    if (!status.ok()) return status;
   } else {
     keeper_.Start([this] { lanes_.Wake(); });
-    if (absl::Status status = lanes_.Start(new_handler_start_, handler_start_); !status.ok()) {
-      return status;
-    }
+    absl::Status status =
+        roster_.Register([this] { return lanes_.Start(new_handler_start_, handler_start_); });
+    if (!status.ok()) return status;
   }
   if (role_ != Role::kWorker) {
     log_ = std::make_unique<workers::DurableEventLog>(event_store_, log_options_);
@@ -100,6 +108,23 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
           std::max<int64_t>(0, absl::ToInt64Microseconds(absl::Now() - status.oldest_parked));
       out->mutable_oldest_parked_age()->set_seconds(micros / 1'000'000);
       out->mutable_oldest_parked_age()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+    }
+    out->set_configured(true);
+  }
+  // Registered by other configurations: the ones an operator may have to retire.
+  const std::vector<storage::RegisteredHandler> others = roster_.Unconfigured();
+  if (!others.empty()) {
+    const absl::flat_hash_map<std::string, int64_t> lag = lanes_.Lag();
+    for (const storage::RegisteredHandler& handler : others) {
+      tickets::v1::HandlerStatus* out = response.add_handlers();
+      out->set_handler(handler.handler);
+      out->set_configured(false);
+      if (handler.retired_at.has_value()) {
+        out->set_retired(true);
+        SetTimestamp(*handler.retired_at, *out->mutable_retired_at());
+      } else if (auto it = lag.find(handler.handler); it != lag.end()) {
+        out->set_lag(it->second);
+      }
     }
   }
   return response;

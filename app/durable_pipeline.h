@@ -8,6 +8,7 @@
 #include "app/event_pipeline.h"
 #include "delivery/durable_event_log.h"
 #include "delivery/event_pruner.h"
+#include "delivery/handler_roster.h"
 #include "delivery/lane_pool.h"
 #include "delivery/lease_keeper.h"
 #include "metrics/metrics.h"
@@ -15,6 +16,7 @@
 #include "storage/connection_pool.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
+#include "storage/pg_handler_registry.h"
 #include "storage/pg_progress_reader.h"
 #include "storage/pg_step_log.h"
 
@@ -30,7 +32,9 @@ class DurablePipeline final : public EventPipeline {
   ~DurablePipeline() override;
 
   // As the role asks: takes the first partitions, registers the handlers (a new one where
-  // --new_handler_start says) and starts their lanes; starts the log writer; and the pruner.
+  // --new_handler_start says, a retired one un-retired; a warning for each handler registered
+  // but neither configured here nor retired) and starts their lanes; starts the log writer; and
+  // the pruner.
   [[nodiscard]] absl::Status Start();
 
   bool durable() const override { return true; }
@@ -39,6 +43,9 @@ class DurablePipeline final : public EventPipeline {
   server::WatchHub* watch() override { return &watch_; }
   tickets::v1::GetHandlerStatusResponse HandlerStatus() const override;
   storage::EventStore& events() { return event_store_; }
+  storage::HandlerRegistry& registry() { return registry_; }
+  // The handlers this instance runs (or, as an API instance, registers).
+  const std::vector<std::string>& configured_handlers() const { return roster_.configured(); }
 
   void StopStreams() override;
   void Stop(absl::Time deadline, const std::function<void()>& hurry) override;
@@ -50,6 +57,8 @@ class DurablePipeline final : public EventPipeline {
   const absl::flat_hash_map<std::string, storage::StartFrom> handler_start_;
   storage::PgEventStore event_store_;
   storage::PgHandlerLog handler_log_;
+  storage::PgHandlerRegistry registry_;
+  workers::HandlerRoster roster_;
   storage::PgProgressReader progress_;
   storage::PgStepLog steps_;
   server::CompletionWaiter waiter_;

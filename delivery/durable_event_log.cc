@@ -128,16 +128,25 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::AppendOutcome> outcome = store_.Append(calls, records, call_of);
   if (!outcome.ok()) {
-    // Lost mid-commit, the events may be in the log (and will then be handled): the client must
-    // know that a retry with the same key is what settles it, not that nothing happened.
-    const absl::Status status = absl::UnavailableError(
-        storage::IsOutcomeUnknown(outcome.status())
-            ? absl::StrCat("event log: the commit's outcome is unknown (",
-                           outcome.status().message(),
-                           "); the events may have been published and handled: retry with the "
-                           "same idempotency key, which publishes them at most once")
-            : absl::StrCat("event log: nothing was published (", outcome.status().message(),
-                           "); retry"));
+    // Lost mid-commit, the events may be in the log (and will then be handled); committed, they
+    // are: the client must know that a retry with the same key is what settles it, not that
+    // nothing happened.
+    std::string message;
+    if (storage::IsCommitted(outcome.status())) {
+      message = absl::StrCat(
+          "event log: the events were committed, but the answer could not be read (",
+          outcome.status().message(),
+          "); retry with the same idempotency key to get it (nothing is published twice)");
+    } else if (storage::IsOutcomeUnknown(outcome.status())) {
+      message =
+          absl::StrCat("event log: the commit's outcome is unknown (", outcome.status().message(),
+                       "); the events may have been published and handled: retry with the "
+                       "same idempotency key, which publishes them at most once");
+    } else {
+      message = absl::StrCat("event log: nothing was published (", outcome.status().message(),
+                             "); retry");
+    }
+    const absl::Status status = absl::UnavailableError(message);
     spdlog::warn("group commit failed events={} error={}", records.size(),
                  LogValue(outcome.status().ToString()));
     for (Pending& pending : batch) std::move(pending.done)(status);
@@ -172,6 +181,12 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     AppendResult result{published[i]};
     if (call_index[i] >= 0) {
+      // Its key was committed by a concurrent call whose answer is not in hand: that status
+      // says so (nothing of this call was published) and how to get the answer.
+      if (const absl::Status& unanswered = outcome->unanswered[call_index[i]]; !unanswered.ok()) {
+        std::move(batch[i].done)(unanswered);
+        continue;
+      }
       if (const auto& known = outcome->known[call_index[i]]; known.has_value()) {
         const bool same = known->fingerprint == batch[i].call.fingerprint;
         result.outcome =

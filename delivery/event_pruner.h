@@ -28,8 +28,8 @@ class EventPruner {
   EventPruner(const EventPruner&) = delete;
   EventPruner& operator=(const EventPruner&) = delete;
 
-  // One round: batches until one deletes less than a full batch (or max_batches). Returns how
-  // many events it deleted.
+  // One round: batches until one deletes less than a full batch (or max_batches), then a sweep
+  // of redeliveries whose event is gone. Returns how many events it deleted.
   [[nodiscard]] absl::StatusOr<long long> PruneOnce();
 
  private:

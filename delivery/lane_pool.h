@@ -50,11 +50,12 @@ class LanePool {
 
   std::vector<HandlerStatus> Status() const;
 
- private:
-  // The lag per handler, counted again if the last count is older than kLagMaxAge.
+  // The lag per registered handler (retired ones excluded), whether configured here or not,
+  // counted again if the last count is older than kLagMaxAge.
   absl::flat_hash_map<std::string, int64_t> Lag() const;
   absl::flat_hash_map<std::string, storage::ParkedSummary> ParkedNow() const;
 
+ private:
   storage::HandlerLog& log_;
   std::vector<std::unique_ptr<HandlerLane>> lanes_;
   mutable Mutex lag_mu_;  // held while counting: concurrent askers share one count

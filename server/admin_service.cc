@@ -1,9 +1,12 @@
 #include "server/admin_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "api/call_metadata.h"
 #include "api/error_details.h"
+#include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -177,6 +180,55 @@ grpc::ServerUnaryReactor* AdminService::ReplayHandler(
         "from_time={} to_time={} correlation_id={}",
         handler, outcome->replayed, range.from_sequence, range.to_sequence,
         absl::FormatTime(range.from_time), absl::FormatTime(range.to_time), correlation_id);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return submitted ? reactor : Busy(reactor);
+}
+
+grpc::ServerUnaryReactor* AdminService::RetireHandler(
+    grpc::CallbackServerContext* context, const tickets::v1::RetireHandlerRequest* request,
+    tickets::v1::RetireHandlerResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
+  if (request->handler().empty()) {
+    return Finish(reactor, WithFieldViolations(absl::InvalidArgumentError("handler: required"),
+                                               {{"handler", "required"}}));
+  }
+  if (registry_ == nullptr) {
+    return Finish(reactor, absl::UnimplementedError("this instance keeps no handler registry"));
+  }
+  const std::string& handler = request->handler();
+  // Only this instance's configuration is known here; others sharing the database may run it
+  // too, which is why retiring stays the operator's explicit act.
+  if (std::find(configured_.begin(), configured_.end(), handler) != configured_.end()) {
+    return Finish(reactor, WithPreconditionViolation(
+                               absl::FailedPreconditionError(absl::StrCat(
+                                   "handler: \"", handler,
+                                   "\" is configured on this instance; retire only a handler no "
+                                   "instance runs: restart them without it first")),
+                               kHandlerConfiguredType, handler));
+  }
+  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
+  const bool submitted = executor_.TrySubmit([this, reactor, response, handler,
+                                              correlation_id = std::move(correlation_id)] {
+    absl::StatusOr<storage::RegisteredHandler> retired = registry_->Retire(handler);
+    if (!retired.ok()) {
+      Finish(reactor, retired.status());
+      return;
+    }
+    response->set_handler(retired->handler);
+    response->set_event_type(retired->event_type);
+    if (retired->retired_at.has_value()) {
+      const int64_t micros = absl::ToUnixMicros(*retired->retired_at);
+      response->mutable_retired_at()->set_seconds(micros / 1'000'000);
+      response->mutable_retired_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+    }
+    spdlog::warn(
+        "handler retired: it no longer holds back pruning or COMPLETED; an instance "
+        "configured with it un-retires it handler={} retired_at={} correlation_id={}",
+        LogValue(retired->handler),
+        retired->retired_at.has_value() ? absl::FormatTime(*retired->retired_at) : "",
+        correlation_id);
     reactor->Finish(grpc::Status::OK);
   });
   return submitted ? reactor : Busy(reactor);

@@ -36,6 +36,10 @@ struct AppendOutcome {
   // Per call, in the order given: nullopt when its key was new (its events were appended), or
   // what was already remembered for the key (nothing of this call was appended).
   std::vector<std::optional<CallRecord>> known;
+  // Per call: OK, or why its answer is missing although the append committed (its key was
+  // committed by a concurrent call whose answer could not be read afterwards). Nothing of such a
+  // call was appended; a retry with its key gets the answer.
+  std::vector<absl::Status> unanswered;
 };
 
 struct DeadLetterRecord {
@@ -70,6 +74,8 @@ class EventStore {
   // appends nothing and gets what is remembered. `call_of[i]` is the index in `calls` of
   // events[i]'s call, or -1 for an event of no call. Either way an event whose own idempotency
   // key is known is skipped. Handlers find the events through their checkpoints (HandlerLog).
+  // An error means nothing was committed, or (IsOutcomeUnknown, IsCommitted) says otherwise:
+  // once the events are committed, the answer is never "nothing was published".
   [[nodiscard]] virtual absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,
                                                              absl::Span<const EventRecord> events,
                                                              absl::Span<const int> call_of) = 0;
@@ -94,8 +100,8 @@ class EventStore {
   // other (handlers are idempotent, so a replay repairs and never doubles): every event of its
   // type in the range that it has passed, its dead letters there included (they leave the
   // dead-letter table). Events it has not reached yet are left to it; ones already scheduled
-  // stay as they are. NOT_FOUND: no such handler registered; FAILED_PRECONDITION: the range
-  // holds more than `max_events`, and nothing is scheduled.
+  // stay as they are. NOT_FOUND: no such handler registered; FAILED_PRECONDITION: the handler is
+  // retired, or the range holds more than `max_events`, and nothing is scheduled.
   [[nodiscard]] virtual absl::StatusOr<ReplayOutcome> Replay(const std::string& handler,
                                                              const ReplayRange& range,
                                                              int64_t max_events) = 0;
@@ -104,10 +110,16 @@ class EventStore {
   virtual absl::StatusOr<int64_t> CountPending() = 0;
 
   // Deletes up to `limit` events published more than `older_than` ago that every handler has
-  // passed (none pending, none dead-lettered), oldest first, and up to `limit` call idempotency
-  // keys older than that. Returns how many events. Their idempotency keys are forgotten with
-  // them.
+  // passed (none pending, none dead-lettered; retired handlers do not count, and their dead
+  // letters of those events are deleted with them), oldest first, and up to `limit` call
+  // idempotency keys older than that. Returns how many events. Their idempotency keys are forgotten
+  // with them, and so are any redeliveries of them (a replay racing the prune). Events a replay in
+  // flight is scheduling are left for the next round.
   virtual absl::StatusOr<int> PruneFinished(absl::Duration older_than, int limit) = 0;
+
+  // Deletes redeliveries whose event is gone (nobody could claim them, and they would count as
+  // lag for ever). Returns how many.
+  virtual absl::StatusOr<int> SweepOrphans() = 0;
 };
 
 }  // namespace booking::storage

@@ -136,7 +136,8 @@ class HandlerLog {
 
   // Records the handler and its event type, and gives it checkpoints where it has none. A
   // handler's checkpoints are positions among the events of its type: it never reads others.
-  // True when the handler was new here (placed at `start`); false: it goes on where it was.
+  // True when the handler was new here (placed at `start`); false: it goes on where it was. A
+  // retired handler (HandlerRegistry::Retire) is un-retired.
   [[nodiscard]] virtual absl::StatusOr<bool> Register(const std::string& handler,
                                                       const std::string& event_type,
                                                       StartFrom start) = 0;

@@ -71,7 +71,15 @@ absl::Status StatusFromPgException(const std::exception& e) {
 
 namespace {
 constexpr char kOutcomeUnknown[] = "booking/outcome-unknown";
+constexpr char kCommitted[] = "booking/committed";
 }  // namespace
+
+absl::Status MarkCommitted(absl::Status status) {
+  status.SetPayload(kCommitted, absl::Cord("1"));
+  return status;
+}
+
+bool IsCommitted(const absl::Status& status) { return status.GetPayload(kCommitted).has_value(); }
 
 absl::Status MarkOutcomeUnknown(absl::Status status) {
   status.SetPayload(kOutcomeUnknown, absl::Cord("1"));

@@ -17,6 +17,11 @@ absl::Status StatusFromPgException(const std::exception& e);
 absl::Status MarkOutcomeUnknown(absl::Status status);
 bool IsOutcomeUnknown(const absl::Status& status);
 
+// The transaction committed, but what it returned could not be read: a caller must answer that
+// its writes happened, never that nothing did.
+absl::Status MarkCommitted(absl::Status status);
+bool IsCommitted(const absl::Status& status);
+
 // True when the connection that threw `e` must not be reused (lost, terminated, or in an unknown
 // state); the pool then opens a new one on the next checkout.
 bool BreaksConnection(const std::exception& e);

@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/pg_array.h"
+#include "storage/pg_errors.h"
 
 namespace booking::storage {
 namespace {
@@ -38,6 +39,8 @@ std::string PgTime(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
 }
 constexpr char kPrune[] = "events_prune";
+constexpr char kPruneRedeliveries[] = "events_prune_redeliveries";
+constexpr char kSweepOrphans[] = "deliveries_sweep_orphans";
 constexpr char kPruneSteps[] = "ticket_steps_prune";
 
 constexpr char kEventColumns[] =
@@ -103,8 +106,19 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        // For watchers; a data-modifying CTE runs whether or not the query reads it.
        "  INSERT INTO ticket_steps (ticket_id, event_sequence, step, detail, correlation_id)"
        "  SELECT ticket_id, sequence, 'accepted', event_type, correlation_id FROM appended"
-       ") SELECT event_id, sequence, NULL FROM appended"
-       " UNION ALL SELECT NULL, NULL, idempotency_key FROM calls"},
+       "), known AS ("
+       // What is remembered for the keys that were known, read by the same statement, so the
+       // answer is in hand when the events commit. It sees the statement's snapshot: a key that
+       // a concurrent transaction committed while the insert above waited for it is not here
+       // (the caller reads it afterwards).
+       "  SELECT k.idempotency_key, encode(k.fingerprint, 'hex') AS fingerprint,"
+       "         k.accepted_events"
+       "  FROM idempotency_keys k"
+       "  WHERE k.idempotency_key = ANY ($7::text[])"
+       "    AND k.idempotency_key NOT IN (SELECT idempotency_key FROM calls)"
+       ") SELECT event_id, sequence, NULL::text, NULL::text, NULL::int FROM appended"
+       " UNION ALL SELECT NULL, NULL, idempotency_key, NULL, NULL FROM calls"
+       " UNION ALL SELECT NULL, NULL, idempotency_key, fingerprint, accepted_events FROM known"},
       {kKnownCalls,
        "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
@@ -130,9 +144,12 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
        " FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
-      {kReplayHandler, "SELECT event_type FROM handlers WHERE handler = $1"},
+      {kReplayHandler,
+       "SELECT event_type, retired_at IS NOT NULL FROM handlers WHERE handler = $1"},
       {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
-      {kReplay, absl::StrCat("WITH picked AS (", kReplayPicked,
+      // FOR KEY SHARE: the pruner skips the events a replay is scheduling (and a replay
+      // waits for a prune deleting them, then skips them), so no delivery row outlives its event.
+      {kReplay, absl::StrCat("WITH picked AS (", kReplayPicked, " FOR KEY SHARE OF e",
                              "), revived AS ("
                              "  DELETE FROM dead_letters dl USING picked p"
                              "  WHERE dl.sequence = p.sequence AND dl.handler = $1"
@@ -141,16 +158,40 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
                              " ON CONFLICT (sequence, handler) DO NOTHING")},
       {kPending, "SELECT count(*) FROM pending_deliveries"},
       // Oldest first along the primary key, so each batch reads little beyond what it deletes.
+      // SKIP LOCKED: events a replay in flight is scheduling stay (the next round takes them
+      // once their redeliveries are done), and the pruner never waits for anyone. Retired
+      // handlers hold nothing back: their checkpoints, redeliveries and dead letters do not
+      // count, and their dead letters of the deleted events go with them (in this statement:
+      // the foreign key).
       {kPrune,
-       "DELETE FROM events WHERE sequence IN ("
+       "WITH doomed AS ("
        "  SELECT e.sequence FROM events e"
        "  WHERE e.published_at < now() - $1::interval"
-       "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence)"
+       "    AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.sequence = e.sequence"
+       "                    AND NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler"
+       "                                    AND r.retired_at IS NOT NULL))"
        "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c JOIN handlers h USING (handler)"
        "                    WHERE c.partition = e.partition AND h.event_type = e.event_type"
+       "                      AND h.retired_at IS NULL"
        "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
-       "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence)"
-       "  ORDER BY e.sequence LIMIT $2)"},
+       "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence"
+       "                    AND NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = dl.handler"
+       "                                    AND r.retired_at IS NOT NULL))"
+       "  ORDER BY e.sequence LIMIT $2 FOR UPDATE OF e SKIP LOCKED"
+       "), letters AS ("
+       "  DELETE FROM dead_letters dl USING doomed d WHERE dl.sequence = d.sequence"
+       ") DELETE FROM events e USING doomed d WHERE e.sequence = d.sequence"
+       " RETURNING e.sequence"},
+      // In the prune's transaction, as a statement of its own: its snapshot is taken after the
+      // delete, so it also sees a delivery that a replay committed after the delete's snapshot.
+      // (Dead letters need nothing of the kind: their foreign key makes a prune and a dead
+      // letter of the same event wait for each other, and one of them fail.)
+      {kPruneRedeliveries, "DELETE FROM deliveries WHERE sequence = ANY ($1::bigint[])"},
+      // Rows whose event is gone: nobody can claim them, yet they would count as lag for ever
+      // (left by the race before the two statements above, or by an older version).
+      {kSweepOrphans,
+       "DELETE FROM deliveries d"
+       " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.sequence = d.sequence)"},
       {kPruneSteps,
        "DELETE FROM ticket_steps WHERE (tx, step_sequence) IN ("
        "  SELECT tx, step_sequence FROM ticket_steps WHERE at < now() - $1::interval"
@@ -163,6 +204,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
                                                    absl::Span<const int> call_of) {
   AppendOutcome outcome;
   outcome.known.resize(calls.size());
+  outcome.unanswered.resize(calls.size());
   if (events.empty() && calls.empty()) return outcome;
   std::vector<std::string> fingerprints;
   fingerprints.reserve(calls.size());
@@ -197,55 +239,83 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   const std::string payload_array =
       Array(absl::Span<const std::string>(payloads), [](const std::string& p) { return p; });
 
-  absl::flat_hash_map<std::string, int64_t> sequences;
-  absl::flat_hash_set<std::string> new_calls;
+  // Autocommit: the statement is committed once it returns, so only the result is kept in the
+  // lambda; everything after it happens to committed events.
+  pqxx::result result;
   auto append = [&](pqxx::transaction_base& txn) {
-    sequences.clear();
-    new_calls.clear();
-    pqxx::result result =
-        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
-                          keys_of_calls, fingerprint_array, answers, event_calls);
-    for (const auto& row : result) {
-      if (row[2].is_null()) {
-        sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
-      } else {
-        new_calls.insert(row[2].as<std::string>());
-      }
-    }
+    result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
+                               keys_of_calls, fingerprint_array, answers, event_calls);
   };
   absl::Status status = pool_.Run(append);
   // Rolled back (a deadlock with rows outside the key order, a serialization failure): nothing
   // was written, so once more before failing anyone's call.
   if (absl::IsAborted(status)) status = pool_.Run(append);
   if (!status.ok()) return status;
-  // Keys that were known: what is remembered for them (committed: the insert above waited for
-  // any transaction still writing them).
-  std::vector<std::string> known_keys;
-  for (const CallRecord& call : calls) {
-    if (!new_calls.contains(call.idempotency_key)) known_keys.push_back(call.idempotency_key);
+  if (hooks_.after_append) hooks_.after_append();
+
+  absl::flat_hash_map<std::string, int64_t> sequences;
+  absl::flat_hash_set<std::string> new_calls;
+  absl::flat_hash_map<std::string, CallRecord> remembered;
+  try {
+    for (const auto& row : result) {
+      if (!row[0].is_null()) {
+        sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
+      } else if (row[3].is_null()) {
+        new_calls.insert(row[2].as<std::string>());
+      } else {
+        CallRecord record;
+        record.idempotency_key = row[2].as<std::string>();
+        record.fingerprint = absl::HexStringToBytes(row[3].as<std::string>());
+        record.accepted_events = row[4].as<int>();
+        remembered[record.idempotency_key] = std::move(record);
+      }
+    }
+  } catch (const std::exception& e) {
+    return MarkCommitted(absl::InternalError(
+        absl::StrCat("the append committed, but its result could not be read: ", e.what())));
   }
-  if (!known_keys.empty()) {
-    absl::flat_hash_map<std::string, CallRecord> remembered;
+  // Keys known but not seen by the statement: a concurrent call committed them while the
+  // statement waited for it. Read now; if that fails, only those calls lack their answer.
+  std::vector<std::string> raced_keys;
+  for (const CallRecord& call : calls) {
+    if (!new_calls.contains(call.idempotency_key) && !remembered.contains(call.idempotency_key)) {
+      raced_keys.push_back(call.idempotency_key);
+    }
+  }
+  absl::Status raced_status;
+  if (!raced_keys.empty()) {
     const std::string key_array =
-        Array(absl::Span<const std::string>(known_keys), [](const std::string& k) { return k; });
-    status = pool_.Run([&](pqxx::transaction_base& txn) {
-      remembered.clear();
+        Array(absl::Span<const std::string>(raced_keys), [](const std::string& k) { return k; });
+    absl::flat_hash_map<std::string, CallRecord> read;
+    raced_status = pool_.Run([&](pqxx::transaction_base& txn) {
+      read.clear();
       for (const auto& row : txn.exec_prepared(kKnownCalls, key_array)) {
         CallRecord record;
         record.idempotency_key = row[0].as<std::string>();
         record.fingerprint = absl::HexStringToBytes(row[1].as<std::string>());
         record.accepted_events = row[2].as<int>();
-        remembered[record.idempotency_key] = std::move(record);
+        read[record.idempotency_key] = std::move(record);
       }
     });
-    if (!status.ok()) return status;
-    for (size_t i = 0; i < calls.size(); ++i) {
-      if (new_calls.contains(calls[i].idempotency_key)) continue;
-      auto it = remembered.find(calls[i].idempotency_key);
-      // Pruned between the two statements (the key was past retention): a replay of nothing.
-      outcome.known[i] = it != remembered.end()
-                             ? it->second
-                             : CallRecord{calls[i].idempotency_key, calls[i].fingerprint, 0};
+    if (raced_status.ok()) {
+      for (auto& [key, record] : read) remembered[key] = std::move(record);
+    }
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string& key = calls[i].idempotency_key;
+    if (new_calls.contains(key)) continue;
+    if (auto it = remembered.find(key); it != remembered.end()) {
+      outcome.known[i] = it->second;
+    } else if (!raced_status.ok()) {
+      outcome.unanswered[i] = absl::AbortedError(absl::StrCat(
+          "idempotency_key: \"", key,
+          "\" was committed just now by a concurrent call, whose answer could not be read (",
+          raced_status.message(),
+          "); nothing of this call was published: retry with the same idempotency key to get "
+          "that call's answer"));
+    } else {
+      // Pruned meanwhile (the key was past retention): a replay of nothing.
+      outcome.known[i] = CallRecord{key, calls[i].fingerprint, 0};
     }
   }
   appended.reserve(sequences.size());
@@ -302,6 +372,13 @@ absl::StatusOr<ReplayOutcome> PgEventStore::Replay(const std::string& handler,
           absl::StrCat("handler: no handler named \"", handler, "\" is registered"));
       return;
     }
+    if (type[0][1].as<bool>()) {
+      // Its redeliveries would wait for a lane no instance runs.
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "handler: \"", handler,
+          "\" is retired; start an instance configured with it (which un-retires it) first"));
+      return;
+    }
     outcome.event_type = type[0][0].as<std::string>();
     const std::string from_time = PgTime(range.from_time);
     const std::string to_time = PgTime(range.to_time);
@@ -330,9 +407,16 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   absl::Status status =
       pool_.Run([&](pqxx::transaction_base& txn) { txn.exec_prepared(kSummarize); });
   if (!status.ok()) return status;
-  status = pool_.Run([&](pqxx::transaction_base& txn) {
-    count =
-        static_cast<int>(txn.exec_prepared(kPrune, Interval(older_than), limit).affected_rows());
+  status = pool_.Transact([&](pqxx::transaction_base& txn) {
+    const pqxx::result deleted = txn.exec_prepared(kPrune, Interval(older_than), limit);
+    count = static_cast<int>(deleted.size());
+    if (count == 0) return;
+    if (hooks_.after_prune) hooks_.after_prune();
+    std::vector<int64_t> sequences;
+    sequences.reserve(deleted.size());
+    for (const auto& row : deleted) sequences.push_back(row[0].as<int64_t>());
+    txn.exec_prepared0(kPruneRedeliveries, Array(absl::Span<const int64_t>(sequences),
+                                                 [](int64_t s) { return std::to_string(s); }));
   });
   if (!status.ok()) return status;
   status = pool_.Run([&](pqxx::transaction_base& txn) {
@@ -341,6 +425,15 @@ absl::StatusOr<int> PgEventStore::PruneFinished(absl::Duration older_than, int l
   if (!status.ok()) return status;
   status = pool_.Run([&](pqxx::transaction_base& txn) {
     txn.exec_prepared(kPruneSteps, Interval(older_than), limit);
+  });
+  if (!status.ok()) return status;
+  return count;
+}
+
+absl::StatusOr<int> PgEventStore::SweepOrphans() {
+  int count = 0;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    count = static_cast<int>(txn.exec_prepared(kSweepOrphans).affected_rows());
   });
   if (!status.ok()) return status;
   return count;

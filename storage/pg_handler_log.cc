@@ -67,10 +67,12 @@ std::vector<PartitionLease> Leases(const pqxx::result& result) {
 
 std::vector<PreparedStatement> PgHandlerLog::Statements() {
   return {
+      // An instance configured with a retired handler un-retires it: it goes on from its
+      // checkpoints (events pruned meanwhile are gone for it).
       {kRegister,
        "WITH h AS ("
        "  INSERT INTO handlers (handler, event_type) VALUES ($1, $2)"
-       "  ON CONFLICT (handler) DO UPDATE SET event_type = EXCLUDED.event_type"
+       "  ON CONFLICT (handler) DO UPDATE SET event_type = EXCLUDED.event_type, retired_at = NULL"
        "), start AS ("
        "  SELECT CASE WHEN $3 THEN pg_snapshot_xmax(pg_current_snapshot())"
        "              ELSE '0'::xid8 END AS tx"

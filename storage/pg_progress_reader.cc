@@ -8,7 +8,7 @@ namespace booking::storage {
 namespace {
 
 // Pending first: a dead letter sent back for another try is pending again, whatever the
-// checkpoint says.
+// checkpoint says. Retired handlers are left out: nobody runs them, so no wait is for them.
 constexpr char kProgress[] = R"sql(
 SELECT e.idempotency_key, e.ticket_id::text, h.handler,
        CASE WHEN EXISTS (SELECT 1 FROM deliveries r
@@ -19,7 +19,7 @@ SELECT e.idempotency_key, e.ticket_id::text, h.handler,
                  AND (e.tx, e.sequence) <= (c.last_tx, c.last_sequence) THEN 1
             ELSE 0 END
 FROM events e
-JOIN handlers h ON h.event_type = e.event_type
+JOIN handlers h ON h.event_type = e.event_type AND h.retired_at IS NULL
 LEFT JOIN handler_checkpoints c ON c.handler = h.handler AND c.partition = e.partition
 WHERE e.idempotency_key = ANY($1::text[])
 )sql";

@@ -23,7 +23,7 @@ class ProgressReader {
  public:
   virtual ~ProgressReader() = default;
   // One row per (event, handler of its type) for the events with these idempotency keys;
-  // events not in the log are left out.
+  // events not in the log, and retired handlers, are left out.
   [[nodiscard]] virtual absl::StatusOr<std::vector<HandlerState>> Read(
       absl::Span<const std::string> idempotency_keys) = 0;
 };

@@ -245,6 +245,26 @@ ALTER TABLE ticket_steps DROP CONSTRAINT ticket_steps_step_check;
 ALTER TABLE ticket_steps ADD CONSTRAINT ticket_steps_step_check
   CHECK (step IN ('accepted', 'done', 'dead_lettered', 'retrying'));
 ALTER TABLE ticket_steps ADD COLUMN next_attempt_at TIMESTAMPTZ;
+
+// Handlers removed from the configuration stay registered with their checkpoints, and would
+// hold back pruning, COMPLETED waits and the backlog for ever: an operator retires them
+// (RetireHandler). A retired handler counts for none of these; registering it again (an instance
+// configured with it starts) clears retired_at, and it goes on from its checkpoints.
+constexpr std::string_view kRetiredHandlers = R"sql(
+ALTER TABLE handlers ADD COLUMN retired_at TIMESTAMPTZ;
+
+CREATE OR REPLACE VIEW pending_deliveries AS
+SELECT c.handler, e.sequence
+FROM handler_checkpoints c
+JOIN handlers h ON h.handler = c.handler AND h.retired_at IS NULL
+CROSS JOIN LATERAL (
+  SELECT e.sequence FROM events e
+  WHERE e.partition = c.partition AND e.event_type = h.event_type
+    AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)
+  OFFSET 0) e
+UNION ALL
+SELECT d.handler, d.sequence FROM deliveries d
+WHERE NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler AND r.retired_at IS NOT NULL);
 )sql";
 
 constexpr Migration kMigrations[] = {
@@ -257,6 +277,7 @@ constexpr Migration kMigrations[] = {
     {7, "BRIN index on events.published_at for the pruner", kEventsPublishedAtBrin},
     {8, "ticket_steps for watchers", kTicketSteps},
     {9, "parked deliveries: per-ticket failure isolation", kParkedDeliveries},
+    {10, "retired handlers", kRetiredHandlers},
 };
 
 }  // namespace

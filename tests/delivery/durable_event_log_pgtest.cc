@@ -61,6 +61,7 @@ class FailingStore final : public storage::EventStore {
   }
   absl::StatusOr<int64_t> CountPending() override { return status_; }
   absl::StatusOr<int> PruneFinished(absl::Duration, int) override { return status_; }
+  absl::StatusOr<int> SweepOrphans() override { return status_; }
 
  private:
   absl::Status status_;
@@ -84,6 +85,16 @@ TEST(DurableEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
   ASSERT_TRUE(absl::IsUnavailable(result.status()));
   EXPECT_NE(result.status().message().find("nothing was published"), std::string::npos)
       << result.status();
+}
+
+// Committed, but the answer could not be read: the caller is never told nothing happened.
+TEST(DurableEventLogErrorsTest, CommittedButUnreadAnswerIsSaidSo) {
+  FailingStore committed(storage::MarkCommitted(absl::InternalError("could not read the result")));
+  DurableEventLog log(committed, {});
+  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_NE(result.status().message().find("were committed"), std::string::npos) << result.status();
+  EXPECT_EQ(result.status().message().find("nothing was published"), std::string::npos);
 }
 
 class DurableEventLogPgTest : public ::testing::Test {
@@ -143,6 +154,141 @@ TEST_F(DurableEventLogPgTest, CommitFailureFailsTheCallAndPublishesNothing) {
   absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_EQ(commits_with_events_.load(), 0);
+}
+
+// Ends every other backend of the test's database (the pool's connections) but `spared`, and
+// waits until they are gone.
+void TerminateBackends(const testing::TestDatabase& db, int spared = 0) {
+  pqxx::connection conn(db.url());
+  pqxx::nontransaction txn(conn);
+  txn.exec_params(
+      "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+      " WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> $1",
+      spared);
+}
+
+// Whether a backend of the test's database waits for a lock within `timeout`.
+bool SomeoneWaitsForALock(const testing::TestDatabase& db, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  do {
+    if (db.Count("pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+                 "'Lock'") > 0) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  } while (absl::Now() < deadline);
+  return false;
+}
+
+using Future = std::future<absl::StatusOr<AppendResult>>;
+Future AppendCall(EventLog& log, const std::string& key, std::vector<Event> events) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+  Future future = promise->get_future();
+  log.Append(CallIdentity{key, "fp-" + key}, std::move(events),
+             [promise](absl::StatusOr<AppendResult> result) { promise->set_value(result); });
+  return future;
+}
+
+// One writer lingering long enough for calls sent together to share a commit.
+DurableEventLogOptions LingeringOptions() {
+  DurableEventLogOptions options;
+  options.max_delay = absl::Milliseconds(300);
+  options.writers = 1;
+  return options;
+}
+
+absl::StatusOr<AppendResult> Get(Future& future) {
+  if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+    return absl::DeadlineExceededError("append callback never ran");
+  }
+  return future.get();
+}
+
+// Answers tell the truth (issue 24): once a group commit is in, its calls are answered from what
+// the append statement itself returned. The connection killed right after the commit (a
+// PostgreSQL restart, pg_terminate_backend) changes no answer: the new call was published, the
+// known key gets what it remembered, and neither is told "nothing was published".
+TEST_F(DurableEventLogPgTest, AnswersAfterTheCommitNeedNoFurtherStatement) {
+  std::unique_ptr<storage::ConnectionPool> pool = db_.MakePool(1);
+  std::atomic<bool> armed{false};
+  std::atomic<int> fired{0};
+  storage::PgEventStoreHooks hooks;
+  hooks.after_append = [&] {
+    if (!armed.exchange(false)) return;
+    TerminateBackends(db_);
+    ++fired;
+  };
+  storage::PgEventStore store(*pool, hooks);
+  DurableEventLog log(store, LingeringOptions());
+  Future first = AppendCall(log, "call-a", {NewEvent(1, "call-a")});
+  ASSERT_EQ(Get(first).value_or(AppendResult{-1}).published, 1);
+
+  armed = true;
+  // Within the linger: one group commit holding a known key and a new one.
+  Future again = AppendCall(log, "call-a", {NewEvent(1, "call-a")});
+  Future fresh = AppendCall(log, "call-b", {NewEvent(2, "call-b")});
+  absl::StatusOr<AppendResult> replayed = Get(again);
+  absl::StatusOr<AppendResult> published = Get(fresh);
+  EXPECT_EQ(fired.load(), 1) << "the connection was killed right after the commit";
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->outcome, AppendResult::Outcome::kReplayed);
+  EXPECT_EQ(replayed->published, 1) << "the first call's answer";
+  ASSERT_TRUE(published.ok()) << published.status();
+  EXPECT_EQ(published->outcome, AppendResult::Outcome::kPublished);
+  EXPECT_EQ(published->published, 1);
+  EXPECT_EQ(db_.Count("events"), 2);
+}
+
+// The one answer read after the commit: a key a concurrent call (another instance) committed
+// while this append waited for it. If that read fails, only that call goes without its answer,
+// and it is told that nothing of it was published and that a retry with its key gets the answer;
+// the other call of the commit is answered as published.
+TEST_F(DurableEventLogPgTest, KeyCommittedConcurrentlyWhoseAnswerCannotBeReadAsksForARetry) {
+  std::unique_ptr<storage::ConnectionPool> pool = db_.MakePool(1);
+  pqxx::connection holder(db_.url());
+  const int holder_pid = holder.backendpid();
+  std::atomic<bool> armed{false};
+  std::atomic<int> fired{0};
+  storage::PgEventStoreHooks hooks;
+  hooks.after_append = [&] {
+    if (!armed.exchange(false)) return;
+    TerminateBackends(db_, holder_pid);
+    ++fired;
+  };
+  storage::PgEventStore store(*pool, hooks);
+  DurableEventLog log(store, LingeringOptions());
+
+  // Another instance's commit of key call-raced, still open.
+  pqxx::work other(holder);
+  other.exec0(
+      "INSERT INTO idempotency_keys (idempotency_key, fingerprint, accepted_events)"
+      " VALUES ('call-raced', 'fp-call-raced'::bytea, 1)");
+  armed = true;
+  Future raced = AppendCall(log, "call-raced", {NewEvent(10, "call-raced")});
+  Future fresh = AppendCall(log, "call-fresh", {NewEvent(11, "call-fresh")});
+  ASSERT_TRUE(SomeoneWaitsForALock(db_, absl::Seconds(10))) << "the append waits for the key";
+  other.commit();
+
+  absl::StatusOr<AppendResult> raced_result = Get(raced);
+  absl::StatusOr<AppendResult> fresh_result = Get(fresh);
+  EXPECT_EQ(fired.load(), 1);
+  ASSERT_TRUE(fresh_result.ok()) << fresh_result.status();
+  EXPECT_EQ(fresh_result->published, 1);
+  EXPECT_TRUE(absl::IsAborted(raced_result.status())) << raced_result.status();
+  EXPECT_NE(raced_result.status().message().find("concurrent call"), std::string::npos)
+      << raced_result.status();
+  EXPECT_NE(raced_result.status().message().find("retry with the same idempotency key"),
+            std::string::npos)
+      << raced_result.status();
+  EXPECT_EQ(db_.Count("events"), 1) << "call-fresh's event only";
+
+  // The retry gets the other call's answer.
+  Future retry = AppendCall(log, "call-raced", {NewEvent(10, "call-raced")});
+  absl::StatusOr<AppendResult> retried = Get(retry);
+  ASSERT_TRUE(retried.ok()) << retried.status();
+  EXPECT_EQ(retried->outcome, AppendResult::Outcome::kReplayed);
+  EXPECT_EQ(retried->published, 1);
+  EXPECT_EQ(db_.Count("events"), 1);
 }
 
 TEST_F(DurableEventLogPgTest, SaturatedWriterRefusesQuickly) {

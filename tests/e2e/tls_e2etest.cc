@@ -209,6 +209,19 @@ TEST_F(TlsE2eTest, ExampleFlagFileIsSafe) {
   };
   EXPECT_EQ(dead_letters("box-office-1"), grpc::PERMISSION_DENIED);
   EXPECT_EQ(dead_letters("ops-1"), grpc::OK);
+  auto retire = [&](const std::string& token) {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    context.AddMetadata("authorization", "Bearer " + token);
+    tickets::v1::RetireHandlerRequest request;
+    request.set_handler("Nobody");
+    tickets::v1::RetireHandlerResponse response;
+    return tickets::v1::AdminService::NewStub(channel)
+        ->RetireHandler(&context, request, &response)
+        .error_code();
+  };
+  EXPECT_EQ(retire("box-office-1"), grpc::PERMISSION_DENIED) << "retiring is an admin's act";
+  EXPECT_EQ(retire("ops-1"), grpc::NOT_FOUND) << "past the token check: no such handler";
 
   testing::HttpCaller https;
   https.set_tls(certs_.ca);

@@ -179,6 +179,15 @@ TEST_F(OpenApiTest, DescribesTheAdminService) {
           .string_value(),
       std::string(kRef) + "tickets.v1.RetryDeadLettersRequest");
 
+  const Value& retire = At({"paths", "/v1/admin/handlers/{handler}:retire", "post"});
+  EXPECT_EQ(At(retire.struct_value(), {"operationId"}).string_value(),
+            "AdminService_RetireHandler");
+  EXPECT_EQ(At(Parameter(retire, "handler"), {"in"}).string_value(), "path");
+  EXPECT_EQ(At(retire.struct_value(),
+               {"responses", "200", "content", "application/json", "schema", "$ref"})
+                .string_value(),
+            std::string(kRef) + "tickets.v1.RetireHandlerResponse");
+
   const Value& dead_letter = At({"components", "schemas", "tickets.v1.DeadLetter", "properties"});
   EXPECT_EQ(At(dead_letter.struct_value(), {"id", "$ref"}).string_value(),
             std::string(kRef) + "tickets.v1.DeadLetterId");
@@ -410,7 +419,7 @@ TEST_F(OpenApiTest, EveryRefResolvesAndOperationIdsAreUnique) {
       EXPECT_TRUE(ids.insert(id).second) << "duplicate operationId " << id;
     }
   }
-  EXPECT_EQ(operations, 10);  // one per HTTP binding; ReplayHandler is the 10th
+  EXPECT_EQ(operations, 11);  // one per HTTP binding; RetireHandler is the 11th
 
   // Every "$ref" anywhere names a component that exists.
   const Struct& schemas = At({"components", "schemas"}).struct_value();

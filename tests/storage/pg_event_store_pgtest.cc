@@ -382,5 +382,115 @@ TEST_F(PgEventStoreTest, PruneDeletesAtMostTheLimitOldestFirst) {
   EXPECT_EQ(db_.Count("events"), 0);
 }
 
+// Whether a backend of the test's database waits for a lock within `timeout`.
+bool SomeoneWaitsForALock(const testing::TestDatabase& db, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  do {
+    if (db.Count("pg_stat_activity WHERE datname = current_database() AND wait_event_type = "
+                 "'Lock'") > 0) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  } while (absl::Now() < deadline);
+  return false;
+}
+
+constexpr char kOrphans[] =
+    "deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.sequence = d.sequence)";
+
+// A replay racing the pruner (issue 24), the replay first: its transaction, held open, has
+// scheduled two old finished events again when the pruner runs. The pruner leaves them (they
+// are locked by the replay) instead of deleting them under their new delivery rows, which
+// nobody could then claim and which would count as lag for ever.
+TEST_F(PgEventStoreTest, ReplayInFlightKeepsItsEventsFromThePruner) {
+  HoldEverything("Receipt");
+  const EventRecord events[] = {Event("old-1"), Event("old-2")};
+  absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  Finish("Receipt", 2);
+  db_.Exec("UPDATE events SET published_at = now() - interval '2 days'");
+
+  // The replay's own statement, on a connection of its own, its transaction left open.
+  pqxx::connection replaying(db_.url());
+  for (const PreparedStatement& statement : PgEventStore::Statements()) {
+    replaying.prepare(statement.name, statement.sql);
+  }
+  pqxx::work replay(replaying);
+  EXPECT_EQ(replay
+                .exec_prepared("replay_schedule", "Receipt", "Confirmed", (*appended)[0].sequence,
+                               0, "-infinity", "infinity")
+                .affected_rows(),
+            2u);
+
+  absl::StatusOr<int> pruned = store_.PruneFinished(absl::Hours(24), 100);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 0) << "the events being replayed stay";
+  replay.commit();
+  EXPECT_EQ(db_.Count(kOrphans), 0);
+  EXPECT_EQ(*store_.CountPending(), 2) << "two redeliveries, both claimable";
+
+  Finish("Receipt", 2);  // claimed (the claim joins the events) and done
+  EXPECT_EQ(*store_.CountPending(), 0) << "the lag returns to 0";
+  EXPECT_EQ(*store_.PruneFinished(absl::Hours(24), 100), 2) << "then they go";
+  EXPECT_EQ(db_.Count("deliveries"), 0);
+}
+
+// The same race, the pruner first: its transaction has deleted an old event and is still open
+// when a replay of that range starts. The replay waits for it, then skips the deleted event
+// and schedules only the one still there: no delivery row without its event.
+TEST_F(PgEventStoreTest, PruneInFlightMakesAReplaySkipWhatItDeletes) {
+  HoldEverything("Receipt");
+  const EventRecord events[] = {Event("old"), Event("young")};
+  absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  Finish("Receipt", 2);
+  db_.Exec(
+      "UPDATE events SET published_at = now() - interval '2 days' WHERE idempotency_key = "
+      "'old'");
+
+  absl::StatusOr<ReplayOutcome> replayed;
+  std::thread replay;
+  bool replay_waited = false;
+  PgEventStoreHooks hooks;
+  hooks.after_prune = [&] {
+    replay = std::thread([&] {
+      replayed = store_.Replay("Receipt", {.from_sequence = (*appended)[0].sequence}, 100);
+    });
+    replay_waited = SomeoneWaitsForALock(db_, absl::Seconds(5));
+  };
+  PgEventStore pruner(*pool_, hooks);
+  absl::StatusOr<int> pruned = pruner.PruneFinished(absl::Hours(24), 100);
+  ASSERT_TRUE(replay.joinable());
+  replay.join();
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 1);
+  EXPECT_TRUE(replay_waited) << "the replay waits for the prune deleting its event";
+  ASSERT_TRUE(replayed.ok()) << replayed.status();
+  EXPECT_EQ(replayed->replayed, 1) << "the pruned event is skipped";
+  EXPECT_EQ(db_.Count(kOrphans), 0);
+  EXPECT_EQ(*store_.CountPending(), 1);
+  Finish("Receipt", 1);
+  EXPECT_EQ(*store_.CountPending(), 0);
+}
+
+// Delivery rows whose event is gone (left by the race before it was closed, or by an older
+// version) are swept: nobody could claim them, and they held the lag above 0 for ever.
+TEST_F(PgEventStoreTest, SweepDeletesRedeliveriesWithoutTheirEvent) {
+  HoldEverything("Receipt");
+  const EventRecord events[] = {Event("kept")};
+  absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  const int64_t kept = (*appended)[0].sequence;
+  Finish("Receipt", 1);
+  db_.Exec(absl::StrCat("INSERT INTO deliveries (sequence, handler) VALUES (", kept,
+                        ", 'Receipt'), (", kept + 1000, ", 'Receipt')"));
+  EXPECT_EQ(*store_.CountPending(), 2);
+  absl::StatusOr<int> swept = store_.SweepOrphans();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(*swept, 1);
+  EXPECT_EQ(*store_.CountPending(), 1) << "the redelivery of an existing event stays";
+  EXPECT_EQ(db_.Count(kOrphans), 0);
+}
+
 }  // namespace
 }  // namespace booking::storage
