@@ -245,6 +245,7 @@ ALTER TABLE ticket_steps DROP CONSTRAINT ticket_steps_step_check;
 ALTER TABLE ticket_steps ADD CONSTRAINT ticket_steps_step_check
   CHECK (step IN ('accepted', 'done', 'dead_lettered', 'retrying'));
 ALTER TABLE ticket_steps ADD COLUMN next_attempt_at TIMESTAMPTZ;
+)sql";
 
 // Handlers removed from the configuration stay registered with their checkpoints, and would
 // hold back pruning, COMPLETED waits and the backlog for ever: an operator retires them
