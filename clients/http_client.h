@@ -43,7 +43,8 @@ std::string RedactUrl(std::string_view url);
 // connections to the same host are reused across calls; thread-safe. Transport failures come back
 // as statuses that say whether a retry can help: UNAVAILABLE (refused, reset, DNS) or
 // DEADLINE_EXCEEDED (timeout); a connection that could not be made at all (refused, DNS, the
-// client shut down) is marked ApiFailure: it says nothing about the request. An HTTP answer, whatever its code, is a response.
+// client shut down) is marked ApiFailure: it says nothing about the request. An HTTP answer,
+// whatever its code, is a response.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options = {});

@@ -288,8 +288,8 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
     bool redeliveries_held = keeper_.Alive();
     for (Item& item : items) {
       if (item.state != Item::State::kPending) continue;
-      const bool held = item.redelivery() ? redeliveries_held
-                                          : keeper_.Holds(leases[item.logged->partition]);
+      const bool held =
+          item.redelivery() ? redeliveries_held : keeper_.Holds(leases[item.logged->partition]);
       if (!held) item.state = Item::State::kLeft;
     }
     std::vector<size_t> chunk = NextChunk(items, queued);
@@ -343,10 +343,10 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
     const Item* first_failed = nullptr;
     auto give_up = [&](Item& item) {
       item.state = Item::State::kDead;
-      item.reason = SafeText(absl::StrCat("gave up after retrying for ",
-                                          absl::FormatDuration(now - item.first_failed_at), ": ",
-                                          item.reason),
-                             kMaxReason);
+      item.reason = SafeText(
+          absl::StrCat("gave up after retrying for ",
+                       absl::FormatDuration(now - item.first_failed_at), ": ", item.reason),
+          kMaxReason);
       ++given_up;
     };
     for (size_t i : chunk) {
@@ -509,10 +509,10 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
       status_.last_error_at = now;
     }
     if (now - first_failure >= options_.retry.retry_for) {
-      const std::string reason = SafeText(
-          absl::StrCat("gave up after retrying for ", absl::FormatDuration(now - first_failure),
-                       ": ", error),
-          kMaxReason);
+      const std::string reason =
+          SafeText(absl::StrCat("gave up after retrying for ",
+                                absl::FormatDuration(now - first_failure), ": ", error),
+                   kMaxReason);
       int given_up = 0;
       for (size_t i : part) {
         if (items[i].state != Item::State::kPending) continue;
@@ -704,7 +704,8 @@ void HandlerLane::CommitOneByOne(const storage::HandlerBatchRead& batch, std::ve
     auto one = [&](const Item& outcome) {
       storage::HandlerProgress progress;
       progress.owner = keeper_.owner();
-      if (partition >= 0) progress.checkpoints.push_back({leases[partition], item.logged->position});
+      if (partition >= 0)
+        progress.checkpoints.push_back({leases[partition], item.logged->position});
       AddOutcome(outcome, partition, progress);
       return log_.Commit(name_, progress);
     };
@@ -714,9 +715,9 @@ void HandlerLane::CommitOneByOne(const storage::HandlerBatchRead& batch, std::ve
       // whose reason is plain ASCII, so an operator sees it and the lane goes on.
       Item dead = item;
       dead.state = Item::State::kDead;
-      dead.reason = Ascii(absl::StrCat("the database refused to record this event's outcome (",
-                                       result.status().message(), "); outcome was: ",
-                                       item.reason.empty() ? "done" : item.reason));
+      dead.reason = Ascii(absl::StrCat(
+          "the database refused to record this event's outcome (", result.status().message(),
+          "); outcome was: ", item.reason.empty() ? "done" : item.reason));
       spdlog::warn("dead letter handler={} event_id={} ticket_id={} correlation_id={} error={}",
                    name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
                    LogValue(dead.reason));

@@ -229,10 +229,9 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
     absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
       batch.events.clear();
       batch.ends.clear();
-      const pqxx::result result =
-          txn.exec_prepared(kRead, handler, options.owner, options.event_type, Ints(partitions),
-                            options.limit_per_partition, options.mark_handed_out,
-                            options.by_ticket);
+      const pqxx::result result = txn.exec_prepared(
+          kRead, handler, options.owner, options.event_type, Ints(partitions),
+          options.limit_per_partition, options.mark_handed_out, options.by_ticket);
       batch.events.reserve(result.size());
       for (const auto& row : result) {
         LoggedEvent event;
@@ -332,13 +331,13 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
     auto safe_reason = [](const Parked* p) { return SafeText(p->reason, kMaxStoredText); };
     if (!parked_new.empty()) {
       const ParkedPtrs rows(parked_new);
-      txn.exec_prepared0(
-          kPark, handler, Array(rows, [](const Parked* p) { return std::to_string(p->sequence); }),
-          Array(rows, [](const Parked* p) { return p->ticket_id; }),
-          Array(rows, [](const Parked* p) { return PgTime(p->next_attempt); }),
-          Array(rows, [](const Parked* p) { return PgTime(p->first_failed_at); }),
-          Array(rows, safe_reason),
-          Array(rows, [](const Parked* p) { return std::to_string(p->attempts); }));
+      txn.exec_prepared0(kPark, handler,
+                         Array(rows, [](const Parked* p) { return std::to_string(p->sequence); }),
+                         Array(rows, [](const Parked* p) { return p->ticket_id; }),
+                         Array(rows, [](const Parked* p) { return PgTime(p->next_attempt); }),
+                         Array(rows, [](const Parked* p) { return PgTime(p->first_failed_at); }),
+                         Array(rows, safe_reason),
+                         Array(rows, [](const Parked* p) { return std::to_string(p->attempts); }));
     }
     absl::flat_hash_set<int64_t> rescheduled;
     if (!parked_again.empty()) {

@@ -24,7 +24,9 @@ TEST(SafeTextTest, CutsAtACharacterBoundaryNeverInsideOne) {
 }
 
 TEST(SafeTextTest, ReplacesEveryInvalidByteAndNul) {
-  EXPECT_EQ(SafeText(std::string("a\0b", 3), 100), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(SafeText(std::string("a\0b", 3), 100),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(SafeText("\xE9t\xE9", 100), "\xEF\xBF\xBDt\xEF\xBF\xBD");  // cp1252 "été"
   EXPECT_EQ(SafeText("\xC3", 100), "\xEF\xBF\xBD");                    // a character cut short
   EXPECT_EQ(SafeText("\xC0\xAF", 100), "\xEF\xBF\xBD\xEF\xBF\xBD");    // overlong "/"

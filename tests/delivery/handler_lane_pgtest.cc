@@ -133,7 +133,8 @@ class HandlerLaneTest : public ::testing::Test {
 
   void AppendFor(const std::string& ticket, const std::vector<std::string>& keys) {
     std::vector<storage::EventRecord> events;
-    for (const std::string& key : keys) events.push_back({NewUuid(), "Confirmed", ticket, key, "c", "p"});
+    for (const std::string& key : keys)
+      events.push_back({NewUuid(), "Confirmed", ticket, key, "c", "p"});
     ASSERT_TRUE(store_.Append(events).ok());
   }
 
@@ -396,8 +397,8 @@ class RefusingLog final : public storage::HandlerLog {
     return log_.Renew(o, l);
   }
   absl::StatusOr<int> LiveOwners() override { return log_.LiveOwners(); }
-  absl::StatusOr<std::vector<storage::PartitionLease>> Claim(const std::string& o,
-                                                             absl::Duration l, int c) override {
+  absl::StatusOr<std::vector<storage::PartitionLease>> Claim(const std::string& o, absl::Duration l,
+                                                             int c) override {
     return log_.Claim(o, l, c);
   }
   absl::Status Release(const std::string& o, absl::Span<const int> p, bool l) override {

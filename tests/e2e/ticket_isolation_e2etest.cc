@@ -138,9 +138,10 @@ TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
   ASSERT_TRUE(Eventually([&] { return Receipted(ordinary) == 50; }, absl::Seconds(5)))
       << Receipted(ordinary) << " of 50 receipted within 5 s; server log:\n"
       << server->ReadLog();
-  std::printf("[ figures  ] 50 tickets after one answered 500 for ever: all receipted %.0f ms "
-              "after they were acknowledged\n",
-              absl::ToDoubleMilliseconds(absl::Now() - sent));
+  std::printf(
+      "[ figures  ] 50 tickets after one answered 500 for ever: all receipted %.0f ms "
+      "after they were acknowledged\n",
+      absl::ToDoubleMilliseconds(absl::Now() - sent));
 
   // The odd one is parked, visible, and retried on its own schedule.
   EXPECT_TRUE(Eventually([&] { return ReceiptStatus(port_).parked() == 1; }, absl::Seconds(8)));
@@ -238,14 +239,14 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
   auto b = Start(port_b, {"--spreadsheets_url=" + sheets_b.url(), "--delivery_lease=3s"});
   std::set<std::string> acknowledged;
   for (int call = 0; call < 20; ++call) {
-    for (const std::string& id : Send(port_b, testing::ValidRequest(40, "c0c0c0c0", call * 40),
-                                      absl::StrCat("c-", call))) {
+    for (const std::string& id :
+         Send(port_b, testing::ValidRequest(40, "c0c0c0c0", call * 40), absl::StrCat("c-", call))) {
       acknowledged.insert(id);
     }
   }
   ASSERT_EQ(acknowledged.size(), 800u);
-  ASSERT_TRUE(Eventually([&] { return sheets_.rows("tickets-to-print").size() >= 64; },
-                         absl::Seconds(30)));
+  ASSERT_TRUE(
+      Eventually([&] { return sheets_.rows("tickets-to-print").size() >= 64; }, absl::Seconds(30)));
   ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
   const absl::Time stopped = absl::Now();
   absl::SleepFor(absl::Milliseconds(400));  // what it had sent has arrived by now
@@ -256,8 +257,8 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
   }
   absl::SleepFor(absl::Seconds(12) - (absl::Now() - stopped));
   ASSERT_EQ(kill(a->pid(), SIGCONT), 0);
-  ASSERT_TRUE(Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; },
-                         absl::Seconds(60)));
+  ASSERT_TRUE(
+      Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; }, absl::Seconds(60)));
   absl::SleepFor(absl::Seconds(1));
   std::multiset<std::string> printed;
   for (const auto* api : {&sheets_, &sheets_b}) {
@@ -266,9 +267,10 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
   const std::set<std::string> distinct(printed.begin(), printed.end());
   EXPECT_EQ(distinct, acknowledged) << "every ticket on the sheet";
   const size_t duplicates = printed.size() - distinct.size();
-  std::printf("[ figures  ] owner frozen 12 s amid 250 ms calls: %zu duplicate rows, %d calls in "
-              "flight at the stop\n",
-              duplicates, in_flight);
+  std::printf(
+      "[ figures  ] owner frozen 12 s amid 250 ms calls: %zu duplicate rows, %d calls in "
+      "flight at the stop\n",
+      duplicates, in_flight);
   EXPECT_LE(duplicates, static_cast<size_t>(in_flight));
   EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
 }

@@ -42,8 +42,8 @@ struct FakeExternalApis::Server {
   std::vector<Fault> queued_faults;                                   // guarded by mu
   // ticket id -> (HTTP status, body): every request naming it is answered so, guarded by mu
   std::map<std::string, std::pair<int, std::string>> ticket_faults;
-  double p500 = 0, p_slow = 0;                                        // guarded by mu
-  std::mt19937 random;                                                // guarded by mu
+  double p500 = 0, p_slow = 0;  // guarded by mu
+  std::mt19937 random;          // guarded by mu
 };
 
 namespace {

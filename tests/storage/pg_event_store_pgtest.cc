@@ -43,7 +43,7 @@ class PgEventStoreTest : public ::testing::Test {
     std::vector<PartitionLease> leases;
     for (int p = 0; p < kLogPartitions; ++p) leases.push_back({p, 0});
     absl::StatusOr<HandlerBatchRead> batch;
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
     do {
       batch = handlers_.Read(
           handler,

@@ -1,6 +1,5 @@
-#include <pqxx/pqxx>
-
 #include <future>
+#include <pqxx/pqxx>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -173,9 +172,10 @@ TEST_F(PgHandlerLogTest, AClaimRacingTheCommitWinsAndTheStaleCommitChangesNothin
   // Another instance's claim has changed the lease row and not committed yet.
   pqxx::connection other(db_.url());
   pqxx::work claim(other);
-  claim.exec0(absl::StrCat("UPDATE partition_leases SET owner = 'new', epoch = epoch + 1,"
-                           " lease_until = now() + interval '1 minute' WHERE partition = ",
-                           partition_));
+  claim.exec0(
+      absl::StrCat("UPDATE partition_leases SET owner = 'new', epoch = epoch + 1,"
+                   " lease_until = now() + interval '1 minute' WHERE partition = ",
+                   partition_));
   HandlerProgress progress{.owner = "old", .checkpoints = stale->ends};
   progress.finished.push_back({stale->events[0].event.sequence, partition_, "note"});
   std::future<absl::StatusOr<CommitResult>> commit =
@@ -187,10 +187,11 @@ TEST_F(PgHandlerLogTest, AClaimRacingTheCommitWinsAndTheStaleCommitChangesNothin
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stale_partitions, 1);
   EXPECT_EQ(result->stale, std::vector<int>{partition_});
-  EXPECT_EQ(db_.QueryValue(absl::StrCat(
-                "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
-                partition_)),
-            before);
+  EXPECT_EQ(
+      db_.QueryValue(absl::StrCat(
+          "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
+          partition_)),
+      before);
   EXPECT_EQ(db_.Count("ticket_steps WHERE step = 'done'"), 0) << "no step of a stale owner";
 }
 
@@ -206,10 +207,11 @@ TEST_F(PgHandlerLogTest, ACheckpointNeverMovesBackwards) {
   // A late commit of an older position (a retried commit, a second writer): the mark stays.
   HandlerProgress older{.owner = "me", .checkpoints = {{lease, batch->events[0].position}}};
   ASSERT_EQ(log_.Commit("H", older)->stale_partitions, 0);
-  EXPECT_EQ(db_.QueryValue(absl::StrCat(
-                "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
-                partition_)),
-            std::to_string(batch->events[1].event.sequence));
+  EXPECT_EQ(
+      db_.QueryValue(absl::StrCat(
+          "SELECT last_sequence FROM handler_checkpoints WHERE handler = 'H' AND partition = ",
+          partition_)),
+      std::to_string(batch->events[1].event.sequence));
   EXPECT_TRUE(Read("me")->events.empty());
 }
 
@@ -237,8 +239,8 @@ TEST_F(PgHandlerLogTest, AParkedEventHoldsItsTicketsLaterEventsBehindIt) {
   const EventRecord second[] = {Event("b")};
   ASSERT_TRUE(store_.Append(second).ok());
   absl::StatusOr<std::vector<PartitionLease>> held = log_.Renew("me", absl::Minutes(1));
-  ReadOptions options{.owner = "me", .partitions = *held, .event_type = "Confirmed",
-                      .by_ticket = true};
+  ReadOptions options{
+      .owner = "me", .partitions = *held, .event_type = "Confirmed", .by_ticket = true};
   absl::StatusOr<HandlerBatchRead> later;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   do {
@@ -278,13 +280,16 @@ TEST_F(PgHandlerLogTest, TextFromOutsideIsStoredAsValidUtf8InEveryRow) {
   // Cut mid-character at byte 200, cp1252, a NUL: SQLSTATE 22021 for each as it is.
   std::string cut(199, 'x');
   cut += "\xE2\x82";  // the first two bytes of "€"
-  const std::string cp1252 = "Erreur: donn\xE9" "es refus\xE9" "es";
+  const std::string cp1252 =
+      "Erreur: donn\xE9"
+      "es refus\xE9"
+      "es";
   const std::string nul("bad\0byte", 8);
   HandlerProgress progress{.owner = "me", .checkpoints = batch->ends};
   progress.finished.push_back({batch->events[0].event.sequence, partition_, cp1252});
   progress.dead_letters.push_back({batch->events[1].event.sequence, partition_, 1, cut});
-  progress.parked.push_back({batch->events[2].event.sequence, partition_, kTicket, absl::Now(),
-                             absl::Now(), nul, 1});
+  progress.parked.push_back(
+      {batch->events[2].event.sequence, partition_, kTicket, absl::Now(), absl::Now(), nul, 1});
   absl::StatusOr<CommitResult> result = log_.Commit("H", progress);
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stale_partitions, 0);
@@ -292,9 +297,13 @@ TEST_F(PgHandlerLogTest, TextFromOutsideIsStoredAsValidUtf8InEveryRow) {
   EXPECT_TRUE(IsSafeText(reason));
   EXPECT_EQ(reason.substr(0, 199), std::string(199, 'x'));
   EXPECT_TRUE(IsSafeText(db_.QueryValue("SELECT last_error FROM deliveries")));
-  EXPECT_EQ(db_.QueryValue("SELECT last_error FROM deliveries"), "bad\xEF\xBF\xBD" "byte");
+  EXPECT_EQ(db_.QueryValue("SELECT last_error FROM deliveries"),
+            "bad\xEF\xBF\xBD"
+            "byte");
   EXPECT_EQ(db_.QueryValue("SELECT detail FROM ticket_steps WHERE step = 'done'"),
-            "Erreur: donn\xEF\xBF\xBD" "es refus\xEF\xBF\xBD" "es");
+            "Erreur: donn\xEF\xBF\xBD"
+            "es refus\xEF\xBF\xBD"
+            "es");
   EXPECT_EQ(db_.Count("ticket_steps WHERE step IN ('dead_lettered', 'retrying')"), 2);
 }
 
