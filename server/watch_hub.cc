@@ -90,6 +90,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
       s->positioned = positioned_;
     }
     s->wants_history = history;
+    s->ready_.store(s->positioned, std::memory_order_release);
     all_.push_back(s);
     if (s->ticket_ids.empty()) {
       every_ticket_.push_back(s);
@@ -97,7 +98,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
       for (const std::string& id : s->ticket_ids) by_ticket_[id].push_back(s);
     }
   }
-  task_.Wake();  // leave idle polling at once
+  task_.Wake();  // position and read at once rather than at the next poll
   return s;
 }
 
@@ -151,7 +152,6 @@ void WatchHub::LogError(const absl::Status& status) {
 
 void WatchHub::Round() {
   MutexLock round(round_mu_);
-  const absl::Time now = absl::Now();
   std::vector<Subscription> fresh;
   std::vector<std::pair<Subscription, storage::LogPosition>> resumes;
   bool idle = false;
@@ -177,28 +177,35 @@ void WatchHub::Round() {
     s->after = *resumed;
     s->resume_unchecked = false;
   }
-  if (!positioned_ || (idle && now - last_follow_ >= options_.idle_poll)) {
-    last_follow_ = now;
+  if (idle) {
+    // Nobody watches on this instance: no query at all. The next stream "from now" positions
+    // the hub again (one index lookup), so an idle hub costs the database nothing.
+    MutexLock lock(mu_);
+    if (all_.empty()) positioned_ = false;
+    return;
+  }
+  if (!positioned_) {
     absl::StatusOr<storage::LogPosition> latest = steps_.Latest();
     if (!latest.ok()) {
       LogError(latest.status());
       return;
     }
-    MutexLock lock(mu_);
-    if (!positioned_) {
+    std::vector<Subscription> placed;
+    {
+      MutexLock lock(mu_);
       positioned_ = true;
       cursor_ = *latest;
       for (const Subscription& s : all_) {
         if (!s->positioned) {
           s->after = cursor_;
           s->positioned = true;
+          s->ready_.store(true, std::memory_order_release);
+          placed.push_back(s);
         }
       }
-    } else if (all_.empty()) {
-      cursor_ = *latest;  // nobody watches: only follow the end
     }
+    for (const Subscription& s : placed) s->wake();  // without locks: it may send headers now
   }
-  if (idle) return;
 
   std::vector<Subscription> woken;
   std::vector<Subscription> overflowed;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -19,8 +20,7 @@
 namespace booking::server {
 
 struct WatchOptions {
-  absl::Duration poll = absl::Milliseconds(20);        // while anyone watches (sooner if woken)
-  absl::Duration idle_poll = absl::Milliseconds(250);  // nobody watches: only follow the end
+  absl::Duration poll = absl::Milliseconds(20);  // while anyone watches (sooner if woken)
   size_t buffer = 1024;   // steps queued per stream before it is ended as too slow
   int read_limit = 1000;  // steps per read
 };
@@ -34,6 +34,10 @@ class WatchSubscription {
   // OK while the stream goes on; once it has ended (too slow, shutdown, an error), why.
   [[nodiscard]] absl::Status ended() const;
   size_t queued() const;
+  // True once the stream has a place in the log: at once for named tickets and resumes; for
+  // "from now", when the hub has read where now is (an idle hub reads nothing until then).
+  // A stream tells its client it is open only then, so nothing the client does next is missed.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
 
  private:
   friend class WatchHub;
@@ -53,6 +57,7 @@ class WatchSubscription {
   bool resume_unchecked = false;
   // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
   const std::function<void()> wake;
+  std::atomic<bool> ready_{false};
   mutable Mutex mu_;
   std::deque<storage::StepRecord> queue_ ABSL_GUARDED_BY(mu_);
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
@@ -110,7 +115,6 @@ class WatchHub {
   // annotation says "either"; Round holds round_mu_, Subscribe mu_.)
   bool positioned_ = false;
   storage::LogPosition cursor_;
-  absl::Time last_follow_ ABSL_GUARDED_BY(round_mu_) = absl::InfinitePast();
   absl::Time last_error_log_ ABSL_GUARDED_BY(round_mu_) = absl::InfinitePast();
   workers::PeriodicTask task_;
 };

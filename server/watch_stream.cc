@@ -69,10 +69,7 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchStream::Start(
   stream->subscription_ = hub.Subscribe(std::move(ticket_ids), resume, [weak] {
     if (std::shared_ptr<WatchStream> alive = weak.lock()) alive->Wake();
   });
-  // Headers now, not with the first step: a client (and the REST gateway) knows the stream is
-  // open before anything happens to its tickets.
-  stream->StartSendInitialMetadata();
-  stream->Pump();  // holds busy_ from construction
+  stream->Pump();  // holds busy_ from construction; sends the headers once the stream is ready
   return stream.get();
 }
 
@@ -116,6 +113,12 @@ void WatchStream::Pump() {
       End(ended);
       return;
     }
+    // Headers once the stream has its place, not with the first step: a client (and the REST
+    // gateway) knows the stream is open before anything happens to its tickets.
+    if (!headers_sent_ && subscription_->ready()) {
+      headers_sent_ = true;
+      StartSendInitialMetadata();
+    }
     if (taken_.empty()) {
       for (storage::StepRecord& step : subscription_->Take(64)) taken_.push_back(std::move(step));
     }
@@ -128,8 +131,8 @@ void WatchStream::Pump() {
     busy_.store(false);
     // Something may have arrived between the look above and the release: look again, unless
     // another thread has taken over meanwhile.
-    const bool more =
-        subscription_->queued() > 0 || !subscription_->ended().ok() || cancelled_.load();
+    const bool more = subscription_->queued() > 0 || !subscription_->ended().ok() ||
+                      cancelled_.load() || (!headers_sent_ && subscription_->ready());
     if (!more || busy_.exchange(true)) return;
   }
 }

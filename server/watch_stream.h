@@ -49,6 +49,7 @@ class WatchStream final : public grpc::ServerWriteReactor<tickets::v1::TicketSte
   std::deque<storage::StepRecord> taken_;
   tickets::v1::TicketStep message_;
   long long sent_ = 0;
+  bool headers_sent_ = false;
 };
 
 }  // namespace booking::server

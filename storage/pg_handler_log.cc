@@ -104,7 +104,8 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "    AND (m.tx, m.sequence) > (c.read_tx, c.read_sequence)"
        ") SELECT partition, epoch, tx::text, sequence, event_id::text, event_type,"
        "         ticket_id::text, idempotency_key, correlation_id, payload, redelivered, blocked"
-       " FROM batch ORDER BY partition, tx, sequence"},
+       // Qualified: an unqualified `tx` would name the text output column, and order by text.
+       " FROM batch ORDER BY batch.partition, batch.tx, batch.sequence"},
       {kClaimRedeliveries,
        // Only the oldest row of each ticket: the ones behind it wait until it is done.
        "WITH due AS ("

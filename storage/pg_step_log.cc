@@ -14,6 +14,8 @@ constexpr char kColumns[] =
     " (extract(epoch FROM next_attempt_at) * 1000000)::bigint";
 
 // Transactions older than every one still running can add no more rows.
+// (Statements order by `ticket_steps.tx`: the bare name would be the text output column, sorted
+// as text, which reverses ids of different lengths and can use no index.)
 constexpr char kStable[] = "tx < pg_snapshot_xmin(pg_current_snapshot())";
 
 std::vector<StepRecord> Rows(const pqxx::result& result) {
@@ -42,7 +44,7 @@ absl::StatusOr<LogPosition> PgStepLog::Latest() {
     latest = {};
     const pqxx::result result =
         txn.exec(std::string("SELECT tx::text, step_sequence FROM ticket_steps WHERE ") + kStable +
-                 " ORDER BY tx DESC, step_sequence DESC LIMIT 1");
+                 " ORDER BY ticket_steps.tx DESC, step_sequence DESC LIMIT 1");
     if (!result.empty()) latest = {result[0][0].as<uint64_t>(), result[0][1].as<int64_t>()};
   });
   if (!status.ok()) return status;
@@ -55,7 +57,7 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadAfter(LogPosition after, 
     steps =
         Rows(txn.exec_params(std::string("SELECT ") + kColumns + " FROM ticket_steps" +
                                  " WHERE (tx, step_sequence) > ($1::text::xid8, $2::bigint) AND " +
-                                 kStable + " ORDER BY tx, step_sequence LIMIT $3",
+                                 kStable + " ORDER BY ticket_steps.tx, step_sequence LIMIT $3",
                              std::to_string(after.tx), after.sequence, limit));
   });
   if (!status.ok()) return status;
@@ -71,7 +73,7 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadRange(
                                      " WHERE ($1::uuid[] = '{}' OR ticket_id = ANY($1::uuid[]))"
                                      "   AND (tx, step_sequence) > ($2::text::xid8, $3::bigint)"
                                      "   AND (tx, step_sequence) <= ($4::text::xid8, $5::bigint)"
-                                     " ORDER BY tx, step_sequence LIMIT $6",
+                                     " ORDER BY ticket_steps.tx, step_sequence LIMIT $6",
                                  ids, std::to_string(after.tx), after.sequence,
                                  std::to_string(upto.tx), upto.sequence, limit));
   });

@@ -29,6 +29,7 @@ class MemorySteps final : public storage::StepLog {
   }
   absl::StatusOr<LogPosition> Latest() override {
     std::lock_guard lock(mu_);
+    ++reads_;
     return steps_.empty() ? LogPosition{} : steps_.back().position;
   }
   absl::StatusOr<std::vector<StepRecord>> ReadAfter(LogPosition after, int limit) override {
@@ -38,6 +39,7 @@ class MemorySteps final : public storage::StepLog {
                                                     LogPosition after, LogPosition upto,
                                                     int limit) override {
     std::lock_guard lock(mu_);
+    ++reads_;
     std::vector<StepRecord> out;
     for (const StepRecord& step : steps_) {
       if (!(after < step.position) || upto < step.position) continue;
@@ -59,8 +61,14 @@ class MemorySteps final : public storage::StepLog {
     remapped_.emplace_back(token, now);
   }
 
+  int reads() {
+    std::lock_guard lock(mu_);
+    return reads_;
+  }
+
  private:
   std::mutex mu_;
+  int reads_ = 0;
   std::vector<std::pair<LogPosition, LogPosition>> remapped_;
   std::vector<StepRecord> steps_;
 };
@@ -95,11 +103,34 @@ TEST(WatchHubTest, EveryTicketStartsNowAndResumeGoesOnAfterItsPosition) {
   WatchHub hub(steps);
   hub.RunOnce();
   auto now = hub.Subscribe({}, std::nullopt, [] {});
+  EXPECT_FALSE(now->ready()) << "an idle hub has not read where now is";
   auto resumed = hub.Subscribe({}, LogPosition{1, 1}, [] {});
+  EXPECT_TRUE(resumed->ready()) << "a resume has its place";
+  hub.RunOnce();
+  EXPECT_TRUE(now->ready());
   steps.Add("c");
   hub.RunOnce();
   EXPECT_EQ(Sequences(now->Take(100)), (std::vector<int64_t>{3}));
   EXPECT_EQ(Sequences(resumed->Take(100)), (std::vector<int64_t>{2, 3}));
+}
+
+// With no stream open the hub costs the database nothing; the first stream "from now" reads
+// where the log ends, and once the last one has gone the hub is quiet again.
+TEST(WatchHubTest, AnIdleHubReadsNothing) {
+  MemorySteps steps;
+  steps.Add("a");
+  WatchHub hub(steps);
+  for (int i = 0; i < 5; ++i) hub.RunOnce();
+  EXPECT_EQ(steps.reads(), 0);
+  auto sub = hub.Subscribe({}, std::nullopt, [] {});
+  hub.RunOnce();
+  EXPECT_TRUE(sub->ready());
+  EXPECT_GT(steps.reads(), 0);
+  hub.Unsubscribe(sub);
+  hub.RunOnce();
+  const int after_last = steps.reads();
+  for (int i = 0; i < 5; ++i) hub.RunOnce();
+  EXPECT_EQ(steps.reads(), after_last);
 }
 
 // A token from before a rebase of the positions (another cluster's tx) is taken where the log
@@ -124,9 +155,9 @@ TEST(WatchHubTest, ResumeFromATokenOlderThanARebaseGoesOnFromWhereTheLogMapsIt) 
 TEST(WatchHubTest, AStreamBehindItsBufferIsEndedOthersGoOn) {
   MemorySteps steps;
   WatchHub hub(steps, {.buffer = 5});
-  hub.RunOnce();
   auto slow = hub.Subscribe({}, std::nullopt, [] {});
   auto fast = hub.Subscribe({}, std::nullopt, [] {});
+  hub.RunOnce();  // both have their place: the end of the log
   for (int i = 0; i < 4; ++i) steps.Add("a");
   hub.RunOnce();
   EXPECT_EQ(fast->Take(100).size(), 4u);

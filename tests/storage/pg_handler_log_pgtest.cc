@@ -1,3 +1,4 @@
+#include <cmath>
 #include <future>
 #include <pqxx/pqxx>
 #include <thread>
@@ -94,6 +95,27 @@ TEST_F(PgHandlerLogTest, NeverPassesAnEventWhoseTransactionIsStillInFlight) {
   in_flight.commit();
   batch = Read("me", 2);
   EXPECT_EQ(Keys(*batch), (std::vector<std::string>{"slow", "fast"}));
+}
+
+// Transaction ids are compared as numbers, never as their text: across a change in the number
+// of digits (999999 → 1000000) text order would reverse the two and end the batch early.
+TEST_F(PgHandlerLogTest, OrdersByTransactionIdAsANumber) {
+  ASSERT_TRUE(log_.Claim("me", absl::Minutes(1), kLogPartitions).ok());
+  const std::string now = db_.QueryValue("SELECT pg_current_xact_id()::text");
+  const uint64_t boundary = static_cast<uint64_t>(std::pow(10.0, now.size() - 1));
+  for (const auto& [key, tx] :
+       {std::pair{"shorter", boundary - 1}, std::pair{"longer", boundary}}) {
+    db_.Exec(absl::StrCat(
+        "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
+        " payload, partition, tx) VALUES ('",
+        workers::NewUuid(), "', 'Confirmed', '", kTicket, "', '", key, "', 'c', 'x', ", partition_,
+        ", '", tx, "')"));
+  }
+  absl::StatusOr<HandlerBatchRead> batch = Read("me", 2);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(Keys(*batch), (std::vector<std::string>{"shorter", "longer"}));
+  ASSERT_EQ(batch->ends.size(), 1u);
+  EXPECT_EQ(batch->ends[0].second.tx, boundary) << "the batch ends at its last event";
 }
 
 TEST_F(PgHandlerLogTest, AStaleOwnerCannotMoveACheckpointAndItsWorkIsMarkedRedelivered) {
