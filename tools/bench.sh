@@ -108,6 +108,26 @@ HALF=$(measure "$PID" --protocol=grpc --target=127.0.0.1:50064 --rate="$HALF_RAT
 REST=$(measure "$PID" --protocol=http --target=127.0.0.1:8094)
 stop "$PID"
 
+# The latency floor at that rate: the baseline server paced the same way (gRPC and our own
+# threads, nothing behind them), plus one single-row PostgreSQL commit (pgbench, one client,
+# one INSERT per transaction; percentiles from its per-transaction log, in us).
+"$BIN/baseline-server" --grpc_addr=127.0.0.1:50062 2>>"$LOGS/baseline.log" &
+BASE_PID=$!; pids+=("$BASE_PID")
+for _ in $(seq 1 100); do (exec 3<>/dev/tcp/127.0.0.1/50062) 2>/dev/null && break; sleep 0.1; done
+BASE_HALF=$(measure "$BASE_PID" --protocol=grpc --target=127.0.0.1:50062 --rate="$HALF_RATE")
+stop "$BASE_PID"
+fresh_db bench_commit >/dev/null
+psql_admin -d bench_commit -c "CREATE TABLE commit_probe (v int)"
+echo 'INSERT INTO commit_probe VALUES (1);' >"$LOGS/commit.sql"
+COMMIT_AVG_MS=$( (cd "$LOGS" && pgbench -n -c 1 -T 5 -f "$LOGS/commit.sql" -l \
+  --log-prefix="$LOGS/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench_commit) 2>&1 |
+  tee "$LOGS/pgbench.txt" | sed -n 's/^latency average = \([0-9.]*\) ms$/\1/p') || true
+COMMIT_US=$(cat "$LOGS"/pgbench.[0-9]* 2>/dev/null | awk '{print $3}' | sort -n |
+  awk '{v[NR] = $1} END {if (NR) printf "%d %d", v[int(NR * 0.5) + (NR % 2)], v[int(NR * 0.99 + 0.999)]}') || true
+if [[ -z "$COMMIT_US" && -n "$COMMIT_AVG_MS" ]]; then  # no log: the average for both
+  COMMIT_US=$(awk -v a="$COMMIT_AVG_MS" 'BEGIN {printf "%d %d", a * 1000, a * 1000}')
+fi
+
 # 5. Drain: a server accepts events for 3 s (its handlers run too), then the handlers' progress
 # is reset and the handler tables emptied, and a fresh server drains the whole log:
 # StoreTickets, local receipts and local tracker rows, each consuming it on its own.
@@ -153,8 +173,10 @@ BACKLOG=$(psql_admin -d bench_rss -tAc "SELECT count(*) FROM pending_deliveries"
 SUSTAINED_EVENTS=$(psql_admin -d bench_rss -tAc "SELECT count(*) FROM events")
 SUSTAINED_SERVER_CPU=$(($(ticks "$PID") - s0))
 # Let the handlers finish, so every statement of every event is counted.
+SUSTAINED_DRAINED=no
 for _ in $(seq 1 600); do
-  [[ "$(psql_admin -d bench_rss -tAc "SELECT count(*) FROM pending_deliveries")" == 0 ]] && break
+  [[ "$(psql_admin -d bench_rss -tAc "SELECT count(*) FROM pending_deliveries")" == 0 ]] &&
+    SUSTAINED_DRAINED=yes && break
   sleep 0.1
 done
 PG_FILTER="dbid = (SELECT oid FROM pg_database WHERE datname = 'bench_rss')"
@@ -170,6 +192,38 @@ psql_admin -d bench_rss -tAc "SELECT round((total_exec_time * 1000 / $SUSTAINED_
   || ' us/event  ' || calls || ' calls  ' || left(regexp_replace(query, '\s+', ' ', 'g'), 90)
   FROM pg_stat_statements WHERE $PG_FILTER ORDER BY total_exec_time DESC LIMIT 8" \
   >"$LOGS/pg_statements.txt"
+# Bytes per ticket by table, as the service left them once its handlers caught up (no VACUUM):
+# every table of schema public, whatever the migrations made, a partitioned one with its
+# partitions; "heap" is pg_table_size (with TOAST), the total pg_total_relation_size. The
+# product is the handlers' tables, the log's bookkeeping everything else.
+SIZE_TICKETS=$(psql_admin -d bench_rss -tAc "SELECT count(*) FROM tickets") || SIZE_TICKETS=
+psql_admin -d bench_rss -tAF ' ' -c "SELECT r.relname, sum(pg_total_relation_size(c.oid)),
+    sum(pg_table_size(c.oid)), sum(pg_indexes_size(c.oid))
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_class r ON r.oid = COALESCE(pg_partition_root(c.oid), c.oid)
+  WHERE n.nspname = 'public' AND c.relkind IN ('r', 'm')
+  GROUP BY r.relname ORDER BY 2 DESC, 1" >"$LOGS/table_sizes.txt" || : >"$LOGS/table_sizes.txt"
+# Rows for the table below, "label<TAB>value<TAB>target": each group's sum, then its tables of at
+# least 1 byte per ticket, then the rest in one line.
+awk -v n="${SIZE_TICKETS:-0}" -v products="tickets receipts tracker_rows" 'BEGIN { OFS = "\t"
+    split(products, p, " "); for (i in p) product[p[i]] = 1 }
+  NF == 4 { k++; name[k] = $1; total[k] = $2; heap[k] = $3; idx[k] = $4 }
+  END {
+    if (n <= 0) exit
+    for (g = 0; g < 2; g++) {
+      t = h = x = m = rest = small = 0
+      for (i = 1; i <= k; i++) if (((name[i] in product) ? 1 : 0) == g) {
+        t += total[i]; h += heap[i]; x += idx[i]; m++ }
+      print sprintf("    %s, %d tables: heap %.0f + indexes %.0f",
+        g ? "the product" : "the log\047s bookkeeping", m, h / n, x / n), sprintf("%.0f", t / n),
+        g ? "-" : "<= 600"
+      for (i = 1; i <= k; i++) if (((name[i] in product) ? 1 : 0) == g) {
+        if (total[i] / n >= 1)
+          print sprintf("      %s: heap %.0f + indexes %.0f", name[i], heap[i] / n, idx[i] / n),
+            sprintf("%.0f", total[i] / n), ""
+        else { rest += total[i]; small++ } }
+      if (small) print sprintf("      %d more under 1 byte each", small), sprintf("%.2f", rest / n), ""
+    } }' "$LOGS/table_sizes.txt" >"$LOGS/bytes_per_ticket.txt"
 RSS=$(peak_rss_mib "$PID")
 RSS_RESULT=$(grep '^RESULT' "$LOGS/rss.txt")
 RSS_CALLS=$(field calls_per_sec <<<"$RSS_RESULT")
@@ -206,7 +260,9 @@ repo_rate() {  # repo_rate NAME/BATCH: rows per second, in thousands as printed 
 }
 
 base_rate=$(field calls_per_sec <<<"$BASE")
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN {printf "%.2f", x/y}'; }
+isnum() { local x; for x; do [[ "$x" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || return 1; done; }
+# ratio X Y: X/Y to 2 decimals, or "-" when either is missing (or Y is 0).
+ratio() { isnum "$1" "$2" && awk -v x="$1" -v y="$2" 'BEGIN {if (y == 0) print "-"; else printf "%.2f", x/y}' || echo "-"; }
 row() { printf '%-50s %16s %6s   %s\n' "$@"; }
 echo
 row "figure" "value" "ratio" "target"
@@ -218,8 +274,25 @@ row "gRPC ingest, in-memory log (calls/s)" "$(field calls_per_sec <<<"$MEMORY")"
 row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$MEMORY")" "" ""
 row "gRPC ingest, durable log (calls/s)" "$(field calls_per_sec <<<"$DURABLE")" "$(ratio "$(field calls_per_sec <<<"$DURABLE")" "$base_rate")" ">= 0.6 x baseline"
 row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$DURABLE")" "" ""
+server_cpu() { local c; c=$(cpu "$1"); echo "${c%% *}"; }
+row "  server CPU per call: durable / baseline (us)" "$(server_cpu "$DURABLE") / $(server_cpu "$BASE")" \
+  "$(ratio "$(server_cpu "$DURABLE")" "$(server_cpu "$BASE")")" "-"
 row "  p50 / p99 at the maximum rate (ms)" "$(latency "$DURABLE")" "" "-"
 row "  p50 / p99 at half of it, $HALF_RATE/s (ms)" "$(latency "$HALF")" "" "p99 <= 5"
+# The floor: baseline at the same rate plus one commit, quantile by quantile (us).
+read -r COMMIT_P50 COMMIT_P99 <<<"${COMMIT_US:-- -}" || true
+floor_us() {  # floor_us p50|p99
+  local b c
+  b=$(field "$1_us" <<<"$BASE_HALF"); [[ "$1" == p50 ]] && c="$COMMIT_P50" || c="$COMMIT_P99"
+  isnum "$b" "$c" && echo $((${b%.*} + c)) || echo "-"
+}
+ms() { isnum "$1" && awk -v a="$1" 'BEGIN {printf "%.1f", a/1000}' || echo "-"; }
+ms2() { isnum "$1" && awk -v a="$1" 'BEGIN {printf "%.2f", a/1000}' || echo "-"; }
+row "  floor at $HALF_RATE/s: baseline + one commit (ms)" "$(ms "$(floor_us p50)") / $(ms "$(floor_us p99)")" "" "-"
+row "    baseline at $HALF_RATE/s, p50 / p99 (ms)" "$(latency "$BASE_HALF")" "" ""
+row "    one-row commit, pgbench 1 client, p50 / p99 (ms)" "$(ms2 "$COMMIT_P50") / $(ms2 "$COMMIT_P99")" "" "(avg ${COMMIT_AVG_MS:--} ms)"
+row "  durable / floor at $HALF_RATE/s, p50" "" "$(ratio "$(field p50_us <<<"$HALF")" "$(floor_us p50)")" "<= 2"
+row "  durable / floor at $HALF_RATE/s, p99" "" "$(ratio "$(field p99_us <<<"$HALF")" "$(floor_us p99)")" "<= 2"
 row "REST ingest, compatibility body (calls/s)" "$(field calls_per_sec <<<"$REST")" "$(ratio "$(field calls_per_sec <<<"$REST")" "$base_rate")" ">= 0.5 x baseline"
 row "  CPU per call: server / client / PostgreSQL (us)" "$(cpu "$REST")" "" ""
 row "drain: 3 handlers, local tables (events/s)" "$DRAIN_RATE" "$(ratio "$DRAIN_RATE" "$CEILING")" ">= 0.3 x PostgreSQL ceiling"
@@ -229,6 +302,12 @@ row "  tickets upsert" "$(repo_rate TicketUpsert/1) / $(repo_rate TicketUpsert/2
 row "  receipts insert" "$(repo_rate ReceiptIssue/1) / $(repo_rate ReceiptIssue/256)" "" "-"
 row "  tracker rows insert" "$(repo_rate TrackerAppend/1) / $(repo_rate TrackerAppend/256)" "" "-"
 row "sustained $RSS_DURATION durable gRPC, handlers on (calls/s)" "$RSS_CALLS" "$(ratio "$RSS_CALLS" "$base_rate")" ">= 0.4 x baseline"
+# The limit model: a call costs the baseline's time plus four ceiling rows (the event and the
+# three handlers' rows), one after the other.
+LIMIT_MODEL=$(isnum "$base_rate" "$CEILING" && awk -v b="$base_rate" -v c="$CEILING" \
+  'BEGIN {if (b > 0 && c > 0) printf "%.0f", 1 / (1 / b + 4 / c); else print "-"}' || echo "-")
+row "  limit model 1/(1/baseline + 4/ceiling) (calls/s)" "$RSS_CALLS / $LIMIT_MODEL" \
+  "$(ratio "$RSS_CALLS" "$LIMIT_MODEL")" ">= 0.8 x model"
 row "  CPU per call: server / client (us)" "$SUSTAINED_CPU" "" ""
 row "  handlers' backlog at the end (events / s of drain)" "$BACKLOG / $BACKLOG_SECONDS" "" "< 1 s"
 row "  PostgreSQL time per event: log / handlers / all (us)" "$PG_US_PER_EVENT" "" "log <= 20"
@@ -236,6 +315,17 @@ row "  PostgreSQL time per event: log / handlers / all (us)" "$PG_US_PER_EVENT" 
 # where a ceiling row cost 4.5 us (220k rows/s), i.e. 4.4 ceiling rows per event.
 row "  log's PostgreSQL time per event, in ceiling rows" "$(awk -v l="${PG_US_PER_EVENT%% *}" \
   -v c="$CEILING" 'BEGIN {printf "%.1f", l * c / 1e6}')" "" "<= 4.4"
+PG_ALL_US="${PG_US_PER_EVENT##* }"
+row "  all PostgreSQL time per ticket, in ceiling rows" "$(isnum "$PG_ALL_US" "$CEILING" &&
+  awk -v a="$PG_ALL_US" -v c="$CEILING" 'BEGIN {printf "%.1f", a * c / 1e6}' || echo "-")" "" "<= 5"
+if [[ -s "$LOGS/bytes_per_ticket.txt" ]]; then
+  row "  bytes per ticket by table ($SIZE_TICKETS tickets, $SUSTAINED_EVENTS events$([[ "$SUSTAINED_DRAINED" == yes ]] ||
+    echo ", NOT drained"))" "" "" ""
+  while IFS=$'\t' read -r label value target; do row "$label" "$value" "" "$target"; done \
+    <"$LOGS/bytes_per_ticket.txt"
+else
+  row "  bytes per ticket by table" "-" "" "bookkeeping <= 600"
+fi
 row "  server RSS (MiB)" "peak $RSS" "" "<= 256, flat"
 echo "(RSS every 5 s, MiB: ${RSS_SAMPLES[*]})"
 echo "(PostgreSQL statements by time, per event:)"
