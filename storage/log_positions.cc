@@ -25,7 +25,7 @@ WITH RECURSIVE kinds AS (
   SELECT m.tx FROM kinds k CROSS JOIN LATERAL (
     SELECT e.tx FROM events e WHERE e.partition = k.partition AND e.event_type = k.event_type
     ORDER BY e.tx DESC LIMIT 1) m
-  UNION ALL (SELECT tx FROM ticket_steps ORDER BY tx DESC LIMIT 1)
+  UNION ALL (SELECT tx FROM step_batches ORDER BY tx DESC LIMIT 1)
   UNION ALL SELECT greatest(last_tx, read_tx) FROM handler_checkpoints
 )
 SELECT coalesce((SELECT tx FROM highest ORDER BY tx DESC LIMIT 1), '0')::text,
@@ -67,34 +67,36 @@ constexpr char kRaiseSequences[] = R"sql(
 SELECT setval(x.seq, x.top)
 FROM (VALUES (pg_get_serial_sequence('events', 'sequence')::regclass,
               (SELECT max(sequence) FROM events)),
-             (pg_get_serial_sequence('ticket_steps', 'step_sequence')::regclass,
-              (SELECT max(step_sequence) FROM ticket_steps))) AS x(seq, top)
+             (pg_get_serial_sequence('step_batches', 'batch_sequence')::regclass,
+              (SELECT max(batch_sequence) FROM step_batches))) AS x(seq, top)
 WHERE x.top > coalesce(pg_sequence_last_value(x.seq), 0)
 )sql";
 
-// A step is renumbered when a step before it (by the old positions) has a higher step_sequence:
-// with every tx equal, it would otherwise sort before that one, and a watcher resuming from
-// there would miss it. New numbers come from the table's sequence (above every step), in the
-// old order. Steps rebased earlier (tx = kRebasedTx) come first and in order: never moved.
+// A batch of steps is renumbered when a batch before it (by the old positions) has a higher
+// batch_sequence: with every tx equal, it would otherwise sort before that one, and a watcher
+// resuming from there would miss its steps. New numbers come from the table's sequence (above
+// every batch), in the old order. Batches rebased earlier (tx = kRebasedTx) come first and in
+// order: never moved.
 constexpr char kRenumberLateSteps[] = R"sql(
 WITH ordered AS MATERIALIZED (
-  SELECT tx, step_sequence,
-         max(step_sequence) OVER (ORDER BY tx, step_sequence
-                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS passed
-  FROM ticket_steps
+  SELECT tx, batch_sequence,
+         max(batch_sequence) OVER (ORDER BY tx, batch_sequence
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS passed
+  FROM step_batches
 ), late AS MATERIALIZED (
-  SELECT tx, step_sequence FROM ordered WHERE passed > step_sequence ORDER BY tx, step_sequence
+  SELECT tx, batch_sequence FROM ordered WHERE passed > batch_sequence
+  ORDER BY tx, batch_sequence
 ), renumbered AS MATERIALIZED (
-  SELECT tx, step_sequence,
-         nextval(pg_get_serial_sequence('ticket_steps', 'step_sequence')) AS fresh
+  SELECT tx, batch_sequence,
+         nextval(pg_get_serial_sequence('step_batches', 'batch_sequence')) AS fresh
   FROM late
 )
-UPDATE ticket_steps s SET step_sequence = r.fresh
-FROM renumbered r WHERE s.tx = r.tx AND s.step_sequence = r.step_sequence
+UPDATE step_batches s SET batch_sequence = r.fresh
+FROM renumbered r WHERE s.tx = r.tx AND s.batch_sequence = r.batch_sequence
 )sql";
 
 constexpr char kRebaseSteps[] =
-    "UPDATE ticket_steps SET tx = $1::text::xid8 WHERE tx <> $1::text::xid8";
+    "UPDATE step_batches SET tx = $1::text::xid8 WHERE tx <> $1::text::xid8";
 
 }  // namespace
 

@@ -41,7 +41,7 @@ std::string PgTime(absl::Time time) {
 constexpr char kPrune[] = "events_prune";
 constexpr char kPruneRedeliveries[] = "events_prune_redeliveries";
 constexpr char kSweepOrphans[] = "deliveries_sweep_orphans";
-constexpr char kPruneSteps[] = "ticket_steps_prune";
+constexpr char kPruneSteps[] = "step_batches_prune";
 
 constexpr char kEventColumns[] =
     "e.event_id::text, e.event_type, e.ticket_id::text, e.idempotency_key, e.correlation_id,"
@@ -103,9 +103,13 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  ON CONFLICT (idempotency_key) DO NOTHING"
        "  RETURNING event_id::text, sequence, ticket_id, event_type, correlation_id"
        "), steps AS ("
-       // For watchers; a data-modifying CTE runs whether or not the query reads it.
-       "  INSERT INTO ticket_steps (ticket_id, event_sequence, step, detail, correlation_id)"
-       "  SELECT ticket_id, sequence, 'accepted', event_type, correlation_id FROM appended"
+       // For watchers, one row for the statement's events (a data-modifying CTE runs whether
+       // or not the query reads it), at most kStepsPerBatch - 1 per row.
+       "  INSERT INTO step_batches (step, event_sequences)"
+       "  SELECT 'accepted', array_agg(a.sequence ORDER BY a.sequence)"
+       "  FROM (SELECT sequence, (row_number() OVER (ORDER BY sequence) - 1) / 4095 AS chunk"
+       "        FROM appended) a"
+       "  GROUP BY a.chunk"
        "), known AS ("
        // What is remembered for the keys that were known, read by the same statement, so the
        // answer is in hand when the events commit. It sees the statement's snapshot: a key that
@@ -125,7 +129,7 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
       // Block ranges filled since the last summary (cheap: only those are read).
       {kSummarize,
        "SELECT brin_summarize_new_values('events_published_at_brin'),"
-       " brin_summarize_new_values('ticket_steps_at_brin')"},
+       " brin_summarize_new_values('step_batches_at_brin')"},
       {kPruneKeys,
        "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
        "  SELECT idempotency_key FROM idempotency_keys"
@@ -193,8 +197,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "DELETE FROM deliveries d"
        " WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.sequence = d.sequence)"},
       {kPruneSteps,
-       "DELETE FROM ticket_steps WHERE (tx, step_sequence) IN ("
-       "  SELECT tx, step_sequence FROM ticket_steps WHERE at < now() - $1::interval"
+       "DELETE FROM step_batches WHERE (tx, batch_sequence) IN ("
+       "  SELECT tx, batch_sequence FROM step_batches WHERE at < now() - $1::interval"
        "  LIMIT $2)"},
   };
 }

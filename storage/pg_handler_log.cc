@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "common/safe_text.h"
 #include "storage/pg_array.h"
+#include "storage/step_log.h"
 
 namespace booking::storage {
 namespace {
@@ -146,14 +147,12 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        " FROM UNNEST($2::bigint[], $3::int[], $4::text[]) AS x(sequence, attempts, reason)"
        " ON CONFLICT (sequence, handler) DO UPDATE SET attempts = EXCLUDED.attempts,"
        " reason = EXCLUDED.reason, failed_at = now()"},
+      // One row per kind of step: the events it concerns ascending, with their details
+      // ('{}': none) and next attempts ('retrying').
       {kSteps,
-       "INSERT INTO ticket_steps (ticket_id, event_sequence, step, handler, detail,"
-       "                          correlation_id, next_attempt_at)"
-       " SELECT e.ticket_id, x.sequence, x.step, $1, x.detail, e.correlation_id,"
-       "        NULLIF(x.next_at::timestamptz, '-infinity')"
-       " FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[])"
-       "      AS x(sequence, step, detail, next_at)"
-       " JOIN events e ON e.sequence = x.sequence"},
+       "INSERT INTO step_batches (step, handler, event_sequences, details, next_attempts)"
+       " VALUES ($1, $2, $3::bigint[], NULLIF($4::text[], '{}'),"
+       "         NULLIF($5::timestamptz[], '{}'))"},
       {kPark,
        "INSERT INTO deliveries (sequence, handler, ticket_id, lease_until, parked_at, last_error,"
        "                        attempts)"
@@ -362,41 +361,52 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
         ++result.stale_dead_letters;
       }
     }
-    // Steps for watchers, fenced as the checkpoints are.
-    std::vector<std::string> step_sequences, step_kinds, step_details, step_next;
-    auto add_step = [&](int64_t sequence, const char* kind, std::string_view detail,
-                        absl::Time next) {
-      step_sequences.push_back(std::to_string(sequence));
-      step_kinds.push_back(kind);
-      step_details.push_back(SafeText(detail, kMaxStoredText));
-      step_next.push_back(PgTime(next));
+    // Steps for watchers, fenced as the checkpoints are: a row per kind.
+    struct Step {
+      int64_t sequence;
+      std::string detail;
+      absl::Time next;
     };
-    for (const auto& done : progress.finished) {
-      const bool current =
-          done.partition < 0 ? held.contains(done.sequence) : accepted.contains(done.partition);
-      if (current) add_step(done.sequence, "done", done.note, absl::InfinitePast());
+    std::vector<Step> done, dead, retrying;
+    for (const auto& finished : progress.finished) {
+      const bool current = finished.partition < 0 ? held.contains(finished.sequence)
+                                                  : accepted.contains(finished.partition);
+      if (current) done.push_back({finished.sequence, finished.note, absl::InfinitePast()});
     }
     for (const auto* letter : letters) {
-      add_step(letter->sequence, "dead_lettered", letter->reason, absl::InfinitePast());
+      dead.push_back({letter->sequence, letter->reason, absl::InfinitePast()});
     }
     for (const Parked* parked : parked_new) {
       if (!parked->reason.empty()) {
-        add_step(parked->sequence, "retrying", parked->reason, parked->next_attempt);
+        retrying.push_back({parked->sequence, parked->reason, parked->next_attempt});
       }
     }
     for (const Parked* parked : parked_again) {
       if (rescheduled.contains(parked->sequence)) {
-        add_step(parked->sequence, "retrying", parked->reason, parked->next_attempt);
+        retrying.push_back({parked->sequence, parked->reason, parked->next_attempt});
       }
     }
-    if (!step_sequences.empty()) {
-      auto same = [](const std::string& s) -> const std::string& { return s; };
-      using Strings = absl::Span<const std::string>;
-      txn.exec_prepared0(kSteps, handler, ToPgArrayLiteral(Strings(step_sequences), same),
-                         ToPgArrayLiteral(Strings(step_kinds), same),
-                         ToPgArrayLiteral(Strings(step_details), same),
-                         ToPgArrayLiteral(Strings(step_next), same));
-    }
+    auto write_steps = [&](const char* kind, std::vector<Step>& steps, bool with_next) {
+      std::sort(steps.begin(), steps.end(),
+                [](const Step& a, const Step& b) { return a.sequence < b.sequence; });
+      for (size_t first = 0; first < steps.size(); first += kStepsPerBatch - 1) {
+        const absl::Span<const Step> batch = absl::MakeConstSpan(steps).subspan(
+            first, std::min<size_t>(kStepsPerBatch - 1, steps.size() - first));
+        const bool with_details = std::any_of(batch.begin(), batch.end(),
+                                              [](const Step& s) { return !s.detail.empty(); });
+        txn.exec_prepared0(
+            kSteps, kind, handler,
+            Array(batch, [](const Step& s) { return std::to_string(s.sequence); }),
+            with_details
+                ? Array(batch, [](const Step& s) { return SafeText(s.detail, kMaxStoredText); })
+                : std::string("{}"),
+            with_next ? Array(batch, [](const Step& s) { return PgTime(s.next); })
+                      : std::string("{}"));
+      }
+    };
+    write_steps("done", done, false);
+    write_steps("dead_lettered", dead, false);
+    write_steps("retrying", retrying, true);
     if (!letters.empty()) {
       using Ptrs = absl::Span<const HandlerProgress::DeadLetter* const>;
       txn.exec_prepared0(

@@ -2,21 +2,44 @@
 
 #include <pqxx/pqxx>
 
+#include "absl/strings/str_cat.h"
 #include "storage/log_positions.h"
 #include "storage/pg_array.h"
 
 namespace booking::storage {
 namespace {
 
+// Steps are rows of `step_batches`, one per kind of step per transaction, each listing its
+// events: a step is one element, at (tx, batch_sequence * kStepsPerBatch + its ordinal).
+// (Statements order by `b.tx`: a bare `tx` would be the text output column, sorted as text,
+// which reverses ids of different lengths and can use no index.)
 constexpr char kColumns[] =
-    "tx::text, step_sequence, ticket_id::text, step, handler, detail, correlation_id,"
-    " (extract(epoch FROM at) * 1000000)::bigint,"
-    " (extract(epoch FROM next_attempt_at) * 1000000)::bigint";
+    "b.tx::text, b.batch_sequence * 4096 + x.i, e.ticket_id::text, b.step, b.handler,"
+    " CASE WHEN b.step = 'accepted' THEN e.event_type ELSE coalesce(b.details[x.i], '') END,"
+    " e.correlation_id, (extract(epoch FROM b.at) * 1000000)::bigint,"
+    " (extract(epoch FROM b.next_attempts[x.i]) * 1000000)::bigint";
+static_assert(kStepsPerBatch == 4096, "kColumns, the view ticket_steps");
+
+// The first `limit` batches in order (an index range: every batch holds a step at least), then
+// their steps: a read far behind the end sorts a bounded number of steps, not the rest of the
+// table. `batch_where` is on b's columns; the caller filters steps within their batch.
+std::string Expand(const std::string& batch_where, const char* limit) {
+  return absl::StrCat(
+      " FROM (SELECT * FROM step_batches b WHERE ", batch_where,
+      " ORDER BY b.tx, b.batch_sequence LIMIT ", limit,
+      ") b"
+      " CROSS JOIN LATERAL unnest(b.event_sequences) WITH ORDINALITY AS x(sequence, i)"
+      " JOIN events e ON e.sequence = x.sequence");
+}
 
 // Transactions older than every one still running can add no more rows.
-// (Statements order by `ticket_steps.tx`: the bare name would be the text output column, sorted
-// as text, which reverses ids of different lengths and can use no index.)
-constexpr char kStable[] = "tx < pg_snapshot_xmin(pg_current_snapshot())";
+constexpr char kStable[] = "b.tx < pg_snapshot_xmin(pg_current_snapshot())";
+
+// After ($1 tx, $2 sequence): the batch first (an index range), then the step within it.
+constexpr char kBatchAfter[] = "(b.tx, b.batch_sequence) >= ($1::text::xid8, $2::bigint / 4096)";
+constexpr char kAfter[] = "(b.tx, b.batch_sequence * 4096 + x.i) > ($1::text::xid8, $2::bigint)";
+
+constexpr char kOrder[] = " ORDER BY b.tx, b.batch_sequence, x.i";
 
 std::vector<StepRecord> Rows(const pqxx::result& result) {
   std::vector<StepRecord> steps;
@@ -42,9 +65,10 @@ absl::StatusOr<LogPosition> PgStepLog::Latest() {
   LogPosition latest;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     latest = {};
-    const pqxx::result result =
-        txn.exec(std::string("SELECT tx::text, step_sequence FROM ticket_steps WHERE ") + kStable +
-                 " ORDER BY ticket_steps.tx DESC, step_sequence DESC LIMIT 1");
+    const pqxx::result result = txn.exec(
+        absl::StrCat("SELECT b.tx::text, b.batch_sequence * 4096 + cardinality(b.event_sequences)"
+                     " FROM step_batches b WHERE ",
+                     kStable, " ORDER BY b.tx DESC, b.batch_sequence DESC LIMIT 1"));
     if (!result.empty()) latest = {result[0][0].as<uint64_t>(), result[0][1].as<int64_t>()};
   });
   if (!status.ok()) return status;
@@ -54,11 +78,10 @@ absl::StatusOr<LogPosition> PgStepLog::Latest() {
 absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadAfter(LogPosition after, int limit) {
   std::vector<StepRecord> steps;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    steps =
-        Rows(txn.exec_params(std::string("SELECT ") + kColumns + " FROM ticket_steps" +
-                                 " WHERE (tx, step_sequence) > ($1::text::xid8, $2::bigint) AND " +
-                                 kStable + " ORDER BY ticket_steps.tx, step_sequence LIMIT $3",
-                             std::to_string(after.tx), after.sequence, limit));
+    steps = Rows(txn.exec_params(
+        absl::StrCat("SELECT ", kColumns, Expand(absl::StrCat(kBatchAfter, " AND ", kStable), "$3"),
+                     " WHERE ", kAfter, kOrder, " LIMIT $3"),
+        std::to_string(after.tx), after.sequence, limit));
   });
   if (!status.ok()) return status;
   return steps;
@@ -67,15 +90,31 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadAfter(LogPosition after, 
 absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadRange(
     absl::Span<const std::string> ticket_ids, LogPosition after, LogPosition upto, int limit) {
   std::vector<StepRecord> steps;
-  const std::string ids = ToPgArrayLiteral(ticket_ids, [](const std::string& id) { return id; });
+  constexpr char kBatchUpto[] =
+      " AND (b.tx, b.batch_sequence) <= ($3::text::xid8, $4::bigint / 4096)";
+  constexpr char kUpto[] =
+      " AND (b.tx, b.batch_sequence * 4096 + x.i) <= ($3::text::xid8, $4::bigint)";
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    steps = Rows(txn.exec_params(std::string("SELECT ") + kColumns + " FROM ticket_steps" +
-                                     " WHERE ($1::uuid[] = '{}' OR ticket_id = ANY($1::uuid[]))"
-                                     "   AND (tx, step_sequence) > ($2::text::xid8, $3::bigint)"
-                                     "   AND (tx, step_sequence) <= ($4::text::xid8, $5::bigint)"
-                                     " ORDER BY ticket_steps.tx, step_sequence LIMIT $6",
-                                 ids, std::to_string(after.tx), after.sequence,
-                                 std::to_string(upto.tx), upto.sequence, limit));
+    if (ticket_ids.empty()) {
+      steps = Rows(txn.exec_params(
+          absl::StrCat("SELECT ", kColumns, Expand(absl::StrCat(kBatchAfter, kBatchUpto), "$5"),
+                       " WHERE ", kAfter, kUpto, kOrder, " LIMIT $5"),
+          std::to_string(after.tx), after.sequence, std::to_string(upto.tx), upto.sequence, limit));
+      return;
+    }
+    // The tickets' events (an index lookup each), then the rows whose range holds one of them.
+    const std::string ids = ToPgArrayLiteral(ticket_ids, [](const std::string& id) { return id; });
+    steps = Rows(txn.exec_params(
+        absl::StrCat("SELECT ", kColumns,
+                     " FROM events e"
+                     " JOIN step_batches b ON int8range(b.event_sequences[1],"
+                     "   b.event_sequences[cardinality(b.event_sequences)], '[]') @> e.sequence"
+                     " CROSS JOIN LATERAL unnest(b.event_sequences) WITH ORDINALITY"
+                     "   AS x(sequence, i)"
+                     " WHERE e.ticket_id = ANY ($6::uuid[]) AND x.sequence = e.sequence AND ",
+                     kBatchAfter, kBatchUpto, " AND ", kAfter, kUpto, kOrder, " LIMIT $5"),
+        std::to_string(after.tx), after.sequence, std::to_string(upto.tx), upto.sequence, limit,
+        ids));
   });
   if (!status.ok()) return status;
   return steps;
@@ -83,15 +122,15 @@ absl::StatusOr<std::vector<StepRecord>> PgStepLog::ReadRange(
 
 absl::StatusOr<LogPosition> PgStepLog::Resume(LogPosition token) {
   // On one cluster a token's tx is always below pg_snapshot_xmax (it was stable when sent), and
-  // step_sequence names one step, so a rebased step under a token with another tx means the
-  // token is older than the rebase, even once this cluster's ids have passed its tx.
+  // a token names a step of one batch, so a rebased batch under a token with another tx means
+  // the token is older than the rebase, even once this cluster's ids have passed its tx.
   LogPosition resumed = token;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     const pqxx::row row = txn.exec_params1(
         "SELECT $1::text::xid8 > $3::text::xid8"
         "   AND ($1::text::xid8 > pg_snapshot_xmax(pg_current_snapshot())"
-        "        OR EXISTS (SELECT 1 FROM ticket_steps"
-        "                   WHERE tx = $3::text::xid8 AND step_sequence = $2::bigint))",
+        "        OR EXISTS (SELECT 1 FROM step_batches"
+        "                   WHERE tx = $3::text::xid8 AND batch_sequence = $2::bigint / 4096))",
         std::to_string(token.tx), token.sequence, std::to_string(kRebasedTx));
     resumed = token;
     if (row[0].as<bool>()) resumed.tx = kRebasedTx;

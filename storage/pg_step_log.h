@@ -5,7 +5,7 @@
 
 namespace booking::storage {
 
-// StepLog over the `ticket_steps` table.
+// StepLog over the `step_batches` table (and `events`, for what each step is about).
 class PgStepLog final : public StepLog {
  public:
   explicit PgStepLog(ConnectionPool& pool) : pool_(pool) {}

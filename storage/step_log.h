@@ -11,7 +11,11 @@
 
 namespace booking::storage {
 
-// One row of `ticket_steps`: something that happened to a ticket.
+// Steps are stored a batch per kind per transaction (`step_batches`); a step's place within its
+// transaction is batch_sequence * kStepsPerBatch + its ordinal (1-based) in the batch.
+inline constexpr int64_t kStepsPerBatch = 4096;
+
+// One step (a row of the view `ticket_steps`): something that happened to a ticket.
 struct StepRecord {
   LogPosition position;  // (tx, step_sequence): the order watchers read steps in
   std::string ticket_id;

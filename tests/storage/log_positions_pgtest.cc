@@ -43,10 +43,10 @@ class LogPositionsPgTest : public ::testing::Test {
   }
   void RestoredStep(int64_t step_sequence, uint64_t tx_offset) {
     db_.Exec(
-        absl::StrCat("INSERT INTO ticket_steps (step_sequence, tx, ticket_id, event_sequence,"
-                     " step) VALUES (",
-                     step_sequence, ", '", ahead_ + tx_offset, "', '", kTicket, "', ",
-                     step_sequence, ", 'accepted')"));
+        absl::StrCat("INSERT INTO step_batches (batch_sequence, tx, step, event_sequences)"
+                     " VALUES (",
+                     step_sequence, ", '", ahead_ + tx_offset, "', 'accepted', ARRAY[",
+                     step_sequence, "::bigint])"));
   }
   // A handler registered on the other cluster, its checkpoint in our partition at (last, read).
   void RestoredHandler(const std::string& handler, uint64_t last_tx, int64_t last_sequence,
@@ -181,22 +181,25 @@ TEST_F(LogPositionsPgTest, CheckpointsMoveBelowTheFirstEventTheyHadNotPassed) {
 // Old step positions: 1 @+1, 3 @+2, 2 @+3, 4 @+4. Step 2 comes after 3, so it gets a number
 // after all of them; every old token then resumes without missing a step after it.
 TEST_F(LogPositionsPgTest, StepsCommittedOutOfOrderAreRenumberedAndOldTokensMissNothing) {
+  for (int i = 1; i <= 4; ++i) RestoredEvent(i, i);  // what the steps are about
+  // The place of the one step of batch `b`.
+  auto at = [](int64_t b) { return b * kStepsPerBatch + 1; };
   RestoredStep(1, 1);
   RestoredStep(2, 3);
   RestoredStep(3, 2);
   RestoredStep(4, 4);
   // Left behind the table, as a move by logical replication leaves it.
-  db_.QueryValue("SELECT setval('ticket_steps_step_sequence_seq', 1)");
+  db_.QueryValue("SELECT setval('step_batches_batch_sequence_seq', 1)");
   absl::StatusOr<LogPositionsCheck> check = RebaseForeignLogPositions(*pool_);
   ASSERT_TRUE(check.ok()) << check.status();
   EXPECT_TRUE(check->rebased);
   EXPECT_EQ(check->steps, 4);
   EXPECT_EQ(check->steps_renumbered, 1);
-  EXPECT_EQ(db_.QueryValue("SELECT string_agg(step_sequence::text, ',' ORDER BY tx, step_sequence)"
-                           " FROM ticket_steps"),
+  EXPECT_EQ(db_.QueryValue("SELECT string_agg(batch_sequence::text, ','"
+                           "                  ORDER BY tx, batch_sequence) FROM step_batches"),
             "1,3,4,5")
       << "2 renumbered after the rest";
-  EXPECT_EQ(db_.Count("ticket_steps WHERE event_sequence = 2 AND step_sequence = 5"), 1);
+  EXPECT_EQ(db_.Count("step_batches WHERE event_sequences = '{2}' AND batch_sequence = 5"), 1);
 
   // Old tokens, also one from after this cluster's ids passed the old tx (the rebased step
   // tells), and a token of the renumbered step itself.
@@ -205,9 +208,11 @@ TEST_F(LogPositionsPgTest, StepsCommittedOutOfOrderAreRenumberedAndOldTokensMiss
     std::vector<int64_t> then;
   };
   const Case cases[] = {
-      {{ahead_ + 1, 1}, {3, 4, 5}}, {{ahead_ + 2, 3}, {4, 5}}, {{5, 3}, {4, 5}},
-      {{ahead_ + 3, 2}, {3, 4, 5}},  // 3 again: seen before 2, harmless
-      {{ahead_ + 4, 4}, {5}},        // 5 is step 2 again: never missed
+      {{ahead_ + 1, at(1)}, {at(3), at(4), at(5)}},
+      {{ahead_ + 2, at(3)}, {at(4), at(5)}},
+      {{5, at(3)}, {at(4), at(5)}},
+      {{ahead_ + 3, at(2)}, {at(3), at(4), at(5)}},  // 3 again: seen before 2, harmless
+      {{ahead_ + 4, at(4)}, {at(5)}},                // 5 is step 2 again: never missed
   };
   for (const Case& c : cases) {
     absl::StatusOr<LogPosition> resumed = steps_.Resume(c.token);
@@ -220,7 +225,7 @@ TEST_F(LogPositionsPgTest, StepsCommittedOutOfOrderAreRenumberedAndOldTokensMiss
   ASSERT_TRUE(store_.Append(fresh).ok());
   const std::vector<int64_t> all = StepsAfter({}, 5);
   ASSERT_EQ(all.size(), 5u);
-  EXPECT_EQ(all.back(), 6) << "a new step sorts after the rebased ones";
+  EXPECT_EQ(all.back(), at(6)) << "a new step sorts after the rebased ones";
   absl::StatusOr<LogPosition> latest = steps_.Latest();
   ASSERT_TRUE(latest.ok());
   EXPECT_GT(latest->tx, kRebasedTx);
@@ -263,9 +268,9 @@ TEST_F(LogPositionsPgTest, FiguresForOneHundredThousandEvents) {
       " (",
       ahead_, " + i / 10)::text::xid8 FROM generate_series(1, ", kEvents, ") i"));
   db_.Exec(
-      absl::StrCat("INSERT INTO ticket_steps (step_sequence, tx, ticket_id, event_sequence, step)"
+      absl::StrCat("INSERT INTO step_batches (batch_sequence, tx, step, event_sequences)"
                    " SELECT i, (",
-                   ahead_, " + i / 10)::text::xid8, gen_random_uuid(), i, 'accepted'",
+                   ahead_, " + i / 10)::text::xid8, 'accepted', ARRAY[i::bigint]",
                    " FROM generate_series(1, ", kEvents, ") i"));
   db_.Exec(absl::StrCat("UPDATE handler_checkpoints SET last_tx = '", ahead_ + kEvents / 10,
                         "', last_sequence = ", kEvents, " WHERE handler = 'A'"));
