@@ -1,11 +1,18 @@
 #include "delivery/event_conversion.h"
 
+#include "domain/stored_payload.h"
+
 namespace booking::workers {
 
 storage::EventRecord ToEventRecord(const Event& event) {
-  return {
-      event.id,      event.type,    event.ticket_id, event.idempotency_key, event.correlation_id,
-      event.payload, event.sequence};
+  // What the columns hold is not stored twice (domain/stored_payload.h).
+  return {event.id,
+          event.type,
+          event.ticket_id,
+          event.idempotency_key,
+          event.correlation_id,
+          StoredPayload(event.type, event.payload),
+          event.sequence};
 }
 
 Event EventFromRecord(storage::EventRecord record) {
@@ -15,7 +22,9 @@ Event EventFromRecord(storage::EventRecord record) {
   event.ticket_id = std::move(record.ticket_id);
   event.idempotency_key = std::move(record.idempotency_key);
   event.correlation_id = std::move(record.correlation_id);
-  event.payload = std::move(record.payload);
+  event.payload =
+      FullPayload(event.type, record.payload,
+                  {event.id, event.idempotency_key, event.correlation_id, event.ticket_id});
   event.sequence = record.sequence;
   return event;
 }

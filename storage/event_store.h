@@ -72,8 +72,9 @@ class EventStore {
   // Appends the events of a group of calls, atomically. A call whose idempotency key is new is
   // remembered (key, fingerprint, answer) and its events appended; a call whose key is known
   // appends nothing and gets what is remembered. `call_of[i]` is the index in `calls` of
-  // events[i]'s call, or -1 for an event of no call. Either way an event whose own idempotency
-  // key is known is skipped. Handlers find the events through their checkpoints (HandlerLog).
+  // events[i]'s call, or -1 for an event of no call: such an event is a call of its own, under
+  // its own key (the same key twice in one append: once). Handlers find the events through
+  // their checkpoints (HandlerLog).
   // An error means nothing was committed, or (IsOutcomeUnknown, IsCommitted) says otherwise:
   // once the events are committed, the answer is never "nothing was published".
   [[nodiscard]] virtual absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,

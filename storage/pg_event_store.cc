@@ -98,9 +98,9 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "              $10::text[])"
        "       WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
        "                            correlation_id, payload, call_key, position)"
-       "  WHERE e.call_key = '' OR e.call_key IN (SELECT idempotency_key FROM calls)"
+       // Only the events of calls whose key is new (the key's row is what dedups).
+       "  WHERE e.call_key IN (SELECT idempotency_key FROM calls)"
        "  ORDER BY e.position"
-       "  ON CONFLICT (idempotency_key) DO NOTHING"
        "  RETURNING event_id::text, sequence, ticket_id, event_type, correlation_id"
        "), steps AS ("
        // For watchers, one row for the statement's events (a data-modifying CTE runs whether
@@ -129,7 +129,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
       // Block ranges filled since the last summary (cheap: only those are read).
       {kSummarize,
        "SELECT brin_summarize_new_values('events_published_at_brin'),"
-       " brin_summarize_new_values('step_batches_at_brin')"},
+       " brin_summarize_new_values('step_batches_at_brin'),"
+       " brin_summarize_new_values('idempotency_keys_created_at_brin')"},
       {kPruneKeys,
        "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
        "  SELECT idempotency_key FROM idempotency_keys"
@@ -210,36 +211,52 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   outcome.known.resize(calls.size());
   outcome.unanswered.resize(calls.size());
   if (events.empty() && calls.empty()) return outcome;
-  std::vector<std::string> fingerprints;
-  fingerprints.reserve(calls.size());
-  for (const CallRecord& call : calls) {
-    fingerprints.push_back(absl::BytesToHexString(call.fingerprint));
-  }
+  // Events of no call are each their own call, under their own key: a key's row is what keeps
+  // events from being published twice. (The service always names a call.)
+  std::vector<CallRecord> all_calls(calls.begin(), calls.end());
+  std::vector<EventRecord> sent;
   std::vector<std::string> call_keys;
+  sent.reserve(events.size());
   call_keys.reserve(events.size());
+  absl::flat_hash_set<std::string> own_keys;
   for (size_t i = 0; i < events.size(); ++i) {
     const int call = i < call_of.size() ? call_of[i] : -1;
-    call_keys.push_back(call >= 0 ? calls[call].idempotency_key : std::string());
+    if (call >= 0) {
+      call_keys.push_back(calls[call].idempotency_key);
+    } else if (own_keys.insert(events[i].idempotency_key).second) {
+      all_calls.push_back({events[i].idempotency_key, "", 1});
+      call_keys.push_back(events[i].idempotency_key);
+    } else {
+      continue;  // the same key twice in one append: once
+    }
+    sent.push_back(events[i]);
+  }
+  const absl::Span<const CallRecord> keyed(all_calls);
+  std::vector<std::string> fingerprints;
+  fingerprints.reserve(keyed.size());
+  for (const CallRecord& call : keyed) {
+    fingerprints.push_back(absl::BytesToHexString(call.fingerprint));
   }
   const std::string keys_of_calls =
-      Array(calls, [](const CallRecord& c) { return c.idempotency_key; });
+      Array(keyed, [](const CallRecord& c) { return c.idempotency_key; });
   const std::string fingerprint_array =
       Array(absl::Span<const std::string>(fingerprints), [](const std::string& f) { return f; });
   const std::string answers =
-      Array(calls, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
+      Array(keyed, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
   const std::string event_calls =
       Array(absl::Span<const std::string>(call_keys), [](const std::string& k) { return k; });
 
   std::vector<EventRecord>& appended = outcome.appended;
+  const absl::Span<const EventRecord> rows(sent);
   std::vector<std::string> payloads;
-  payloads.reserve(events.size());
-  for (const EventRecord& event : events) payloads.push_back(absl::Base64Escape(event.payload));
-  const std::string ids = Array(events, [](const EventRecord& e) { return e.event_id; });
-  const std::string types = Array(events, [](const EventRecord& e) { return e.event_type; });
-  const std::string tickets = Array(events, [](const EventRecord& e) { return e.ticket_id; });
-  const std::string keys = Array(events, [](const EventRecord& e) { return e.idempotency_key; });
+  payloads.reserve(rows.size());
+  for (const EventRecord& event : rows) payloads.push_back(absl::Base64Escape(event.payload));
+  const std::string ids = Array(rows, [](const EventRecord& e) { return e.event_id; });
+  const std::string types = Array(rows, [](const EventRecord& e) { return e.event_type; });
+  const std::string tickets = Array(rows, [](const EventRecord& e) { return e.ticket_id; });
+  const std::string keys = Array(rows, [](const EventRecord& e) { return e.idempotency_key; });
   const std::string correlations =
-      Array(events, [](const EventRecord& e) { return e.correlation_id; });
+      Array(rows, [](const EventRecord& e) { return e.correlation_id; });
   const std::string payload_array =
       Array(absl::Span<const std::string>(payloads), [](const std::string& p) { return p; });
 

@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/uuid.h"
 #include "storage/pg_array.h"
 
 namespace booking::storage {
@@ -21,8 +22,15 @@ SELECT e.idempotency_key, e.ticket_id::text, h.handler,
 FROM events e
 JOIN handlers h ON h.event_type = e.event_type AND h.retired_at IS NULL
 LEFT JOIN handler_checkpoints c ON c.handler = h.handler AND c.partition = e.partition
-WHERE e.idempotency_key = ANY($1::text[])
+WHERE e.ticket_id = ANY($2::uuid[]) AND e.idempotency_key = ANY($1::text[])
 )sql";
+
+// An event's key is its call's key + "/" + its ticket id: the ticket finds the event (an index
+// lookup), the key picks it among the ticket's events.
+std::string TicketOfKey(const std::string& key) {
+  const size_t slash = key.rfind('/');
+  return slash == std::string::npos ? std::string() : key.substr(slash + 1);
+}
 
 }  // namespace
 
@@ -32,9 +40,17 @@ absl::StatusOr<std::vector<HandlerState>> PgProgressReader::Read(
   if (idempotency_keys.empty()) return states;
   const std::string keys =
       ToPgArrayLiteral(idempotency_keys, [](const std::string& key) { return key; });
+  std::vector<std::string> tickets;
+  for (const std::string& key : idempotency_keys) {
+    std::string ticket = TicketOfKey(key);
+    if (workers::IsUuid(ticket)) tickets.push_back(std::move(ticket));
+  }
+  if (tickets.empty()) return states;
+  const std::string ticket_array = ToPgArrayLiteral(absl::Span<const std::string>(tickets),
+                                                    [](const std::string& t) { return t; });
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     states.clear();
-    for (const auto& row : txn.exec_params(kProgress, keys)) {
+    for (const auto& row : txn.exec_params(kProgress, keys, ticket_array)) {
       HandlerState state;
       state.idempotency_key = row[0].as<std::string>();
       state.ticket_id = row[1].as<std::string>();

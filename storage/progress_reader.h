@@ -22,7 +22,8 @@ struct HandlerState {
 class ProgressReader {
  public:
   virtual ~ProgressReader() = default;
-  // One row per (event, handler of its type) for the events with these idempotency keys;
+  // One row per (event, handler of its type) for the events with these idempotency keys (an
+  // event's key is its call's key + "/" + its ticket id: a key not of that form finds nothing);
   // events not in the log, and retired handlers, are left out.
   [[nodiscard]] virtual absl::StatusOr<std::vector<HandlerState>> Read(
       absl::Span<const std::string> idempotency_keys) = 0;
