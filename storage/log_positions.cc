@@ -10,20 +10,21 @@
 namespace booking::storage {
 namespace {
 
-// The highest stored tx, cheaply: per (partition, event type) of `events`, found by a loose scan
+// The highest stored tx, cheaply: per (partition, event type's hash) of `events`, found by a loose scan
 // of the position index (a few probes each, not a read of the table), then the top of the
 // index, and the checkpoints. xid8 has no max() before PostgreSQL 16, hence ORDER BY ... LIMIT 1.
 constexpr char kStoredMaxTx[] = R"sql(
 WITH RECURSIVE kinds AS (
-  (SELECT partition, event_type FROM events ORDER BY partition, event_type LIMIT 1)
+  (SELECT partition, hashtext(event_type) AS kind FROM events
+   ORDER BY partition, hashtext(event_type) LIMIT 1)
   UNION ALL
-  SELECT n.partition, n.event_type FROM kinds k CROSS JOIN LATERAL (
-    SELECT e.partition, e.event_type FROM events e
-    WHERE (e.partition, e.event_type) > (k.partition, k.event_type)
-    ORDER BY e.partition, e.event_type LIMIT 1) n
+  SELECT n.partition, n.kind FROM kinds k CROSS JOIN LATERAL (
+    SELECT e.partition, hashtext(e.event_type) AS kind FROM events e
+    WHERE (e.partition, hashtext(e.event_type)) > (k.partition, k.kind)
+    ORDER BY e.partition, hashtext(e.event_type) LIMIT 1) n
 ), highest AS (
   SELECT m.tx FROM kinds k CROSS JOIN LATERAL (
-    SELECT e.tx FROM events e WHERE e.partition = k.partition AND e.event_type = k.event_type
+    SELECT e.tx FROM events e WHERE e.partition = k.partition AND hashtext(e.event_type) = k.kind
     ORDER BY e.tx DESC LIMIT 1) m
   UNION ALL (SELECT tx FROM step_batches ORDER BY tx DESC LIMIT 1)
   UNION ALL SELECT greatest(last_tx, read_tx) FROM handler_checkpoints
@@ -43,16 +44,20 @@ SET last_tx = $1::text::xid8, last_sequence = n.last_sequence,
 FROM (
   SELECT c.handler, c.partition,
          coalesce((SELECT min(e.sequence) - 1 FROM events e
-                   WHERE e.partition = c.partition AND e.event_type = h.event_type
+                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
+                     AND e.event_type = h.event_type
                      AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)),
                   (SELECT max(e.sequence) FROM events e
-                   WHERE e.partition = c.partition AND e.event_type = h.event_type),
+                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
+                     AND e.event_type = h.event_type),
                   0) AS last_sequence,
          coalesce((SELECT min(e.sequence) - 1 FROM events e
-                   WHERE e.partition = c.partition AND e.event_type = h.event_type
+                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
+                     AND e.event_type = h.event_type
                      AND (e.tx, e.sequence) > (c.read_tx, c.read_sequence)),
                   (SELECT max(e.sequence) FROM events e
-                   WHERE e.partition = c.partition AND e.event_type = h.event_type),
+                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
+                     AND e.event_type = h.event_type),
                   0) AS read_sequence
   FROM handler_checkpoints c LEFT JOIN handlers h ON h.handler = c.handler
 ) n

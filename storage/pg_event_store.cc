@@ -115,7 +115,8 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        // answer is in hand when the events commit. It sees the statement's snapshot: a key that
        // a concurrent transaction committed while the insert above waited for it is not here
        // (the caller reads it afterwards).
-       "  SELECT k.idempotency_key, encode(k.fingerprint, 'hex') AS fingerprint,"
+       "  SELECT k.idempotency_key, encode(substring(k.fingerprint FROM 1 FOR 16), 'hex') AS "
+       "fingerprint,"
        "         k.accepted_events"
        "  FROM idempotency_keys k"
        "  WHERE k.idempotency_key = ANY ($7::text[])"
@@ -123,8 +124,11 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") SELECT event_id, sequence, NULL::text, NULL::text, NULL::int FROM appended"
        " UNION ALL SELECT NULL, NULL, idempotency_key, NULL, NULL FROM calls"
        " UNION ALL SELECT NULL, NULL, idempotency_key, fingerprint, accepted_events FROM known"},
+      // Fingerprints are 16 bytes; a key stored by an older version has SHA-256's whole 32, of
+      // which the first 16 are what a replay compares now.
       {kKnownCalls,
-       "SELECT idempotency_key, encode(fingerprint, 'hex'), accepted_events"
+       "SELECT idempotency_key, encode(substring(fingerprint FROM 1 FOR 16), 'hex'), "
+       "accepted_events"
        " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
       // Block ranges filled since the last summary (cheap: only those are read).
       {kSummarize,

@@ -175,7 +175,7 @@ TEST_F(BookingServiceTest, CallCarriesItsKeyAndRequestFingerprint) {
   std::vector<workers::CallIdentity> calls = log_.calls();
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[0].idempotency_key, "fp-1");
-  EXPECT_EQ(calls[0].fingerprint.size(), 32u) << "SHA-256";
+  EXPECT_EQ(calls[0].fingerprint.size(), 16u) << "SHA-256's first 128 bits";
   EXPECT_EQ(calls[0].fingerprint, calls[1].fingerprint);
   EXPECT_NE(calls[0].fingerprint, calls[2].fingerprint);
 }
