@@ -17,10 +17,14 @@
 namespace booking::storage {
 namespace {
 
+constexpr char kTicket[] = "00000000-0000-4000-8000-000000000001";
+
 EventRecord Event(const std::string& key) {
-  return {workers::NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001", key, "corr",
-          "payload"};
+  return {workers::NewUuid(), "Confirmed", kTicket, key, "corr", "payload"};
 }
+
+// An event's key: its call's key + "/" + its ticket (how waits find it).
+std::string EventKey(const std::string& call) { return absl::StrCat(call, "/", kTicket); }
 
 class PgHandlerRegistryTest : public ::testing::Test {
  protected:
@@ -93,17 +97,17 @@ TEST_F(PgHandlerRegistryTest, RetiresOnceKnowsNoStrangersAndRegisteringUnretires
 TEST_F(PgHandlerRegistryTest, RetiredHandlerHoldsBackNeitherPruningNorCompletedNorBacklog) {
   ASSERT_TRUE(log_.Register("Kept", "Confirmed", StartFrom::kEarliest).ok());
   ASSERT_TRUE(log_.Register("Gone", "Confirmed", StartFrom::kEarliest).ok());
-  const EventRecord events[] = {Event("a/1"), Event("a/2"), Event("a/3")};
+  const std::string keys[] = {EventKey("a1"), EventKey("a2"), EventKey("a3")};
+  const EventRecord events[] = {Event(keys[0]), Event(keys[1]), Event(keys[2])};
   absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
   ASSERT_TRUE(appended.ok()) << appended.status();
   ASSERT_NO_FATAL_FAILURE(Finish("Kept", 3));
-  // Gone's failures: a dead letter of a/1 and a redelivery of a/2.
+  // Gone's failures: a dead letter of the first event and a redelivery of the second.
   db_.Exec(absl::StrCat("INSERT INTO dead_letters (sequence, handler, attempts, reason) VALUES (",
                         (*appended)[0].sequence, ", 'Gone', 1, 'down')"));
   db_.Exec(absl::StrCat("INSERT INTO deliveries (sequence, handler) VALUES (",
                         (*appended)[1].sequence, ", 'Gone')"));
   db_.Exec("UPDATE events SET published_at = now() - interval '2 days'");
-  const std::string keys[] = {"a/1", "a/2", "a/3"};
 
   // Registered and never run: it holds everything back.
   EXPECT_EQ(*store_.PruneFinished(absl::Hours(24), 100), 0);
