@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/call_key_digest.h"
 #include "storage/pg_array.h"
 #include "storage/pg_errors.h"
 
@@ -80,14 +81,14 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
       // insert wait for it and then skip the key, so a request is never published twice.
       {kAppend,
        "WITH calls AS ("
-       "  INSERT INTO idempotency_keys (idempotency_key, fingerprint, accepted_events)"
-       "  SELECT c.idempotency_key, decode(c.fingerprint, 'hex'), c.accepted_events"
-       "  FROM UNNEST($7::text[], $8::text[], $9::int[])"
-       "       AS c(idempotency_key, fingerprint, accepted_events)"
+       "  INSERT INTO idempotency_keys (key_digest, fingerprint, accepted_events)"
+       "  SELECT c.key_digest, decode(c.fingerprint, 'hex'), c.accepted_events"
+       "  FROM UNNEST($7::uuid[], $8::text[], $9::int[])"
+       "       AS c(key_digest, fingerprint, accepted_events)"
        // Key order: two commits holding the same keys wait for each other, never deadlock.
-       "  ORDER BY c.idempotency_key"
-       "  ON CONFLICT (idempotency_key) DO NOTHING"
-       "  RETURNING idempotency_key"
+       "  ORDER BY c.key_digest"
+       "  ON CONFLICT (key_digest) DO NOTHING"
+       "  RETURNING key_digest"
        "), appended AS ("
        "  INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
        "                      payload, partition)"
@@ -95,11 +96,11 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "         decode(e.payload, 'base64'),"
        "         (hashtextextended(e.ticket_id::text, 0) & 15)::smallint"
        "  FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
-       "              $10::text[])"
+       "              $10::uuid[])"
        "       WITH ORDINALITY AS e(event_id, event_type, ticket_id, idempotency_key,"
-       "                            correlation_id, payload, call_key, position)"
+       "                            correlation_id, payload, call_digest, position)"
        // Only the events of calls whose key is new (the key's row is what dedups).
-       "  WHERE e.call_key IN (SELECT idempotency_key FROM calls)"
+       "  WHERE e.call_digest IN (SELECT key_digest FROM calls)"
        "  ORDER BY e.position"
        "  RETURNING event_id::text, sequence, ticket_id, event_type, correlation_id"
        "), steps AS ("
@@ -115,29 +116,27 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        // answer is in hand when the events commit. It sees the statement's snapshot: a key that
        // a concurrent transaction committed while the insert above waited for it is not here
        // (the caller reads it afterwards).
-       "  SELECT k.idempotency_key, encode(substring(k.fingerprint FROM 1 FOR 16), 'hex') AS "
-       "fingerprint,"
-       "         k.accepted_events"
+       "  SELECT k.key_digest, encode(substring(k.fingerprint FROM 1 FOR 16), 'hex') AS"
+       "         fingerprint, k.accepted_events"
        "  FROM idempotency_keys k"
-       "  WHERE k.idempotency_key = ANY ($7::text[])"
-       "    AND k.idempotency_key NOT IN (SELECT idempotency_key FROM calls)"
+       "  WHERE k.key_digest = ANY ($7::uuid[])"
+       "    AND k.key_digest NOT IN (SELECT key_digest FROM calls)"
        ") SELECT event_id, sequence, NULL::text, NULL::text, NULL::int FROM appended"
-       " UNION ALL SELECT NULL, NULL, idempotency_key, NULL, NULL FROM calls"
-       " UNION ALL SELECT NULL, NULL, idempotency_key, fingerprint, accepted_events FROM known"},
+       " UNION ALL SELECT NULL, NULL, key_digest::text, NULL, NULL FROM calls"
+       " UNION ALL SELECT NULL, NULL, key_digest::text, fingerprint, accepted_events FROM known"},
       // Fingerprints are 16 bytes; a key stored by an older version has SHA-256's whole 32, of
       // which the first 16 are what a replay compares now.
       {kKnownCalls,
-       "SELECT idempotency_key, encode(substring(fingerprint FROM 1 FOR 16), 'hex'), "
-       "accepted_events"
-       " FROM idempotency_keys WHERE idempotency_key = ANY ($1::text[])"},
+       "SELECT key_digest::text, encode(substring(fingerprint FROM 1 FOR 16), 'hex'),"
+       " accepted_events FROM idempotency_keys WHERE key_digest = ANY ($1::uuid[])"},
       // Block ranges filled since the last summary (cheap: only those are read).
       {kSummarize,
        "SELECT brin_summarize_new_values('events_published_at_brin'),"
        " brin_summarize_new_values('step_batches_at_brin'),"
        " brin_summarize_new_values('idempotency_keys_created_at_brin')"},
       {kPruneKeys,
-       "DELETE FROM idempotency_keys WHERE idempotency_key IN ("
-       "  SELECT idempotency_key FROM idempotency_keys"
+       "DELETE FROM idempotency_keys WHERE key_digest IN ("
+       "  SELECT key_digest FROM idempotency_keys"
        "  WHERE created_at < now() - $1::interval ORDER BY created_at LIMIT $2)"},
       {kListDead, absl::StrCat("SELECT dl.handler, dl.attempts, dl.reason,"
                                " (extract(epoch FROM dl.failed_at) * 1000000)::bigint, ",
@@ -216,24 +215,33 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   outcome.unanswered.resize(calls.size());
   if (events.empty() && calls.empty()) return outcome;
   // Events of no call are each their own call, under their own key: a key's row is what keeps
-  // events from being published twice. (The service always names a call.)
+  // events from being published twice. (The service always names a call.) Keys' rows are found
+  // by digest (call_key_digest.h), and the statement's answer names digests.
   std::vector<CallRecord> all_calls(calls.begin(), calls.end());
+  std::vector<std::string> digests;  // per call of all_calls
+  digests.reserve(all_calls.size());
+  for (const CallRecord& call : calls) digests.push_back(CallKeyDigest(call.idempotency_key));
   std::vector<EventRecord> sent;
-  std::vector<std::string> call_keys;
+  std::vector<std::string> event_digests;  // per sent event: its call's digest
   sent.reserve(events.size());
-  call_keys.reserve(events.size());
+  event_digests.reserve(events.size());
   absl::flat_hash_set<std::string> own_keys;
   for (size_t i = 0; i < events.size(); ++i) {
     const int call = i < call_of.size() ? call_of[i] : -1;
     if (call >= 0) {
-      call_keys.push_back(calls[call].idempotency_key);
+      event_digests.push_back(digests[call]);
     } else if (own_keys.insert(events[i].idempotency_key).second) {
       all_calls.push_back({events[i].idempotency_key, "", 1});
-      call_keys.push_back(events[i].idempotency_key);
+      digests.push_back(CallKeyDigest(events[i].idempotency_key));
+      event_digests.push_back(digests.back());
     } else {
       continue;  // the same key twice in one append: once
     }
     sent.push_back(events[i]);
+  }
+  absl::flat_hash_map<std::string, std::string> key_of_digest;
+  for (size_t i = 0; i < all_calls.size(); ++i) {
+    key_of_digest.emplace(digests[i], all_calls[i].idempotency_key);
   }
   const absl::Span<const CallRecord> keyed(all_calls);
   std::vector<std::string> fingerprints;
@@ -241,14 +249,12 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   for (const CallRecord& call : keyed) {
     fingerprints.push_back(absl::BytesToHexString(call.fingerprint));
   }
-  const std::string keys_of_calls =
-      Array(keyed, [](const CallRecord& c) { return c.idempotency_key; });
-  const std::string fingerprint_array =
-      Array(absl::Span<const std::string>(fingerprints), [](const std::string& f) { return f; });
+  auto same = [](const std::string& text) { return text; };
+  const std::string keys_of_calls = Array(absl::Span<const std::string>(digests), same);
+  const std::string fingerprint_array = Array(absl::Span<const std::string>(fingerprints), same);
   const std::string answers =
       Array(keyed, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
-  const std::string event_calls =
-      Array(absl::Span<const std::string>(call_keys), [](const std::string& k) { return k; });
+  const std::string event_calls = Array(absl::Span<const std::string>(event_digests), same);
 
   std::vector<EventRecord>& appended = outcome.appended;
   const absl::Span<const EventRecord> rows(sent);
@@ -286,10 +292,10 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
       if (!row[0].is_null()) {
         sequences[row[0].as<std::string>()] = row[1].as<int64_t>();
       } else if (row[3].is_null()) {
-        new_calls.insert(row[2].as<std::string>());
+        new_calls.insert(key_of_digest.at(row[2].as<std::string>()));
       } else {
         CallRecord record;
-        record.idempotency_key = row[2].as<std::string>();
+        record.idempotency_key = key_of_digest.at(row[2].as<std::string>());
         record.fingerprint = absl::HexStringToBytes(row[3].as<std::string>());
         record.accepted_events = row[4].as<int>();
         remembered[record.idempotency_key] = std::move(record);
@@ -309,14 +315,13 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   }
   absl::Status raced_status;
   if (!raced_keys.empty()) {
-    const std::string key_array =
-        Array(absl::Span<const std::string>(raced_keys), [](const std::string& k) { return k; });
+    const std::string key_array = Array(absl::Span<const std::string>(raced_keys), CallKeyDigest);
     absl::flat_hash_map<std::string, CallRecord> read;
     raced_status = pool_.Run([&](pqxx::transaction_base& txn) {
       read.clear();
       for (const auto& row : txn.exec_prepared(kKnownCalls, key_array)) {
         CallRecord record;
-        record.idempotency_key = row[0].as<std::string>();
+        record.idempotency_key = key_of_digest.at(row[0].as<std::string>());
         record.fingerprint = absl::HexStringToBytes(row[1].as<std::string>());
         record.accepted_events = row[2].as<int>();
         read[record.idempotency_key] = std::move(record);

@@ -350,6 +350,31 @@ SELECT d.handler, d.sequence FROM deliveries d
 WHERE NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler AND r.retired_at IS NOT NULL);
 )sql";
 
+// A call's key row needs the key only to find it again: a 16-byte digest of it does that (SHA-256,
+// truncated like the fingerprints: no two keys meet by chance, nor by a client's choosing), and
+// the key's text stays in the events. The unique index shrinks from ~69 to ~40 bytes a call, the
+// row from 85 to 76. The new table is built and filled, then takes the old one's name.
+constexpr std::string_view kDigestedCallKeys = R"sql(
+CREATE FUNCTION call_key_digest(key text) RETURNS uuid
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $$ SELECT encode(substring(sha256(convert_to(key, 'UTF8')) FROM 1 FOR 16), 'hex')::uuid $$;
+
+CREATE TABLE call_keys (
+  key_digest UUID PRIMARY KEY,        -- call_key_digest(the call's idempotency key)
+  created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+  accepted_events INTEGER NOT NULL,   -- the call's answer, for a replay
+  fingerprint BYTEA NOT NULL          -- the request's, to tell a replay from a reused key
+);
+INSERT INTO call_keys (key_digest, created_at, accepted_events, fingerprint)
+SELECT call_key_digest(idempotency_key), created_at, accepted_events, fingerprint
+FROM idempotency_keys;
+DROP TABLE idempotency_keys;
+ALTER TABLE call_keys RENAME TO idempotency_keys;
+ALTER INDEX call_keys_pkey RENAME TO idempotency_keys_pkey;
+CREATE INDEX idempotency_keys_created_at_brin ON idempotency_keys USING brin (created_at)
+  WITH (autosummarize = on);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
@@ -364,6 +389,7 @@ constexpr Migration kMigrations[] = {
     {11, "step_batches: steps without a row per step", kStepBatches},
     {12, "leaner events: no unique index on the event's key", kLeanerEvents},
     {13, "the handlers' position index by the type's hash", kHashedTypeIndex},
+    {14, "call keys by a 16-byte digest", kDigestedCallKeys},
 };
 
 }  // namespace

@@ -261,8 +261,8 @@ TEST_F(DurableEventLogPgTest, KeyCommittedConcurrentlyWhoseAnswerCannotBeReadAsk
   // Another instance's commit of key call-raced, still open.
   pqxx::work other(holder);
   other.exec0(
-      "INSERT INTO idempotency_keys (idempotency_key, fingerprint, accepted_events)"
-      " VALUES ('call-raced', 'fp-call-raced'::bytea, 1)");
+      "INSERT INTO idempotency_keys (key_digest, fingerprint, accepted_events)"
+      " VALUES (call_key_digest('call-raced'), 'fp-call-raced'::bytea, 1)");
   armed = true;
   Future raced = AppendCall(log, "call-raced", {NewEvent(10, "call-raced")});
   Future fresh = AppendCall(log, "call-fresh", {NewEvent(11, "call-fresh")});

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/uuid.h"
 #include "gtest/gtest.h"
+#include "storage/call_key_digest.h"
 #include "storage/migrations.h"
 #include "storage/pg_event_store.h"
 #include "storage/pg_handler_log.h"
@@ -121,6 +122,48 @@ TEST_F(PgEventStoreTest, CallKeyNamesOneRequest) {
   EXPECT_FALSE(outcome->known[1].has_value());
   EXPECT_EQ(db_.Count("events WHERE idempotency_key LIKE 'call-a/%'"), 2);
   EXPECT_EQ(db_.Count("idempotency_keys"), 4) << "call-a, call-b, call-c, and bare as its own";
+}
+
+// The service computes the keys' digests itself; the schema's function (for migrations and
+// by-hand queries) must agree with it byte for byte, whatever the key's characters.
+TEST_F(PgEventStoreTest, CallKeyDigestIsTheSchemasOwn) {
+  const std::string keys[] = {"a", "loadgen-0599b67b-12", "cl\u00e9/\U0001F3AB",
+                              std::string(300, 'k')};
+  for (const std::string& key : keys) {
+    EXPECT_EQ(db_.QueryValue(absl::StrCat("SELECT call_key_digest('", key, "')::text")),
+              CallKeyDigest(key))
+        << key;
+  }
+  EXPECT_NE(CallKeyDigest("a"), CallKeyDigest("b"));
+}
+
+// Migration 14 keys the calls by a digest of their key: a call remembered before it is still
+// known after it, with the answer and the (then 32-byte) fingerprint's first 16 bytes.
+TEST(PgEventStoreUpgradeTest, CallsRememberedBeforeTheDigestAreStillKnown) {
+  testing::TestDatabase db;
+  std::unique_ptr<ConnectionPool> pool = db.MakePool(2);
+  const absl::Span<const Migration> all = SchemaMigrations();
+  ASSERT_GE(all.size(), 14u);
+  ASSERT_TRUE(Migrate(*pool, all.first(13)).ok());
+  db.Exec(
+      "INSERT INTO idempotency_keys (idempotency_key, fingerprint, accepted_events)"
+      " VALUES ('old-call', decode(repeat('ab', 32), 'hex'), 2)");
+  ASSERT_TRUE(Migrate(*pool).ok());
+  EXPECT_EQ(db.Count("idempotency_keys"), 1);
+
+  PgEventStore store(*pool);
+  const CallRecord calls[] = {{"old-call", "fp-new", 1}, {"new-call", "fp-2", 1}};
+  const EventRecord events[] = {Event("old-call/1"), Event("new-call/1")};
+  const int call_of[] = {0, 1};
+  absl::StatusOr<AppendOutcome> outcome = store.Append(calls, events, call_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->appended.size(), 1u) << "only the new call's event";
+  EXPECT_EQ(outcome->appended[0].idempotency_key, "new-call/1");
+  ASSERT_TRUE(outcome->known[0].has_value());
+  EXPECT_EQ(outcome->known[0]->fingerprint, std::string(16, '\xab'));
+  EXPECT_EQ(outcome->known[0]->accepted_events, 2);
+  EXPECT_FALSE(outcome->known[1].has_value());
+  EXPECT_EQ(db.Count("idempotency_keys"), 2);
 }
 
 // Two instances appending the same call key at once: one appends, the other waits for it and
@@ -322,8 +365,8 @@ TEST_F(PgEventStoreTest, PrunesOnlyOldEventsEveryHandlerHasPassed) {
       "UPDATE events SET published_at = now() - interval '2 days' WHERE idempotency_key <> "
       "'done-young'");
   db_.Exec(
-      "UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE idempotency_key <> "
-      "'done-young'");
+      "UPDATE idempotency_keys SET created_at = now() - interval '2 days'"
+      " WHERE key_digest <> call_key_digest('done-young')");
 
   absl::StatusOr<int> pruned = store_.PruneFinished(absl::Hours(24), 100);
   ASSERT_TRUE(pruned.ok()) << pruned.status();
