@@ -2,8 +2,10 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include <algorithm>
+#include <climits>
 
 #include "absl/time/clock.h"
 #include "app/durable_pipeline.h"
@@ -130,6 +132,39 @@ absl::Status Application::StartPipeline() {
   return absl::OkStatus();
 }
 
+namespace {
+
+int Milliseconds(absl::Duration d) {
+  return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, INT_MAX));
+}
+
+// Without these a vanished client's connection (and its watch streams) lives until the kernel
+// gives up on it, about two hours; see GrpcLimits.
+void ApplyGrpcLimits(const GrpcLimits& limits, grpc::ServerBuilder& builder) {
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Milliseconds(limits.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Milliseconds(limits.keepalive_timeout));
+  // A quiet watch stream sends no data; by default the server would stop pinging after two.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Clients may ping an idle connection too (no calls), but not more often than every 10 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                             Milliseconds(limits.max_connection_idle));
+  if (limits.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               Milliseconds(limits.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               Milliseconds(limits.max_connection_age_grace));
+  }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, limits.max_concurrent_streams);
+  grpc::ResourceQuota quota("booking-grpc");
+  quota.Resize(limits.memory_bytes);
+  builder.SetResourceQuota(quota);
+}
+
+}  // namespace
+
 absl::Status Application::StartGrpc() {
   if (config_.accepts_calls()) {
     server::BookingServiceOptions options = config_.service;
@@ -137,6 +172,10 @@ absl::Status Application::StartGrpc() {
     options.auth = auth_.get();
     options.waiter = pipeline_->waiter();
     options.watch = pipeline_->watch();
+    if (server::WatchHub* watch = options.watch; watch != nullptr) {
+      metrics_.AddGauge("booking_watch_streams", "WatchTickets streams open on this instance.",
+                        [watch] { return static_cast<double>(watch->subscribers()); });
+    }
     if (pipeline_->durable()) options.database_reachable = &database_reachable_;
     service_ =
         std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
@@ -149,6 +188,7 @@ absl::Status Application::StartGrpc() {
   if (service_ != nullptr) builder.RegisterService(service_.get());
   if (admin_ != nullptr) builder.RegisterService(admin_.get());
   builder.SetMaxReceiveMessageSize(config_.max_message_bytes);
+  ApplyGrpcLimits(config_.grpc, builder);
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> observers;
   observers.push_back(std::make_unique<server::CallObserverFactory>(&metrics_));
   builder.experimental().SetInterceptorCreators(std::move(observers));
@@ -178,7 +218,7 @@ absl::Status Application::StartHttp() {
     return absl::Status(transcoder.status().code(),
                         absl::StrCat("REST routes: ", transcoder.status().message()));
   }
-  (*transcoder)->set_stream_heartbeat(config_.sse_heartbeat);
+  (*transcoder)->set_stream_heartbeat(config_.stream_heartbeat);
   gateway_ = std::make_unique<server::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
       server::BuildOpenApiJson(services, "Booking service", "v1"), &metrics_,

@@ -37,9 +37,12 @@ ABSL_FLAG(int, db_pool_size, 8, "PostgreSQL connections in the pool.");
 ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(10),
           "Longest an UpdateTicketsStatus call that asks for STORED or COMPLETED waits for the "
           "handlers (also bounded by its deadline); reaching it is not an error.");
-ABSL_FLAG(absl::Duration, sse_heartbeat, absl::Seconds(15),
-          "Silence after which a Server-Sent Events stream gets a comment line, so proxies keep "
-          "it and a client that went away is noticed.");
+ABSL_FLAG(absl::Duration, stream_heartbeat, absl::Seconds(15),
+          "Silence after which a streamed HTTP response gets a heartbeat (Server-Sent Events: a "
+          "comment line; NDJSON: an empty line), so proxies keep it and a client that went away "
+          "is noticed.");
+ABSL_FLAG(absl::Duration, sse_heartbeat, absl::ZeroDuration(),
+          "The former name of --stream_heartbeat; when set, it wins.");
 ABSL_FLAG(int, max_watch_streams, 10000,
           "WatchTickets streams open at once on this instance; more are refused with "
           "RESOURCE_EXHAUSTED.");
@@ -143,6 +146,23 @@ ABSL_FLAG(bool, auth_reads, false,
 ABSL_FLAG(bool, auth_metrics, false,
           "With --auth_tokens_file, GET /metrics needs a token with the metrics scope.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20, "Largest gRPC request message accepted.");
+ABSL_FLAG(absl::Duration, grpc_keepalive_time, absl::Seconds(30),
+          "Silence on a gRPC connection after which the server pings it; a peer that does not "
+          "answer within --grpc_keepalive_timeout is dropped with its streams.");
+ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, absl::Seconds(10),
+          "How long the server waits for the answer to its keepalive ping.");
+ABSL_FLAG(absl::Duration, grpc_max_connection_idle, absl::Minutes(10),
+          "A gRPC connection without calls for this long is closed (GOAWAY).");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age, absl::ZeroDuration(),
+          "Every gRPC connection is closed after this long (GOAWAY, then "
+          "--grpc_max_connection_age_grace for its calls), so clients rebalance; 0: never.");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age_grace, absl::Minutes(1),
+          "After --grpc_max_connection_age, how long a connection's calls may go on.");
+ABSL_FLAG(int, grpc_max_concurrent_streams, 1000,
+          "Calls (streams) one gRPC connection may have open at once.");
+ABSL_FLAG(int64_t, grpc_max_memory, 256 << 20,
+          "Bytes that all gRPC connections' buffers may take together (gRPC's resource quota): "
+          "beyond it the server reads less and refuses new calls.");
 ABSL_FLAG(
     int, max_concurrent_calls, 10000,
     "UpdateTicketsStatus calls waiting for their commit at once; beyond it RESOURCE_EXHAUSTED.");
@@ -362,6 +382,15 @@ absl::StatusOr<Config> FromFlags() {
   // The ports.
   config.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
   config.max_message_bytes = AtLeast(1024, absl::GetFlag(FLAGS_max_message_bytes));
+  config.grpc = {
+      .keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time),
+      .keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout),
+      .max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle),
+      .max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age),
+      .max_connection_age_grace = absl::GetFlag(FLAGS_grpc_max_connection_age_grace),
+      .max_concurrent_streams = AtLeast(1, absl::GetFlag(FLAGS_grpc_max_concurrent_streams)),
+      .memory_bytes =
+          static_cast<size_t>(AtLeast<int64_t>(16 << 20, absl::GetFlag(FLAGS_grpc_max_memory)))};
   absl::StatusOr<std::optional<TlsFiles>> tls = TlsFromFlags();
   if (!tls.ok()) return tls.status();
   config.tls = *std::move(tls);
@@ -378,7 +407,9 @@ absl::StatusOr<Config> FromFlags() {
       .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
       .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
   config.http_call_timeout = absl::GetFlag(FLAGS_http_call_timeout);
-  config.sse_heartbeat = absl::GetFlag(FLAGS_sse_heartbeat);
+  config.stream_heartbeat = absl::GetFlag(FLAGS_sse_heartbeat) > absl::ZeroDuration()
+                                ? absl::GetFlag(FLAGS_sse_heartbeat)
+                                : absl::GetFlag(FLAGS_stream_heartbeat);
 
   // Authentication.
   config.auth_tokens_file = absl::GetFlag(FLAGS_auth_tokens_file);

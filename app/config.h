@@ -44,17 +44,31 @@ struct TlsFiles {
   std::string client_ca;  // empty: clients present no certificate
 };
 
+// How the gRPC port treats its connections: a peer that stops answering pings is dropped after
+// keepalive_time + keepalive_timeout, an idle connection after max_connection_idle, and every
+// connection after max_connection_age (zero: never) plus max_connection_age_grace for its calls.
+struct GrpcLimits {
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
+  absl::Duration max_connection_idle = absl::Minutes(10);
+  absl::Duration max_connection_age = absl::ZeroDuration();
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
+  int max_concurrent_streams = 1000;  // per connection
+  size_t memory_bytes = 0;            // all connections' buffers together (gRPC's resource quota)
+};
+
 // Everything the process is told by its flags, checked and in the types the modules take. The
 // pointers in the option structs (metrics, callbacks, auth) are left for the application to set.
 struct Config {
   // The gRPC port.
   std::string grpc_addr;
   int max_message_bytes = 0;
+  GrpcLimits grpc;
   std::optional<TlsFiles> tls;  // both ports serve TLS only when set
   // The REST port; http.address empty: none.
   server::HttpServerOptions http;
   absl::Duration http_call_timeout;
-  absl::Duration sse_heartbeat;
+  absl::Duration stream_heartbeat;
 
   // Bearer tokens; empty: no authentication.
   std::string auth_tokens_file;

@@ -84,6 +84,7 @@ class Body final : public BodyStream {
   explicit Body(std::shared_ptr<Call> call) : call_(std::move(call)) {}
   ~Body() override { call_->Cancel(); }
   void Next(Deliver deliver) override { call_->Next(std::move(deliver)); }
+  void Abandon() override { call_->Cancel(); }  // OnDone then answers a waiting Next
 
  private:
   const std::shared_ptr<Call> call_;
@@ -132,14 +133,18 @@ void Call::Tick(absl::Time now) {
   {
     MutexLock lock(mu_);
     open = answer_ && now >= open_due_;
-    if (options_.format == GatewayStream::Format::kSse && waiting_ &&
-        now - waiting_since_ >= options_.heartbeat) {
+    if (waiting_ && now - waiting_since_ >= options_.heartbeat) {
       heartbeat = std::move(waiting_);
       waiting_ = nullptr;
     }
   }
   if (open) AnswerOpen();
-  if (heartbeat) std::move(heartbeat)(std::string(": heartbeat\n\n"));
+  // SSE has comments for this; NDJSON readers skip an empty line. Either way a write, which is
+  // what finds a peer that vanished without a word.
+  if (heartbeat) {
+    std::move(heartbeat)(
+        std::string(options_.format == GatewayStream::Format::kSse ? ": heartbeat\n\n" : "\n"));
+  }
 }
 
 void Call::AnswerOpen() {

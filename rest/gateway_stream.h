@@ -21,16 +21,16 @@ class Descriptor;
 namespace booking::server {
 
 // A server-streaming RPC answered over HTTP, as grpc-gateway does: newline-delimited JSON
-// (`{"result": <message>}` per message, `{"error": {...}}` if the stream fails), or, when the
-// client accepts `text/event-stream`, Server-Sent Events (`id:` the message's `resume_token`
-// when it has one, `data:` the message, a `: heartbeat` comment after `heartbeat` of silence,
-// `event: error` if the stream fails). Pulls one message at a time, only when the HTTP side has
-// written the previous one, so a slow client holds the gRPC stream back (and its server side
-// ends it) instead of filling memory here.
+// (`{"result": <message>}` per message, `{"error": {...}}` if the stream fails, an empty line
+// after `heartbeat` of silence), or, when the client accepts `text/event-stream`, Server-Sent
+// Events (`id:` the message's `resume_token` when it has one, `data:` the message, a
+// `: heartbeat` comment after `heartbeat` of silence, `event: error` if the stream fails). Pulls
+// one message at a time, only when the HTTP side has written the previous one, so a slow client
+// holds the gRPC stream back (and its server side ends it) instead of filling memory here.
 class GatewayStream {
  public:
   // Keeps time for every open stream from one thread (no timer per stream): a stream's 200 once
-  // the moment a refusal would take has passed, and the SSE heartbeats.
+  // the moment a refusal would take has passed, and the heartbeats.
   class Clock {
    public:
     class Timed {

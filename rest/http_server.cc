@@ -1,5 +1,7 @@
 #include "rest/http_server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -195,6 +197,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   // The header, then each piece of the body as a chunk when the previous one is written.
   void WriteStreamed(GatewayResponse response) {
+    streaming_ = true;
     auto header = std::make_shared<http::response<http::empty_body>>(
         static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
     header->set(http::field::server, "booking-server");
@@ -209,7 +212,31 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         [self = this->shared_from_this(), header, serializer, body = std::move(response.stream)](
             beast::error_code ec, std::size_t) {
           if (ec) return self->EndStream(false);
+          self->WatchPeer(body);
           self->NextChunk(body);
+        });
+  }
+
+  // While a body streams nothing is read, so a client that went away would go unnoticed for as
+  // long as the stream has nothing to say (a quiet watch: for ever). Waits for the socket to
+  // become readable: with nothing to read, that is the peer's end (or an error), and the body
+  // is abandoned at once. Bytes to read are a pipelined request: left for after the stream, and
+  // the heartbeats' writes then find a dead peer instead.
+  void WatchPeer(const std::shared_ptr<BodyStream>& body) {
+    const int stream = ++stream_number_;
+    std::weak_ptr<BodyStream> watched = body;
+    beast::get_lowest_layer(stream_).socket().async_wait(
+        tcp::socket::wait_read,
+        [self = this->shared_from_this(), stream, watched](beast::error_code ec) {
+          if (ec == asio::error::operation_aborted || stream != self->stream_number_ ||
+              !self->streaming_) {
+            return;  // the stream ended first
+          }
+          beast::error_code ignored;
+          if (!ec && beast::get_lowest_layer(self->stream_).socket().available(ignored) > 0) {
+            return;
+          }
+          if (std::shared_ptr<BodyStream> body = watched.lock()) body->Abandon();
         });
   }
 
@@ -235,6 +262,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void EndStream(bool complete) {
+    streaming_ = false;  // a peer watch still waiting ignores what it sees
     --in_flight_;
     if (!complete || !keep_alive_) return Close();
     Read();
@@ -267,6 +295,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::atomic<int>& in_flight_;
   Reservation connection_;   // one of max_connections, for the session's life
   Reservation body_memory_;  // the request body's share, from its header to the answer
+  int stream_number_ = 0;    // streamed responses so far: tells a peer watch which is its own
+  bool streaming_ = false;   // a streamed body is being written
   bool first_request_ = true;
   bool waiting_idle_ = false;
   bool keep_alive_ = true;
@@ -298,6 +328,12 @@ struct HttpServer::Impl {
         return;
       }
       accept_backoff = absl::ZeroDuration();
+      // Data unacknowledged for read_timeout ends the connection: a peer that vanished without
+      // a word (no FIN, no RST) is found by the next write, a stream's heartbeat at the latest.
+      const unsigned int user_timeout_ms =
+          static_cast<unsigned int>(absl::ToInt64Milliseconds(options.read_timeout));
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+                   sizeof user_timeout_ms);
       std::optional<Reservation> slot = Reservation::TryTake(
           shared.connections, 1, static_cast<size_t>(std::max(1, options.max_connections)));
       if (!slot.has_value()) {

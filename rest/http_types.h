@@ -30,6 +30,9 @@ class BodyStream {
   // Calls `deliver` once, from any thread: the next piece; an empty piece at the end; or an error
   // (the connection is then closed without the last chunk, so the client sees a cut body).
   virtual void Next(Deliver deliver) = 0;
+  // The client went away while a Next may be waiting: end soon (that Next then gets the end or
+  // an error) and let go of what the stream holds. From any thread, maybe more than once.
+  virtual void Abandon() {}
 };
 
 struct GatewayResponse {

@@ -29,6 +29,9 @@ ABSL_DECLARE_FLAG(int, api_concurrency);
 ABSL_DECLARE_FLAG(std::string, role);
 ABSL_DECLARE_FLAG(std::string, new_handler_start);
 ABSL_DECLARE_FLAG(std::string, handler_start);
+ABSL_DECLARE_FLAG(absl::Duration, stream_heartbeat);
+ABSL_DECLARE_FLAG(absl::Duration, sse_heartbeat);
+ABSL_DECLARE_FLAG(absl::Duration, grpc_keepalive_time);
 
 namespace booking::app {
 namespace {
@@ -192,6 +195,27 @@ TEST_F(ConfigTest, DerivedSettingsFollowTheirFlags) {
   EXPECT_EQ(config->workers.batch_size, 64u);
   EXPECT_EQ(config->api_concurrency, 1);
   EXPECT_EQ(config->lanes.call_chunk, 1);
+}
+
+// --sse_heartbeat was the flag's name before NDJSON streams got heartbeats too: still obeyed.
+TEST_F(ConfigTest, StreamHeartbeatKeepsItsFormerName) {
+  EXPECT_EQ(FromFlags()->stream_heartbeat, absl::Seconds(15));
+  absl::SetFlag(&FLAGS_stream_heartbeat, absl::Seconds(5));
+  EXPECT_EQ(FromFlags()->stream_heartbeat, absl::Seconds(5));
+  absl::SetFlag(&FLAGS_sse_heartbeat, absl::Seconds(2));
+  EXPECT_EQ(FromFlags()->stream_heartbeat, absl::Seconds(2));
+}
+
+TEST_F(ConfigTest, GrpcConnectionsHaveAKeepalivePolicyByDefault) {
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc.keepalive_time, absl::Seconds(30));
+  EXPECT_EQ(config->grpc.keepalive_timeout, absl::Seconds(10));
+  EXPECT_EQ(config->grpc.max_connection_idle, absl::Minutes(10));
+  EXPECT_EQ(config->grpc.max_connection_age, absl::ZeroDuration());
+  EXPECT_GT(config->grpc.memory_bytes, 0u);
+  absl::SetFlag(&FLAGS_grpc_keepalive_time, absl::Seconds(1));
+  EXPECT_EQ(FromFlags()->grpc.keepalive_time, absl::Seconds(1));
 }
 
 TEST_F(ConfigTest, DefaultInstanceIdsDifferBetweenProcesses) {

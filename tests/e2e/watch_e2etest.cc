@@ -326,7 +326,7 @@ std::string Curl(const std::string& args, int seconds) {
 // after one, heartbeats while quiet), newline-delimited JSON otherwise, HTTP errors for refusals.
 TEST(WatchE2eTest, RestStreamsAsSseAndNdjsonReadWithCurl) {
   testing::TestDatabase db;
-  Server server(db.url(), {"--sse_heartbeat=500ms"});
+  Server server(db.url(), {"--stream_heartbeat=500ms"});
   ASSERT_TRUE(server.Start().ok());
   ASSERT_TRUE(server.Update(ChangeOf("confirmed"), Request::COMPLETED, "rest-1").ok());
   const std::string url = absl::StrCat(server.http(), "/v1/tickets:watch?ticket_ids=", kTicket);
@@ -450,7 +450,7 @@ TEST(WatchE2eTest, AckToStoredOnAWatchStreamUnderLoad) {
 // ended with UNAVAILABLE at once, so they resume elsewhere, and the stop does not wait for them.
 TEST(WatchE2eTest, ShutdownEndsOpenStreamsAtOnce) {
   testing::TestDatabase db;
-  Server server(db.url(), {"--sse_heartbeat=300ms", "--shutdown_timeout=20s"});
+  Server server(db.url(), {"--stream_heartbeat=300ms", "--shutdown_timeout=20s"});
   ASSERT_TRUE(server.Start().ok());
   auto watch = std::make_unique<Watch>(server.stub(), std::vector<std::string>{});
   grpc::Status ended;

@@ -1,0 +1,170 @@
+// Clients that vanish mid-stream, against the real binary: their connection and watch slots
+// must come back within seconds, whatever the stream's format and however quiet its ticket.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/http_call.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/booking.grpc.pb.h"
+
+extern char** environ;
+
+namespace booking {
+namespace {
+
+constexpr char kQuietTicket[] = "7d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f";
+
+class VanishedClientsE2eTest : public ::testing::Test {
+ protected:
+  void StartServer(std::vector<std::string> extra) {
+    grpc_port_ = testing::PickFreePort();
+    http_port_ = testing::PickFreePort();
+    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
+                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
+                                     absl::StrCat("--database_url=", db_.url())};
+    args.insert(args.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
+    ASSERT_TRUE(server_->Start().ok());
+    absl::Status serving =
+        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
+    ASSERT_TRUE(serving.ok()) << serving;
+  }
+
+  void TearDown() override {
+    for (pid_t pid : clients_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    if (server_ != nullptr && server_->running()) {
+      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
+      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
+    }
+  }
+
+  std::string Url(const std::string& path) const {
+    return absl::StrCat("http://127.0.0.1:", http_port_, path);
+  }
+
+  // curl reading `url` as a user would (no Accept header: NDJSON), its output thrown away.
+  pid_t SpawnCurl(const std::string& url) {
+    std::vector<std::string> args = {"curl", "-sN", "-o", "/dev/null", url};
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    EXPECT_EQ(posix_spawnp(&pid, "curl", nullptr, nullptr, argv.data(), environ), 0);
+    clients_.push_back(pid);
+    return pid;
+  }
+
+  void KillClients() {
+    for (pid_t pid : clients_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    clients_.clear();
+  }
+
+  // A gauge's value from GET /metrics (-1 if the scrape fails or it is absent).
+  double Gauge(const std::string& name) {
+    testing::HttpCaller http;
+    testing::HttpResult metrics = http.Call("GET", Url("/metrics"));
+    if (metrics.status != 200) return -1;
+    for (absl::string_view line : absl::StrSplit(metrics.body, '\n')) {
+      if (absl::StartsWith(line, absl::StrCat(name, " "))) {
+        double value = -1;
+        if (absl::SimpleAtod(line.substr(name.size() + 1), &value)) return value;
+      }
+    }
+    return -1;
+  }
+
+  testing::TestDatabase db_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  int grpc_port_ = 0;
+  int http_port_ = 0;
+  std::vector<pid_t> clients_;
+};
+
+// The scenario: as many NDJSON watchers of a ticket that never changes as there are
+// connection slots, then they all vanish. Their slots must come back: /health answers again
+// within 10 s and no connection stays open.
+TEST_F(VanishedClientsE2eTest, VanishedNdjsonWatchersGiveTheirSlotsBack) {
+  StartServer({"--max_http_connections=20"});
+  const std::string watch = Url(absl::StrCat("/v1/tickets:watch?ticket_ids=", kQuietTicket));
+  for (int i = 0; i < 20; ++i) SpawnCurl(watch);
+  // Each probe on a new connection (a kept-alive one would hold a slot of its own).
+  auto health = [this] { return testing::HttpCaller().Call("GET", Url("/health")).status; };
+  const absl::Time full_by = absl::Now() + absl::Seconds(20);
+  while (health() == 200 && absl::Now() < full_by) absl::SleepFor(absl::Milliseconds(100));
+  ASSERT_EQ(health(), 503) << "all 20 slots are held";
+
+  KillClients();
+  const absl::Time killed = absl::Now();
+  long status = 0;
+  while ((status = health()) != 200 && absl::Now() - killed < absl::Seconds(10)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const absl::Duration back_after = absl::Now() - killed;
+  EXPECT_EQ(status, 200) << "within 10 s of the clients vanishing\n" << server_->ReadLog();
+  std::printf("health answered again %s after the NDJSON watchers vanished\n",
+              absl::FormatDuration(back_after).c_str());
+  // Only the scrape's own connection stays open.
+  EXPECT_EQ(Gauge("booking_http_open_connections"), 1);
+  EXPECT_EQ(Gauge("booking_watch_streams"), 0);
+}
+
+// A gRPC watcher whose network goes silent (a proxy frozen with SIGSTOP: its kernel still
+// acknowledges, nothing answers) loses its stream, and the instance its watch slot, within
+// the keepalive bound: --grpc_keepalive_time + --grpc_keepalive_timeout.
+TEST_F(VanishedClientsE2eTest, SilentGrpcWatcherIsDroppedWithinTheKeepaliveBound) {
+  StartServer({"--grpc_keepalive_time=1s", "--grpc_keepalive_timeout=1s"});
+  const int proxy_port = testing::PickFreePort();
+  testing::ServerProcess proxy(TCP_PROXY_PATH,
+                               {std::to_string(proxy_port), std::to_string(grpc_port_)});
+  ASSERT_TRUE(proxy.Start().ok());
+  auto stub = tickets::v1::BookingService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", proxy_port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_wait_for_ready(true);  // the proxy may not listen yet
+  tickets::v1::WatchTicketsRequest request;
+  request.add_ticket_ids(kQuietTicket);
+  std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> reader =
+      stub->WatchTickets(&context, request);
+  const absl::Time open_by = absl::Now() + absl::Seconds(20);
+  while (Gauge("booking_watch_streams") != 1 && absl::Now() < open_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(Gauge("booking_watch_streams"), 1) << server_->ReadLog();
+
+  ASSERT_EQ(::kill(proxy.pid(), SIGSTOP), 0);
+  const absl::Time frozen = absl::Now();
+  while (Gauge("booking_watch_streams") != 0 && absl::Now() - frozen < absl::Seconds(20)) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const absl::Duration released_after = absl::Now() - frozen;
+  EXPECT_EQ(Gauge("booking_watch_streams"), 0);
+  EXPECT_LT(released_after, absl::Seconds(6)) << "keepalive 1 s + timeout 1 s";
+  std::printf("a silent gRPC watcher's slot came back %s after its network froze\n",
+              absl::FormatDuration(released_after).c_str());
+  ::kill(proxy.pid(), SIGCONT);
+  context.TryCancel();
+  reader->Finish();
+}
+
+}  // namespace
+}  // namespace booking
