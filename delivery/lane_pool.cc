@@ -13,6 +13,9 @@ namespace {
 // How old a lag count may be when asked for: a count per checkpoint, cheap when caught up, but
 // it grows with the backlog, so not on every scrape.
 constexpr absl::Duration kLagMaxAge = absl::Seconds(5);
+// The background count stops when nobody has asked for this long (Prometheus scrapes every 15
+// to 60 s).
+constexpr absl::Duration kLagInterest = absl::Minutes(2);
 
 }  // namespace
 
@@ -35,12 +38,19 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
     auto per_handler = [this](auto field) {
       return [this, field] {
         std::vector<std::pair<std::string, double>> values;
-        for (const HandlerStatus& status : Status()) {
+        for (const HandlerStatus& status : CachedStatus()) {
           values.emplace_back(status.handler, static_cast<double>(field(status)));
         }
         return values;
       };
     };
+    metrics->AddGauge("booking_handler_lag_age_seconds",
+                      "How old the lag and parked figures are (counted in the background at most "
+                      "every 5 s while they are scraped; -1: not counted yet).",
+                      [this] {
+                        const absl::Duration age = lag_age();
+                        return age == absl::InfiniteDuration() ? -1.0 : absl::ToDoubleSeconds(age);
+                      });
     metrics->AddHandlerGauge("booking_handler_lag_events",
                              "Events a handler has not finished yet (all instances).",
                              per_handler([](const HandlerStatus& s) { return s.lag; }));
@@ -67,9 +77,14 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
         "A handler's circuit breaker: 0 closed, 1 open, 2 half-open.",
         per_handler([](const HandlerStatus& s) { return static_cast<int>(s.breaker); }));
   }
+  counter_ = std::make_unique<PeriodicTask>("lag-counter", kLagMaxAge, [this] { CountIfWanted(); });
+  counter_->Start();
 }
 
-LanePool::~LanePool() { Stop(absl::ZeroDuration()); }
+LanePool::~LanePool() {
+  Stop(absl::ZeroDuration());
+  if (counter_ != nullptr) counter_->Stop();
+}
 
 absl::Status LanePool::Start(
     storage::StartFrom start,
@@ -132,21 +147,48 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
 }
 
 absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
-  MutexLock lock(lag_mu_);
-  const absl::Time now = absl::Now();
-  if (now - lag_counted_at_ >= kLagMaxAge) {
-    // On failure the last figures stay (the database is away), and the next ask tries again.
-    absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
-    absl::StatusOr<std::vector<storage::ParkedSummary>> parked = log_.Parked();
-    if (backlog.ok() && parked.ok()) {
-      lag_.clear();
-      for (const auto& [handler, count] : *backlog) lag_[handler] = count;
-      parked_.clear();
-      for (const storage::ParkedSummary& summary : *parked) parked_[summary.handler] = summary;
-      lag_counted_at_ = now;
-    }
+  {
+    MutexLock lock(lag_mu_);
+    lag_asked_at_ = absl::Now();
   }
+  MutexLock counting(count_mu_);  // a count in progress is shared
+  bool due = false;
+  {
+    MutexLock lock(lag_mu_);
+    due = absl::Now() - lag_counted_at_ >= kLagMaxAge;
+  }
+  if (due) CountLagNow();
+  MutexLock lock(lag_mu_);
   return lag_;
+}
+
+void LanePool::CountLagNow() const {
+  // On failure the last figures stay (the database is away), and the next ask tries again.
+  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+  absl::StatusOr<std::vector<storage::ParkedSummary>> parked = log_.Parked();
+  if (!backlog.ok() || !parked.ok()) return;
+  MutexLock lock(lag_mu_);
+  lag_.clear();
+  for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+  parked_.clear();
+  for (const storage::ParkedSummary& summary : *parked) parked_[summary.handler] = summary;
+  lag_counted_at_ = absl::Now();
+}
+
+void LanePool::CountIfWanted() const {
+  {
+    MutexLock lock(lag_mu_);
+    const absl::Time now = absl::Now();
+    if (now - lag_asked_at_ > kLagInterest || now - lag_counted_at_ < kLagMaxAge) return;
+  }
+  MutexLock counting(count_mu_);
+  CountLagNow();
+}
+
+absl::Duration LanePool::lag_age() const {
+  MutexLock lock(lag_mu_);
+  return lag_counted_at_ == absl::InfinitePast() ? absl::InfiniteDuration()
+                                                 : absl::Now() - lag_counted_at_;
 }
 
 absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() const {
@@ -157,7 +199,28 @@ absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() c
 
 std::vector<HandlerStatus> LanePool::Status() const {
   const absl::flat_hash_map<std::string, int64_t> lag = Lag();
-  const absl::flat_hash_map<std::string, storage::ParkedSummary> parked = ParkedNow();
+  MutexLock lock(lag_mu_);
+  return WithLag(lag, parked_);
+}
+
+std::vector<HandlerStatus> LanePool::CachedStatus() const {
+  bool stale = false;
+  absl::flat_hash_map<std::string, int64_t> lag;
+  absl::flat_hash_map<std::string, storage::ParkedSummary> parked;
+  {
+    MutexLock lock(lag_mu_);
+    lag_asked_at_ = absl::Now();
+    stale = lag_asked_at_ - lag_counted_at_ >= kLagMaxAge;
+    lag = lag_;
+    parked = parked_;
+  }
+  if (stale && counter_ != nullptr) counter_->Wake();
+  return WithLag(lag, parked);
+}
+
+std::vector<HandlerStatus> LanePool::WithLag(
+    const absl::flat_hash_map<std::string, int64_t>& lag,
+    const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const {
   std::vector<HandlerStatus> out;
   for (const auto& lane : lanes_) {
     HandlerStatus status = lane->status();

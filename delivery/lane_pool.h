@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "common/mutex.h"
+#include "common/periodic_task.h"
 #include "delivery/handler_lane.h"
 #include "delivery/lease_keeper.h"
 #include "metrics/metrics.h"
@@ -19,8 +20,10 @@ namespace booking::workers {
 
 // The worker pool of the durable log: one HandlerLane per handler registered in the router (for
 // one event type each), each consuming the log on its own. Also reports each handler's lag for
-// the status and the metrics: counted in the database when asked, at most every 5 seconds (a
-// count walks the backlog, so nobody pays for it unless somebody looks).
+// the status and the metrics, counted in the database at most every 5 seconds and only while
+// somebody looks (a count walks the backlog). The status counts when its figures are older
+// (callers run it off the I/O threads); the metrics never wait: they show the last count, with
+// its age, and a count older than 5 s is redone in the background.
 class LanePool {
  public:
   LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
@@ -48,21 +51,36 @@ class LanePool {
   // are still busy after `grace` (e.g. to abort external calls).
   void Stop(absl::Duration grace, const std::function<void()>& when_late = nullptr);
 
+  // Counts the lag first if the last count is older than 5 s: may wait for the database.
   std::vector<HandlerStatus> Status() const;
+  // The last count's figures at once; wakes the background count when they are old.
+  std::vector<HandlerStatus> CachedStatus() const;
+  // How old the figures are (InfiniteDuration: never counted).
+  absl::Duration lag_age() const;
 
   // The lag per registered handler (retired ones excluded), whether configured here or not,
   // counted again if the last count is older than kLagMaxAge.
   absl::flat_hash_map<std::string, int64_t> Lag() const;
   absl::flat_hash_map<std::string, storage::ParkedSummary> ParkedNow() const;
+  void CountLagNow() const;  // the background count, at once (for tests)
 
  private:
   storage::HandlerLog& log_;
   std::vector<std::unique_ptr<HandlerLane>> lanes_;
-  mutable Mutex lag_mu_;  // held while counting: concurrent askers share one count
+  std::vector<HandlerStatus> WithLag(
+      const absl::flat_hash_map<std::string, int64_t>& lag,
+      const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const;
+  void CountIfWanted() const;  // the background task: counts when asked lately and due
+
+  mutable Mutex count_mu_;  // held while counting: concurrent askers share one count
+  mutable Mutex lag_mu_;    // the figures; never held across a query
   mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
   mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
+  mutable absl::Time lag_asked_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   // Parked events per handler, counted with the lag.
   mutable absl::flat_hash_map<std::string, storage::ParkedSummary> parked_ ABSL_GUARDED_BY(lag_mu_);
+  // Declared last: stopped (joined) first, before the figures it writes go.
+  mutable std::unique_ptr<PeriodicTask> counter_;
   absl::Status config_error_;  // a handler the log cannot run, reported by Start
   bool started_ = false;
 };

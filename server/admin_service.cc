@@ -112,9 +112,12 @@ grpc::ServerUnaryReactor* AdminService::GetHandlerStatus(
   if (!handler_status_) {
     return Finish(reactor, absl::FailedPreconditionError("this instance runs no handlers"));
   }
-  *response = handler_status_();  // in memory: no need for the executor
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  // The lag may have to be counted in the database first: not on this callback's thread.
+  const bool submitted = executor_.TrySubmit([this, reactor, response] {
+    *response = handler_status_();
+    reactor->Finish(grpc::Status::OK);
+  });
+  return submitted ? reactor : Busy(reactor);
 }
 
 grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(

@@ -13,7 +13,7 @@
 namespace booking::server {
 
 // tickets.v1.AdminService: dead letters read and sent back, handlers replayed and retired, on
-// the query executor; handler status from memory.
+// the query executor; handler status there too (its lag may need a count in the database).
 class AdminService final : public tickets::v1::AdminService::CallbackService {
  public:
   // With `auth`, every admin call needs an accepted bearer token.

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <regex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -13,9 +14,11 @@
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/eventually.h"
+#include "tests/support/http_call.h"
 #include "tests/support/load.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
 
 namespace booking {
 namespace {
@@ -136,6 +139,66 @@ TEST(DeadNetworkE2eTest, FrozenDatabaseNetworkIsNoticedRefusedAndSurvived) {
   std::printf("SIGTERM with the network frozen: exited in %.1f s\n",
               absl::ToDoubleSeconds(absl::Now() - stop_start));
   kill(proxy.pid(), SIGCONT);
+}
+
+// Scrapes and the handler status with the database frozen: nothing on an I/O thread or a gRPC
+// callback waits for PostgreSQL, so two /metrics scrapes answer at once (the lag as last
+// counted, with its age) and /health is answered right after them.
+TEST(DeadNetworkE2eTest, ScrapesWithTheDatabaseFrozenBlockNothing) {
+  testing::TestDatabase db;
+  const int proxy_port = testing::PickFreePort();
+  testing::ServerProcess proxy(TCP_PROXY_PATH,
+                               {std::to_string(proxy_port), std::to_string(PortOf(db.url()))});
+  ASSERT_TRUE(proxy.Start().ok());
+  const std::string url = ThroughProxy(db.url(), proxy_port);
+  ASSERT_TRUE(
+      Eventually([&] { return testing::CountRows(url, "pg_class") > 0; }, absl::Seconds(10)));
+  const int port = testing::PickFreePort();
+  const int http_port = testing::PickFreePort();
+  testing::ServerProcess server(
+      BOOKING_SERVER_PATH,
+      {absl::StrCat("--grpc_addr=", Target(port)), absl::StrCat("--http_addr=", Target(http_port)),
+       absl::StrCat("--database_url=", url)});
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_TRUE(server.WaitUntilServing(Target(port), absl::Seconds(30)).ok()) << server.ReadLog();
+  const std::string base = absl::StrCat("http://", Target(http_port));
+  testing::HttpCaller http;
+  ASSERT_EQ(http.Call("GET", base + "/metrics").status, 200);  // the lag counted once
+
+  ASSERT_EQ(kill(proxy.pid(), SIGSTOP), 0);
+  absl::SleepFor(absl::Seconds(6));  // the last count is now old: a scrape would count again
+  // Two scrapes at once (the server has two HTTP threads), then the health check.
+  const absl::Time start = absl::Now();
+  testing::HttpResult scrapes[2];
+  std::thread other([&] { scrapes[1] = testing::HttpCaller().Call("GET", base + "/metrics"); });
+  scrapes[0] = testing::HttpCaller().Call("GET", base + "/metrics");
+  other.join();
+  const testing::HttpResult health = testing::HttpCaller().Call("GET", base + "/health");
+  const absl::Duration took = absl::Now() - start;
+  for (const testing::HttpResult& scrape : scrapes) {
+    EXPECT_EQ(scrape.status, 200) << scrape.error;
+    EXPECT_THAT(scrape.body, ::testing::HasSubstr("booking_handler_lag_age_seconds "));
+  }
+  EXPECT_NE(health.status, 0) << health.error;  // answered (503 once the database is missed)
+  EXPECT_LT(took, absl::Seconds(2)) << "two scrapes and /health with the database frozen";
+  std::printf("two /metrics scrapes and /health with the database frozen: %s\n",
+              absl::FormatDuration(took).c_str());
+
+  // The handler status waits on the query executor, not on a gRPC thread: health still answers.
+  auto admin = tickets::v1::AdminService::NewStub(
+      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  tickets::v1::GetHandlerStatusResponse status;
+  grpc::Status status_call;
+  std::thread asking([&] { status_call = admin->GetHandlerStatus(&context, {}, &status); });
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time asked = absl::Now();
+  EXPECT_NE(Health(Target(port)), grpc::health::v1::HealthCheckResponse::UNKNOWN);
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(2));
+  kill(proxy.pid(), SIGCONT);
+  asking.join();
+  EXPECT_TRUE(status_call.ok()) << status_call.error_message();
 }
 
 }  // namespace
