@@ -222,7 +222,7 @@ absl::Status Application::StartHttp() {
   gateway_ = std::make_unique<server::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
       server::BuildOpenApiJson(services, "Booking service", "v1"), &metrics_,
-      config_.auth_metrics ? auth_.get() : nullptr);
+      config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
   http_ = std::make_unique<server::HttpServer>(
       config_.http, [this](server::GatewayRequest request,
                            absl::AnyInvocable<void(server::GatewayResponse)> done) {

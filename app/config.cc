@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -29,6 +30,13 @@ ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
           "Longest a keep-alive HTTP connection may wait for its next request.");
 ABSL_FLAG(int, max_http_body_bytes, 1 << 20, "Largest HTTP request body accepted (413 beyond).");
+ABSL_FLAG(std::vector<std::string>, http_allowed_hosts, {},
+          "Host names the REST port answers to besides IP literals, localhost names and this "
+          "machine's name (comma-separated; * for any). A name not listed is refused with 403: "
+          "it could be a DNS rebinding attack from a web page.");
+ABSL_FLAG(std::vector<std::string>, http_allowed_origins, {},
+          "Origins (scheme://host[:port], comma-separated; * for any) whose web pages may send "
+          "state-changing REST requests besides the server's own pages (the console).");
 ABSL_FLAG(absl::Duration, http_call_timeout, absl::Seconds(30),
           "Deadline of the gRPC call behind one HTTP request.");
 ABSL_FLAG(std::string, database_url, "",
@@ -407,6 +415,15 @@ absl::StatusOr<Config> FromFlags() {
       .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
       .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
   config.http_call_timeout = absl::GetFlag(FLAGS_http_call_timeout);
+  config.browser = {.allowed_hosts = absl::GetFlag(FLAGS_http_allowed_hosts),
+                    .allowed_origins = absl::GetFlag(FLAGS_http_allowed_origins)};
+  for (const std::string& origin : config.browser.allowed_origins) {
+    if (origin != "*" && !absl::StartsWith(origin, "http://") &&
+        !absl::StartsWith(origin, "https://")) {
+      return absl::InvalidArgumentError(absl::StrCat("http_allowed_origins: \"", origin,
+                                                     "\" is not an origin (scheme://host[:port])"));
+    }
+  }
   config.stream_heartbeat = absl::GetFlag(FLAGS_sse_heartbeat) > absl::ZeroDuration()
                                 ? absl::GetFlag(FLAGS_sse_heartbeat)
                                 : absl::GetFlag(FLAGS_stream_heartbeat);

@@ -12,6 +12,7 @@
 #include "delivery/event_pruner.h"
 #include "delivery/handler_lane.h"
 #include "pipeline/worker_pool.h"
+#include "rest/browser_guard.h"
 #include "rest/http_server.h"
 #include "server/booking_service.h"
 #include "server/watch_hub.h"
@@ -68,6 +69,7 @@ struct Config {
   // The REST port; http.address empty: none.
   server::HttpServerOptions http;
   absl::Duration http_call_timeout;
+  server::BrowserGuardOptions browser;  // Host and Origin checks of the REST port
   absl::Duration stream_heartbeat;
 
   // Bearer tokens; empty: no authentication.

@@ -21,13 +21,15 @@ constexpr int kTicketListPageSize = 1000;
 
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
                          std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
-                         metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth)
+                         metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth,
+                         BrowserGuardOptions browser)
     : health_(grpc::health::v1::Health::NewStub(channel)),
       tickets_(tickets::v1::BookingService::NewStub(channel)),
       transcoder_(std::move(transcoder)),
       openapi_json_(std::move(openapi_json)),
       metrics_(metrics),
-      metrics_auth_(metrics_auth) {}
+      metrics_auth_(metrics_auth),
+      browser_(browser) {}
 
 void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   if (!spdlog::should_log(spdlog::level::info)) {
@@ -59,6 +61,14 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
 
 void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   const std::string path = request.target.substr(0, request.target.find('?'));
+  const bool health = request.method == "GET" && (path == "/health" || path == "/healthz");
+  if (absl::Status browser = browser_.Check(request); !browser.ok() && !health) {
+    GatewayResponse response;
+    response.status = 403;
+    response.body = ErrorJson(7, std::string(browser.message()));
+    done(std::move(response));
+    return;
+  }
   if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
     GatewayResponse response;
     if (metrics_auth_ != nullptr) {
@@ -80,7 +90,7 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
     done(std::move(response));
     return;
   }
-  if (request.method == "GET" && (path == "/health" || path == "/healthz")) {
+  if (health) {
     Health(std::move(done));
     return;
   }

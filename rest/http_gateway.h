@@ -8,6 +8,7 @@
 #include "api/token_authenticator.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "metrics/metrics.h"
+#include "rest/browser_guard.h"
 #include "rest/http_types.h"
 #include "rest/json_transcoder.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -17,12 +18,13 @@ namespace booking::server {
 // What the HTTP port serves: `GET /health` and `/healthz` (the gRPC health service's answer),
 // `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, `GET
 // /tickets` (the original API's whole list, streamed: TicketListStream), and every annotated RPC
-// through the transcoder; anything else is a JSON 404. Writes one access log line per request.
+// through the transcoder; anything else is a JSON 404. Every request but the health checks first
+// passes the BrowserGuard (403 otherwise). Writes one access log line per request.
 class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
               std::string openapi_json, metrics::Metrics* metrics = nullptr,
-              const TokenAuthenticator* metrics_auth = nullptr);
+              const TokenAuthenticator* metrics_auth = nullptr, BrowserGuardOptions browser = {});
 
   void Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
 
@@ -36,6 +38,7 @@ class HttpGateway {
   const std::string openapi_json_;
   metrics::Metrics* const metrics_;
   const TokenAuthenticator* const metrics_auth_;  // null: /metrics is open
+  const BrowserGuard browser_;                    // Host and Origin, before any route
 };
 
 }  // namespace booking::server

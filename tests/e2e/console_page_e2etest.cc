@@ -2,13 +2,17 @@
 // loaded from other hosts; and headless Chromium, opening `/?send=confirmed`, sends a ticket
 // once the watch stream is live and shows it stored and receipted (the page holds its load event
 // until then, so --dump-dom and --screenshot see the finished flow).
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +21,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -26,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rest/console_page.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -176,6 +182,53 @@ std::vector<std::string> ExternalReferences(const std::string& html) {
   return found;
 }
 
+// A web site of another origin (another port of this host), as a hostile page would be: every
+// request it gets is answered with `html`.
+class OtherSite {
+ public:
+  explicit OtherSite(std::string html) : html_(std::move(html)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&address), size);
+    ::listen(fd_, 16);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &size);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~OtherSite() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void Serve() {
+    while (!stop_) {
+      pollfd ready{fd_, POLLIN, 0};
+      if (poll(&ready, 1, 100) <= 0) continue;
+      const int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) continue;
+      char request[8192];
+      (void)::recv(client, request, sizeof request, 0);  // one request; its content is moot
+      const std::string answer = absl::StrCat(
+          "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: ",
+          html_.size(), "\r\nConnection: close\r\n\r\n", html_);
+      (void)::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+      ::close(client);
+    }
+  }
+
+  const std::string html_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 class ConsolePageE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -212,17 +265,22 @@ class ConsolePageE2eTest : public ::testing::Test {
   // Headless Chromium on `url` with a fresh profile; `mode` is --dump-dom or --screenshot=...
   // `--timeout` makes it give up waiting for the page's load event (and capture it as it is)
   // before `bound`; past `bound` it is killed.
-  ChildRun RunChromium(const std::string& mode, const std::string& url, absl::Duration bound) {
+  ChildRun RunChromium(const std::string& mode, const std::string& url, absl::Duration bound,
+                       const std::vector<std::string>& extra = {}) {
     const std::string profile = (temp_dir_ / absl::StrCat("profile-", ++chromium_runs_)).string();
     const int64_t load_ms = std::max<int64_t>(absl::ToInt64Milliseconds(bound) - 5000, 1000);
-    return RunBounded({kChromium, "--headless",
-                       // The sandbox needs user namespaces, which containers (and root) lack;
-                       // the browser only opens this test's own page.
-                       "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                       "--no-default-browser-check", "--hide-scrollbars", "--window-size=1280,800",
-                       "--user-data-dir=" + profile,
-                       absl::StrCat("--timeout=", std::min<int64_t>(load_ms, 20000)), mode, url},
-                      bound, ChromiumLog());
+    std::vector<std::string> argv = {kChromium, "--headless",
+                                     // The sandbox needs user namespaces, which containers (and
+                                     // root) lack; the browser only opens this test's own pages.
+                                     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                                     "--no-first-run", "--no-default-browser-check",
+                                     "--hide-scrollbars", "--window-size=1280,800",
+                                     "--user-data-dir=" + profile,
+                                     absl::StrCat("--timeout=", std::min<int64_t>(load_ms, 20000))};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.push_back(mode);
+    argv.push_back(url);
+    return RunBounded(argv, bound, ChromiumLog());
   }
   std::string ChromiumLog() const { return (temp_dir_ / "chromium.log").string(); }
   std::string ChromiumLogTail() const {
@@ -292,6 +350,82 @@ TEST_F(ConsolePageE2eTest, BrowserSendsATicketAndSeesItStoredAndReceipted) {
       << ChromiumLogTail();
   EXPECT_GT(std::filesystem::file_size(png), 10u * 1024) << png;
   std::printf("console screenshot: %s\n", png.c_str());
+}
+
+// A page of another site, open in the operator's browser while tokens are off (the default),
+// tries what needs no CORS preflight: text/plain POSTs that write a ticket (the key in the
+// body), replay a handler and retry every dead letter. Each is refused with 403 and nothing
+// changes.
+TEST_F(ConsolePageE2eTest, PageOfAnotherOriginCannotWriteReplayOrRetry) {
+  ASSERT_EQ(access(kChromium, X_OK), 0) << kChromium << " is missing: run tools/bootstrap.sh";
+  const std::string target = absl::StrCat("http://127.0.0.1:", http_port_);
+  const std::string write =
+      R"({"idempotency_key":"evil-1","tickets":[{"ticket_id":"e0000000-0000-4000-8000-)"
+      R"(000000000001","status":"confirmed","customer_email":"x@evil.example",)"
+      R"("price":{"amount":"1","currency":"EUR"}}]})";
+  OtherSite site(absl::StrCat(R"(<!doctype html><title>elsewhere</title><pre id="out">sending</pre>
+<script>
+const target = ')",
+                              target, R"(';
+const posts = [['/v1/tickets-status', ')",
+                              write, R"('],
+               ['/tickets-status', ')",
+                              write, R"('],
+               ['/v1/admin/handlers/AppendToTracker:replay', '{"from_sequence":"1"}'],
+               ['/v1/admin/dead-letters:retry', '{"all":true}']];
+Promise.all(posts.map(([path, body]) =>
+    fetch(target + path, {method: 'POST', mode: 'no-cors',
+                          headers: {'Content-Type': 'text/plain'}, body})
+        .then(r => path + ' sent', e => path + ' ' + e)))
+  .then(lines => { document.getElementById('out').textContent = 'done ' + lines.join('; '); });
+</script>)"));
+  const std::string page = absl::StrCat("http://127.0.0.1:", site.port(), "/");
+  ChildRun run;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  do {
+    run = RunChromium("--dump-dom", page, absl::Seconds(20), {"--virtual-time-budget=5000"});
+  } while (!absl::StrContains(run.out, "done ") && absl::Now() < deadline);
+  ASSERT_THAT(run.out, HasSubstr("done ")) << run.out << "\n" << ChromiumLogTail();
+  EXPECT_THAT(run.out, HasSubstr("/v1/tickets-status sent")) << "the browser did send it";
+
+  const std::string log = server_->ReadLog();
+  for (const char* path :
+       {"/v1/tickets-status", "/tickets-status", "/v1/admin/handlers/AppendToTracker:replay",
+        "/v1/admin/dead-letters:retry"}) {
+    EXPECT_THAT(log, HasSubstr(absl::StrCat("method=POST path=", path, " status=403"))) << log;
+  }
+  EXPECT_EQ(testing::CountRows(db_.url(), "events"), 0) << "nothing was written";
+  EXPECT_EQ(testing::CountRows(db_.url(), "deliveries"), 0) << "nothing was replayed";
+}
+
+// DNS rebinding: a page served under the attacker's name, which then resolves to this host,
+// reads the service as its own origin. Chromium told that the name is 127.0.0.1 opens
+// /tickets under it: refused, and no customer's e-mail address is shown. Under this host's own
+// address the same list is there.
+TEST_F(ConsolePageE2eTest, RebindingHostCannotReadTickets) {
+  ASSERT_EQ(access(kChromium, X_OK), 0) << kChromium << " is missing: run tools/bootstrap.sh";
+  testing::HttpCaller http;
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"e1000000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"ann@example.com","price":{"amount":"5","currency":"EUR"}}]})";
+  ASSERT_EQ(http.Call("POST", Url("/tickets-status"), body,
+                      {"Content-Type: application/json", "Idempotency-Key: rebind-1"})
+                .status,
+            200);
+  const absl::Time stored_by = absl::Now() + absl::Seconds(20);
+  while (!absl::StrContains(http.Call("GET", Url("/tickets")).body, "ann@example.com") &&
+         absl::Now() < stored_by) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_THAT(http.Call("GET", Url("/tickets")).body, HasSubstr("ann@example.com"));
+
+  const ChildRun rebound =
+      RunChromium("--dump-dom", absl::StrCat("http://rebind.example:", http_port_, "/tickets"),
+                  absl::Seconds(20), {"--host-resolver-rules=MAP rebind.example 127.0.0.1"});
+  EXPECT_THAT(rebound.out, ::testing::Not(HasSubstr("ann@example.com"))) << rebound.out;
+  EXPECT_THAT(rebound.out, HasSubstr("--http_allowed_hosts")) << rebound.out << ChromiumLogTail();
+  const ChildRun own = RunChromium("--dump-dom", Url("/tickets"), absl::Seconds(20));
+  EXPECT_THAT(own.out, HasSubstr("ann@example.com")) << own.out << ChromiumLogTail();
 }
 
 }  // namespace

@@ -385,8 +385,8 @@ TEST_F(RestE2eTest, PipelinedRequestsAreAnsweredInOrder) {
   timeval timeout{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   const std::string requests =
-      "GET /v1/tickets/9d000000-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: x\r\n\r\n"
-      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+      "GET /v1/tickets/9d000000-0000-4000-8000-000000000001 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   ASSERT_EQ(write(fd, requests.data(), requests.size()), static_cast<ssize_t>(requests.size()));
   std::string received;
   char buffer[4096];
