@@ -171,6 +171,13 @@ ABSL_FLAG(int, grpc_max_concurrent_streams, 1000,
 ABSL_FLAG(int64_t, grpc_max_memory, 256 << 20,
           "Bytes that all gRPC connections' buffers may take together (gRPC's resource quota): "
           "beyond it the server reads less and refuses new calls.");
+ABSL_FLAG(int, max_waiting_calls, 2000,
+          "UpdateTicketsStatus calls that asked for STORED or COMPLETED and wait for the "
+          "handlers, at most; beyond it such a call is refused (RESOURCE_EXHAUSTED) before "
+          "anything is published.");
+ABSL_FLAG(int64_t, max_call_bytes, 256 << 20,
+          "Bytes of UpdateTicketsStatus requests held at once, from arrival to answer; beyond it "
+          "a call is refused (RESOURCE_EXHAUSTED) before anything is published.");
 ABSL_FLAG(
     int, max_concurrent_calls, 10000,
     "UpdateTicketsStatus calls waiting for their commit at once; beyond it RESOURCE_EXHAUSTED.");
@@ -444,6 +451,9 @@ absl::StatusOr<Config> FromFlags() {
   service.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
   service.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service.max_concurrent_calls = AtLeast(1, absl::GetFlag(FLAGS_max_concurrent_calls));
+  service.max_waiting_calls = AtLeast(1, absl::GetFlag(FLAGS_max_waiting_calls));
+  service.max_call_bytes =
+      static_cast<size_t>(AtLeast<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_call_bytes)));
   service.max_watch_streams =
       static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams)));
   service.max_wait = absl::GetFlag(FLAGS_max_wait);

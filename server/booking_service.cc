@@ -92,8 +92,12 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   grpc::ServerUnaryReactor* reactor = nullptr;
   tickets::v1::UpdateTicketsStatusResponse* response = nullptr;
   metrics::Metrics* metrics = nullptr;
-  std::shared_ptr<std::atomic<size_t>> in_flight;  // outlives `slot`
-  Reservation slot;                                // one of max_concurrent_calls until answered
+  std::shared_ptr<std::atomic<size_t>> in_flight;  // outlive the reservations below
+  std::shared_ptr<std::atomic<size_t>> waiting;
+  std::shared_ptr<std::atomic<size_t>> call_bytes;
+  Reservation slot;          // one of max_concurrent_calls until committed
+  Reservation waiting_slot;  // one of max_waiting_calls until answered, if it waits
+  Reservation bytes;         // the request's size, of max_call_bytes, until answered
   std::string correlation_id;
   std::string key;
   std::string fingerprint;
@@ -108,12 +112,10 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   void Answer(const absl::StatusOr<workers::AppendResult>& result) {
     constexpr std::string_view kMethod = "UpdateTicketsStatus";
     slot.Reset();
-    if (!result.ok()) {
-      Fail(reactor, kMethod, correlation_id, result.status());
-      return;
-    }
-    if (result->outcome == workers::AppendResult::Outcome::kKeyReused) {
-      Fail(reactor, kMethod, correlation_id, IdempotencyKeyReused(key));
+    if (!result.ok() || result->outcome == workers::AppendResult::Outcome::kKeyReused) {
+      Release();
+      Fail(reactor, kMethod, correlation_id,
+           result.ok() ? IdempotencyKeyReused(key) : result.status());
       return;
     }
     const bool replayed = result->outcome == workers::AppendResult::Outcome::kReplayed;
@@ -127,9 +129,11 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
                    correlation_id, ticket_count, result->published, absl::StrJoin(event_ids, ","));
     }
     if (!level.has_value()) {
+      Release();
       reactor->Finish(grpc::Status::OK);
     } else if (waiter == nullptr) {
       response->set_consistency_reached(false);  // the in-memory log keeps no progress
+      Release();
       reactor->Finish(grpc::Status::OK);
     } else {
       std::vector<std::string> keys;
@@ -165,7 +169,14 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
     }
     spdlog::info("wait answered correlation_id={} consistency_reached={}", correlation_id,
                  outcome.reached);
+    Release();
     reactor->Finish(grpc::Status::OK);
+  }
+
+  // The call is answered: what it held is free for others.
+  void Release() {
+    waiting_slot.Reset();
+    bytes.Reset();
   }
 
   // The answer of a call that waited for `first`, the call ahead of it with the same key.
@@ -213,6 +224,8 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
                 absl::UnavailableError("the database does not answer (health NOT_SERVING); "
                                        "nothing was published, retry later"));
   }
+  std::optional<CompletionWaiter::Level> level = WaitLevel(*request, *context);
+  // Bounds, each checked before anything is published: calls, bytes, and calls that wait.
   std::optional<Reservation> slot =
       Reservation::TryTake(*in_flight_, 1, static_cast<size_t>(options_.max_concurrent_calls));
   if (!slot.has_value()) {
@@ -221,19 +234,43 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
                     "max_concurrent_calls: ", options_.max_concurrent_calls,
                     " calls are waiting for their events to be committed; retry later")));
   }
+  std::optional<Reservation> bytes =
+      Reservation::TryTake(*call_bytes_, request->ByteSizeLong(), options_.max_call_bytes);
+  if (!bytes.has_value()) {
+    return Fail(reactor, kMethod, correlation_id,
+                absl::ResourceExhaustedError(absl::StrCat(
+                    "max_call_bytes: calls holding ", options_.max_call_bytes,
+                    " bytes of requests are in progress; nothing was published, retry later")));
+  }
+  std::optional<Reservation> waiting_slot;
+  if (level.has_value() && options_.waiter != nullptr) {
+    waiting_slot =
+        Reservation::TryTake(*waiting_, 1, static_cast<size_t>(options_.max_waiting_calls));
+    if (!waiting_slot.has_value()) {
+      return Fail(reactor, kMethod, correlation_id,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "max_waiting_calls: ", options_.max_waiting_calls,
+                      " calls are waiting for the handlers; nothing was published, retry later "
+                      "or ask for ACCEPTED")));
+    }
+  }
   auto call = std::make_shared<UpdateCall>();
   call->reactor = reactor;
   call->response = response;
   call->metrics = options_.metrics;
   call->in_flight = in_flight_;
+  call->waiting = waiting_;
+  call->call_bytes = call_bytes_;
   call->slot = *std::move(slot);
+  call->bytes = *std::move(bytes);
+  if (waiting_slot.has_value()) call->waiting_slot = *std::move(waiting_slot);
   call->correlation_id = std::move(correlation_id);
   call->key = *key;
   call->fingerprint = RequestFingerprint(*request);
   std::vector<workers::Event> events =
       BuildEvents(*request, *key, call->correlation_id, absl::Now());
   call->ticket_count = events.size();
-  if (std::optional<CompletionWaiter::Level> level = WaitLevel(*request, *context)) {
+  if (level.has_value()) {
     call->level = level;
     call->waiter = options_.waiter;
     // Bounded by --max_wait and by the call's own deadline, answering a fifth of the time left

@@ -28,6 +28,12 @@ struct BookingServiceOptions {
   // UpdateTicketsStatus calls waiting for their events to be committed, at most; beyond it a call
   // gets RESOURCE_EXHAUSTED at once.
   int max_concurrent_calls = 10000;
+  // Calls that asked for STORED or COMPLETED and wait for the handlers, at most; beyond it such a
+  // call gets RESOURCE_EXHAUSTED before anything is published.
+  int max_waiting_calls = 2000;
+  // Bytes of UpdateTicketsStatus requests held at once (from arrival to answer, the wait
+  // included), at most: the limits above count calls, a call may be max_message_bytes.
+  size_t max_call_bytes = 256 << 20;
   // When set and false (the database health check gets no answer), UpdateTicketsStatus answers
   // UNAVAILABLE at once rather than queueing for a commit that cannot happen.
   const std::atomic<bool>* database_reachable = nullptr;
@@ -73,6 +79,8 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   const BookingServiceOptions options_;
   // Shared with the append callbacks, which may run after the service is gone at shutdown.
   std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<std::atomic<size_t>> waiting_ = std::make_shared<std::atomic<size_t>>(0);
+  std::shared_ptr<std::atomic<size_t>> call_bytes_ = std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<InFlightCalls> keys_in_flight_ = std::make_shared<InFlightCalls>();
 };
 

@@ -1,11 +1,14 @@
-// Clients that vanish mid-stream, against the real binary: their connection and watch slots
-// must come back within seconds, whatever the stream's format and however quiet its ticket.
+// Clients that vanish mid-stream or ask for too much, against the real binary: connection and
+// watch slots come back within seconds, whatever the stream's format and however quiet its
+// ticket; calls that wait for the handlers are bounded in number and in memory.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,9 +16,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/bad_requests.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -164,6 +169,92 @@ TEST_F(VanishedClientsE2eTest, SilentGrpcWatcherIsDroppedWithinTheKeepaliveBound
   ::kill(proxy.pid(), SIGCONT);
   context.TryCancel();
   reader->Finish();
+}
+
+long RssKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// 2,000 calls that ask for STORED from an instance that runs no handler (--role=api), so none
+// is ever stored: --max_waiting_calls of them wait (each until --max_wait), the rest are refused
+// before anything is published, and the server's memory stays bounded meanwhile.
+TEST_F(VanishedClientsE2eTest, CallsWaitingForTheHandlersAreBounded) {
+  StartServer({"--role=api", "--max_waiting_calls=500", "--max_wait=20s"});
+  const long rss_before = RssKib(server_->pid());
+  constexpr int kCalls = 2000;
+  // Four connections: one carries at most --grpc_max_concurrent_streams calls.
+  std::vector<std::unique_ptr<tickets::v1::BookingService::Stub>> stubs;
+  for (int i = 0; i < 4; ++i) {
+    grpc::ChannelArguments args;
+    args.SetInt("booking.test.connection", i);
+    stubs.push_back(tickets::v1::BookingService::NewStub(grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials(), args)));
+  }
+  struct Call {
+    grpc::ClientContext context;
+    tickets::v1::UpdateTicketsStatusRequest request;
+    tickets::v1::UpdateTicketsStatusResponse response;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  absl::Mutex mu;
+  int answered = 0, refused = 0, waited = 0;
+  std::string refusal;
+  for (int i = 0; i < kCalls; ++i) {
+    auto call = std::make_unique<Call>();
+    call->request = testing::ValidRequest(1, "ab000000", i);
+    call->request.set_idempotency_key(absl::StrCat("waiting-", i));
+    call->request.set_consistency(tickets::v1::UpdateTicketsStatusRequest::STORED);
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    Call* raw = call.get();
+    stubs[i % stubs.size()]->async()->UpdateTicketsStatus(
+        &raw->context, &raw->request, &raw->response, [&, raw](grpc::Status status) {
+          absl::MutexLock lock(&mu);
+          ++answered;
+          if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+            ++refused;
+            refusal = status.error_message();
+          } else if (status.ok() && !raw->response.consistency_reached()) {
+            ++waited;
+          }
+        });
+    calls.push_back(std::move(call));
+  }
+  // The refusals come at once; the others wait.
+  const absl::Time refused_by = absl::Now() + absl::Seconds(15);
+  while (absl::Now() < refused_by) {
+    {
+      absl::MutexLock lock(&mu);
+      if (refused >= kCalls - 500) break;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const long rss_waiting = RssKib(server_->pid());
+  {
+    absl::MutexLock lock(&mu);
+    EXPECT_EQ(refused, kCalls - 500) << refusal;
+    EXPECT_THAT(refusal, ::testing::HasSubstr("max_waiting_calls"));
+    EXPECT_EQ(waited, 0) << "the others are still waiting";
+  }
+  std::printf("%d calls asking for STORED: %d refused, 500 waiting; server RSS %ld -> %ld KiB\n",
+              kCalls, kCalls - 500, rss_before, rss_waiting);
+  EXPECT_LT(rss_waiting - rss_before, 64 * 1024) << "500 waiting calls";
+  // Refused calls published nothing: only the waiting calls' events are in the log.
+  EXPECT_EQ(db_.Count("events"), 500);
+  const absl::Time done_by = absl::Now() + absl::Seconds(45);
+  while (absl::Now() < done_by) {
+    {
+      absl::MutexLock lock(&mu);
+      if (answered == kCalls) break;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(answered, kCalls);
+  EXPECT_EQ(waited, 500) << "answered at --max_wait, not stored (no handler runs)";
 }
 
 }  // namespace

@@ -238,6 +238,38 @@ INSTANTIATE_TEST_SUITE_P(Rules, BookingServiceRuleTest,
                          ::testing::ValuesIn(testing::BadRequestsByRule()),
                          [](const auto& info) { return info.param.name; });
 
+// The bytes of the requests held (until answered) are bounded, not only their number: a call
+// that would pass the bound is refused before it publishes anything; an answered one frees its
+// share.
+TEST_F(BookingServiceTest, RequestBytesInProgressAreBounded) {
+  const auto big = testing::ValidRequest(20);  // about 2 KB
+  BookingServiceOptions options;
+  options.max_call_bytes = big.ByteSizeLong() + 100;
+  BookingService bounded(log_, repository_, reads_, options);
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&bounded);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  auto stub = tickets::v1::BookingService::NewStub(server->InProcessChannel({}));
+  auto call = [&](const std::string& key) {
+    grpc::ClientContext context;
+    context.AddMetadata("idempotency-key", key);
+    tickets::v1::UpdateTicketsStatusResponse response;
+    return stub->UpdateTicketsStatus(&context, big, &response);
+  };
+  log_.Hold();
+  std::future<grpc::Status> first = std::async(std::launch::async, [&] { return call("b-1"); });
+  for (int wait = 0; wait < 500 && log_.held() == 0; ++wait) absl::SleepFor(absl::Milliseconds(2));
+  ASSERT_EQ(log_.held(), 1u);
+  const grpc::Status second = call("b-2");
+  EXPECT_EQ(second.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(second.error_message(), HasSubstr("max_call_bytes"));
+  EXPECT_EQ(log_.calls().size(), 1u) << "the refused call published nothing";
+  log_.Release();
+  EXPECT_TRUE(first.get().ok());
+  EXPECT_TRUE(call("b-3").ok()) << "the first call's bytes are free again";
+  server->Shutdown();
+}
+
 TEST_F(BookingServiceTest, LogFailureFailsTheCall) {
   log_.FailWith(absl::UnavailableError("database down"));
   grpc::Status status = Update(testing::ValidRequest());
