@@ -14,6 +14,11 @@ inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
 inline constexpr char kCorrelationIdHeader[] = "correlation-id";
 
 // The value of a request metadata entry (keys are lower-case in gRPC), if present.
+// The address of an HTTP client, which the REST gateway adds to the calls it makes in process;
+// believed only on in-process calls (a remote caller's own metadata cannot claim another
+// address), refused as a header.
+inline constexpr std::string_view kClientAddressMetadata = "booking-client-address";
+
 std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& context,
                                              std::string_view key);
 

@@ -51,6 +51,10 @@ ABSL_FLAG(absl::Duration, stream_heartbeat, absl::Seconds(15),
           "is noticed.");
 ABSL_FLAG(absl::Duration, sse_heartbeat, absl::ZeroDuration(),
           "The former name of --stream_heartbeat; when set, it wins.");
+ABSL_FLAG(int, max_watch_streams_per_client, 1000,
+          "WatchTickets streams one client may have open on this instance (its token when "
+          "tokens are on, else its IP address); more are refused with RESOURCE_EXHAUSTED while "
+          "other clients still get streams.");
 ABSL_FLAG(int, max_watch_streams, 10000,
           "WatchTickets streams open at once on this instance; more are refused with "
           "RESOURCE_EXHAUSTED.");
@@ -454,6 +458,8 @@ absl::StatusOr<Config> FromFlags() {
   service.max_waiting_calls = AtLeast(1, absl::GetFlag(FLAGS_max_waiting_calls));
   service.max_call_bytes =
       static_cast<size_t>(AtLeast<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_call_bytes)));
+  service.max_watch_streams_per_client =
+      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams_per_client)));
   service.max_watch_streams =
       static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams)));
   service.max_wait = absl::GetFlag(FLAGS_max_wait);

@@ -146,6 +146,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     in.method = std::string(request.method_string());
     in.target = std::string(request.target());
     in.body = std::move(request.body());
+    beast::error_code peer_error;
+    const tcp::endpoint peer =
+        beast::get_lowest_layer(stream_).socket().remote_endpoint(peer_error);
+    if (!peer_error) in.peer = peer.address().to_string();
     for (const auto& field : request) {
       std::string name(field.name_string());
       absl::AsciiStrToLower(&name);

@@ -18,6 +18,7 @@ struct GatewayRequest {
   std::string body;
   // Headers, names in lower case.
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string peer;  // the client's IP address, as the server's socket sees it
 };
 
 // A response body made piece by piece, sent with chunked transfer encoding: the server asks for

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "api/call_metadata.h"
 #include "rest/gateway_stream.h"
 #include "rest/proto_json.h"
 #include "rest/rest_error.h"
@@ -156,7 +157,8 @@ bool ParsesAsJson(const std::string& body) {
 
 bool IsReservedMetadataKey(const std::string& key) {
   return absl::StartsWith(key, "grpc-") || key == "content-type" || key == "te" ||
-         key == "user-agent" || key == "host" || key == "connection";
+         key == "user-agent" || key == "host" || key == "connection" ||
+         key == kClientAddressMetadata;  // the gateway's own word, below
 }
 
 bool IsMetadataKey(std::string_view key) {
@@ -412,6 +414,11 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     }
     call->context.AddMetadata(key, value);
     metadata.emplace_back(std::move(key), value);
+  }
+  // Who the HTTP client is, for per-client limits (the service believes it only from here).
+  if (!request.peer.empty()) {
+    call->context.AddMetadata(std::string(kClientAddressMetadata), request.peer);
+    metadata.emplace_back(std::string(kClientAddressMetadata), request.peer);
   }
   std::string bytes;
   if (!input->SerializeToString(&bytes)) {  // only a message missing required fields (proto2)

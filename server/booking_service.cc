@@ -1,6 +1,7 @@
 #include "server/booking_service.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -392,6 +393,35 @@ class RefusedWatch final : public grpc::ServerWriteReactor<tickets::v1::TicketSt
 
 }  // namespace
 
+namespace {
+
+// Who a watcher is, for its share of the streams: its token when tokens are on and it shows an
+// accepted one (hashed: never kept), else its IP address (the port left out: one client, many
+// connections). A call from the REST gateway (in process) names its HTTP client's address.
+std::string WatchClient(const grpc::CallbackServerContext& context,
+                        const TokenAuthenticator* auth) {
+  if (auth != nullptr) {
+    if (std::optional<std::string_view> header = FindMetadata(context, "authorization");
+        header.has_value() && header->starts_with("Bearer ")) {
+      const std::string_view token = header->substr(7);
+      if (auth->Accepts(token)) {
+        return absl::StrCat("token:", std::hash<std::string_view>()(token));
+      }
+    }
+  }
+  const std::string peer = context.peer();
+  if (peer.starts_with("ipv4:") || peer.starts_with("ipv6:")) {
+    const size_t colon = peer.rfind(':');
+    return peer.substr(5, colon == std::string::npos || colon < 5 ? std::string::npos : colon - 5);
+  }
+  if (std::optional<std::string_view> address = FindMetadata(context, kClientAddressMetadata)) {
+    return std::string(address->substr(0, 64));
+  }
+  return peer.substr(0, 64);
+}
+
+}  // namespace
+
 grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
     grpc::CallbackServerContext* context, const tickets::v1::WatchTicketsRequest* request) {
   constexpr std::string_view kMethod = "WatchTickets";
@@ -418,6 +448,15 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
         absl::StrCat("too many watch streams open on this instance (", options_.max_watch_streams,
                      "); retry later or on another instance")));
   }
+  const std::string client = WatchClient(*context, options_.auth);
+  std::optional<WatchQuota::Slot> slot = watch_quota_.TryTake(client);
+  if (!slot.has_value()) {
+    return refuse(absl::ResourceExhaustedError(absl::StrCat(
+        "max_watch_streams_per_client: this client (",
+        client.starts_with("token:") ? "its token" : client, ") has ", watch_quota_.per_client(),
+        " watch streams open; close one or watch more "
+        "tickets per stream")));
+  }
   if (request->ticket_ids_size() > options_.max_watch_tickets) {
     return refuse(
         absl::InvalidArgumentError(absl::StrCat("ticket_ids: at most ", options_.max_watch_tickets,
@@ -443,7 +482,8 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
           "resume_token: not a token this service gave (take it from a TicketStep)"));
     }
   }
-  return WatchStream::Start(*options_.watch, std::move(ids), resume, std::move(correlation_id));
+  return WatchStream::Start(*options_.watch, std::move(ids), resume, std::move(correlation_id),
+                            std::move(slot));
 }
 
 }  // namespace booking::server

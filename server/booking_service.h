@@ -11,6 +11,7 @@
 #include "server/query_executor.h"
 #include "server/request_validator.h"
 #include "server/watch_hub.h"
+#include "server/watch_quota.h"
 #include "storage/ticket_repository.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -46,6 +47,9 @@ struct BookingServiceOptions {
   WatchHub* watch = nullptr;
   int max_watch_tickets = 1000;      // ticket ids one WatchTickets call may name
   size_t max_watch_streams = 10000;  // open on this instance; beyond: RESOURCE_EXHAUSTED
+  // Open per client (its token when tokens are on, else its IP address): beyond, the client
+  // gets RESOURCE_EXHAUSTED while others still get streams.
+  size_t max_watch_streams_per_client = 1000;
 };
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into
@@ -55,7 +59,11 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
  public:
   BookingService(workers::EventLog& event_log, storage::TicketRepository& tickets,
                  QueryExecutor& reads, BookingServiceOptions options)
-      : event_log_(event_log), tickets_(tickets), reads_(reads), options_(options) {}
+      : event_log_(event_log),
+        tickets_(tickets),
+        reads_(reads),
+        options_(options),
+        watch_quota_(options.max_watch_streams_per_client) {}
 
   grpc::ServerUnaryReactor* UpdateTicketsStatus(
       grpc::CallbackServerContext* context, const tickets::v1::UpdateTicketsStatusRequest* request,
@@ -79,6 +87,7 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
   const BookingServiceOptions options_;
   // Shared with the append callbacks, which may run after the service is gone at shutdown.
   std::shared_ptr<std::atomic<size_t>> in_flight_ = std::make_shared<std::atomic<size_t>>(0);
+  WatchQuota watch_quota_;
   std::shared_ptr<std::atomic<size_t>> waiting_ = std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<std::atomic<size_t>> call_bytes_ = std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<InFlightCalls> keys_in_flight_ = std::make_shared<InFlightCalls>();

@@ -60,9 +60,10 @@ void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message) 
 
 grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchStream::Start(
     WatchHub& hub, std::vector<std::string> ticket_ids, std::optional<storage::LogPosition> resume,
-    std::string correlation_id) {
+    std::string correlation_id, std::optional<WatchQuota::Slot> slot) {
   auto stream = std::make_shared<WatchStream>(hub, std::move(correlation_id));
   stream->self_ = stream;
+  stream->slot_ = std::move(slot);
   spdlog::info("watch started correlation_id={} tickets={} resumed={}", stream->correlation_id_,
                ticket_ids.size(), resume.has_value());
   std::weak_ptr<WatchStream> weak = stream;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/watch_hub.h"
+#include "server/watch_quota.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
 namespace booking::server {
@@ -25,7 +26,8 @@ class WatchStream final : public grpc::ServerWriteReactor<tickets::v1::TicketSte
   // Subscribes and starts writing; the reactor lives until gRPC calls OnDone.
   static grpc::ServerWriteReactor<tickets::v1::TicketStep>* Start(
       WatchHub& hub, std::vector<std::string> ticket_ids,
-      std::optional<storage::LogPosition> resume, std::string correlation_id);
+      std::optional<storage::LogPosition> resume, std::string correlation_id,
+      std::optional<WatchQuota::Slot> slot = std::nullopt);
 
   WatchStream(WatchHub& hub, std::string correlation_id)
       : hub_(hub), correlation_id_(std::move(correlation_id)) {}
@@ -43,7 +45,8 @@ class WatchStream final : public grpc::ServerWriteReactor<tickets::v1::TicketSte
   const std::string correlation_id_;
   std::shared_ptr<WatchStream> self_;  // gRPC's reference, dropped in OnDone
   std::shared_ptr<WatchSubscription> subscription_;
-  std::atomic<bool> busy_{true};  // held until Start has subscribed
+  std::optional<WatchQuota::Slot> slot_;  // the client's place, until the stream is gone
+  std::atomic<bool> busy_{true};          // held until Start has subscribed
   std::atomic<bool> cancelled_{false};
   // Held by the owner of busy_ only:
   std::deque<storage::StepRecord> taken_;

@@ -171,6 +171,59 @@ TEST_F(VanishedClientsE2eTest, SilentGrpcWatcherIsDroppedWithinTheKeepaliveBound
   reader->Finish();
 }
 
+// One client (a token) opening watch streams beyond its share is refused RESOURCE_EXHAUSTED,
+// while another client still gets one.
+TEST_F(VanishedClientsE2eTest, OneClientCannotTakeEveryWatchStream) {
+  const std::string tokens = absl::StrCat(::testing::TempDir(), "/watch-tokens-", getpid());
+  std::ofstream(tokens) << "office-a-7f3a write,read\noffice-b-21be write,read\n";
+  StartServer({absl::StrCat("--auth_tokens_file=", tokens), "--max_watch_streams_per_client=3"});
+  auto stub = tickets::v1::BookingService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+  struct Watch {
+    grpc::ClientContext context;
+    std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> reader;
+  };
+  auto open = [&](const std::string& token) {
+    auto watch = std::make_unique<Watch>();
+    watch->context.AddMetadata("authorization", "Bearer " + token);
+    tickets::v1::WatchTicketsRequest request;
+    request.add_ticket_ids(kQuietTicket);
+    watch->reader = stub->WatchTickets(&watch->context, request);
+    watch->reader->WaitForInitialMetadata();  // open (or refused) on the server
+    return watch;
+  };
+  std::vector<std::unique_ptr<Watch>> held;
+  for (int i = 0; i < 3; ++i) held.push_back(open("office-a-7f3a"));
+  ASSERT_EQ(Gauge("booking_watch_streams"), 3);
+
+  std::unique_ptr<Watch> fourth = open("office-a-7f3a");
+  tickets::v1::TicketStep step;
+  EXPECT_FALSE(fourth->reader->Read(&step));
+  const grpc::Status refused = fourth->reader->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("max_watch_streams_per_client"));
+  EXPECT_THAT(refused.error_message(), ::testing::Not(::testing::HasSubstr("office-a")))
+      << "the token is never echoed";
+
+  std::unique_ptr<Watch> other = open("office-b-21be");
+  EXPECT_EQ(Gauge("booking_watch_streams"), 4) << "another client still gets a stream";
+  // One of the first client's streams closes: its place is free again.
+  held.back()->context.TryCancel();
+  held.back()->reader->Finish();
+  held.pop_back();
+  const absl::Time freed_by = absl::Now() + absl::Seconds(5);
+  while (Gauge("booking_watch_streams") != 3 && absl::Now() < freed_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  std::unique_ptr<Watch> again = open("office-a-7f3a");
+  EXPECT_EQ(Gauge("booking_watch_streams"), 4);
+  for (Watch* watch : {other.get(), again.get()}) watch->context.TryCancel();
+  for (auto& watch : held) watch->context.TryCancel();
+  other->reader->Finish();
+  again->reader->Finish();
+  for (auto& watch : held) watch->reader->Finish();
+}
+
 long RssKib(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   for (std::string line; std::getline(status, line);) {
