@@ -72,6 +72,11 @@ measure() {
   out=$("$BIN/loadgen" --warmup=0s --duration="$DURATION" --concurrency="$CONCURRENCY" "$@" |
     tee -a "$LOGS/loadgen.txt" | grep '^RESULT')
   calls=$(field calls <<<"$out")
+  # A figure of failed calls measures the refusal, not the service: listed below the table.
+  if [[ "$(field ok <<<"$out")" != "$calls" ]]; then
+    echo "loadgen $*: $((calls - $(field ok <<<"$out"))) of $calls calls failed" \
+      "$(sed -n 's/.*"errors":\({[^}]*}\).*/\1/p' <<<"$out")" >>"$LOGS/failures.txt"
+  fi
   awk -v o="$out" -v c="$calls" -v s=$(($(ticks "$server") - s0)) -v p=$(($(pg_ticks) - p0)) \
     -v l="$(field cpu_seconds <<<"$out")" -v hz="$hz" 'BEGIN {
       printf "%s \"cpu_us\":\"%.0f / %.0f / %.0f\"\n", o, s * 1e6 / hz / c, l * 1e6 / c,
@@ -330,4 +335,8 @@ row "  server RSS (MiB)" "peak $RSS" "" "<= 256, flat"
 echo "(RSS every 5 s, MiB: ${RSS_SAMPLES[*]})"
 echo "(PostgreSQL statements by time, per event:)"
 sed 's/^/  /' "$LOGS/pg_statements.txt"
+if [[ -s "$LOGS/failures.txt" ]]; then
+  echo "(CALLS FAILED: the figures of these runs count refusals, not work:)"
+  sed 's/^/  /' "$LOGS/failures.txt"
+fi
 echo "(drain: $EVENTS events in ${DRAIN_SECONDS}s; baseline p99 $(awk -v a="$(field p99_us <<<"$BASE")" 'BEGIN {printf "%.1f", a/1000}') ms)"

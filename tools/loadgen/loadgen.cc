@@ -239,7 +239,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (stats_.stopping.load()) return;
     const int64_t n = ids_.Next();
     request_ = {http::verb::post, absl::GetFlag(FLAGS_http_path), 11};
-    request_.set(http::field::host, "loadgen");
+    // The name the server is reached by, as any HTTP client sends it (the server refuses a
+    // Host that is not one of its names).
+    request_.set(http::field::host, absl::GetFlag(FLAGS_target));
     request_.set(http::field::content_type, "application/json");
     request_.set("Idempotency-Key", ids_.Key(n));
     request_.body() = CompatBody(ids_, n, tickets_);
