@@ -1,8 +1,11 @@
 #include "api/token_authenticator.h"
 
+#include <openssl/evp.h>
+
 #include <fstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -15,6 +18,26 @@ namespace {
 
 constexpr Scope kAllScopes[] = {Scope::kWrite, Scope::kRead, Scope::kAdmin, Scope::kMetrics};
 constexpr unsigned kEveryScope = 15;
+constexpr std::string_view kCallerField = "caller=";
+constexpr size_t kMaxCallerName = 64;
+
+// A token's own caller name: stable across restarts and versions (idempotency keys are stored
+// under it), and it does not give the token away.
+std::string TokenCallerName(std::string_view token) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_Digest(token.data(), token.size(), digest, &size, EVP_sha256(), nullptr);
+  return absl::StrCat(
+      "token-", absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(digest), 8)));
+}
+
+bool IsCallerName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxCallerName) return false;
+  for (const char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_' && c != '.') return false;
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -59,8 +82,17 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
     if (trimmed.empty() || trimmed[0] == '#') continue;
     std::vector<std::string> fields =
         absl::StrSplit(trimmed, absl::ByAnyChar(" \t,"), absl::SkipEmpty());
-    Entry entry{.token = fields[0], .scopes = 0};
+    Entry entry{.token = fields[0], .scopes = 0, .caller = ""};
     for (size_t i = 1; i < fields.size(); ++i) {
+      if (fields[i].starts_with(kCallerField)) {
+        entry.caller = fields[i].substr(kCallerField.size());
+        if (!IsCallerName(entry.caller)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "auth_tokens_file: ", path_, " line ", line_number, ": caller= takes a name of 1 to ",
+              kMaxCallerName, " letters, digits, '-', '_' or '.'"));
+        }
+        continue;
+      }
       unsigned bit = 0;
       for (Scope scope : kAllScopes) {
         if (fields[i] == ScopeName(scope)) bit = static_cast<unsigned>(scope);
@@ -79,6 +111,7 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
           line_number, path_);
       entry.scopes = kEveryScope;
     }
+    if (entry.caller.empty()) entry.caller = TokenCallerName(entry.token);
     tokens->push_back(std::move(entry));
   }
   if (tokens->empty()) {
@@ -105,6 +138,36 @@ unsigned TokenAuthenticator::ScopesOf(std::string_view token) const {
   return scopes;
 }
 
+std::optional<std::string_view> TokenAuthenticator::BearerToken(
+    std::optional<std::string_view> header) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (!header.has_value() || header->size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(std::string(header->substr(0, kScheme.size())),
+                              std::string(kScheme))) {
+    return std::nullopt;
+  }
+  return header->substr(kScheme.size());
+}
+
+std::string TokenAuthenticator::CallerOf(const grpc::ServerContextBase& context) const {
+  return CallerOfHeader(FindMetadata(context, "authorization"));
+}
+
+std::string TokenAuthenticator::CallerOfHeader(std::optional<std::string_view> header) const {
+  const std::optional<std::string_view> token = BearerToken(header);
+  if (!token.has_value()) return "";
+  std::shared_ptr<const std::vector<Entry>> tokens;
+  {
+    MutexLock lock(mu_);
+    tokens = tokens_;
+  }
+  const Entry* found = nullptr;
+  for (const Entry& candidate : *tokens) {  // no early exit, as in ScopesOf
+    if (ConstantTimeEquals(*token, candidate.token)) found = &candidate;
+  }
+  return found == nullptr ? "" : found->caller;
+}
+
 absl::Status TokenAuthenticator::Check(const grpc::ServerContextBase& context, Scope scope) const {
   return CheckHeader(FindMetadata(context, "authorization"), scope);
 }
@@ -114,13 +177,9 @@ absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> hea
   if (!header.has_value()) {
     return absl::UnauthenticatedError("authorization: missing; send \"Bearer <token>\"");
   }
-  constexpr std::string_view kScheme = "Bearer ";
-  if (header->size() <= kScheme.size() ||
-      !absl::EqualsIgnoreCase(std::string(header->substr(0, kScheme.size())),
-                              std::string(kScheme))) {
-    return absl::UnauthenticatedError("authorization: not a bearer token");
-  }
-  const unsigned scopes = ScopesOf(header->substr(kScheme.size()));
+  const std::optional<std::string_view> token = BearerToken(header);
+  if (!token.has_value()) return absl::UnauthenticatedError("authorization: not a bearer token");
+  const unsigned scopes = ScopesOf(*token);
   if (scopes == 0) return absl::UnauthenticatedError("authorization: token not accepted");
   if ((scopes & static_cast<unsigned>(scope)) == 0) {
     return absl::PermissionDeniedError(absl::StrCat("authorization: the token lacks the \"",

@@ -101,8 +101,10 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
     for (Pending& pending : batch) {
       const std::string& key = pending.call.idempotency_key;
       if (!key.empty() && !keys.insert(key).second) {
+        const std::string& sent =
+            pending.call.unscoped_key.empty() ? key : pending.call.unscoped_key;
         std::move(pending.done)(absl::AbortedError(absl::StrCat(
-            "idempotency_key: a call with key \"", key, "\" is being committed; retry")));
+            "idempotency_key: a call with key \"", sent, "\" is being committed; retry")));
         continue;
       }
       unique.push_back(std::move(pending));
@@ -118,7 +120,7 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
     if (!pending.call.idempotency_key.empty()) {
       call_index[i] = static_cast<int>(calls.size());
       calls.push_back({pending.call.idempotency_key, pending.call.fingerprint,
-                       static_cast<int>(pending.events.size())});
+                       static_cast<int>(pending.events.size()), pending.call.unscoped_key});
     }
     for (const Event& event : pending.events) {
       records.push_back(ToEventRecord(event));

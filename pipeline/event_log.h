@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -13,9 +14,22 @@ namespace booking::workers {
 // with its answer so that the key names one request. An empty key: no call identity, each
 // event's own idempotency key still deduplicates.
 struct CallIdentity {
-  std::string idempotency_key;
+  std::string idempotency_key;  // ScopedKey(caller, key) when the call has a caller
   std::string fingerprint;
+  // The key as the client sent it, when idempotency_key is scoped: a call remembered under it
+  // (before keys were scoped: an older version, or tokens off) is still found, never redone.
+  std::string unscoped_key;
 };
+
+// A caller's key, so that callers cannot claim or probe each other's keys: "<caller>:<key>".
+// A caller name holds no ':' (token_authenticator.h), so no two callers' keys meet.
+inline std::string ScopedKey(std::string_view caller, std::string_view key) {
+  if (caller.empty()) return std::string(key);
+  std::string scoped;
+  scoped.reserve(caller.size() + 1 + key.size());
+  scoped.append(caller).append(1, ':').append(key);
+  return scoped;
+}
 
 struct AppendResult {
   enum class Outcome {

@@ -100,7 +100,8 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   Reservation waiting_slot;  // one of max_waiting_calls until answered, if it waits
   Reservation bytes;         // the request's size, of max_call_bytes, until answered
   std::string correlation_id;
-  std::string key;
+  std::string key;         // as sent: what answers and logs name
+  std::string scoped_key;  // the caller's key (workers::ScopedKey): what dedups
   std::string fingerprint;
   std::vector<std::string> event_ids;
   size_t ticket_count = 0;
@@ -267,9 +268,13 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   if (waiting_slot.has_value()) call->waiting_slot = *std::move(waiting_slot);
   call->correlation_id = std::move(correlation_id);
   call->key = *key;
+  // With tokens on, a key is the caller's own: another caller can neither claim nor probe it.
+  // The events' keys (and so the receipts') derive from the scoped key.
+  const std::string caller = options_.auth != nullptr ? options_.auth->CallerOf(*context) : "";
+  call->scoped_key = workers::ScopedKey(caller, *key);
   call->fingerprint = RequestFingerprint(*request);
   std::vector<workers::Event> events =
-      BuildEvents(*request, *key, call->correlation_id, absl::Now());
+      BuildEvents(*request, call->scoped_key, call->correlation_id, absl::Now());
   call->ticket_count = events.size();
   if (level.has_value()) {
     call->level = level;
@@ -296,13 +301,16 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   }
   // One call per key reaches the log at a time; a concurrent one waits for its outcome.
   const bool first = keys_in_flight_->Enter(
-      *key, [call](const InFlightCalls::Outcome& outcome) { call->AnswerAfter(outcome); });
+      call->scoped_key,
+      [call](const InFlightCalls::Outcome& outcome) { call->AnswerAfter(outcome); });
   if (!first) return reactor;
   event_log_.Append(
-      workers::CallIdentity{*key, call->fingerprint}, std::move(events),
+      workers::CallIdentity{call->scoped_key, call->fingerprint, caller.empty() ? "" : *key},
+      std::move(events),
       [call, keys = keys_in_flight_](absl::StatusOr<workers::AppendResult> result) {
         call->Answer(result);
-        keys->Finish(call->key, InFlightCalls::Outcome{call->fingerprint, std::move(result)});
+        keys->Finish(call->scoped_key,
+                     InFlightCalls::Outcome{call->fingerprint, std::move(result)});
       });
   return reactor;
 }
@@ -395,18 +403,15 @@ class RefusedWatch final : public grpc::ServerWriteReactor<tickets::v1::TicketSt
 
 namespace {
 
-// Who a watcher is, for its share of the streams: its token when tokens are on and it shows an
-// accepted one (hashed: never kept), else its IP address (the port left out: one client, many
-// connections). A call from the REST gateway (in process) names its HTTP client's address.
+// Who a watcher is, for its share of the streams: its caller when tokens are on and it shows an
+// accepted token (TokenAuthenticator::CallerOf: never the token), else its IP address (the port
+// left out: one client, many connections). A call from the REST gateway (in process) names its HTTP
+// client's address.
 std::string WatchClient(const grpc::CallbackServerContext& context,
                         const TokenAuthenticator* auth) {
   if (auth != nullptr) {
-    if (std::optional<std::string_view> header = FindMetadata(context, "authorization");
-        header.has_value() && header->starts_with("Bearer ")) {
-      const std::string_view token = header->substr(7);
-      if (auth->Accepts(token)) {
-        return absl::StrCat("token:", std::hash<std::string_view>()(token));
-      }
+    if (std::string caller = auth->CallerOf(context); !caller.empty()) {
+      return absl::StrCat("caller:", caller);
     }
   }
   const std::string peer = context.peer();
@@ -452,8 +457,7 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
   std::optional<WatchQuota::Slot> slot = watch_quota_.TryTake(client);
   if (!slot.has_value()) {
     return refuse(absl::ResourceExhaustedError(absl::StrCat(
-        "max_watch_streams_per_client: this client (",
-        client.starts_with("token:") ? "its token" : client, ") has ", watch_quota_.per_client(),
+        "max_watch_streams_per_client: this client (", client, ") has ", watch_quota_.per_client(),
         " watch streams open; close one or watch more "
         "tickets per stream")));
   }

@@ -25,9 +25,12 @@ struct EventRecord {
 
 // One call as the log remembers it under its idempotency key.
 struct CallRecord {
-  std::string idempotency_key;
-  std::string fingerprint;  // bytes; equal fingerprints mean the same request
-  int accepted_events = 0;  // the call's answer
+  std::string idempotency_key;  // scoped by its caller, if it has one (workers::ScopedKey)
+  std::string fingerprint;      // bytes; equal fingerprints mean the same request
+  int accepted_events = 0;      // the call's answer
+  // When idempotency_key is scoped: the key as sent. A call remembered under it (stored before
+  // keys were scoped) is this call, and nothing is appended.
+  std::string unscoped_key;
 };
 
 // What a group append did.

@@ -1,6 +1,7 @@
 #include "storage/pg_event_store.h"
 
 #include <pqxx/pqxx>
+#include <tuple>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -83,8 +84,12 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "WITH calls AS ("
        "  INSERT INTO idempotency_keys (key_digest, fingerprint, accepted_events)"
        "  SELECT c.key_digest, decode(c.fingerprint, 'hex'), c.accepted_events"
-       "  FROM UNNEST($7::uuid[], $8::text[], $9::int[])"
-       "       AS c(key_digest, fingerprint, accepted_events)"
+       "  FROM UNNEST($7::uuid[], $8::text[], $9::int[], $11::uuid[])"
+       "       AS c(key_digest, fingerprint, accepted_events, unscoped_digest)"
+       // A scoped key whose unscoped form is remembered (from before keys were scoped) is that
+       // call: not inserted, so its events are not appended. ($11 is empty with tokens off.)
+       "  WHERE c.unscoped_digest IS NULL OR NOT EXISTS ("
+       "    SELECT 1 FROM idempotency_keys u WHERE u.key_digest = c.unscoped_digest)"
        // Key order: two commits holding the same keys wait for each other, never deadlock.
        "  ORDER BY c.key_digest"
        "  ON CONFLICT (key_digest) DO NOTHING"
@@ -119,7 +124,7 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "  SELECT k.key_digest, encode(substring(k.fingerprint FROM 1 FOR 16), 'hex') AS"
        "         fingerprint, k.accepted_events"
        "  FROM idempotency_keys k"
-       "  WHERE k.key_digest = ANY ($7::uuid[])"
+       "  WHERE k.key_digest = ANY ($7::uuid[] || $11::uuid[])"
        "    AND k.key_digest NOT IN (SELECT key_digest FROM calls)"
        ") SELECT event_id, sequence, NULL::text, NULL::text, NULL::int FROM appended"
        " UNION ALL SELECT NULL, NULL, key_digest::text, NULL, NULL FROM calls"
@@ -221,6 +226,18 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   std::vector<std::string> digests;  // per call of all_calls
   digests.reserve(all_calls.size());
   for (const CallRecord& call : calls) digests.push_back(CallKeyDigest(call.idempotency_key));
+  // Scoped keys' unscoped forms, per call ("" for none: NULL), and which keys each names.
+  std::vector<std::string> unscoped_digests;
+  absl::flat_hash_map<std::string, std::vector<std::string>> keys_of_unscoped;
+  for (const CallRecord& call : calls) {
+    if (call.unscoped_key.empty()) {
+      unscoped_digests.emplace_back();
+      continue;
+    }
+    unscoped_digests.push_back(CallKeyDigest(call.unscoped_key));
+    keys_of_unscoped[unscoped_digests.back()].push_back(call.idempotency_key);
+  }
+  if (keys_of_unscoped.empty()) unscoped_digests.clear();
   std::vector<EventRecord> sent;
   std::vector<std::string> event_digests;  // per sent event: its call's digest
   sent.reserve(events.size());
@@ -255,6 +272,8 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   const std::string answers =
       Array(keyed, [](const CallRecord& c) { return std::to_string(c.accepted_events); });
   const std::string event_calls = Array(absl::Span<const std::string>(event_digests), same);
+  const std::string unscoped_array =
+      ToPgArrayLiteral(absl::Span<const std::string>(unscoped_digests), same, true);
 
   std::vector<EventRecord>& appended = outcome.appended;
   const absl::Span<const EventRecord> rows(sent);
@@ -274,8 +293,9 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   // lambda; everything after it happens to committed events.
   pqxx::result result;
   auto append = [&](pqxx::transaction_base& txn) {
-    result = txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
-                               keys_of_calls, fingerprint_array, answers, event_calls);
+    result =
+        txn.exec_prepared(kAppend, ids, types, tickets, keys, correlations, payload_array,
+                          keys_of_calls, fingerprint_array, answers, event_calls, unscoped_array);
   };
   absl::Status status = pool_.Run(append);
   // Rolled back (a deadlock with rows outside the key order, a serialization failure): nothing
@@ -287,6 +307,19 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   absl::flat_hash_map<std::string, int64_t> sequences;
   absl::flat_hash_set<std::string> new_calls;
   absl::flat_hash_map<std::string, CallRecord> remembered;
+  // A row found by a call's own digest is its answer; one found by an unscoped digest is, unless
+  // the call's own row was found too.
+  auto remember = [&](const std::string& digest, const std::string& fingerprint, int answer) {
+    const auto record = [&](const std::string& key) {
+      return CallRecord{key, absl::HexStringToBytes(fingerprint), answer, ""};
+    };
+    if (auto it = key_of_digest.find(digest); it != key_of_digest.end()) {
+      remembered.insert_or_assign(it->second, record(it->second));
+    }
+    if (auto it = keys_of_unscoped.find(digest); it != keys_of_unscoped.end()) {
+      for (const std::string& key : it->second) remembered.try_emplace(key, record(key));
+    }
+  };
   try {
     for (const auto& row : result) {
       if (!row[0].is_null()) {
@@ -294,11 +327,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
       } else if (row[3].is_null()) {
         new_calls.insert(key_of_digest.at(row[2].as<std::string>()));
       } else {
-        CallRecord record;
-        record.idempotency_key = key_of_digest.at(row[2].as<std::string>());
-        record.fingerprint = absl::HexStringToBytes(row[3].as<std::string>());
-        record.accepted_events = row[4].as<int>();
-        remembered[record.idempotency_key] = std::move(record);
+        remember(row[2].as<std::string>(), row[3].as<std::string>(), row[4].as<int>());
       }
     }
   } catch (const std::exception& e) {
@@ -307,28 +336,26 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   }
   // Keys known but not seen by the statement: a concurrent call committed them while the
   // statement waited for it. Read now; if that fails, only those calls lack their answer.
-  std::vector<std::string> raced_keys;
-  for (const CallRecord& call : calls) {
-    if (!new_calls.contains(call.idempotency_key) && !remembered.contains(call.idempotency_key)) {
-      raced_keys.push_back(call.idempotency_key);
+  std::vector<std::string> raced_digests;
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const std::string& key = calls[i].idempotency_key;
+    if (!new_calls.contains(key) && !remembered.contains(key)) {
+      raced_digests.push_back(digests[i]);
+      if (!calls[i].unscoped_key.empty()) raced_digests.push_back(unscoped_digests[i]);
     }
   }
   absl::Status raced_status;
-  if (!raced_keys.empty()) {
-    const std::string key_array = Array(absl::Span<const std::string>(raced_keys), CallKeyDigest);
-    absl::flat_hash_map<std::string, CallRecord> read;
+  if (!raced_digests.empty()) {
+    const std::string digest_array = Array(absl::Span<const std::string>(raced_digests), same);
+    std::vector<std::tuple<std::string, std::string, int>> read;
     raced_status = pool_.Run([&](pqxx::transaction_base& txn) {
       read.clear();
-      for (const auto& row : txn.exec_prepared(kKnownCalls, key_array)) {
-        CallRecord record;
-        record.idempotency_key = key_of_digest.at(row[0].as<std::string>());
-        record.fingerprint = absl::HexStringToBytes(row[1].as<std::string>());
-        record.accepted_events = row[2].as<int>();
-        read[record.idempotency_key] = std::move(record);
+      for (const auto& row : txn.exec_prepared(kKnownCalls, digest_array)) {
+        read.emplace_back(row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>());
       }
     });
     if (raced_status.ok()) {
-      for (auto& [key, record] : read) remembered[key] = std::move(record);
+      for (const auto& [digest, fingerprint, answer] : read) remember(digest, fingerprint, answer);
     }
   }
   for (size_t i = 0; i < calls.size(); ++i) {
@@ -338,7 +365,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
       outcome.known[i] = it->second;
     } else if (!raced_status.ok()) {
       outcome.unanswered[i] = absl::AbortedError(absl::StrCat(
-          "idempotency_key: \"", key,
+          "idempotency_key: \"", calls[i].unscoped_key.empty() ? key : calls[i].unscoped_key,
           "\" was committed just now by a concurrent call, whose answer could not be read (",
           raced_status.message(),
           "); nothing of this call was published: retry with the same idempotency key to get "

@@ -76,6 +76,44 @@ TEST(TokenAuthenticatorTest, UnknownScopeIsRefusedNamingTheLine) {
               ::testing::HasSubstr("line 3: unknown scope \"rwx\""));
 }
 
+TEST(TokenAuthenticatorTest, TokensSpeakForTheirCaller) {
+  auto auth = TokenAuthenticator::FromFile(
+      TokenFile("callers",
+                "paris-old write caller=paris\nparis-new write,read caller=paris\nlyon-1 write\n"));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  // Two tokens of one caller (a rotation) are one caller; the scopes stay per token.
+  EXPECT_EQ((*auth)->CallerOfHeader("Bearer paris-old"), "paris");
+  EXPECT_EQ((*auth)->CallerOfHeader("bearer paris-new"), "paris");
+  EXPECT_EQ((*auth)->CheckHeader("Bearer paris-old", Scope::kRead).code(),
+            absl::StatusCode::kPermissionDenied);
+  // Without caller=, a caller of its own, named by the token's SHA-256 (never the token), the
+  // same on every load.
+  const std::string lyon = (*auth)->CallerOfHeader("Bearer lyon-1");
+  EXPECT_THAT(lyon, ::testing::MatchesRegex("token-[0-9a-f]{16}"));
+  EXPECT_THAT(lyon, ::testing::Not(::testing::HasSubstr("lyon")));
+  ASSERT_TRUE((*auth)->Reload().ok());
+  EXPECT_EQ((*auth)->CallerOfHeader("Bearer lyon-1"), lyon);
+  // No accepted token: no caller.
+  EXPECT_EQ((*auth)->CallerOfHeader("Bearer nobody"), "");
+  EXPECT_EQ((*auth)->CallerOfHeader("Basic paris-old"), "");
+  EXPECT_EQ((*auth)->CallerOfHeader(std::nullopt), "");
+}
+
+TEST(TokenAuthenticatorTest, CallerNamesAreShortAndPlain) {
+  const std::vector<std::string> bad_fields = {"caller=", "caller=a:b", "caller=a/b",
+                                               "caller=" + std::string(65, 'x')};
+  for (const std::string& bad : bad_fields) {
+    auto auth = TokenAuthenticator::FromFile(TokenFile("badcaller", "tok-a write " + bad + "\n"));
+    ASSERT_FALSE(auth.ok()) << bad;
+    EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(auth.status().message()), ::testing::HasSubstr("line 1: caller="))
+        << bad;
+  }
+  EXPECT_TRUE(
+      TokenAuthenticator::FromFile(TokenFile("goodcaller", "tok-a write caller=Paris_2.north-3\n"))
+          .ok());
+}
+
 TEST(TokenAuthenticatorTest, ReloadRevokesAndAKeptFileSurvivesABadReload) {
   const std::string path = TokenFile("t2", "tok-a\ntok-b\n");
   auto auth = TokenAuthenticator::FromFile(path);

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -367,6 +368,62 @@ TEST_F(OperationsE2eTest, BearerTokensGuardWritesAndAdminOverGrpcAndRestAndReloa
   EXPECT_EQ(revoked_rest.status, 401) << revoked_rest.body;
   EXPECT_TRUE(Update(request(), "c-1", {{"authorization", "Bearer tok-beta"}}).ok());
   EXPECT_TRUE(server_->running()) << "SIGHUP must not stop the server";
+}
+
+// With tokens on, an idempotency key is its caller's: another box office can neither claim nor
+// probe it (no FAILED_PRECONDITION / 422 telling it the key is taken), tokens of one caller
+// (a rotation) share their keys, and a call accepted before (tokens off) is not redone.
+TEST_F(OperationsE2eTest, IdempotencyKeysAreEachCallersOwn) {
+  StartServer({});
+  const tickets::v1::UpdateTicketsStatusRequest early = testing::ValidRequest(1, "7c100000");
+  ASSERT_TRUE(Update(early, "order-1").ok());
+  stub_.reset();
+  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
+  ASSERT_EQ(db_.Count("events"), 1);
+
+  const std::string tokens =
+      WriteTokens(absl::StrCat(::testing::TempDir(), "tokens-callers-", getpid()),
+                  "paris-old write caller=paris\nparis-new write caller=paris\nlyon-1 write\n");
+  StartServer({absl::StrCat("--auth_tokens_file=", tokens)});
+  const auto as = [](const std::string& token) {
+    return std::vector<std::pair<std::string, std::string>>{{"authorization", "Bearer " + token}};
+  };
+  const tickets::v1::UpdateTicketsStatusRequest paris = testing::ValidRequest(1, "7c200000");
+  const tickets::v1::UpdateTicketsStatusRequest lyon = testing::ValidRequest(1, "7c300000");
+  ASSERT_TRUE(Update(paris, "paris-7", as("paris-old")).ok());
+  // Lyon uses Paris's key for another request: its own call, published, nothing refused.
+  const grpc::Status probe = Update(lyon, "paris-7", as("lyon-1"));
+  EXPECT_TRUE(probe.ok()) << probe.error_message();
+  // ... and for Paris's very request under Paris's key: its own call, published, not a replay
+  // of Paris's answer.
+  const tickets::v1::UpdateTicketsStatusRequest paris_9 = testing::ValidRequest(1, "7c210000");
+  ASSERT_TRUE(Update(paris_9, "paris-9", as("paris-old")).ok());
+  EXPECT_TRUE(Update(paris_9, "paris-9", as("lyon-1")).ok());
+  EXPECT_EQ(db_.Count("events"), 5);
+  // Over REST as well: Lyon pre-claims "paris-8" before Paris uses it.
+  const std::string body =
+      R"({"tickets":[{"ticket_id":"7c400000-0000-4000-8000-000000000001","status":"confirmed",)"
+      R"("customer_email":"ann@example.com","price":{"amount":"10.00","currency":"EUR"}}]})";
+  EXPECT_EQ(http_
+                .Call("POST", Url("/tickets-status"), body,
+                      {kJson, "Idempotency-Key: paris-8", "Authorization: Bearer lyon-1"})
+                .status,
+            200);
+  testing::HttpResult own = http_.Call(
+      "POST", Url("/tickets-status"), absl::StrReplaceAll(body, {{"7c400000", "7c500000"}}),
+      {kJson, "Idempotency-Key: paris-8", "Authorization: Bearer paris-new"});
+  EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_EQ(db_.Count("events"), 7);
+
+  // Paris's next token is Paris: the retry is a replay; a new request under the key is refused.
+  EXPECT_TRUE(Update(paris, "paris-7", as("paris-new")).ok());
+  EXPECT_EQ(Update(lyon, "paris-7", as("paris-new")).error_code(), grpc::FAILED_PRECONDITION);
+  // The call from before tokens were on: its retry publishes nothing.
+  EXPECT_TRUE(Update(early, "order-1", as("paris-new")).ok());
+  EXPECT_EQ(db_.Count("events"), 7);
+  // The events' keys, so the receipts' too, are the callers' own.
+  EXPECT_EQ(db_.Count("events WHERE idempotency_key LIKE 'paris:paris-7/%'"), 1);
+  EXPECT_EQ(db_.Count("events WHERE idempotency_key ~ '^token-[0-9a-f]{16}:paris-[79]/'"), 2);
 }
 
 TEST_F(OperationsE2eTest, JsonLogsCarryFieldsAndNeverThePasswordOrTokens) {

@@ -124,6 +124,65 @@ TEST_F(PgEventStoreTest, CallKeyNamesOneRequest) {
   EXPECT_EQ(db_.Count("idempotency_keys"), 4) << "call-a, call-b, call-c, and bare as its own";
 }
 
+// With tokens on, a key is its caller's (workers::ScopedKey): two callers' calls with one key are
+// two calls, each appended, each remembered; neither tells the other anything.
+TEST_F(PgEventStoreTest, CallersKeysAreTheirOwn) {
+  const CallRecord calls[] = {{"paris:k", "fp-p", 1, "k"}, {"lyon:k", "fp-l", 1, "k"}};
+  const EventRecord events[] = {Event("paris:k/1"), Event("lyon:k/1")};
+  const int call_of[] = {0, 1};
+  absl::StatusOr<AppendOutcome> outcome = store_.Append(calls, events, call_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_EQ(outcome->appended.size(), 2u);
+  EXPECT_FALSE(outcome->known[0].has_value());
+  EXPECT_FALSE(outcome->known[1].has_value());
+
+  // Lyon again, with another request: Lyon's own call answers, not Paris's.
+  const CallRecord again[] = {{"lyon:k", "fp-x", 1, "k"}, {"nice:k", "fp-n", 1, "k"}};
+  const EventRecord more[] = {Event("lyon:k/2"), Event("nice:k/1")};
+  outcome = store_.Append(again, more, call_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->appended.size(), 1u);
+  EXPECT_EQ(outcome->appended[0].idempotency_key, "nice:k/1");
+  ASSERT_TRUE(outcome->known[0].has_value());
+  EXPECT_EQ(outcome->known[0]->fingerprint, "fp-l");
+  EXPECT_EQ(db_.Count("idempotency_keys"), 3);
+}
+
+// A call remembered under its key as sent (before keys were scoped: tokens off, or an older
+// version) is still that call once the same key arrives scoped: replayed, nothing appended.
+TEST_F(PgEventStoreTest, ScopedKeysFindTheCallRememberedUnscoped) {
+  const CallRecord before[] = {{"order-7", "fp-1", 2}};
+  const EventRecord events[] = {Event("order-7/1"), Event("order-7/2")};
+  const int both[] = {0, 0};
+  ASSERT_TRUE(store_.Append(before, events, both).ok());
+
+  const CallRecord after[] = {{"paris:order-7", "fp-1", 2, "order-7"},
+                              {"paris:order-8", "fp-2", 1, "order-8"}};
+  const EventRecord retried[] = {Event("paris:order-7/1"), Event("paris:order-7/2"),
+                                 Event("paris:order-8/1")};
+  const int call_of[] = {0, 0, 1};
+  absl::StatusOr<AppendOutcome> outcome = store_.Append(after, retried, call_of);
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_EQ(outcome->appended.size(), 1u) << "only order-8, which is new";
+  EXPECT_EQ(outcome->appended[0].idempotency_key, "paris:order-8/1");
+  ASSERT_TRUE(outcome->known[0].has_value());
+  EXPECT_EQ(outcome->known[0]->idempotency_key, "paris:order-7");
+  EXPECT_EQ(outcome->known[0]->fingerprint, "fp-1");
+  EXPECT_EQ(outcome->known[0]->accepted_events, 2);
+  EXPECT_EQ(db_.Count("idempotency_keys"), 2) << "order-7 unscoped, order-8 scoped; no copy";
+  EXPECT_EQ(db_.Count("events"), 3);
+
+  // Once a scoped row exists, it is the answer, even when an unscoped one appears later.
+  const CallRecord scoped[] = {{"paris:order-8", "fp-2", 1, "order-8"}};
+  const CallRecord unscoped[] = {{"order-8", "fp-other", 5}};
+  ASSERT_TRUE(store_.Append(unscoped, {}, {}).ok());
+  outcome = store_.Append(scoped, {}, {});
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  ASSERT_TRUE(outcome->known[0].has_value());
+  EXPECT_EQ(outcome->known[0]->fingerprint, "fp-2");
+  EXPECT_EQ(outcome->known[0]->accepted_events, 1);
+}
+
 // The service computes the keys' digests itself; the schema's function (for migrations and
 // by-hand queries) must agree with it byte for byte, whatever the key's characters.
 TEST_F(PgEventStoreTest, CallKeyDigestIsTheSchemasOwn) {
