@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
@@ -12,7 +13,57 @@ bool NeedsRetryInfo(absl::StatusCode code) {
   return code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable;
 }
 
+// The field a message names: its text before ": ", when that is a field path
+// ("tickets[2].price.currency", "page_size"); else "" (the request as a whole).
+std::string FieldNamedBy(std::string_view message) {
+  const size_t colon = message.find(": ");
+  if (colon == std::string_view::npos || colon == 0 || colon > 128) return "";
+  const std::string_view field = message.substr(0, colon);
+  for (const char c : field) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '[' || c == ']';
+    if (!ok) return "";
+  }
+  return std::string(field);
+}
+
+absl::Status WithDerivedViolation(absl::Status status) {
+  const std::string message(status.message());
+  std::string field = FieldNamedBy(message);
+  std::string description(field.empty() ? message : message.substr(field.size() + 2));
+  return WithFieldViolations(std::move(status), {{std::move(field), std::move(description)}});
+}
+
 }  // namespace
+
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
+  std::vector<FieldViolation> violations;
+  const auto payload = status.GetPayload(kBadRequestType);
+  google::rpc::BadRequest bad_request;
+  if (!payload.has_value() || !bad_request.ParseFromString(std::string(*payload))) {
+    return violations;
+  }
+  for (const auto& violation : bad_request.field_violations()) {
+    violations.push_back({violation.field(), violation.description()});
+  }
+  return violations;
+}
+
+absl::Status MergeInvalidArguments(const std::vector<absl::Status>& statuses) {
+  std::vector<std::string> messages;
+  std::vector<FieldViolation> violations;
+  for (const absl::Status& status : statuses) {
+    if (status.ok()) continue;
+    messages.emplace_back(status.message());
+    const absl::Status detailed =
+        status.GetPayload(kBadRequestType).has_value() ? status : WithDerivedViolation(status);
+    for (FieldViolation& violation : FieldViolationsOf(detailed)) {
+      violations.push_back(std::move(violation));
+    }
+  }
+  if (messages.empty()) return absl::OkStatus();
+  return WithFieldViolations(absl::InvalidArgumentError(absl::StrJoin(messages, "; ")), violations);
+}
 
 absl::Status WithFieldViolations(absl::Status status,
                                  const std::vector<FieldViolation>& violations) {
@@ -59,6 +110,10 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   absl::Status rich = status;
   if (NeedsRetryInfo(rich.code()) && !rich.GetPayload(kRetryInfoType).has_value()) {
     rich = WithRetryDelay(std::move(rich), kDefaultRetryDelay);
+  }
+  if (rich.code() == absl::StatusCode::kInvalidArgument &&
+      !rich.GetPayload(kBadRequestType).has_value()) {
+    rich = WithDerivedViolation(std::move(rich));
   }
   google::rpc::Status proto;
   proto.set_code(static_cast<int>(rich.code()));

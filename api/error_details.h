@@ -40,6 +40,13 @@ struct FieldViolation {
 // `status` with a google.rpc.BadRequest listing `violations`.
 [[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
                                                const std::vector<FieldViolation>& violations);
+// The field violations of `status`'s google.rpc.BadRequest; none when it has none.
+std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
+// One INVALID_ARGUMENT naming every violation of `statuses` (each an INVALID_ARGUMENT, with or
+// without a BadRequest), messages joined by "; ", so that a client sees every bad field of
+// its call at once. OK statuses are skipped; OK when all are.
+[[nodiscard]] absl::Status MergeInvalidArguments(const std::vector<absl::Status>& statuses);
+
 // `status` with a google.rpc.PreconditionFailure holding one violation ({type, subject}, the
 // status's message as its description).
 [[nodiscard]] absl::Status WithPreconditionViolation(absl::Status status, std::string_view type,
@@ -52,7 +59,10 @@ absl::Status IdempotencyKeyReused(std::string_view key);
 [[nodiscard]] absl::Status WithRetryDelay(absl::Status status, absl::Duration delay);
 
 // Same code and message; the payloads become google.rpc.Status details. RESOURCE_EXHAUSTED and
-// UNAVAILABLE always carry a RetryInfo (kDefaultRetryDelay unless the status has one).
+// UNAVAILABLE always carry a RetryInfo (kDefaultRetryDelay unless the status has one), and
+// INVALID_ARGUMENT always a BadRequest: when the status has none, one violation whose field is
+// what the message names before its ": " (every message here starts "field: ...").
+// Deriving the detail at this one exit means no refusal can leave without it.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 }  // namespace booking::server

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "common/log_value.h"
 #include "common/reservation.h"
+#include "rest/rest_error.h"
 #include "spdlog/spdlog.h"
 
 namespace booking::server {
@@ -172,7 +173,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const int code = status == 413   ? 8  /*RESOURCE_EXHAUSTED*/
                      : status == 503 ? 14 /*UNAVAILABLE*/
                                      : 3 /*INVALID_ARGUMENT*/;
-    response.body = ErrorJson(code, message);
+    // Through RestError, as every other answer: an INVALID_ARGUMENT gets its BadRequest.
+    response.body = RestError(grpc::Status(static_cast<grpc::StatusCode>(code), message)).body;
     if (status == 503) response.headers.emplace_back("Retry-After", "1");
     ++in_flight_;
     Write(std::move(response));

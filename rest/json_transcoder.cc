@@ -26,11 +26,9 @@ using google::protobuf::Reflection;
 
 constexpr grpc::StatusCode kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
 
+// As the services' own errors are rendered: an INVALID_ARGUMENT gets its BadRequest.
 GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
-  GatewayResponse response;
-  response.status = HttpStatusForGrpcCode(code);
-  response.body = ErrorJson(code, message);
-  return response;
+  return RestError(grpc::Status(code, message));
 }
 
 const FieldDescriptor* FindField(const google::protobuf::Descriptor& type, std::string_view name) {
@@ -463,6 +461,9 @@ bool JsonTranscoder::Handle(GatewayRequest request,
           } else {
             google::protobuf::util::JsonPrintOptions print;
             print.preserve_proto_field_names = true;
+            // A zero that means something ("retried": 0, "consistency_reached": false) is
+            // printed, not left out as proto3's JSON would: a generated client finds it.
+            print.always_print_primitive_fields = true;
             const std::string& field = owned->route->binding.response_body;
             const FieldDescriptor* descriptor =
                 field.empty() ? nullptr : output_type->FindFieldByName(field);

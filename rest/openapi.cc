@@ -314,6 +314,32 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
       *parameters.add_values() = Parameter(field.name(), "query", false, schemas.ForField(field));
     }
   }
+  // Headers the gateway turns into metadata (a generated client sends only what is listed): the
+  // key that names a write, the correlation id every call may carry, the wait a write may ask.
+  if (input.FindFieldByName("idempotency_key") != nullptr) {
+    Value key = Parameter("Idempotency-Key", "header", true, TypeSchema("string"));
+    Set(*key.mutable_struct_value(), "description",
+        std::string("Names this request: a retry with the key gets the first call's answer and "
+                    "publishes nothing (printable ASCII, at most 255 bytes; or the "
+                    "idempotency_key field of the body)."));
+    Set(*key.mutable_struct_value(), "example", std::string("office-7-batch-1"));
+    *parameters.add_values() = std::move(key);
+    Value prefer = Parameter("Prefer", "header", false, TypeSchema("string"));
+    Set(*prefer.mutable_struct_value(), "description",
+        std::string("wait=stored or wait=completed: answer once the handlers stored or "
+                    "completed the tickets (bounded by --max_wait), with their progress."));
+    Set(*prefer.mutable_struct_value(), "example", std::string("wait=stored"));
+    *parameters.add_values() = std::move(prefer);
+  }
+  {
+    Value correlation = Parameter("Correlation-ID", "header", false, TypeSchema("string"));
+    Set(*correlation.mutable_struct_value(), "description",
+        std::string("Carried into every log line and external call of this request; answered "
+                    "in the correlation-id header (one is made when absent or not 1-128 of "
+                    "[A-Za-z0-9._:-])."));
+    Set(*correlation.mutable_struct_value(), "example", std::string("demo-1"));
+    *parameters.add_values() = std::move(correlation);
+  }
   if (parameters.values_size() > 0) *At(operation, "parameters").mutable_list_value() = parameters;
 
   if (!binding.body.empty()) {

@@ -39,7 +39,12 @@ int HttpStatusFor(const grpc::Status& status) {
   return HttpStatusForGrpcCode(status.error_code());
 }
 
-GatewayResponse RestError(const grpc::Status& status) {
+GatewayResponse RestError(const grpc::Status& given) {
+  // The gateway's own refusals (a body that is not JSON, ...) get their BadRequest here.
+  const grpc::Status status =
+      given.error_code() == grpc::StatusCode::INVALID_ARGUMENT && given.error_details().empty()
+          ? ToGrpcStatus(absl::InvalidArgumentError(given.error_message()))
+          : given;
   GatewayResponse response;
   response.status = HttpStatusFor(status);
   response.body = ErrorJson(status.error_code(), status.error_message(),

@@ -216,9 +216,9 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   absl::StatusOr<std::string> key =
       ResolveIdempotencyKey(FindMetadata(*context, kIdempotencyKeyHeader),
                             request->idempotency_key(), options_.require_idempotency_key);
-  if (!key.ok()) return Fail(reactor, kMethod, correlation_id, key.status());
-  if (absl::Status valid = ValidateRequest(*request, options_.limits); !valid.ok()) {
-    return Fail(reactor, kMethod, correlation_id, valid);
+  // Every bad field of the call in one answer, the key's included.
+  if (absl::Status valid = ValidateRequest(*request, options_.limits); !key.ok() || !valid.ok()) {
+    return Fail(reactor, kMethod, correlation_id, MergeInvalidArguments({key.status(), valid}));
   }
 
   if (options_.database_reachable != nullptr && !options_.database_reachable->load()) {

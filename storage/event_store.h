@@ -96,7 +96,9 @@ class EventStore {
   virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) = 0;
 
   // Sends dead letters back as redeliveries, which their handler claims and runs again: the given
-  // (sequence, handler) pairs, or every dead letter when `all`. Returns how many.
+  // (sequence, handler) pairs, or every dead letter when `all`. Returns how many. NOT_FOUND
+  // naming the ids that are no dead letter (a typo, or retried already), and nothing is sent
+  // back: named ones go all together or not at all.
   virtual absl::StatusOr<int> RetryDeadLetters(
       absl::Span<const std::pair<int64_t, std::string>> ids, bool all) = 0;
 

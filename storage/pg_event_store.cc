@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "storage/call_key_digest.h"
 #include "storage/pg_array.h"
 #include "storage/pg_errors.h"
@@ -20,6 +21,7 @@ constexpr char kPruneKeys[] = "idempotency_keys_prune";
 constexpr char kSummarize[] = "events_summarize_age";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
+constexpr char kFindDead[] = "dead_letters_find";
 constexpr char kPending[] = "pending_deliveries_count";
 constexpr char kReplayHandler[] = "replay_handler_type";
 constexpr char kReplayCount[] = "replay_count";
@@ -157,6 +159,10 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
        " FROM moved"
        " ON CONFLICT (sequence, handler) DO NOTHING RETURNING sequence"},
+      {kFindDead,
+       "SELECT dl.sequence, dl.handler FROM dead_letters dl"
+       " WHERE (dl.sequence, dl.handler) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
+       " FOR UPDATE"},
       {kReplayHandler,
        "SELECT event_type, retired_at IS NOT NULL FROM handlers WHERE handler = $1"},
       {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
@@ -411,10 +417,41 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
   const std::string sequences = Array(ids, [](const Id& id) { return std::to_string(id.first); });
   const std::string handlers = Array(ids, [](const Id& id) { return id.second; });
   int count = 0;
-  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+  if (all) {
+    absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+      count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
+    });
+    if (!status.ok()) return status;
+    return count;
+  }
+  // Named ones: all of them or none, so that a mistyped id is an answer, not a silent 0.
+  absl::Status refused;
+  absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
+    refused = absl::OkStatus();
+    absl::flat_hash_set<Id> found;
+    for (const auto& row : txn.exec_prepared(kFindDead, sequences, handlers)) {
+      found.emplace(row[0].as<int64_t>(), row[1].as<std::string>());
+    }
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (found.contains(ids[i])) continue;
+      if (missing.size() < 5) {
+        missing.push_back(absl::StrCat("ids[", i, "] (sequence ", ids[i].first, ", handler \"",
+                                       ids[i].second.substr(0, 64), "\")"));
+      } else if (missing.size() == 5) {
+        missing.push_back("...");
+      }
+    }
+    if (!missing.empty()) {
+      refused = absl::NotFoundError(
+          absl::StrCat("ids: no such dead letter: ", absl::StrJoin(missing, ", "),
+                       "; nothing was retried (ListDeadLetters shows the dead letters)"));
+      return;
+    }
     count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
   });
   if (!status.ok()) return status;
+  if (!refused.ok()) return refused;
   return count;
 }
 

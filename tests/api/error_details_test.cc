@@ -31,6 +31,47 @@ TEST(ErrorDetailsTest, FieldViolationsTravelAsBadRequest) {
   EXPECT_EQ(bad_request.field_violations(1).description(), "empty");
 }
 
+// Every INVALID_ARGUMENT leaves with a BadRequest, even one made without: its field is what
+// the message names first.
+TEST(ErrorDetailsTest, EveryInvalidArgumentNamesItsField) {
+  const auto violations_of = [](const absl::Status& status) {
+    google::rpc::Status proto = Details(ToGrpcStatus(status));
+    google::rpc::BadRequest bad_request;
+    EXPECT_EQ(proto.details_size(), 1) << status;
+    if (proto.details_size() == 1) EXPECT_TRUE(proto.details(0).UnpackTo(&bad_request));
+    return bad_request;
+  };
+  google::rpc::BadRequest page =
+      violations_of(absl::InvalidArgumentError("page_size: must not be negative"));
+  ASSERT_EQ(page.field_violations_size(), 1);
+  EXPECT_EQ(page.field_violations(0).field(), "page_size");
+  EXPECT_EQ(page.field_violations(0).description(), "must not be negative");
+  google::rpc::BadRequest nested =
+      violations_of(absl::InvalidArgumentError("ids[2]: needs a sequence"));
+  EXPECT_EQ(nested.field_violations(0).field(), "ids[2]");
+  // A message that names no field: the request as a whole.
+  google::rpc::BadRequest whole = violations_of(absl::InvalidArgumentError("not JSON at all"));
+  EXPECT_EQ(whole.field_violations(0).field(), "");
+  EXPECT_EQ(whole.field_violations(0).description(), "not JSON at all");
+  EXPECT_EQ(violations_of(absl::InvalidArgumentError("a b: c")).field_violations(0).field(), "");
+}
+
+TEST(ErrorDetailsTest, MergedRefusalsListEveryViolation) {
+  const absl::Status merged = MergeInvalidArguments(
+      {absl::InvalidArgumentError("idempotency_key: is required"), absl::OkStatus(),
+       WithFieldViolations(absl::InvalidArgumentError("tickets[0].status: bad; tickets[1]..."),
+                           {{"tickets[0].status", "bad"}, {"tickets[1].price", "missing"}})});
+  EXPECT_EQ(merged.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(merged.message(),
+            "idempotency_key: is required; tickets[0].status: bad; tickets[1]...");
+  std::vector<std::string> fields;
+  for (const FieldViolation& violation : FieldViolationsOf(merged))
+    fields.push_back(violation.field);
+  EXPECT_THAT(fields,
+              ::testing::ElementsAre("idempotency_key", "tickets[0].status", "tickets[1].price"));
+  EXPECT_TRUE(MergeInvalidArguments({absl::OkStatus()}).ok());
+}
+
 TEST(ErrorDetailsTest, OverloadAndOutagesAlwaysSayWhenToRetry) {
   for (const absl::Status& plain :
        {absl::ResourceExhaustedError("full"), absl::UnavailableError("down")}) {

@@ -173,6 +173,50 @@ TEST_F(BookingServerE2eTest, IdempotencyKeyIsRequired) {
   EXPECT_THAT(status.error_message(), StartsWith("idempotency_key: "));
 }
 
+// The names of every field a refusal is about, from its google.rpc.BadRequest.
+std::vector<std::string> ViolatedFields(const grpc::Status& status) {
+  google::rpc::Status details;
+  std::vector<std::string> fields;
+  if (!details.ParseFromString(status.error_details())) return fields;
+  for (const auto& detail : details.details()) {
+    google::rpc::BadRequest bad_request;
+    if (!detail.UnpackTo(&bad_request)) continue;
+    for (const auto& violation : bad_request.field_violations())
+      fields.push_back(violation.field());
+  }
+  return fields;
+}
+
+// A call without a key and with a bad field hears of both at once, not of the key alone.
+TEST_F(BookingServerE2eTest, MissingKeyAndBadFieldsAreRefusedTogether) {
+  UpdateTicketsStatusRequest request = ValidRequest(1, "c0100001");
+  request.mutable_tickets(0)->set_status("lost");
+  grpc::Status status = Update(request, "");
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(status),
+              ::testing::ElementsAre("idempotency_key", "tickets[0].status"));
+  EXPECT_EQ(db_->Count(Prefix("c0100001")), 0);
+}
+
+// Every INVALID_ARGUMENT carries a BadRequest naming the field, the reads' too.
+TEST_F(BookingServerE2eTest, BadReadsNameTheirField) {
+  grpc::ClientContext get_context;
+  tickets::v1::GetTicketRequest get;
+  get.set_ticket_id("not-a-uuid");
+  tickets::v1::Ticket ticket;
+  grpc::Status bad_get = stub_->GetTicket(&get_context, get, &ticket);
+  EXPECT_EQ(bad_get.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(bad_get), ::testing::ElementsAre("ticket_id"));
+
+  grpc::ClientContext list_context;
+  tickets::v1::ListTicketsRequest list;
+  list.set_page_size(-5);
+  tickets::v1::ListTicketsResponse listed;
+  grpc::Status bad_list = stub_->ListTickets(&list_context, list, &listed);
+  EXPECT_EQ(bad_list.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(bad_list), ::testing::ElementsAre("page_size"));
+}
+
 // An idempotency key names one request: a replay gets the first answer and publishes nothing; a
 // different request with the key (here a cancel sent with the confirm's key) is refused.
 TEST_F(BookingServerE2eTest, ReplayGetsTheFirstAnswerAndAReusedKeyIsRefused) {

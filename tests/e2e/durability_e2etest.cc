@@ -205,6 +205,14 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
   tickets::v1::RetryDeadLettersRequest neither;
   grpc::Status refused = admin->RetryDeadLetters(&bad_context, neither, &retried);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(refused.error_details().empty()) << "a BadRequest naming ids";
+
+  // A dead letter that is none (retried already, or a typo) is NOT_FOUND, not a silent 0.
+  grpc::ClientContext gone_context;
+  grpc::Status gone = admin->RetryDeadLetters(&gone_context, one, &retried);
+  EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND) << gone.error_message();
+  EXPECT_THAT(gone.error_message(), ::testing::HasSubstr("ids[0]"));
+  EXPECT_THAT(gone.error_message(), ::testing::HasSubstr("IssueReceipt"));
 }
 
 TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {

@@ -245,7 +245,9 @@ TEST_F(ReadYourWritesE2eTest, RestWaitsWithTheFieldOrThePreferHeader) {
   testing::HttpResult plain = http.Call("POST", url, body(3, ""),
                                         {"Content-Type: application/json", "Idempotency-Key: r-3"});
   EXPECT_EQ(plain.status, 200);
-  EXPECT_THAT(plain.body, ::testing::Not(HasSubstr("progress"))) << "ACCEPTED by default";
+  // ACCEPTED by default: no wait, so no progress (REST prints the empty list and the false).
+  EXPECT_THAT(plain.body, HasSubstr("\"progress\":[]")) << "ACCEPTED by default";
+  EXPECT_THAT(plain.body, HasSubstr("\"consistency_reached\":false"));
 
   testing::HttpResult bad = http.Call("POST", url, body(4, R"(,"consistency":"SOON")"),
                                       {"Content-Type: application/json", "Idempotency-Key: r-4"});

@@ -74,6 +74,8 @@ class RestE2eTest : public ::testing::Test {
     EXPECT_THAT(error.struct_value().fields().at("message").string_value(),
                 HasSubstr(message_part));
     EXPECT_TRUE(error.struct_value().fields().at("details").has_list_value());
+    // Every INVALID_ARGUMENT names its field in a google.rpc.BadRequest, the gateway's own too.
+    if (code == 3) EXPECT_THAT(result.body, HasSubstr("google.rpc.BadRequest")) << result.body;
   }
 
   static testing::TestDatabase* db_;
@@ -187,6 +189,9 @@ TEST_F(RestE2eTest, EveryAnnotatedRoute) {
   testing::HttpResult retried =
       http_.Call("POST", Url("/v1/admin/dead-letters:retry"), R"({"all":true})", {kJson});
   EXPECT_EQ(retried.status, 200) << retried.body;
+  // A zero that means something is printed: nothing was retried, not "{}".
+  EXPECT_EQ(Json(retried.body).struct_value().fields().at("retried").number_value(), 0)
+      << retried.body;
   // Grpc-Metadata-* headers become metadata.
   testing::HttpResult via_metadata =
       http_.Call("POST", Url("/v1/tickets-status"), body,

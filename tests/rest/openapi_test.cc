@@ -104,7 +104,13 @@ TEST_F(OpenApiTest, UpdateTicketsStatusTakesTheWholeRequestAsBody) {
             .string_value(),
         std::string(kRef) + "tickets.v1.UpdateTicketsStatusRequest");
     EXPECT_TRUE(At(post.struct_value(), {"requestBody", "required"}).bool_value());
-    EXPECT_EQ(post.struct_value().fields().count("parameters"), 0u) << "body \"*\": no query";
+    // Body "*": no query parameters; the headers a generated client must send are listed.
+    const Struct key = Parameter(post, "Idempotency-Key");
+    EXPECT_EQ(At(key, {"in"}).string_value(), "header");
+    EXPECT_TRUE(At(key, {"required"}).bool_value());
+    EXPECT_EQ(At(Parameter(post, "Prefer"), {"in"}).string_value(), "header");
+    EXPECT_EQ(At(Parameter(post, "Correlation-ID"), {"in"}).string_value(), "header");
+    EXPECT_EQ(At(post.struct_value(), {"parameters"}).list_value().values_size(), 3);
     EXPECT_EQ(At(post.struct_value(),
                  {"responses", "200", "content", "application/json", "schema", "$ref"})
                   .string_value(),
@@ -132,7 +138,8 @@ TEST_F(OpenApiTest, ListTicketsTakesQueryParameters) {
   const Struct page_token = Parameter(get, "page_token");
   EXPECT_EQ(At(page_token, {"in"}).string_value(), "query");
   EXPECT_EQ(At(page_token, {"schema", "type"}).string_value(), "string");
-  EXPECT_EQ(At(get.struct_value(), {"parameters"}).list_value().values_size(), 2);
+  EXPECT_EQ(At(get.struct_value(), {"parameters"}).list_value().values_size(), 3)
+      << "page_size, page_token and the Correlation-ID header";
   EXPECT_EQ(
       At(get.struct_value(), {"responses", "200", "content", "application/json", "schema", "$ref"})
           .string_value(),
@@ -155,8 +162,9 @@ TEST_F(OpenApiTest, GetTicketBindsThePath) {
   EXPECT_EQ(At(ticket_id, {"in"}).string_value(), "path");
   EXPECT_TRUE(At(ticket_id, {"required"}).bool_value());
   EXPECT_EQ(At(ticket_id, {"schema", "type"}).string_value(), "string");
-  EXPECT_EQ(At(get.struct_value(), {"parameters"}).list_value().values_size(), 1)
-      << "ticket_id is bound by the path, not repeated as a query parameter";
+  EXPECT_EQ(At(get.struct_value(), {"parameters"}).list_value().values_size(), 2)
+      << "ticket_id is bound by the path, not repeated as a query parameter (plus the "
+         "Correlation-ID header)";
   EXPECT_EQ(
       At(get.struct_value(), {"responses", "200", "content", "application/json", "schema", "$ref"})
           .string_value(),
@@ -372,7 +380,8 @@ TEST_F(OpenApiTest, MapsPathTemplatesBodyFieldsAndTypes) {
   for (const Value& parameter : At(patch.struct_value(), {"parameters"}).list_value().values()) {
     names.insert(At(parameter.struct_value(), {"name"}).string_value());
   }
-  EXPECT_THAT(names, ::testing::ElementsAre("book.name", "genres", "tags", "validate_only"));
+  EXPECT_THAT(names, ::testing::ElementsAre("Correlation-ID", "book.name", "genres", "tags",
+                                            "validate_only"));
   const Struct genres = Parameter(patch, "genres");
   EXPECT_EQ(At(genres, {"in"}).string_value(), "query");
   EXPECT_EQ(At(genres, {"schema", "type"}).string_value(), "array");
