@@ -21,6 +21,19 @@
 namespace booking::app {
 namespace {
 
+// What the OpenAPI document says each method needs when tokens are on (api/token_authenticator.h).
+server::OpenApiOptions OpenApiOptionsFor(const Config& config) {
+  server::OpenApiOptions options;
+  const bool auth_reads = config.service.auth_reads;
+  options.scope_of = [auth_reads](const google::protobuf::MethodDescriptor& method) {
+    if (method.service()->name() == "AdminService") return std::string("admin");
+    if (method.name() == "UpdateTicketsStatus") return std::string("write");
+    return auth_reads ? std::string("read") : std::string();
+  };
+  options.server_paths = true;
+  return options;
+}
+
 constexpr char kServiceName[] = "tickets.v1.BookingService";
 constexpr char kAdminServiceName[] = "tickets.v1.AdminService";
 
@@ -221,8 +234,8 @@ absl::Status Application::StartHttp() {
   (*transcoder)->set_stream_heartbeat(config_.stream_heartbeat);
   gateway_ = std::make_unique<server::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-      server::BuildOpenApiJson(services, "Booking service", "v1"), &metrics_,
-      config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
+      server::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
+      &metrics_, config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
   http_ = std::make_unique<server::HttpServer>(
       config_.http, [this](server::GatewayRequest request,
                            absl::AnyInvocable<void(server::GatewayResponse)> done) {

@@ -284,15 +284,62 @@ Value Parameter(const std::string& name, const std::string& in, bool required, V
   return Object(std::move(parameter));
 }
 
+// "UpdateTicketsStatus" -> "Update tickets status".
+std::string Summary(const std::string& method_name) {
+  std::string summary;
+  for (size_t i = 0; i < method_name.size(); ++i) {
+    const char c = method_name[i];
+    if (i > 0 && c >= 'A' && c <= 'Z') {
+      summary += ' ';
+      summary += static_cast<char>(c - 'A' + 'a');
+    } else {
+      summary += c;
+    }
+  }
+  return summary;
+}
+
+// An error answer: the Status schema, and when to retry for the codes that say so.
+Value ErrorResponse(const std::string& description, bool retry_after) {
+  Struct response;
+  Set(response, "description", description);
+  Set(response, "content", JsonContent(RefSchema(kStatusSchema)));
+  if (retry_after) {
+    Struct header;
+    Set(header, "description",
+        std::string("Seconds to wait before retrying (also google.rpc.RetryInfo in details)."));
+    Set(header, "schema", TypeSchema("integer"));
+    Set(ObjectAt(response, "headers"), "Retry-After", Object(std::move(header)));
+  }
+  return Object(std::move(response));
+}
+
 Value Operation(const HttpBinding& binding, const PathTemplate& path,
-                const std::string& operation_id, SchemaBuilder& schemas) {
+                const std::string& operation_id, SchemaBuilder& schemas,
+                const OpenApiOptions& options) {
   const google::protobuf::MethodDescriptor& method = *binding.method;
   const Descriptor& input = *method.input_type();
   const Descriptor& output = *method.output_type();
+  const std::string scope = options.scope_of ? options.scope_of(method) : "";
 
   Struct operation;
   Set(operation, "operationId", operation_id);
-  Set(operation, "description", "gRPC method " + method.full_name() + ".");
+  Set(operation, "summary", Summary(method.name()));
+  Set(operation, "description",
+      "gRPC method " + method.full_name() + "." +
+          (scope.empty() ? ""
+                         : " With --auth_tokens_file, needs a bearer token with the \"" + scope +
+                               "\" scope."));
+  if (!scope.empty()) {
+    // Tokens are off by default: the call then needs none ({}), else the bearer token. The
+    // scope travels as an extension (OpenAPI 3.0 gives scopes to OAuth2 schemes only).
+    ListValue& security = ListAt(operation, "security");
+    Struct bearer;
+    *At(bearer, "bearer").mutable_list_value() = ListValue();
+    *security.add_values() = Object(std::move(bearer));
+    *security.add_values() = Object(Struct());
+    Set(operation, "x-booking-scope", scope);
+  }
   ListAt(operation, "tags").add_values()->set_string_value(method.service()->name());
 
   ListValue parameters;
@@ -369,10 +416,31 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
       JsonContent(response_field != nullptr ? schemas.ForField(*response_field)
                                             : schemas.ForMessage(output)));
   Set(responses, "200", Object(std::move(ok)));
-  Struct error;
-  Set(error, "description", std::string("An error: the gRPC status code and message."));
-  Set(error, "content", JsonContent(RefSchema(kStatusSchema)));
-  Set(responses, "default", Object(std::move(error)));
+  Set(responses, "400",
+      ErrorResponse("INVALID_ARGUMENT: a google.rpc.BadRequest in details names every bad field.",
+                    false));
+  if (!scope.empty()) {
+    Set(responses, "401", ErrorResponse("UNAUTHENTICATED: no accepted bearer token.", false));
+    Set(responses, "403",
+        ErrorResponse("PERMISSION_DENIED: the token lacks the scope, or the request came from a "
+                      "page of another origin or for a host that is not allowed.",
+                      false));
+  }
+  if (!path.variables.empty()) {
+    Set(responses, "404", ErrorResponse("NOT_FOUND: nothing by that name.", false));
+  }
+  if (input.FindFieldByName("idempotency_key") != nullptr) {
+    Set(responses, "422",
+        ErrorResponse("The idempotency key was used for a different request "
+                      "(FAILED_PRECONDITION, IDEMPOTENCY_KEY_REUSED); nothing was published.",
+                      false));
+  }
+  Set(responses, "429",
+      ErrorResponse("RESOURCE_EXHAUSTED: a limit was reached; retry later.", true));
+  Set(responses, "503",
+      ErrorResponse("UNAVAILABLE: the database or the instance cannot take the call now.", true));
+  Set(responses, "default",
+      ErrorResponse("Another error: the gRPC status code and message.", false));
 
   return Object(std::move(operation));
 }
@@ -404,13 +472,73 @@ std::string PrintJson(const Struct& document) {
 
 }  // namespace
 
+namespace {
+
+// GET /health and GET /metrics, which the gateway serves itself.
+void AddServerPaths(Struct& paths) {
+  {
+    Struct ok;
+    Set(ok, "description", std::string("The instance serves (SERVING)."));
+    Struct schema;
+    Set(schema, "type", std::string("object"));
+    Set(ObjectAt(schema, "properties"), "status", TypeSchema("string"));
+    Set(ok, "content", JsonContent(Object(std::move(schema))));
+    Struct operation;
+    Set(operation, "operationId", std::string("Health"));
+    Set(operation, "summary", std::string("health"));
+    Set(operation, "description",
+        std::string("Readiness: 200 {\"status\":\"SERVING\"}, or 503 NOT_SERVING while the "
+                    "database does not answer or the instance stops. Also /healthz."));
+    ListAt(operation, "tags").add_values()->set_string_value("Operations");
+    Struct& responses = ObjectAt(operation, "responses");
+    Set(responses, "200", Object(std::move(ok)));
+    Struct down;
+    Set(down, "description", std::string("NOT_SERVING."));
+    Set(responses, "503", Object(std::move(down)));
+    Set(ObjectAt(paths, "/health"), "get", Object(std::move(operation)));
+  }
+  {
+    Struct ok;
+    Set(ok, "description", std::string("Prometheus text exposition format 0.0.4."));
+    Struct text;
+    Set(text, "schema", TypeSchema("string"));
+    Set(ObjectAt(ok, "content"), "text/plain", Object(std::move(text)));
+    Struct operation;
+    Set(operation, "operationId", std::string("Metrics"));
+    Set(operation, "summary", std::string("metrics"));
+    Set(operation, "description",
+        std::string("Prometheus metrics. With --auth_metrics, needs a bearer token with the "
+                    "\"metrics\" scope."));
+    ListAt(operation, "tags").add_values()->set_string_value("Operations");
+    Struct& responses = ObjectAt(operation, "responses");
+    Set(responses, "200", Object(std::move(ok)));
+    Set(responses, "401", ErrorResponse("UNAUTHENTICATED (with --auth_metrics).", false));
+    ListValue& security = ListAt(operation, "security");
+    Struct bearer;
+    *At(bearer, "bearer").mutable_list_value() = ListValue();
+    *security.add_values() = Object(std::move(bearer));
+    *security.add_values() = Object(Struct());
+    Set(ObjectAt(paths, "/metrics"), "get", Object(std::move(operation)));
+  }
+}
+
+}  // namespace
+
 std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services,
-                             const std::string& title, const std::string& version) {
+                             const std::string& title, const std::string& version,
+                             const OpenApiOptions& options) {
   Struct document;
   Set(document, "openapi", std::string("3.0.3"));
   Struct& info = ObjectAt(document, "info");
   Set(info, "title", title);
   Set(info, "version", version);
+  {
+    // Relative: the server that serves the document, wherever it listens.
+    Struct server;
+    Set(server, "url", std::string("/"));
+    Set(server, "description", std::string("the server that serves this document"));
+    *ListAt(document, "servers").add_values() = Object(std::move(server));
+  }
 
   SchemaBuilder schemas;
   Struct& paths = ObjectAt(document, "paths");
@@ -437,11 +565,29 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
       if (additional > 0) base += "_" + std::to_string(additional);
       std::string id = base;  // services from different packages may share a name
       for (int n = 2; !operation_ids.insert(id).second; ++n) id = base + "_" + std::to_string(n);
-      Set(item, http_method, Operation(binding, path, id, schemas));
+      Set(item, http_method, Operation(binding, path, id, schemas, options));
     }
   }
 
-  Struct& components = ObjectAt(ObjectAt(document, "components"), "schemas");
+  if (options.server_paths) {
+    AddServerPaths(paths);
+    Struct tag;
+    Set(tag, "name", std::string("Operations"));
+    Set(tag, "description", std::string("Served by the HTTP gateway itself."));
+    *tags.add_values() = Object(std::move(tag));
+  }
+
+  Struct& components_root = ObjectAt(document, "components");
+  {
+    Struct bearer;
+    Set(bearer, "type", std::string("http"));
+    Set(bearer, "scheme", std::string("bearer"));
+    Set(bearer, "description",
+        std::string("A token of --auth_tokens_file (Authorization: Bearer <token>); each "
+                    "operation's x-booking-scope names the scope it needs."));
+    Set(ObjectAt(components_root, "securitySchemes"), "bearer", Object(std::move(bearer)));
+  }
+  Struct& components = ObjectAt(components_root, "schemas");
   schemas.WriteComponents(components);
   Set(components, kStatusSchema, StatusSchema());
   return PrintJson(document);

@@ -3,6 +3,7 @@
 #include <absl/types/span.h>
 #include <google/protobuf/descriptor.h>
 
+#include <functional>
 #include <string>
 
 namespace booking::server {
@@ -12,7 +13,17 @@ namespace booking::server {
 // JSON mapping with proto field names (snake_case), as the server prints them; messages become
 // components named by their full name ("tickets.v1.Ticket"), errors are
 // "#/components/schemas/Status".
+struct OpenApiOptions {
+  // The bearer-token scope a method needs when tokens are on ("" for none): the operation
+  // gets the bearer security requirement (or none: tokens are off by default), its 401/403
+  // answers, and the scope as x-booking-scope.
+  std::function<std::string(const google::protobuf::MethodDescriptor&)> scope_of;
+  // GET /health and GET /metrics, which the gateway serves itself.
+  bool server_paths = false;
+};
+
 std::string BuildOpenApiJson(absl::Span<const google::protobuf::ServiceDescriptor* const> services,
-                             const std::string& title, const std::string& version);
+                             const std::string& title, const std::string& version,
+                             const OpenApiOptions& options = {});
 
 }  // namespace booking::server

@@ -367,6 +367,13 @@ TEST_F(RestE2eTest, HealthAndOpenApi) {
   const auto& paths = document.struct_value().fields().at("paths").struct_value().fields();
   EXPECT_TRUE(paths.contains("/tickets-status"));
   EXPECT_TRUE(paths.contains("/v1/tickets/{ticket_id}"));
+  EXPECT_TRUE(paths.contains("/health"));
+  EXPECT_TRUE(paths.contains("/metrics"));
+  // The served document says what a write needs when tokens are on, and the header it takes.
+  const auto& post =
+      paths.at("/v1/tickets-status").struct_value().fields().at("post").struct_value();
+  EXPECT_EQ(post.fields().at("x-booking-scope").string_value(), "write");
+  EXPECT_THAT(openapi.body, HasSubstr("\"Idempotency-Key\""));
 }
 
 TEST_F(RestE2eTest, KeepAliveReusesTheConnection) {

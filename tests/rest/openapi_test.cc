@@ -83,6 +83,77 @@ class OpenApiTest : public ::testing::Test {
   Struct doc_;
 };
 
+// What tools need beyond the routes: a summary per operation, the error answers with the
+// Status schema (and when to retry), servers, and the bearer scheme.
+TEST_F(OpenApiTest, ErrorsSecurityServersAndSummaries) {
+  EXPECT_EQ(At({"servers"}).list_value().values(0).struct_value().fields().at("url").string_value(),
+            "/");
+  EXPECT_EQ(At({"components", "securitySchemes", "bearer", "scheme"}).string_value(), "bearer");
+  const Value& post = At({"paths", "/v1/tickets-status", "post"});
+  EXPECT_EQ(At(post.struct_value(), {"summary"}).string_value(), "Update tickets status");
+  for (const std::string code : {"400", "422", "429", "503", "default"}) {
+    EXPECT_EQ(At(post.struct_value(),
+                 {"responses", code, "content", "application/json", "schema", "$ref"})
+                  .string_value(),
+              std::string(kRef) + "Status")
+        << code;
+  }
+  EXPECT_EQ(
+      At(post.struct_value(), {"responses", "429", "headers", "Retry-After", "schema", "type"})
+          .string_value(),
+      "integer");
+  EXPECT_EQ(At({"paths", "/v1/tickets/{ticket_id}", "get", "responses", "404", "description"})
+                .string_value()
+                .substr(0, 9),
+            "NOT_FOUND");
+  // Without a scope function, no operation asks for a token.
+  EXPECT_EQ(post.struct_value().fields().count("security"), 0u);
+}
+
+TEST(OpenApiOptionsTest, ScopesAndTheGatewaysOwnPaths) {
+  OpenApiOptions options;
+  options.scope_of = [](const google::protobuf::MethodDescriptor& method) {
+    return method.name() == "UpdateTicketsStatus" ? std::string("write") : std::string();
+  };
+  options.server_paths = true;
+  Struct doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  BuildOpenApiJson({ServiceOf<tickets::v1::Ticket>(
+                                       tickets::v1::BookingService::service_full_name())},
+                                   "Booking API", "1", options),
+                  &doc)
+                  .ok());
+  const Struct& paths = doc.fields().at("paths").struct_value();
+  const Struct& post =
+      paths.fields().at("/v1/tickets-status").struct_value().fields().at("post").struct_value();
+  EXPECT_EQ(post.fields().at("x-booking-scope").string_value(), "write");
+  const auto& security = post.fields().at("security").list_value();
+  ASSERT_EQ(security.values_size(), 2) << "the bearer token, or none (tokens off)";
+  EXPECT_TRUE(security.values(0).struct_value().fields().contains("bearer"));
+  EXPECT_TRUE(post.fields().at("responses").struct_value().fields().contains("401"));
+  const Struct& get =
+      paths.fields().at("/v1/tickets").struct_value().fields().at("get").struct_value();
+  EXPECT_FALSE(get.fields().contains("security")) << "reads are open unless --auth_reads";
+  EXPECT_TRUE(paths.fields().contains("/health"));
+  EXPECT_TRUE(paths.fields()
+                  .at("/metrics")
+                  .struct_value()
+                  .fields()
+                  .at("get")
+                  .struct_value()
+                  .fields()
+                  .at("responses")
+                  .struct_value()
+                  .fields()
+                  .at("200")
+                  .struct_value()
+                  .fields()
+                  .at("content")
+                  .struct_value()
+                  .fields()
+                  .contains("text/plain"));
+}
+
 TEST_F(OpenApiTest, DescribesTheDocument) {
   EXPECT_EQ(At({"openapi"}).string_value(), "3.0.3");
   EXPECT_EQ(At({"info", "title"}).string_value(), "Booking API");
