@@ -215,6 +215,18 @@ TEST_F(BookingServerE2eTest, BadReadsNameTheirField) {
   grpc::Status bad_list = stub_->ListTickets(&list_context, list, &listed);
   EXPECT_EQ(bad_list.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(ViolatedFields(bad_list), ::testing::ElementsAre("page_size"));
+
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::WatchTicketsRequest watch;
+  watch.add_ticket_ids("5a1f3c9e-0b7d-4e2a-9c11-3b1f0c2d4e5f");
+  watch.add_ticket_ids("not-a-uuid");
+  auto reader = stub_->WatchTickets(&watch_context, watch);
+  tickets::v1::TicketStep step;
+  EXPECT_FALSE(reader->Read(&step));
+  const grpc::Status bad_watch = reader->Finish();
+  EXPECT_EQ(bad_watch.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(ViolatedFields(bad_watch), ::testing::ElementsAre("ticket_ids[1]"));
 }
 
 // An idempotency key names one request: a replay gets the first answer and publishes nothing; a
