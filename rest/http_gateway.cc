@@ -7,6 +7,7 @@
 #include "api/call_metadata.h"
 #include "common/logging.h"
 #include "rest/console_page.h"
+#include "rest/rest_error.h"
 #include "rest/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 
@@ -59,6 +60,22 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   });
 }
 
+namespace {
+
+// A query parameter's name that may be quoted back as a field ("page_size").
+bool IsFieldName(const std::string& name) {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   const bool health = request.method == "GET" && (path == "/health" || path == "/healthz");
@@ -95,7 +112,19 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
     return;
   }
   if (request.method == "GET" && path == "/tickets") {
-    // The original service answered every ticket at once: all pages, as one streamed array.
+    // The original service answered every ticket at once: all pages, as one streamed array. It
+    // takes no query: a parameter it would ignore (?page_size=1) is refused, naming it.
+    if (const size_t query = request.target.find('?');
+        query != std::string::npos && query + 1 < request.target.size()) {
+      const std::string first = request.target.substr(query + 1, 64);
+      const std::string name = first.substr(0, first.find_first_of("=&"));
+      done(RestError(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat(IsFieldName(name) ? name : "query",
+                       ": GET /tickets answers every ticket and takes no query parameters; "
+                       "page with GET /v1/tickets?page_size=&page_token="))));
+      return;
+    }
     TicketListStream::Metadata metadata;
     for (const auto& [name, value] : request.headers) {
       if (name == "authorization" || name == kCorrelationIdHeader) {

@@ -350,7 +350,8 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
     *parameters.add_values() = Parameter(
         variable, "path", true, field != nullptr ? schemas.ForField(*field) : TypeSchema("string"));
   }
-  if (binding.body != "*") {
+  const bool takes_query = options.paths_without_query.count(path.path) == 0;
+  if (binding.body != "*" && takes_query) {
     for (int i = 0; i < input.field_count(); ++i) {
       const FieldDescriptor& field = *input.field(i);
       if (bound.count(field.name()) > 0 || field.name() == binding.body) continue;

@@ -4,6 +4,7 @@
 #include <google/protobuf/descriptor.h>
 
 #include <functional>
+#include <set>
 #include <string>
 
 namespace booking::server {
@@ -20,6 +21,8 @@ struct OpenApiOptions {
   std::function<std::string(const google::protobuf::MethodDescriptor&)> scope_of;
   // GET /health and GET /metrics, which the gateway serves itself.
   bool server_paths = false;
+  // Paths the gateway serves whole, refusing any query ("/tickets", the original API's list).
+  std::set<std::string> paths_without_query;
 };
 
 std::string BuildOpenApiJson(absl::Span<const google::protobuf::ServiceDescriptor* const> services,

@@ -111,6 +111,8 @@ TEST_F(RestE2eTest, OriginalTicketsApiIsCompatible) {
             200);
   ASSERT_TRUE(Eventually([&] { return db_->Count("tickets WHERE status = 'canceled'") == 1; }));
 
+  // The original list answers every ticket: a page parameter it would ignore is refused.
+  ExpectError(http_.Call("GET", Url("/tickets?page_size=1")), 400, 3, "page_size: GET /tickets");
   testing::HttpResult listed = http_.Call("GET", Url("/tickets"));
   ASSERT_EQ(listed.status, 200);
   google::protobuf::Value tickets = Json(listed.body);
@@ -373,6 +375,16 @@ TEST_F(RestE2eTest, HealthAndOpenApi) {
   const auto& post =
       paths.at("/v1/tickets-status").struct_value().fields().at("post").struct_value();
   EXPECT_EQ(post.fields().at("x-booking-scope").string_value(), "write");
+  // GET /tickets documents no query parameter (it takes none), GET /v1/tickets its pages.
+  const auto text = [&](const std::string& path) {
+    std::string json;
+    EXPECT_TRUE(google::protobuf::util::MessageToJsonString(
+                    paths.at(path).struct_value().fields().at("get").struct_value(), &json)
+                    .ok());
+    return json;
+  };
+  EXPECT_THAT(text("/tickets"), ::testing::Not(HasSubstr("page_size")));
+  EXPECT_THAT(text("/v1/tickets"), HasSubstr("page_size"));
   EXPECT_THAT(openapi.body, HasSubstr("\"Idempotency-Key\""));
 }
 
