@@ -13,18 +13,13 @@ bool NeedsRetryInfo(absl::StatusCode code) {
   return code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kUnavailable;
 }
 
-// The field a message names: its text before ": ", when that is a field path
-// ("tickets[2].price.currency", "page_size"); else "" (the request as a whole).
+// The field a message names: its text before ": ", when that is a field path; else "" (the
+// request as a whole).
 std::string FieldNamedBy(std::string_view message) {
   const size_t colon = message.find(": ");
-  if (colon == std::string_view::npos || colon == 0 || colon > 128) return "";
+  if (colon == std::string_view::npos || colon > 128) return "";
   const std::string_view field = message.substr(0, colon);
-  for (const char c : field) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '.' || c == '[' || c == ']';
-    if (!ok) return "";
-  }
-  return std::string(field);
+  return IsFieldPath(field) ? std::string(field) : "";
 }
 
 absl::Status WithDerivedViolation(absl::Status status) {
@@ -35,6 +30,16 @@ absl::Status WithDerivedViolation(absl::Status status) {
 }
 
 }  // namespace
+
+bool IsFieldPath(std::string_view text) {
+  if (text.empty()) return false;
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '[' || c == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status) {
   std::vector<FieldViolation> violations;

@@ -3,6 +3,7 @@
 #include <grpcpp/support/status.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,9 @@ struct FieldViolation {
 // `status` with a google.rpc.BadRequest listing `violations`.
 [[nodiscard]] absl::Status WithFieldViolations(absl::Status status,
                                                const std::vector<FieldViolation>& violations);
+// Whether `text` can be quoted as a field path ("tickets[2].price.currency", "page_size").
+bool IsFieldPath(std::string_view text);
+
 // The field violations of `status`'s google.rpc.BadRequest; none when it has none.
 std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // One INVALID_ARGUMENT naming every violation of `statuses` (each an INVALID_ARGUMENT, with or

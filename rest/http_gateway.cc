@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/call_metadata.h"
+#include "api/error_details.h"
 #include "common/logging.h"
 #include "rest/console_page.h"
 #include "rest/rest_error.h"
@@ -60,22 +61,6 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   });
 }
 
-namespace {
-
-// A query parameter's name that may be quoted back as a field ("page_size").
-bool IsFieldName(const std::string& name) {
-  if (name.empty()) return false;
-  for (const char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-          c == '.')) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   const bool health = request.method == "GET" && (path == "/health" || path == "/healthz");
@@ -120,7 +105,7 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
       const std::string name = first.substr(0, first.find_first_of("=&"));
       done(RestError(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat(IsFieldName(name) ? name : "query",
+          absl::StrCat(IsFieldPath(name) ? name : "query",
                        ": GET /tickets answers every ticket and takes no query parameters; "
                        "page with GET /v1/tickets?page_size=&page_token="))));
       return;

@@ -314,6 +314,15 @@ Value ErrorResponse(const std::string& description, bool retry_after) {
   return Object(std::move(response));
 }
 
+// The bearer token, or none: tokens are off by default.
+void RequireOptionalBearer(Struct& operation) {
+  ListValue& security = ListAt(operation, "security");
+  Struct bearer;
+  *At(bearer, "bearer").mutable_list_value() = ListValue();
+  *security.add_values() = Object(std::move(bearer));
+  *security.add_values() = Object(Struct());
+}
+
 Value Operation(const HttpBinding& binding, const PathTemplate& path,
                 const std::string& operation_id, SchemaBuilder& schemas,
                 const OpenApiOptions& options) {
@@ -333,11 +342,7 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
   if (!scope.empty()) {
     // Tokens are off by default: the call then needs none ({}), else the bearer token. The
     // scope travels as an extension (OpenAPI 3.0 gives scopes to OAuth2 schemes only).
-    ListValue& security = ListAt(operation, "security");
-    Struct bearer;
-    *At(bearer, "bearer").mutable_list_value() = ListValue();
-    *security.add_values() = Object(std::move(bearer));
-    *security.add_values() = Object(Struct());
+    RequireOptionalBearer(operation);
     Set(operation, "x-booking-scope", scope);
   }
   ListAt(operation, "tags").add_values()->set_string_value(method.service()->name());
@@ -514,11 +519,7 @@ void AddServerPaths(Struct& paths) {
     Struct& responses = ObjectAt(operation, "responses");
     Set(responses, "200", Object(std::move(ok)));
     Set(responses, "401", ErrorResponse("UNAUTHENTICATED (with --auth_metrics).", false));
-    ListValue& security = ListAt(operation, "security");
-    Struct bearer;
-    *At(bearer, "bearer").mutable_list_value() = ListValue();
-    *security.add_values() = Object(std::move(bearer));
-    *security.add_values() = Object(Struct());
+    RequireOptionalBearer(operation);
     Set(ObjectAt(paths, "/metrics"), "get", Object(std::move(operation)));
   }
 }
