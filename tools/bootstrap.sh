@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages needed to build and test the booking service.
-# Idempotent and quiet: a no-op (no apt-get update) when everything is already installed.
+# Installs the Debian 12 packages needed to build and test the booking service, then the npm tools
+# the tests run (package.json: buf, redocly, ajv) into node_modules/.
+# Idempotent and quiet: a no-op (no apt-get update, no npm) when everything is already installed.
 set -euo pipefail
 
 PACKAGES=(
@@ -9,7 +10,7 @@ PACKAGES=(
   # clang++ for the thread-safety analysis build (tools/build.sh --compiler clang; tools/test.sh)
   clang
   # gRPC / protobuf: libraries, code generators, and the well-known grpc protos (health.proto)
-  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev libprotoc-dev protobuf-compiler grpc-proto libabsl-dev
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto libabsl-dev
   # provides google/api/annotations.proto + http.proto for the HTTP mapping in booking.proto
   golang-github-grpc-ecosystem-grpc-gateway-dev
   # PostgreSQL: server for tools/pg.sh (dev + tests) and the libpqxx client library
@@ -32,14 +33,32 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 missing=()
+# Node.js and npm run the npm tools. Any Node >= 18 will do, so one installed another way (e.g.
+# NodeSource's nodejs, which bundles npm and conflicts with Debian's npm) is kept.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 for pkg in "${PACKAGES[@]}"; do
   # dpkg-query fails (and prints to stderr) for packages it has never heard of: treat as missing.
   status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
+# npm_tools: `npm ci` when node_modules/ was not installed from today's package-lock.json.
+npm_tools() {
+  local want have=""
+  want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+  [[ ! -f node_modules/.booking-lock ]] || have="$(cat node_modules/.booking-lock)"
+  [[ "$want" != "$have" ]] || return 0
+  echo "bootstrap: npm ci (package-lock.json)"
+  local log
+  log="$(mktemp /tmp/booking-npm.XXXXXX.log)"
+  npm ci --no-audit --no-fund >"$log" 2>&1 || { echo "bootstrap: npm ci failed:" >&2; tail -n 40 "$log" >&2; exit 1; }
+  rm -f "$log"
+  echo "$want" >node_modules/.booking-lock
+}
+
 if ((${#missing[@]} == 0)); then
   echo "bootstrap: all ${#PACKAGES[@]} packages already installed"
+  npm_tools
   exit 0
 fi
 
@@ -61,4 +80,5 @@ echo "bootstrap: installing ${missing[*]}"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
   apt-get install -y -q --no-install-recommends "${missing[@]}" >>"$LOG" 2>&1 || fail "apt-get install"
 rm -f "$LOG"
+npm_tools
 echo "bootstrap: done"

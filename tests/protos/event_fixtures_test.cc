@@ -126,7 +126,7 @@ TEST(EventFixtureTest, EveryEventTypeHasAFixture) {
     }
     ++event_types;
     EXPECT_TRUE(fs::exists(kFixtures / (message->full_name() + ".binpb")))
-        << "no fixture for " << message->full_name() << ": run event-baseline (CONTRIBUTING.md)";
+        << "no fixture for " << message->full_name() << ": run event-fixtures (CONTRIBUTING.md)";
   }
   EXPECT_GE(event_types, 2);
 }

@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "rest/json_transcoder.h"
 #include "rest/path_template.h"
-#include "testing/v1/echo.pb.h"
+#include "echotest/v1/echo.pb.h"
 #include "tickets/v1/booking.pb.h"
 
 namespace booking::server {
@@ -79,7 +79,7 @@ TEST(GatewayFuzzTest, RequestsIntoMessages) {
   ASSERT_TRUE(transcoder.ok());
   const std::vector<std::string> seeds = {
       R"({"tickets":[{"ticket_id":"5a1f3c9e-0b7d-4e2a-9c11-000000000001","status":"confirmed","customer_email":"a@b.c","price":{"amount":"1.00","currency":"EUR"}}]})",
-      R"({"name":"n","message":{"text":"t","tags":["x"]},"numbers":[1,2],"color":"RED","big":"12","loud":true,"ratio":0.5})",
+      R"({"name":"n","message":{"text":"t","tags":["x"]},"numbers":[1,2],"color":"COLOR_RED","big":"12","loud":true,"ratio":0.5})",
       R"({"text":"hi","tags":["a","b"]})",
       "[]",
       "{}",

@@ -1,4 +1,4 @@
-// The transcoder against a test-only annotated service (testing/v1/echo.proto) on an in-process
+// The transcoder against a test-only annotated service (echotest/v1/echo.proto) on an in-process
 // gRPC server: no gateway code knows about it, the annotations alone make it reachable.
 #include "rest/json_transcoder.h"
 
@@ -11,7 +11,7 @@
 #include "api/error_details.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "testing/v1/echo.grpc.pb.h"
+#include "echotest/v1/echo.grpc.pb.h"
 
 namespace booking::server {
 namespace {
@@ -93,13 +93,13 @@ TEST_F(JsonTranscoderTest, PathBodyFieldQueryAndResponseBody) {
   GatewayResponse response =
       Send("POST",
            "/v1/echo/rooms/"
-           "7:shout?numbers=1&numbers=2&color=RED&big=9007199254740993&loud=true&ratio=0.5",
+           "7:shout?numbers=1&numbers=2&color=COLOR_RED&big=9007199254740993&loud=true&ratio=0.5",
            R"({"text":"hi","tags":["a"]})");
   ASSERT_EQ(response.status, 200) << response.body;
   // response_body "request": the EchoRequest alone, with proto field names.
   EXPECT_EQ(response.body,
             R"({"name":"rooms/7","message":{"text":"hi","tags":["a"]},"numbers":[1,2],)"
-            R"("color":"RED","big":"9007199254740993","loud":true,"ratio":0.5})")
+            R"("color":"COLOR_RED","big":"9007199254740993","loud":true,"ratio":0.5})")
       << "fields in declaration order, proto names, 64-bit integers as strings";
 }
 
@@ -113,7 +113,7 @@ TEST_F(JsonTranscoderTest, NestedPathVariableAndNestedQuery) {
   const auto& message = request.at("message").struct_value().fields();
   EXPECT_EQ(message.at("text").string_value(), "hello there");
   EXPECT_EQ(message.at("tags").list_value().values_size(), 2);
-  EXPECT_EQ(request.at("color").string_value(), "GREEN") << "enum by number";
+  EXPECT_EQ(request.at("color").string_value(), "COLOR_GREEN") << "enum by number";
 }
 
 TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {

@@ -1,4 +1,4 @@
-#include "tools/event_baseline/fixtures.h"
+#include "tools/event_fixtures/fixtures.h"
 
 #include <string>
 
