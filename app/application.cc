@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "app/durable_pipeline.h"
 #include "app/memory_pipeline.h"
+#include "app/openapi_options.h"
 #include "common/log_value.h"
 #include "rest/json_transcoder.h"
 #include "rest/openapi.h"
@@ -20,20 +21,6 @@
 
 namespace booking::app {
 namespace {
-
-// What the OpenAPI document says each method needs when tokens are on (api/token_authenticator.h).
-server::OpenApiOptions OpenApiOptionsFor(const Config& config) {
-  server::OpenApiOptions options;
-  const bool auth_reads = config.service.auth_reads;
-  options.scope_of = [auth_reads](const google::protobuf::MethodDescriptor& method) {
-    if (method.service()->name() == "AdminService") return std::string("admin");
-    if (method.name() == "UpdateTicketsStatus") return std::string("write");
-    return auth_reads ? std::string("read") : std::string();
-  };
-  options.server_paths = true;
-  options.paths_without_query = {"/tickets"};  // every ticket, streamed (http_gateway.cc)
-  return options;
-}
 
 constexpr char kServiceName[] = "tickets.v1.BookingService";
 constexpr char kAdminServiceName[] = "tickets.v1.AdminService";

@@ -80,6 +80,14 @@ Value ArraySchema(Value items) {
   return Object(std::move(schema));
 }
 
+// `json` (an example from the options) as a Value; null if it does not parse, which the
+// examples' own test rules out.
+Value ParseJson(const std::string& json) {
+  Value value;
+  if (!google::protobuf::util::JsonStringToMessage(json, &value).ok()) value.set_null_value({});
+  return value;
+}
+
 Value JsonContent(Value schema) {
   Struct media;
   Set(media, "schema", std::move(schema));
@@ -94,6 +102,38 @@ Value JsonContent(Value schema) {
 // written to components.schemas by WriteComponents, so recursive messages terminate.
 class SchemaBuilder {
  public:
+  explicit SchemaBuilder(const OpenApiOptions& options) : options_(options) {}
+
+  // The field's schema with what the options know of it: its comment, and for a value that
+  // is not a $ref (whose siblings OpenAPI 3.0 ignores) an example.
+  Value ForDocumentedField(const FieldDescriptor& field) {
+    Value schema = ForField(field);
+    Struct& object = *schema.mutable_struct_value();
+    if (object.fields().count("$ref") > 0) return schema;
+    std::string description = CommentOf(field.full_name());
+    if (field.type() == FieldDescriptor::TYPE_ENUM) {
+      // The enum's comment when the field has none, and a list of what each value means.
+      const google::protobuf::EnumDescriptor& type = *field.enum_type();
+      if (description.empty()) description = CommentOf(type.full_name());
+      std::string values;
+      for (int i = 0; i < type.value_count(); ++i) {
+        const std::string meaning = CommentOf(type.value(i)->full_name());
+        if (!meaning.empty()) values += "\n- " + type.value(i)->name() + ": " + meaning;
+      }
+      if (!values.empty()) description += (description.empty() ? "" : "\n") + values;
+    }
+    if (!description.empty()) Set(object, "description", description);
+    auto example = options_.field_examples.find(field.full_name());
+    if (example != options_.field_examples.end()) {
+      Set(object, "example", ParseJson(example->second));
+    }
+    return schema;
+  }
+
+  std::string CommentOf(const std::string& full_name) const {
+    return options_.comments != nullptr ? options_.comments->Of(full_name) : "";
+  }
+
   Value ForField(const FieldDescriptor& field) {
     if (field.is_map()) {
       Struct schema;
@@ -138,11 +178,14 @@ class SchemaBuilder {
       pending_.pop_front();
       Struct schema;
       Set(schema, "type", std::string("object"));
+      if (std::string comment = CommentOf(message->full_name()); !comment.empty()) {
+        Set(schema, "description", comment);
+      }
       if (message->field_count() > 0) {
         Struct& properties = ObjectAt(schema, "properties");
         for (int i = 0; i < message->field_count(); ++i) {
           const FieldDescriptor& field = *message->field(i);
-          Set(properties, field.name(), ForField(field));
+          Set(properties, field.name(), ForDocumentedField(field));
         }
       }
       Set(schemas, message->full_name(), Object(std::move(schema)));
@@ -205,6 +248,7 @@ class SchemaBuilder {
     return Object(Struct());
   }
 
+  const OpenApiOptions& options_;
   std::set<std::string> seen_;
   std::deque<const Descriptor*> pending_;
 };
@@ -314,6 +358,23 @@ Value ErrorResponse(const std::string& description, bool retry_after) {
   return Object(std::move(response));
 }
 
+// A parameter for `field`: its comment and example on the parameter, where tools look for them.
+Value FieldParameter(const std::string& name, const std::string& in, bool required,
+                     const FieldDescriptor& field, SchemaBuilder& schemas) {
+  Value schema = schemas.ForDocumentedField(field);
+  Struct& fields = *schema.mutable_struct_value();
+  Value description =
+      fields.fields().count("description") > 0 ? fields.fields().at("description") : Value();
+  Value example = fields.fields().count("example") > 0 ? fields.fields().at("example") : Value();
+  fields.mutable_fields()->erase("description");
+  fields.mutable_fields()->erase("example");
+  Value parameter = Parameter(name, in, required, std::move(schema));
+  Struct& out = *parameter.mutable_struct_value();
+  if (description.has_string_value()) Set(out, "description", description);
+  if (example.kind_case() != Value::KIND_NOT_SET) Set(out, "example", example);
+  return parameter;
+}
+
 // The bearer token, or none: tokens are off by default.
 void RequireOptionalBearer(Struct& operation) {
   ListValue& security = ListAt(operation, "security");
@@ -333,9 +394,12 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
 
   Struct operation;
   Set(operation, "operationId", operation_id);
-  Set(operation, "summary", Summary(method.name()));
+  const std::string comment = schemas.CommentOf(method.full_name());
+  const std::string summary =
+      options.comments != nullptr ? options.comments->SummaryOf(method.full_name()) : "";
+  Set(operation, "summary", summary.empty() ? Summary(method.name()) : summary);
   Set(operation, "description",
-      "gRPC method " + method.full_name() + "." +
+      (comment.empty() ? "" : comment + "\n\n") + "gRPC method " + method.full_name() + "." +
           (scope.empty() ? ""
                          : " With --auth_tokens_file, needs a bearer token with the \"" + scope +
                                "\" scope."));
@@ -344,6 +408,8 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
     // scope travels as an extension (OpenAPI 3.0 gives scopes to OAuth2 schemes only).
     RequireOptionalBearer(operation);
     Set(operation, "x-booking-scope", scope);
+  } else {
+    *At(operation, "security").mutable_list_value() = ListValue();  // open to every caller
   }
   ListAt(operation, "tags").add_values()->set_string_value(method.service()->name());
 
@@ -352,8 +418,9 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
   for (const std::string& variable : path.variables) {
     bound.insert(variable);
     const FieldDescriptor* field = FindFieldPath(input, variable);
-    *parameters.add_values() = Parameter(
-        variable, "path", true, field != nullptr ? schemas.ForField(*field) : TypeSchema("string"));
+    *parameters.add_values() = field != nullptr
+                                   ? FieldParameter(variable, "path", true, *field, schemas)
+                                   : Parameter(variable, "path", true, TypeSchema("string"));
   }
   const bool takes_query = options.paths_without_query.count(path.path) == 0;
   if (binding.body != "*" && takes_query) {
@@ -364,7 +431,7 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
           field.type() == FieldDescriptor::TYPE_GROUP) {
         continue;
       }
-      *parameters.add_values() = Parameter(field.name(), "query", false, schemas.ForField(field));
+      *parameters.add_values() = FieldParameter(field.name(), "query", false, field, schemas);
     }
   }
   // Headers the gateway turns into metadata (a generated client sends only what is listed): the
@@ -401,9 +468,14 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
     if (binding.body == "*" || body_field != nullptr) {
       Struct request_body;
       SetFlag(request_body, "required", true);
-      Set(request_body, "content",
-          JsonContent(body_field != nullptr ? schemas.ForField(*body_field)
-                                            : schemas.ForMessage(input)));
+      Value content = JsonContent(body_field != nullptr ? schemas.ForField(*body_field)
+                                                        : schemas.ForMessage(input));
+      auto example = options.body_examples.find(method.full_name());
+      if (example != options.body_examples.end()) {
+        Set(ObjectAt(*content.mutable_struct_value(), kJson), "example",
+            ParseJson(example->second));
+      }
+      Set(request_body, "content", std::move(content));
       Set(operation, "requestBody", Object(std::move(request_body)));
     }
   }
@@ -412,15 +484,31 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
   const FieldDescriptor* response_field =
       binding.response_body.empty() ? nullptr : output.FindFieldByName(binding.response_body);
   Struct ok;
-  Set(ok, "description",
-      std::string(binding.method->server_streaming()
-                      ? "A stream of these messages: newline-delimited JSON, each line "
-                        "{\"result\": message} ({\"error\": status} if it fails), or, with "
-                        "Accept: text/event-stream, Server-Sent Events (data: message)."
-                      : "OK"));
-  Set(ok, "content",
-      JsonContent(response_field != nullptr ? schemas.ForField(*response_field)
-                                            : schemas.ForMessage(output)));
+  Value message_schema =
+      response_field != nullptr ? schemas.ForField(*response_field) : schemas.ForMessage(output);
+  if (binding.method->server_streaming()) {
+    // What the gateway really sends (rest/gateway_stream.h): one JSON object a line, or SSE.
+    Set(ok, "description",
+        std::string("A stream: newline-delimited JSON (application/x-ndjson), each line "
+                    "{\"result\": message}, or {\"error\": status} last if it fails; with "
+                    "Accept: text/event-stream, Server-Sent Events whose data is the message "
+                    "(event: error with the status if it fails)."));
+    Struct line;
+    Set(line, "type", std::string("object"));
+    Struct& properties = ObjectAt(line, "properties");
+    Set(properties, "result", message_schema);
+    Set(properties, "error", RefSchema(kStatusSchema));
+    Struct ndjson;
+    Set(ndjson, "schema", Object(std::move(line)));
+    Struct& content = ObjectAt(ok, "content");
+    Set(content, "application/x-ndjson", Object(std::move(ndjson)));
+    Struct sse;
+    Set(sse, "schema", TypeSchema("string"));
+    Set(content, "text/event-stream", Object(std::move(sse)));
+  } else {
+    Set(ok, "description", std::string("OK"));
+    Set(ok, "content", JsonContent(std::move(message_schema)));
+  }
   Set(responses, "200", Object(std::move(ok)));
   Set(responses, "400",
       ErrorResponse("INVALID_ARGUMENT: a google.rpc.BadRequest in details names every bad field.",
@@ -440,6 +528,12 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
         ErrorResponse("The idempotency key was used for a different request "
                       "(FAILED_PRECONDITION, IDEMPOTENCY_KEY_REUSED); nothing was published.",
                       false));
+  }
+  if (auto extra = options.extra_answers.find(method.full_name());
+      extra != options.extra_answers.end()) {
+    for (const auto& [status, description] : extra->second) {
+      Set(responses, std::to_string(status), ErrorResponse(description, false));
+    }
   }
   Set(responses, "429",
       ErrorResponse("RESOURCE_EXHAUSTED: a limit was reached; retry later.", true));
@@ -483,23 +577,34 @@ namespace {
 // GET /health and GET /metrics, which the gateway serves itself.
 void AddServerPaths(Struct& paths) {
   {
+    // The same body either way; the status code says which.
+    auto health_content = [] {
+      Struct schema;
+      Set(schema, "type", std::string("object"));
+      Struct status;
+      Set(status, "type", std::string("string"));
+      ListValue& values = ListAt(status, "enum");
+      values.add_values()->set_string_value("SERVING");
+      values.add_values()->set_string_value("NOT_SERVING");
+      Set(ObjectAt(schema, "properties"), "status", Object(std::move(status)));
+      return JsonContent(Object(std::move(schema)));
+    };
     Struct ok;
-    Set(ok, "description", std::string("The instance serves (SERVING)."));
-    Struct schema;
-    Set(schema, "type", std::string("object"));
-    Set(ObjectAt(schema, "properties"), "status", TypeSchema("string"));
-    Set(ok, "content", JsonContent(Object(std::move(schema))));
+    Set(ok, "description", std::string("The instance serves: {\"status\":\"SERVING\"}."));
+    Set(ok, "content", health_content());
     Struct operation;
     Set(operation, "operationId", std::string("Health"));
-    Set(operation, "summary", std::string("health"));
+    Set(operation, "summary", std::string("Whether the instance serves"));
     Set(operation, "description",
         std::string("Readiness: 200 {\"status\":\"SERVING\"}, or 503 NOT_SERVING while the "
                     "database does not answer or the instance stops. Also /healthz."));
     ListAt(operation, "tags").add_values()->set_string_value("Operations");
+    *At(operation, "security").mutable_list_value() = ListValue();
     Struct& responses = ObjectAt(operation, "responses");
     Set(responses, "200", Object(std::move(ok)));
     Struct down;
-    Set(down, "description", std::string("NOT_SERVING."));
+    Set(down, "description", std::string("NOT_SERVING: {\"status\":\"NOT_SERVING\"}."));
+    Set(down, "content", health_content());
     Set(responses, "503", Object(std::move(down)));
     Set(ObjectAt(paths, "/health"), "get", Object(std::move(operation)));
   }
@@ -511,7 +616,7 @@ void AddServerPaths(Struct& paths) {
     Set(ObjectAt(ok, "content"), "text/plain", Object(std::move(text)));
     Struct operation;
     Set(operation, "operationId", std::string("Metrics"));
-    Set(operation, "summary", std::string("metrics"));
+    Set(operation, "summary", std::string("Prometheus metrics"));
     Set(operation, "description",
         std::string("Prometheus metrics. With --auth_metrics, needs a bearer token with the "
                     "\"metrics\" scope."));
@@ -542,7 +647,7 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
     *ListAt(document, "servers").add_values() = Object(std::move(server));
   }
 
-  SchemaBuilder schemas;
+  SchemaBuilder schemas(options);
   Struct& paths = ObjectAt(document, "paths");
   ListValue& tags = ListAt(document, "tags");
   std::set<std::string> operation_ids;

@@ -4,8 +4,11 @@
 #include <google/protobuf/descriptor.h>
 
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
+
+#include "rest/proto_comments.h"
 
 namespace booking::server {
 
@@ -23,6 +26,17 @@ struct OpenApiOptions {
   bool server_paths = false;
   // Paths the gateway serves whole, refusing any query ("/tickets", the original API's list).
   std::set<std::string> paths_without_query;
+  // Where summaries and descriptions come from (operations, schemas, properties, parameters);
+  // none: summaries from the method names.
+  const ProtoComments* comments = nullptr;
+  // Example values (JSON text) by field full name ("tickets.v1.GetTicketRequest.ticket_id"),
+  // for parameters and schema properties, and example bodies by method full name.
+  std::map<std::string, std::string> field_examples;
+  std::map<std::string, std::string> body_examples;
+  // Answers a method gives beyond those every operation documents (400, 429, 503, default;
+  // 401/403 with a scope, 404 with a path variable, 422 with an idempotency key): HTTP status
+  // to description, by method full name.
+  std::map<std::string, std::map<int, std::string>> extra_answers;
 };
 
 std::string BuildOpenApiJson(absl::Span<const google::protobuf::ServiceDescriptor* const> services,

@@ -1,10 +1,8 @@
 // The protos against Buf's rules (tools/buf.sh, protos/buf.yaml): lint clean, and no breaking
 // change against the committed image of every proto (protos/image.json). Each kind of break is
 // tried on an edited copy of the real protos, so the check is seen to catch it.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/command.h"
 
 namespace booking::protos {
 namespace {
@@ -26,23 +25,12 @@ constexpr char kEvents[] = "tickets/v1/events.proto";
 constexpr char kBooking[] = "tickets/v1/booking.proto";
 constexpr char kAdmin[] = "tickets/v1/admin.proto";
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;
-};
+using Outcome = testing::CommandResult;
 
-// Runs `tools/buf.sh <args>` and keeps what it printed (stdout and stderr).
+// Runs `tools/buf.sh <args>` (bounded: protoc and buf take well under a second).
 Outcome Buf(const std::string& args) {
-  const std::string command =
-      "bash '" + (kSource / "tools/buf.sh").string() + "' " + args + " 2>&1";
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return outcome;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) outcome.output.append(buffer, n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return outcome;
+  return testing::Run("timeout 120 bash " +
+                      testing::ShellQuote((kSource / "tools/buf.sh").string()) + " " + args);
 }
 
 std::string ReadFile(const fs::path& path) {
@@ -75,8 +63,8 @@ class BufTest : public ::testing::Test {
     std::ofstream(copy_ / file, std::ios::binary | std::ios::trunc) << text;
   }
 
-  Outcome Breaking() { return Buf("breaking '" + copy_.string() + "'"); }
-  Outcome Lint() { return Buf("lint '" + copy_.string() + "'"); }
+  Outcome Breaking() { return Buf("breaking " + testing::ShellQuote(copy_.string())); }
+  Outcome Lint() { return Buf("lint " + testing::ShellQuote(copy_.string())); }
 
   fs::path copy_;
 };
@@ -190,7 +178,8 @@ TEST_F(BufTest, PackageChangedFails) {
   Edit(kEvents, "package tickets.v1;", "package tickets.v2;");
   const Outcome breaking = Breaking();
   EXPECT_NE(breaking.exit_code, 0);
-  EXPECT_THAT(breaking.output, HasSubstr("File package changed from \"tickets.v1\" to \"tickets.v2\""));
+  EXPECT_THAT(breaking.output,
+              HasSubstr("File package changed from \"tickets.v1\" to \"tickets.v2\""));
 }
 
 TEST_F(BufTest, EnumValueRemovedWithoutReservingFails) {

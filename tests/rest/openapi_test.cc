@@ -106,8 +106,8 @@ TEST_F(OpenApiTest, ErrorsSecurityServersAndSummaries) {
                 .string_value()
                 .substr(0, 9),
             "NOT_FOUND");
-  // Without a scope function, no operation asks for a token.
-  EXPECT_EQ(post.struct_value().fields().count("security"), 0u);
+  // Without a scope function, no operation asks for a token: each says so (security: []).
+  EXPECT_EQ(At(post.struct_value(), {"security"}).list_value().values_size(), 0);
 }
 
 TEST(OpenApiOptionsTest, ScopesAndTheGatewaysOwnPaths) {
@@ -133,7 +133,8 @@ TEST(OpenApiOptionsTest, ScopesAndTheGatewaysOwnPaths) {
   EXPECT_TRUE(post.fields().at("responses").struct_value().fields().contains("401"));
   const Struct& get =
       paths.fields().at("/v1/tickets").struct_value().fields().at("get").struct_value();
-  EXPECT_FALSE(get.fields().contains("security")) << "reads are open unless --auth_reads";
+  EXPECT_EQ(get.fields().at("security").list_value().values_size(), 0)
+      << "reads are open unless --auth_reads";
   EXPECT_TRUE(paths.fields().contains("/health"));
   EXPECT_TRUE(paths.fields()
                   .at("/metrics")
@@ -524,6 +525,106 @@ TEST_F(OpenApiTest, EveryRefResolvesAndOperationIdsAreUnique) {
     }
   }
   EXPECT_GT(refs, 10);
+}
+
+}  // namespace
+}  // namespace booking::server
+
+namespace booking::server {
+namespace {
+
+// With the protos' comments and the options' examples: what generated clients and contract
+// tools read.
+class DocumentedOpenApiTest : public OpenApiTest {
+ protected:
+  void SetUp() override {
+    OpenApiOptions options;
+    options.comments = &ProtoComments::Api();
+    options.field_examples = {{"tickets.v1.GetTicketRequest.ticket_id", "\"t-1\""},
+                              {"tickets.v1.WatchTicketsRequest.ticket_ids", "[\"t-1\",\"t-2\"]"},
+                              {"tickets.v1.Money.currency", "\"EUR\""}};
+    options.body_examples = {{"tickets.v1.AdminService.RetryDeadLetters", R"({"all":true})"}};
+    options.extra_answers = {
+        {"tickets.v1.AdminService.RetryDeadLetters", {{404, "NOT_FOUND: not there."}}}};
+    json_ = BuildOpenApiJson(
+        {ServiceOf<tickets::v1::Ticket>(tickets::v1::BookingService::service_full_name()),
+         ServiceOf<tickets::v1::DeadLetter>(tickets::v1::AdminService::service_full_name())},
+        "Booking API", "1", options);
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json_, &doc_).ok()) << json_;
+  }
+};
+
+TEST_F(DocumentedOpenApiTest, SummariesAndDescriptionsComeFromTheProtosComments) {
+  const Value& get = At({"paths", "/v1/tickets/{ticket_id}", "get"});
+  EXPECT_EQ(At(get.struct_value(), {"summary"}).string_value(),
+            "Returns one stored ticket, canceled or not; NOT_FOUND if it was never stored");
+  EXPECT_THAT(At(get.struct_value(), {"description"}).string_value(),
+              ::testing::StartsWith("Returns one stored ticket"));
+  EXPECT_THAT(At(get.struct_value(), {"description"}).string_value(),
+              ::testing::HasSubstr("gRPC method tickets.v1.BookingService.GetTicket."));
+  // A message's comment, a field's trailing comment, and an enum's values.
+  EXPECT_THAT(At({"components", "schemas", "tickets.v1.Money", "description"}).string_value(),
+              ::testing::StartsWith("A decimal amount as text"));
+  EXPECT_EQ(At({"components", "schemas", "tickets.v1.TicketStatusChange", "properties", "status",
+                "description"})
+                .string_value(),
+            "\"confirmed\" | \"canceled\"");
+  const std::string consistency =
+      At({"components", "schemas", "tickets.v1.UpdateTicketsStatusRequest", "properties",
+          "consistency", "description"})
+          .string_value();
+  EXPECT_THAT(consistency, ::testing::StartsWith("How long the call waits before it answers."));
+  EXPECT_THAT(consistency, ::testing::HasSubstr("\n- STORED: and every ticket of the call is in "
+                                                "the tickets table"));
+  // A comment spread over lines becomes one paragraph.
+  EXPECT_THAT(At({"paths", "/v1/tickets:watch", "get", "description"}).string_value(),
+              ::testing::HasSubstr("(or, with a resume_token, every step after it), then"));
+}
+
+TEST_F(DocumentedOpenApiTest, ExamplesOnParametersPropertiesAndBodies) {
+  const Value& get = At({"paths", "/v1/tickets/{ticket_id}", "get"});
+  const Struct ticket_id = Parameter(get, "ticket_id");
+  EXPECT_EQ(ticket_id.fields().at("example").string_value(), "t-1");
+  EXPECT_FALSE(ticket_id.fields().at("schema").struct_value().fields().contains("example"))
+      << "on the parameter, not twice";
+  const Struct ids = Parameter(At({"paths", "/v1/tickets:watch", "get"}), "ticket_ids");
+  EXPECT_EQ(ids.fields().at("example").list_value().values(1).string_value(), "t-2");
+  EXPECT_EQ(At({"components", "schemas", "tickets.v1.Money", "properties", "currency", "example"})
+                .string_value(),
+            "EUR");
+  EXPECT_TRUE(At({"paths", "/v1/admin/dead-letters:retry", "post", "requestBody", "content",
+                  "application/json", "example", "all"})
+                  .bool_value());
+  EXPECT_THAT(
+      At({"paths", "/v1/admin/dead-letters:retry", "post", "responses", "404", "description"})
+          .string_value(),
+      ::testing::StartsWith("NOT_FOUND"));
+}
+
+TEST_F(DocumentedOpenApiTest, StreamsSayWhatTheGatewaySends) {
+  const Value& ok = At({"paths", "/v1/tickets:watch", "get", "responses", "200", "content"});
+  EXPECT_FALSE(ok.struct_value().fields().contains("application/json"));
+  EXPECT_EQ(
+      At(ok.struct_value(), {"application/x-ndjson", "schema", "properties", "result", "$ref"})
+          .string_value(),
+      std::string(kRef) + "tickets.v1.TicketStep");
+  EXPECT_EQ(At(ok.struct_value(), {"application/x-ndjson", "schema", "properties", "error", "$ref"})
+                .string_value(),
+            std::string(kRef) + "Status");
+  EXPECT_EQ(At(ok.struct_value(), {"text/event-stream", "schema", "type"}).string_value(),
+            "string");
+}
+
+TEST(ProtoCommentsTest, ReadsLeadingAndTrailingCommentsAndRefusesWhatIsNotADescriptorSet) {
+  const ProtoComments& api = ProtoComments::Api();
+  EXPECT_THAT(api.Of("tickets.v1.AdminService.RetireHandler"),
+              ::testing::StartsWith("Retires a handler that no instance runs any more"));
+  EXPECT_EQ(api.Of("tickets.v1.TicketStatusChange.ticket_id"), "UUID");
+  EXPECT_EQ(api.SummaryOf("tickets.v1.AdminService.GetHandlerStatus"),
+            "What each handler is doing: lag, work in hand, retries, breaker, redeliveries");
+  EXPECT_EQ(api.Of("tickets.v1.GetTicketRequest.ticket_id"), "");
+  EXPECT_EQ(api.Of("no.such.Thing"), "");
+  EXPECT_FALSE(ProtoComments::Parse("not a descriptor set").ok());
 }
 
 }  // namespace

@@ -1,32 +1,15 @@
 #include "tests/support/pg_cluster.h"
 
-#include <sys/wait.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/support/command.h"
 #include "tests/support/server_process.h"
 
 namespace booking::testing {
-
-absl::StatusOr<std::string> RunCommand(const std::string& command) {
-  FILE* pipe = popen(absl::StrCat(command, " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return absl::InternalError(absl::StrCat("cannot run: ", command));
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) output.append(buffer, n);
-  const int status = pclose(pipe);
-  if (status != 0) {
-    return absl::InternalError(absl::StrCat("`", command, "` exited with ",
-                                            WIFEXITED(status) ? WEXITSTATUS(status) : status, ": ",
-                                            output));
-  }
-  return output;
-}
 
 std::string PostgresBinDir() {
   // Highest major version wins, as in tools/pg.sh (Debian installs them side by side).

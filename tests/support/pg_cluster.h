@@ -4,12 +4,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tests/support/command.h"
 
 namespace booking::testing {
-
-// Runs `command` with /bin/sh and returns what it wrote (stdout and stderr); an error with that
-// output when it exits non-zero.
-absl::StatusOr<std::string> RunCommand(const std::string& command);
 
 // The folder of the newest installed PostgreSQL's programs (pg_dump, pg_restore, psql), as
 // tools/pg.sh picks it.
