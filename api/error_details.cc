@@ -93,6 +93,20 @@ absl::Status WithPreconditionViolation(absl::Status status, std::string_view typ
   return status;
 }
 
+absl::Status WithPreconditionViolations(
+    absl::Status status, std::string_view type,
+    const std::vector<std::pair<std::string, std::string>>& violations) {
+  google::rpc::PreconditionFailure failure;
+  for (const auto& [subject, description] : violations) {
+    auto* violation = failure.add_violations();
+    violation->set_type(std::string(type));
+    violation->set_subject(subject);
+    violation->set_description(description);
+  }
+  status.SetPayload(kPreconditionFailureType, absl::Cord(failure.SerializeAsString()));
+  return status;
+}
+
 absl::Status IdempotencyKeyReused(std::string_view key) {
   return WithPreconditionViolation(
       absl::FailedPreconditionError(absl::StrCat(

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -27,6 +28,10 @@ inline constexpr char kKeyReusedType[] = "IDEMPOTENCY_KEY_REUSED";
 // PreconditionFailure violation type: the handler an operator asked to retire is configured on
 // the instance that took the call.
 inline constexpr char kHandlerConfiguredType[] = "HANDLER_CONFIGURED";
+
+// PreconditionFailure violation type: a cancellation names a ticket that was never confirmed.
+// REST answers it 409 Conflict.
+inline constexpr char kTicketNotConfirmedType[] = "TICKET_NOT_CONFIRMED";
 
 // How long a client should wait before retrying RESOURCE_EXHAUSTED or UNAVAILABLE when the
 // error says nothing more precise.
@@ -55,6 +60,11 @@ std::vector<FieldViolation> FieldViolationsOf(const absl::Status& status);
 // status's message as its description).
 [[nodiscard]] absl::Status WithPreconditionViolation(absl::Status status, std::string_view type,
                                                      std::string_view subject);
+// `status` with a google.rpc.PreconditionFailure holding a violation of `type` per (subject,
+// description) of `violations`.
+[[nodiscard]] absl::Status WithPreconditionViolations(
+    absl::Status status, std::string_view type,
+    const std::vector<std::pair<std::string, std::string>>& violations);
 // FAILED_PRECONDITION (the request is valid, but the key is bound to another request) naming the
 // key, with a google.rpc.PreconditionFailure {type: IDEMPOTENCY_KEY_REUSED, subject: the key}.
 absl::Status IdempotencyKeyReused(std::string_view key);

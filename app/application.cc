@@ -43,6 +43,7 @@ Application::Application(Config config)
       pool_(config_.pool),
       health_pool_(config_.health_pool),
       tickets_(pool_),
+      ticket_history_(pool_),
       apis_(config_, pool_, metrics_),
       handlers_(tickets_, apis_.receipts(), apis_.spreadsheets(),
                 {.audit_sheet = config_.audit_sheet}),
@@ -178,6 +179,7 @@ absl::Status Application::StartGrpc() {
                         [watch] { return static_cast<double>(watch->subscribers()); });
     }
     if (pipeline_->durable()) options.database_reachable = &database_reachable_;
+    if (!config_.accept_unknown_cancellations) options.ticket_history = &ticket_history_;
     service_ =
         std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
   }

@@ -20,6 +20,7 @@
 #include "server/database_health.h"
 #include "server/query_executor.h"
 #include "storage/connection_pool.h"
+#include "storage/pg_ticket_history.h"
 #include "storage/pg_ticket_repository.h"
 
 namespace booking::app {
@@ -56,6 +57,7 @@ class Application {
   storage::ConnectionPool pool_;
   storage::ConnectionPool health_pool_;
   storage::PgTicketRepository tickets_;
+  storage::PgTicketHistory ticket_history_;
   ExternalApis apis_;
   workers::HandlerSet handlers_;
   std::unique_ptr<EventPipeline> pipeline_;

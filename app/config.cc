@@ -130,6 +130,10 @@ ABSL_FLAG(int, query_threads, 2, "Threads serving ListTickets and GetTicket from
 ABSL_FLAG(int, max_tickets_per_call, 1000, "Most tickets one UpdateTicketsStatus call may carry.");
 ABSL_FLAG(bool, require_idempotency_key, true,
           "Refuse UpdateTicketsStatus calls without an idempotency key.");
+ABSL_FLAG(bool, accept_unknown_cancellations, false,
+          "Accept a cancellation of a ticket never confirmed (by an earlier call or earlier in "
+          "the same call). Off: it is refused (FAILED_PRECONDITION, REST 409) and nothing is "
+          "published. On: for importing legacy cancellations, each then stored and refunded.");
 ABSL_FLAG(absl::Duration, shutdown_timeout, absl::Seconds(5),
           "On SIGINT/SIGTERM, how long in-flight calls and queued events get to finish.");
 ABSL_FLAG(std::string, receipts_url, "",
@@ -453,6 +457,7 @@ absl::StatusOr<Config> FromFlags() {
   server::BookingServiceOptions& service = config.service;
   service.limits.max_tickets_per_call = absl::GetFlag(FLAGS_max_tickets_per_call);
   service.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
+  config.accept_unknown_cancellations = absl::GetFlag(FLAGS_accept_unknown_cancellations);
   service.auth_reads = absl::GetFlag(FLAGS_auth_reads);
   service.max_concurrent_calls = AtLeast(1, absl::GetFlag(FLAGS_max_concurrent_calls));
   service.max_waiting_calls = AtLeast(1, absl::GetFlag(FLAGS_max_waiting_calls));

@@ -75,6 +75,8 @@ struct Config {
   // Bearer tokens; empty: no authentication.
   std::string auth_tokens_file;
   bool auth_metrics = false;
+  // Accept a cancellation whatever the ticket's history (importing legacy cancellations).
+  bool accept_unknown_cancellations = false;
 
   // PostgreSQL: the main pool, and one connection of its own for health checks.
   storage::PoolOptions pool;

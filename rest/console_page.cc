@@ -317,7 +317,12 @@ async function connect() {
 // --- Sending -------------------------------------------------------------------------------
 let lastTicket = null;
 async function send(status) {
-  const id = status === 'canceled' && lastTicket ? lastTicket : uuid4();
+  if (status === 'canceled' && !lastTicket) {
+    // The server refuses a refund for a ticket never sold (409); say so before asking.
+    show($('send-msg'), 'Send a confirmed ticket first: only a ticket that was sold can be canceled.', 'error');
+    return null;
+  }
+  const id = status === 'canceled' ? lastTicket : uuid4();
   const change = { ticket_id: id, status, customer_email: $('email').value.trim(),
                    price: { amount: $('amount').value.trim(), currency: $('currency').value.trim().toUpperCase() } };
   const buttons = [$('send-confirmed'), $('send-canceled')];

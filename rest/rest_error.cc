@@ -33,6 +33,7 @@ int HttpStatusFor(const grpc::Status& status) {
       if (!detail.Is<google::rpc::PreconditionFailure>() || !detail.UnpackTo(&failure)) continue;
       for (const auto& violation : failure.violations()) {
         if (violation.type() == kKeyReusedType) return 422;
+        if (violation.type() == kTicketNotConfirmedType) return 409;
       }
     }
   }

@@ -13,6 +13,7 @@
 #include "common/reservation.h"
 #include "common/uuid.h"
 #include "domain/event_factory.h"
+#include "server/cancellation_check.h"
 #include "server/page_token.h"
 #include "server/request_fingerprint.h"
 #include "server/watch_stream.h"
@@ -86,6 +87,8 @@ std::optional<CompletionWaiter::Level> WaitLevel(
 absl::Status Busy() {
   return absl::ResourceExhaustedError("too many reads in progress; retry later");
 }
+
+}  // namespace
 
 // An UpdateTicketsStatus call waiting for its events (or for the call ahead of it with the same
 // idempotency key), answered from the log's thread.
@@ -199,8 +202,6 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   }
 };
 
-}  // namespace
-
 grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     grpc::CallbackServerContext* context, const tickets::v1::UpdateTicketsStatusRequest* request,
     tickets::v1::UpdateTicketsStatusResponse* response) {
@@ -299,20 +300,52 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     call->event_ids.reserve(events.size());
     for (const workers::Event& event : events) call->event_ids.push_back(event.id);
   }
+  std::string unscoped_key = caller.empty() ? "" : *key;
+  std::vector<CancellationToCheck> to_check;
+  if (options_.ticket_history != nullptr) to_check = CancellationsToCheck(events);
+  if (to_check.empty()) {
+    Publish(std::move(call), std::move(events), std::move(unscoped_key));
+    return reactor;
+  }
+  // A cancellation needs its ticket's confirmation: looked up on a query thread, holding the
+  // call's reservations meanwhile.
+  const bool submitted = reads_.TrySubmit([this, call, events = std::move(events),
+                                           unscoped_key = std::move(unscoped_key),
+                                           to_check = std::move(to_check)]() mutable {
+    std::vector<std::string> ids;
+    ids.reserve(to_check.size());
+    for (const CancellationToCheck& c : to_check) ids.push_back(c.ticket_id);
+    absl::StatusOr<std::vector<std::string>> confirmed = options_.ticket_history->Confirmed(ids);
+    if (!confirmed.ok()) {
+      Fail(call->reactor, kMethod, call->correlation_id, confirmed.status());
+      return;
+    }
+    std::vector<CancellationToCheck> unknown = Unconfirmed(std::move(to_check), *confirmed);
+    if (!unknown.empty()) {
+      Fail(call->reactor, kMethod, call->correlation_id, NeverConfirmed(unknown));
+      return;
+    }
+    Publish(std::move(call), std::move(events), std::move(unscoped_key));
+  });
+  if (!submitted) return Fail(reactor, kMethod, call->correlation_id, Busy());
+  return reactor;
+}
+
+void BookingService::Publish(std::shared_ptr<UpdateCall> call, std::vector<workers::Event> events,
+                             std::string unscoped_key) {
   // One call per key reaches the log at a time; a concurrent one waits for its outcome.
   const bool first = keys_in_flight_->Enter(
       call->scoped_key,
       [call](const InFlightCalls::Outcome& outcome) { call->AnswerAfter(outcome); });
-  if (!first) return reactor;
+  if (!first) return;
   event_log_.Append(
-      workers::CallIdentity{call->scoped_key, call->fingerprint, caller.empty() ? "" : *key},
+      workers::CallIdentity{call->scoped_key, call->fingerprint, std::move(unscoped_key)},
       std::move(events),
       [call, keys = keys_in_flight_](absl::StatusOr<workers::AppendResult> result) {
         call->Answer(result);
         keys->Finish(call->scoped_key,
                      InFlightCalls::Outcome{call->fingerprint, std::move(result)});
       });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* BookingService::ListTickets(

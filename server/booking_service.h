@@ -12,6 +12,7 @@
 #include "server/request_validator.h"
 #include "server/watch_hub.h"
 #include "server/watch_quota.h"
+#include "storage/ticket_history.h"
 #include "storage/ticket_repository.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -50,7 +51,14 @@ struct BookingServiceOptions {
   // Open per client (its token when tokens are on, else its IP address): beyond, the client
   // gets RESOURCE_EXHAUSTED while others still get streams.
   size_t max_watch_streams_per_client = 1000;
+  // When set, a cancellation is accepted only for a ticket confirmed before: earlier in the same
+  // call, or known to this history (stored, or confirmed in the log); else FAILED_PRECONDITION
+  // and nothing is published. The lookup runs on the query executor. Unset (or with
+  // --accept_unknown_cancellations, for importing legacy cancellations): every cancellation.
+  storage::TicketHistory* ticket_history = nullptr;
 };
+
+struct UpdateCall;  // booking_service.cc
 
 // The tickets.v1.BookingService API on gRPC's callback API. Writes are validated, turned into
 // events and handed to the event log, which finishes the call once they are durable; reads run
@@ -81,6 +89,10 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
       const tickets::v1::WatchTicketsRequest* request) override;
 
  private:
+  // Hands a validated call's events to the log (one call per key at a time).
+  void Publish(std::shared_ptr<UpdateCall> call, std::vector<workers::Event> events,
+               std::string unscoped_key);
+
   workers::EventLog& event_log_;
   storage::TicketRepository& tickets_;
   QueryExecutor& reads_;

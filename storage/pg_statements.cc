@@ -4,6 +4,7 @@
 #include "storage/pg_handler_log.h"
 #include "storage/pg_handler_registry.h"
 #include "storage/pg_receipt_repository.h"
+#include "storage/pg_ticket_history.h"
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
 
@@ -13,7 +14,8 @@ std::vector<PreparedStatement> AllPreparedStatements() {
   std::vector<PreparedStatement> all;
   for (auto statements : {PgTicketRepository::Statements(), PgReceiptRepository::Statements(),
                           PgTrackerRepository::Statements(), PgEventStore::Statements(),
-                          PgHandlerLog::Statements(), PgHandlerRegistry::Statements()}) {
+                          PgHandlerLog::Statements(), PgHandlerRegistry::Statements(),
+                          PgTicketHistory::Statements()}) {
     for (auto& statement : statements) all.push_back(std::move(statement));
   }
   return all;

@@ -55,8 +55,8 @@ class HandlersE2eTest : public ::testing::Test {
   }
   std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
 
-  void Send(const std::string& status, const std::string& key,
-            const std::string& correlation_id = "") {
+  grpc::Status TrySend(const std::string& status, const std::string& key,
+                       const std::string& correlation_id = "") {
     tickets::v1::UpdateTicketsStatusRequest request = ValidRequest(1, "a1000000");
     request.mutable_tickets(0)->set_status(status);
     grpc::ClientContext context;
@@ -64,7 +64,11 @@ class HandlersE2eTest : public ::testing::Test {
     context.AddMetadata("idempotency-key", key);
     if (!correlation_id.empty()) context.AddMetadata("correlation-id", correlation_id);
     tickets::v1::UpdateTicketsStatusResponse response;
-    grpc::Status result = stub_->UpdateTicketsStatus(&context, request, &response);
+    return stub_->UpdateTicketsStatus(&context, request, &response);
+  }
+  void Send(const std::string& status, const std::string& key,
+            const std::string& correlation_id = "") {
+    grpc::Status result = TrySend(status, key, correlation_id);
     ASSERT_TRUE(result.ok()) << result.error_message();
   }
 
@@ -184,8 +188,18 @@ TEST_F(HandlersE2eTest, HostileApiErrorTextStaysOneLogField) {
   EXPECT_EQ(dead_letter_lines, 1) << server_->ReadLog();
 }
 
-TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
+TEST_F(HandlersE2eTest, CancelBeforeAnyConfirmationIsRefused) {
   StartServer(/*use_fakes=*/false);
+  EXPECT_EQ(TrySend("canceled", "k1").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  Send("confirmed", "k2");
+  ASSERT_TRUE(Eventually([&] { return db_.Count("tracker_rows") == 1; })) << server_->ReadLog();
+  EXPECT_EQ(db_.Count("tracker_rows WHERE sheet = 'tickets-to-refund'"), 0);
+  EXPECT_EQ(db_.Count("events"), 1) << "the refused cancellation published nothing";
+}
+
+// Legacy cancellations taken as they come (--accept_unknown_cancellations): every order.
+TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
+  StartServer(/*use_fakes=*/false, {"--accept_unknown_cancellations"});
   // Cancel sent before the confirmation: the confirmation is newer and wins.
   Send("canceled", "k1");
   Send("confirmed", "k2");
