@@ -18,7 +18,7 @@ namespace booking::metrics {
 
 // The service's Prometheus metrics (prometheus-cpp underneath), rendered in the text format at
 // GET /metrics. Every component takes a nullable Metrics*: tests build components without one.
-// Thread-safe. Names and meanings: README, "Metrics".
+// Thread-safe. Names and meanings: docs/operations.md, "Operations" (Metrics).
 class Metrics {
  public:
   Metrics();
