@@ -13,11 +13,12 @@ constexpr char kConfirmed[] = "ticket_history_confirmed";
 
 std::vector<PreparedStatement> PgTicketHistory::Statements() {
   return {
+      // Two index probes (tickets' key, events_ticket) joined by UNION: an OR of EXISTS may
+      // be planned as hashed subplans that read whole tables.
       {kConfirmed,
-       "SELECT t::text FROM (SELECT DISTINCT unnest($1::uuid[]) AS t) ids"
-       " WHERE EXISTS (SELECT 1 FROM tickets WHERE ticket_id = t)"
-       " OR EXISTS (SELECT 1 FROM events WHERE ticket_id = t"
-       " AND event_type = 'tickets.v1.TicketBookingConfirmed')"},
+       "SELECT ticket_id::text FROM tickets WHERE ticket_id = ANY($1::uuid[])"
+       " UNION SELECT ticket_id::text FROM events WHERE ticket_id = ANY($1::uuid[])"
+       " AND event_type = 'tickets.v1.TicketBookingConfirmed'"},
   };
 }
 
