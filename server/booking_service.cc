@@ -205,7 +205,7 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
 grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
     grpc::CallbackServerContext* context, const tickets::v1::UpdateTicketsStatusRequest* request,
     tickets::v1::UpdateTicketsStatusResponse* response) {
-  constexpr std::string_view kMethod = "UpdateTicketsStatus";
+  static constexpr std::string_view kMethod = "UpdateTicketsStatus";
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr) {

@@ -254,7 +254,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
     if (call >= 0) {
       event_digests.push_back(digests[call]);
     } else if (own_keys.insert(events[i].idempotency_key).second) {
-      all_calls.push_back({events[i].idempotency_key, "", 1});
+      all_calls.push_back({events[i].idempotency_key, "", 1, ""});
       digests.push_back(CallKeyDigest(events[i].idempotency_key));
       event_digests.push_back(digests.back());
     } else {
@@ -378,7 +378,7 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
           "that call's answer"));
     } else {
       // Pruned meanwhile (the key was past retention): a replay of nothing.
-      outcome.known[i] = CallRecord{key, calls[i].fingerprint, 0};
+      outcome.known[i] = CallRecord{key, calls[i].fingerprint, 0, ""};
     }
   }
   appended.reserve(sequences.size());
