@@ -42,14 +42,9 @@ TEST_P(DocsExamplesE2eTest, EveryExampleShowsWhatItPrints) {
   testing::TestDatabase db;
   const int grpc_port = testing::PickFreePort();
   const int http_port = testing::PickFreePort();
-  testing::ServerProcess server(BOOKING_SERVER_PATH,
-                                {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port),
-                                 absl::StrCat("--http_addr=127.0.0.1:", http_port),
-                                 absl::StrCat("--database_url=", db.url()), "--log_format=text"});
-  ASSERT_TRUE(server.Start().ok());
-  const absl::Status serving =
-      server.WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port), absl::Seconds(30));
-  ASSERT_TRUE(serving.ok()) << serving << server.ReadLog();
+  std::unique_ptr<testing::ServerProcess> server =
+      testing::StartServer(db.url(), grpc_port, http_port, {});
+  ASSERT_TRUE(server->running());
 
   const testing::CommandResult run = testing::Run(absl::StrCat(
       "cd ", testing::ShellQuote(kSource.string()),

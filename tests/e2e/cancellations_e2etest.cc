@@ -27,16 +27,7 @@ std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 // A server on `db`, with `extra` flags; HTTP on `http_port` when not 0.
 std::unique_ptr<testing::ServerProcess> Start(const testing::TestDatabase& db, int grpc_port,
                                               int http_port, std::vector<std::string> extra) {
-  std::vector<std::string> args = {
-      absl::StrCat("--grpc_addr=", Target(grpc_port)), absl::StrCat("--database_url=", db.url()),
-      http_port == 0 ? "--http_addr=" : absl::StrCat("--http_addr=127.0.0.1:", http_port),
-      "--log_format=text"};
-  for (auto& arg : extra) args.push_back(std::move(arg));
-  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  EXPECT_TRUE(server->Start().ok());
-  const absl::Status serving = server->WaitUntilServing(Target(grpc_port), absl::Seconds(30));
-  EXPECT_TRUE(serving.ok()) << serving << server->ReadLog();
-  return server;
+  return testing::StartServer(db.url(), grpc_port, http_port, std::move(extra));
 }
 
 grpc::Status Update(int port, const std::string& key,

@@ -33,14 +33,7 @@ class OpenApiContractE2eTest : public ::testing::Test {
     db_ = new testing::TestDatabase();
     grpc_port_ = testing::PickFreePort();
     http_port_ = testing::PickFreePort();
-    server_ = new testing::ServerProcess(
-        BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                              absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                              absl::StrCat("--database_url=", db_->url()), "--log_format=text"});
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+    server_ = testing::StartServer(db_->url(), grpc_port_, http_port_, {}).release();
   }
   static void TearDownTestSuite() {
     if (server_ != nullptr && server_->running()) {

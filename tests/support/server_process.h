@@ -51,19 +51,28 @@ class ServerProcess {
 };
 
 #ifdef BOOKING_SERVER_PATH
-// The real booking-server on gRPC 127.0.0.1:`port` (no HTTP port, text logs) over `database_url`
-// with `extra` flags, started and SERVING (the test fails otherwise).
-inline std::unique_ptr<ServerProcess> StartGrpcServer(const std::string& database_url, int port,
-                                                      std::vector<std::string> extra) {
-  const std::string target = "127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {"--grpc_addr=" + target, "--database_url=" + database_url,
-                                   "--http_addr=", "--log_format=text"};
+// The real booking-server on gRPC 127.0.0.1:`grpc_port` and, unless `http_port` is 0, REST on
+// 127.0.0.1:`http_port` (text logs), over `database_url` with `extra` flags, started and
+// SERVING (the test fails otherwise).
+inline std::unique_ptr<ServerProcess> StartServer(const std::string& database_url, int grpc_port,
+                                                  int http_port, std::vector<std::string> extra) {
+  const std::string target = "127.0.0.1:" + std::to_string(grpc_port);
+  std::vector<std::string> args = {
+      "--grpc_addr=" + target, "--database_url=" + database_url,
+      http_port == 0 ? "--http_addr=" : "--http_addr=127.0.0.1:" + std::to_string(http_port),
+      "--log_format=text"};
   for (auto& arg : extra) args.push_back(std::move(arg));
   auto server = std::make_unique<ServerProcess>(BOOKING_SERVER_PATH, args);
   EXPECT_TRUE(server->Start().ok());
   const absl::Status serving = server->WaitUntilServing(target, absl::Seconds(30));
-  EXPECT_TRUE(serving.ok()) << serving;
+  EXPECT_TRUE(serving.ok()) << serving << server->ReadLog();
   return server;
+}
+
+// The same without an HTTP port.
+inline std::unique_ptr<ServerProcess> StartGrpcServer(const std::string& database_url, int port,
+                                                      std::vector<std::string> extra) {
+  return StartServer(database_url, port, 0, std::move(extra));
 }
 #endif
 
