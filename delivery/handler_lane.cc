@@ -63,10 +63,11 @@ struct HandlerLane::Item {
   bool final() const { return state != State::kPending && state != State::kLeft; }
 };
 
-HandlerLane::HandlerLane(Handler& handler, std::string event_type, storage::HandlerLog& log,
-                         LeaseKeeper& keeper, LaneOptions options, metrics::Metrics* metrics)
+HandlerLane::HandlerLane(Handler& handler, std::vector<std::string> event_types,
+                         storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
+                         metrics::Metrics* metrics)
     : handler_(handler),
-      event_type_(std::move(event_type)),
+      event_types_(std::move(event_types)),
       name_(handler.name()),
       log_(log),
       keeper_(keeper),
@@ -161,7 +162,7 @@ int HandlerLane::RunOnce() {
   storage::ReadOptions read;
   read.owner = keeper_.owner();
   read.partitions = partitions;
-  read.event_type = event_type_;
+  read.event_types = event_types_;
   read.limit_per_partition = options_.batch_per_partition;
   read.max_redeliveries = redeliveries_due ? options_.max_redeliveries : 0;
   read.redelivery_lease = options_.redelivery_lease;

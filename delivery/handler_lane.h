@@ -87,7 +87,9 @@ struct HandlerStatus {
 // taken over), so a duplicate after a takeover is at most a chunk of calls already in flight.
 class HandlerLane {
  public:
-  HandlerLane(Handler& handler, std::string event_type, storage::HandlerLog& log,
+  // `event_types`: those the handler is registered for, read in one order (per ticket, the
+  // log's order across all of them).
+  HandlerLane(Handler& handler, std::vector<std::string> event_types, storage::HandlerLog& log,
               LeaseKeeper& keeper, LaneOptions options, metrics::Metrics* metrics = nullptr);
   ~HandlerLane();  // Stop()
   HandlerLane(const HandlerLane&) = delete;
@@ -110,7 +112,7 @@ class HandlerLane {
 
   HandlerStatus status() const;
   const Handler& handler() const { return handler_; }
-  const std::string& event_type() const { return event_type_; }
+  const std::vector<std::string>& event_types() const { return event_types_; }
 
  private:
   struct Item;
@@ -148,7 +150,7 @@ class HandlerLane {
   void NoteError(const std::string& error);
 
   Handler& handler_;
-  const std::string event_type_;
+  const std::vector<std::string> event_types_;
   const std::string name_;
   storage::HandlerLog& log_;
   LeaseKeeper& keeper_;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 #include "spdlog/spdlog.h"
@@ -23,16 +24,7 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
                    LaneOptions options, metrics::Metrics* metrics)
     : log_(log) {
   for (const auto& [handler, types] : router.Routes()) {
-    if (types.size() != 1) {
-      // Checkpoints are positions among one type's events.
-      config_error_ = absl::InvalidArgumentError(
-          absl::StrCat("handler ", std::string(handler->name()),
-                       ": a handler of the durable log takes one event type, got ", types.size(),
-                       "; register one handler per type"));
-      continue;
-    }
-    lanes_.push_back(
-        std::make_unique<HandlerLane>(*handler, types[0], log, keeper, options, metrics));
+    lanes_.push_back(std::make_unique<HandlerLane>(*handler, types, log, keeper, options, metrics));
   }
   if (metrics != nullptr) {
     auto per_handler = [this](auto field) {
@@ -98,15 +90,15 @@ absl::Status LanePool::Start(
 absl::Status LanePool::Register(
     storage::StartFrom start,
     const absl::flat_hash_map<std::string, storage::StartFrom>& overrides) {
-  if (!config_error_.ok()) return config_error_;
   for (const auto& lane : lanes_) {
     const std::string name(lane->handler().name());
     auto it = overrides.find(name);
     const storage::StartFrom from = it == overrides.end() ? start : it->second;
-    absl::StatusOr<bool> placed = log_.Register(name, lane->event_type(), from);
+    absl::StatusOr<bool> placed = log_.Register(name, lane->event_types(), from);
     if (!placed.ok()) return placed.status();
     if (*placed) {
-      spdlog::info("handler registered handler={} event_type={} start={}", name, lane->event_type(),
+      spdlog::info("handler registered handler={} event_types={} start={}", name,
+                   absl::StrJoin(lane->event_types(), ","),
                    from == storage::StartFrom::kEarliest ? "earliest" : "latest");
     }
   }
@@ -119,7 +111,12 @@ void LanePool::Wake() {
 
 void LanePool::Wake(const absl::flat_hash_set<std::string>& event_types) {
   for (const auto& lane : lanes_) {
-    if (event_types.contains(lane->event_type())) lane->Wake();
+    for (const std::string& type : lane->event_types()) {
+      if (event_types.contains(type)) {
+        lane->Wake();
+        break;
+      }
+    }
   }
 }
 

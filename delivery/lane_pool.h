@@ -19,7 +19,7 @@
 namespace booking::workers {
 
 // The worker pool of the durable log: one HandlerLane per handler registered in the router (for
-// one event type each), each consuming the log on its own. Also reports each handler's lag for
+// the event types it takes), each consuming the log on its own. Also reports each handler's lag for
 // the status and the metrics, counted in the database at most every 5 seconds and only while
 // somebody looks (a count walks the backlog). The status counts when its figures are older
 // (callers run it off the I/O threads); the metrics never wait: they show the last count, with
@@ -81,7 +81,6 @@ class LanePool {
   mutable absl::flat_hash_map<std::string, storage::ParkedSummary> parked_ ABSL_GUARDED_BY(lag_mu_);
   // Declared last: stopped (joined) first, before the figures it writes go.
   mutable std::unique_ptr<PeriodicTask> counter_;
-  absl::Status config_error_;  // a handler the log cannot run, reported by Start
   bool started_ = false;
 };
 

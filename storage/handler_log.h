@@ -54,7 +54,7 @@ struct LoggedEvent {
 struct ReadOptions {
   std::string owner;
   absl::Span<const PartitionLease> partitions;
-  std::string event_type;
+  std::vector<std::string> event_types;  // the handler's, in one (tx, sequence) order
   int limit_per_partition = 256;
   int max_redeliveries = 0;  // rows of `deliveries` to claim as well (0: none)
   // Record how far events were handed out, so that after a crash the next owner knows which
@@ -134,12 +134,13 @@ class HandlerLog {
  public:
   virtual ~HandlerLog() = default;
 
-  // Records the handler and its event type, and gives it checkpoints where it has none. A
-  // handler's checkpoints are positions among the events of its type: it never reads others.
+  // Records the handler and its event types, and gives it checkpoints where it has none. A
+  // handler's checkpoints are positions among the events of its types, read in one order: it
+  // never reads others.
   // True when the handler was new here (placed at `start`); false: it goes on where it was. A
   // retired handler (HandlerRegistry::Retire) is un-retired.
   [[nodiscard]] virtual absl::StatusOr<bool> Register(const std::string& handler,
-                                                      const std::string& event_type,
+                                                      absl::Span<const std::string> event_types,
                                                       StartFrom start) = 0;
 
   // The next events of the held partitions past the handler's checkpoints (and, if asked, due

@@ -10,8 +10,8 @@
 namespace booking::storage {
 namespace {
 
-// The highest stored tx, cheaply: per (partition, event type's hash) of `events`, found by a loose scan
-// of the position index (a few probes each, not a read of the table), then the top of the
+// The highest stored tx, cheaply: per (partition, event type's hash) of `events`, found by a loose
+// scan of the position index (a few probes each, not a read of the table), then the top of the
 // index, and the checkpoints. xid8 has no max() before PostgreSQL 16, hence ORDER BY ... LIMIT 1.
 constexpr char kStoredMaxTx[] = R"sql(
 WITH RECURSIVE kinds AS (
@@ -34,7 +34,7 @@ SELECT coalesce((SELECT tx FROM highest ORDER BY tx DESC LIMIT 1), '0')::text,
 )sql";
 
 // Runs before the events are rewritten: it reads their old positions. For each checkpoint, the
-// smallest sequence of its partition and type past the old position, less one: every event at
+// smallest sequence of its partition and types past the old position, less one: every event at
 // or below it was passed; those above (the few committed out of order among them) come again.
 // Nothing past it: the highest sequence there (or 0 when there is none).
 constexpr char kRebaseCheckpoints[] = R"sql(
@@ -44,20 +44,16 @@ SET last_tx = $1::text::xid8, last_sequence = n.last_sequence,
 FROM (
   SELECT c.handler, c.partition,
          coalesce((SELECT min(e.sequence) - 1 FROM events e
-                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
-                     AND e.event_type = h.event_type
+                   WHERE e.partition = c.partition AND e.event_type = ANY (h.event_types)
                      AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)),
                   (SELECT max(e.sequence) FROM events e
-                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
-                     AND e.event_type = h.event_type),
+                   WHERE e.partition = c.partition AND e.event_type = ANY (h.event_types)),
                   0) AS last_sequence,
          coalesce((SELECT min(e.sequence) - 1 FROM events e
-                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
-                     AND e.event_type = h.event_type
+                   WHERE e.partition = c.partition AND e.event_type = ANY (h.event_types)
                      AND (e.tx, e.sequence) > (c.read_tx, c.read_sequence)),
                   (SELECT max(e.sequence) FROM events e
-                   WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(h.event_type)
-                     AND e.event_type = h.event_type),
+                   WHERE e.partition = c.partition AND e.event_type = ANY (h.event_types)),
                   0) AS read_sequence
   FROM handler_checkpoints c LEFT JOIN handlers h ON h.handler = c.handler
 ) n

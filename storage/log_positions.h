@@ -20,7 +20,7 @@ struct LogPositionsCheck {
   // Rows given rebased positions (only when rebased).
   int64_t events = 0;
   int64_t checkpoints = 0;
-  int64_t steps = 0;  // batches of steps (rows of step_batches)
+  int64_t steps = 0;             // batches of steps (rows of step_batches)
   int64_t steps_renumbered = 0;  // batches committed out of order, given a new batch_sequence
   absl::Duration took;
 };

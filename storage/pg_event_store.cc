@@ -27,11 +27,11 @@ constexpr char kReplayHandler[] = "replay_handler_type";
 constexpr char kReplayCount[] = "replay_count";
 constexpr char kReplay[] = "replay_schedule";
 
-// The events a replay picks ($1 handler, $2 its event type, $3..$4 sequences, $5..$6 times):
-// those of the handler's type in the range that it has passed in its partition.
+// The events a replay picks ($1 handler, $2 its event types, $3..$4 sequences, $5..$6 times):
+// those of the handler's types in the range that it has passed in its partition.
 constexpr char kReplayPicked[] =
     "SELECT e.sequence FROM events e"
-    " WHERE e.event_type = $2 AND e.sequence >= $3 AND ($4 = 0 OR e.sequence <= $4)"
+    " WHERE e.event_type = ANY ($2::text[]) AND e.sequence >= $3 AND ($4 = 0 OR e.sequence <= $4)"
     "   AND e.published_at >= $5::timestamptz AND e.published_at < $6::timestamptz"
     "   AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c"
     "                   WHERE c.handler = $1 AND c.partition = e.partition"
@@ -164,7 +164,7 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        " WHERE (dl.sequence, dl.handler) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
        " FOR UPDATE"},
       {kReplayHandler,
-       "SELECT event_type, retired_at IS NOT NULL FROM handlers WHERE handler = $1"},
+       "SELECT event_type, retired_at IS NOT NULL, event_types FROM handlers WHERE handler = $1"},
       {kReplayCount, absl::StrCat("SELECT count(*) FROM (", kReplayPicked, ") p")},
       // FOR KEY SHARE: the pruner skips the events a replay is scheduling (and a replay
       // waits for a prune deleting them, then skips them), so no delivery row outlives its event.
@@ -190,7 +190,7 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "                    AND NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler"
        "                                    AND r.retired_at IS NOT NULL))"
        "    AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c JOIN handlers h USING (handler)"
-       "                    WHERE c.partition = e.partition AND h.event_type = e.event_type"
+       "                    WHERE c.partition = e.partition AND e.event_type = ANY (h.event_types)"
        "                      AND h.retired_at IS NULL"
        "                      AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))"
        "    AND NOT EXISTS (SELECT 1 FROM dead_letters dl WHERE dl.sequence = e.sequence"
@@ -474,12 +474,12 @@ absl::StatusOr<ReplayOutcome> PgEventStore::Replay(const std::string& handler,
       return;
     }
     outcome.event_type = type[0][0].as<std::string>();
+    const std::string types = type[0][2].as<std::string>();
     const std::string from_time = PgTime(range.from_time);
     const std::string to_time = PgTime(range.to_time);
-    const int64_t in_range =
-        txn.exec_prepared1(kReplayCount, handler, outcome.event_type, range.from_sequence,
-                           range.to_sequence, from_time, to_time)[0]
-            .as<int64_t>();
+    const int64_t in_range = txn.exec_prepared1(kReplayCount, handler, types, range.from_sequence,
+                                                range.to_sequence, from_time, to_time)[0]
+                                 .as<int64_t>();
     if (in_range > max_events) {
       refused = absl::FailedPreconditionError(absl::StrCat(
           "the range holds ", in_range, " events of ", handler, ", more than the ", max_events,
@@ -487,7 +487,7 @@ absl::StatusOr<ReplayOutcome> PgEventStore::Replay(const std::string& handler,
           "parts (from_sequence/to_sequence)"));
       return;
     }
-    outcome.replayed = txn.exec_prepared(kReplay, handler, outcome.event_type, range.from_sequence,
+    outcome.replayed = txn.exec_prepared(kReplay, handler, types, range.from_sequence,
                                          range.to_sequence, from_time, to_time)
                            .affected_rows();
   });

@@ -72,8 +72,10 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
       // checkpoints (events pruned meanwhile are gone for it).
       {kRegister,
        "WITH h AS ("
-       "  INSERT INTO handlers (handler, event_type) VALUES ($1, $2)"
-       "  ON CONFLICT (handler) DO UPDATE SET event_type = EXCLUDED.event_type, retired_at = NULL"
+       "  INSERT INTO handlers (handler, event_type, event_types)"
+       "  VALUES ($1, array_to_string($2::text[], ', '), $2::text[])"
+       "  ON CONFLICT (handler) DO UPDATE SET event_type = EXCLUDED.event_type,"
+       "                                      event_types = EXCLUDED.event_types, retired_at = NULL"
        "), start AS ("
        "  SELECT CASE WHEN $3 THEN pg_snapshot_xmax(pg_current_snapshot())"
        "              ELSE '0'::xid8 END AS tx"
@@ -90,13 +92,17 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
        "                                 WHERE d.handler = $1)) AS blocked"
        "  FROM handler_checkpoints c"
        "  JOIN partition_leases l ON l.partition = c.partition AND l.owner = $2"
+       // Per type along the position index, then merged: a handler of several types reads
+       // them in one (tx, sequence) order without an index of its own.
        "  CROSS JOIN LATERAL ("
-       "    SELECT * FROM events e"
-       "    WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext($3::text)"
-       "      AND e.event_type = $3"
-       "      AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
-       "      AND e.tx < pg_snapshot_xmin(pg_current_snapshot())"
-       "    ORDER BY e.tx, e.sequence LIMIT $5) e"
+       "    SELECT x.* FROM unnest($3::text[]) AS t(event_type) CROSS JOIN LATERAL ("
+       "      SELECT * FROM events e"
+       "      WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(t.event_type)"
+       "        AND e.event_type = t.event_type"
+       "        AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
+       "        AND e.tx < pg_snapshot_xmin(pg_current_snapshot())"
+       "      ORDER BY e.tx, e.sequence LIMIT $5) x"
+       "    ORDER BY x.tx, x.sequence LIMIT $5) e"
        "  WHERE c.handler = $1 AND c.partition = ANY ($4::smallint[])"
        "), marked AS ("
        "  UPDATE handler_checkpoints c SET read_tx = m.tx, read_sequence = m.sequence"
@@ -203,11 +209,14 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
 }
 
 absl::StatusOr<bool> PgHandlerLog::Register(const std::string& handler,
-                                            const std::string& event_type, StartFrom start) {
+                                            absl::Span<const std::string> event_types,
+                                            StartFrom start) {
   bool placed = false;
+  const std::string types = ToPgArrayLiteral(event_types, [](const std::string& t) { return t; });
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    placed = txn.exec_prepared(kRegister, handler, event_type, start == StartFrom::kLatest)
-                 .affected_rows() > 0;
+    placed =
+        txn.exec_prepared(kRegister, handler, types, start == StartFrom::kLatest).affected_rows() >
+        0;
   });
   if (!status.ok()) return status;
   return placed;
@@ -230,9 +239,12 @@ absl::StatusOr<HandlerBatchRead> PgHandlerLog::Read(const std::string& handler,
     absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
       batch.events.clear();
       batch.ends.clear();
-      const pqxx::result result = txn.exec_prepared(
-          kRead, handler, options.owner, options.event_type, Ints(partitions),
-          options.limit_per_partition, options.mark_handed_out, options.by_ticket);
+      const pqxx::result result =
+          txn.exec_prepared(kRead, handler, options.owner,
+                            ToPgArrayLiteral(absl::MakeConstSpan(options.event_types),
+                                             [](const std::string& t) { return t; }),
+                            Ints(partitions), options.limit_per_partition, options.mark_handed_out,
+                            options.by_ticket);
       batch.events.reserve(result.size());
       for (const auto& row : result) {
         LoggedEvent event;

@@ -20,7 +20,8 @@ class PgHandlerLog final : public HandlerLog {
 
   explicit PgHandlerLog(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::StatusOr<bool> Register(const std::string& handler, const std::string& event_type,
+  absl::StatusOr<bool> Register(const std::string& handler,
+                                absl::Span<const std::string> event_types,
                                 StartFrom start) override;
   absl::StatusOr<HandlerBatchRead> Read(const std::string& handler,
                                         const ReadOptions& options) override;

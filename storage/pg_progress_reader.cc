@@ -20,7 +20,7 @@ SELECT e.idempotency_key, e.ticket_id::text, h.handler,
                  AND (e.tx, e.sequence) <= (c.last_tx, c.last_sequence) THEN 1
             ELSE 0 END
 FROM events e
-JOIN handlers h ON h.event_type = e.event_type AND h.retired_at IS NULL
+JOIN handlers h ON e.event_type = ANY (h.event_types) AND h.retired_at IS NULL
 LEFT JOIN handler_checkpoints c ON c.handler = h.handler AND c.partition = e.partition
 WHERE e.ticket_id = ANY($2::uuid[]) AND e.idempotency_key = ANY($1::text[])
 )sql";

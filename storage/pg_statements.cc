@@ -12,10 +12,10 @@ namespace booking::storage {
 
 std::vector<PreparedStatement> AllPreparedStatements() {
   std::vector<PreparedStatement> all;
-  for (auto statements : {PgTicketRepository::Statements(), PgReceiptRepository::Statements(),
-                          PgTrackerRepository::Statements(), PgEventStore::Statements(),
-                          PgHandlerLog::Statements(), PgHandlerRegistry::Statements(),
-                          PgTicketHistory::Statements()}) {
+  for (auto statements :
+       {PgTicketRepository::Statements(), PgReceiptRepository::Statements(),
+        PgTrackerRepository::Statements(), PgEventStore::Statements(), PgHandlerLog::Statements(),
+        PgHandlerRegistry::Statements(), PgTicketHistory::Statements()}) {
     for (auto& statement : statements) all.push_back(std::move(statement));
   }
   return all;

@@ -375,6 +375,29 @@ CREATE INDEX idempotency_keys_created_at_brin ON idempotency_keys USING brin (cr
   WITH (autosummarize = on);
 )sql";
 
+// A handler may take events of several types in one order (the JetStream relay takes every
+// event, so that a ticket's confirmation and cancellation leave in log order): `event_types`
+// lists them; `event_type` stays as their display ("a, b"), read by older tools.
+constexpr std::string_view kHandlerEventTypes = R"sql(
+ALTER TABLE handlers ADD COLUMN event_types TEXT[];
+UPDATE handlers SET event_types = ARRAY[event_type];
+ALTER TABLE handlers ALTER COLUMN event_types SET NOT NULL;
+
+CREATE OR REPLACE VIEW pending_deliveries AS
+SELECT c.handler, e.sequence
+FROM handler_checkpoints c
+JOIN handlers h ON h.handler = c.handler AND h.retired_at IS NULL
+CROSS JOIN LATERAL unnest(h.event_types) AS t(event_type)
+CROSS JOIN LATERAL (
+  SELECT e.sequence FROM events e
+  WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(t.event_type)
+    AND e.event_type = t.event_type AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)
+  OFFSET 0) e
+UNION ALL
+SELECT d.handler, d.sequence FROM deliveries d
+WHERE NOT EXISTS (SELECT 1 FROM handlers r WHERE r.handler = d.handler AND r.retired_at IS NOT NULL);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "create tickets", kCreateTickets},
     {2, "create receipts and tracker_rows", kCreateReceiptsAndTrackerRows},
@@ -390,6 +413,7 @@ constexpr Migration kMigrations[] = {
     {12, "leaner events: no unique index on the event's key", kLeanerEvents},
     {13, "the handlers' position index by the type's hash", kHashedTypeIndex},
     {14, "call keys by a 16-byte digest", kDigestedCallKeys},
+    {15, "handlers of several event types", kHandlerEventTypes},
 };
 
 }  // namespace

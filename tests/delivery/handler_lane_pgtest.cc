@@ -86,7 +86,7 @@ class HandlerLaneTest : public ::testing::Test {
     ASSERT_TRUE(storage::Migrate(*pool_).ok());
     keeper_.RunOnce();
     ASSERT_EQ(keeper_.held(), storage::kLogPartitions);
-    ASSERT_TRUE(log_.Register("Scripted", "Confirmed", storage::StartFrom::kEarliest).ok());
+    ASSERT_TRUE(log_.Register("Scripted", {"Confirmed"}, storage::StartFrom::kEarliest).ok());
   }
 
   void Append(const std::vector<std::string>& keys) {
@@ -152,7 +152,7 @@ class HandlerLaneTest : public ::testing::Test {
 
 TEST_F(HandlerLaneTest, RetriesOnlyTheEventsThatFailedAndFinishesEachOnce) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   std::vector<std::string> keys;
   for (int i = 0; i < 20; ++i) keys.push_back(absl::StrCat(i % 5 == 0 ? "flaky-" : "ok-", i));
   Append(keys);
@@ -170,7 +170,7 @@ TEST_F(HandlerLaneTest, RetriesOnlyTheEventsThatFailedAndFinishesEachOnce) {
 
 TEST_F(HandlerLaneTest, APoisonEventIsFoundBySplittingAndAloneBecomesADeadLetter) {
   ScriptedHandler handler(/*each=*/false);  // a batch succeeds or fails as a whole
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   std::vector<std::string> keys;
   for (int i = 0; i < 64; ++i) keys.push_back(absl::StrCat("k-", i));
   keys[37] = "poison-37";
@@ -196,7 +196,7 @@ TEST_F(HandlerLaneTest, APoisonEventIsFoundBySplittingAndAloneBecomesADeadLetter
 TEST_F(HandlerLaneTest, GivesUpAfterRetryForAndRecordsDeadLetters) {
   ScriptedHandler handler(/*each=*/true);
   handler.down = true;
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options(absl::Milliseconds(300)));
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options(absl::Milliseconds(300)));
   Append({"a", "b", "c"});
   const absl::Time start = absl::Now();
   EXPECT_TRUE(RunUntilTrue(lane, [&] { return db_.Count("dead_letters") == 3; }));
@@ -209,7 +209,7 @@ TEST_F(HandlerLaneTest, AnOpenBreakerSendsOneProbePerBackoffAndClosesWhenItSucce
   ScriptedHandler handler(/*each=*/true);
   handler.down = true;
   LaneOptions options = Options();
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, options);
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, options);
   std::vector<std::string> keys;
   for (int i = 0; i < 50; ++i) keys.push_back(absl::StrCat("k-", i));
   Append(keys);
@@ -248,7 +248,7 @@ TEST_F(HandlerLaneTest, AnOpenBreakerSendsOneProbePerBackoffAndClosesWhenItSucce
 
 TEST_F(HandlerLaneTest, AnEventTheApiRefusesAloneIsParkedAndTheOthersGoOn) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   std::vector<std::string> keys = {"odd-0"};
   for (int i = 0; i < 50; ++i) keys.push_back(absl::StrCat("ok-", i));
   Append(keys);
@@ -271,7 +271,7 @@ TEST_F(HandlerLaneTest, AnEventTheApiRefusesAloneIsParkedAndTheOthersGoOn) {
 // events committed after it tell: they succeed, so it alone is parked.
 TEST_F(HandlerLaneTest, ALoneFailingEventIsToldApartByTheEventsAfterIt) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   Append({"odd-0"});
   EXPECT_TRUE(RunUntilTrue(lane, [&] {
     std::lock_guard lock(handler.mu_);
@@ -289,7 +289,7 @@ TEST_F(HandlerLaneTest, ALoneFailingEventIsToldApartByTheEventsAfterIt) {
 
 TEST_F(HandlerLaneTest, LaterEventsOfAParkedTicketWaitBehindItInOrder) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   const std::string ticket = "00000000-0000-4000-8000-0000000000aa";
   AppendFor(ticket, {"odd-first"});
   std::vector<std::string> keys;
@@ -318,7 +318,7 @@ TEST_F(HandlerLaneTest, LaterEventsOfAParkedTicketWaitBehindItInOrder) {
 
 TEST_F(HandlerLaneTest, AParkedEventBecomesADeadLetterAtRetryForAndItsTicketGoesOn) {
   ScriptedHandler handler(/*each=*/true);
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options(absl::Milliseconds(300)));
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options(absl::Milliseconds(300)));
   const std::string ticket = "00000000-0000-4000-8000-0000000000bb";
   AppendFor(ticket, {"odd-first", "same-ticket-second"});
   Append({"ok-0", "ok-1"});
@@ -333,7 +333,7 @@ TEST_F(HandlerLaneTest, AParkedEventBecomesADeadLetterAtRetryForAndItsTicketGoes
 TEST_F(HandlerLaneTest, AnApiThatIsAwayPausesTheLaneAndParksNothing) {
   ScriptedHandler handler(/*each=*/true);
   handler.api_down = true;
-  HandlerLane lane(handler, "Confirmed", log_, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, keeper_, Options());
   std::vector<std::string> keys;
   for (int i = 0; i < 40; ++i) keys.push_back(absl::StrCat("k-", i));
   Append(keys);
@@ -368,7 +368,7 @@ class RefusingLog final : public storage::HandlerLog {
   int64_t refused_sequence = -1;
   int refusals = 0;
 
-  absl::StatusOr<bool> Register(const std::string& h, const std::string& t,
+  absl::StatusOr<bool> Register(const std::string& h, absl::Span<const std::string> t,
                                 storage::StartFrom s) override {
     return log_.Register(h, t, s);
   }
@@ -417,7 +417,7 @@ TEST_F(HandlerLaneTest, ACommitRefusedForGoodDeadLettersItsEventAndTheLaneGoesOn
   ScriptedHandler handler(/*each=*/true);
   RefusingLog refusing(log_);
   refusing.refused_key = "refused";
-  HandlerLane lane(handler, "Confirmed", refusing, keeper_, Options());
+  HandlerLane lane(handler, {"Confirmed"}, refusing, keeper_, Options());
   const std::string ticket = "00000000-0000-4000-8000-0000000000cc";
   AppendFor(ticket, {"ok-0", "refused", "ok-1"});
   EXPECT_TRUE(RunUntilTrue(lane, [&] { return db_.Count("pending_deliveries") == 0; }));
@@ -437,7 +437,7 @@ TEST_F(HandlerLaneTest, ALaneWhoseLeaseRanOutCallsNothing) {
   db_.Exec("DELETE FROM lease_owners");  // alone: it takes every partition
   short_keeper.RunOnce();
   ASSERT_EQ(short_keeper.held(), storage::kLogPartitions);
-  HandlerLane lane(handler, "Confirmed", log_, short_keeper, Options());
+  HandlerLane lane(handler, {"Confirmed"}, log_, short_keeper, Options());
   Append({"a", "b", "c"});
   absl::SleepFor(absl::Milliseconds(400));  // no renewal: the lease has run out
   for (int i = 0; i < 5; ++i) lane.RunOnce();
@@ -446,18 +446,28 @@ TEST_F(HandlerLaneTest, ALaneWhoseLeaseRanOutCallsNothing) {
   EXPECT_TRUE(RunUntilTrue(lane, [&] { return Done(handler, "c") == 1; }));
 }
 
-// Checkpoints are positions among one type's events: a handler for two types is refused at
-// start, naming it, before any lane runs.
-TEST_F(HandlerLaneTest, APoolRefusesAHandlerRegisteredForTwoTypes) {
+// A handler of two types (the JetStream relay) reads them in one lane, in the log's order: a
+// ticket's cancellation never reaches it before the confirmation appended first. Its lag counts
+// both types; a replay picks both.
+TEST_F(HandlerLaneTest, AHandlerOfTwoTypesGetsThemInLogOrder) {
   ScriptedHandler handler(/*each=*/true);
   Router router;
   router.Register("Confirmed", &handler);
   router.Register("Canceled", &handler);
   LanePool pool(router, log_, keeper_, Options());
-  absl::Status status = pool.Start(storage::StartFrom::kEarliest);
-  EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;
-  EXPECT_THAT(std::string(status.message()), ::testing::HasSubstr("Scripted"));
-  EXPECT_TRUE(pool.Status().empty());
+  ASSERT_TRUE(pool.Register(storage::StartFrom::kEarliest).ok());
+  const std::string ticket = NewUuid();
+  for (int round = 0; round < 3; ++round) {
+    const std::string n = std::to_string(round);
+    ASSERT_TRUE(store_.Append({{NewUuid(), "Confirmed", ticket, "confirm-" + n, "c", "p"}}).ok());
+    ASSERT_TRUE(store_.Append({{NewUuid(), "Canceled", ticket, "cancel-" + n, "c", "p"}}).ok());
+  }
+  EXPECT_EQ(pool.Lag()["Scripted"], 6);
+  HandlerLane lane(handler, {"Confirmed", "Canceled"}, log_, keeper_, Options());
+  EXPECT_EQ(RunUntil(lane, 6), 6);
+  std::lock_guard lock(handler.mu_);
+  EXPECT_THAT(handler.order, ::testing::ElementsAre("confirm-0", "cancel-0", "confirm-1",
+                                                    "cancel-1", "confirm-2", "cancel-2"));
 }
 
 }  // namespace

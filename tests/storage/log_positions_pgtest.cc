@@ -51,7 +51,7 @@ class LogPositionsPgTest : public ::testing::Test {
   // A handler registered on the other cluster, its checkpoint in our partition at (last, read).
   void RestoredHandler(const std::string& handler, uint64_t last_tx, int64_t last_sequence,
                        uint64_t read_tx, int64_t read_sequence) {
-    ASSERT_TRUE(log_.Register(handler, "Confirmed", StartFrom::kEarliest).ok());
+    ASSERT_TRUE(log_.Register(handler, {"Confirmed"}, StartFrom::kEarliest).ok());
     db_.Exec(absl::StrCat("UPDATE handler_checkpoints SET last_tx = '", last_tx,
                           "', last_sequence = ", last_sequence, ", read_tx = '", read_tx,
                           "', read_sequence = ", read_sequence, " WHERE handler = '", handler,
@@ -68,7 +68,7 @@ class LogPositionsPgTest : public ::testing::Test {
       if (!held.ok()) break;
       absl::StatusOr<HandlerBatchRead> batch = log_.Read(handler, {.owner = "me",
                                                                    .partitions = *held,
-                                                                   .event_type = "Confirmed",
+                                                                   .event_types = {"Confirmed"},
                                                                    .mark_handed_out = false});
       EXPECT_TRUE(batch.ok()) << batch.status();
       if (!batch.ok()) break;
@@ -109,7 +109,7 @@ class LogPositionsPgTest : public ::testing::Test {
 };
 
 TEST_F(LogPositionsPgTest, ADatabaseOfThisClusterIsLeftAsItIs) {
-  ASSERT_TRUE(log_.Register("H", "Confirmed", StartFrom::kLatest).ok());
+  ASSERT_TRUE(log_.Register("H", {"Confirmed"}, StartFrom::kLatest).ok());
   ASSERT_TRUE(log_.Claim("me", absl::Minutes(1), kLogPartitions).ok());
   const EventRecord events[] = {{workers::NewUuid(), "Confirmed", kTicket, "a", "c", "x"}};
   ASSERT_TRUE(store_.Append(events).ok());
@@ -258,7 +258,7 @@ TEST_F(LogPositionsPgTest, InstancesStartingTogetherRebaseOnce) {
 TEST_F(LogPositionsPgTest, FiguresForOneHundredThousandEvents) {
   constexpr int kEvents = 100'000;
   for (const char* handler : {"A", "B", "C"}) {
-    ASSERT_TRUE(log_.Register(handler, "Confirmed", StartFrom::kEarliest).ok());
+    ASSERT_TRUE(log_.Register(handler, {"Confirmed"}, StartFrom::kEarliest).ok());
   }
   // Spread over the partitions, ten per transaction; "A" finished, "B" half way, "C" nothing.
   db_.Exec(absl::StrCat(

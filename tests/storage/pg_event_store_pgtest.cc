@@ -33,7 +33,7 @@ class PgEventStoreTest : public ::testing::Test {
 
   // Registers `handler` for "Confirmed" and gives this test every partition.
   void HoldEverything(const std::string& handler) {
-    ASSERT_TRUE(handlers_.Register(handler, "Confirmed", StartFrom::kEarliest).ok());
+    ASSERT_TRUE(handlers_.Register(handler, {"Confirmed"}, StartFrom::kEarliest).ok());
     ASSERT_EQ(handlers_.Claim("me", absl::Minutes(1), kLogPartitions)->size(),
               size_t{kLogPartitions});
   }
@@ -46,9 +46,10 @@ class PgEventStoreTest : public ::testing::Test {
     absl::StatusOr<HandlerBatchRead> batch;
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     do {
-      batch = handlers_.Read(
-          handler,
-          {.owner = "me", .partitions = leases, .event_type = "Confirmed", .max_redeliveries = 10});
+      batch = handlers_.Read(handler, {.owner = "me",
+                                       .partitions = leases,
+                                       .event_types = {"Confirmed"},
+                                       .max_redeliveries = 10});
       ASSERT_TRUE(batch.ok()) << batch.status();
     } while (batch->events.size() < expected && absl::Now() < deadline);
     ASSERT_EQ(batch->events.size(), expected);
@@ -522,7 +523,7 @@ TEST_F(PgEventStoreTest, ReplayInFlightKeepsItsEventsFromThePruner) {
   }
   pqxx::work replay(replaying);
   EXPECT_EQ(replay
-                .exec_prepared("replay_schedule", "Receipt", "Confirmed", (*appended)[0].sequence,
+                .exec_prepared("replay_schedule", "Receipt", "{Confirmed}", (*appended)[0].sequence,
                                0, "-infinity", "infinity")
                 .affected_rows(),
             2u);

@@ -26,7 +26,7 @@ class PgHandlerLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(Migrate(*pool_).ok());
-    ASSERT_TRUE(log_.Register("H", "Confirmed", StartFrom::kEarliest).ok());
+    ASSERT_TRUE(log_.Register("H", {"Confirmed"}, StartFrom::kEarliest).ok());
     partition_ = std::stoi(
         db_.QueryValue(absl::StrCat("SELECT (hashtextextended('", kTicket, "', 0) & 15)")));
   }
@@ -40,7 +40,7 @@ class PgHandlerLogTest : public ::testing::Test {
       if (!held.ok()) return held.status();
       absl::StatusOr<HandlerBatchRead> batch = log_.Read("H", {.owner = owner,
                                                                .partitions = *held,
-                                                               .event_type = "Confirmed",
+                                                               .event_types = {"Confirmed"},
                                                                .mark_handed_out = true});
       if (!batch.ok() || batch->events.size() >= expected || absl::Now() > deadline) return batch;
       absl::SleepFor(absl::Milliseconds(20));
@@ -163,15 +163,15 @@ TEST_F(PgHandlerLogTest, LeasesAreRenewedClaimedOnlyWhenFreeAndReleased) {
 TEST_F(PgHandlerLogTest, ANewHandlerStartsAtTheEarliestOrTheLatestEvent) {
   const EventRecord old_events[] = {Event("old-1"), Event("old-2")};
   ASSERT_TRUE(store_.Append(old_events).ok());
-  EXPECT_EQ(log_.Register("Latest", "Confirmed", StartFrom::kLatest).value_or(false), true);
-  EXPECT_EQ(log_.Register("Earliest", "Confirmed", StartFrom::kEarliest).value_or(false), true);
+  EXPECT_EQ(log_.Register("Latest", {"Confirmed"}, StartFrom::kLatest).value_or(false), true);
+  EXPECT_EQ(log_.Register("Earliest", {"Confirmed"}, StartFrom::kEarliest).value_or(false), true);
   const EventRecord new_events[] = {Event("new")};
   ASSERT_TRUE(store_.Append(new_events).ok());
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Latest'"), 1);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Earliest'"), 3);
   // Known handlers are not placed again, whatever start they are given: they go on.
-  EXPECT_EQ(log_.Register("Latest", "Confirmed", StartFrom::kEarliest).value_or(true), false);
-  EXPECT_EQ(log_.Register("Earliest", "Confirmed", StartFrom::kLatest).value_or(true), false);
+  EXPECT_EQ(log_.Register("Latest", {"Confirmed"}, StartFrom::kEarliest).value_or(true), false);
+  EXPECT_EQ(log_.Register("Earliest", {"Confirmed"}, StartFrom::kLatest).value_or(true), false);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Latest'"), 1);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Earliest'"), 3);
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
@@ -262,7 +262,7 @@ TEST_F(PgHandlerLogTest, AParkedEventHoldsItsTicketsLaterEventsBehindIt) {
   ASSERT_TRUE(store_.Append(second).ok());
   absl::StatusOr<std::vector<PartitionLease>> held = log_.Renew("me", absl::Minutes(1));
   ReadOptions options{
-      .owner = "me", .partitions = *held, .event_type = "Confirmed", .by_ticket = true};
+      .owner = "me", .partitions = *held, .event_types = {"Confirmed"}, .by_ticket = true};
   absl::StatusOr<HandlerBatchRead> later;
   const absl::Time deadline = absl::Now() + absl::Seconds(20);
   do {
@@ -276,7 +276,7 @@ TEST_F(PgHandlerLogTest, AParkedEventHoldsItsTicketsLaterEventsBehindIt) {
   ASSERT_EQ(log_.Commit("H", behind)->stale_partitions, 0);
 
   // Both rows are due; only the parked one is handed out while it exists.
-  ReadOptions claims{.owner = "me", .event_type = "Confirmed", .max_redeliveries = 10};
+  ReadOptions claims{.owner = "me", .event_types = {"Confirmed"}, .max_redeliveries = 10};
   absl::StatusOr<HandlerBatchRead> due = log_.Read("H", claims);
   ASSERT_EQ(due->events.size(), 1u);
   EXPECT_EQ(due->events[0].event.sequence, parked_sequence);

@@ -41,7 +41,8 @@ class PgHandlerRegistryTest : public ::testing::Test {
     absl::StatusOr<HandlerBatchRead> batch;
     const absl::Time deadline = absl::Now() + absl::Seconds(20);
     do {
-      batch = log_.Read(handler, {.owner = "me", .partitions = leases, .event_type = "Confirmed"});
+      batch =
+          log_.Read(handler, {.owner = "me", .partitions = leases, .event_types = {"Confirmed"}});
       ASSERT_TRUE(batch.ok()) << batch.status();
     } while (batch->events.size() < expected && absl::Now() < deadline);
     ASSERT_EQ(batch->events.size(), expected);
@@ -64,8 +65,8 @@ class PgHandlerRegistryTest : public ::testing::Test {
 };
 
 TEST_F(PgHandlerRegistryTest, RetiresOnceKnowsNoStrangersAndRegisteringUnretires) {
-  ASSERT_TRUE(log_.Register("Kept", "Confirmed", StartFrom::kEarliest).ok());
-  ASSERT_TRUE(log_.Register("Gone", "Confirmed", StartFrom::kEarliest).ok());
+  ASSERT_TRUE(log_.Register("Kept", {"Confirmed"}, StartFrom::kEarliest).ok());
+  ASSERT_TRUE(log_.Register("Gone", {"Confirmed"}, StartFrom::kEarliest).ok());
   absl::StatusOr<std::vector<RegisteredHandler>> listed = registry_.List();
   ASSERT_TRUE(listed.ok()) << listed.status();
   ASSERT_EQ(listed->size(), 2u);
@@ -87,7 +88,7 @@ TEST_F(PgHandlerRegistryTest, RetiresOnceKnowsNoStrangersAndRegisteringUnretires
   EXPECT_NE(unknown.status().message().find("\"Nobody\""), std::string_view::npos);
 
   // Configured again somewhere: un-retired, not placed anew (it goes on from its checkpoints).
-  EXPECT_EQ(log_.Register("Gone", "Confirmed", StartFrom::kLatest).value_or(true), false);
+  EXPECT_EQ(log_.Register("Gone", {"Confirmed"}, StartFrom::kLatest).value_or(true), false);
   EXPECT_FALSE(registry_.List()->at(0).retired_at.has_value());
 }
 
@@ -95,8 +96,8 @@ TEST_F(PgHandlerRegistryTest, RetiresOnceKnowsNoStrangersAndRegisteringUnretires
 // backlog; retired, it blocks none of them (its redelivery and dead letter of pruned events go
 // with them); configured again, it goes on from its checkpoints over what is left.
 TEST_F(PgHandlerRegistryTest, RetiredHandlerHoldsBackNeitherPruningNorCompletedNorBacklog) {
-  ASSERT_TRUE(log_.Register("Kept", "Confirmed", StartFrom::kEarliest).ok());
-  ASSERT_TRUE(log_.Register("Gone", "Confirmed", StartFrom::kEarliest).ok());
+  ASSERT_TRUE(log_.Register("Kept", {"Confirmed"}, StartFrom::kEarliest).ok());
+  ASSERT_TRUE(log_.Register("Gone", {"Confirmed"}, StartFrom::kEarliest).ok());
   const std::string keys[] = {EventKey("a1"), EventKey("a2"), EventKey("a3")};
   const EventRecord events[] = {Event(keys[0]), Event(keys[1]), Event(keys[2])};
   absl::StatusOr<std::vector<EventRecord>> appended = store_.Append(events);
@@ -137,7 +138,7 @@ TEST_F(PgHandlerRegistryTest, RetiredHandlerHoldsBackNeitherPruningNorCompletedN
   // Configured again: from its checkpoints, over the events still there.
   const EventRecord later[] = {Event("b/1")};
   ASSERT_TRUE(store_.Append(later).ok());
-  ASSERT_TRUE(log_.Register("Gone", "Confirmed", StartFrom::kEarliest).ok());
+  ASSERT_TRUE(log_.Register("Gone", {"Confirmed"}, StartFrom::kEarliest).ok());
   EXPECT_EQ(Pending("Gone"), 1) << "b/1 only: the pruned events are gone for it";
   ASSERT_NO_FATAL_FAILURE(Finish("Gone", 1));
   EXPECT_EQ(Pending("Gone"), 0);
