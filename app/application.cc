@@ -12,6 +12,7 @@
 #include "app/memory_pipeline.h"
 #include "app/openapi_options.h"
 #include "common/log_value.h"
+#include "domain/handler_names.h"
 #include "rest/json_transcoder.h"
 #include "rest/openapi.h"
 #include "server/call_observer.h"
@@ -24,6 +25,8 @@ namespace {
 
 constexpr char kServiceName[] = "tickets.v1.BookingService";
 constexpr char kAdminServiceName[] = "tickets.v1.AdminService";
+// The gRPC health service's name for the JetStream relay's connection.
+constexpr char kRelayHealthName[] = "jetstream";
 
 std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<TlsFiles>& tls) {
   if (!tls.has_value()) return grpc::InsecureServerCredentials();
@@ -36,6 +39,22 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<Tls
   return grpc::SslServerCredentials(options);
 }
 
+// The relay's connection, on its line of GetHandlerStatus.
+void AddBrokerState(const workers::PublisherState& state,
+                    tickets::v1::GetHandlerStatusResponse& response) {
+  for (tickets::v1::HandlerStatus& handler : *response.mutable_handlers()) {
+    if (handler.handler() != workers::kPublishToJetStream) continue;
+    tickets::v1::BrokerConnection& broker = *handler.mutable_broker();
+    broker.set_connected(state.connected);
+    broker.set_server(state.server);
+    broker.set_acknowledged(state.acknowledged);
+    broker.set_duplicates(state.duplicates);
+    broker.set_pending(state.pending);
+    broker.set_reconnects(state.reconnects);
+    broker.set_failures(state.failures);
+  }
+}
+
 }  // namespace
 
 Application::Application(Config config)
@@ -46,7 +65,7 @@ Application::Application(Config config)
       ticket_history_(pool_),
       apis_(config_, pool_, metrics_),
       handlers_(tickets_, apis_.receipts(), apis_.spreadsheets(),
-                {.audit_sheet = config_.audit_sheet}),
+                {.audit_sheet = config_.audit_sheet, .broker = apis_.broker()}),
       reads_(config_.query_threads, /*max_pending=*/1024) {
   handlers_.router().set_metrics(&metrics_);
 }
@@ -61,6 +80,7 @@ absl::Status Application::Start() {
     auth_ = *std::move(loaded);
     spdlog::info("bearer tokens required auth_tokens_file={}", config_.auth_tokens_file);
   }
+  if (!apis_.broker_status().ok()) return apis_.broker_status();
   running_ = true;  // from here on, Stop has something to undo
   if (absl::Status status = ConnectDatabase(); !status.ok()) return status;
   if (absl::Status status = StartPipeline(); !status.ok()) return status;
@@ -75,6 +95,15 @@ absl::Status Application::Start() {
   }
   database_health_ = std::make_unique<server::DatabaseHealth>(
       health_pool_, health, std::move(served), absl::Seconds(1), &database_reachable_);
+  if (workers::EventPublisher* broker = apis_.broker(); broker != nullptr) {
+    // A health service of its own: the relay being away stops no call, so the service's own
+    // status does not follow it.
+    health.SetServingStatus(kRelayHealthName, broker->state().connected);
+    relay_health_ = std::make_unique<workers::PeriodicTask>(
+        "relay-health", absl::Seconds(1), [&health, broker] {
+          health.SetServingStatus(kRelayHealthName, broker->state().connected);
+        });
+  }
   spdlog::info(
       "booking-server ready role={} grpc_addr={} grpc_port={} http_port={} event_log={} "
       "instance_id={} workers={} queue_capacity={}",
@@ -129,7 +158,11 @@ absl::Status Application::StartPipeline() {
                         absl::StrCat("registering handlers failed: ", status.message()));
   }
   admin_ = std::make_unique<server::AdminService>(started.events(), reads_, auth_.get());
-  admin_->set_handler_status([&started] { return started.HandlerStatus(); });
+  admin_->set_handler_status([&started, broker = apis_.broker()] {
+    tickets::v1::GetHandlerStatusResponse response = started.HandlerStatus();
+    if (broker != nullptr) AddBrokerState(broker->state(), response);
+    return response;
+  });
   admin_->set_handler_registry(started.registry(), started.configured_handlers());
   return absl::OkStatus();
 }
@@ -268,6 +301,7 @@ void Application::Stop(absl::Duration grace) {
   // fires at the deadline at the latest.
   const absl::Time begun = absl::Now();
   const absl::Time deadline = begun + grace;
+  relay_health_.reset();
   database_health_.reset();
   if (grpc_ != nullptr) grpc_->GetHealthCheckService()->Shutdown();  // NOT_SERVING from now on
   // Watch streams never end by themselves, and waiting calls would hold the stop: end them

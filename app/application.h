@@ -11,6 +11,7 @@
 #include "app/config.h"
 #include "app/event_pipeline.h"
 #include "app/external_apis.h"
+#include "common/periodic_task.h"
 #include "handlers/handler_set.h"
 #include "metrics/metrics.h"
 #include "rest/http_gateway.h"
@@ -66,6 +67,7 @@ class Application {
   std::atomic<bool> database_reachable_{true};
   std::unique_ptr<server::BookingService> service_;
   std::unique_ptr<server::AdminService> admin_;
+  std::unique_ptr<workers::PeriodicTask> relay_health_;  // the "jetstream" health status
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   std::unique_ptr<server::HttpGateway> gateway_;

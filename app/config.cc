@@ -144,6 +144,25 @@ ABSL_FLAG(std::string, spreadsheets_url, "",
 ABSL_FLAG(std::string, audit_sheet, "",
           "Sheet that also gets a row per confirmed ticket, from a handler of its own "
           "(AppendToAudit), e.g. for a finance team; empty: no such handler.");
+ABSL_FLAG(std::string, jetstream_url, "",
+          "NATS servers, comma-separated (nats://h1:4222,nats://h2:4222; tls:// for TLS): the "
+          "PublishToJetStream handler then relays every event to JetStream. Empty: no relay.");
+ABSL_FLAG(std::string, jetstream_stream, "TICKET_EVENTS",
+          "The JetStream stream the relay publishes to (subjects tickets.v1.>), created if "
+          "missing.");
+ABSL_FLAG(int, jetstream_replicas, 3,
+          "Replicas of the stream when the relay creates it (1 to 5; at most the servers).");
+ABSL_FLAG(std::string, jetstream_credentials, "",
+          "A NATS .creds file (user JWT and NKey seed) for the relay's connection; empty: none.");
+ABSL_FLAG(std::string, jetstream_tls_ca, "",
+          "CA certificate (PEM) the NATS servers' certificates are checked against; implies TLS.");
+ABSL_FLAG(std::string, jetstream_tls_cert, "",
+          "Client certificate (PEM) for mutual TLS with NATS, with --jetstream_tls_key.");
+ABSL_FLAG(std::string, jetstream_tls_key, "", "Private key (PEM) of --jetstream_tls_cert.");
+ABSL_FLAG(absl::Duration, jetstream_ack_timeout, absl::Seconds(5),
+          "Longest the relay waits for JetStream to acknowledge a publish.");
+ABSL_FLAG(int, jetstream_max_pending, 4096,
+          "Publishes awaiting JetStream's acknowledgment at once, at most.");
 ABSL_FLAG(absl::Duration, http_connect_timeout, absl::Seconds(2),
           "Longest a connection to an external API may take to open.");
 ABSL_FLAG(absl::Duration, http_timeout, absl::Seconds(5),
@@ -399,6 +418,33 @@ absl::StatusOr<Config> FromFlags() {
   config.receipts_url = absl::GetFlag(FLAGS_receipts_url);
   config.spreadsheets_url = absl::GetFlag(FLAGS_spreadsheets_url);
   config.audit_sheet = absl::GetFlag(FLAGS_audit_sheet);
+  if (const std::string url = absl::GetFlag(FLAGS_jetstream_url); !url.empty()) {
+    workers::NatsJetStreamOptions jetstream;
+    for (absl::string_view server : absl::StrSplit(url, ',', absl::SkipWhitespace())) {
+      jetstream.servers.emplace_back(absl::StripAsciiWhitespace(server));
+    }
+    jetstream.stream = absl::GetFlag(FLAGS_jetstream_stream);
+    jetstream.replicas = absl::GetFlag(FLAGS_jetstream_replicas);
+    // A re-publish (a restart after a crash, a replay) of any event still in the log is
+    // dropped by the stream: the window covers the log's retention.
+    jetstream.duplicate_window = absl::GetFlag(FLAGS_event_retention);
+    jetstream.credentials_file = absl::GetFlag(FLAGS_jetstream_credentials);
+    jetstream.tls_ca_file = absl::GetFlag(FLAGS_jetstream_tls_ca);
+    jetstream.tls_cert_file = absl::GetFlag(FLAGS_jetstream_tls_cert);
+    jetstream.tls_key_file = absl::GetFlag(FLAGS_jetstream_tls_key);
+    jetstream.ack_timeout = absl::GetFlag(FLAGS_jetstream_ack_timeout);
+    jetstream.max_pending = absl::GetFlag(FLAGS_jetstream_max_pending);
+    if (jetstream.ack_timeout <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("jetstream_ack_timeout: must be positive");
+    }
+    if (jetstream.max_pending < 1) {
+      return absl::InvalidArgumentError("jetstream_max_pending: must be at least 1");
+    }
+    if (absl::Status valid = workers::ValidateNatsJetStreamOptions(jetstream); !valid.ok()) {
+      return valid;
+    }
+    config.jetstream = std::move(jetstream);
+  }
   config.http_client = {.connect_timeout = absl::GetFlag(FLAGS_http_connect_timeout),
                         .total_timeout = absl::GetFlag(FLAGS_http_timeout)};
 

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "clients/http_client.h"
+#include "clients/nats_jetstream.h"
 #include "delivery/durable_event_log.h"
 #include "delivery/event_pruner.h"
 #include "delivery/handler_lane.h"
@@ -104,6 +105,8 @@ struct Config {
   std::string receipts_url;
   std::string spreadsheets_url;
   std::string audit_sheet;  // empty: no AppendToAudit handler
+  // Set by --jetstream_url: the PublishToJetStream relay runs.
+  std::optional<workers::NatsJetStreamOptions> jetstream;
   workers::HttpClientOptions http_client;
   int api_concurrency = 0;
 

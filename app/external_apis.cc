@@ -40,6 +40,37 @@ ExternalApis::ExternalApis(const Config& config, storage::ConnectionPool& pool,
     spreadsheets_ = std::make_unique<workers::LocalSpreadsheetsApi>(tracker_table_);
     spdlog::info("tracker rows go to the local tracker_rows table");
   }
+  if (config.jetstream.has_value()) {
+    absl::StatusOr<std::unique_ptr<workers::NatsJetStream>> jetstream =
+        workers::NatsJetStream::Connect(*config.jetstream);
+    if (!jetstream.ok()) {
+      broker_status_ = jetstream.status();
+      return;
+    }
+    jetstream_ = *std::move(jetstream);
+    spdlog::info("every event is relayed to JetStream stream={} replicas={}",
+                 LogValue(config.jetstream->stream), config.jetstream->replicas);
+    workers::NatsJetStream* broker = jetstream_.get();
+    auto gauge = [&](const char* name, const char* help, auto field) {
+      metrics.AddGauge(name, help,
+                       [broker, field] { return static_cast<double>(field(broker->state())); });
+    };
+    gauge("booking_jetstream_connected", "1 while the relay is connected to a NATS server.",
+          [](const workers::PublisherState& s) { return s.connected ? 1 : 0; });
+    gauge("booking_jetstream_acknowledged_messages",
+          "Messages JetStream acknowledged as stored, since start (duplicates included).",
+          [](const workers::PublisherState& s) { return s.acknowledged; });
+    gauge("booking_jetstream_duplicate_messages",
+          "Of those, re-publishes the stream already had and dropped.",
+          [](const workers::PublisherState& s) { return s.duplicates; });
+    gauge("booking_jetstream_pending_acks", "Publishes awaiting JetStream's acknowledgment now.",
+          [](const workers::PublisherState& s) { return s.pending; });
+    gauge("booking_jetstream_failed_publishes",
+          "Publishes refused or not acknowledged in time, since start (each is retried).",
+          [](const workers::PublisherState& s) { return s.failures; });
+    gauge("booking_jetstream_reconnects", "Reconnections to NATS since start.",
+          [](const workers::PublisherState& s) { return s.reconnects; });
+  }
 }
 
 }  // namespace booking::app

@@ -5,6 +5,7 @@
 #include "app/config.h"
 #include "clients/call_pool.h"
 #include "clients/http_client.h"
+#include "clients/nats_jetstream.h"
 #include "clients/receipts_api.h"
 #include "clients/spreadsheets_api.h"
 #include "metrics/metrics.h"
@@ -22,6 +23,10 @@ class ExternalApis {
 
   workers::ReceiptsApi& receipts() { return *receipts_; }
   workers::SpreadsheetsApi& spreadsheets() { return *spreadsheets_; }
+  // The JetStream relay's broker (--jetstream_url), null when not configured.
+  workers::EventPublisher* broker() { return jetstream_.get(); }
+  // OK, or why the broker could not be set up (reported by Application::Start).
+  const absl::Status& broker_status() const { return broker_status_; }
   // Aborts the calls in flight (a stop whose grace ran out).
   void AbortCalls() { http_.Shutdown(); }
 
@@ -33,6 +38,8 @@ class ExternalApis {
   std::unique_ptr<workers::CallPool> sheet_calls_;
   std::unique_ptr<workers::ReceiptsApi> receipts_;
   std::unique_ptr<workers::SpreadsheetsApi> spreadsheets_;
+  std::unique_ptr<workers::NatsJetStream> jetstream_;
+  absl::Status broker_status_;
 };
 
 }  // namespace booking::app

@@ -45,10 +45,11 @@ server::OpenApiOptions OpenApiOptionsFor(const Config& config) {
   };
   options.extra_answers = {
       {"tickets.v1.BookingService.UpdateTicketsStatus",
-       {{409, "FAILED_PRECONDITION, TICKET_NOT_CONFIRMED: a cancellation names a ticket that "
-              "was never confirmed (google.rpc.PreconditionFailure, one violation per ticket, "
-              "subject tickets[i]); nothing was published. --accept_unknown_cancellations "
-              "takes them."}}},
+       {{409,
+         "FAILED_PRECONDITION, TICKET_NOT_CONFIRMED: a cancellation names a ticket that "
+         "was never confirmed (google.rpc.PreconditionFailure, one violation per ticket, "
+         "subject tickets[i]); nothing was published. --accept_unknown_cancellations "
+         "takes them."}}},
       {"tickets.v1.AdminService.RetryDeadLetters",
        {{404,
          "NOT_FOUND: a named dead letter is not there (already retried, or never was); "

@@ -14,6 +14,8 @@ inline constexpr std::string_view kIssueReceipt = "IssueReceipt";
 inline constexpr std::string_view kAppendToTracker = "AppendToTracker";  // "tickets-to-print"
 inline constexpr std::string_view kAppendToRefund = "AppendToRefund";    // "tickets-to-refund"
 inline constexpr std::string_view kAppendToAudit = "AppendToAudit";  // confirmed → --audit_sheet
+// every event → NATS JetStream (--jetstream_url)
+inline constexpr std::string_view kPublishToJetStream = "PublishToJetStream";
 
 // The event types the handlers are registered for (the payload's full protobuf name).
 inline constexpr std::string_view kTicketConfirmed = "tickets.v1.TicketBookingConfirmed";

@@ -25,6 +25,12 @@ HandlerSet::HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts
                                                        options.audit_sheet, spreadsheets);
     router_.Register(confirmed, append_to_audit_.get());
   }
+  if (options.broker != nullptr) {
+    // Both types in one lane: a ticket's events leave in log order.
+    relay_ = std::make_unique<PublishToJetStream>(*options.broker);
+    router_.Register(confirmed, relay_.get());
+    router_.Register(canceled, relay_.get());
+  }
 }
 
 std::vector<std::string> HandlerSet::StoringHandlers() {
@@ -32,9 +38,10 @@ std::vector<std::string> HandlerSet::StoringHandlers() {
 }
 
 std::vector<std::string> HandlerSet::AllNames() {
-  return {std::string(kStoreTickets),    std::string(kIssueReceipt),
-          std::string(kAppendToTracker), std::string(kStoreCanceledTickets),
-          std::string(kAppendToRefund),  std::string(kAppendToAudit)};
+  return {std::string(kStoreTickets),      std::string(kIssueReceipt),
+          std::string(kAppendToTracker),   std::string(kStoreCanceledTickets),
+          std::string(kAppendToRefund),    std::string(kAppendToAudit),
+          std::string(kPublishToJetStream)};
 }
 
 }  // namespace booking::workers

@@ -8,6 +8,7 @@
 #include "clients/spreadsheets_api.h"
 #include "handlers/append_to_sheet.h"
 #include "handlers/issue_receipt.h"
+#include "handlers/publish_to_jetstream.h"
 #include "handlers/store_tickets.h"
 #include "pipeline/router.h"
 #include "storage/ticket_repository.h"
@@ -19,6 +20,7 @@ namespace booking::workers {
 // routes. Adding a handler: a member here, one Register line in the constructor.
 struct HandlerSetOptions {
   std::string audit_sheet;  // non-empty: AppendToAudit copies confirmed tickets to this sheet
+  EventPublisher* broker = nullptr;  // non-null: PublishToJetStream relays every event to it
 };
 
 class HandlerSet {
@@ -43,6 +45,7 @@ class HandlerSet {
   StoreTickets store_canceled_;
   AppendToSheet append_to_refund_;
   std::unique_ptr<AppendToSheet> append_to_audit_;  // optional
+  std::unique_ptr<PublishToJetStream> relay_;       // optional
   Router router_;
 };
 

@@ -30,8 +30,8 @@ int PickFreePort() {
   return ntohs(addr.sin_port);
 }
 
-ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args)
-    : binary_(std::move(binary)), args_(std::move(args)) {
+ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args, Kind kind)
+    : binary_(std::move(binary)), args_(std::move(args)), kind_(kind) {
   char path[] = "/tmp/booking-server-test-XXXXXX";
   const int fd = mkstemp(path);
   if (fd >= 0) close(fd);
@@ -48,11 +48,13 @@ ServerProcess::~ServerProcess() {
 
 absl::Status ServerProcess::Start() {
   // Tests run in parallel: unless a test picks the HTTP port, let the server take a free one.
-  bool http_addr_given = false;
-  for (const std::string& arg : args_) http_addr_given |= arg.rfind("--http_addr", 0) == 0;
-  if (!http_addr_given) args_.push_back("--http_addr=127.0.0.1:0");
-  // Tests read the log as key=value text unless they ask for another format (last flag wins).
-  args_.insert(args_.begin(), "--log_format=text");
+  if (kind_ == Kind::kBookingServer) {
+    bool http_addr_given = false;
+    for (const std::string& arg : args_) http_addr_given |= arg.rfind("--http_addr", 0) == 0;
+    if (!http_addr_given) args_.push_back("--http_addr=127.0.0.1:0");
+    // Tests read the log as key=value text unless they ask for another format (last flag wins).
+    args_.insert(args_.begin(), "--log_format=text");
+  }
   std::vector<char*> argv;
   argv.push_back(binary_.data());
   for (std::string& arg : args_) argv.push_back(arg.data());

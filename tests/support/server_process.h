@@ -20,10 +20,14 @@ namespace booking::testing {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int PickFreePort();
 
-// The real booking-server binary, started as a child process with its output in a log file.
+// The real booking-server binary (or, as kOther, any server program such as nats-server),
+// started as a child process with its output in a log file.
 class ServerProcess {
  public:
-  ServerProcess(std::string binary, std::vector<std::string> args);
+  // kBookingServer adds the flags every test wants (text logs, a free HTTP port if none given).
+  enum class Kind { kBookingServer, kOther };
+  ServerProcess(std::string binary, std::vector<std::string> args,
+                Kind kind = Kind::kBookingServer);
   ~ServerProcess();  // SIGKILL if still running
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -47,6 +51,7 @@ class ServerProcess {
   std::string binary_;
   std::vector<std::string> args_;
   std::string log_path_;
+  Kind kind_;
   pid_t pid_ = -1;
 };
 

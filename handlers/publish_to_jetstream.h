@@ -1,0 +1,31 @@
+#pragma once
+
+#include "clients/event_publisher.h"
+#include "domain/handler.h"
+#include "domain/handler_names.h"
+
+namespace booking::workers {
+
+// Every event, of both types, to the broker: subject = the event's type
+// (tickets.v1.TicketBookingConfirmed), data = its protobuf bytes, headers Nats-Msg-Id (the
+// event id), Content-Type, Event-Type, Ticket-Id, Event-Sequence and Correlation-ID. Its lane
+// reads both types in one order and calls at most one event per ticket at a time, so each
+// ticket's events enter the stream in log order; the checkpoint moves only past acknowledged
+// ones. The contract for subscribers: docs/events.md.
+class PublishToJetStream final : public Handler {
+ public:
+  explicit PublishToJetStream(EventPublisher& publisher) : publisher_(publisher) {}
+
+  std::string_view name() const override { return kPublishToJetStream; }
+  absl::Status Handle(absl::Span<const Event* const> events) override;
+  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  bool reports_each() const override { return true; }
+
+  // The message an event becomes (for tests and the docs' examples).
+  static BrokerMessage MessageOf(const Event& event);
+
+ private:
+  EventPublisher& publisher_;
+};
+
+}  // namespace booking::workers

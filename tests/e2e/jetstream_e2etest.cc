@@ -1,0 +1,280 @@
+// The JetStream relay against a real 3-node nats-server cluster on loopback: every event of the
+// log in the stream once (by Nats-Msg-Id), each ticket's events in log order, through a node
+// SIGKILLed under load, the whole cluster down for 30 s, and booking-server killed mid-publish.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <pqxx/pqxx>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/support/bad_requests.h"
+#include "tests/support/eventually.h"
+#include "tests/support/nats_cluster.h"
+#include "tests/support/server_process.h"
+#include "tests/support/test_database.h"
+#include "tickets/v1/admin.grpc.pb.h"
+#include "tickets/v1/booking.grpc.pb.h"
+#include "tickets/v1/events.pb.h"
+
+namespace booking {
+namespace {
+
+using testing::Eventually;
+constexpr auto& Count = testing::CountRows;
+constexpr char kRelay[] = "PublishToJetStream";
+
+// Callers that confirm a ticket, then cancel it in a second call: two events per ticket, of
+// both types, so per-ticket order in the stream means something.
+class TicketLoad {
+ public:
+  TicketLoad(std::string target, int threads, std::string prefix)
+      : target_(std::move(target)), prefix_(std::move(prefix)) {
+    for (int t = 0; t < threads; ++t) threads_.emplace_back([this, t] { Run(t); });
+  }
+  ~TicketLoad() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    for (auto& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
+  }
+  int acknowledged() const { return acknowledged_.load(); }
+  int failed() const { return failed_.load(); }
+
+ private:
+  void Run(int thread) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+    auto stub = tickets::v1::BookingService::NewStub(
+        grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args));
+    const absl::Time deadline = absl::Now() + absl::Minutes(4);
+    for (int i = 0; !stop_ && absl::Now() < deadline; ++i) {
+      tickets::v1::UpdateTicketsStatusRequest request =
+          testing::ValidRequest(1, prefix_, thread * 1000000 + i);
+      for (const char* status : {"confirmed", "canceled"}) {
+        request.mutable_tickets(0)->set_status(status);
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+        context.AddMetadata("idempotency-key",
+                            absl::StrCat(prefix_, "-", thread, "-", i, "-", status));
+        tickets::v1::UpdateTicketsStatusResponse response;
+        if (stub->UpdateTicketsStatus(&context, request, &response).ok()) {
+          ++acknowledged_;
+        } else {
+          ++failed_;
+          break;  // no cancellation of a ticket whose confirmation may not be there
+        }
+      }
+    }
+  }
+
+  const std::string target_, prefix_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> acknowledged_{0}, failed_{0};
+  std::vector<std::thread> threads_;
+};
+
+struct LoggedEvent {
+  std::string ticket_id, type;
+  int64_t sequence = 0;
+};
+
+// The log, by event id.
+std::map<std::string, LoggedEvent> ReadLog(const std::string& url) {
+  pqxx::connection connection(url);
+  pqxx::work txn(connection);
+  std::map<std::string, LoggedEvent> events;
+  for (const auto& row :
+       txn.exec("SELECT event_id::text, ticket_id::text, event_type, sequence FROM events")) {
+    events[row[0].as<std::string>()] = {row[1].as<std::string>(), row[2].as<std::string>(),
+                                        row[3].as<int64_t>()};
+  }
+  return events;
+}
+
+tickets::v1::HandlerStatus RelayStatus(const std::string& target) {
+  auto admin = tickets::v1::AdminService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::GetHandlerStatusResponse response;
+  EXPECT_TRUE(admin->GetHandlerStatus(&context, {}, &response).ok());
+  for (const auto& handler : response.handlers()) {
+    if (handler.handler() == kRelay) return handler;
+  }
+  ADD_FAILURE() << "no " << kRelay << " in GetHandlerStatus";
+  return {};
+}
+
+// Every event of the log is in the stream exactly once (by Nats-Msg-Id), with the contract's
+// subject and headers, and each ticket's events are in log order.
+void ExpectStreamIsTheLog(const std::string& database_url, const testing::NatsCluster& nats) {
+  ASSERT_TRUE(Eventually(
+      [&] {
+        return Count(database_url,
+                     absl::StrCat("pending_deliveries WHERE handler = '", kRelay, "'")) == 0;
+      },
+      absl::Seconds(90)))
+      << Count(database_url, "pending_deliveries") << " not relayed";
+  const std::map<std::string, LoggedEvent> log = ReadLog(database_url);
+  absl::StatusOr<std::vector<testing::StreamMessage>> stream =
+      testing::ReadStream(nats.urls(), "TICKET_EVENTS");
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::map<std::string, int> copies;
+  std::map<std::string, int64_t> last_of_ticket;
+  int out_of_order = 0, wrong = 0;
+  for (const testing::StreamMessage& message : *stream) {
+    ++copies[message.msg_id];
+    auto it = log.find(message.msg_id);
+    if (it == log.end()) {
+      ++wrong;
+      continue;
+    }
+    const LoggedEvent& event = it->second;
+    if (message.subject != event.type || message.event_type != event.type ||
+        message.ticket_id != event.ticket_id || message.event_sequence != event.sequence ||
+        message.content_type != "application/protobuf") {
+      ++wrong;
+    }
+    int64_t& last = last_of_ticket[event.ticket_id];
+    if (event.sequence <= last) ++out_of_order;
+    last = event.sequence;
+  }
+  int missing = 0, twice = 0;
+  for (const auto& [id, event] : log) {
+    const int n = copies.count(id) ? copies[id] : 0;
+    missing += n == 0 ? 1 : 0;
+    twice += n > 1 ? 1 : 0;
+  }
+  EXPECT_GT(log.size(), 0u);
+  EXPECT_EQ(stream->size(), log.size());
+  EXPECT_EQ(missing, 0) << "events of the log not in the stream";
+  EXPECT_EQ(twice, 0) << "events in the stream more than once";
+  EXPECT_EQ(wrong, 0) << "messages whose subject or headers do not match their event";
+  EXPECT_EQ(out_of_order, 0) << "a ticket's events out of log order";
+  EXPECT_EQ(Count(database_url, absl::StrCat("dead_letters WHERE handler = '", kRelay, "'")), 0);
+  EXPECT_EQ(Count(database_url, absl::StrCat("deliveries WHERE handler = '", kRelay, "'")), 0);
+}
+
+class JetStreamE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(nats_.Start().ok()) << nats_.ReadLogs(); }
+
+  std::unique_ptr<testing::ServerProcess> Start() {
+    return testing::StartGrpcServer(
+        db_.url(), port_,
+        {"--jetstream_url=" + nats_.urls(), "--delivery_lease=2s", "--retry_first_delay=50ms",
+         "--retry_max_delay=1s", "--jetstream_ack_timeout=2s"});
+  }
+  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+  testing::NatsCluster nats_{3};
+  testing::TestDatabase db_;
+  const int port_ = testing::PickFreePort();
+};
+
+TEST_F(JetStreamE2eTest, EveryEventOnceInLogOrderThroughANodeKilledUnderLoad) {
+  auto server = Start();
+  {
+    TicketLoad load(target(), 4, "a0000001");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 400; }, absl::Seconds(60)));
+    nats_.KillNode(0);
+    const int at_kill = load.acknowledged();
+    ASSERT_TRUE(
+        Eventually([&] { return load.acknowledged() >= at_kill + 600; }, absl::Seconds(60)));
+    load.Stop();
+    EXPECT_EQ(load.failed(), 0) << "ingest does not depend on NATS";
+  }
+  ExpectStreamIsTheLog(db_.url(), nats_);
+  absl::StatusOr<testing::StreamConfig> config =
+      testing::ReadStreamConfig(nats_.urls(), "TICKET_EVENTS");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->replicas, 3);
+  EXPECT_EQ(config->duplicate_window, absl::Hours(24 * 7)) << "from --event_retention";
+  EXPECT_THAT(config->subjects, ::testing::ElementsAre("tickets.v1.>"));
+  const tickets::v1::HandlerStatus relay = RelayStatus(target());
+  EXPECT_TRUE(relay.broker().connected());
+  EXPECT_GT(relay.broker().acknowledged(), 0);
+  EXPECT_EQ(relay.dead_lettered(), 0);
+  EXPECT_EQ(relay.parked(), 0);
+
+  // A message decodes with the published proto and carries the call's correlation id.
+  absl::StatusOr<std::vector<testing::StreamMessage>> stream =
+      testing::ReadStream(nats_.urls(), "TICKET_EVENTS");
+  ASSERT_TRUE(stream.ok() && !stream->empty());
+  tickets::v1::TicketBookingConfirmed confirmed;
+  ASSERT_EQ(stream->front().subject, "tickets.v1.TicketBookingConfirmed");
+  ASSERT_TRUE(confirmed.ParseFromString(stream->front().data));
+  EXPECT_EQ(confirmed.header().id(), stream->front().msg_id);
+  EXPECT_EQ(confirmed.ticket_id(), stream->front().ticket_id);
+  EXPECT_EQ(confirmed.header().correlation_id(), stream->front().correlation_id);
+}
+
+// The whole cluster SIGKILLed for 30 s under load: calls go on being answered as fast, the other
+// handlers keep up, the relay waits (breaker, no dead letters, nothing parked), and once the
+// cluster is back it catches up with nothing lost and nothing twice.
+TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
+  auto server = Start();
+  TicketLoad load(target(), 4, "a0000002");
+  ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 300; }, absl::Seconds(60)));
+  const int before_start = load.acknowledged();
+  absl::SleepFor(absl::Seconds(5));
+  const int before = load.acknowledged() - before_start;  // calls answered in 5 s, cluster up
+  for (int i = 0; i < nats_.size(); ++i) nats_.KillNode(i);
+  const absl::Time down_at = absl::Now();
+  const int during_start = load.acknowledged();
+  absl::SleepFor(absl::Seconds(5));
+  const int during = load.acknowledged() - during_start;
+  // Until the 30 s are up: the local handlers finish what was accepted, the relay does not.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return Count(db_.url(), "pending_deliveries WHERE handler = 'StoreTickets'") < 200 &&
+               Count(db_.url(), absl::StrCat("pending_deliveries WHERE handler = '", kRelay, "'")) >
+                   500;
+      },
+      absl::Seconds(20)))
+      << "StoreTickets keeps up while the relay waits";
+  EXPECT_FALSE(RelayStatus(target()).broker().connected());
+  absl::SleepFor(down_at + absl::Seconds(30) - absl::Now());
+  for (int i = 0; i < nats_.size(); ++i) ASSERT_TRUE(nats_.StartNode(i).ok());
+  ASSERT_TRUE(nats_.WaitUntilReady(absl::Seconds(60)).ok());
+  absl::SleepFor(absl::Seconds(2));
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << "ingest never depended on NATS";
+  EXPECT_GE(during, before / 2) << "calls answered in 5 s: " << before << " with the cluster up, "
+                                << during << " with it down";
+  ExpectStreamIsTheLog(db_.url(), nats_);
+  const tickets::v1::HandlerStatus relay = RelayStatus(target());
+  EXPECT_EQ(relay.dead_lettered(), 0);
+  EXPECT_EQ(relay.parked_here(), 0) << "a broker outage parks nothing";
+  EXPECT_GT(relay.broker().reconnects(), 0);
+}
+
+// kill -9 of booking-server while it publishes: the next start publishes from the checkpoint
+// again, and the stream drops what it already has (Nats-Msg-Id), so nothing is in it twice.
+TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
+  auto server = Start();
+  {
+    TicketLoad load(target(), 4, "a0000003");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 600; }, absl::Seconds(60)));
+    ASSERT_TRUE(server->Stop(SIGKILL, absl::Seconds(10)).ok());
+    load.Stop();
+  }
+  server = Start();
+  {
+    TicketLoad load(target(), 2, "a0000004");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 200; }, absl::Seconds(60)));
+    load.Stop();
+  }
+  ExpectStreamIsTheLog(db_.url(), nats_);
+}
+
+}  // namespace
+}  // namespace booking
