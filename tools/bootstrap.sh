@@ -25,6 +25,8 @@ PACKAGES=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP load for the REST benchmark (tools/bench_rest.sh)
   wrk
+  # NATS JetStream: the relay's C client, and the servers of its tests (a 3-node cluster on loopback)
+  libnats-dev nats-server
   # headless browser for the console page e2e test (tests/e2e/console_page_e2etest.cc)
   chromium
 )

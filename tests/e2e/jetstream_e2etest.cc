@@ -9,11 +9,14 @@
 #include <pqxx/pqxx>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/command.h"
 #include "tests/support/eventually.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/server_process.h"
@@ -274,6 +277,48 @@ TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
     load.Stop();
   }
   ExpectStreamIsTheLog(db_.url(), nats_);
+}
+
+// Another team's service, in another language: examples/subscriber/subscribe.mjs (Node's nats
+// client and protobufjs) reads the stream with a durable consumer and decodes each event with
+// the published protos. Run again, the consumer has nothing left: it goes on where it was.
+TEST_F(JetStreamE2eTest, ANodeSubscriberReadsAndDecodesEveryEvent) {
+  auto server = Start();
+  {
+    TicketLoad load(target(), 2, "a0000005");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 100; }, absl::Seconds(60)));
+    load.Stop();
+  }
+  ExpectStreamIsTheLog(db_.url(), nats_);
+  const std::map<std::string, LoggedEvent> log = ReadLog(db_.url());
+  const std::string subscribe =
+      absl::StrCat("cd ", testing::ShellQuote(BOOKING_SOURCE_DIR),
+                   " && timeout 120 node examples/subscriber/subscribe.mjs --servers ",
+                   testing::ShellQuote(nats_.urls()), " --durable e2e --until-idle 3000");
+  absl::StatusOr<std::string> output = testing::RunCommand(subscribe);
+  ASSERT_TRUE(output.ok()) << output.status();
+  std::map<std::string, int> seen;
+  int decoded = 0, lines = 0;
+  for (absl::string_view line : absl::StrSplit(*output, '\n', absl::SkipEmpty())) {
+    ++lines;
+    // {"stream_sequence":..,"msg_id":"<id>",..,"event":{"header":{"id":"<id>",..
+    const size_t at = line.find("\"msg_id\":\"");
+    if (at == absl::string_view::npos) continue;
+    const std::string id(line.substr(at + 10, 36));
+    ++seen[id];
+    auto it = log.find(id);
+    if (it != log.end() &&
+        absl::StrContains(line, absl::StrCat("\"header\":{\"id\":\"", id, "\"")) &&
+        absl::StrContains(line, absl::StrCat("\"ticket_id\":\"", it->second.ticket_id, "\""))) {
+      ++decoded;
+    }
+  }
+  EXPECT_EQ(lines, static_cast<int>(log.size())) << output->substr(0, 2000);
+  EXPECT_EQ(seen.size(), log.size());
+  EXPECT_EQ(decoded, static_cast<int>(log.size())) << "events decoded with the published proto";
+  absl::StatusOr<std::string> again = testing::RunCommand(subscribe);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, "") << "the durable consumer goes on where it was";
 }
 
 }  // namespace
