@@ -49,6 +49,13 @@ await root.load("tickets/v1/events.proto", { keepCase: true });
 
 const nc = await connect({ servers: args.servers.split(","), name: args.durable });
 const jsm = await nc.jetstreamManager();
+try {
+  await jsm.streams.info(args.stream);
+} catch (error) {
+  console.error(`stream ${args.stream}: ${error.message} (the relay creates it: start ` +
+    "booking-server with --jetstream_url)");
+  process.exit(1);
+}
 // Adding a durable consumer that exists with the same settings changes nothing.
 await jsm.consumers.add(args.stream, {
   durable_name: args.durable,
