@@ -2,6 +2,10 @@
 # A private PostgreSQL cluster for development and tests (loopback only, trust auth).
 #
 #   tools/pg.sh start | stop | status | url | psql [psql args...]
+#   tools/pg.sh standby PRIMARY_PORT   a streaming standby of the cluster on PRIMARY_PORT (its
+#                                      copy made by pg_basebackup on the first start), started
+#   tools/pg.sh promote | crash        the standby becomes a primary | stop at once, as a crash
+#                                      (immediate mode: no shutdown checkpoint)
 #
 # BOOKING_PG_PORT  port (default 55432; tools/test.sh uses 55433)
 # BOOKING_PG_DIR   data folder (default /tmp/booking-pg-$PORT). Deliberately outside the repo:
@@ -228,6 +232,38 @@ cmd_stop() {
   echo "pg.sh: stopped ($DIR)"
 }
 
+cmd_standby() {
+  local primary="$1"
+  [[ "$primary" =~ ^[0-9]+$ ]] || die "standby: PRIMARY_PORT must be a number, got '$primary'"
+  take_lock
+  check_datadir
+  if [[ ! -f "$DIR/PG_VERSION" ]]; then
+    mkdir -p "$DIR"
+    chmod 700 "$DIR"
+    ((EUID != 0)) || chown "$PGUSER:" "$DIR"
+    # -R writes primary_conninfo and standby.signal; application_name names it for
+    # synchronous_standby_names on the primary.
+    as_owner "$PGBIN/pg_basebackup" -h 127.0.0.1 -p "$primary" -U postgres -D "$DIR" -R \
+      -X stream --checkpoint=fast -d "application_name=standby_$PORT" \
+      >"$DIR.basebackup.log" 2>&1 || { tail -n 30 "$DIR.basebackup.log" >&2; die "pg_basebackup failed"; }
+    rm -f "$DIR.basebackup.log"
+  fi
+  start_server
+  echo "$URL"
+}
+
+cmd_promote() {
+  as_owner "$PGBIN/pg_ctl" promote -D "$DIR" -w -t "$STOP_TIMEOUT" -s || die "pg_ctl promote failed"
+  echo "pg.sh: promoted ($DIR)"
+}
+
+cmd_crash() {
+  postmaster_alive || { echo "pg.sh: not running ($DIR)"; return 0; }
+  as_owner "$PGBIN/pg_ctl" stop -D "$DIR" -m immediate -w -t "$STOP_TIMEOUT" -s ||
+    die "pg_ctl stop -m immediate failed"
+  echo "pg.sh: crashed ($DIR)"
+}
+
 cmd_status() {
   if [[ -f "$DIR/PG_VERSION" ]] && postmaster_alive && is_ready; then
     echo "pg.sh: running on 127.0.0.1:$PORT ($DIR)"
@@ -238,7 +274,7 @@ cmd_status() {
 }
 
 usage() {
-  echo "usage: $0 start|stop|status|url|psql [psql args...]" >&2
+  echo "usage: $0 start|stop|status|url|psql [psql args...]|standby PRIMARY_PORT|promote|crash" >&2
   exit 2
 }
 
@@ -256,6 +292,9 @@ case "$action" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  standby) (($# == 1)) || usage; cmd_standby "$1" ;;
+  promote) cmd_promote ;;
+  crash) cmd_crash ;;
   psql) exec "$PGBIN/psql" "${PSQL_ARGS[@]}" -d "$DB" "$@" ;;
   *) usage ;;
 esac

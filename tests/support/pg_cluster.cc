@@ -40,6 +40,30 @@ absl::Status PrivateCluster::Start() {
   return out.ok() ? absl::OkStatus() : out.status();
 }
 
+absl::Status PrivateCluster::StartStandbyOf(const PrivateCluster& primary) {
+  started_ = true;
+  absl::StatusOr<std::string> out = RunCommand(
+      absl::StrCat(Env(), " timeout 120 bash ", pg_sh_, " standby ", primary.port(), " 2>&1"));
+  return out.ok() ? absl::OkStatus() : out.status();
+}
+
+absl::Status PrivateCluster::Promote() {
+  absl::StatusOr<std::string> out =
+      RunCommand(absl::StrCat(Env(), " timeout 60 bash ", pg_sh_, " promote 2>&1"));
+  return out.ok() ? absl::OkStatus() : out.status();
+}
+
+absl::Status PrivateCluster::Crash() {
+  absl::StatusOr<std::string> out =
+      RunCommand(absl::StrCat(Env(), " timeout 60 bash ", pg_sh_, " crash 2>&1"));
+  return out.ok() ? absl::OkStatus() : out.status();
+}
+
+absl::StatusOr<std::string> PrivateCluster::Psql(const std::string& sql) const {
+  return RunCommand(absl::StrCat("timeout 30 ", PostgresBinDir(), "/psql -X -qAt ",
+                                 ShellQuote(url_), " -c ", ShellQuote(sql), " 2>&1"));
+}
+
 PrivateCluster::~PrivateCluster() {
   if (!started_) return;
   absl::StatusOr<std::string> stopped = RunCommand(absl::StrCat(Env(), " bash ", pg_sh_, " stop"));

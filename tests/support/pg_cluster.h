@@ -25,6 +25,12 @@ class PrivateCluster {
 
   // initdb on the first start; the cluster has a database "booking".
   absl::Status Start();
+  // Instead of Start: a streaming standby of `primary` (pg_basebackup, then started).
+  absl::Status StartStandbyOf(const PrivateCluster& primary);
+  absl::Status Promote();  // the standby becomes a primary
+  absl::Status Crash();    // stops at once (immediate mode), as a crash would
+  // Runs `sql` with psql on the database "booking"; its output (unaligned, tuples only).
+  absl::StatusOr<std::string> Psql(const std::string& sql) const;
   const std::string& url() const { return url_; }  // of the database "booking"
   int port() const { return port_; }
 
