@@ -2,7 +2,8 @@
 # Service benchmarks on a private PostgreSQL: one table of figures from one run, each ingest
 # figure also as a ratio to the baseline server (gRPC's own ceiling on this machine, same run).
 #
-#   tools/bench.sh   (BENCH_DURATION=10s BENCH_CONCURRENCY=64 BENCH_RSS_DURATION=60s)
+#   tools/bench.sh   (BENCH_DURATION=10s BENCH_CONCURRENCY=64 BENCH_RSS_DURATION=60s
+#                     BENCH_RELAY_DURATION=60s)
 #
 # Each ingest figure also gets the CPU it cost per call, split between the server, the load
 # generator and PostgreSQL: on 2 shared cores that split is what limits the rate.
@@ -13,6 +14,7 @@ cd "$ROOT"
 DURATION="${BENCH_DURATION:-10s}"
 CONCURRENCY="${BENCH_CONCURRENCY:-64}"
 RSS_DURATION="${BENCH_RSS_DURATION:-60s}"
+RELAY_DURATION="${BENCH_RELAY_DURATION:-60s}"
 PG_PORT="${BENCH_PG_PORT:-55434}"
 export BOOKING_PG_PORT="$PG_PORT" BOOKING_PG_DIR="/tmp/booking-pg-bench-$PG_PORT"
 BIN="$ROOT/build/bin"
@@ -264,6 +266,33 @@ repo_rate() {  # repo_rate NAME/BATCH: rows per second, in thousands as printed 
     sub("items_per_second=", "", $i); sub("/s", "", $i); print $i } }' "$LOGS/repository.txt"
 }
 
+# 9. The JetStream relay: a 3-node cluster on loopback (tools/nats.sh, R3 stream), a fresh
+# durable server with --jetstream_url under gRPC load at the maximum rate for RELAY_DURATION.
+# Its calls/s beside the durable figure above, the events the relay got acknowledged per second
+# over the same time, its lag when the load stops, and how fast it then catches up.
+export BOOKING_NATS_PORT=24222 BOOKING_NATS_DIR="$LOGS/nats"
+NATS_URLS=$(bash tools/nats.sh start)
+trap 'cleanup; bash tools/nats.sh stop >/dev/null 2>&1 || true' EXIT
+RELAY_URL="$(fresh_db bench_relay)"
+start_server "$LOGS/relay.log" 50069 --http_addr=127.0.0.1:8099 --database_url="$RELAY_URL" \
+  --jetstream_url="$NATS_URLS" --retry_max_delay=1s
+acked() { curl -s 127.0.0.1:8099/metrics | awk '$1 == "booking_jetstream_acknowledged_messages" {printf "%d", $2}'; }
+relay_lag() { psql_admin -d bench_relay -tAc "SELECT count(*) FROM pending_deliveries WHERE handler = 'PublishToJetStream'"; }
+# Wait (bounded) for the stream to exist: the cluster elects its leaders after start-up.
+"$BIN/loadgen" --protocol=grpc --target=127.0.0.1:50069 --concurrency=1 --warmup=0s --duration=1s >/dev/null
+for _ in $(seq 1 300); do [[ "$(acked)" -ge 1 ]] 2>/dev/null && break; sleep 0.1; done
+a0=$(acked); t0=$(date +%s%N)
+RELAY=$("$BIN/loadgen" --protocol=grpc --target=127.0.0.1:50069 --concurrency="$CONCURRENCY" \
+  --warmup=0s --duration="$RELAY_DURATION" | tee "$LOGS/relay.txt" | grep RESULT)
+a1=$(acked); t1=$(date +%s%N); RELAY_LAG=$(relay_lag)
+RELAY_RATE=$(awk -v a="$a0" -v b="$a1" -v s="$t0" -v e="$t1" 'BEGIN {printf "%.0f", (b-a)/((e-s)/1e9)}')
+for _ in $(seq 1 1200); do [[ "$(relay_lag)" == 0 ]] && break; sleep 0.1; done
+t2=$(date +%s%N); a2=$(acked)
+RELAY_CATCHUP=$(awk -v a="$a1" -v b="$a2" -v s="$t1" -v e="$t2" 'BEGIN {if (e > s) printf "%.0f", (b-a)/((e-s)/1e9); else print "-"}')
+RELAY_CATCHUP_S=$(awk -v s="$t1" -v e="$t2" 'BEGIN {printf "%.1f", (e-s)/1e9}')
+stop "$PID"
+bash tools/nats.sh stop >/dev/null
+
 base_rate=$(field calls_per_sec <<<"$BASE")
 isnum() { local x; for x; do [[ "$x" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || return 1; done; }
 # ratio X Y: X/Y to 2 decimals, or "-" when either is missing (or Y is 0).
@@ -332,6 +361,12 @@ else
   row "  bytes per ticket by table" "-" "" "bookkeeping <= 600"
 fi
 row "  server RSS (MiB)" "peak $RSS" "" "<= 256, flat"
+row "JetStream relay on, $RELAY_DURATION durable gRPC (calls/s)" "$(field calls_per_sec <<<"$RELAY")" \
+  "$(ratio "$(field calls_per_sec <<<"$RELAY")" "$(field calls_per_sec <<<"$DURABLE")")" "x durable, relay off"
+row "  relay into JetStream, 3 nodes R3 (events/s)" "$RELAY_RATE" \
+  "$(ratio "$RELAY_RATE" "$(field calls_per_sec <<<"$RELAY")")" "x ingest"
+row "  relay lag when the load stops (events)" "$RELAY_LAG" "" "-"
+row "  then caught up in (s), at (events/s)" "$RELAY_CATCHUP_S / $RELAY_CATCHUP" "" "-"
 echo "(RSS every 5 s, MiB: ${RSS_SAMPLES[*]})"
 echo "(PostgreSQL statements by time, per event:)"
 sed 's/^/  /' "$LOGS/pg_statements.txt"

@@ -32,6 +32,11 @@ ABSL_DECLARE_FLAG(std::string, handler_start);
 ABSL_DECLARE_FLAG(absl::Duration, stream_heartbeat);
 ABSL_DECLARE_FLAG(absl::Duration, sse_heartbeat);
 ABSL_DECLARE_FLAG(absl::Duration, grpc_keepalive_time);
+ABSL_DECLARE_FLAG(std::string, jetstream_url);
+ABSL_DECLARE_FLAG(int, jetstream_replicas);
+ABSL_DECLARE_FLAG(std::string, jetstream_stream);
+ABSL_DECLARE_FLAG(std::string, jetstream_credentials);
+ABSL_DECLARE_FLAG(std::string, jetstream_tls_cert);
 
 namespace booking::app {
 namespace {
@@ -224,6 +229,46 @@ TEST_F(ConfigTest, DefaultInstanceIdsDifferBetweenProcesses) {
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(a->instance_id, b->instance_id) << "a random part, so a restart is a new owner";
   EXPECT_THAT(a->instance_id, HasSubstr(std::to_string(getpid())));
+}
+
+TEST_F(ConfigTest, NoRelayWithoutAJetStreamUrl) {
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->jetstream.has_value());
+}
+
+TEST_F(ConfigTest, JetStreamUrlsAreSplitAndTheDuplicateWindowIsTheRetention) {
+  absl::SetFlag(&FLAGS_jetstream_url, "nats://a:4222, tls://user:pw@b:4223,nats://c");
+  absl::SetFlag(&FLAGS_event_retention, absl::Hours(48));
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->jetstream.has_value());
+  EXPECT_THAT(config->jetstream->servers,
+              ::testing::ElementsAre("nats://a:4222", "tls://user:pw@b:4223", "nats://c"));
+  EXPECT_EQ(config->jetstream->stream, "TICKET_EVENTS");
+  EXPECT_EQ(config->jetstream->replicas, 3);
+  EXPECT_EQ(config->jetstream->duplicate_window, absl::Hours(48));
+}
+
+TEST_F(ConfigTest, BadJetStreamFlagsAreRefusedByName) {
+  absl::SetFlag(&FLAGS_jetstream_url, "http://a:4222");
+  EXPECT_THAT(Error(), StartsWith("jetstream_url:"));
+  absl::SetFlag(&FLAGS_jetstream_url, "nats://a:port");
+  EXPECT_THAT(Error(), StartsWith("jetstream_url:"));
+  absl::SetFlag(&FLAGS_jetstream_url, "nats://user:secret@a:x");
+  EXPECT_THAT(Error(), ::testing::Not(HasSubstr("secret"))) << "credentials never echoed";
+  absl::SetFlag(&FLAGS_jetstream_url, "nats://a:4222");
+  absl::SetFlag(&FLAGS_jetstream_replicas, 7);
+  EXPECT_THAT(Error(), StartsWith("jetstream_replicas:"));
+  absl::SetFlag(&FLAGS_jetstream_replicas, 3);
+  absl::SetFlag(&FLAGS_jetstream_stream, "tickets.v1");
+  EXPECT_THAT(Error(), StartsWith("jetstream_stream:"));
+  absl::SetFlag(&FLAGS_jetstream_stream, "TICKET_EVENTS");
+  absl::SetFlag(&FLAGS_jetstream_credentials, "/nonexistent/user.creds");
+  EXPECT_THAT(Error(), StartsWith("jetstream_credentials:"));
+  absl::SetFlag(&FLAGS_jetstream_credentials, "");
+  absl::SetFlag(&FLAGS_jetstream_tls_cert, WriteFile("client.pem", "x"));
+  EXPECT_THAT(Error(), HasSubstr("jetstream_tls_key"));
 }
 
 }  // namespace
