@@ -123,7 +123,9 @@ absl::Status NatsJetStream::Open() {
   if (status.ok()) status = check(natsOptions_SetPingInterval(nats_options_, 1000), "pings");
   if (status.ok()) status = check(natsOptions_SetMaxPingsOut(nats_options_, 2), "pings");
   if (status.ok()) {
-    status = check(natsOptions_SetRetryOnFailedConnect(nats_options_, true, nullptr, nullptr),
+    // With a callback, a first connect that fails returns at once and goes on in the
+    // background (without one, it would block until connected).
+    status = check(natsOptions_SetRetryOnFailedConnect(nats_options_, true, &OnConnected, this),
                    "connect");
   }
   if (status.ok()) {
@@ -181,8 +183,11 @@ absl::Status NatsJetStream::Open() {
 NatsJetStream::~NatsJetStream() {
   if (js_ != nullptr) {
     // Publishes never acknowledged are the lane's to redo; the library must not call back.
+    // (cnats 3.4 crashes asking for the list before the first asynchronous publish.)
     natsMsgList pending;
-    if (js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) natsMsgList_Destroy(&pending);
+    if (published_async_ && js_PublishAsyncGetPendingList(&pending, js_) == NATS_OK) {
+      natsMsgList_Destroy(&pending);
+    }
     jsCtx_Destroy(js_);
   }
   if (connection_ != nullptr) {
@@ -192,6 +197,14 @@ NatsJetStream::~NatsJetStream() {
   if (nats_options_ != nullptr) natsOptions_Destroy(nats_options_);
   // The library's own threads and memory (it is opened by the first options made).
   nats_CloseAndWait(2000);
+}
+
+void NatsJetStream::OnConnected(natsConnection* nc, void* closure) {
+  auto* self = static_cast<NatsJetStream*>(closure);
+  char url[256] = {0};
+  natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+  spdlog::info("jetstream connected server={} stream={}", LogValue(RedactUrl(url)),
+               LogValue(self->options_.stream));
 }
 
 void NatsJetStream::OnDisconnected(natsConnection*, void* closure) {
@@ -327,6 +340,7 @@ void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
       if (s == NATS_OK) s = natsMsgHeader_Set(msg, key.c_str(), value.c_str());
     }
     if (s == NATS_OK) s = js_PublishMsgAsync(js_, &msg, &publish);
+    if (s == NATS_OK) published_async_ = true;
     natsMsg_Destroy(msg);  // a no-op once the library took it
     if (s != NATS_OK) {
       // Too large can never succeed; anything else is the connection's.

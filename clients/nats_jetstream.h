@@ -67,6 +67,7 @@ class NatsJetStream final : public EventPublisher {
   absl::Status EnsureStream();
   void Failed(const absl::Status& status);
   static void OnAck(jsCtx* js, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* closure);
+  static void OnConnected(natsConnection* nc, void* closure);  // a late first connect
   static void OnDisconnected(natsConnection* nc, void* closure);
   static void OnReconnected(natsConnection* nc, void* closure);
 
@@ -75,6 +76,7 @@ class NatsJetStream final : public EventPublisher {
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<bool> stream_ready_{false};
+  bool published_async_ ABSL_GUARDED_BY(publish_mu_) = false;
 
   // The publish in progress (one at a time: the relay's lane is one thread).
   Mutex publish_mu_;  // held for a whole PublishEach

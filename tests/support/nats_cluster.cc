@@ -92,14 +92,25 @@ absl::Status NatsCluster::StartNode(int i) {
   }
   const std::string store = absl::StrCat(dir_, "/n", i);
   std::filesystem::create_directories(store);
-  nodes_[i] = std::make_unique<ServerProcess>(
-      kNatsServer,
-      std::vector<std::string>{"-js", "-sd", store, "-a", "127.0.0.1", "-p",
-                               std::to_string(ports_[i]), "-n", absl::StrCat("n", i),
-                               "--cluster_name", "booking-test", "--cluster",
-                               absl::StrCat("nats://127.0.0.1:", cluster_ports_[i]), "--routes",
-                               absl::StrJoin(routes, ",")},
-      ServerProcess::Kind::kOther);
+  std::vector<std::string> args = {"-js",
+                                   "-sd",
+                                   store,
+                                   "-a",
+                                   "127.0.0.1",
+                                   "-p",
+                                   std::to_string(ports_[i]),
+                                   "-n",
+                                   absl::StrCat("n", i)};
+  if (size() > 1) {  // one node runs JetStream standalone: a cluster of one waits for peers
+    for (std::string arg :
+         {std::string("--cluster_name"), std::string("booking-test"), std::string("--cluster"),
+          absl::StrCat("nats://127.0.0.1:", cluster_ports_[i]), std::string("--routes"),
+          absl::StrJoin(routes, ",")}) {
+      args.push_back(std::move(arg));
+    }
+  }
+  nodes_[i] =
+      std::make_unique<ServerProcess>(kNatsServer, std::move(args), ServerProcess::Kind::kOther);
   return nodes_[i]->Start();
 }
 
