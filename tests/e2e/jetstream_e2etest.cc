@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <pqxx/pqxx>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/nats_cluster.h"
 #include "tests/support/server_process.h"
+#include "tests/support/test_certificates.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -277,6 +279,79 @@ TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
     load.Stop();
   }
   ExpectStreamIsTheLog(db_.url(), nats_);
+}
+
+// Added to a service that already has events, the relay starts at the earliest (the default
+// for a new handler) and publishes the whole log; a replay of all of it publishes every event
+// again, and the stream drops every copy (Nats-Msg-Id within the duplicate window).
+TEST_F(JetStreamE2eTest, AddedLaterItBackfillsTheLogAndAReplayAddsNothing) {
+  {
+    auto plain = testing::StartGrpcServer(db_.url(), port_, {});
+    TicketLoad load(target(), 2, "a0000006");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 100; }, absl::Seconds(60)));
+    load.Stop();
+    ASSERT_TRUE(plain->Stop(SIGTERM, absl::Seconds(15)).ok());
+  }
+  EXPECT_FALSE(testing::ReadStream(nats_.urls(), "TICKET_EVENTS").ok()) << "no stream yet";
+  auto server = Start();
+  ExpectStreamIsTheLog(db_.url(), nats_);
+  const size_t events = ReadLog(db_.url()).size();
+
+  auto admin = tickets::v1::AdminService::NewStub(
+      grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()));
+  tickets::v1::ReplayHandlerRequest request;
+  request.set_handler(kRelay);
+  request.set_from_sequence(1);
+  tickets::v1::ReplayHandlerResponse response;
+  grpc::ClientContext context;
+  ASSERT_TRUE(admin->ReplayHandler(&context, request, &response).ok());
+  EXPECT_EQ(response.replayed(), static_cast<int64_t>(events));
+  EXPECT_TRUE(Eventually([&] { return RelayStatus(target()).broker().duplicates() >= events; }))
+      << RelayStatus(target()).broker().duplicates();
+  ExpectStreamIsTheLog(db_.url(), nats_);
+}
+
+// TLS with certificates from files: the relay publishes to a node that requires a client
+// certificate; without --jetstream_tls_cert it is refused, and the service answers anyway.
+TEST(JetStreamTlsE2eTest, TheRelayConnectsOverMutualTlsFromFlagFiles) {
+  char dir[] = "/tmp/booking-nats-tls-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  absl::StatusOr<testing::TestCertificates> certs = testing::TestCertificates::Make(dir);
+  ASSERT_TRUE(certs.ok()) << certs.status();
+  testing::NatsCluster nats(1, {"--tls", "--tlscert", certs->server_cert, "--tlskey",
+                                certs->server_key, "--tlsverify", "--tlscacert", certs->ca});
+  ASSERT_TRUE(nats.StartNode(0).ok());
+  const std::string url = "tls://" + nats.url(0).substr(7);
+  testing::TestDatabase db;
+  const int port = testing::PickFreePort();
+  const std::string target = absl::StrCat("127.0.0.1:", port);
+  std::vector<std::string> flags = {"--jetstream_url=" + url, "--jetstream_replicas=1",
+                                    "--jetstream_tls_ca=" + certs->ca, "--retry_max_delay=1s"};
+  {
+    auto refused = testing::StartGrpcServer(db.url(), port, flags);  // no client certificate
+    TicketLoad load(target, 1, "a0000007");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 10; }, absl::Seconds(30)));
+    load.Stop();
+    absl::SleepFor(absl::Seconds(2));
+    const tickets::v1::HandlerStatus relay = RelayStatus(target);
+    EXPECT_FALSE(relay.broker().connected());
+    EXPECT_GE(relay.lag(), 10);
+    ASSERT_TRUE(refused->Stop(SIGTERM, absl::Seconds(15)).ok());
+  }
+  flags.push_back("--jetstream_tls_cert=" + certs->client_cert);
+  flags.push_back("--jetstream_tls_key=" + certs->client_key);
+  auto server = testing::StartGrpcServer(db.url(), port, flags);
+  const size_t events = ReadLog(db.url()).size();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        const tickets::v1::HandlerStatus relay = RelayStatus(target);
+        return relay.broker().connected() && relay.lag() == 0 &&
+               relay.broker().acknowledged() >= static_cast<int64_t>(events);
+      },
+      absl::Seconds(60)))
+      << server->ReadLog().substr(0, 3000);
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
 }
 
 // Another team's service, in another language: examples/subscriber/subscribe.mjs (Node's nats

@@ -61,7 +61,8 @@ std::string Header(natsMsg* msg, const char* key) {
 
 }  // namespace
 
-NatsCluster::NatsCluster(int nodes) {
+NatsCluster::NatsCluster(int nodes, std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
   char pattern[] = "/tmp/booking-nats-XXXXXX";
   dir_ = mkdtemp(pattern);
   for (int i = 0; i < nodes; ++i) {
@@ -109,6 +110,7 @@ absl::Status NatsCluster::StartNode(int i) {
       args.push_back(std::move(arg));
     }
   }
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   nodes_[i] =
       std::make_unique<ServerProcess>(kNatsServer, std::move(args), ServerProcess::Kind::kOther);
   return nodes_[i]->Start();

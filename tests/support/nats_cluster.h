@@ -16,7 +16,8 @@ namespace booking::testing {
 // SIGKILLed and its folder removed on destruction.
 class NatsCluster {
  public:
-  explicit NatsCluster(int nodes = 3);
+  // `extra_args`: more nats-server flags for every node (TLS, say).
+  explicit NatsCluster(int nodes = 3, std::vector<std::string> extra_args = {});
   ~NatsCluster();
   NatsCluster(const NatsCluster&) = delete;
   NatsCluster& operator=(const NatsCluster&) = delete;
@@ -34,6 +35,7 @@ class NatsCluster {
 
  private:
   std::vector<int> ports_, cluster_ports_;
+  std::vector<std::string> extra_args_;
   std::string dir_;
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };
