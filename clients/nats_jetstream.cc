@@ -191,6 +191,7 @@ NatsJetStream::~NatsJetStream() {
     jsCtx_Destroy(js_);
   }
   if (connection_ != nullptr) {
+    closing_.store(true, std::memory_order_release);  // no "reconnecting" line for our close
     natsConnection_Close(connection_);
     natsConnection_Destroy(connection_);
   }
@@ -209,6 +210,7 @@ void NatsJetStream::OnConnected(natsConnection* nc, void* closure) {
 
 void NatsJetStream::OnDisconnected(natsConnection*, void* closure) {
   auto* self = static_cast<NatsJetStream*>(closure);
+  if (self->closing_.load(std::memory_order_acquire)) return;
   spdlog::warn("jetstream disconnected; reconnecting stream={}", LogValue(self->options_.stream));
 }
 

@@ -76,6 +76,7 @@ class NatsJetStream final : public EventPublisher {
   natsConnection* connection_ = nullptr;
   jsCtx* js_ = nullptr;
   std::atomic<bool> stream_ready_{false};
+  std::atomic<bool> closing_{false};
   bool published_async_ ABSL_GUARDED_BY(publish_mu_) = false;
 
   // The publish in progress (one at a time: the relay's lane is one thread).
