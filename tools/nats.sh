@@ -34,7 +34,8 @@ start() {
     done
     nats-server -js -sd "$DIR/n$i" -a 127.0.0.1 -p "$((PORT + i))" -n "n$i" \
       --cluster_name booking-dev --cluster "nats://127.0.0.1:$((PORT + 2000 + i))" \
-      --routes "$(IFS=,; echo "${routes[*]}")" -l "$DIR/n$i.log" -P "$DIR/n$i.pid" &
+      --routes "$(IFS=,; echo "${routes[*]}")" -l "$DIR/n$i.log" -P "$DIR/n$i.pid" \
+      </dev/null >>"$DIR/n$i.log" 2>&1 &
     disown
   done
   # Bounded wait for every node to listen.
