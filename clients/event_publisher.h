@@ -47,6 +47,9 @@ class EventPublisher {
                            absl::Span<absl::Status> results) = 0;
 
   virtual PublisherState state() const = 0;
+
+  // Publishes that may await their acknowledgment at once: the most PublishEach should be given.
+  virtual int window() const = 0;
 };
 
 }  // namespace booking::workers

@@ -60,6 +60,7 @@ class NatsJetStream final : public EventPublisher {
   void PublishEach(absl::Span<const BrokerMessage> messages,
                    absl::Span<absl::Status> results) override;
   PublisherState state() const override;
+  int window() const override { return options_.max_pending; }
 
  private:
   explicit NatsJetStream(NatsJetStreamOptions options);

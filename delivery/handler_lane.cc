@@ -256,7 +256,8 @@ std::vector<size_t> HandlerLane::NextChunk(std::vector<Item>& items,
                                            absl::flat_hash_set<std::string>& queued_tickets) {
   std::vector<size_t> chunk;
   absl::flat_hash_set<std::string> tickets;
-  const size_t limit = static_cast<size_t>(std::max(1, options_.call_chunk));
+  const int own = handler_.calls_at_once();
+  const size_t limit = static_cast<size_t>(std::max(1, own > 0 ? own : options_.call_chunk));
   for (size_t i = 0; i < items.size() && chunk.size() < limit; ++i) {
     Item& item = items[i];
     if (item.state != Item::State::kPending) continue;

@@ -69,6 +69,11 @@ class Handler {
   // false when a batch succeeds or fails as a whole, so a failed batch must be split to find the
   // event at fault.
   virtual bool reports_each() const { return false; }
+
+  // For a handler that reports each: how many of its calls may be in flight at once (one chunk,
+  // recorded together; a crash repeats at most that many). 0: the lane's own (--api_concurrency,
+  // sized for HTTP APIs). A broker that acknowledges asynchronously takes thousands.
+  virtual int calls_at_once() const { return 0; }
 };
 
 }  // namespace booking::workers

@@ -20,6 +20,8 @@ class PublishToJetStream final : public Handler {
   absl::Status Handle(absl::Span<const Event* const> events) override;
   void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
+  // A chunk is as large as the broker's window: one checkpoint commit per chunk, not per 32.
+  int calls_at_once() const override { return publisher_.window(); }
 
   // The message an event becomes (for tests and the docs' examples).
   static BrokerMessage MessageOf(const Event& event);

@@ -44,19 +44,36 @@ start() {
     for ((j = 0; j < NODES; j++)); do
       (exec 3<>"/dev/tcp/127.0.0.1/$((PORT + j))") 2>/dev/null && up=$((up + 1))
     done
-    ((up == NODES)) && { urls; return; }
+    if ((up == NODES)); then
+      # Listening, but ours? A node that found its port taken has exited (see its log).
+      for ((j = 0; j < NODES; j++)); do
+        kill -0 "$(cat "$DIR/n$j.pid" 2>/dev/null || echo 0)" 2>/dev/null ||
+          die "node n$j is not running (port $((PORT + j)) taken?); see $DIR/n$j.log"
+      done
+      urls
+      return
+    fi
     sleep 0.2
   done
   die "the cluster did not start; see $DIR/n*.log"
 }
 
 stop() {
-  local i
+  local i pid pids=()
   for ((i = 0; i < NODES; i++)); do
     [[ -f "$DIR/n$i.pid" ]] || continue
-    kill "$(cat "$DIR/n$i.pid")" 2>/dev/null || true
+    pid="$(cat "$DIR/n$i.pid")"
+    kill "$pid" 2>/dev/null && pids+=("$pid")
     rm -f "$DIR/n$i.pid"
   done
+  # Bounded wait until they have exited, so a start right after finds the ports free.
+  for ((i = 0; i < 100 && ${#pids[@]} > 0; i++)); do
+    local alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    pids=("${alive[@]}")
+    ((${#pids[@]} == 0)) || sleep 0.1
+  done
+  ((${#pids[@]} == 0)) || die "nodes still running after 10 s: ${pids[*]}"
 }
 
 case "${1:-}" in

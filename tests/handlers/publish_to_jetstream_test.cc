@@ -25,6 +25,7 @@ class RecordingPublisher final : public EventPublisher {
     }
   }
   PublisherState state() const override { return {}; }
+  int window() const override { return 1000; }
 
   std::vector<BrokerMessage> published;
   std::vector<std::string> payloads;  // copies: a message's data is the caller's
@@ -76,6 +77,7 @@ TEST(PublishToJetStreamTest, EachEventGetsItsOwnOutcome) {
   ASSERT_EQ(broker.published.size(), 2u);
   EXPECT_EQ(broker.payloads[1], b.payload);
   EXPECT_TRUE(relay.reports_each()) << "so one refused event is parked, not the batch";
+  EXPECT_EQ(relay.calls_at_once(), 1000) << "chunks as large as the broker's window";
   EXPECT_TRUE(absl::IsInvalidArgument(relay.Handle(events)));
 }
 
