@@ -59,6 +59,19 @@ std::string Header(natsMsg* msg, const char* key) {
   return value;
 }
 
+// Connects `client` and reads the stream's info (the caller destroys it).
+absl::StatusOr<jsStreamInfo*> StreamInfo(const std::string& urls, const std::string& stream,
+                                         Client& client) {
+  if (absl::Status status = Connect(urls, client); !status.ok()) return status;
+  jsStreamInfo* info = nullptr;
+  jsErrCode code;
+  if (natsStatus s = js_GetStreamInfo(&info, client.js, stream.c_str(), nullptr, &code);
+      s != NATS_OK) {
+    return absl::NotFoundError(absl::StrCat("stream ", stream, ": ", Text(s)));
+  }
+  return info;
+}
+
 }  // namespace
 
 NatsCluster::NatsCluster(int nodes, std::vector<std::string> extra_args)
@@ -163,18 +176,14 @@ std::string NatsCluster::ReadLogs() const {
 absl::StatusOr<std::vector<StreamMessage>> ReadStream(const std::string& urls,
                                                       const std::string& stream) {
   Client client;
-  if (absl::Status status = Connect(urls, client); !status.ok()) return status;
-  jsStreamInfo* info = nullptr;
-  jsErrCode code;
-  if (natsStatus s = js_GetStreamInfo(&info, client.js, stream.c_str(), nullptr, &code);
-      s != NATS_OK) {
-    return absl::NotFoundError(absl::StrCat("stream ", stream, ": ", Text(s)));
-  }
-  const uint64_t first = info->State.FirstSeq, last = info->State.LastSeq;
-  jsStreamInfo_Destroy(info);
+  absl::StatusOr<jsStreamInfo*> info = StreamInfo(urls, stream, client);
+  if (!info.ok()) return info.status();
+  const uint64_t first = (*info)->State.FirstSeq, last = (*info)->State.LastSeq;
+  jsStreamInfo_Destroy(*info);
   std::vector<StreamMessage> messages;
   for (uint64_t seq = first; seq <= last && last > 0; ++seq) {
     natsMsg* msg = nullptr;
+    jsErrCode code;
     natsStatus s = js_GetMsg(&msg, client.js, stream.c_str(), seq, nullptr, &code);
     if (s == NATS_NOT_FOUND) continue;  // deleted
     if (s != NATS_OK) return absl::UnavailableError(absl::StrCat("get ", seq, ": ", Text(s)));
@@ -196,20 +205,14 @@ absl::StatusOr<std::vector<StreamMessage>> ReadStream(const std::string& urls,
 
 absl::StatusOr<StreamConfig> ReadStreamConfig(const std::string& urls, const std::string& stream) {
   Client client;
-  if (absl::Status status = Connect(urls, client); !status.ok()) return status;
-  jsStreamInfo* info = nullptr;
-  jsErrCode code;
-  if (natsStatus s = js_GetStreamInfo(&info, client.js, stream.c_str(), nullptr, &code);
-      s != NATS_OK) {
-    return absl::NotFoundError(absl::StrCat("stream ", stream, ": ", Text(s)));
-  }
+  absl::StatusOr<jsStreamInfo*> info = StreamInfo(urls, stream, client);
+  if (!info.ok()) return info.status();
   StreamConfig config;
-  config.replicas = static_cast<int>(info->Config->Replicas);
-  config.duplicate_window = absl::Nanoseconds(info->Config->Duplicates);
-  for (int i = 0; i < info->Config->SubjectsLen; ++i) {
-    config.subjects.push_back(info->Config->Subjects[i]);
-  }
-  jsStreamInfo_Destroy(info);
+  const jsStreamConfig& stored = *(*info)->Config;
+  config.replicas = static_cast<int>(stored.Replicas);
+  config.duplicate_window = absl::Nanoseconds(stored.Duplicates);
+  for (int i = 0; i < stored.SubjectsLen; ++i) config.subjects.push_back(stored.Subjects[i]);
+  jsStreamInfo_Destroy(*info);
   return config;
 }
 
