@@ -103,6 +103,7 @@ absl::Status Application::Start() {
         "relay-health", absl::Seconds(1), [&health, broker] {
           health.SetServingStatus(kRelayHealthName, broker->state().connected);
         });
+    relay_health_->Start();
   }
   spdlog::info(
       "booking-server ready role={} grpc_addr={} grpc_port={} http_port={} event_log={} "

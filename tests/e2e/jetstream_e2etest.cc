@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/command.h"
@@ -117,6 +118,24 @@ tickets::v1::HandlerStatus RelayStatus(const std::string& target) {
   ADD_FAILURE() << "no " << kRelay << " in GetHandlerStatus";
   return {};
 }
+
+// The gRPC health status of `service` (UNKNOWN when the health service does not answer).
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& target,
+                                                            const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  if (!stub->Check(&context, request, &response).ok()) {
+    return grpc::health::v1::HealthCheckResponse::UNKNOWN;
+  }
+  return response.status();
+}
+constexpr auto kServing = grpc::health::v1::HealthCheckResponse::SERVING;
+constexpr auto kNotServing = grpc::health::v1::HealthCheckResponse::NOT_SERVING;
 
 // Every event of the log is in the stream exactly once (by Nats-Msg-Id), with the contract's
 // subject and headers, and each ticket's events are in log order.
@@ -247,6 +266,9 @@ TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
       absl::Seconds(20)))
       << "StoreTickets keeps up while the relay waits";
   EXPECT_FALSE(RelayStatus(target()).broker().connected());
+  EXPECT_TRUE(Eventually([&] { return Health(target(), "jetstream") == kNotServing; }))
+      << "the relay's own health service follows its connection";
+  EXPECT_EQ(Health(target(), "tickets.v1.BookingService"), kServing) << "the service's does not";
   absl::SleepFor(down_at + absl::Seconds(30) - absl::Now());
   for (int i = 0; i < nats_.size(); ++i) ASSERT_TRUE(nats_.StartNode(i).ok());
   ASSERT_TRUE(nats_.WaitUntilReady(absl::Seconds(60)).ok());
@@ -260,6 +282,7 @@ TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
   EXPECT_EQ(relay.dead_lettered(), 0);
   EXPECT_EQ(relay.parked_here(), 0) << "a broker outage parks nothing";
   EXPECT_GT(relay.broker().reconnects(), 0);
+  EXPECT_EQ(Health(target(), "jetstream"), kServing);
 }
 
 // kill -9 of booking-server while it publishes: the next start publishes from the checkpoint
