@@ -139,14 +139,17 @@ constexpr auto kNotServing = grpc::health::v1::HealthCheckResponse::NOT_SERVING;
 
 // Every event of the log is in the stream exactly once (by Nats-Msg-Id), with the contract's
 // subject and headers, and each ticket's events are in log order.
-void ExpectStreamIsTheLog(const std::string& database_url, const testing::NatsCluster& nats) {
+void ExpectStreamIsTheLog(const std::string& database_url, const testing::NatsCluster& nats,
+                          const std::string& target = "") {
   ASSERT_TRUE(Eventually(
       [&] {
         return Count(database_url,
                      absl::StrCat("pending_deliveries WHERE handler = '", kRelay, "'")) == 0;
       },
       absl::Seconds(90)))
-      << Count(database_url, "pending_deliveries") << " not relayed";
+      << Count(database_url, "pending_deliveries") << " not relayed; relay's last error: "
+      << (target.empty() ? "?" : RelayStatus(target).last_error()) << "\n"
+      << nats.ReadLogs();
   const std::map<std::string, LoggedEvent> log = ReadLog(database_url);
   absl::StatusOr<std::vector<testing::StreamMessage>> stream =
       testing::ReadStream(nats.urls(), "TICKET_EVENTS");
@@ -216,7 +219,7 @@ TEST_F(JetStreamE2eTest, EveryEventOnceInLogOrderThroughANodeKilledUnderLoad) {
     load.Stop();
     EXPECT_EQ(load.failed(), 0) << "ingest does not depend on NATS";
   }
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
   absl::StatusOr<testing::StreamConfig> config =
       testing::ReadStreamConfig(nats_.urls(), "TICKET_EVENTS");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -277,7 +280,7 @@ TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
   EXPECT_EQ(load.failed(), 0) << "ingest never depended on NATS";
   EXPECT_GE(during, before / 2) << "calls answered in 5 s: " << before << " with the cluster up, "
                                 << during << " with it down";
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
   const tickets::v1::HandlerStatus relay = RelayStatus(target());
   EXPECT_EQ(relay.dead_lettered(), 0);
   EXPECT_EQ(relay.parked_here(), 0) << "a broker outage parks nothing";
@@ -301,7 +304,7 @@ TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
     ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 200; }, absl::Seconds(60)));
     load.Stop();
   }
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
 }
 
 // Added to a service that already has events, the relay starts at the earliest (the default
@@ -317,7 +320,7 @@ TEST_F(JetStreamE2eTest, AddedLaterItBackfillsTheLogAndAReplayAddsNothing) {
   }
   EXPECT_FALSE(testing::ReadStream(nats_.urls(), "TICKET_EVENTS").ok()) << "no stream yet";
   auto server = Start();
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
   const size_t events = ReadLog(db_.url()).size();
 
   auto admin = tickets::v1::AdminService::NewStub(
@@ -331,7 +334,7 @@ TEST_F(JetStreamE2eTest, AddedLaterItBackfillsTheLogAndAReplayAddsNothing) {
   EXPECT_EQ(response.replayed(), static_cast<int64_t>(events));
   EXPECT_TRUE(Eventually([&] { return RelayStatus(target()).broker().duplicates() >= events; }))
       << RelayStatus(target()).broker().duplicates();
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
 }
 
 // TLS with certificates from files: the relay publishes to a node that requires a client
@@ -387,7 +390,7 @@ TEST_F(JetStreamE2eTest, ANodeSubscriberReadsAndDecodesEveryEvent) {
     ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 100; }, absl::Seconds(60)));
     load.Stop();
   }
-  ExpectStreamIsTheLog(db_.url(), nats_);
+  ExpectStreamIsTheLog(db_.url(), nats_, target());
   const std::map<std::string, LoggedEvent> log = ReadLog(db_.url());
   const std::string subscribe =
       absl::StrCat("cd ", testing::ShellQuote(BOOKING_SOURCE_DIR),

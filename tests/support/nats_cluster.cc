@@ -137,7 +137,16 @@ absl::Status NatsCluster::Start() {
   for (int i = 0; i < size(); ++i) {
     if (absl::Status status = StartNode(i); !status.ok()) return status;
   }
-  return WaitUntilReady(absl::Seconds(30));
+  if (absl::Status ready = WaitUntilReady(absl::Seconds(30)); !ready.ok()) return ready;
+  // JetStream answers with two nodes of three; a node whose port was taken between
+  // PickFreePort and its bind has exited, and an R3 stream could then never be placed.
+  for (int i = 0; i < size(); ++i) {
+    if (!nodes_[i]->running()) {
+      return absl::UnavailableError(
+          absl::StrCat("nats node n", i, " exited (port taken?)\n", ReadLogs()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status NatsCluster::WaitUntilReady(absl::Duration timeout) {
