@@ -5,7 +5,7 @@
 #include "common/uuid.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::api {
 namespace {
 
 constexpr size_t kMaxCorrelationIdBytes = 128;
@@ -34,7 +34,7 @@ std::optional<std::string_view> FindMetadata(const grpc::ServerContextBase& cont
 
 std::string ResolveCorrelationId(std::optional<std::string_view> incoming) {
   if (incoming && IsUsableCorrelationId(*incoming)) return std::string(*incoming);
-  std::string id = workers::NewUuid();
+  std::string id = common::NewUuid();
   if (incoming) {
     // The caller's value is not logged: it is what could not be trusted in a log line.
     spdlog::warn(
@@ -58,7 +58,7 @@ absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view
           "idempotency_key: is required; send the idempotency-key metadata (HTTP header "
           "Idempotency-Key) or the idempotency_key field");
     }
-    return workers::NewUuid();
+    return common::NewUuid();
   }
   if (key.size() > kMaxIdempotencyKeyBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -72,4 +72,4 @@ absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view
   return std::string(key);
 }
 
-}  // namespace booking::server
+}  // namespace booking::api

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace booking::server {
+namespace booking::api {
 
 inline constexpr char kIdempotencyKeyHeader[] = "idempotency-key";
 inline constexpr char kCorrelationIdHeader[] = "correlation-id";
@@ -35,4 +35,4 @@ std::string ResolveCorrelationId(std::optional<std::string_view> incoming);
 absl::StatusOr<std::string> ResolveIdempotencyKey(std::optional<std::string_view> metadata,
                                                   std::string_view field, bool required);
 
-}  // namespace booking::server
+}  // namespace booking::api

@@ -6,7 +6,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
-namespace booking::server {
+namespace booking::api {
 namespace {
 
 bool NeedsRetryInfo(absl::StatusCode code) {
@@ -148,4 +148,4 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(code, std::string(rich.message()), proto.SerializeAsString());
 }
 
-}  // namespace booking::server
+}  // namespace booking::api

@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
-namespace booking::server {
+namespace booking::api {
 
 // Google AIP-193 error details. They travel inside absl::Status as payloads keyed by their type
 // URL (the serialized google.rpc message as the value), and leave the process as
@@ -79,4 +79,4 @@ absl::Status IdempotencyKeyReused(std::string_view key);
 // Deriving the detail at this one exit means no refusal can leave without it.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
-}  // namespace booking::server
+}  // namespace booking::api

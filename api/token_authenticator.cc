@@ -12,7 +12,7 @@
 #include "api/call_metadata.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::api {
 
 namespace {
 
@@ -118,7 +118,7 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
     return absl::InvalidArgumentError(absl::StrCat("auth_tokens_file: no token in ", path_));
   }
   const size_t count = tokens->size();
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   tokens_ = std::move(tokens);
   return count;
 }
@@ -126,7 +126,7 @@ absl::StatusOr<size_t> TokenAuthenticator::Reload() {
 unsigned TokenAuthenticator::ScopesOf(std::string_view token) const {
   std::shared_ptr<const std::vector<Entry>> tokens;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     tokens = tokens_;
   }
   unsigned scopes = 0;
@@ -158,7 +158,7 @@ std::string TokenAuthenticator::CallerOfHeader(std::optional<std::string_view> h
   if (!token.has_value()) return "";
   std::shared_ptr<const std::vector<Entry>> tokens;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     tokens = tokens_;
   }
   const Entry* found = nullptr;
@@ -188,4 +188,4 @@ absl::Status TokenAuthenticator::CheckHeader(std::optional<std::string_view> hea
   return absl::OkStatus();
 }
 
-}  // namespace booking::server
+}  // namespace booking::api

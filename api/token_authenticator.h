@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "common/mutex.h"
 
-namespace booking::server {
+namespace booking::api {
 
 // What a token may do. A box office needs kWrite (and kRead when reads are protected); an
 // operator kAdmin; a Prometheus scraper kMetrics.
@@ -73,11 +73,11 @@ class TokenAuthenticator {
   explicit TokenAuthenticator(std::string path) : path_(std::move(path)) {}
 
   const std::string path_;
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   std::shared_ptr<const std::vector<Entry>> tokens_ ABSL_GUARDED_BY(mu_);
 };
 
 // Equality whose time depends only on the lengths, not on where the first difference is.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
-}  // namespace booking::server
+}  // namespace booking::api

@@ -40,10 +40,10 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<Tls
 }
 
 // The relay's connection, on its line of GetHandlerStatus.
-void AddBrokerState(const workers::PublisherState& state,
+void AddBrokerState(const clients::PublisherState& state,
                     tickets::v1::GetHandlerStatusResponse& response) {
   for (tickets::v1::HandlerStatus& handler : *response.mutable_handlers()) {
-    if (handler.handler() != workers::kPublishToJetStream) continue;
+    if (handler.handler() != domain::kPublishToJetStream) continue;
     tickets::v1::BrokerConnection& broker = *handler.mutable_broker();
     broker.set_connected(state.connected);
     broker.set_server(state.server);
@@ -74,8 +74,8 @@ Application::~Application() { Stop(absl::ZeroDuration()); }
 
 absl::Status Application::Start() {
   if (!config_.auth_tokens_file.empty()) {
-    absl::StatusOr<std::unique_ptr<server::TokenAuthenticator>> loaded =
-        server::TokenAuthenticator::FromFile(config_.auth_tokens_file);
+    absl::StatusOr<std::unique_ptr<api::TokenAuthenticator>> loaded =
+        api::TokenAuthenticator::FromFile(config_.auth_tokens_file);
     if (!loaded.ok()) return loaded.status();
     auth_ = *std::move(loaded);
     spdlog::info("bearer tokens required auth_tokens_file={}", config_.auth_tokens_file);
@@ -95,12 +95,12 @@ absl::Status Application::Start() {
   }
   database_health_ = std::make_unique<server::DatabaseHealth>(
       health_pool_, health, std::move(served), absl::Seconds(1), &database_reachable_);
-  if (workers::EventPublisher* broker = apis_.broker(); broker != nullptr) {
+  if (clients::EventPublisher* broker = apis_.broker(); broker != nullptr) {
     // A health service of its own: the relay being away stops no call, so the service's own
     // status does not follow it.
     health.SetServingStatus(kRelayHealthName, broker->state().connected);
-    relay_health_ = std::make_unique<workers::PeriodicTask>(
-        "relay-health", absl::Seconds(1), [&health, broker] {
+    relay_health_ =
+        std::make_unique<common::PeriodicTask>("relay-health", absl::Seconds(1), [&health, broker] {
           health.SetServingStatus(kRelayHealthName, broker->state().connected);
         });
     relay_health_->Start();
@@ -117,14 +117,15 @@ absl::Status Application::Start() {
 absl::Status Application::ConnectDatabase() {
   AddPoolGauges();
   spdlog::info("connecting to postgres database_url={} pool_size={}",
-               LogValue(storage::RedactDatabaseUrl(config_.pool.database_url)), config_.pool.size);
+               common::LogValue(storage::RedactDatabaseUrl(config_.pool.database_url)),
+               config_.pool.size);
   // The database may be starting too: keep trying within --db_startup_timeout.
   const absl::Time deadline = absl::Now() + config_.db_startup_timeout;
   for (absl::Status status = pool_.Warm(); !status.ok(); status = pool_.Warm()) {
     if (absl::Now() + absl::Seconds(1) > deadline) {
       return absl::UnavailableError(absl::StrCat("postgres unreachable: ", status.message()));
     }
-    spdlog::warn("waiting for postgres error={}", LogValue(status.message()));
+    spdlog::warn("waiting for postgres error={}", common::LogValue(status.message()));
     absl::SleepFor(absl::Seconds(1));
   }
   if (absl::StatusOr<int> applied = storage::Migrate(pool_); !applied.ok()) {
@@ -248,27 +249,26 @@ absl::Status Application::StartHttp() {
   std::vector<const google::protobuf::ServiceDescriptor*> services;
   if (service_ != nullptr) services.push_back(descriptors->FindServiceByName(kServiceName));
   if (admin_ != nullptr) services.push_back(descriptors->FindServiceByName(kAdminServiceName));
-  absl::StatusOr<std::unique_ptr<server::JsonTranscoder>> transcoder =
-      server::JsonTranscoder::Create(grpc_->InProcessChannel(grpc::ChannelArguments()), services,
-                                     config_.http_call_timeout);
+  absl::StatusOr<std::unique_ptr<rest::JsonTranscoder>> transcoder = rest::JsonTranscoder::Create(
+      grpc_->InProcessChannel(grpc::ChannelArguments()), services, config_.http_call_timeout);
   if (!transcoder.ok()) {
     return absl::Status(transcoder.status().code(),
                         absl::StrCat("REST routes: ", transcoder.status().message()));
   }
   (*transcoder)->set_stream_heartbeat(config_.stream_heartbeat);
-  gateway_ = std::make_unique<server::HttpGateway>(
+  gateway_ = std::make_unique<rest::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-      server::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
+      rest::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
       &metrics_, config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
-  http_ = std::make_unique<server::HttpServer>(
-      config_.http, [this](server::GatewayRequest request,
-                           absl::AnyInvocable<void(server::GatewayResponse)> done) {
+  http_ = std::make_unique<rest::HttpServer>(
+      config_.http,
+      [this](rest::GatewayRequest request, absl::AnyInvocable<void(rest::GatewayResponse)> done) {
         gateway_->Handle(std::move(request), std::move(done));
       });
   absl::StatusOr<int> port = http_->Start();
   if (!port.ok()) return port.status();
   http_port_ = *port;
-  server::HttpServer* http = http_.get();
+  rest::HttpServer* http = http_.get();
   metrics_.AddGauge("booking_http_open_connections", "HTTP connections open now.",
                     [http] { return http->stats().open_connections; });
   metrics_.AddGauge("booking_http_refused",
@@ -335,7 +335,7 @@ void Application::ReloadTokens() {
     spdlog::info("bearer tokens reloaded tokens={}", *count);
   } else {
     spdlog::error("bearer tokens not reloaded, keeping the old ones error={}",
-                  LogValue(count.status().message()));
+                  common::LogValue(count.status().message()));
   }
 }
 

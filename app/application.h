@@ -54,24 +54,24 @@ class Application {
 
   const Config config_;
   metrics::Metrics metrics_;
-  std::unique_ptr<server::TokenAuthenticator> auth_;
+  std::unique_ptr<api::TokenAuthenticator> auth_;
   storage::ConnectionPool pool_;
   storage::ConnectionPool health_pool_;
   storage::PgTicketRepository tickets_;
   storage::PgTicketHistory ticket_history_;
   ExternalApis apis_;
-  workers::HandlerSet handlers_;
+  handlers::HandlerSet handlers_;
   std::unique_ptr<EventPipeline> pipeline_;
   server::QueryExecutor reads_;
   // Set by the health check; only the durable log needs the database to accept a call.
   std::atomic<bool> database_reachable_{true};
   std::unique_ptr<server::BookingService> service_;
   std::unique_ptr<server::AdminService> admin_;
-  std::unique_ptr<workers::PeriodicTask> relay_health_;  // the "jetstream" health status
+  std::unique_ptr<common::PeriodicTask> relay_health_;  // the "jetstream" health status
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
-  std::unique_ptr<server::HttpGateway> gateway_;
-  std::unique_ptr<server::HttpServer> http_;
+  std::unique_ptr<rest::HttpGateway> gateway_;
+  std::unique_ptr<rest::HttpServer> http_;
   int http_port_ = 0;
   std::unique_ptr<server::DatabaseHealth> database_health_;
   bool running_ = false;

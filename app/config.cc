@@ -220,7 +220,7 @@ namespace {
 std::string DefaultInstanceId() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
-  return absl::StrCat(host, "-", getpid(), "-", workers::NewUuid().substr(0, 8));
+  return absl::StrCat(host, "-", getpid(), "-", common::NewUuid().substr(0, 8));
 }
 
 absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) {
@@ -272,7 +272,7 @@ absl::StatusOr<storage::StartFrom> ParseStart(const char* flag, absl::string_vie
 absl::StatusOr<absl::flat_hash_map<std::string, storage::StartFrom>> ParseHandlerStarts(
     const std::string& value) {
   absl::flat_hash_map<std::string, storage::StartFrom> starts;
-  const std::vector<std::string> known = workers::HandlerSet::AllNames();
+  const std::vector<std::string> known = handlers::HandlerSet::AllNames();
   for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
@@ -419,7 +419,7 @@ absl::StatusOr<Config> FromFlags() {
   config.spreadsheets_url = absl::GetFlag(FLAGS_spreadsheets_url);
   config.audit_sheet = absl::GetFlag(FLAGS_audit_sheet);
   if (const std::string url = absl::GetFlag(FLAGS_jetstream_url); !url.empty()) {
-    workers::NatsJetStreamOptions jetstream;
+    clients::NatsJetStreamOptions jetstream;
     for (absl::string_view server : absl::StrSplit(url, ',', absl::SkipWhitespace())) {
       jetstream.servers.emplace_back(absl::StripAsciiWhitespace(server));
     }
@@ -440,7 +440,7 @@ absl::StatusOr<Config> FromFlags() {
     if (jetstream.max_pending < 1) {
       return absl::InvalidArgumentError("jetstream_max_pending: must be at least 1");
     }
-    if (absl::Status valid = workers::ValidateNatsJetStreamOptions(jetstream); !valid.ok()) {
+    if (absl::Status valid = clients::ValidateNatsJetStreamOptions(jetstream); !valid.ok()) {
       return valid;
     }
     config.jetstream = std::move(jetstream);

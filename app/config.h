@@ -68,9 +68,9 @@ struct Config {
   GrpcLimits grpc;
   std::optional<TlsFiles> tls;  // both ports serve TLS only when set
   // The REST port; http.address empty: none.
-  server::HttpServerOptions http;
+  rest::HttpServerOptions http;
   absl::Duration http_call_timeout;
-  server::BrowserGuardOptions browser;  // Host and Origin checks of the REST port
+  rest::BrowserGuardOptions browser;  // Host and Origin checks of the REST port
   absl::Duration stream_heartbeat;
 
   // Bearer tokens; empty: no authentication.
@@ -93,21 +93,21 @@ struct Config {
   absl::flat_hash_map<std::string, storage::StartFrom> handler_start;
   std::string instance_id;  // on the partition leases this process takes
   // The durable log.
-  workers::DurableEventLogOptions log_writer;
-  workers::LaneOptions lanes;
+  delivery::DurableEventLogOptions log_writer;
+  delivery::LaneOptions lanes;
   absl::Duration delivery_lease;
-  workers::EventPrunerOptions pruner;
+  delivery::EventPrunerOptions pruner;
   // The in-memory log.
   size_t queue_capacity = 0;
-  workers::WorkerPoolOptions workers;
+  pipeline::WorkerPoolOptions workers;
 
   // External APIs; an empty URL: the local table.
   std::string receipts_url;
   std::string spreadsheets_url;
   std::string audit_sheet;  // empty: no AppendToAudit handler
   // Set by --jetstream_url: the PublishToJetStream relay runs.
-  std::optional<workers::NatsJetStreamOptions> jetstream;
-  workers::HttpClientOptions http_client;
+  std::optional<clients::NatsJetStreamOptions> jetstream;
+  clients::HttpClientOptions http_client;
   int api_concurrency = 0;
 
   server::BookingServiceOptions service;

@@ -8,8 +8,8 @@
 namespace booking::app {
 namespace {
 
-workers::LaneOptions WithProgressHook(workers::LaneOptions options,
-                                      server::CompletionWaiter& waiter, server::WatchHub& watch) {
+delivery::LaneOptions WithProgressHook(delivery::LaneOptions options,
+                                       server::CompletionWaiter& waiter, server::WatchHub& watch) {
   // A handler that recorded progress may have finished what a waiting call or a watcher wants.
   options.on_progress = [&waiter, &watch] {
     waiter.Wake();
@@ -24,7 +24,7 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
   out.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
 }
 
-std::vector<std::string> HandlerNames(const workers::Router& router) {
+std::vector<std::string> HandlerNames(const pipeline::Router& router) {
   std::vector<std::string> names;
   for (const auto& [handler, types] : router.Routes()) names.emplace_back(handler->name());
   return names;
@@ -32,7 +32,7 @@ std::vector<std::string> HandlerNames(const workers::Router& router) {
 
 }  // namespace
 
-DurablePipeline::DurablePipeline(const Config& config, const workers::Router& router,
+DurablePipeline::DurablePipeline(const Config& config, const pipeline::Router& router,
                                  storage::ConnectionPool& pool, metrics::Metrics& metrics)
     : instance_id_(config.instance_id),
       role_(config.role),
@@ -44,7 +44,7 @@ DurablePipeline::DurablePipeline(const Config& config, const workers::Router& ro
       roster_(registry_, HandlerNames(router)),
       progress_(pool),
       steps_(pool),
-      waiter_(progress_, workers::HandlerSet::StoringHandlers()),
+      waiter_(progress_, handlers::HandlerSet::StoringHandlers()),
       watch_(steps_, server::WatchOptions{.buffer = config.watch_buffer}),
       keeper_(handler_log_, {.owner = config.instance_id,
                              .lease = config.delivery_lease,
@@ -74,9 +74,9 @@ absl::Status DurablePipeline::Start() {
     if (!status.ok()) return status;
   }
   if (role_ != Role::kWorker) {
-    log_ = std::make_unique<workers::DurableEventLog>(event_store_, log_options_);
+    log_ = std::make_unique<delivery::DurableEventLog>(event_store_, log_options_);
   }
-  pruner_ = std::make_unique<workers::EventPruner>(event_store_, pruner_options_);
+  pruner_ = std::make_unique<delivery::EventPruner>(event_store_, pruner_options_);
   return absl::OkStatus();
 }
 
@@ -84,7 +84,7 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
   tickets::v1::GetHandlerStatusResponse response;
   response.set_instance_id(instance_id_);
   response.set_partitions_held(keeper_.held());
-  for (const workers::HandlerStatus& status : lanes_.Status()) {
+  for (const delivery::HandlerStatus& status : lanes_.Status()) {
     tickets::v1::HandlerStatus* out = response.add_handlers();
     out->set_handler(status.handler);
     out->set_lag(status.lag);

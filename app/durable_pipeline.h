@@ -27,7 +27,7 @@ namespace booking::app {
 // calls can wait for their handlers and clients can watch.
 class DurablePipeline final : public EventPipeline {
  public:
-  DurablePipeline(const Config& config, const workers::Router& router,
+  DurablePipeline(const Config& config, const pipeline::Router& router,
                   storage::ConnectionPool& pool, metrics::Metrics& metrics);
   ~DurablePipeline() override;
 
@@ -38,7 +38,7 @@ class DurablePipeline final : public EventPipeline {
   [[nodiscard]] absl::Status Start();
 
   bool durable() const override { return true; }
-  workers::EventLog& log() override { return *log_; }  // not in the worker role
+  pipeline::EventLog& log() override { return *log_; }  // not in the worker role
   server::CompletionWaiter* waiter() override { return &waiter_; }
   server::WatchHub* watch() override { return &watch_; }
   tickets::v1::GetHandlerStatusResponse HandlerStatus() const override;
@@ -58,17 +58,17 @@ class DurablePipeline final : public EventPipeline {
   storage::PgEventStore event_store_;
   storage::PgHandlerLog handler_log_;
   storage::PgHandlerRegistry registry_;
-  workers::HandlerRoster roster_;
+  delivery::HandlerRoster roster_;
   storage::PgProgressReader progress_;
   storage::PgStepLog steps_;
   server::CompletionWaiter waiter_;
   server::WatchHub watch_;
-  workers::LeaseKeeper keeper_;
-  workers::LanePool lanes_;
-  workers::DurableEventLogOptions log_options_;
-  workers::EventPrunerOptions pruner_options_;
-  std::unique_ptr<workers::DurableEventLog> log_;
-  std::unique_ptr<workers::EventPruner> pruner_;
+  delivery::LeaseKeeper keeper_;
+  delivery::LanePool lanes_;
+  delivery::DurableEventLogOptions log_options_;
+  delivery::EventPrunerOptions pruner_options_;
+  std::unique_ptr<delivery::DurableEventLog> log_;
+  std::unique_ptr<delivery::EventPruner> pruner_;
   bool stopped_ = false;
 };
 

@@ -18,7 +18,7 @@ class EventPipeline {
   virtual ~EventPipeline() = default;
 
   virtual bool durable() const = 0;
-  virtual workers::EventLog& log() = 0;
+  virtual pipeline::EventLog& log() = 0;
   // What calls that wait for their handlers and WatchTickets streams read (durable only: the
   // in-memory log keeps no progress to read).
   virtual server::CompletionWaiter* waiter() { return nullptr; }

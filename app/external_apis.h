@@ -21,10 +21,10 @@ class ExternalApis {
  public:
   ExternalApis(const Config& config, storage::ConnectionPool& pool, metrics::Metrics& metrics);
 
-  workers::ReceiptsApi& receipts() { return *receipts_; }
-  workers::SpreadsheetsApi& spreadsheets() { return *spreadsheets_; }
+  clients::ReceiptsApi& receipts() { return *receipts_; }
+  clients::SpreadsheetsApi& spreadsheets() { return *spreadsheets_; }
   // The JetStream relay's broker (--jetstream_url), null when not configured.
-  workers::EventPublisher* broker() { return jetstream_.get(); }
+  clients::EventPublisher* broker() { return jetstream_.get(); }
   // OK, or why the broker could not be set up (reported by Application::Start).
   const absl::Status& broker_status() const { return broker_status_; }
   // Aborts the calls in flight (a stop whose grace ran out).
@@ -33,12 +33,12 @@ class ExternalApis {
  private:
   storage::PgReceiptRepository receipt_table_;
   storage::PgTrackerRepository tracker_table_;
-  workers::HttpClient http_;
-  std::unique_ptr<workers::CallPool> receipt_calls_;
-  std::unique_ptr<workers::CallPool> sheet_calls_;
-  std::unique_ptr<workers::ReceiptsApi> receipts_;
-  std::unique_ptr<workers::SpreadsheetsApi> spreadsheets_;
-  std::unique_ptr<workers::NatsJetStream> jetstream_;
+  clients::HttpClient http_;
+  std::unique_ptr<clients::CallPool> receipt_calls_;
+  std::unique_ptr<clients::CallPool> sheet_calls_;
+  std::unique_ptr<clients::ReceiptsApi> receipts_;
+  std::unique_ptr<clients::SpreadsheetsApi> spreadsheets_;
+  std::unique_ptr<clients::NatsJetStream> jetstream_;
   absl::Status broker_status_;
 };
 

@@ -25,14 +25,14 @@ int main(int argc, char** argv) {
   const sigset_t stop_signals = app::BlockStopSignals();
 
   if (absl::Status status =
-          server::InitLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
+          common::InitLogging(absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
       !status.ok()) {
     std::fprintf(stderr, "booking-server: %s\n", std::string(status.message()).c_str());
     return 2;
   }
   absl::StatusOr<app::Config> config = app::FromFlags();
   if (!config.ok()) {
-    spdlog::critical("{}", LogValue(config.status().message()));
+    spdlog::critical("{}", common::LogValue(config.status().message()));
     return 2;
   }
   app::RaiseOpenFileLimit();
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   const absl::Duration grace = config->shutdown_timeout;
   app::Application application(*std::move(config));
   if (absl::Status status = application.Start(); !status.ok()) {
-    spdlog::critical("cannot start error={}", LogValue(status.message()));
+    spdlog::critical("cannot start error={}", common::LogValue(status.message()));
     return absl::IsInvalidArgument(status) ? 2 : 1;
   }
   const int signal =

@@ -7,21 +7,21 @@
 
 namespace booking::app {
 
-MemoryPipeline::MemoryPipeline(const workers::Router& router, size_t queue_capacity,
-                               workers::WorkerPoolOptions workers, int64_t first_sequence,
+MemoryPipeline::MemoryPipeline(const pipeline::Router& router, size_t queue_capacity,
+                               pipeline::WorkerPoolOptions workers, int64_t first_sequence,
                                metrics::Metrics& metrics)
     : queue_(queue_capacity),
       runner_(router, &metrics),
       workers_(
-          queue_, [this](std::vector<workers::Event>& batch) { runner_.Run(batch); }, workers) {
+          queue_, [this](std::vector<domain::Event>& batch) { runner_.Run(batch); }, workers) {
   metrics.AddGauge("booking_queue_depth", "Events in the in-memory queue (or reserved for it).",
                    [this] { return static_cast<double>(queue_.size()); });
   metrics.AddGauge("booking_queue_capacity", "Events the in-memory queue holds at most.",
                    [this] { return static_cast<double>(queue_.capacity()); });
   workers_.Start();
-  log_ = std::make_unique<workers::MemoryEventLog>(
+  log_ = std::make_unique<pipeline::MemoryEventLog>(
       queue_,
-      workers::MemoryEventLogOptions{.first_sequence = first_sequence, .metrics = &metrics});
+      pipeline::MemoryEventLogOptions{.first_sequence = first_sequence, .metrics = &metrics});
 }
 
 void MemoryPipeline::Stop(absl::Time deadline, const std::function<void()>& hurry) {

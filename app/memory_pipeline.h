@@ -18,19 +18,19 @@ class MemoryPipeline final : public EventPipeline {
  public:
   // `first_sequence`: after every event already stored, so rows written before a restart are not
   // mistaken for newer. Starts the workers.
-  MemoryPipeline(const workers::Router& router, size_t queue_capacity,
-                 workers::WorkerPoolOptions workers, int64_t first_sequence,
+  MemoryPipeline(const pipeline::Router& router, size_t queue_capacity,
+                 pipeline::WorkerPoolOptions workers, int64_t first_sequence,
                  metrics::Metrics& metrics);
 
   bool durable() const override { return false; }
-  workers::EventLog& log() override { return *log_; }
+  pipeline::EventLog& log() override { return *log_; }
   void Stop(absl::Time deadline, const std::function<void()>& hurry) override;
 
  private:
-  workers::EventQueue queue_;
-  workers::BatchRunner runner_;
-  workers::WorkerPool workers_;
-  std::unique_ptr<workers::MemoryEventLog> log_;
+  pipeline::EventQueue queue_;
+  pipeline::BatchRunner runner_;
+  pipeline::WorkerPool workers_;
+  std::unique_ptr<pipeline::MemoryEventLog> log_;
 };
 
 }  // namespace booking::app

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 CallPool::CallPool(int threads, std::string name) {
   for (int i = 0; i < std::max(1, threads); ++i) {
@@ -18,7 +18,7 @@ CallPool::CallPool(int threads, std::string name) {
 
 CallPool::~CallPool() {
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.NotifyAll();
@@ -26,7 +26,7 @@ CallPool::~CallPool() {
 }
 
 int CallPool::in_flight() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return busy_;
 }
 
@@ -34,7 +34,7 @@ void CallPool::Run() {
   while (true) {
     absl::AnyInvocable<void() &&> task;
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       wake_.Await(mu_, [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || !tasks_.empty();
       });
@@ -44,7 +44,7 @@ void CallPool::Run() {
       ++busy_;
     }
     std::move(task)();
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     --busy_;
   }
 }
@@ -55,23 +55,23 @@ void CallPool::RunAll(size_t n, absl::FunctionRef<void(size_t)> fn) {
     fn(0);
     return;
   }
-  Mutex done_mu;
-  CondVar done_cv;
+  common::Mutex done_mu;
+  common::CondVar done_cv;
   size_t left = n;  // guarded by done_mu (a local cannot carry ABSL_GUARDED_BY)
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     for (size_t i = 0; i < n; ++i) {
       tasks_.push_back([&, i] {
         fn(i);
-        MutexLock done_lock(done_mu);
+        common::MutexLock done_lock(done_mu);
         if (--left == 0) done_cv.NotifyAll();
       });
     }
   }
   wake_.NotifyAll();
   // Bounded: every task is a call with its own timeout.
-  MutexLock lock(done_mu);
+  common::MutexLock lock(done_mu);
   done_cv.Await(done_mu, [&] { return left == 0; });
 }
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -11,7 +11,7 @@
 #include "absl/functional/function_ref.h"
 #include "common/mutex.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 // A fixed set of threads that run blocking calls (to one external API) concurrently: however
 // many handlers share it, at most `threads` calls are in flight. Thread-safe.
@@ -31,12 +31,12 @@ class CallPool {
  private:
   void Run();
 
-  mutable Mutex mu_;
-  CondVar wake_;
+  mutable common::Mutex mu_;
+  common::CondVar wake_;
   std::deque<absl::AnyInvocable<void() &&>> tasks_ ABSL_GUARDED_BY(mu_);
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -9,7 +9,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 // One message for a broker: its subject, bytes and headers. `id` is the broker's dedup key
 // (JetStream's Nats-Msg-Id): the same id published again within the dedup window is stored once.
@@ -52,4 +52,4 @@ class EventPublisher {
   virtual int window() const = 0;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -12,7 +12,7 @@
 #include "common/safe_text.h"
 #include "domain/handler.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 constexpr size_t kMaxBodyInError = 200;
@@ -51,7 +51,7 @@ absl::Status StatusFromCurl(CURLcode code, const char* detail, const HttpRequest
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
       // Nothing reached the API: it is away for every request, not refusing this one.
-      return workers::ApiFailure(absl::UnavailableError(message));
+      return domain::ApiFailure(absl::UnavailableError(message));
     default:  // reset, TLS, a broken answer: the network or the peer, so a retry can help
       return absl::UnavailableError(message);
   }
@@ -73,7 +73,7 @@ std::string RedactUrl(std::string_view url) {
 }
 
 struct HttpClient::Pool {
-  Mutex mu;
+  common::Mutex mu;
   std::vector<CURL*> idle ABSL_GUARDED_BY(mu);
 };
 
@@ -90,7 +90,7 @@ HttpClient::~HttpClient() {
 
 void* HttpClient::Acquire() {
   {
-    MutexLock lock(pool_->mu);
+    common::MutexLock lock(pool_->mu);
     if (!pool_->idle.empty()) {
       CURL* handle = pool_->idle.back();
       pool_->idle.pop_back();
@@ -101,13 +101,13 @@ void* HttpClient::Acquire() {
 }
 
 void HttpClient::Release(void* handle) {
-  MutexLock lock(pool_->mu);
+  common::MutexLock lock(pool_->mu);
   pool_->idle.push_back(static_cast<CURL*>(handle));
 }
 
 absl::StatusOr<HttpResponse> HttpClient::SendOnce(const HttpRequest& request) {
   if (shutdown_.load()) {
-    return ApiFailure(absl::UnavailableError(absl::StrCat(
+    return domain::ApiFailure(absl::UnavailableError(absl::StrCat(
         request.method, " ", RedactUrl(request.url), ": not sent, the service is shutting down")));
   }
   CURL* curl = static_cast<CURL*>(Acquire());
@@ -173,13 +173,14 @@ absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what)
   const long code = response.status;
   if (code >= 200 && code < 300) return absl::OkStatus();
   const std::string message = absl::StrCat(std::string(what), ": HTTP ", code, " ",
-                                           SafeText(response.body, kMaxBodyInError));
+                                           common::SafeText(response.body, kMaxBodyInError));
   if (code == 429 || code == 503) {
     // Retry-After in seconds (an HTTP date is rare from APIs, and then the backoff decides).
     int seconds = 0;
     const bool given = absl::SimpleAtoi(response.retry_after, &seconds) && seconds > 0;
-    return ApiFailure(absl::UnavailableError(message),
-                      given ? absl::Seconds(std::min(seconds, 3600)) : absl::ZeroDuration());
+    return domain::ApiFailure(
+        absl::UnavailableError(message),
+        given ? absl::Seconds(std::min(seconds, 3600)) : absl::ZeroDuration());
   }
   if (code == 408 || code >= 500) return absl::UnavailableError(message);
   switch (code) {
@@ -199,4 +200,4 @@ absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what)
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::clients

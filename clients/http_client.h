@@ -10,7 +10,7 @@
 #include "absl/time/time.h"
 #include "metrics/metrics.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 struct HttpRequest {
   std::string method;  // "PUT", "POST", ...
@@ -76,4 +76,4 @@ class HttpClient {
 // names the call; the body's first 200 bytes are quoted, made valid UTF-8 (SafeText).
 [[nodiscard]] absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -9,7 +9,7 @@
 #include "external/v1/receipts.pb.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 constexpr size_t kMaxReceiptNumberBytes = 128;
@@ -21,7 +21,7 @@ HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallP
       url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")),
       calls_(calls) {}
 
-void HttpReceiptsApi::IssueEach(absl::Span<const ReceiptRequest> receipts,
+void HttpReceiptsApi::IssueEach(absl::Span<const domain::ReceiptRequest> receipts,
                                 absl::Span<absl::Status> results) {
   if (calls_ == nullptr) {
     for (size_t i = 0; i < receipts.size(); ++i) results[i] = IssueOne(receipts[i]);
@@ -30,14 +30,14 @@ void HttpReceiptsApi::IssueEach(absl::Span<const ReceiptRequest> receipts,
   calls_->RunAll(receipts.size(), [&](size_t i) { results[i] = IssueOne(receipts[i]); });
 }
 
-absl::Status HttpReceiptsApi::Issue(absl::Span<const ReceiptRequest> receipts) {
-  for (const ReceiptRequest& receipt : receipts) {
+absl::Status HttpReceiptsApi::Issue(absl::Span<const domain::ReceiptRequest> receipts) {
+  for (const domain::ReceiptRequest& receipt : receipts) {
     if (absl::Status status = IssueOne(receipt); !status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-absl::Status HttpReceiptsApi::IssueOne(const ReceiptRequest& receipt) {
+absl::Status HttpReceiptsApi::IssueOne(const domain::ReceiptRequest& receipt) {
   external::v1::IssueReceiptRequest body;
   body.set_ticket_id(receipt.ticket_id);
   body.mutable_price()->set_money_amount(receipt.price_amount);
@@ -73,12 +73,12 @@ absl::Status HttpReceiptsApi::IssueOne(const ReceiptRequest& receipt) {
                  receipt.ticket_id, receipt.correlation_id, response->status);
   }
   // The number is the API's text: it is stored (the watchers' RECEIPT_ISSUED step), so bounded.
-  const std::string number = SafeText(answer.number(), kMaxReceiptNumberBytes);
+  const std::string number = common::SafeText(answer.number(), kMaxReceiptNumberBytes);
   if (receipt.number != nullptr) *receipt.number = number;
   spdlog::info("receipt issued ticket_id={} correlation_id={} number={} issued_at={} existed={}",
-               receipt.ticket_id, receipt.correlation_id, LogValue(number),
-               LogValue(answer.issued_at()), response->status == 200);
+               receipt.ticket_id, receipt.correlation_id, common::LogValue(number),
+               common::LogValue(answer.issued_at()), response->status == 200);
   return absl::OkStatus();
 }
 
-}  // namespace booking::workers
+}  // namespace booking::clients

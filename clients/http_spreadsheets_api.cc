@@ -7,12 +7,12 @@
 #include "external/v1/spreadsheets.pb.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls)
     : client_(client), base_url_(absl::StripSuffix(base_url, "/")), calls_(calls) {}
 
-absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const TrackerRow& row) {
+absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const domain::TrackerRow& row) {
   external::v1::AppendRowRequest body;
   body.add_columns(row.ticket_id);
   body.add_columns(row.customer_email);
@@ -42,14 +42,15 @@ absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const Tracke
 }
 
 absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
-                                         absl::Span<const TrackerRow> rows) {
-  for (const TrackerRow& row : rows) {
+                                         absl::Span<const domain::TrackerRow> rows) {
+  for (const domain::TrackerRow& row : rows) {
     if (absl::Status status = AppendOne(sheet, row); !status.ok()) return status;
   }
   return absl::OkStatus();
 }
 
-void HttpSpreadsheetsApi::AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
+void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
+                                     absl::Span<const domain::TrackerRow> rows,
                                      absl::Span<absl::Status> results) {
   if (calls_ == nullptr) {
     for (size_t i = 0; i < rows.size(); ++i) results[i] = AppendOne(sheet, rows[i]);
@@ -58,4 +59,4 @@ void HttpSpreadsheetsApi::AppendEach(std::string_view sheet, absl::Span<const Tr
   calls_->RunAll(rows.size(), [&](size_t i) { results[i] = AppendOne(sheet, rows[i]); });
 }
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -6,7 +6,7 @@
 #include "clients/http_client.h"
 #include "clients/spreadsheets_api.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 // The spreadsheets service: `POST {base_url}/sheets/{sheet}/rows` with
 // {"columns": [ticket_id, customer_email, amount, currency]}; any 2xx is success. Sends
@@ -16,17 +16,17 @@ class HttpSpreadsheetsApi final : public SpreadsheetsApi {
   // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
   HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
 
-  absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) override;
-  void AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
+  absl::Status Append(std::string_view sheet, absl::Span<const domain::TrackerRow> rows) override;
+  void AppendEach(std::string_view sheet, absl::Span<const domain::TrackerRow> rows,
                   absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
 
  private:
-  absl::Status AppendOne(std::string_view sheet, const TrackerRow& row);
+  absl::Status AppendOne(std::string_view sheet, const domain::TrackerRow& row);
 
   HttpClient& client_;
   const std::string base_url_;
   CallPool* const calls_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -14,7 +14,7 @@
 #include "domain/handler.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 constexpr char kMsgIdHeader[] = "Nats-Msg-Id";
@@ -29,7 +29,7 @@ std::string NatsError(natsStatus status) {
 
 // The broker as a whole is failing: the relay's lane pauses (breaker, backoff) and parks nothing.
 absl::Status BrokerDown(std::string message) {
-  return ApiFailure(absl::UnavailableError(std::move(message)));
+  return domain::ApiFailure(absl::UnavailableError(std::move(message)));
 }
 
 int64_t Millis(absl::Duration d) { return std::max<int64_t>(1, absl::ToInt64Milliseconds(d)); }
@@ -153,11 +153,11 @@ absl::Status NatsJetStream::Open() {
   if (!status.ok()) return status;
   const natsStatus connected = natsConnection_Connect(&connection_, nats_options_);
   if (connected == NATS_NOT_YET_CONNECTED) {
-    spdlog::warn(
-        "jetstream: no server answered yet; connecting in the background servers={}",
-        LogValue(absl::StrJoin(options_.servers, ",", [](std::string* out, const std::string& url) {
-          out->append(RedactUrl(url));
-        })));
+    spdlog::warn("jetstream: no server answered yet; connecting in the background servers={}",
+                 common::LogValue(absl::StrJoin(options_.servers, ",",
+                                                [](std::string* out, const std::string& url) {
+                                                  out->append(RedactUrl(url));
+                                                })));
   } else if (connected != NATS_OK) {
     return absl::UnavailableError(absl::StrCat("jetstream: connect: ", NatsError(connected)));
   }
@@ -174,8 +174,8 @@ absl::Status NatsJetStream::Open() {
   if (connected == NATS_OK) {
     char url[256] = {0};
     natsConnection_GetConnectedUrl(connection_, url, sizeof(url));
-    spdlog::info("jetstream connected server={} stream={}", LogValue(RedactUrl(url)),
-                 LogValue(options_.stream));
+    spdlog::info("jetstream connected server={} stream={}", common::LogValue(RedactUrl(url)),
+                 common::LogValue(options_.stream));
   }
   return absl::OkStatus();
 }
@@ -204,14 +204,15 @@ void NatsJetStream::OnConnected(natsConnection* nc, void* closure) {
   auto* self = static_cast<NatsJetStream*>(closure);
   char url[256] = {0};
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-  spdlog::info("jetstream connected server={} stream={}", LogValue(RedactUrl(url)),
-               LogValue(self->options_.stream));
+  spdlog::info("jetstream connected server={} stream={}", common::LogValue(RedactUrl(url)),
+               common::LogValue(self->options_.stream));
 }
 
 void NatsJetStream::OnDisconnected(natsConnection*, void* closure) {
   auto* self = static_cast<NatsJetStream*>(closure);
   if (self->closing_.load(std::memory_order_acquire)) return;
-  spdlog::warn("jetstream disconnected; reconnecting stream={}", LogValue(self->options_.stream));
+  spdlog::warn("jetstream disconnected; reconnecting stream={}",
+               common::LogValue(self->options_.stream));
 }
 
 void NatsJetStream::OnReconnected(natsConnection* nc, void* closure) {
@@ -219,10 +220,10 @@ void NatsJetStream::OnReconnected(natsConnection* nc, void* closure) {
   char url[256] = {0};
   natsConnection_GetConnectedUrl(nc, url, sizeof(url));
   {
-    MutexLock lock(self->mu_);
+    common::MutexLock lock(self->mu_);
     ++self->state_.reconnects;
   }
-  spdlog::info("jetstream reconnected server={}", LogValue(RedactUrl(url)));
+  spdlog::info("jetstream reconnected server={}", common::LogValue(RedactUrl(url)));
 }
 
 absl::Status NatsJetStream::EnsureStream() {
@@ -232,7 +233,7 @@ absl::Status NatsJetStream::EnsureStream() {
   natsStatus s = js_GetStreamInfo(&info, js_, options_.stream.c_str(), nullptr, &code);
   if (s == NATS_OK) {
     spdlog::info("jetstream stream found stream={} replicas={} duplicate_window={}",
-                 LogValue(options_.stream), info->Config->Replicas,
+                 common::LogValue(options_.stream), info->Config->Replicas,
                  absl::FormatDuration(absl::Nanoseconds(info->Config->Duplicates)));
     jsStreamInfo_Destroy(info);
     stream_ready_.store(true, std::memory_order_release);
@@ -258,14 +259,14 @@ absl::Status NatsJetStream::EnsureStream() {
   }
   jsStreamInfo_Destroy(info);
   spdlog::info("jetstream stream created stream={} subjects={} replicas={} duplicate_window={}",
-               LogValue(options_.stream), LogValue(options_.subjects), options_.replicas,
-               absl::FormatDuration(options_.duplicate_window));
+               common::LogValue(options_.stream), common::LogValue(options_.subjects),
+               options_.replicas, absl::FormatDuration(options_.duplicate_window));
   stream_ready_.store(true, std::memory_order_release);
   return absl::OkStatus();
 }
 
 void NatsJetStream::Failed(const absl::Status& status) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   state_.last_error = std::string(status.message());
   state_.last_error_at = absl::Now();
 }
@@ -275,7 +276,7 @@ void NatsJetStream::OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* erro
   const char* id = nullptr;
   if (natsMsgHeader_Get(msg, kMsgIdHeader, &id) != NATS_OK) id = nullptr;
   {
-    MutexLock lock(self->mu_);
+    common::MutexLock lock(self->mu_);
     if (ack != nullptr) {
       ++self->state_.acknowledged;
       if (ack->Duplicate) ++self->state_.duplicates;
@@ -304,11 +305,11 @@ void NatsJetStream::OnAck(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* erro
 
 void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
                                 absl::Span<absl::Status> results) {
-  MutexLock publishing(publish_mu_);
+  common::MutexLock publishing(publish_mu_);
   auto fail_all = [&](const absl::Status& status) {
     for (absl::Status& result : results) result = status;
     Failed(status);
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     state_.failures += static_cast<long long>(messages.size());
   };
   if (natsConnection_Status(connection_) != NATS_CONN_STATUS_CONNECTED) {
@@ -320,7 +321,7 @@ void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
     return;
   }
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     results_ = results;
     waiting_.clear();
     for (size_t i = 0; i < messages.size(); ++i) {
@@ -350,7 +351,7 @@ void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
           s == NATS_MAX_PAYLOAD
               ? absl::InvalidArgumentError(absl::StrCat("jetstream: ", NatsError(s)))
               : BrokerDown(absl::StrCat("jetstream: publish: ", NatsError(s)));
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       if (waiting_.erase(message.id) > 0) {
         results[i] = failed;
         ++state_.failures;
@@ -361,7 +362,7 @@ void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
   }
   bool late = false;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     acked_.AwaitFor(mu_, options_.ack_timeout + absl::Milliseconds(200),
                     [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return waiting_.empty(); });
     late = !waiting_.empty();
@@ -384,7 +385,7 @@ void NatsJetStream::PublishEach(absl::Span<const BrokerMessage> messages,
 PublisherState NatsJetStream::state() const {
   PublisherState state;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     state = state_;
     state.pending = static_cast<long long>(waiting_.size());
   }
@@ -398,4 +399,4 @@ PublisherState NatsJetStream::state() const {
   return state;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -21,7 +21,7 @@ typedef struct __natsMsg natsMsg;
 typedef struct jsPubAck jsPubAck;
 typedef struct jsPubAckErr jsPubAckErr;
 
-namespace booking::workers {
+namespace booking::clients {
 
 struct NatsJetStreamOptions {
   // nats://host:port or tls://host:port, any number: the client picks one, learns the rest of
@@ -81,12 +81,12 @@ class NatsJetStream final : public EventPublisher {
   bool published_async_ ABSL_GUARDED_BY(publish_mu_) = false;
 
   // The publish in progress (one at a time: the relay's lane is one thread).
-  Mutex publish_mu_;  // held for a whole PublishEach
-  mutable Mutex mu_;  // the acknowledgments, written by the library's thread
-  CondVar acked_;
+  common::Mutex publish_mu_;  // held for a whole PublishEach
+  mutable common::Mutex mu_;  // the acknowledgments, written by the library's thread
+  common::CondVar acked_;
   absl::flat_hash_map<std::string, size_t> waiting_ ABSL_GUARDED_BY(mu_);  // id -> index
   absl::Span<absl::Status> results_ ABSL_GUARDED_BY(mu_);
   PublisherState state_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace booking::workers
+}  // namespace booking::clients

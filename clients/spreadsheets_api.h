@@ -6,7 +6,7 @@
 #include "absl/types/span.h"
 #include "storage/tracker_repository.h"
 
-namespace booking::workers {
+namespace booking::clients {
 
 inline constexpr std::string_view kTicketsToPrintSheet = "tickets-to-print";
 inline constexpr std::string_view kTicketsToRefundSheet = "tickets-to-refund";
@@ -18,11 +18,12 @@ class SpreadsheetsApi {
 
   // Appends one row per record to `sheet`. OK means all are appended; otherwise the status says
   // whether a retry can help.
-  virtual absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) = 0;
+  virtual absl::Status Append(std::string_view sheet,
+                              absl::Span<const domain::TrackerRow> rows) = 0;
 
   // Appends each row on its own (concurrently where the API allows), one status per row in
   // `results`. The default appends the batch at once and gives every row its status.
-  virtual void AppendEach(std::string_view sheet, absl::Span<const TrackerRow> rows,
+  virtual void AppendEach(std::string_view sheet, absl::Span<const domain::TrackerRow> rows,
                           absl::Span<absl::Status> results) {
     const absl::Status status = Append(sheet, rows);
     for (absl::Status& result : results) result = status;
@@ -35,7 +36,7 @@ class SpreadsheetsApi {
 class LocalSpreadsheetsApi final : public SpreadsheetsApi {
  public:
   explicit LocalSpreadsheetsApi(storage::TrackerRepository& repository) : repository_(repository) {}
-  absl::Status Append(std::string_view sheet, absl::Span<const TrackerRow> rows) override {
+  absl::Status Append(std::string_view sheet, absl::Span<const domain::TrackerRow> rows) override {
     return repository_.AppendAll(sheet, rows);
   }
 
@@ -43,4 +44,4 @@ class LocalSpreadsheetsApi final : public SpreadsheetsApi {
   storage::TrackerRepository& repository_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/time/time.h"
 
-namespace booking::server {
+namespace booking::common {
 namespace {
 
 void AppendEscaped(std::string_view text, spdlog::memory_buf_t& out) {
@@ -128,4 +128,4 @@ std::unique_ptr<spdlog::formatter> JsonLogFormatter::clone() const {
   return std::make_unique<JsonLogFormatter>();
 }
 
-}  // namespace booking::server
+}  // namespace booking::common

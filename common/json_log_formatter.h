@@ -4,7 +4,7 @@
 
 #include "spdlog/formatter.h"
 
-namespace booking::server {
+namespace booking::common {
 
 // Writes each log record as one JSON object per line, for log shippers:
 //   {"time":"2026-11-24T21:00:00.123456Z","level":"info","thread":42,"message":"call",
@@ -18,4 +18,4 @@ class JsonLogFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override;
 };
 
-}  // namespace booking::server
+}  // namespace booking::common

@@ -5,7 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
-namespace booking {
+namespace booking::common {
 
 std::string LogValue(std::string_view value) {
   auto plain = [](char c) {
@@ -29,4 +29,4 @@ std::string LogValue(std::string_view value) {
   return out;
 }
 
-}  // namespace booking
+}  // namespace booking::common

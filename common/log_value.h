@@ -5,7 +5,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace booking {
+namespace booking::common {
 
 // A value from outside (a path, a header, an error text from PostgreSQL or an external API) fit
 // for a `key=value` log field: as it is when it holds only characters that cannot end or forge
@@ -19,4 +19,4 @@ inline std::string LogValue(absl::string_view value) {
 inline std::string LogValue(const std::string& value) { return LogValue(std::string_view(value)); }
 inline std::string LogValue(const char* value) { return LogValue(std::string_view(value)); }
 
-}  // namespace booking
+}  // namespace booking::common

@@ -8,7 +8,7 @@
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::common {
 
 absl::Status InitLogging(const std::string& level, const std::string& format) {
   if (format != "json" && format != "text") {
@@ -33,4 +33,4 @@ absl::Status InitLogging(const std::string& level, const std::string& format) {
   return absl::OkStatus();
 }
 
-}  // namespace booking::server
+}  // namespace booking::common

@@ -29,7 +29,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 
-namespace booking {
+namespace booking::common {
 
 class ABSL_LOCKABLE Mutex {
  public:
@@ -142,4 +142,4 @@ class CondVar {
   std::condition_variable cv_;
 };
 
-}  // namespace booking
+}  // namespace booking::common

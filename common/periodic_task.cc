@@ -2,7 +2,7 @@
 
 #include <pthread.h>
 
-namespace booking::workers {
+namespace booking::common {
 
 PeriodicTask::PeriodicTask(std::string name, absl::Duration interval, std::function<void()> fn)
     : name_(std::move(name)), interval_(interval), fn_(std::move(fn)) {}
@@ -46,4 +46,4 @@ void PeriodicTask::Run() {
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::common

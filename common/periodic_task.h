@@ -8,7 +8,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 
-namespace booking::workers {
+namespace booking::common {
 
 // Runs `fn` on a named thread of its own every `interval` (sooner when woken) until stopped.
 class PeriodicTask {
@@ -35,4 +35,4 @@ class PeriodicTask {
   std::thread thread_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::common

@@ -5,7 +5,7 @@
 #include <optional>
 #include <utility>
 
-namespace booking {
+namespace booking::common {
 
 // A share of a counted resource (connections, body memory, calls in flight), given back when
 // destroyed or Reset: whatever path a request takes out, the count comes down exactly once.
@@ -50,4 +50,4 @@ class Reservation {
   size_t amount_ = 0;
 };
 
-}  // namespace booking
+}  // namespace booking::common

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace booking {
+namespace booking::common {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
@@ -61,4 +61,4 @@ bool IsSafeText(std::string_view text) {
   return true;
 }
 
-}  // namespace booking
+}  // namespace booking::common

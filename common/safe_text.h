@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-namespace booking {
+namespace booking::common {
 
 // Text from outside (an API's error body, a reason, a receipt number) made fit to store and
 // show: valid UTF-8, each invalid byte and NUL replaced by U+FFFD, and at most `max_bytes`
@@ -16,4 +16,4 @@ std::string SafeText(std::string_view text, size_t max_bytes);
 // True when `text` is valid UTF-8 without NUL.
 bool IsSafeText(std::string_view text);
 
-}  // namespace booking
+}  // namespace booking::common

@@ -5,7 +5,7 @@
 
 #include "absl/strings/ascii.h"
 
-namespace booking::workers {
+namespace booking::common {
 
 std::string NewUuid() {
   // One generator per thread: it is not thread-safe, and seeding it is the costly part.
@@ -31,4 +31,4 @@ std::string NormalizeUuid(std::string_view uuid) {
   return out;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::common

@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-namespace booking::workers {
+namespace booking::common {
 
 // A random (version 4) UUID in canonical lower-case form. Thread-safe.
 std::string NewUuid();
@@ -14,4 +14,4 @@ bool IsUuid(std::string_view text);
 // Lower-cases a UUID so equal ids compare equal as text.
 std::string NormalizeUuid(std::string_view uuid);
 
-}  // namespace booking::workers
+}  // namespace booking::common

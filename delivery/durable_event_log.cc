@@ -12,7 +12,7 @@
 #include "spdlog/spdlog.h"
 #include "storage/pg_errors.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 DurableEventLog::DurableEventLog(storage::EventStore& store, DurableEventLogOptions options)
     : store_(store), options_(std::move(options)) {
@@ -31,7 +31,8 @@ DurableEventLog::~DurableEventLog() {
   for (std::thread& writer : writers_) writer.join();  // they commit what is queued, then exit
 }
 
-void DurableEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCallback done) {
+void DurableEventLog::Append(pipeline::CallIdentity call, std::vector<domain::Event> events,
+                             AppendCallback done) {
   const size_t n = events.size();
   appending_.fetch_add(1);
   absl::Status refused;
@@ -122,7 +123,7 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
       calls.push_back({pending.call.idempotency_key, pending.call.fingerprint,
                        static_cast<int>(pending.events.size()), pending.call.unscoped_key});
     }
-    for (const Event& event : pending.events) {
+    for (const domain::Event& event : pending.events) {
       records.push_back(ToEventRecord(event));
       call_of.push_back(call_index[i]);
     }
@@ -150,7 +151,7 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
     }
     const absl::Status status = absl::UnavailableError(message);
     spdlog::warn("group commit failed events={} error={}", records.size(),
-                 LogValue(outcome.status().ToString()));
+                 common::LogValue(outcome.status().ToString()));
     for (Pending& pending : batch) std::move(pending.done)(status);
     return;
   }
@@ -163,13 +164,13 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
   for (const storage::EventRecord& record : *appended) published_ids.insert(record.event_id);
   std::vector<int> published(batch.size(), 0);
   for (size_t i = 0; i < batch.size(); ++i) {
-    for (const Event& event : batch[i].events) {
+    for (const domain::Event& event : batch[i].events) {
       // An event whose idempotency key was known is not published.
       published[i] += published_ids.contains(event.id) ? 1 : 0;
     }
   }
   {
-    MutexLock lock(stats_mu_);
+    common::MutexLock lock(stats_mu_);
     ++stats_.commits;
     stats_.events += static_cast<long long>(appended->size());
     stats_.largest_batch = std::max(stats_.largest_batch, records.size());
@@ -181,7 +182,7 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
   }
   // Answer only now: the events are durable.
   for (size_t i = 0; i < batch.size(); ++i) {
-    AppendResult result{published[i]};
+    pipeline::AppendResult result{published[i]};
     if (call_index[i] >= 0) {
       // Its key was committed by a concurrent call whose answer is not in hand: that status
       // says so (nothing of this call was published) and how to get the answer.
@@ -191,8 +192,8 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
       }
       if (const auto& known = outcome->known[call_index[i]]; known.has_value()) {
         const bool same = known->fingerprint == batch[i].call.fingerprint;
-        result.outcome =
-            same ? AppendResult::Outcome::kReplayed : AppendResult::Outcome::kKeyReused;
+        result.outcome = same ? pipeline::AppendResult::Outcome::kReplayed
+                              : pipeline::AppendResult::Outcome::kKeyReused;
         result.published = same ? known->accepted_events : 0;
       }
     }
@@ -201,8 +202,8 @@ void DurableEventLog::Commit(std::vector<Pending> batch) {
 }
 
 DurableEventLog::Stats DurableEventLog::stats() const {
-  MutexLock lock(stats_mu_);
+  common::MutexLock lock(stats_mu_);
   return stats_;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -16,7 +16,7 @@
 #include "pipeline/event_log.h"
 #include "storage/event_store.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 struct DurableEventLogOptions {
   size_t max_batch_events = 2000;                   // events in one group commit
@@ -37,15 +37,16 @@ struct DurableEventLogOptions {
 // for more, in one statement. Only then is each call's callback run, from the writer thread.
 // Handlers read the events from the log (HandlerLane); on_commit tells them there is something
 // to read.
-class DurableEventLog final : public EventLog {
+class DurableEventLog final : public pipeline::EventLog {
  public:
   DurableEventLog(storage::EventStore& store, DurableEventLogOptions options);
   ~DurableEventLog() override;  // commits what is pending, then stops
   DurableEventLog(const DurableEventLog&) = delete;
   DurableEventLog& operator=(const DurableEventLog&) = delete;
 
-  using EventLog::Append;
-  void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
+  using pipeline::EventLog::Append;
+  void Append(pipeline::CallIdentity call, std::vector<domain::Event> events,
+              AppendCallback done) override;
 
   struct Stats {
     long long commits = 0;
@@ -56,8 +57,8 @@ class DurableEventLog final : public EventLog {
 
  private:
   struct Pending {
-    CallIdentity call;
-    std::vector<Event> events;
+    pipeline::CallIdentity call;
+    std::vector<domain::Event> events;
     AppendCallback done;
   };
 
@@ -70,9 +71,9 @@ class DurableEventLog final : public EventLog {
   std::atomic<size_t> pending_events_{0};  // appended, not yet taken by a writer
   std::atomic<int> appending_{0};          // Append calls between their check and enqueue
   std::atomic<bool> stopping_{false};
-  mutable Mutex stats_mu_;
+  mutable common::Mutex stats_mu_;
   Stats stats_ ABSL_GUARDED_BY(stats_mu_);
   std::vector<std::thread> writers_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -3,7 +3,7 @@
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 EventPruner::EventPruner(storage::EventStore& store, EventPrunerOptions options)
     : store_(store), options_(options), task_("pruner", options.interval, [this] { Round(); }) {
@@ -35,10 +35,10 @@ absl::StatusOr<long long> EventPruner::PruneOnce() {
 void EventPruner::Round() {
   absl::StatusOr<long long> pruned = PruneOnce();
   if (!pruned.ok()) {
-    spdlog::warn("event pruning failed error={}", LogValue(pruned.status().ToString()));
+    spdlog::warn("event pruning failed error={}", common::LogValue(pruned.status().ToString()));
   } else if (*pruned > 0) {
     spdlog::info("finished events pruned count={}", *pruned);
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -8,7 +8,7 @@
 #include "common/periodic_task.h"
 #include "storage/event_store.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 struct EventPrunerOptions {
   // Finished events are kept this long: it is also how long an idempotency key is remembered.
@@ -38,7 +38,7 @@ class EventPruner {
   storage::EventStore& store_;
   const EventPrunerOptions options_;
   std::atomic<bool> stopping_{false};  // ends a round between batches
-  PeriodicTask task_;                  // last: stopped first, before what it uses goes
+  common::PeriodicTask task_;          // last: stopped first, before what it uses goes
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

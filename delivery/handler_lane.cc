@@ -13,7 +13,7 @@
 #include "delivery/event_conversion.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 constexpr size_t kMaxReason = 2000;
@@ -21,8 +21,8 @@ constexpr size_t kMaxReason = 2000;
 // A status as a stored reason: code and message (payloads are the lane's business), valid
 // UTF-8 and bounded, whatever the API wrote.
 std::string Reason(const absl::Status& status) {
-  return SafeText(absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()),
-                  kMaxReason);
+  return common::SafeText(
+      absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message()), kMaxReason);
 }
 
 // Errors of the data a commit carried (SQLSTATE classes 22 and 23): the same commit would fail
@@ -52,7 +52,7 @@ struct HandlerLane::Item {
     kLeft,    // its partition is no longer held: left in the log for the new owner
   };
   const storage::LoggedEvent* logged = nullptr;
-  Event event;
+  domain::Event event;
   State state = State::kPending;
   std::string reason;  // kDead, kParked
   int attempts = 0;
@@ -63,7 +63,7 @@ struct HandlerLane::Item {
   bool final() const { return state != State::kPending && state != State::kLeft; }
 };
 
-HandlerLane::HandlerLane(Handler& handler, std::vector<std::string> event_types,
+HandlerLane::HandlerLane(domain::Handler& handler, std::vector<std::string> event_types,
                          storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
                          metrics::Metrics* metrics)
     : handler_(handler),
@@ -89,7 +89,7 @@ void HandlerLane::Start() {
 void HandlerLane::Wake() {
   fresh_events_.store(true, std::memory_order_release);
   {
-    MutexLock lock(wake_mu_);
+    common::MutexLock lock(wake_mu_);
     woken_ = true;
   }
   wake_.NotifyOne();
@@ -105,7 +105,7 @@ void HandlerLane::Join() {
 }
 
 bool HandlerLane::SleepUnlessStopped(absl::Duration duration) {
-  MutexLock lock(wake_mu_);
+  common::MutexLock lock(wake_mu_);
   wake_.AwaitFor(wake_mu_, duration, [this] { return stopping(); });
   return !stopping();
 }
@@ -121,7 +121,7 @@ void HandlerLane::Run() {
     const int read = RunOnce();
     if (read >= options_.batch_per_partition) continue;  // a full batch: more is waiting
     if (read == 0) {
-      MutexLock lock(wake_mu_);
+      common::MutexLock lock(wake_mu_);
       auto woken_or_stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(wake_mu_) {
         return stopping() || woken_;
       };
@@ -147,7 +147,7 @@ bool HandlerLane::Paused(absl::Time now) const {
 void HandlerLane::NoteError(const absl::Status& status) { NoteError(Reason(status)); }
 
 void HandlerLane::NoteError(const std::string& error) {
-  MutexLock lock(status_mu_);
+  common::MutexLock lock(status_mu_);
   status_.last_error = error;
   status_.last_error_at = absl::Now();
 }
@@ -172,7 +172,7 @@ int HandlerLane::RunOnce() {
   if (!batch.ok()) {
     NoteError(batch.status());
     spdlog::warn("reading the event log failed handler={} error={}", name_,
-                 LogValue(batch.status().ToString()));
+                 common::LogValue(batch.status().ToString()));
     SleepUnlessStopped(absl::Seconds(1));  // the database is away: do not spin
     return 0;
   }
@@ -229,7 +229,7 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
     if (metrics_ != nullptr) metrics_->HandlerRedeliveries(name_, redelivered);
   }
   {
-    MutexLock lock(status_mu_);
+    common::MutexLock lock(status_mu_);
     status_.in_flight = static_cast<int>(items.size());
     status_.redelivered += redelivered;
   }
@@ -241,12 +241,12 @@ void HandlerLane::Work(storage::HandlerBatchRead& batch) {
     for (size_t i = 0; i < all.size(); ++i) all[i] = i;
     WorkOn(all, items);
     {
-      MutexLock lock(status_mu_);
+      common::MutexLock lock(status_mu_);
       status_.breaker = breaker_.state();
     }
     Commit(batch, items);
   }
-  MutexLock lock(status_mu_);
+  common::MutexLock lock(status_mu_);
   status_.in_flight = 0;
   // Paused: the events that failed wait in the log for the next round.
   status_.retry_backlog = absl::Now() < resume_at_ ? static_cast<int>(suspects_.size()) : 0;
@@ -332,9 +332,9 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
       } else {
         ++failed;
         if (!item.redelivery()) ++failed_fresh;
-        if (IsApiFailure(statuses[k])) {
+        if (domain::IsApiFailure(statuses[k])) {
           api_failure = true;
-          retry_after = std::max(retry_after, RetryAfter(statuses[k]));
+          retry_after = std::max(retry_after, domain::RetryAfter(statuses[k]));
         }
       }
     }
@@ -345,7 +345,7 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
     const Item* first_failed = nullptr;
     auto give_up = [&](Item& item) {
       item.state = Item::State::kDead;
-      item.reason = SafeText(
+      item.reason = common::SafeText(
           absl::StrCat("gave up after retrying for ",
                        absl::FormatDuration(now - item.first_failed_at), ": ", item.reason),
           kMaxReason);
@@ -356,7 +356,7 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
       if (item.state == Item::State::kDead) {
         spdlog::warn("dead letter handler={} event_id={} ticket_id={} correlation_id={} error={}",
                      name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
-                     LogValue(item.reason));
+                     common::LogValue(item.reason));
         continue;
       }
       if (item.state != Item::State::kPending) continue;
@@ -392,11 +392,11 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
           "event parked: the API refused it while other calls succeeded handler={} event_id={} "
           "ticket_id={} correlation_id={} retry_in_ms={} error={}",
           name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
-          absl::ToInt64Milliseconds(item.next_attempt - now), LogValue(item.reason));
+          absl::ToInt64Milliseconds(item.next_attempt - now), common::LogValue(item.reason));
     }
     if (given_up > 0) {
       spdlog::warn("dead letters handler={} count={} reason={}", name_, given_up,
-                   LogValue(first_failed != nullptr ? first_failed->reason : ""));
+                   common::LogValue(first_failed != nullptr ? first_failed->reason : ""));
     }
     if (metrics_ != nullptr) {
       if (succeeded > 0) metrics_->Deliveries(name_, "success", succeeded);
@@ -417,7 +417,7 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
     int left = 0;
     for (const Item& item : items) left += item.state == Item::State::kPending ? 1 : 0;
     {
-      MutexLock lock(status_mu_);
+      common::MutexLock lock(status_mu_);
       status_.succeeded += succeeded;
       status_.dead_lettered += dead + given_up;
       status_.retried += failed;
@@ -437,7 +437,7 @@ void HandlerLane::WorkEach(storage::HandlerBatchRead& batch, std::vector<Item>& 
           name_, failed, absl::ToInt64Milliseconds(resume_at_ - now),
           breaker_.state() == CircuitBreaker::State::kClosed ? "closed" : "open", api_failure,
           first_failed->event.id, first_failed->event.correlation_id,
-          LogValue(first_failed->reason));
+          common::LogValue(first_failed->reason));
     }
     // Stopping or paused: what is done is recorded; the rest of the batch stays in the log (for
     // the next round, with whatever came after it, or for the next owner).
@@ -473,7 +473,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
         ++dead;
         spdlog::warn("dead letter handler={} event_id={} ticket_id={} correlation_id={} error={}",
                      name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
-                     LogValue(item.reason));
+                     common::LogValue(item.reason));
       } else {
         ++retryable;
         if (first_failed == nullptr) first_failed = &item;
@@ -487,7 +487,7 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
     int left = 0;
     for (size_t i : part) left += items[i].state == Item::State::kPending ? 1 : 0;
     {
-      MutexLock lock(status_mu_);
+      common::MutexLock lock(status_mu_);
       status_.succeeded += succeeded;
       status_.dead_lettered += dead;
       status_.retried += retryable;
@@ -505,16 +505,16 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
     if (first_failure == absl::InfiniteFuture()) first_failure = now;
     const std::string error = first_failed->reason;
     {
-      MutexLock lock(status_mu_);
+      common::MutexLock lock(status_mu_);
       status_.breaker = breaker_.state();
       status_.last_error = error;
       status_.last_error_at = now;
     }
     if (now - first_failure >= options_.retry.retry_for) {
       const std::string reason =
-          SafeText(absl::StrCat("gave up after retrying for ",
-                                absl::FormatDuration(now - first_failure), ": ", error),
-                   kMaxReason);
+          common::SafeText(absl::StrCat("gave up after retrying for ",
+                                        absl::FormatDuration(now - first_failure), ": ", error),
+                           kMaxReason);
       int given_up = 0;
       for (size_t i : part) {
         if (items[i].state != Item::State::kPending) continue;
@@ -522,9 +522,10 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
         items[i].reason = reason;
         ++given_up;
       }
-      spdlog::warn("dead letters handler={} count={} reason={}", name_, given_up, LogValue(reason));
+      spdlog::warn("dead letters handler={} count={} reason={}", name_, given_up,
+                   common::LogValue(reason));
       if (metrics_ != nullptr) metrics_->Deliveries(name_, "dead_letter", given_up);
-      MutexLock lock(status_mu_);
+      common::MutexLock lock(status_mu_);
       status_.dead_lettered += given_up;
       return true;
     }
@@ -534,14 +535,14 @@ bool HandlerLane::WorkOn(const std::vector<size_t>& part, std::vector<Item>& ite
         "event_id={} correlation_id={} error={}",
         name_, retryable, left, absl::ToInt64Milliseconds(wait),
         breaker_.state() == CircuitBreaker::State::kClosed ? "closed" : "open",
-        first_failed->event.id, first_failed->event.correlation_id, LogValue(error));
+        first_failed->event.id, first_failed->event.correlation_id, common::LogValue(error));
     if (!SleepUnlessStopped(wait)) return false;
   }
 }
 
 void HandlerLane::Attempt(const std::vector<size_t>& subset, std::vector<Item>& items,
                           std::vector<absl::Status>* statuses) {
-  std::vector<const Event*> events;
+  std::vector<const domain::Event*> events;
   events.reserve(subset.size());
   for (size_t i : subset) events.push_back(&items[i].event);
   std::vector<absl::Status> results(subset.size());
@@ -555,11 +556,11 @@ void HandlerLane::Attempt(const std::vector<size_t>& subset, std::vector<Item>& 
     ++item.attempts;
     if (results[k].ok()) {
       item.state = Item::State::kDone;
-    } else if (IsRetryable(results[k])) {
+    } else if (domain::IsRetryable(results[k])) {
       item.reason = Reason(results[k]);
     } else {
       item.state = Item::State::kDead;
-      item.reason = SafeText(
+      item.reason = common::SafeText(
           absl::StrCat("not retryable (attempt ", item.attempts, "): ", Reason(results[k])),
           kMaxReason);
     }
@@ -569,10 +570,10 @@ void HandlerLane::Attempt(const std::vector<size_t>& subset, std::vector<Item>& 
 
 // A handler that succeeds or fails as a whole: a permanent failure is narrowed down by halves,
 // so the events that are fine get done and only the one at fault fails.
-void HandlerLane::AttemptWhole(absl::Span<const Event* const> events,
+void HandlerLane::AttemptWhole(absl::Span<const domain::Event* const> events,
                                absl::Span<absl::Status> results) {
   const absl::Status status = handler_.Handle(events);
-  if (status.ok() || IsRetryable(status) || events.size() == 1) {
+  if (status.ok() || domain::IsRetryable(status) || events.size() == 1) {
     for (absl::Status& result : results) result = status;
     return;
   }
@@ -678,11 +679,11 @@ bool HandlerLane::Commit(const storage::HandlerBatchRead& batch, std::vector<Ite
     }
     if (absl::Now() >= deadline && stopping()) {
       spdlog::warn("progress not recorded, it will be redone handler={} error={}", name_,
-                   LogValue(result.status().ToString()));
+                   common::LogValue(result.status().ToString()));
       return false;
     }
     spdlog::warn("recording progress failed, will retry handler={} error={}", name_,
-                 LogValue(result.status().ToString()));
+                 common::LogValue(result.status().ToString()));
     absl::SleepFor(std::min(absl::Seconds(2), absl::Milliseconds(100) * attempt));
   }
 }
@@ -692,7 +693,7 @@ void HandlerLane::CommitOneByOne(const storage::HandlerBatchRead& batch, std::ve
   spdlog::error(
       "the database refused the handler's progress for good, recording event by event "
       "handler={} error={}",
-      name_, LogValue(refusal.ToString()));
+      name_, common::LogValue(refusal.ToString()));
   absl::flat_hash_map<int, storage::PartitionLease> leases;
   for (const auto& [lease, end] : batch.ends) leases[lease.partition] = lease;
   absl::flat_hash_set<int> stopped;  // partitions whose checkpoint cannot pass an item
@@ -722,13 +723,13 @@ void HandlerLane::CommitOneByOne(const storage::HandlerBatchRead& batch, std::ve
           "); outcome was: ", item.reason.empty() ? "done" : item.reason));
       spdlog::warn("dead letter handler={} event_id={} ticket_id={} correlation_id={} error={}",
                    name_, item.event.id, item.event.ticket_id, item.event.correlation_id,
-                   LogValue(dead.reason));
+                   common::LogValue(dead.reason));
       result = one(dead);
       if (result.ok()) item = std::move(dead);
     }
     if (!result.ok()) {
       spdlog::error("progress not recorded, it will be redone handler={} event_id={} error={}",
-                    name_, item.event.id, LogValue(result.status().ToString()));
+                    name_, item.event.id, common::LogValue(result.status().ToString()));
       if (partition >= 0) stopped.insert(partition);
       continue;
     }
@@ -753,13 +754,13 @@ void HandlerLane::OnCommitted(const storage::CommitResult& result,
   if (metrics_ != nullptr) {
     metrics_->HandlerStaleCommits(name_, static_cast<int>(result.stale.size()));
   }
-  MutexLock lock(status_mu_);
+  common::MutexLock lock(status_mu_);
   status_.stale_commits += static_cast<long long>(result.stale.size());
 }
 
 HandlerStatus HandlerLane::status() const {
-  MutexLock lock(status_mu_);
+  common::MutexLock lock(status_mu_);
   return status_;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

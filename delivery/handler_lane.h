@@ -18,7 +18,7 @@
 #include "metrics/metrics.h"
 #include "storage/handler_log.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 struct LaneOptions {
   int batch_per_partition = 256;                           // events read per held partition at once
@@ -89,8 +89,9 @@ class HandlerLane {
  public:
   // `event_types`: those the handler is registered for, read in one order (per ticket, the
   // log's order across all of them).
-  HandlerLane(Handler& handler, std::vector<std::string> event_types, storage::HandlerLog& log,
-              LeaseKeeper& keeper, LaneOptions options, metrics::Metrics* metrics = nullptr);
+  HandlerLane(domain::Handler& handler, std::vector<std::string> event_types,
+              storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
+              metrics::Metrics* metrics = nullptr);
   ~HandlerLane();  // Stop()
   HandlerLane(const HandlerLane&) = delete;
   HandlerLane& operator=(const HandlerLane&) = delete;
@@ -111,7 +112,7 @@ class HandlerLane {
   int RunOnce();
 
   HandlerStatus status() const;
-  const Handler& handler() const { return handler_; }
+  const domain::Handler& handler() const { return handler_; }
   const std::vector<std::string>& event_types() const { return event_types_; }
 
  private:
@@ -132,7 +133,8 @@ class HandlerLane {
   bool WorkOn(const std::vector<size_t>& part, std::vector<Item>& items);
   void Attempt(const std::vector<size_t>& subset, std::vector<Item>& items,
                std::vector<absl::Status>* statuses = nullptr);
-  void AttemptWhole(absl::Span<const Event* const> events, absl::Span<absl::Status> results);
+  void AttemptWhole(absl::Span<const domain::Event* const> events,
+                    absl::Span<absl::Status> results);
   // Records what is final and not yet recorded; false when the lane lost a partition or could
   // not record (the rest of the batch is then left in the log).
   bool Commit(const storage::HandlerBatchRead& batch, std::vector<Item>& items);
@@ -149,7 +151,7 @@ class HandlerLane {
   void NoteError(const absl::Status& status);
   void NoteError(const std::string& error);
 
-  Handler& handler_;
+  domain::Handler& handler_;
   const std::vector<std::string> event_types_;
   const std::string name_;
   storage::HandlerLog& log_;
@@ -170,13 +172,13 @@ class HandlerLane {
   absl::flat_hash_map<int, std::pair<int64_t, storage::LogPosition>> handed_out_;
 
   std::atomic<bool> stopping_{false};
-  Mutex wake_mu_;
-  CondVar wake_;
+  common::Mutex wake_mu_;
+  common::CondVar wake_;
   bool woken_ ABSL_GUARDED_BY(wake_mu_) = false;
 
-  mutable Mutex status_mu_;
+  mutable common::Mutex status_mu_;
   HandlerStatus status_ ABSL_GUARDED_BY(status_mu_);
   std::thread thread_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -6,7 +6,7 @@
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 HandlerRoster::HandlerRoster(storage::HandlerRegistry& registry,
                              std::vector<std::string> configured)
@@ -28,21 +28,21 @@ absl::Status HandlerRoster::Register(absl::FunctionRef<absl::Status()> register_
             "retired handler configured here again: un-retired, it goes on from its "
             "checkpoints and events pruned while it was retired are gone for it handler={} "
             "retired_at={}",
-            LogValue(handler.handler), absl::FormatTime(*handler.retired_at));
+            common::LogValue(handler.handler), absl::FormatTime(*handler.retired_at));
       }
     } else if (!handler.retired_at.has_value()) {
       spdlog::warn(
           "handler registered but not configured here holds back pruning and COMPLETED; retire "
           "it with AdminService.RetireHandler (POST /v1/admin/handlers/{}:retire) once no "
           "instance runs it handler={} event_type={}",
-          handler.handler, LogValue(handler.handler), LogValue(handler.event_type));
+          handler.handler, common::LogValue(handler.handler), common::LogValue(handler.event_type));
     }
   }
   return absl::OkStatus();
 }
 
 std::vector<storage::RegisteredHandler> HandlerRoster::Unconfigured(absl::Duration max_age) const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   const absl::Time now = absl::Now();
   if (now - read_at_ >= max_age) {
     absl::StatusOr<std::vector<storage::RegisteredHandler>> registered = registry_.List();
@@ -57,4 +57,4 @@ std::vector<storage::RegisteredHandler> HandlerRoster::Unconfigured(absl::Durati
   return unconfigured_;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

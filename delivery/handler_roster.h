@@ -11,7 +11,7 @@
 #include "common/mutex.h"
 #include "storage/handler_registry.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 // The handlers this instance is configured with, against those registered in the shared
 // database. Instances with different configurations may share one (--role=api/worker), so
@@ -38,9 +38,9 @@ class HandlerRoster {
  private:
   storage::HandlerRegistry& registry_;
   const std::vector<std::string> configured_;
-  mutable Mutex mu_;  // held while reading: concurrent askers share one read
+  mutable common::Mutex mu_;  // held while reading: concurrent askers share one read
   mutable std::vector<storage::RegisteredHandler> unconfigured_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -8,7 +8,7 @@
 #include "common/mutex.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 // How old a lag count may be when asked for: a count per checkpoint, cheap when caught up, but
@@ -20,7 +20,7 @@ constexpr absl::Duration kLagInterest = absl::Minutes(2);
 
 }  // namespace
 
-LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
+LanePool::LanePool(const pipeline::Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
                    LaneOptions options, metrics::Metrics* metrics)
     : log_(log) {
   for (const auto& [handler, types] : router.Routes()) {
@@ -69,7 +69,8 @@ LanePool::LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& 
         "A handler's circuit breaker: 0 closed, 1 open, 2 half-open.",
         per_handler([](const HandlerStatus& s) { return static_cast<int>(s.breaker); }));
   }
-  counter_ = std::make_unique<PeriodicTask>("lag-counter", kLagMaxAge, [this] { CountIfWanted(); });
+  counter_ = std::make_unique<common::PeriodicTask>("lag-counter", kLagMaxAge,
+                                                    [this] { CountIfWanted(); });
   counter_->Start();
 }
 
@@ -125,18 +126,18 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
   started_ = false;
   for (const auto& lane : lanes_) lane->RequestStop();
   // Join on a helper thread, so a lane stuck in a slow call can be hurried after `grace`.
-  Mutex mu;
-  CondVar cv;
+  common::Mutex mu;
+  common::CondVar cv;
   bool joined = false;  // guarded by mu (a local cannot carry ABSL_GUARDED_BY)
   std::thread joiner([&] {
     for (const auto& lane : lanes_) lane->Join();
-    MutexLock lock(mu);
+    common::MutexLock lock(mu);
     joined = true;
     cv.NotifyAll();
   });
   bool in_time = false;
   {
-    MutexLock lock(mu);
+    common::MutexLock lock(mu);
     in_time = cv.AwaitFor(mu, grace, [&] { return joined; });
   }
   if (!in_time && when_late) when_late();  // without the lock, as before
@@ -145,17 +146,17 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
 
 absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
   {
-    MutexLock lock(lag_mu_);
+    common::MutexLock lock(lag_mu_);
     lag_asked_at_ = absl::Now();
   }
-  MutexLock counting(count_mu_);  // a count in progress is shared
+  common::MutexLock counting(count_mu_);  // a count in progress is shared
   bool due = false;
   {
-    MutexLock lock(lag_mu_);
+    common::MutexLock lock(lag_mu_);
     due = absl::Now() - lag_counted_at_ >= kLagMaxAge;
   }
   if (due) CountLagNow();
-  MutexLock lock(lag_mu_);
+  common::MutexLock lock(lag_mu_);
   return lag_;
 }
 
@@ -164,7 +165,7 @@ void LanePool::CountLagNow() const {
   absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
   absl::StatusOr<std::vector<storage::ParkedSummary>> parked = log_.Parked();
   if (!backlog.ok() || !parked.ok()) return;
-  MutexLock lock(lag_mu_);
+  common::MutexLock lock(lag_mu_);
   lag_.clear();
   for (const auto& [handler, count] : *backlog) lag_[handler] = count;
   parked_.clear();
@@ -174,29 +175,29 @@ void LanePool::CountLagNow() const {
 
 void LanePool::CountIfWanted() const {
   {
-    MutexLock lock(lag_mu_);
+    common::MutexLock lock(lag_mu_);
     const absl::Time now = absl::Now();
     if (now - lag_asked_at_ > kLagInterest || now - lag_counted_at_ < kLagMaxAge) return;
   }
-  MutexLock counting(count_mu_);
+  common::MutexLock counting(count_mu_);
   CountLagNow();
 }
 
 absl::Duration LanePool::lag_age() const {
-  MutexLock lock(lag_mu_);
+  common::MutexLock lock(lag_mu_);
   return lag_counted_at_ == absl::InfinitePast() ? absl::InfiniteDuration()
                                                  : absl::Now() - lag_counted_at_;
 }
 
 absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() const {
   Lag();  // counts both when due
-  MutexLock lock(lag_mu_);
+  common::MutexLock lock(lag_mu_);
   return parked_;
 }
 
 std::vector<HandlerStatus> LanePool::Status() const {
   const absl::flat_hash_map<std::string, int64_t> lag = Lag();
-  MutexLock lock(lag_mu_);
+  common::MutexLock lock(lag_mu_);
   return WithLag(lag, parked_);
 }
 
@@ -205,7 +206,7 @@ std::vector<HandlerStatus> LanePool::CachedStatus() const {
   absl::flat_hash_map<std::string, int64_t> lag;
   absl::flat_hash_map<std::string, storage::ParkedSummary> parked;
   {
-    MutexLock lock(lag_mu_);
+    common::MutexLock lock(lag_mu_);
     lag_asked_at_ = absl::Now();
     stale = lag_asked_at_ - lag_counted_at_ >= kLagMaxAge;
     lag = lag_;
@@ -232,4 +233,4 @@ std::vector<HandlerStatus> LanePool::WithLag(
   return out;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

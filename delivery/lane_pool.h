@@ -16,7 +16,7 @@
 #include "pipeline/router.h"
 #include "storage/handler_log.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 // The worker pool of the durable log: one HandlerLane per handler registered in the router (for
 // the event types it takes), each consuming the log on its own. Also reports each handler's lag for
@@ -26,8 +26,8 @@ namespace booking::workers {
 // its age, and a count older than 5 s is redone in the background.
 class LanePool {
  public:
-  LanePool(const Router& router, storage::HandlerLog& log, LeaseKeeper& keeper, LaneOptions options,
-           metrics::Metrics* metrics = nullptr);
+  LanePool(const pipeline::Router& router, storage::HandlerLog& log, LeaseKeeper& keeper,
+           LaneOptions options, metrics::Metrics* metrics = nullptr);
   ~LanePool();  // Stop()
   LanePool(const LanePool&) = delete;
   LanePool& operator=(const LanePool&) = delete;
@@ -72,16 +72,16 @@ class LanePool {
       const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const;
   void CountIfWanted() const;  // the background task: counts when asked lately and due
 
-  mutable Mutex count_mu_;  // held while counting: concurrent askers share one count
-  mutable Mutex lag_mu_;    // the figures; never held across a query
+  mutable common::Mutex count_mu_;  // held while counting: concurrent askers share one count
+  mutable common::Mutex lag_mu_;    // the figures; never held across a query
   mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
   mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   mutable absl::Time lag_asked_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   // Parked events per handler, counted with the lag.
   mutable absl::flat_hash_map<std::string, storage::ParkedSummary> parked_ ABSL_GUARDED_BY(lag_mu_);
   // Declared last: stopped (joined) first, before the figures it writes go.
-  mutable std::unique_ptr<PeriodicTask> counter_;
+  mutable std::unique_ptr<common::PeriodicTask> counter_;
   bool started_ = false;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

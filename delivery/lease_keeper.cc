@@ -6,7 +6,7 @@
 #include "common/log_value.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 LeaseKeeper::LeaseKeeper(storage::HandlerLog& log, LeaseKeeperOptions options)
     : log_(log),
@@ -28,14 +28,14 @@ void LeaseKeeper::Stop() {
   task_.Stop();
   std::vector<int> partitions;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     for (const auto& [partition, epoch] : held_) partitions.push_back(partition);
     held_.clear();
   }
   if (absl::Status status = log_.Release(options_.owner, partitions, /*leaving=*/true);
       !status.ok()) {
     spdlog::warn("leases not given back, they expire in {} error={}",
-                 absl::FormatDuration(options_.lease), LogValue(status.ToString()));
+                 absl::FormatDuration(options_.lease), common::LogValue(status.ToString()));
   } else {
     spdlog::info("leases given back partitions={}", partitions.size());
   }
@@ -43,7 +43,7 @@ void LeaseKeeper::Stop() {
 
 std::vector<storage::PartitionLease> LeaseKeeper::Acquire() {
   std::vector<storage::PartitionLease> out;
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   for (const auto& [partition, epoch] : held_) {
     if (handing_over_.contains(partition)) continue;
     out.push_back({partition, epoch});
@@ -55,7 +55,7 @@ std::vector<storage::PartitionLease> LeaseKeeper::Acquire() {
 }
 
 void LeaseKeeper::Done(const std::vector<storage::PartitionLease>& partitions) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   for (const storage::PartitionLease& lease : partitions) {
     auto it = in_flight_.find(lease.partition);
     if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
@@ -63,23 +63,23 @@ void LeaseKeeper::Done(const std::vector<storage::PartitionLease>& partitions) {
 }
 
 int LeaseKeeper::held() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return static_cast<int>(held_.size());
 }
 
 bool LeaseKeeper::Holds(const storage::PartitionLease& lease) const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = held_.find(lease.partition);
   return it != held_.end() && it->second == lease.epoch && absl::Now() < valid_until_;
 }
 
 bool LeaseKeeper::Alive() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return absl::Now() < valid_until_;
 }
 
 void LeaseKeeper::Lost(const storage::PartitionLease& lease) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   auto it = held_.find(lease.partition);
   if (it != held_.end() && it->second == lease.epoch) held_.erase(it);
 }
@@ -91,7 +91,7 @@ void LeaseKeeper::RunOnce() {
   if (!renewed.ok()) {
     // Keep what we think we hold: the writes are fenced, so a lease lost meanwhile costs nothing
     // but redone work.
-    spdlog::warn("renewing leases failed error={}", LogValue(renewed.status().ToString()));
+    spdlog::warn("renewing leases failed error={}", common::LogValue(renewed.status().ToString()));
     return;
   }
   absl::StatusOr<int> live = log_.LiveOwners();
@@ -105,12 +105,13 @@ void LeaseKeeper::RunOnce() {
     if (more.ok()) {
       claimed = *std::move(more);
     } else {
-      spdlog::warn("claiming partitions failed error={}", LogValue(more.status().ToString()));
+      spdlog::warn("claiming partitions failed error={}",
+                   common::LogValue(more.status().ToString()));
     }
   }
   std::vector<int> release;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     valid_until_ = round_start + options_.lease;
     held_.clear();
     for (const auto& lease : *renewed) held_[lease.partition] = lease.epoch;
@@ -134,7 +135,7 @@ void LeaseKeeper::RunOnce() {
   if (!release.empty()) {
     if (absl::Status status = log_.Release(options_.owner, release, /*leaving=*/false);
         !status.ok()) {
-      spdlog::warn("handing partitions over failed error={}", LogValue(status.ToString()));
+      spdlog::warn("handing partitions over failed error={}", common::LogValue(status.ToString()));
     } else {
       spdlog::info("partitions handed over count={} live_instances={}", release.size(), owners);
     }
@@ -146,4 +147,4 @@ void LeaseKeeper::RunOnce() {
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

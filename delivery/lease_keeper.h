@@ -12,7 +12,7 @@
 #include "common/periodic_task.h"
 #include "storage/handler_log.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 struct LeaseKeeperOptions {
   std::string owner;  // this instance's id
@@ -63,15 +63,15 @@ class LeaseKeeper {
   storage::HandlerLog& log_;
   const LeaseKeeperOptions options_;
   std::function<void()> on_gain_;
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   absl::flat_hash_map<int, int64_t> held_ ABSL_GUARDED_BY(mu_);   // partition -> epoch
   absl::flat_hash_map<int, int> in_flight_ ABSL_GUARDED_BY(mu_);  // partition -> batches
   absl::flat_hash_set<int> handing_over_ ABSL_GUARDED_BY(mu_);    // not read any more
   // When what the last successful renewal (or claim) granted runs out, measured from before the
   // call: the database's lease ends no sooner.
   absl::Time valid_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  PeriodicTask task_;
+  common::PeriodicTask task_;
   bool started_ = false;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

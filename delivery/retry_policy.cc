@@ -5,7 +5,7 @@
 
 #include "absl/random/random.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 
 absl::Duration Backoff(const RetryOptions& options, int failures) {
   const double doublings = std::clamp(failures - 1, 0, 30);
@@ -15,4 +15,4 @@ absl::Duration Backoff(const RetryOptions& options, int failures) {
   return exponential * absl::Uniform(random, 0.5, 1.0);
 }
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

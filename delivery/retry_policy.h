@@ -4,7 +4,7 @@
 #include "absl/time/time.h"
 #include "domain/handler.h"  // IsRetryable
 
-namespace booking::workers {
+namespace booking::delivery {
 
 struct RetryOptions {
   absl::Duration first_delay = absl::Milliseconds(200);
@@ -53,4 +53,4 @@ class CircuitBreaker {
   State state_ = State::kClosed;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-namespace booking::workers {
+namespace booking::domain {
 
 // An event as the pipeline moves it: the serialized payload (a tickets.v1 event message, whose
 // full name is `type`) plus the header fields every stage needs without parsing it.
@@ -26,4 +26,4 @@ struct Event {
   mutable std::string note;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::domain

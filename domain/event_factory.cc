@@ -6,23 +6,23 @@
 #include "common/uuid.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking::server {
+namespace booking::domain {
 namespace {
 
 template <typename Message>
-workers::Event MakeEvent(const tickets::v1::TicketStatusChange& ticket,
-                         const tickets::v1::EventHeader& header_template, std::string ticket_id) {
+domain::Event MakeEvent(const tickets::v1::TicketStatusChange& ticket,
+                        const tickets::v1::EventHeader& header_template, std::string ticket_id) {
   Message message;
   tickets::v1::EventHeader* header = message.mutable_header();
   *header = header_template;
-  header->set_id(workers::NewUuid());
+  header->set_id(common::NewUuid());
   header->set_idempotency_key(absl::StrCat(header_template.idempotency_key(), "/", ticket_id));
   message.set_ticket_id(ticket_id);
   message.set_customer_email(ticket.customer_email());
   *message.mutable_price() = ticket.price();
-  message.set_booking_id(workers::NormalizeUuid(ticket.booking_id()));
+  message.set_booking_id(common::NormalizeUuid(ticket.booking_id()));
 
-  workers::Event event;
+  domain::Event event;
   event.id = header->id();
   event.type = Message::descriptor()->full_name();
   event.ticket_id = std::move(ticket_id);
@@ -37,9 +37,9 @@ workers::Event MakeEvent(const tickets::v1::TicketStatusChange& ticket,
 
 }  // namespace
 
-std::vector<workers::Event> BuildEvents(const tickets::v1::UpdateTicketsStatusRequest& request,
-                                        std::string_view idempotency_key,
-                                        std::string_view correlation_id, absl::Time published_at) {
+std::vector<domain::Event> BuildEvents(const tickets::v1::UpdateTicketsStatusRequest& request,
+                                       std::string_view idempotency_key,
+                                       std::string_view correlation_id, absl::Time published_at) {
   tickets::v1::EventHeader header;
   header.set_idempotency_key(std::string(idempotency_key));
   header.set_correlation_id(std::string(correlation_id));
@@ -49,10 +49,10 @@ std::vector<workers::Event> BuildEvents(const tickets::v1::UpdateTicketsStatusRe
   header.mutable_published_at()->set_nanos(
       static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
 
-  std::vector<workers::Event> events;
+  std::vector<domain::Event> events;
   events.reserve(request.tickets_size());
   for (const auto& ticket : request.tickets()) {
-    std::string ticket_id = workers::NormalizeUuid(ticket.ticket_id());
+    std::string ticket_id = common::NormalizeUuid(ticket.ticket_id());
     if (ticket.status() == "canceled") {
       events.push_back(MakeEvent<tickets::v1::TicketBookingCanceled>(ticket, header, ticket_id));
     } else {
@@ -62,4 +62,4 @@ std::vector<workers::Event> BuildEvents(const tickets::v1::UpdateTicketsStatusRe
   return events;
 }
 
-}  // namespace booking::server
+}  // namespace booking::domain

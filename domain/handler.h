@@ -11,7 +11,7 @@
 #include "absl/types/span.h"
 #include "domain/event.h"
 
-namespace booking::workers {
+namespace booking::domain {
 
 // True for the codes a later attempt can fix: UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED,
 // RESOURCE_EXHAUSTED. Part of a handler's contract: its status says whether to retry.
@@ -76,4 +76,4 @@ class Handler {
   virtual int calls_at_once() const { return 0; }
 };
 
-}  // namespace booking::workers
+}  // namespace booking::domain

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-namespace booking::workers {
+namespace booking::domain {
 
 // The handlers' names. They are stored in the database (handler progress, dead letters, ticket
 // steps) and shown to clients (GetHandlerStatus, WatchTickets), so they never change: a renamed
@@ -21,4 +21,4 @@ inline constexpr std::string_view kPublishToJetStream = "PublishToJetStream";
 inline constexpr std::string_view kTicketConfirmed = "tickets.v1.TicketBookingConfirmed";
 inline constexpr std::string_view kTicketCanceled = "tickets.v1.TicketBookingCanceled";
 
-}  // namespace booking::workers
+}  // namespace booking::domain

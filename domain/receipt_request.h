@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace booking::workers {
+namespace booking::domain {
 
 // A receipt to issue; one per idempotency key.
 struct ReceiptRequest {
@@ -14,4 +14,4 @@ struct ReceiptRequest {
   std::string* number = nullptr;  // set: where the receipt's number is written once issued
 };
 
-}  // namespace booking::workers
+}  // namespace booking::domain

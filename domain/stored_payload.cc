@@ -5,7 +5,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking::workers {
+namespace booking::domain {
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
@@ -112,4 +112,4 @@ std::string FullPayload(std::string_view type, std::string_view stored,
   return full;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::domain

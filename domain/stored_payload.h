@@ -3,7 +3,7 @@
 #include <string>
 #include <string_view>
 
-namespace booking::workers {
+namespace booking::domain {
 
 // What an event's columns already say, which its stored payload need not repeat.
 struct EventColumns {
@@ -23,4 +23,4 @@ std::string StoredPayload(std::string_view type, std::string_view payload);
 std::string FullPayload(std::string_view type, std::string_view stored,
                         const EventColumns& columns);
 
-}  // namespace booking::workers
+}  // namespace booking::domain

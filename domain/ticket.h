@@ -5,7 +5,7 @@
 
 #include "absl/time/time.h"
 
-namespace booking::workers {
+namespace booking::domain {
 
 // A ticket as the handlers store it and the API returns it. Field names match the API and the
 // `tickets` table.
@@ -22,4 +22,4 @@ struct Ticket {
   absl::Time updated_at;  // set by the database; ignored on write
 };
 
-}  // namespace booking::workers
+}  // namespace booking::domain

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking::workers {
+namespace booking::domain {
 namespace {
 
 template <typename Message>
@@ -37,4 +37,4 @@ absl::StatusOr<Ticket> ParseTicketEvent(const Event& event) {
       absl::StrCat("event ", event.id, ": not a ticket event but ", event.type));
 }
 
-}  // namespace booking::workers
+}  // namespace booking::domain

@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace booking::workers {
+namespace booking::domain {
 
 // One row of a tracker sheet, from one event.
 struct TrackerRow {
@@ -14,4 +14,4 @@ struct TrackerRow {
   std::string correlation_id;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::domain

@@ -2,30 +2,30 @@
 
 #include "domain/ticket_event.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
-absl::Status AppendToSheet::Handle(absl::Span<const Event* const> events) {
-  std::vector<TrackerRow> rows;
+absl::Status AppendToSheet::Handle(absl::Span<const domain::Event* const> events) {
+  std::vector<domain::TrackerRow> rows;
   rows.reserve(events.size());
-  for (const Event* event : events) {
-    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*event);
+  for (const domain::Event* event : events) {
+    absl::StatusOr<domain::Ticket> ticket = domain::ParseTicketEvent(*event);
     if (!ticket.ok()) return ticket.status();
     rows.push_back({event->id, ticket->ticket_id, ticket->customer_email, ticket->price_amount,
                     ticket->price_currency, event->correlation_id});
   }
   absl::Status status = spreadsheets_.Append(sheet_, rows);
   if (status.ok()) {
-    for (const Event* event : events) event->note = sheet_;  // for watchers
+    for (const domain::Event* event : events) event->note = sheet_;  // for watchers
   }
   return status;
 }
 
-void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
+void AppendToSheet::HandleEach(absl::Span<const domain::Event* const> events,
                                absl::Span<absl::Status> results) {
-  std::vector<TrackerRow> rows;
+  std::vector<domain::TrackerRow> rows;
   std::vector<size_t> index;  // rows[i] is for events[index[i]]
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*events[i]);
+    absl::StatusOr<domain::Ticket> ticket = domain::ParseTicketEvent(*events[i]);
     if (!ticket.ok()) {
       results[i] = ticket.status();
       continue;
@@ -42,4 +42,4 @@ void AppendToSheet::HandleEach(absl::Span<const Event* const> events,
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

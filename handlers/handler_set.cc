@@ -2,26 +2,26 @@
 
 #include "domain/handler_names.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
-HandlerSet::HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts,
-                       SpreadsheetsApi& spreadsheets, HandlerSetOptions options)
-    : store_confirmed_(kStoreTickets, tickets),
+HandlerSet::HandlerSet(storage::TicketRepository& tickets, clients::ReceiptsApi& receipts,
+                       clients::SpreadsheetsApi& spreadsheets, HandlerSetOptions options)
+    : store_confirmed_(domain::kStoreTickets, tickets),
       issue_receipt_(receipts),
-      append_to_tracker_(std::string(kAppendToTracker), std::string(kTicketsToPrintSheet),
-                         spreadsheets),
-      store_canceled_(kStoreCanceledTickets, tickets),
-      append_to_refund_(std::string(kAppendToRefund), std::string(kTicketsToRefundSheet),
-                        spreadsheets) {
-  const std::string confirmed(kTicketConfirmed);
-  const std::string canceled(kTicketCanceled);
+      append_to_tracker_(std::string(domain::kAppendToTracker),
+                         std::string(clients::kTicketsToPrintSheet), spreadsheets),
+      store_canceled_(domain::kStoreCanceledTickets, tickets),
+      append_to_refund_(std::string(domain::kAppendToRefund),
+                        std::string(clients::kTicketsToRefundSheet), spreadsheets) {
+  const std::string confirmed(domain::kTicketConfirmed);
+  const std::string canceled(domain::kTicketCanceled);
   router_.Register(confirmed, &store_confirmed_);
   router_.Register(confirmed, &issue_receipt_);
   router_.Register(confirmed, &append_to_tracker_);
   router_.Register(canceled, &store_canceled_);
   router_.Register(canceled, &append_to_refund_);
   if (!options.audit_sheet.empty()) {
-    append_to_audit_ = std::make_unique<AppendToSheet>(std::string(kAppendToAudit),
+    append_to_audit_ = std::make_unique<AppendToSheet>(std::string(domain::kAppendToAudit),
                                                        options.audit_sheet, spreadsheets);
     router_.Register(confirmed, append_to_audit_.get());
   }
@@ -34,14 +34,14 @@ HandlerSet::HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts
 }
 
 std::vector<std::string> HandlerSet::StoringHandlers() {
-  return {std::string(kStoreTickets), std::string(kStoreCanceledTickets)};
+  return {std::string(domain::kStoreTickets), std::string(domain::kStoreCanceledTickets)};
 }
 
 std::vector<std::string> HandlerSet::AllNames() {
-  return {std::string(kStoreTickets),      std::string(kIssueReceipt),
-          std::string(kAppendToTracker),   std::string(kStoreCanceledTickets),
-          std::string(kAppendToRefund),    std::string(kAppendToAudit),
-          std::string(kPublishToJetStream)};
+  return {std::string(domain::kStoreTickets),      std::string(domain::kIssueReceipt),
+          std::string(domain::kAppendToTracker),   std::string(domain::kStoreCanceledTickets),
+          std::string(domain::kAppendToRefund),    std::string(domain::kAppendToAudit),
+          std::string(domain::kPublishToJetStream)};
 }
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

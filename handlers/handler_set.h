@@ -13,25 +13,26 @@
 #include "pipeline/router.h"
 #include "storage/ticket_repository.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
 // Every handler of the service and the event types each is registered for: the one place that
 // says what happens to an event. Built by the application and by the tests, so both run the same
 // routes. Adding a handler: a member here, one Register line in the constructor.
 struct HandlerSetOptions {
   std::string audit_sheet;  // non-empty: AppendToAudit copies confirmed tickets to this sheet
-  EventPublisher* broker = nullptr;  // non-null: PublishToJetStream relays every event to it
+  clients::EventPublisher* broker =
+      nullptr;  // non-null: PublishToJetStream relays every event to it
 };
 
 class HandlerSet {
  public:
-  HandlerSet(storage::TicketRepository& tickets, ReceiptsApi& receipts,
-             SpreadsheetsApi& spreadsheets, HandlerSetOptions options = {});
+  HandlerSet(storage::TicketRepository& tickets, clients::ReceiptsApi& receipts,
+             clients::SpreadsheetsApi& spreadsheets, HandlerSetOptions options = {});
   HandlerSet(const HandlerSet&) = delete;
   HandlerSet& operator=(const HandlerSet&) = delete;
 
-  Router& router() { return router_; }
-  const Router& router() const { return router_; }
+  pipeline::Router& router() { return router_; }
+  const pipeline::Router& router() const { return router_; }
 
   // The handlers that write the `tickets` row: what a call asking for STORED waits for.
   static std::vector<std::string> StoringHandlers();
@@ -46,7 +47,7 @@ class HandlerSet {
   AppendToSheet append_to_refund_;
   std::unique_ptr<AppendToSheet> append_to_audit_;  // optional
   std::unique_ptr<PublishToJetStream> relay_;       // optional
-  Router router_;
+  pipeline::Router router_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -2,13 +2,13 @@
 
 #include "domain/ticket_event.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
-absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
-  std::vector<ReceiptRequest> receipts;
+absl::Status IssueReceipt::Handle(absl::Span<const domain::Event* const> events) {
+  std::vector<domain::ReceiptRequest> receipts;
   receipts.reserve(events.size());
-  for (const Event* event : events) {
-    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*event);
+  for (const domain::Event* event : events) {
+    absl::StatusOr<domain::Ticket> ticket = domain::ParseTicketEvent(*event);
     if (!ticket.ok()) return ticket.status();
     receipts.push_back({event->idempotency_key, ticket->ticket_id, ticket->price_amount,
                         ticket->price_currency, event->correlation_id, &event->note});
@@ -16,12 +16,12 @@ absl::Status IssueReceipt::Handle(absl::Span<const Event* const> events) {
   return receipts_.Issue(receipts);
 }
 
-void IssueReceipt::HandleEach(absl::Span<const Event* const> events,
+void IssueReceipt::HandleEach(absl::Span<const domain::Event* const> events,
                               absl::Span<absl::Status> results) {
-  std::vector<ReceiptRequest> receipts;
+  std::vector<domain::ReceiptRequest> receipts;
   std::vector<size_t> index;  // receipts[i] is for events[index[i]]
   for (size_t i = 0; i < events.size(); ++i) {
-    absl::StatusOr<Ticket> ticket = ParseTicketEvent(*events[i]);
+    absl::StatusOr<domain::Ticket> ticket = domain::ParseTicketEvent(*events[i]);
     if (!ticket.ok()) {
       results[i] = ticket.status();
       continue;
@@ -35,4 +35,4 @@ void IssueReceipt::HandleEach(absl::Span<const Event* const> events,
   for (size_t i = 0; i < issued.size(); ++i) results[index[i]] = std::move(issued[i]);
 }
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

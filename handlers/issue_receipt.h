@@ -4,21 +4,22 @@
 #include "domain/handler.h"
 #include "domain/handler_names.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
 // On TicketBookingConfirmed: issues the ticket's receipt, keyed by the event's idempotency key
 // (so a redelivered event, or the same request sent again, never makes a second receipt).
-class IssueReceipt final : public Handler {
+class IssueReceipt final : public domain::Handler {
  public:
-  explicit IssueReceipt(ReceiptsApi& receipts) : receipts_(receipts) {}
+  explicit IssueReceipt(clients::ReceiptsApi& receipts) : receipts_(receipts) {}
 
-  std::string_view name() const override { return kIssueReceipt; }
-  absl::Status Handle(absl::Span<const Event* const> events) override;
-  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  std::string_view name() const override { return domain::kIssueReceipt; }
+  absl::Status Handle(absl::Span<const domain::Event* const> events) override;
+  void HandleEach(absl::Span<const domain::Event* const> events,
+                  absl::Span<absl::Status> results) override;
   bool reports_each() const override { return receipts_.reports_each(); }
 
  private:
-  ReceiptsApi& receipts_;
+  clients::ReceiptsApi& receipts_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-namespace booking::workers {
+namespace booking::handlers {
 namespace {
 
 // A header value never carries a line break (it would end the header block) or other control
@@ -17,8 +17,8 @@ std::string HeaderValue(std::string_view value) {
 
 }  // namespace
 
-BrokerMessage PublishToJetStream::MessageOf(const Event& event) {
-  BrokerMessage message;
+clients::BrokerMessage PublishToJetStream::MessageOf(const domain::Event& event) {
+  clients::BrokerMessage message;
   message.subject = event.type;
   message.id = event.id;
   message.data = event.payload;
@@ -30,7 +30,7 @@ BrokerMessage PublishToJetStream::MessageOf(const Event& event) {
   return message;
 }
 
-absl::Status PublishToJetStream::Handle(absl::Span<const Event* const> events) {
+absl::Status PublishToJetStream::Handle(absl::Span<const domain::Event* const> events) {
   std::vector<absl::Status> results(events.size());
   HandleEach(events, absl::MakeSpan(results));
   for (absl::Status& result : results) {
@@ -39,12 +39,12 @@ absl::Status PublishToJetStream::Handle(absl::Span<const Event* const> events) {
   return absl::OkStatus();
 }
 
-void PublishToJetStream::HandleEach(absl::Span<const Event* const> events,
+void PublishToJetStream::HandleEach(absl::Span<const domain::Event* const> events,
                                     absl::Span<absl::Status> results) {
-  std::vector<BrokerMessage> messages;
+  std::vector<clients::BrokerMessage> messages;
   messages.reserve(events.size());
-  for (const Event* event : events) messages.push_back(MessageOf(*event));
+  for (const domain::Event* event : events) messages.push_back(MessageOf(*event));
   publisher_.PublishEach(messages, results);
 }
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

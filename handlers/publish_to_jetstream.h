@@ -4,7 +4,7 @@
 #include "domain/handler.h"
 #include "domain/handler_names.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
 // Every event, of both types, to the broker: subject = the event's type
 // (tickets.v1.TicketBookingConfirmed), data = its protobuf bytes, headers Nats-Msg-Id (the
@@ -12,22 +12,23 @@ namespace booking::workers {
 // reads both types in one order and calls at most one event per ticket at a time, so each
 // ticket's events enter the stream in log order; the checkpoint moves only past acknowledged
 // ones. The contract for subscribers: docs/events.md.
-class PublishToJetStream final : public Handler {
+class PublishToJetStream final : public domain::Handler {
  public:
-  explicit PublishToJetStream(EventPublisher& publisher) : publisher_(publisher) {}
+  explicit PublishToJetStream(clients::EventPublisher& publisher) : publisher_(publisher) {}
 
-  std::string_view name() const override { return kPublishToJetStream; }
-  absl::Status Handle(absl::Span<const Event* const> events) override;
-  void HandleEach(absl::Span<const Event* const> events, absl::Span<absl::Status> results) override;
+  std::string_view name() const override { return domain::kPublishToJetStream; }
+  absl::Status Handle(absl::Span<const domain::Event* const> events) override;
+  void HandleEach(absl::Span<const domain::Event* const> events,
+                  absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
   // A chunk is as large as the broker's window: one checkpoint commit per chunk, not per 32.
   int calls_at_once() const override { return publisher_.window(); }
 
   // The message an event becomes (for tests and the docs' examples).
-  static BrokerMessage MessageOf(const Event& event);
+  static clients::BrokerMessage MessageOf(const domain::Event& event);
 
  private:
-  EventPublisher& publisher_;
+  clients::EventPublisher& publisher_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -2,18 +2,18 @@
 
 #include "domain/ticket_event.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
 absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
-                                     absl::Span<const Event* const> events) {
-  std::vector<Ticket> records;
+                                     absl::Span<const domain::Event* const> events) {
+  std::vector<domain::Ticket> records;
   records.reserve(events.size());
-  for (const Event* event : events) {
-    absl::StatusOr<Ticket> record = ParseTicketEvent(*event);
+  for (const domain::Event* event : events) {
+    absl::StatusOr<domain::Ticket> record = domain::ParseTicketEvent(*event);
     if (!record.ok()) return record.status();
     records.push_back(*std::move(record));
   }
   return repository.Upsert(records);
 }
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -3,23 +3,23 @@
 #include "domain/handler.h"
 #include "storage/ticket_repository.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 
 // Writes the rows that ticket events lead to: one batched upsert per batch, applied only where
 // the row does not already come from a newer event, so redelivery and reordering are harmless.
 absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
-                                     absl::Span<const Event* const> events);
+                                     absl::Span<const domain::Event* const> events);
 
 // Stores the ticket of each event with the event's status (confirmed or canceled; a canceled
 // ticket is kept, marked, so a late confirmation cannot bring it back). Registered once per event
 // type, under the name stored for it (domain/handler_names.h).
-class StoreTickets final : public Handler {
+class StoreTickets final : public domain::Handler {
  public:
   StoreTickets(std::string_view name, storage::TicketRepository& repository)
       : name_(name), repository_(repository) {}
 
   std::string_view name() const override { return name_; }
-  absl::Status Handle(absl::Span<const Event* const> events) override {
+  absl::Status Handle(absl::Span<const domain::Event* const> events) override {
     return UpsertTicketsFromEvents(repository_, events);
   }
 
@@ -28,4 +28,4 @@ class StoreTickets final : public Handler {
   storage::TicketRepository& repository_;
 };
 
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -30,12 +30,12 @@ struct Metrics::Children {
   // The child for `key`, made by `make` (a Family::Add) the first time.
   template <typename Make>
   prometheus::Counter* Counter(std::string key, Make make) {
-    MutexLock lock(mu);
+    common::MutexLock lock(mu);
     return Find(counters, std::move(key), make);
   }
   template <typename Make>
   prometheus::Histogram* Histogram(std::string key, Make make) {
-    MutexLock lock(mu);
+    common::MutexLock lock(mu);
     return Find(histograms, std::move(key), make);
   }
 
@@ -52,7 +52,7 @@ struct Metrics::Children {
     return it->second;
   }
 
-  Mutex mu;
+  common::Mutex mu;
   absl::flat_hash_map<std::string, prometheus::Counter*> counters ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<std::string, prometheus::Histogram*> histograms ABSL_GUARDED_BY(mu);
 };
@@ -226,20 +226,20 @@ void Metrics::ExternalCall(std::string_view api, std::string_view status) {
 }
 
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
-  MutexLock lock(gauges_mu_);
+  common::MutexLock lock(gauges_mu_);
   gauges_.push_back({std::move(name), std::move(help), std::move(read), nullptr});
 }
 
 void Metrics::AddHandlerGauge(std::string name, std::string help,
                               std::function<std::vector<std::pair<std::string, double>>()> read) {
-  MutexLock lock(gauges_mu_);
+  common::MutexLock lock(gauges_mu_);
   gauges_.push_back({std::move(name), std::move(help), nullptr, std::move(read)});
 }
 
 std::string Metrics::Render() const {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
-  MutexLock lock(gauges_mu_);
+  common::MutexLock lock(gauges_mu_);
   for (const Gauge& gauge : gauges_) {
     out << "# HELP " << gauge.name << ' ' << gauge.help << "\n# TYPE " << gauge.name << " gauge\n";
     if (gauge.read) {

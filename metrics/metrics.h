@@ -67,7 +67,7 @@ class Metrics {
     std::function<double()> read;
     std::function<std::vector<std::pair<std::string, double>>()> read_per_handler;
   };
-  mutable Mutex gauges_mu_;
+  mutable common::Mutex gauges_mu_;
   std::vector<Gauge> gauges_ ABSL_GUARDED_BY(gauges_mu_);
 };
 

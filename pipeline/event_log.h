@@ -8,7 +8,7 @@
 #include "absl/status/statusor.h"
 #include "domain/event.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 // The call an append answers: its idempotency key and a fingerprint of its request, remembered
 // with its answer so that the key names one request. An empty key: no call identity, each
@@ -56,12 +56,13 @@ class EventLog {
   // log could not store them; RESOURCE_EXHAUSTED when it is saturated; ABORTED when another
   // call with the same key is being committed at this moment. `done` may run on the caller's
   // thread or on the log's own; it must not block.
-  virtual void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) = 0;
+  virtual void Append(CallIdentity call, std::vector<domain::Event> events,
+                      AppendCallback done) = 0;
 
   // Events of no call.
-  void Append(std::vector<Event> events, AppendCallback done) {
+  void Append(std::vector<domain::Event> events, AppendCallback done) {
     Append(CallIdentity{}, std::move(events), std::move(done));
   }
 };
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

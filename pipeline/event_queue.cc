@@ -2,7 +2,7 @@
 
 #include <iterator>
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 EventQueue::EventQueue(size_t capacity) : capacity_(capacity), queue_(capacity) {}
 
@@ -15,7 +15,7 @@ bool EventQueue::TryReserve(size_t n) {
   return true;
 }
 
-void EventQueue::PushReserved(std::vector<Event>& events) {
+void EventQueue::PushReserved(std::vector<domain::Event>& events) {
   if (events.empty()) return;
   if (!queue_.enqueue_bulk(std::make_move_iterator(events.begin()), events.size())) {
     // Only on allocation failure; nothing was moved. The events stay durable in the log (when
@@ -26,7 +26,7 @@ void EventQueue::PushReserved(std::vector<Event>& events) {
   events.clear();
 }
 
-bool EventQueue::TryPushAll(std::vector<Event>& events) {
+bool EventQueue::TryPushAll(std::vector<domain::Event>& events) {
   const size_t n = events.size();
   if (n == 0) return true;
   if (!TryReserve(n)) return false;
@@ -38,7 +38,7 @@ bool EventQueue::TryPushAll(std::vector<Event>& events) {
   return true;
 }
 
-size_t EventQueue::PopBatch(std::vector<Event>& out, size_t max, absl::Duration timeout) {
+size_t EventQueue::PopBatch(std::vector<domain::Event>& out, size_t max, absl::Duration timeout) {
   if (max == 0) return 0;
   const size_t before = out.size();
   out.resize(before + max);
@@ -50,4 +50,4 @@ size_t EventQueue::PopBatch(std::vector<Event>& out, size_t max, absl::Duration 
   return got;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 MemoryEventLog::MemoryEventLog(EventQueue& queue, MemoryEventLogOptions options)
     : queue_(queue), options_(options), next_sequence_(options.first_sequence) {}
@@ -21,12 +21,14 @@ void MemoryEventLog::ForgetExpired(absl::Time now) {
   }
 }
 
-void MemoryEventLog::Append(CallIdentity call, std::vector<Event> events, AppendCallback done) {
+void MemoryEventLog::Append(CallIdentity call, std::vector<domain::Event> events,
+                            AppendCallback done) {
   std::move(done)(Publish(std::move(call), std::move(events)));
 }
 
-absl::StatusOr<AppendResult> MemoryEventLog::Publish(CallIdentity call, std::vector<Event> events) {
-  MutexLock lock(mu_);
+absl::StatusOr<AppendResult> MemoryEventLog::Publish(CallIdentity call,
+                                                     std::vector<domain::Event> events) {
+  common::MutexLock lock(mu_);
   const absl::Time now = absl::Now();
   ForgetExpired(now);
   if (!call.idempotency_key.empty()) {
@@ -37,18 +39,18 @@ absl::StatusOr<AppendResult> MemoryEventLog::Publish(CallIdentity call, std::vec
       return AppendResult{it->second.published, AppendResult::Outcome::kReplayed};
     }
   }
-  std::vector<Event> fresh;
+  std::vector<domain::Event> fresh;
   fresh.reserve(events.size());
-  for (Event& event : events) {
+  for (domain::Event& event : events) {
     if (!keys_.contains(event.idempotency_key)) fresh.push_back(std::move(event));
   }
   // Sequences are given under the lock, so queue order is publish order.
   int64_t sequence = next_sequence_;
-  for (Event& event : fresh) event.sequence = sequence++;
+  for (domain::Event& event : fresh) event.sequence = sequence++;
   const int published = static_cast<int>(fresh.size());
   std::vector<std::string> keys;
   keys.reserve(fresh.size());
-  for (const Event& event : fresh) keys.push_back(event.idempotency_key);
+  for (const domain::Event& event : fresh) keys.push_back(event.idempotency_key);
   if (!queue_.TryPushAll(fresh)) {
     return absl::ResourceExhaustedError(
         absl::StrCat("event queue full (capacity ", queue_.capacity(), "); retry later"));
@@ -67,4 +69,4 @@ absl::StatusOr<AppendResult> MemoryEventLog::Publish(CallIdentity call, std::vec
   return AppendResult{published};
 }
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

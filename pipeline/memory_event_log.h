@@ -13,7 +13,7 @@
 #include "pipeline/event_log.h"
 #include "pipeline/event_queue.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 struct MemoryEventLogOptions {
   // First sequence number to give out; start above anything already applied to storage.
@@ -32,15 +32,16 @@ class MemoryEventLog final : public EventLog {
   MemoryEventLog(EventQueue& queue, MemoryEventLogOptions options);
 
   using EventLog::Append;
-  void Append(CallIdentity call, std::vector<Event> events, AppendCallback done) override;
+  void Append(CallIdentity call, std::vector<domain::Event> events, AppendCallback done) override;
 
  private:
-  [[nodiscard]] absl::StatusOr<AppendResult> Publish(CallIdentity call, std::vector<Event> events);
+  [[nodiscard]] absl::StatusOr<AppendResult> Publish(CallIdentity call,
+                                                     std::vector<domain::Event> events);
   void ForgetExpired(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   EventQueue& queue_;
   const MemoryEventLogOptions options_;
-  Mutex mu_;
+  common::Mutex mu_;
   int64_t next_sequence_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> keys_ ABSL_GUARDED_BY(mu_);  // of events
   std::deque<std::pair<absl::Time, std::string>> key_order_ ABSL_GUARDED_BY(mu_);
@@ -52,4 +53,4 @@ class MemoryEventLog final : public EventLog {
   std::deque<std::pair<absl::Time, std::string>> call_order_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

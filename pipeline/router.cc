@@ -6,9 +6,9 @@
 #include "absl/time/clock.h"
 #include "domain/handler.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
-void Router::Register(std::string event_type, Handler* handler) {
+void Router::Register(std::string event_type, domain::Handler* handler) {
   auto it = std::find_if(handlers_.begin(), handlers_.end(),
                          [handler](const auto& entry) { return entry.first == handler; });
   if (it == handlers_.end()) {
@@ -19,18 +19,18 @@ void Router::Register(std::string event_type, Handler* handler) {
   routes_[std::move(event_type)].push_back(handler);
 }
 
-std::vector<std::pair<Handler*, std::vector<std::string>>> Router::Routes() const {
+std::vector<std::pair<domain::Handler*, std::vector<std::string>>> Router::Routes() const {
   return handlers_;
 }
 
 namespace {
 
 // Runs `events` through `handler`; a permanent failure of several events is split in halves.
-void HandleSplitting(Handler& handler, absl::Span<const Event* const> events,
+void HandleSplitting(domain::Handler& handler, absl::Span<const domain::Event* const> events,
                      std::vector<HandlerResult>& out) {
   const absl::Status status = handler.Handle(events);
-  if (status.ok() || IsRetryable(status) || events.size() == 1) {
-    for (const Event* event : events) out.push_back({event, handler.name(), status});
+  if (status.ok() || domain::IsRetryable(status) || events.size() == 1) {
+    for (const domain::Event* event : events) out.push_back({event, handler.name(), status});
     return;
   }
   const size_t half = events.size() / 2;
@@ -40,7 +40,7 @@ void HandleSplitting(Handler& handler, absl::Span<const Event* const> events,
 
 }  // namespace
 
-std::vector<const Handler*> Router::HandlersFor(std::string_view event_type) const {
+std::vector<const domain::Handler*> Router::HandlersFor(std::string_view event_type) const {
   auto it = routes_.find(absl::string_view(event_type.data(), event_type.size()));
   if (it == routes_.end()) return {};
   return {it->second.begin(), it->second.end()};
@@ -54,16 +54,16 @@ std::vector<HandlerResult> Router::Failed(std::vector<HandlerResult> results) {
   return failed;
 }
 
-std::vector<HandlerResult> Router::Dispatch(absl::Span<const Event> events) const {
+std::vector<HandlerResult> Router::Dispatch(absl::Span<const domain::Event> events) const {
   std::vector<HandlerResult> out;
   // Group by handler, keeping publish order inside each group.
-  absl::flat_hash_map<Handler*, std::vector<const Event*>> batches;
-  std::vector<Handler*> order;
-  for (const Event& event : events) {
+  absl::flat_hash_map<domain::Handler*, std::vector<const domain::Event*>> batches;
+  std::vector<domain::Handler*> order;
+  for (const domain::Event& event : events) {
     auto it = routes_.find(event.type);
     bool routed = false;
     if (it != routes_.end()) {
-      for (Handler* handler : it->second) {
+      for (domain::Handler* handler : it->second) {
         if (!event.handler.empty() && event.handler != handler->name()) continue;
         auto [batch, inserted] = batches.try_emplace(handler);
         if (inserted) order.push_back(handler);
@@ -77,8 +77,8 @@ std::vector<HandlerResult> Router::Dispatch(absl::Span<const Event> events) cons
                                                       " for event type ", event.type))});
     }
   }
-  for (Handler* handler : order) {
-    const std::vector<const Event*>& batch = batches[handler];
+  for (domain::Handler* handler : order) {
+    const std::vector<const domain::Event*>& batch = batches[handler];
     const absl::Time start = absl::Now();
     HandleSplitting(*handler, batch, out);
     if (metrics_ != nullptr) metrics_->HandlerBatch(handler->name(), absl::Now() - start);
@@ -86,4 +86,4 @@ std::vector<HandlerResult> Router::Dispatch(absl::Span<const Event> events) cons
   return out;
 }
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

@@ -6,7 +6,7 @@
 #include "absl/time/clock.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 WorkerPool::WorkerPool(EventQueue& queue, ProcessFn process, WorkerPoolOptions options)
     : queue_(queue), process_(std::move(process)), options_(std::move(options)) {}
@@ -16,13 +16,13 @@ WorkerPool::~WorkerPool() { Stop(absl::ZeroDuration()); }
 void WorkerPool::Start() {
   const int n = options_.threads > 0 ? options_.threads : 1;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     running_ = n;
   }
   for (int i = 0; i < n; ++i) {
     threads_.emplace_back([this, i] {
       Run(i);
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       --running_;
       exited_.NotifyAll();
     });
@@ -36,7 +36,7 @@ size_t WorkerPool::Stop(absl::Duration drain_timeout, std::function<void()> when
   stopping_.store(true);
   bool late;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     // A little past the deadline: workers notice it at their next poll.
     auto all_exited = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return running_ == 0; };
     late = !exited_.AwaitUntil(mu_, deadline + 2 * options_.poll_interval, all_exited);
@@ -51,7 +51,7 @@ void WorkerPool::Run(int index) {
   // Linux limits thread names to 15 characters.
   const std::string name = absl::StrCat(options_.thread_name, "-", index).substr(0, 15);
   pthread_setname_np(pthread_self(), name.c_str());
-  std::vector<Event> batch;
+  std::vector<domain::Event> batch;
   batch.reserve(options_.batch_size);
   while (true) {
     if (stopping_.load()) {
@@ -68,7 +68,7 @@ void WorkerPool::Run(int index) {
   spdlog::debug("worker stopped worker={}", name);
 }
 
-void WorkerPool::FillBatch(std::vector<Event>& batch) {
+void WorkerPool::FillBatch(std::vector<domain::Event>& batch) {
   if (options_.linger <= absl::ZeroDuration()) return;
   const absl::Time deadline = absl::Now() + options_.linger;
   // Bounded by the deadline: each pass waits at most what is left of it.
@@ -79,4 +79,4 @@ void WorkerPool::FillBatch(std::vector<Event>& batch) {
   }
 }
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

@@ -12,7 +12,7 @@
 #include "domain/event.h"
 #include "pipeline/event_queue.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 
 struct WorkerPoolOptions {
   int threads = 2;
@@ -29,7 +29,7 @@ struct WorkerPoolOptions {
 class WorkerPool {
  public:
   // Called concurrently from the worker threads with a non-empty batch.
-  using ProcessFn = std::function<void(std::vector<Event>& batch)>;
+  using ProcessFn = std::function<void(std::vector<domain::Event>& batch)>;
 
   WorkerPool(EventQueue& queue, ProcessFn process, WorkerPoolOptions options);
   ~WorkerPool();  // stops without draining, if Stop was not called
@@ -47,18 +47,18 @@ class WorkerPool {
 
  private:
   void Run(int index);
-  void FillBatch(std::vector<Event>& batch);  // tops `batch` up for at most options_.linger
+  void FillBatch(std::vector<domain::Event>& batch);  // tops `batch` up for at most options_.linger
 
   EventQueue& queue_;
   const ProcessFn process_;
   const WorkerPoolOptions options_;
   std::vector<std::thread> threads_;
-  Mutex mu_;
-  CondVar exited_;
+  common::Mutex mu_;
+  common::CondVar exited_;
   int running_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> drain_deadline_ns_{0};  // absl::ToUnixNanos of the drain deadline
   std::atomic<long long> processed_{0};
 };
 
-}  // namespace booking::workers
+}  // namespace booking::pipeline

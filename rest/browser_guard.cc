@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/safe_text.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 constexpr size_t kQuotedBytes = 100;  // of a refused header, in the error
@@ -67,7 +67,7 @@ std::string Normalized(std::string_view origin) {
 // A refused header's value, fit to quote in an error: valid UTF-8, no control characters,
 // bounded.
 std::string Quoted(std::string_view value) {
-  std::string text = SafeText(value, kQuotedBytes);
+  std::string text = common::SafeText(value, kQuotedBytes);
   for (char& c : text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
@@ -145,4 +145,4 @@ absl::Status BrowserGuard::Check(const GatewayRequest& request) const {
       method, " from another site's page)"));
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

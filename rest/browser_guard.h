@@ -8,7 +8,7 @@
 #include "absl/status/status.h"
 #include "rest/http_types.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 struct BrowserGuardOptions {
   // Names the Host header may carry besides IP literals and localhost names ("*": any). DNS
@@ -41,4 +41,4 @@ class BrowserGuard {
   absl::flat_hash_set<std::string> origins_;  // lower case, scheme://host:port
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

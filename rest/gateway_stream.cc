@@ -11,7 +11,7 @@
 #include "common/mutex.h"
 #include "rest/rest_error.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using Bytes = grpc::ByteBuffer;
@@ -67,7 +67,7 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   Bytes request_;
   Bytes read_;  // the one read in flight
 
-  Mutex mu_;
+  common::Mutex mu_;
   absl::AnyInvocable<void(GatewayResponse)> answer_ ABSL_GUARDED_BY(mu_);  // until answered
   BodyStream::Deliver waiting_ ABSL_GUARDED_BY(mu_);  // the HTTP side waits for a piece
   std::deque<std::string> pieces_ ABSL_GUARDED_BY(mu_);
@@ -94,7 +94,7 @@ void Call::Begin(grpc::GenericStub& stub, const std::string& method, std::string
   self_ = shared_from_this();
   {
     // Nothing else touches body_ before StartCall: locked only so the analysis can check it.
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     body_ = std::make_shared<Body>(self_);
   }
   grpc::Slice slice(request);
@@ -102,7 +102,7 @@ void Call::Begin(grpc::GenericStub& stub, const std::string& method, std::string
   stub.PrepareBidiStreamingCall(context_.get(), method, grpc::StubOptions(), this);
   StartWriteLast(&request_, grpc::WriteOptions());
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     reading_ = true;  // the first message (or the end) also settles the answer
   }
   StartRead(&read_);
@@ -112,7 +112,7 @@ void Call::Begin(grpc::GenericStub& stub, const std::string& method, std::string
 void Call::Answer(GatewayResponse response) {
   absl::AnyInvocable<void(GatewayResponse)> answer;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     answer = std::move(answer_);
   }
   if (answer) answer(std::move(response));
@@ -123,7 +123,7 @@ void Call::OnReadInitialMetadataDone(bool ok) {
   // A refusal comes with its headers (both in one batch): give its status a moment to arrive,
   // so a refused stream is an HTTP error, not a 200 whose body says so. A stream that has
   // nothing to say yet is answered 200 after that moment, so its client knows it is open.
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   open_due_ = absl::Now() + kRefusalGrace;
 }
 
@@ -131,7 +131,7 @@ void Call::Tick(absl::Time now) {
   bool open = false;
   BodyStream::Deliver heartbeat;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     open = answer_ && now >= open_due_;
     if (waiting_ && now - waiting_since_ >= options_.heartbeat) {
       heartbeat = std::move(waiting_);
@@ -149,7 +149,7 @@ void Call::Tick(absl::Time now) {
 
 void Call::AnswerOpen() {
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (!answer_) return;
   }
   const auto& metadata = context_->GetServerInitialMetadata();
@@ -165,7 +165,7 @@ void Call::AnswerOpen() {
   }
   std::shared_ptr<BodyStream> body;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     body = std::move(body_);  // the HTTP side's reference now decides when the call is canceled
   }
   if (body == nullptr) return;
@@ -210,7 +210,7 @@ void Call::Next(BodyStream::Deliver deliver) {
   std::optional<std::string> piece;  // to deliver now, without the lock; empty: the end
   bool start_read = false;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (!pieces_.empty()) {
       piece = std::move(pieces_.front());
       pieces_.pop_front();
@@ -239,7 +239,7 @@ void Call::OnReadDone(bool ok) {
   BodyStream::Deliver deliver;
   std::string piece;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     reading_ = false;
     if (!ok) {
       read_closed_ = true;
@@ -260,7 +260,7 @@ void Call::OnReadDone(bool ok) {
 void Call::OnDone(const grpc::Status& status) {
   bool answered = false;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     answered = !answer_;
   }
   if (!answered && !status.ok()) {
@@ -269,7 +269,7 @@ void Call::OnDone(const grpc::Status& status) {
     if (!answered) AnswerOpen();  // an empty stream
     BodyStream::Deliver deliver;
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
         pieces_.push_back(RenderError(status));
       }
@@ -282,7 +282,7 @@ void Call::OnDone(const grpc::Status& status) {
     if (deliver) Next(std::move(deliver));
   }
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     body_.reset();
   }
   self_.reset();  // may delete this: last
@@ -298,14 +298,14 @@ GatewayStream::Clock::Clock(absl::Duration tick)
 GatewayStream::Clock::~Clock() { task_.Stop(); }
 
 void GatewayStream::Clock::Add(std::weak_ptr<Timed> timed) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   timed_.push_back(std::move(timed));
 }
 
 void GatewayStream::Clock::TickAll() {
   std::vector<std::shared_ptr<Timed>> alive;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     // Streams that ended are forgotten.
     std::erase_if(timed_, [&](const std::weak_ptr<Timed>& timed) {
       std::shared_ptr<Timed> locked = timed.lock();
@@ -327,4 +327,4 @@ void GatewayStream::Start(grpc::GenericStub& stub, const std::string& method,
   call->Begin(stub, method, std::move(request));
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

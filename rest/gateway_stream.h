@@ -18,7 +18,7 @@ namespace google::protobuf {
 class Descriptor;
 }
 
-namespace booking::server {
+namespace booking::rest {
 
 // A server-streaming RPC answered over HTTP, as grpc-gateway does: newline-delimited JSON
 // (`{"result": <message>}` per message, `{"error": {...}}` if the stream fails, an empty line
@@ -44,9 +44,9 @@ class GatewayStream {
 
    private:
     void TickAll();
-    Mutex mu_;
+    common::Mutex mu_;
     std::vector<std::weak_ptr<Timed>> timed_ ABSL_GUARDED_BY(mu_);
-    workers::PeriodicTask task_;
+    common::PeriodicTask task_;
   };
 
   enum class Format { kNdjson, kSse };
@@ -64,4 +64,4 @@ class GatewayStream {
                     absl::AnyInvocable<void(GatewayResponse)> done);
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -12,7 +12,7 @@
 #include "rest/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 // Tickets per ListTickets page of a streamed GET /tickets (the service caps it at
@@ -23,7 +23,7 @@ constexpr int kTicketListPageSize = 1000;
 
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
                          std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
-                         metrics::Metrics* metrics, const TokenAuthenticator* metrics_auth,
+                         metrics::Metrics* metrics, const api::TokenAuthenticator* metrics_auth,
                          BrowserGuardOptions browser)
     : health_(grpc::health::v1::Health::NewStub(channel)),
       tickets_(tickets::v1::BookingService::NewStub(channel)),
@@ -41,7 +41,8 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   // The caller's id only if it is safe in a log line; the service's answer wins (below).
   std::string correlation_id = "-";
   for (const auto& [name, value] : request.headers) {
-    if (name == kCorrelationIdHeader && IsUsableCorrelationId(value)) correlation_id = value;
+    if (name == api::kCorrelationIdHeader && api::IsUsableCorrelationId(value))
+      correlation_id = value;
   }
   // The query string is left out of the log: it may carry page tokens.
   std::string method = request.method;
@@ -55,7 +56,7 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
     spdlog::info(
         "call protocol=http method={} path={} status={} duration_ms={:.3f} "
         "correlation_id={}",
-        LogValue(method), LogValue(path), response.status,
+        common::LogValue(method), common::LogValue(path), response.status,
         absl::ToDoubleMilliseconds(absl::Now() - start), correlation_id);
     done(std::move(response));
   });
@@ -78,7 +79,8 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
       for (const auto& [name, value] : request.headers) {
         if (name == "authorization") header = value;
       }
-      if (absl::Status auth = metrics_auth_->CheckHeader(header, Scope::kMetrics); !auth.ok()) {
+      if (absl::Status auth = metrics_auth_->CheckHeader(header, api::Scope::kMetrics);
+          !auth.ok()) {
         const bool denied = absl::IsPermissionDenied(auth);  // a known token without the scope
         response.status = denied ? 403 : 401;
         response.body = ErrorJson(denied ? 7 : 16, std::string(auth.message()));
@@ -105,14 +107,14 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
       const std::string name = first.substr(0, first.find_first_of("=&"));
       done(RestError(grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat(IsFieldPath(name) ? name : "query",
+          absl::StrCat(api::IsFieldPath(name) ? name : "query",
                        ": GET /tickets answers every ticket and takes no query parameters; "
                        "page with GET /v1/tickets?page_size=&page_token="))));
       return;
     }
     TicketListStream::Metadata metadata;
     for (const auto& [name, value] : request.headers) {
-      if (name == "authorization" || name == kCorrelationIdHeader) {
+      if (name == "authorization" || name == api::kCorrelationIdHeader) {
         metadata.emplace_back(name, value);
       }
     }
@@ -177,4 +179,4 @@ void HttpGateway::Health(absl::AnyInvocable<void(GatewayResponse)> done) {
       });
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -13,7 +13,7 @@
 #include "rest/json_transcoder.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // What the HTTP port serves: `GET /health` and `/healthz` (the gRPC health service's answer),
 // `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, `GET
@@ -24,7 +24,8 @@ class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
               std::string openapi_json, metrics::Metrics* metrics = nullptr,
-              const TokenAuthenticator* metrics_auth = nullptr, BrowserGuardOptions browser = {});
+              const api::TokenAuthenticator* metrics_auth = nullptr,
+              BrowserGuardOptions browser = {});
 
   void Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
 
@@ -37,8 +38,8 @@ class HttpGateway {
   std::unique_ptr<JsonTranscoder> transcoder_;
   const std::string openapi_json_;
   metrics::Metrics* const metrics_;
-  const TokenAuthenticator* const metrics_auth_;  // null: /metrics is open
-  const BrowserGuard browser_;                    // Host and Origin, before any route
+  const api::TokenAuthenticator* const metrics_auth_;  // null: /metrics is open
+  const BrowserGuard browser_;                         // Host and Origin, before any route
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

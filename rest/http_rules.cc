@@ -2,7 +2,7 @@
 
 #include "google/api/annotations.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 void Add(const google::protobuf::MethodDescriptor* method, const google::api::HttpRule& rule,
@@ -56,4 +56,4 @@ std::vector<HttpBinding> CollectHttpBindings(const google::protobuf::ServiceDesc
   return out;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

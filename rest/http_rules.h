@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace booking::server {
+namespace booking::rest {
 
 // One REST binding of an RPC, as its google.api.http option (or one of its
 // additional_bindings) declares it.
@@ -21,4 +21,4 @@ struct HttpBinding {
 // have none.
 std::vector<HttpBinding> CollectHttpBindings(const google::protobuf::ServiceDescriptor& service);
 
-}  // namespace booking::server
+}  // namespace booking::rest

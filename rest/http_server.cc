@@ -25,7 +25,7 @@
 #include "rest/rest_error.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -62,7 +62,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
  public:
   Session(tcp::socket socket, asio::ssl::context* tls, const HttpServerOptions& options,
-          const HttpServer::Handler& handler, Shared& shared, Reservation connection)
+          const HttpServer::Handler& handler, Shared& shared, common::Reservation connection)
       : stream_(MakeStream(std::move(socket), tls)),
         // Room for the largest header and a little more: a read never pulls more of a body (or
         // of pipelined requests) off the socket than that, so a connection costs this much
@@ -121,8 +121,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     const size_t needed = parser_->content_length().has_value()
                               ? static_cast<size_t>(*parser_->content_length())
                               : options_.max_body_bytes;  // chunked: up to the limit
-    std::optional<Reservation> memory =
-        Reservation::TryTake(shared_.body_memory, needed, options_.max_body_memory_bytes);
+    std::optional<common::Reservation> memory =
+        common::Reservation::TryTake(shared_.body_memory, needed, options_.max_body_memory_bytes);
     if (!memory.has_value()) {
       ++shared_.refused;
       return Reject(503, std::string(kBusyMessage));
@@ -299,10 +299,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   const HttpServer::Handler& handler_;
   Shared& shared_;
   std::atomic<int>& in_flight_;
-  Reservation connection_;   // one of max_connections, for the session's life
-  Reservation body_memory_;  // the request body's share, from its header to the answer
-  int stream_number_ = 0;    // streamed responses so far: tells a peer watch which is its own
-  bool streaming_ = false;   // a streamed body is being written
+  common::Reservation connection_;   // one of max_connections, for the session's life
+  common::Reservation body_memory_;  // the request body's share, from its header to the answer
+  int stream_number_ = 0;   // streamed responses so far: tells a peer watch which is its own
+  bool streaming_ = false;  // a streamed body is being written
   bool first_request_ = true;
   bool waiting_idle_ = false;
   bool keep_alive_ = true;
@@ -325,7 +325,7 @@ struct HttpServer::Impl {
         if (absl::Now() - last_accept_warning >= absl::Seconds(1)) {
           last_accept_warning = absl::Now();
           spdlog::warn("http accept failed, backing off error={} retry_in_ms={}",
-                       LogValue(ec.message()), absl::ToInt64Milliseconds(accept_backoff));
+                       common::LogValue(ec.message()), absl::ToInt64Milliseconds(accept_backoff));
         }
         accept_timer.expires_after(Chrono(accept_backoff));
         accept_timer.async_wait([this](beast::error_code wait_ec) {
@@ -340,7 +340,7 @@ struct HttpServer::Impl {
           static_cast<unsigned int>(absl::ToInt64Milliseconds(options.read_timeout));
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
                    sizeof user_timeout_ms);
-      std::optional<Reservation> slot = Reservation::TryTake(
+      std::optional<common::Reservation> slot = common::Reservation::TryTake(
           shared.connections, 1, static_cast<size_t>(std::max(1, options.max_connections)));
       if (!slot.has_value()) {
         Refuse(std::move(socket));
@@ -504,4 +504,4 @@ HttpServerStats HttpServer::stats() const {
   return stats;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

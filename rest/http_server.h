@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "rest/http_types.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1:8080";  // host:port; port 0 picks a free one
@@ -67,4 +67,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

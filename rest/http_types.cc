@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "rest/proto_json.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 int HttpStatusForGrpcCode(int code) {
   switch (code) {
@@ -50,4 +50,4 @@ std::string ErrorJson(int grpc_code, const std::string& message, const std::stri
                       ",\"details\":", details_json, "}");
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -8,7 +8,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // An HTTP request as the gateway sees it, independent of the HTTP library.
 struct GatewayRequest {
@@ -51,4 +51,4 @@ int HttpStatusForGrpcCode(int code);
 std::string ErrorJson(int grpc_code, const std::string& message,
                       const std::string& details_json = "[]");
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -17,7 +17,7 @@
 #include "rest/proto_json.h"
 #include "rest/rest_error.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using google::protobuf::FieldDescriptor;
@@ -156,7 +156,7 @@ bool ParsesAsJson(const std::string& body) {
 bool IsReservedMetadataKey(const std::string& key) {
   return absl::StartsWith(key, "grpc-") || key == "content-type" || key == "te" ||
          key == "user-agent" || key == "host" || key == "connection" ||
-         key == kClientAddressMetadata;  // the gateway's own word, below
+         key == api::kClientAddressMetadata;  // the gateway's own word, below
 }
 
 bool IsMetadataKey(std::string_view key) {
@@ -415,8 +415,8 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   }
   // Who the HTTP client is, for per-client limits (the service believes it only from here).
   if (!request.peer.empty()) {
-    call->context.AddMetadata(std::string(kClientAddressMetadata), request.peer);
-    metadata.emplace_back(std::string(kClientAddressMetadata), request.peer);
+    call->context.AddMetadata(std::string(api::kClientAddressMetadata), request.peer);
+    metadata.emplace_back(std::string(api::kClientAddressMetadata), request.peer);
   }
   std::string bytes;
   if (!input->SerializeToString(&bytes)) {  // only a message missing required fields (proto2)
@@ -488,4 +488,4 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   return true;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -16,7 +16,7 @@
 #include "rest/http_types.h"
 #include "rest/path_template.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // grpc-gateway-style REST for gRPC services, driven by their google.api.http annotations alone:
 // routes come from the descriptors (every binding, additional_bindings included), a request
@@ -70,4 +70,4 @@ class JsonTranscoder {
   std::vector<Route> routes_;
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -16,7 +16,7 @@
 #include "rest/http_rules.h"
 #include "rest/proto_json.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -700,4 +700,4 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
   return PrintJson(document);
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

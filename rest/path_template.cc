@@ -4,7 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 bool IsLiteralChar(char c) {
@@ -176,4 +176,4 @@ std::optional<std::vector<std::pair<std::string, std::string>>> PathTemplate::Ma
   return bindings;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // A google.api.http path template (google/api/http.proto): literal segments, `*` (one segment),
 // `**` (the rest), variables `{field.path}` (one segment) or `{field.path=segments}`, and an
@@ -44,4 +44,4 @@ std::vector<std::string_view> SplitView(std::string_view text, char separator);
 // Decodes %XX escapes; nullopt for a malformed escape.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space = false);
 
-}  // namespace booking::server
+}  // namespace booking::rest

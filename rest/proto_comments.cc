@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "protos/descriptor_set.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using google::protobuf::SourceLocation;
@@ -107,4 +107,4 @@ std::string ProtoComments::SummaryOf(const std::string& full_name) const {
   return text;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

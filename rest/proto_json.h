@@ -7,7 +7,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // protobuf's JSON printer with its status kept: it fails on what it cannot print (a string field
 // that is not UTF-8), and a REST answer must then be an error, not an empty or cut body.
@@ -23,4 +23,4 @@ namespace booking::server {
   return json;
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -9,7 +9,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 std::string DetailsJson(const std::string& status_details) {
   google::rpc::Status proto;
@@ -32,8 +32,8 @@ int HttpStatusFor(const grpc::Status& status) {
       google::rpc::PreconditionFailure failure;
       if (!detail.Is<google::rpc::PreconditionFailure>() || !detail.UnpackTo(&failure)) continue;
       for (const auto& violation : failure.violations()) {
-        if (violation.type() == kKeyReusedType) return 422;
-        if (violation.type() == kTicketNotConfirmedType) return 409;
+        if (violation.type() == api::kKeyReusedType) return 422;
+        if (violation.type() == api::kTicketNotConfirmedType) return 409;
       }
     }
   }
@@ -44,12 +44,12 @@ GatewayResponse RestError(const grpc::Status& given) {
   // The gateway's own refusals (a body that is not JSON, ...) get their BadRequest here.
   const grpc::Status status =
       given.error_code() == grpc::StatusCode::INVALID_ARGUMENT && given.error_details().empty()
-          ? ToGrpcStatus(absl::InvalidArgumentError(given.error_message()))
+          ? api::ToGrpcStatus(absl::InvalidArgumentError(given.error_message()))
           : given;
   GatewayResponse response;
   response.status = HttpStatusFor(status);
-  response.body = ErrorJson(status.error_code(), status.error_message(),
-                            DetailsJson(status.error_details()));
+  response.body =
+      ErrorJson(status.error_code(), status.error_message(), DetailsJson(status.error_details()));
   if (std::optional<int64_t> seconds = RetryAfterSeconds(status.error_details())) {
     response.headers.emplace_back("Retry-After", std::to_string(*seconds));
   }
@@ -68,4 +68,4 @@ std::optional<int64_t> RetryAfterSeconds(const std::string& status_details) {
   }
   return std::nullopt;
 }
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -8,7 +8,7 @@
 
 #include "rest/http_types.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // How a failed gRPC call leaves the REST side, as grpc-gateway renders it.
 
@@ -27,4 +27,4 @@ GatewayResponse RestError(const grpc::Status& status);
 // Whole seconds to put in Retry-After, from a RetryInfo in the serialized google.rpc.Status.
 std::optional<int64_t> RetryAfterSeconds(const std::string& status_details);
 
-}  // namespace booking::server
+}  // namespace booking::rest

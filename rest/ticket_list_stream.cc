@@ -8,7 +8,7 @@
 #include "rest/rest_error.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 constexpr absl::Duration kPageDeadline = absl::Seconds(30);
@@ -61,7 +61,7 @@ std::string TicketListStream::Render(const Page& page) {
     if (!json.ok()) {
       // The 200 is on the wire already: the ticket is left out, and said so in the log.
       spdlog::error("ticket left out of GET /tickets ticket_id={} error={}", ticket.ticket_id(),
-                    LogValue(json.status().message()));
+                    common::LogValue(json.status().message()));
       --rendered_;
       continue;
     }
@@ -101,4 +101,4 @@ void TicketListStream::Next(Deliver deliver) {
   });
 }
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -9,7 +9,7 @@
 #include "rest/http_types.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 
 // `GET /tickets` of the original API: every ticket that is not canceled, as one JSON array,
 // streamed page after page from ListTickets over the in-process channel (so authentication,
@@ -48,4 +48,4 @@ class TicketListStream final : public BodyStream,
   size_t rendered_ = 0;  // tickets sent
 };
 
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -16,7 +16,7 @@ constexpr int kDefaultPageSize = 100;
 constexpr int kMaxPageSize = 1000;
 
 grpc::ServerUnaryReactor* Finish(grpc::ServerUnaryReactor* reactor, const absl::Status& status) {
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(api::ToGrpcStatus(status));
   return reactor;
 }
 
@@ -33,8 +33,9 @@ bool ValidTimestamp(const google::protobuf::Timestamp& t) {
 }
 
 // The checks of a ReplayHandlerRequest, every broken field at once.
-std::vector<FieldViolation> ReplayViolations(const tickets::v1::ReplayHandlerRequest& request) {
-  std::vector<FieldViolation> violations;
+std::vector<api::FieldViolation> ReplayViolations(
+    const tickets::v1::ReplayHandlerRequest& request) {
+  std::vector<api::FieldViolation> violations;
   if (request.handler().empty()) violations.push_back({"handler", "required"});
   if (request.from_sequence() < 0) violations.push_back({"from_sequence", "must not be negative"});
   if (request.to_sequence() < 0) violations.push_back({"to_sequence", "must not be negative"});
@@ -66,7 +67,7 @@ grpc::ServerUnaryReactor* Busy(grpc::ServerUnaryReactor* reactor) {
 }  // namespace
 
 absl::Status AdminService::CheckAdmin(const grpc::CallbackServerContext& context) const {
-  return auth_ == nullptr ? absl::OkStatus() : auth_->Check(context, Scope::kAdmin);
+  return auth_ == nullptr ? absl::OkStatus() : auth_->Check(context, api::Scope::kAdmin);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
@@ -157,17 +158,19 @@ grpc::ServerUnaryReactor* AdminService::ReplayHandler(
     tickets::v1::ReplayHandlerResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
-  if (std::vector<FieldViolation> violations = ReplayViolations(*request); !violations.empty()) {
-    return Finish(reactor,
-                  WithFieldViolations(absl::InvalidArgumentError(absl::StrCat(
-                                          violations[0].field, ": ", violations[0].description)),
-                                      violations));
+  if (std::vector<api::FieldViolation> violations = ReplayViolations(*request);
+      !violations.empty()) {
+    return Finish(reactor, api::WithFieldViolations(
+                               absl::InvalidArgumentError(absl::StrCat(violations[0].field, ": ",
+                                                                       violations[0].description)),
+                               violations));
   }
   storage::ReplayRange range{.from_sequence = request->from_sequence(),
                              .to_sequence = request->to_sequence(),
                              .from_time = TimeOf(request->from_time(), absl::InfinitePast()),
                              .to_time = TimeOf(request->to_time(), absl::InfiniteFuture())};
-  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
+  std::string correlation_id =
+      api::ResolveCorrelationId(api::FindMetadata(*context, api::kCorrelationIdHeader));
   const bool submitted = executor_.TrySubmit([this, reactor, response, handler = request->handler(),
                                               range, correlation_id = std::move(correlation_id)] {
     absl::StatusOr<storage::ReplayOutcome> outcome =
@@ -194,8 +197,8 @@ grpc::ServerUnaryReactor* AdminService::RetireHandler(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
   if (request->handler().empty()) {
-    return Finish(reactor, WithFieldViolations(absl::InvalidArgumentError("handler: required"),
-                                               {{"handler", "required"}}));
+    return Finish(reactor, api::WithFieldViolations(absl::InvalidArgumentError("handler: required"),
+                                                    {{"handler", "required"}}));
   }
   if (registry_ == nullptr) {
     return Finish(reactor, absl::UnimplementedError("this instance keeps no handler registry"));
@@ -204,14 +207,15 @@ grpc::ServerUnaryReactor* AdminService::RetireHandler(
   // Only this instance's configuration is known here; others sharing the database may run it
   // too, which is why retiring stays the operator's explicit act.
   if (std::find(configured_.begin(), configured_.end(), handler) != configured_.end()) {
-    return Finish(reactor, WithPreconditionViolation(
+    return Finish(reactor, api::WithPreconditionViolation(
                                absl::FailedPreconditionError(absl::StrCat(
                                    "handler: \"", handler,
                                    "\" is configured on this instance; retire only a handler no "
                                    "instance runs: restart them without it first")),
-                               kHandlerConfiguredType, handler));
+                               api::kHandlerConfiguredType, handler));
   }
-  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
+  std::string correlation_id =
+      api::ResolveCorrelationId(api::FindMetadata(*context, api::kCorrelationIdHeader));
   const bool submitted = executor_.TrySubmit([this, reactor, response, handler,
                                               correlation_id = std::move(correlation_id)] {
     absl::StatusOr<storage::RegisteredHandler> retired = registry_->Retire(handler);
@@ -229,7 +233,7 @@ grpc::ServerUnaryReactor* AdminService::RetireHandler(
     spdlog::warn(
         "handler retired: it no longer holds back pruning or COMPLETED; an instance "
         "configured with it un-retires it handler={} retired_at={} correlation_id={}",
-        LogValue(retired->handler),
+        common::LogValue(retired->handler),
         retired->retired_at.has_value() ? absl::FormatTime(*retired->retired_at) : "",
         correlation_id);
     reactor->Finish(grpc::Status::OK);

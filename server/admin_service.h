@@ -18,7 +18,7 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
  public:
   // With `auth`, every admin call needs an accepted bearer token.
   AdminService(storage::EventStore& store, QueryExecutor& executor,
-               const TokenAuthenticator* auth = nullptr)
+               const api::TokenAuthenticator* auth = nullptr)
       : store_(store), executor_(executor), auth_(auth) {}
 
   // Where GetHandlerStatus reads from (this instance's handler lanes); set before serving.
@@ -62,7 +62,7 @@ class AdminService final : public tickets::v1::AdminService::CallbackService {
 
   storage::EventStore& store_;
   QueryExecutor& executor_;
-  const TokenAuthenticator* const auth_;
+  const api::TokenAuthenticator* const auth_;
   StatusFn handler_status_;
   storage::HandlerRegistry* registry_ = nullptr;
   std::vector<std::string> configured_;

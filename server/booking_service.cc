@@ -26,8 +26,9 @@ using tickets::v1::Ticket;
 
 // Takes the caller's correlation id (or makes one) and echoes it in the response metadata.
 std::string StartCall(grpc::CallbackServerContext* context) {
-  std::string correlation_id = ResolveCorrelationId(FindMetadata(*context, kCorrelationIdHeader));
-  context->AddInitialMetadata(kCorrelationIdHeader, correlation_id);
+  std::string correlation_id =
+      api::ResolveCorrelationId(api::FindMetadata(*context, api::kCorrelationIdHeader));
+  context->AddInitialMetadata(api::kCorrelationIdHeader, correlation_id);
   return correlation_id;
 }
 
@@ -36,16 +37,16 @@ grpc::ServerUnaryReactor* Fail(grpc::ServerUnaryReactor* reactor, std::string_vi
   if (absl::IsInvalidArgument(status) || absl::IsNotFound(status)) {
     spdlog::info("call rejected method={} correlation_id={} code={} error={}", method,
                  correlation_id, absl::StatusCodeToString(status.code()),
-                 LogValue(status.message()));
+                 common::LogValue(status.message()));
   } else {
     spdlog::warn("call failed method={} correlation_id={} code={} error={}", method, correlation_id,
-                 absl::StatusCodeToString(status.code()), LogValue(status.message()));
+                 absl::StatusCodeToString(status.code()), common::LogValue(status.message()));
   }
-  reactor->Finish(ToGrpcStatus(status));
+  reactor->Finish(api::ToGrpcStatus(status));
   return reactor;
 }
 
-void ToProto(const workers::Ticket& record, Ticket& ticket) {
+void ToProto(const domain::Ticket& record, Ticket& ticket) {
   ticket.set_ticket_id(record.ticket_id);
   ticket.set_customer_email(record.customer_email);
   ticket.mutable_price()->set_amount(record.price_amount);
@@ -73,7 +74,7 @@ std::optional<CompletionWaiter::Level> WaitLevel(
     default:
       break;
   }
-  std::optional<std::string_view> prefer = FindMetadata(context, "prefer");
+  std::optional<std::string_view> prefer = api::FindMetadata(context, "prefer");
   if (!prefer.has_value()) return std::nullopt;
   // RFC 7240: preferences separated by commas, parameters by semicolons, names case-blind.
   for (absl::string_view preference : absl::StrSplit(std::string(*prefer), absl::ByAnyChar(",;"))) {
@@ -99,12 +100,12 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   std::shared_ptr<std::atomic<size_t>> in_flight;  // outlive the reservations below
   std::shared_ptr<std::atomic<size_t>> waiting;
   std::shared_ptr<std::atomic<size_t>> call_bytes;
-  Reservation slot;          // one of max_concurrent_calls until committed
-  Reservation waiting_slot;  // one of max_waiting_calls until answered, if it waits
-  Reservation bytes;         // the request's size, of max_call_bytes, until answered
+  common::Reservation slot;          // one of max_concurrent_calls until committed
+  common::Reservation waiting_slot;  // one of max_waiting_calls until answered, if it waits
+  common::Reservation bytes;         // the request's size, of max_call_bytes, until answered
   std::string correlation_id;
   std::string key;         // as sent: what answers and logs name
-  std::string scoped_key;  // the caller's key (workers::ScopedKey): what dedups
+  std::string scoped_key;  // the caller's key (pipeline::ScopedKey): what dedups
   std::string fingerprint;
   std::vector<std::string> event_ids;
   size_t ticket_count = 0;
@@ -114,16 +115,16 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   absl::Time wait_deadline;
   std::vector<std::pair<std::string, std::string>> event_tickets;  // (event key, ticket id)
 
-  void Answer(const absl::StatusOr<workers::AppendResult>& result) {
+  void Answer(const absl::StatusOr<pipeline::AppendResult>& result) {
     constexpr std::string_view kMethod = "UpdateTicketsStatus";
     slot.Reset();
-    if (!result.ok() || result->outcome == workers::AppendResult::Outcome::kKeyReused) {
+    if (!result.ok() || result->outcome == pipeline::AppendResult::Outcome::kKeyReused) {
       Release();
       Fail(reactor, kMethod, correlation_id,
-           result.ok() ? IdempotencyKeyReused(key) : result.status());
+           result.ok() ? api::IdempotencyKeyReused(key) : result.status());
       return;
     }
-    const bool replayed = result->outcome == workers::AppendResult::Outcome::kReplayed;
+    const bool replayed = result->outcome == pipeline::AppendResult::Outcome::kReplayed;
     response->set_accepted_events(result->published);
     if (metrics != nullptr) metrics->EventsAccepted(ticket_count);
     if (replayed) {
@@ -188,13 +189,13 @@ struct UpdateCall : std::enable_shared_from_this<UpdateCall> {
   void AnswerAfter(const InFlightCalls::Outcome& first) {
     if (first.fingerprint == fingerprint) {
       // The same request: the first call's answer, as a replay (nothing more was published).
-      absl::StatusOr<workers::AppendResult> result = first.result;
-      if (result.ok() && result->outcome == workers::AppendResult::Outcome::kPublished) {
-        result->outcome = workers::AppendResult::Outcome::kReplayed;
+      absl::StatusOr<pipeline::AppendResult> result = first.result;
+      if (result.ok() && result->outcome == pipeline::AppendResult::Outcome::kPublished) {
+        result->outcome = pipeline::AppendResult::Outcome::kReplayed;
       }
       Answer(result);
     } else if (first.result.ok()) {
-      Answer(workers::AppendResult{0, workers::AppendResult::Outcome::kKeyReused});
+      Answer(pipeline::AppendResult{0, pipeline::AppendResult::Outcome::kKeyReused});
     } else {
       Answer(absl::AbortedError(absl::StrCat("idempotency_key: the call that held key \"", key,
                                              "\" failed meanwhile; retry")));
@@ -209,17 +210,18 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr) {
-    if (absl::Status auth = options_.auth->Check(*context, Scope::kWrite); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, api::Scope::kWrite); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }
 
   absl::StatusOr<std::string> key =
-      ResolveIdempotencyKey(FindMetadata(*context, kIdempotencyKeyHeader),
-                            request->idempotency_key(), options_.require_idempotency_key);
+      api::ResolveIdempotencyKey(api::FindMetadata(*context, api::kIdempotencyKeyHeader),
+                                 request->idempotency_key(), options_.require_idempotency_key);
   // Every bad field of the call in one answer, the key's included.
   if (absl::Status valid = ValidateRequest(*request, options_.limits); !key.ok() || !valid.ok()) {
-    return Fail(reactor, kMethod, correlation_id, MergeInvalidArguments({key.status(), valid}));
+    return Fail(reactor, kMethod, correlation_id,
+                api::MergeInvalidArguments({key.status(), valid}));
   }
 
   if (options_.database_reachable != nullptr && !options_.database_reachable->load()) {
@@ -229,26 +231,26 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   }
   std::optional<CompletionWaiter::Level> level = WaitLevel(*request, *context);
   // Bounds, each checked before anything is published: calls, bytes, and calls that wait.
-  std::optional<Reservation> slot =
-      Reservation::TryTake(*in_flight_, 1, static_cast<size_t>(options_.max_concurrent_calls));
+  std::optional<common::Reservation> slot = common::Reservation::TryTake(
+      *in_flight_, 1, static_cast<size_t>(options_.max_concurrent_calls));
   if (!slot.has_value()) {
     return Fail(reactor, kMethod, correlation_id,
                 absl::ResourceExhaustedError(absl::StrCat(
                     "max_concurrent_calls: ", options_.max_concurrent_calls,
                     " calls are waiting for their events to be committed; retry later")));
   }
-  std::optional<Reservation> bytes =
-      Reservation::TryTake(*call_bytes_, request->ByteSizeLong(), options_.max_call_bytes);
+  std::optional<common::Reservation> bytes =
+      common::Reservation::TryTake(*call_bytes_, request->ByteSizeLong(), options_.max_call_bytes);
   if (!bytes.has_value()) {
     return Fail(reactor, kMethod, correlation_id,
                 absl::ResourceExhaustedError(absl::StrCat(
                     "max_call_bytes: calls holding ", options_.max_call_bytes,
                     " bytes of requests are in progress; nothing was published, retry later")));
   }
-  std::optional<Reservation> waiting_slot;
+  std::optional<common::Reservation> waiting_slot;
   if (level.has_value() && options_.waiter != nullptr) {
     waiting_slot =
-        Reservation::TryTake(*waiting_, 1, static_cast<size_t>(options_.max_waiting_calls));
+        common::Reservation::TryTake(*waiting_, 1, static_cast<size_t>(options_.max_waiting_calls));
     if (!waiting_slot.has_value()) {
       return Fail(reactor, kMethod, correlation_id,
                   absl::ResourceExhaustedError(absl::StrCat(
@@ -272,10 +274,10 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   // With tokens on, a key is the caller's own: another caller can neither claim nor probe it.
   // The events' keys (and so the receipts') derive from the scoped key.
   const std::string caller = options_.auth != nullptr ? options_.auth->CallerOf(*context) : "";
-  call->scoped_key = workers::ScopedKey(caller, *key);
+  call->scoped_key = pipeline::ScopedKey(caller, *key);
   call->fingerprint = RequestFingerprint(*request);
-  std::vector<workers::Event> events =
-      BuildEvents(*request, call->scoped_key, call->correlation_id, absl::Now());
+  std::vector<domain::Event> events =
+      domain::BuildEvents(*request, call->scoped_key, call->correlation_id, absl::Now());
   call->ticket_count = events.size();
   if (level.has_value()) {
     call->level = level;
@@ -291,14 +293,14 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
       deadline = std::min(deadline, client_deadline - margin);
     }
     call->wait_deadline = deadline;
-    for (const workers::Event& event : events) {
+    for (const domain::Event& event : events) {
       call->event_tickets.emplace_back(event.idempotency_key, event.ticket_id);
     }
   }
   // The ids are only copied when the accept line will be written.
   if (spdlog::should_log(spdlog::level::info)) {
     call->event_ids.reserve(events.size());
-    for (const workers::Event& event : events) call->event_ids.push_back(event.id);
+    for (const domain::Event& event : events) call->event_ids.push_back(event.id);
   }
   std::string unscoped_key = caller.empty() ? "" : *key;
   std::vector<CancellationToCheck> to_check;
@@ -331,7 +333,7 @@ grpc::ServerUnaryReactor* BookingService::UpdateTicketsStatus(
   return reactor;
 }
 
-void BookingService::Publish(std::shared_ptr<UpdateCall> call, std::vector<workers::Event> events,
+void BookingService::Publish(std::shared_ptr<UpdateCall> call, std::vector<domain::Event> events,
                              std::string unscoped_key) {
   // One call per key reaches the log at a time; a concurrent one waits for its outcome.
   const bool first = keys_in_flight_->Enter(
@@ -339,9 +341,9 @@ void BookingService::Publish(std::shared_ptr<UpdateCall> call, std::vector<worke
       [call](const InFlightCalls::Outcome& outcome) { call->AnswerAfter(outcome); });
   if (!first) return;
   event_log_.Append(
-      workers::CallIdentity{call->scoped_key, call->fingerprint, std::move(unscoped_key)},
+      pipeline::CallIdentity{call->scoped_key, call->fingerprint, std::move(unscoped_key)},
       std::move(events),
-      [call, keys = keys_in_flight_](absl::StatusOr<workers::AppendResult> result) {
+      [call, keys = keys_in_flight_](absl::StatusOr<pipeline::AppendResult> result) {
         call->Answer(result);
         keys->Finish(call->scoped_key,
                      InFlightCalls::Outcome{call->fingerprint, std::move(result)});
@@ -355,7 +357,7 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {
-    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, api::Scope::kRead); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }
@@ -376,14 +378,14 @@ grpc::ServerUnaryReactor* BookingService::ListTickets(
   const bool submitted = reads_.TrySubmit([this, reactor, response, page_size,
                                            after = std::move(after), correlation_id]() {
     // One extra row tells whether another page follows.
-    absl::StatusOr<std::vector<workers::Ticket>> rows = tickets_.ListActive(after, page_size + 1);
+    absl::StatusOr<std::vector<domain::Ticket>> rows = tickets_.ListActive(after, page_size + 1);
     if (!rows.ok()) {
       Fail(reactor, kMethod, correlation_id, rows.status());
       return;
     }
     const bool more = static_cast<int>(rows->size()) > page_size;
     if (more) rows->resize(page_size);
-    for (const workers::Ticket& row : *rows) ToProto(row, *response->add_tickets());
+    for (const domain::Ticket& row : *rows) ToProto(row, *response->add_tickets());
     if (more) response->set_next_page_token(EncodePageToken(rows->back().ticket_id));
     reactor->Finish(grpc::Status::OK);
   });
@@ -398,20 +400,20 @@ grpc::ServerUnaryReactor* BookingService::GetTicket(grpc::CallbackServerContext*
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::string correlation_id = StartCall(context);
   if (options_.auth != nullptr && options_.auth_reads) {
-    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, api::Scope::kRead); !auth.ok()) {
       return Fail(reactor, kMethod, correlation_id, auth);
     }
   }
 
-  if (!workers::IsUuid(request->ticket_id())) {
+  if (!common::IsUuid(request->ticket_id())) {
     return Fail(reactor, kMethod, correlation_id,
                 absl::InvalidArgumentError(absl::StrCat("ticket_id: must be a UUID, got \"",
                                                         request->ticket_id().substr(0, 64), "\"")));
   }
   const bool submitted =
       reads_.TrySubmit([this, reactor, response, correlation_id,
-                        ticket_id = workers::NormalizeUuid(request->ticket_id())]() {
-        absl::StatusOr<workers::Ticket> row = tickets_.Get(ticket_id);
+                        ticket_id = common::NormalizeUuid(request->ticket_id())]() {
+        absl::StatusOr<domain::Ticket> row = tickets_.Get(ticket_id);
         if (!row.ok()) {
           Fail(reactor, kMethod, correlation_id, row.status());
           return;
@@ -441,7 +443,7 @@ namespace {
 // left out: one client, many connections). A call from the REST gateway (in process) names its HTTP
 // client's address.
 std::string WatchClient(const grpc::CallbackServerContext& context,
-                        const TokenAuthenticator* auth) {
+                        const api::TokenAuthenticator* auth) {
   if (auth != nullptr) {
     if (std::string caller = auth->CallerOf(context); !caller.empty()) {
       return absl::StrCat("caller:", caller);
@@ -452,7 +454,8 @@ std::string WatchClient(const grpc::CallbackServerContext& context,
     const size_t colon = peer.rfind(':');
     return peer.substr(5, colon == std::string::npos || colon < 5 ? std::string::npos : colon - 5);
   }
-  if (std::optional<std::string_view> address = FindMetadata(context, kClientAddressMetadata)) {
+  if (std::optional<std::string_view> address =
+          api::FindMetadata(context, api::kClientAddressMetadata)) {
     return std::string(address->substr(0, 64));
   }
   return peer.substr(0, 64);
@@ -467,11 +470,11 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
   auto refuse = [&](const absl::Status& status) {
     spdlog::info("call rejected method={} correlation_id={} code={} error={}", kMethod,
                  correlation_id, absl::StatusCodeToString(status.code()),
-                 LogValue(status.message()));
-    return new RefusedWatch(ToGrpcStatus(status));
+                 common::LogValue(status.message()));
+    return new RefusedWatch(api::ToGrpcStatus(status));
   };
   if (options_.auth != nullptr && options_.auth_reads) {
-    if (absl::Status auth = options_.auth->Check(*context, Scope::kRead); !auth.ok()) {
+    if (absl::Status auth = options_.auth->Check(*context, api::Scope::kRead); !auth.ok()) {
       return refuse(auth);
     }
   }
@@ -503,11 +506,11 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
   ids.reserve(request->ticket_ids_size());
   for (int i = 0; i < request->ticket_ids_size(); ++i) {
     const std::string& id = request->ticket_ids(i);
-    if (!workers::IsUuid(id)) {
+    if (!common::IsUuid(id)) {
       return refuse(absl::InvalidArgumentError(
           absl::StrCat("ticket_ids[", i, "]: must be a UUID, got \"", id.substr(0, 64), "\"")));
     }
-    ids.push_back(workers::NormalizeUuid(id));
+    ids.push_back(common::NormalizeUuid(id));
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());

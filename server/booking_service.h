@@ -25,7 +25,7 @@ struct BookingServiceOptions {
   int max_page_size = 1000;
   metrics::Metrics* metrics = nullptr;  // events accepted
   // When set, UpdateTicketsStatus (and the reads, if auth_reads) need an accepted bearer token.
-  const TokenAuthenticator* auth = nullptr;
+  const api::TokenAuthenticator* auth = nullptr;
   bool auth_reads = false;
   // UpdateTicketsStatus calls waiting for their events to be committed, at most; beyond it a call
   // gets RESOURCE_EXHAUSTED at once.
@@ -65,7 +65,7 @@ struct UpdateCall;  // booking_service.cc
 // on the query executor. No method blocks a gRPC thread.
 class BookingService final : public tickets::v1::BookingService::CallbackService {
  public:
-  BookingService(workers::EventLog& event_log, storage::TicketRepository& tickets,
+  BookingService(pipeline::EventLog& event_log, storage::TicketRepository& tickets,
                  QueryExecutor& reads, BookingServiceOptions options)
       : event_log_(event_log),
         tickets_(tickets),
@@ -90,10 +90,10 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
 
  private:
   // Hands a validated call's events to the log (one call per key at a time).
-  void Publish(std::shared_ptr<UpdateCall> call, std::vector<workers::Event> events,
+  void Publish(std::shared_ptr<UpdateCall> call, std::vector<domain::Event> events,
                std::string unscoped_key);
 
-  workers::EventLog& event_log_;
+  pipeline::EventLog& event_log_;
   storage::TicketRepository& tickets_;
   QueryExecutor& reads_;
   const BookingServiceOptions options_;

@@ -46,17 +46,17 @@ class CallObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA) &&
         spdlog::should_log(spdlog::level::info)) {
       if (auto* metadata = methods->GetRecvInitialMetadata()) {
-        auto it = metadata->find(kCorrelationIdHeader);
+        auto it = metadata->find(api::kCorrelationIdHeader);
         if (it != metadata->end()) {
           const std::string_view id(it->second.data(), it->second.size());
-          if (IsUsableCorrelationId(id)) correlation_id_.assign(id);
+          if (api::IsUsableCorrelationId(id)) correlation_id_.assign(id);
         }
       }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA) &&
         spdlog::should_log(spdlog::level::info)) {
       if (auto* metadata = methods->GetSendInitialMetadata()) {
-        auto it = metadata->find(kCorrelationIdHeader);
+        auto it = metadata->find(api::kCorrelationIdHeader);
         if (it != metadata->end()) correlation_id_ = it->second;
       }
     }

@@ -14,11 +14,11 @@ constexpr char kCanceledType[] = "tickets.v1.TicketBookingCanceled";
 
 }  // namespace
 
-std::vector<CancellationToCheck> CancellationsToCheck(absl::Span<const workers::Event> events) {
+std::vector<CancellationToCheck> CancellationsToCheck(absl::Span<const domain::Event> events) {
   std::vector<CancellationToCheck> out;
   std::set<std::string_view> confirmed;
   for (size_t i = 0; i < events.size(); ++i) {
-    const workers::Event& event = events[i];
+    const domain::Event& event = events[i];
     if (event.type == kConfirmedType) {
       confirmed.insert(event.ticket_id);
     } else if (event.type == kCanceledType && confirmed.count(event.ticket_id) == 0) {
@@ -48,7 +48,8 @@ absl::Status NeverConfirmed(absl::Span<const CancellationToCheck> unconfirmed) {
   }
   absl::Status status = absl::FailedPreconditionError(
       absl::StrCat(absl::StrJoin(parts, "; "), "; nothing was published"));
-  return WithPreconditionViolations(std::move(status), kTicketNotConfirmedType, violations);
+  return api::WithPreconditionViolations(std::move(status), api::kTicketNotConfirmedType,
+                                         violations);
 }
 
 }  // namespace booking::server

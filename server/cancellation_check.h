@@ -19,7 +19,7 @@ struct CancellationToCheck {
 // The cancellations of `events` (a call's, in its order) whose ticket no earlier event of the
 // same call confirms. A confirmation after the cancellation does not count: the handlers apply
 // them in order, so the refund would come first.
-std::vector<CancellationToCheck> CancellationsToCheck(absl::Span<const workers::Event> events);
+std::vector<CancellationToCheck> CancellationsToCheck(absl::Span<const domain::Event> events);
 
 // Of `checked`, those whose ticket is not in `confirmed` (the history's answer).
 std::vector<CancellationToCheck> Unconfirmed(std::vector<CancellationToCheck> checked,

@@ -26,7 +26,7 @@ void CompletionWaiter::Stop() {
   task_.Stop();
   std::vector<std::unique_ptr<Waiting>> left;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     stopped_ = true;
     left.swap(waiting_);
   }
@@ -36,7 +36,7 @@ void CompletionWaiter::Stop() {
 }
 
 size_t CompletionWaiter::waiting() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return waiting_.size();
 }
 
@@ -48,7 +48,7 @@ void CompletionWaiter::Wait(std::vector<std::string> event_keys, Level level, ab
   waiting->deadline = deadline;
   waiting->done = std::move(done);
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (!stopped_) {
       waiting_.push_back(std::move(waiting));
       waiting = nullptr;
@@ -89,7 +89,7 @@ CompletionWaiter::Verdict CompletionWaiter::Judge(
 void CompletionWaiter::Poll() {
   std::vector<std::string> keys;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (waiting_.empty()) return;
     std::set<std::string> unique;
     for (const auto& waiting : waiting_) unique.insert(waiting->keys.begin(), waiting->keys.end());
@@ -99,7 +99,7 @@ void CompletionWaiter::Poll() {
   if (!states.ok() && absl::Now() - last_error_log_ > absl::Seconds(10)) {
     last_error_log_ = absl::Now();
     spdlog::warn("reading handler progress for waiting calls failed error={}",
-                 LogValue(states.status().ToString()));
+                 common::LogValue(states.status().ToString()));
   }
   std::map<std::string, std::vector<storage::HandlerState>> by_key;
   if (states.ok()) {
@@ -110,7 +110,7 @@ void CompletionWaiter::Poll() {
   const absl::Time now = absl::Now();
   std::vector<std::pair<std::unique_ptr<Waiting>, bool>> answered;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     for (auto& waiting : waiting_) {
       if (states.ok()) {
         waiting->states.clear();

@@ -65,11 +65,11 @@ class CompletionWaiter {
 
   storage::ProgressReader& reader_;
   const std::vector<std::string> storing_handlers_;
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   std::vector<std::unique_ptr<Waiting>> waiting_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time last_error_log_ = absl::InfinitePast();  // polling thread only
-  workers::PeriodicTask task_;
+  common::PeriodicTask task_;
 };
 
 }  // namespace booking::server

@@ -27,7 +27,8 @@ void DatabaseHealth::Check() {
   if (serving_) {
     spdlog::info("postgres reachable again: health SERVING");
   } else {
-    spdlog::error("postgres unreachable: health NOT_SERVING error={}", LogValue(status.ToString()));
+    spdlog::error("postgres unreachable: health NOT_SERVING error={}",
+                  common::LogValue(status.ToString()));
   }
   if (reachable_ != nullptr) reachable_->store(serving_);
   health_.SetServingStatus(serving_);

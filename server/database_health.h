@@ -32,8 +32,8 @@ class DatabaseHealth {
   grpc::HealthCheckServiceInterface& health_;
   const std::vector<std::string> services_;
   std::atomic<bool>* const reachable_;
-  bool serving_ = true;         // task thread only
-  workers::PeriodicTask task_;  // last: stopped first, before what it uses goes
+  bool serving_ = true;        // task thread only
+  common::PeriodicTask task_;  // last: stopped first, before what it uses goes
 };
 
 }  // namespace booking::server

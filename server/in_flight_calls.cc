@@ -3,7 +3,7 @@
 namespace booking::server {
 
 bool InFlightCalls::Enter(const std::string& key, Waiter waiter) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   auto [it, first] = waiters_.try_emplace(key);
   if (!first) it->second.push_back(std::move(waiter));
   return first;
@@ -12,7 +12,7 @@ bool InFlightCalls::Enter(const std::string& key, Waiter waiter) {
 void InFlightCalls::Finish(const std::string& key, const Outcome& outcome) {
   std::vector<Waiter> waiting;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     auto it = waiters_.find(key);
     if (it == waiters_.end()) return;
     waiting = std::move(it->second);
@@ -22,7 +22,7 @@ void InFlightCalls::Finish(const std::string& key, const Outcome& outcome) {
 }
 
 size_t InFlightCalls::keys_in_flight() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return waiters_.size();
 }
 

@@ -20,7 +20,7 @@ class InFlightCalls {
   // What the first call with a key came to.
   struct Outcome {
     std::string fingerprint;
-    absl::StatusOr<workers::AppendResult> result;
+    absl::StatusOr<pipeline::AppendResult> result;
   };
   using Waiter = absl::AnyInvocable<void(const Outcome&) &&>;
 
@@ -35,7 +35,7 @@ class InFlightCalls {
  private:
   // booking::Mutex (a pthread mutex underneath), not absl::Mutex: Debian's libabsl is not built
   // for ThreadSanitizer, which then cannot see absl::Mutex's ordering.
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   absl::flat_hash_map<std::string, std::vector<Waiter>> waiters_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -18,7 +18,7 @@ absl::StatusOr<std::string> DecodePageToken(std::string_view token) {
   std::string plain;
   if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &plain) ||
       !absl::StartsWith(plain, kPrefix) ||
-      !workers::IsUuid(std::string_view(plain).substr(kPrefix.size()))) {
+      !common::IsUuid(std::string_view(plain).substr(kPrefix.size()))) {
     return absl::InvalidArgumentError(
         "page_token: is not a token returned as next_page_token by ListTickets");
   }

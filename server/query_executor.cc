@@ -23,7 +23,7 @@ QueryExecutor::~QueryExecutor() { Stop(); }
 
 bool QueryExecutor::TrySubmit(absl::AnyInvocable<void() &&> task) {
   if (stopped_.load()) return false;
-  std::optional<Reservation> slot = Reservation::TryTake(pending_, 1, max_pending_);
+  std::optional<common::Reservation> slot = common::Reservation::TryTake(pending_, 1, max_pending_);
   if (!slot.has_value()) return false;
   boost::asio::post(io_, [task = std::move(task), slot = *std::move(slot)]() mutable {
     std::move(task)();

@@ -16,12 +16,12 @@ std::string RequestFingerprint(const tickets::v1::UpdateTicketsStatusRequest& re
     absl::StrAppend(&canonical, value.size(), ":", value);
   };
   for (const tickets::v1::TicketStatusChange& ticket : request.tickets()) {
-    add(workers::NormalizeUuid(ticket.ticket_id()));
+    add(common::NormalizeUuid(ticket.ticket_id()));
     add(ticket.status());
     add(ticket.customer_email());
     add(ticket.price().amount());
     add(ticket.price().currency());
-    add(ticket.booking_id().empty() ? "" : workers::NormalizeUuid(ticket.booking_id()));
+    add(ticket.booking_id().empty() ? "" : common::NormalizeUuid(ticket.booking_id()));
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;

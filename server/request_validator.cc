@@ -23,10 +23,10 @@ std::string Quote(std::string_view value) {
 }
 
 void CheckTicket(const tickets::v1::TicketStatusChange& ticket, const std::string& path,
-                 std::vector<FieldViolation>& out) {
+                 std::vector<api::FieldViolation>& out) {
   if (ticket.ticket_id().empty()) {
     out.push_back({path + ".ticket_id", "is required"});
-  } else if (!workers::IsUuid(ticket.ticket_id())) {
+  } else if (!common::IsUuid(ticket.ticket_id())) {
     out.push_back({path + ".ticket_id", "must be a UUID, got " + Quote(ticket.ticket_id())});
   }
   if (ticket.status() != "confirmed" && ticket.status() != "canceled") {
@@ -63,7 +63,7 @@ void CheckTicket(const tickets::v1::TicketStatusChange& ticket, const std::strin
                      "must be three upper-case letters (ISO 4217), got " + Quote(currency)});
     }
   }
-  if (!ticket.booking_id().empty() && !workers::IsUuid(ticket.booking_id())) {
+  if (!ticket.booking_id().empty() && !common::IsUuid(ticket.booking_id())) {
     out.push_back(
         {path + ".booking_id", "must be a UUID when set, got " + Quote(ticket.booking_id())});
   }
@@ -106,9 +106,9 @@ bool IsValidCurrency(std::string_view currency) {
   return true;
 }
 
-std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatusRequest& request,
-                                           const ValidationLimits& limits) {
-  std::vector<FieldViolation> out;
+std::vector<api::FieldViolation> FindViolations(
+    const tickets::v1::UpdateTicketsStatusRequest& request, const ValidationLimits& limits) {
+  std::vector<api::FieldViolation> out;
   if (!tickets::v1::UpdateTicketsStatusRequest::Consistency_IsValid(request.consistency())) {
     out.push_back({"consistency", absl::StrCat("must be ACCEPTED, STORED or COMPLETED, got ",
                                                static_cast<int>(request.consistency()))});
@@ -128,8 +128,8 @@ std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatu
     const auto& ticket = request.tickets(i);
     const std::string path = absl::StrCat("tickets[", i, "]");
     CheckTicket(ticket, path, out);
-    if (!workers::IsUuid(ticket.ticket_id())) continue;
-    auto [it, inserted] = first_index.try_emplace(workers::NormalizeUuid(ticket.ticket_id()), i);
+    if (!common::IsUuid(ticket.ticket_id())) continue;
+    auto [it, inserted] = first_index.try_emplace(common::NormalizeUuid(ticket.ticket_id()), i);
     if (!inserted) {
       out.push_back(
           {path + ".ticket_id", absl::StrCat("repeats tickets[", it->second,
@@ -141,7 +141,7 @@ std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatu
 
 absl::Status ValidateRequest(const tickets::v1::UpdateTicketsStatusRequest& request,
                              const ValidationLimits& limits) {
-  std::vector<FieldViolation> violations = FindViolations(request, limits);
+  std::vector<api::FieldViolation> violations = FindViolations(request, limits);
   if (violations.empty()) return absl::OkStatus();
   constexpr size_t kMaxListed = 10;
   std::vector<std::string> parts;
@@ -152,7 +152,7 @@ absl::Status ValidateRequest(const tickets::v1::UpdateTicketsStatusRequest& requ
   if (violations.size() > kMaxListed) {
     absl::StrAppend(&message, "; and ", violations.size() - kMaxListed, " more");
   }
-  return WithFieldViolations(absl::InvalidArgumentError(message), violations);
+  return api::WithFieldViolations(absl::InvalidArgumentError(message), violations);
 }
 
 }  // namespace booking::server

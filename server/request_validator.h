@@ -15,8 +15,8 @@ struct ValidationLimits {
 
 // Checks every rule of DESIGN.md ("Validation") on every ticket and returns all violations, in
 // field order; empty means valid.
-std::vector<FieldViolation> FindViolations(const tickets::v1::UpdateTicketsStatusRequest& request,
-                                           const ValidationLimits& limits);
+std::vector<api::FieldViolation> FindViolations(
+    const tickets::v1::UpdateTicketsStatusRequest& request, const ValidationLimits& limits);
 
 // OK, or INVALID_ARGUMENT whose message lists the violations, each starting with its field path,
 // and whose google.rpc.BadRequest detail holds every one of them.

@@ -12,7 +12,7 @@
 namespace booking::server {
 
 std::vector<storage::StepRecord> WatchSubscription::Take(size_t max) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   std::vector<storage::StepRecord> taken;
   while (!queue_.empty() && taken.size() < max) {
     taken.push_back(std::move(queue_.front()));
@@ -22,24 +22,24 @@ std::vector<storage::StepRecord> WatchSubscription::Take(size_t max) {
 }
 
 absl::Status WatchSubscription::ended() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return ended_;
 }
 
 size_t WatchSubscription::queued() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return queue_.size();
 }
 
 bool WatchSubscription::Push(storage::StepRecord step, size_t buffer) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   if (queue_.size() >= buffer) return false;
   queue_.push_back(std::move(step));
   return true;
 }
 
 void WatchSubscription::End(absl::Status status) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   if (ended_.ok()) ended_ = std::move(status);
 }
 
@@ -53,7 +53,7 @@ void WatchHub::Start() { task_.Start(); }
 void WatchHub::Stop() {
   std::vector<Subscription> ended;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     stopped_ = true;
     ended.swap(all_);
     by_ticket_.clear();
@@ -73,7 +73,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
   Subscription s(new WatchSubscription(std::move(ticket_ids), std::move(wake)));
   bool history = false;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (stopped_) {
       s->End(absl::UnavailableError("the server is shutting down"));
       return s;
@@ -103,7 +103,7 @@ std::shared_ptr<WatchSubscription> WatchHub::Subscribe(std::vector<std::string> 
 }
 
 void WatchHub::Unsubscribe(const std::shared_ptr<WatchSubscription>& subscription) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   Remove(subscription);
 }
 
@@ -131,7 +131,7 @@ void WatchHub::Remove(const Subscription& s) {
 }
 
 size_t WatchHub::subscribers() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   return all_.size();
 }
 
@@ -147,16 +147,16 @@ void WatchHub::LogError(const absl::Status& status) {
   if (now - last_error_log_ < absl::Seconds(10)) return;
   last_error_log_ = now;
   spdlog::warn("watch: reading ticket steps failed, will retry error={}",
-               LogValue(status.ToString()));
+               common::LogValue(status.ToString()));
 }
 
 void WatchHub::Round() {
-  MutexLock round(round_mu_);
+  common::MutexLock round(round_mu_);
   std::vector<Subscription> fresh;
   std::vector<std::pair<Subscription, storage::LogPosition>> resumes;
   bool idle = false;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     idle = all_.empty();
     for (const Subscription& s : all_) {
       if (s->wants_history) fresh.push_back(s);
@@ -173,14 +173,14 @@ void WatchHub::Round() {
       spdlog::info("watch resumes from a token older than the log's rebase token={} now={}",
                    ResumeToken(token), ResumeToken(*resumed));
     }
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     s->after = *resumed;
     s->resume_unchecked = false;
   }
   if (idle) {
     // Nobody watches on this instance: no query at all. The next stream "from now" positions
     // the hub again (one index lookup), so an idle hub costs the database nothing.
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (all_.empty()) positioned_ = false;
     return;
   }
@@ -192,7 +192,7 @@ void WatchHub::Round() {
     }
     std::vector<Subscription> placed;
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       positioned_ = true;
       cursor_ = *latest;
       for (const Subscription& s : all_) {
@@ -214,7 +214,7 @@ void WatchHub::Round() {
   for (const Subscription& s : fresh) {
     bool unchecked = false;
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       unchecked = s->resume_unchecked;
     }
     if (unchecked) continue;  // its position is not known yet
@@ -227,7 +227,7 @@ void WatchHub::Round() {
       LogError(page.status());  // it stays fresh: tried again next round
       continue;
     }
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     woken.push_back(s);
     for (storage::StepRecord& step : *page) {
       s->after = step.position;
@@ -244,7 +244,7 @@ void WatchHub::Round() {
       break;
     }
     if (steps->empty()) break;
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     for (const storage::StepRecord& step : *steps) {
       auto deliver = [&](const Subscription& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         if (!Deliver(s, step)) {
@@ -267,7 +267,7 @@ void WatchHub::Round() {
         absl::StrCat("the stream fell more than ", options_.buffer,
                      " steps behind; read faster, or watch again with the last resume_token")));
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       Remove(s);
     }
     woken.push_back(s);

@@ -58,7 +58,7 @@ class WatchSubscription {
   // Called by the hub without its lock held, possibly after Unsubscribe (hold weak references).
   const std::function<void()> wake;
   std::atomic<bool> ready_{false};
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   std::deque<storage::StepRecord> queue_ ABSL_GUARDED_BY(mu_);
   absl::Status ended_ ABSL_GUARDED_BY(mu_);
 };
@@ -105,18 +105,18 @@ class WatchHub {
 
   storage::StepLog& steps_;
   const WatchOptions options_;
-  mutable Mutex mu_;
+  mutable common::Mutex mu_;
   std::vector<Subscription> all_ ABSL_GUARDED_BY(mu_);  // every subscription
   absl::flat_hash_map<std::string, std::vector<Subscription>> by_ticket_ ABSL_GUARDED_BY(mu_);
   std::vector<Subscription> every_ticket_ ABSL_GUARDED_BY(mu_);
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
-  Mutex round_mu_;  // one round at a time (the thread, or RunOnce)
+  common::Mutex round_mu_;  // one round at a time (the thread, or RunOnce)
   // Written under both locks, read under either: steps up to here are handed out. (No
   // annotation says "either"; Round holds round_mu_, Subscribe mu_.)
   bool positioned_ = false;
   storage::LogPosition cursor_;
   absl::Time last_error_log_ ABSL_GUARDED_BY(round_mu_) = absl::InfinitePast();
-  workers::PeriodicTask task_;
+  common::PeriodicTask task_;
 };
 
 // Resume tokens: opaque to clients ("<tx>.<sequence>").

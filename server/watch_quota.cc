@@ -12,7 +12,7 @@ constexpr size_t kForgetAbove = 4096;
 std::optional<WatchQuota::Slot> WatchQuota::TryTake(const std::string& client) {
   std::shared_ptr<std::atomic<size_t>> count;
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     if (counts_.size() > kForgetAbove) {
       absl::erase_if(counts_, [](const auto& entry) { return entry.second->load() == 0; });
     }
@@ -20,7 +20,8 @@ std::optional<WatchQuota::Slot> WatchQuota::TryTake(const std::string& client) {
     if (entry == nullptr) entry = std::make_shared<std::atomic<size_t>>(0);
     count = entry;
   }
-  std::optional<Reservation> reservation = Reservation::TryTake(*count, 1, per_client_);
+  std::optional<common::Reservation> reservation =
+      common::Reservation::TryTake(*count, 1, per_client_);
   if (!reservation.has_value()) return std::nullopt;
   return Slot(std::move(count), *std::move(reservation));
 }

@@ -19,12 +19,12 @@ class WatchQuota {
   // One client's stream: gives its place back when destroyed.
   class Slot {
    public:
-    Slot(std::shared_ptr<std::atomic<size_t>> count, Reservation reservation)
+    Slot(std::shared_ptr<std::atomic<size_t>> count, common::Reservation reservation)
         : count_(std::move(count)), reservation_(std::move(reservation)) {}
 
    private:
     std::shared_ptr<std::atomic<size_t>> count_;  // outlives reservation_ (declared first)
-    Reservation reservation_;
+    common::Reservation reservation_;
   };
 
   explicit WatchQuota(size_t per_client) : per_client_(per_client) {}
@@ -35,7 +35,7 @@ class WatchQuota {
 
  private:
   const size_t per_client_;
-  Mutex mu_;
+  common::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<std::atomic<size_t>>> counts_
       ABSL_GUARDED_BY(mu_);
 };

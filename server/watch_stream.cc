@@ -15,11 +15,11 @@ using Kind = tickets::v1::TicketStep::Kind;
 // What a finished handler means for a ticket; a handler added later shows as HANDLED.
 Kind KindOfHandler(const std::string& handler) {
   static const auto* kinds = new absl::flat_hash_map<std::string, Kind>{
-      {std::string(workers::kStoreTickets), tickets::v1::TicketStep::STORED},
-      {std::string(workers::kStoreCanceledTickets), tickets::v1::TicketStep::CANCELED},
-      {std::string(workers::kIssueReceipt), tickets::v1::TicketStep::RECEIPT_ISSUED},
-      {std::string(workers::kAppendToTracker), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
-      {std::string(workers::kAppendToRefund), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
+      {std::string(domain::kStoreTickets), tickets::v1::TicketStep::STORED},
+      {std::string(domain::kStoreCanceledTickets), tickets::v1::TicketStep::CANCELED},
+      {std::string(domain::kIssueReceipt), tickets::v1::TicketStep::RECEIPT_ISSUED},
+      {std::string(domain::kAppendToTracker), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
+      {std::string(domain::kAppendToRefund), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
   };
   auto it = kinds->find(handler);
   return it == kinds->end() ? tickets::v1::TicketStep::HANDLED : it->second;
@@ -96,12 +96,13 @@ void WatchStream::End(const absl::Status& status) {
   // busy_ stays held: nothing is written after Finish.
   if (absl::IsResourceExhausted(status) || absl::IsUnavailable(status)) {
     spdlog::warn("watch ended correlation_id={} code={} sent={} error={}", correlation_id_,
-                 absl::StatusCodeToString(status.code()), sent_, LogValue(status.message()));
+                 absl::StatusCodeToString(status.code()), sent_,
+                 common::LogValue(status.message()));
   } else {
     spdlog::info("watch ended correlation_id={} code={} sent={}", correlation_id_,
                  absl::StatusCodeToString(status.code()), sent_);
   }
-  Finish(ToGrpcStatus(status));
+  Finish(api::ToGrpcStatus(status));
 }
 
 void WatchStream::Pump() {

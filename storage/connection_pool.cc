@@ -32,7 +32,7 @@ ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options
   slots_.reserve(size);
   for (int i = 0; i < size; ++i) slots_.push_back(std::make_unique<Slot>());
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     for (auto& slot : slots_) idle_.push_back(slot.get());
   }
   if (options_.transaction_timeout > absl::ZeroDuration()) {
@@ -45,7 +45,7 @@ ConnectionPool::ConnectionPool(PoolOptions options) : options_(std::move(options
 
 ConnectionPool::~ConnectionPool() {
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     stopping_ = true;
   }
   stop_.NotifyAll();
@@ -53,7 +53,7 @@ ConnectionPool::~ConnectionPool() {
 }
 
 void ConnectionPool::Arm(Slot& slot, absl::Duration timeout) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   slot.fd = slot.conn != nullptr ? slot.conn->sock() : -1;
   slot.timeout = timeout;
   slot.deadline = timeout > absl::ZeroDuration() ? absl::Now() + timeout : absl::InfiniteFuture();
@@ -61,13 +61,13 @@ void ConnectionPool::Arm(Slot& slot, absl::Duration timeout) {
 }
 
 void ConnectionPool::Disarm(Slot& slot) {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   slot.fd = -1;  // from here the socket may be closed, and its number reused
   slot.deadline = absl::InfiniteFuture();
 }
 
 void ConnectionPool::Watch() {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   while (!stopping_) {
     // A tenth of a second late at most; checking a handful of slots costs nothing.
     stop_.WaitFor(mu_, absl::Milliseconds(100));
@@ -85,7 +85,7 @@ void ConnectionPool::Watch() {
 }
 
 absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   if (idle_.empty()) {
     ++waits_;
     auto has_idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !idle_.empty(); };
@@ -102,7 +102,7 @@ absl::StatusOr<ConnectionPool::Slot*> ConnectionPool::Acquire() {
 
 void ConnectionPool::Release(Slot* slot) {
   {
-    MutexLock lock(mu_);
+    common::MutexLock lock(mu_);
     idle_.push_back(slot);
   }
   idle_changed_.NotifyOne();
@@ -114,7 +114,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
         WithNetworkTimeouts(WithConnectTimeout(options_.database_url, options_.connect_timeout),
                             options_.transaction_timeout));
     {
-      MutexLock lock(mu_);
+      common::MutexLock lock(mu_);
       slot.fd = conn->sock();  // the set-up statements below are bounded too
     }
     {
@@ -139,7 +139,7 @@ absl::Status ConnectionPool::Open(Slot& slot) {
     slot.conn.reset();
     return StatusFromPgException(e);
   }
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   ++reconnects_;
   return absl::OkStatus();
 }
@@ -176,7 +176,7 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       status = StatusFromPgException(e);
       bool cut = false;
       {
-        MutexLock lock(mu_);
+        common::MutexLock lock(mu_);
         cut = slot.cut;
       }
       if (cut) {
@@ -188,7 +188,7 @@ absl::Status ConnectionPool::Execute(absl::FunctionRef<void(pqxx::transaction_ba
       if (absl::IsUnavailable(status) && BreaksConnection(e)) status = MarkOutcomeUnknown(status);
       if (BreaksConnection(e)) {
         spdlog::warn("postgres connection dropped, reopening on next use error={}",
-                     LogValue(status.message()));
+                     common::LogValue(status.message()));
         Disarm(slot);
         slot.conn.reset();
       }
@@ -225,7 +225,7 @@ absl::Status ConnectionPool::Warm() {
 }
 
 PoolStats ConnectionPool::stats() const {
-  MutexLock lock(mu_);
+  common::MutexLock lock(mu_);
   PoolStats stats;
   stats.size = static_cast<int>(slots_.size());
   stats.in_use = stats.size - static_cast<int>(idle_.size());

@@ -99,15 +99,15 @@ class ConnectionPool {
   const PoolOptions options_;
   // booking::Mutex (a pthread mutex underneath) rather than absl::Mutex: Debian's Abseil is built
   // without ThreadSanitizer hooks, so TSan could not see absl::Mutex synchronisation.
-  mutable Mutex mu_;
-  CondVar idle_changed_;
+  mutable common::Mutex mu_;
+  common::CondVar idle_changed_;
   std::vector<std::unique_ptr<Slot>> slots_;  // fixed after construction
   std::vector<Slot*> idle_ ABSL_GUARDED_BY(mu_);
   long long waits_ ABSL_GUARDED_BY(mu_) = 0;
   long long reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   long long cuts_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  CondVar stop_;
+  common::CondVar stop_;
   std::thread watchdog_;  // runs only with a transaction_timeout
 };
 

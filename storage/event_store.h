@@ -25,7 +25,7 @@ struct EventRecord {
 
 // One call as the log remembers it under its idempotency key.
 struct CallRecord {
-  std::string idempotency_key;  // scoped by its caller, if it has one (workers::ScopedKey)
+  std::string idempotency_key;  // scoped by its caller, if it has one (pipeline::ScopedKey)
   std::string fingerprint;      // bytes; equal fingerprints mean the same request
   int accepted_events = 0;      // the call's answer
   // When idempotency_key is scoped: the key as sent. A call remembered under it (stored before

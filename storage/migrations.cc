@@ -31,7 +31,7 @@ absl::StatusOr<int> Migrate(ConnectionPool& pool, absl::Span<const Migration> mi
           txn.exec_params0("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                            migration.version, std::string(migration.name));
           spdlog::info("schema migration applied version={} name={}", migration.version,
-                       LogValue(migration.name));
+                       common::LogValue(migration.name));
           ++applied;
         }
       },

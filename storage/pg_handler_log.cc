@@ -341,7 +341,7 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
       }
     }
     using ParkedPtrs = absl::Span<const Parked* const>;
-    auto safe_reason = [](const Parked* p) { return SafeText(p->reason, kMaxStoredText); };
+    auto safe_reason = [](const Parked* p) { return common::SafeText(p->reason, kMaxStoredText); };
     if (!parked_new.empty()) {
       const ParkedPtrs rows(parked_new);
       txn.exec_prepared0(kPark, handler,
@@ -407,14 +407,15 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
             first, std::min<size_t>(kStepsPerBatch - 1, steps.size() - first));
         const bool with_details = std::any_of(batch.begin(), batch.end(),
                                               [](const Step& s) { return !s.detail.empty(); });
-        txn.exec_prepared0(
-            kSteps, kind, handler,
-            Array(batch, [](const Step& s) { return std::to_string(s.sequence); }),
-            with_details
-                ? Array(batch, [](const Step& s) { return SafeText(s.detail, kMaxStoredText); })
-                : std::string("{}"),
-            with_next ? Array(batch, [](const Step& s) { return PgTime(s.next); })
-                      : std::string("{}"));
+        txn.exec_prepared0(kSteps, kind, handler,
+                           Array(batch, [](const Step& s) { return std::to_string(s.sequence); }),
+                           with_details ? Array(batch,
+                                                [](const Step& s) {
+                                                  return common::SafeText(s.detail, kMaxStoredText);
+                                                })
+                                        : std::string("{}"),
+                           with_next ? Array(batch, [](const Step& s) { return PgTime(s.next); })
+                                     : std::string("{}"));
       }
     };
     write_steps("done", done, false);
@@ -426,7 +427,8 @@ absl::StatusOr<CommitResult> PgHandlerLog::Commit(const std::string& handler,
           kDeadLetters, handler,
           Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->sequence); }),
           Array(Ptrs(letters), [](const auto* l) { return std::to_string(l->attempts); }),
-          Array(Ptrs(letters), [](const auto* l) { return SafeText(l->reason, kMaxStoredText); }));
+          Array(Ptrs(letters),
+                [](const auto* l) { return common::SafeText(l->reason, kMaxStoredText); }));
     }
   };
   absl::Status status = pool_.Transact(commit);

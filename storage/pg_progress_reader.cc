@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<HandlerState>> PgProgressReader::Read(
   std::vector<std::string> tickets;
   for (const std::string& key : idempotency_keys) {
     std::string ticket = TicketOfKey(key);
-    if (workers::IsUuid(ticket)) tickets.push_back(std::move(ticket));
+    if (common::IsUuid(ticket)) tickets.push_back(std::move(ticket));
   }
   if (tickets.empty()) return states;
   const std::string ticket_array = ToPgArrayLiteral(absl::Span<const std::string>(tickets),

@@ -24,18 +24,18 @@ std::vector<PreparedStatement> PgReceiptRepository::Statements() {
            " WHERE idempotency_key = ANY($1::text[])"}};
 }
 
-absl::Status PgReceiptRepository::IssueAll(absl::Span<const workers::ReceiptRequest> receipts) {
+absl::Status PgReceiptRepository::IssueAll(absl::Span<const domain::ReceiptRequest> receipts) {
   if (receipts.empty()) return absl::OkStatus();
-  const std::string keys = ToPgArrayLiteral(
-      receipts, [](const workers::ReceiptRequest& r) { return r.idempotency_key; });
+  const std::string keys =
+      ToPgArrayLiteral(receipts, [](const domain::ReceiptRequest& r) { return r.idempotency_key; });
   const std::string tickets =
-      ToPgArrayLiteral(receipts, [](const workers::ReceiptRequest& r) { return r.ticket_id; });
+      ToPgArrayLiteral(receipts, [](const domain::ReceiptRequest& r) { return r.ticket_id; });
   const std::string amounts =
-      ToPgArrayLiteral(receipts, [](const workers::ReceiptRequest& r) { return r.price_amount; });
+      ToPgArrayLiteral(receipts, [](const domain::ReceiptRequest& r) { return r.price_amount; });
   const std::string currencies =
-      ToPgArrayLiteral(receipts, [](const workers::ReceiptRequest& r) { return r.price_currency; });
+      ToPgArrayLiteral(receipts, [](const domain::ReceiptRequest& r) { return r.price_currency; });
   const std::string correlations =
-      ToPgArrayLiteral(receipts, [](const workers::ReceiptRequest& r) { return r.correlation_id; });
+      ToPgArrayLiteral(receipts, [](const domain::ReceiptRequest& r) { return r.correlation_id; });
   return pool_.Run([&](pqxx::transaction_base& txn) {
     absl::flat_hash_map<std::string, std::string> numbers;
     for (const auto& row :
@@ -47,7 +47,7 @@ absl::Status PgReceiptRepository::IssueAll(absl::Span<const workers::ReceiptRequ
         numbers[row[0].as<std::string>()] = row[1].as<std::string>();
       }
     }
-    for (const workers::ReceiptRequest& receipt : receipts) {
+    for (const domain::ReceiptRequest& receipt : receipts) {
       if (receipt.number == nullptr) continue;
       auto it = numbers.find(receipt.idempotency_key);
       if (it != numbers.end()) *receipt.number = it->second;

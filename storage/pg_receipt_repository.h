@@ -13,7 +13,7 @@ class PgReceiptRepository final : public ReceiptRepository {
 
   explicit PgReceiptRepository(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status IssueAll(absl::Span<const workers::ReceiptRequest> receipts) override;
+  absl::Status IssueAll(absl::Span<const domain::ReceiptRequest> receipts) override;
 
  private:
   ConnectionPool& pool_;

@@ -21,8 +21,8 @@ constexpr char kColumns[] =
     " COALESCE(booking_id::text, ''), last_event_sequence,"
     " (extract(epoch FROM updated_at) * 1000000)::bigint";
 
-workers::Ticket FromRow(const pqxx::row& row) {
-  workers::Ticket record;
+domain::Ticket FromRow(const pqxx::row& row) {
+  domain::Ticket record;
   record.ticket_id = row[0].as<std::string>();
   record.customer_email = row[1].as<std::string>();
   record.price_amount = row[2].as<std::string>();
@@ -60,21 +60,21 @@ std::vector<PreparedStatement> PgTicketRepository::Statements() {
   };
 }
 
-absl::Status PgTicketRepository::Upsert(absl::Span<const workers::Ticket> records) {
+absl::Status PgTicketRepository::Upsert(absl::Span<const domain::Ticket> records) {
   if (records.empty()) return absl::OkStatus();
   // One statement cannot update a row twice: keep the newest record of each ticket.
-  absl::flat_hash_map<std::string_view, const workers::Ticket*> newest;
+  absl::flat_hash_map<std::string_view, const domain::Ticket*> newest;
   newest.reserve(records.size());
-  for (const workers::Ticket& record : records) {
+  for (const domain::Ticket& record : records) {
     auto [it, inserted] = newest.try_emplace(record.ticket_id, &record);
     if (!inserted && it->second->last_event_sequence < record.last_event_sequence) {
       it->second = &record;
     }
   }
-  std::vector<const workers::Ticket*> rows;
+  std::vector<const domain::Ticket*> rows;
   rows.reserve(newest.size());
   for (const auto& [id, record] : newest) rows.push_back(record);
-  absl::Span<const workers::Ticket* const> span(rows);
+  absl::Span<const domain::Ticket* const> span(rows);
 
   const std::string ids = ToPgArrayLiteral(span, [](auto* r) { return r->ticket_id; });
   const std::string emails = ToPgArrayLiteral(span, [](auto* r) { return r->customer_email; });
@@ -85,7 +85,7 @@ absl::Status PgTicketRepository::Upsert(absl::Span<const workers::Ticket> record
       span, [](auto* r) { return r->booking_id; }, /*empty_is_null=*/true);
   std::vector<std::string> sequence_texts;
   sequence_texts.reserve(rows.size());
-  for (const workers::Ticket* r : rows)
+  for (const domain::Ticket* r : rows)
     sequence_texts.push_back(std::to_string(r->last_event_sequence));
   const std::string sequences = ToPgArrayLiteral(absl::Span<const std::string>(sequence_texts),
                                                  [](const std::string& s) { return s; });
@@ -95,8 +95,8 @@ absl::Status PgTicketRepository::Upsert(absl::Span<const workers::Ticket> record
   });
 }
 
-absl::StatusOr<workers::Ticket> PgTicketRepository::Get(std::string_view ticket_id) {
-  std::optional<workers::Ticket> found;
+absl::StatusOr<domain::Ticket> PgTicketRepository::Get(std::string_view ticket_id) {
+  std::optional<domain::Ticket> found;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     pqxx::result result = txn.exec_prepared(kGet, std::string(ticket_id));
     if (!result.empty()) found = FromRow(result[0]);
@@ -107,9 +107,9 @@ absl::StatusOr<workers::Ticket> PgTicketRepository::Get(std::string_view ticket_
   return *std::move(found);
 }
 
-absl::StatusOr<std::vector<workers::Ticket>> PgTicketRepository::ListActive(
+absl::StatusOr<std::vector<domain::Ticket>> PgTicketRepository::ListActive(
     std::string_view after_ticket_id, int limit) {
-  std::vector<workers::Ticket> out;
+  std::vector<domain::Ticket> out;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     out.clear();
     pqxx::result result = after_ticket_id.empty()

@@ -16,10 +16,10 @@ class PgTicketRepository final : public TicketRepository {
 
   explicit PgTicketRepository(ConnectionPool& pool) : pool_(pool) {}
 
-  absl::Status Upsert(absl::Span<const workers::Ticket> records) override;
-  absl::StatusOr<workers::Ticket> Get(std::string_view ticket_id) override;
-  absl::StatusOr<std::vector<workers::Ticket>> ListActive(std::string_view after_ticket_id,
-                                                          int limit) override;
+  absl::Status Upsert(absl::Span<const domain::Ticket> records) override;
+  absl::StatusOr<domain::Ticket> Get(std::string_view ticket_id) override;
+  absl::StatusOr<std::vector<domain::Ticket>> ListActive(std::string_view after_ticket_id,
+                                                         int limit) override;
   absl::StatusOr<int64_t> MaxEventSequence() override;
 
  private:

@@ -19,9 +19,9 @@ std::vector<PreparedStatement> PgTrackerRepository::Statements() {
 }
 
 absl::Status PgTrackerRepository::AppendAll(std::string_view sheet,
-                                            absl::Span<const workers::TrackerRow> rows) {
+                                            absl::Span<const domain::TrackerRow> rows) {
   if (rows.empty()) return absl::OkStatus();
-  using Row = workers::TrackerRow;
+  using Row = domain::TrackerRow;
   const std::string events = ToPgArrayLiteral(rows, [](const Row& r) { return r.event_id; });
   const std::string tickets = ToPgArrayLiteral(rows, [](const Row& r) { return r.ticket_id; });
   const std::string emails = ToPgArrayLiteral(rows, [](const Row& r) { return r.customer_email; });

@@ -14,7 +14,7 @@ class PgTrackerRepository final : public TrackerRepository {
   explicit PgTrackerRepository(ConnectionPool& pool) : pool_(pool) {}
 
   absl::Status AppendAll(std::string_view sheet,
-                         absl::Span<const workers::TrackerRow> rows) override;
+                         absl::Span<const domain::TrackerRow> rows) override;
 
  private:
   ConnectionPool& pool_;

@@ -15,7 +15,7 @@ class ReceiptRepository {
 
   // Issues a receipt (number and time given by the database) for every record whose idempotency
   // key has none yet, in one transaction; keys that have one are left as they are.
-  virtual absl::Status IssueAll(absl::Span<const workers::ReceiptRequest> receipts) = 0;
+  virtual absl::Status IssueAll(absl::Span<const domain::ReceiptRequest> receipts) = 0;
 };
 
 }  // namespace booking::storage

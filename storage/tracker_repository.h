@@ -16,7 +16,7 @@ class TrackerRepository {
   // Appends the rows to `sheet` in one transaction; a row whose event is already on the sheet is
   // not appended again.
   virtual absl::Status AppendAll(std::string_view sheet,
-                                 absl::Span<const workers::TrackerRow> rows) = 0;
+                                 absl::Span<const domain::TrackerRow> rows) = 0;
 };
 
 }  // namespace booking::storage

@@ -4,7 +4,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::server {
+namespace booking::api {
 namespace {
 
 TEST(CorrelationIdTest, KeepsUsableIncomingId) {
@@ -12,10 +12,10 @@ TEST(CorrelationIdTest, KeepsUsableIncomingId) {
 }
 
 TEST(CorrelationIdTest, GeneratesWhenMissingOrUnusable) {
-  EXPECT_TRUE(workers::IsUuid(ResolveCorrelationId(std::nullopt)));
-  EXPECT_TRUE(workers::IsUuid(ResolveCorrelationId("")));
-  EXPECT_TRUE(workers::IsUuid(ResolveCorrelationId("has space")));
-  EXPECT_TRUE(workers::IsUuid(ResolveCorrelationId(std::string(129, 'a'))));
+  EXPECT_TRUE(common::IsUuid(ResolveCorrelationId(std::nullopt)));
+  EXPECT_TRUE(common::IsUuid(ResolveCorrelationId("")));
+  EXPECT_TRUE(common::IsUuid(ResolveCorrelationId("has space")));
+  EXPECT_TRUE(common::IsUuid(ResolveCorrelationId(std::string(129, 'a'))));
   EXPECT_NE(ResolveCorrelationId(std::nullopt), ResolveCorrelationId(std::nullopt));
 }
 
@@ -34,7 +34,7 @@ TEST(IdempotencyKeyTest, RequiredByDefault) {
 TEST(IdempotencyKeyTest, GeneratedWhenNotRequired) {
   absl::StatusOr<std::string> key = ResolveIdempotencyKey(std::nullopt, "", false);
   ASSERT_TRUE(key.ok());
-  EXPECT_TRUE(workers::IsUuid(*key));
+  EXPECT_TRUE(common::IsUuid(*key));
 }
 
 TEST(IdempotencyKeyTest, RejectsConflictTooLongAndUnprintable) {
@@ -47,4 +47,4 @@ TEST(IdempotencyKeyTest, RejectsConflictTooLongAndUnprintable) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::api

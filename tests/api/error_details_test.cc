@@ -6,7 +6,7 @@
 #include "gtest/gtest.h"
 #include "rest/rest_error.h"
 
-namespace booking::server {
+namespace booking::api {
 namespace {
 
 google::rpc::Status Details(const grpc::Status& status) {
@@ -81,26 +81,26 @@ TEST(ErrorDetailsTest, OverloadAndOutagesAlwaysSayWhenToRetry) {
     google::rpc::RetryInfo retry;
     ASSERT_TRUE(proto.details(0).UnpackTo(&retry));
     EXPECT_EQ(retry.retry_delay().seconds(), 1);
-    EXPECT_EQ(RetryAfterSeconds(status.error_details()), 1);
+    EXPECT_EQ(rest::RetryAfterSeconds(status.error_details()), 1);
   }
   grpc::Status own = ToGrpcStatus(WithRetryDelay(absl::UnavailableError("x"), absl::Seconds(7)));
   EXPECT_EQ(Details(own).details_size(), 1) << "the status's own RetryInfo, not a second one";
-  EXPECT_EQ(RetryAfterSeconds(own.error_details()), 7);
+  EXPECT_EQ(rest::RetryAfterSeconds(own.error_details()), 7);
 }
 
 TEST(ErrorDetailsTest, OtherErrorsCarryNoDetails) {
   grpc::Status status = ToGrpcStatus(absl::NotFoundError("no such ticket"));
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_TRUE(status.error_details().empty());
-  EXPECT_EQ(DetailsJson(status.error_details()), "[]");
-  EXPECT_EQ(RetryAfterSeconds(status.error_details()), std::nullopt);
+  EXPECT_EQ(rest::DetailsJson(status.error_details()), "[]");
+  EXPECT_EQ(rest::RetryAfterSeconds(status.error_details()), std::nullopt);
   EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
 }
 
 TEST(ErrorDetailsTest, DetailsJsonIgnoresGarbage) {
-  EXPECT_EQ(DetailsJson("\xff\xff not a status"), "[]");
-  EXPECT_EQ(RetryAfterSeconds("\xff\xff"), std::nullopt);
+  EXPECT_EQ(rest::DetailsJson("\xff\xff not a status"), "[]");
+  EXPECT_EQ(rest::RetryAfterSeconds("\xff\xff"), std::nullopt);
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::api

@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::server {
+namespace booking::api {
 namespace {
 
 std::string TokenFile(const std::string& name, const std::string& content) {
@@ -161,4 +161,4 @@ TEST(TokenAuthenticatorTest, MissingFileNamesTheFlag) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::api

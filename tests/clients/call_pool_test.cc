@@ -6,7 +6,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 TEST(CallPoolTest, RunsCallsConcurrentlyUpToItsThreads) {
@@ -51,4 +51,4 @@ TEST(CallPoolTest, SharedByManyCallersStaysBounded) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::clients

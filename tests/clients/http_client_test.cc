@@ -19,14 +19,14 @@
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/server_process.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 using ::testing::ElementsAre;
 using testing::FakeExternalApis;
 using testing::Fault;
 
-ReceiptRequest Receipt(const std::string& key) {
+domain::ReceiptRequest Receipt(const std::string& key) {
   return {key, "5a1f3c9e-0b7d-4e2a-9c11-000000000001", "49.90", "EUR", "corr-1"};
 }
 
@@ -56,7 +56,7 @@ TEST(HttpClientTest, SharedByConcurrentCallers) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        const ReceiptRequest receipts[] = {Receipt(absl::StrCat("k-", t, "-", i))};
+        const domain::ReceiptRequest receipts[] = {Receipt(absl::StrCat("k-", t, "-", i))};
         if (!api.Issue(receipts).ok()) ++failures;
       }
     });
@@ -182,7 +182,7 @@ TEST(HttpReceiptsApiTest, SendsTheContractAndAcceptsBoth200And201) {
   FakeExternalApis fake;
   HttpClient client;
   HttpReceiptsApi api(client, fake.url() + "/");
-  const ReceiptRequest receipts[] = {Receipt("key-1/t1")};
+  const domain::ReceiptRequest receipts[] = {Receipt("key-1/t1")};
   ASSERT_TRUE(api.Issue(receipts).ok());
   ASSERT_TRUE(api.Issue(receipts).ok()) << "200 for an existing receipt is success";
   std::vector<testing::RecordedRequest> sent = fake.requests_to("/receipts");
@@ -202,10 +202,10 @@ TEST(HttpReceiptsApiTest, ServerErrorIsRetryableClientErrorIsNot) {
   FakeExternalApis fake;
   HttpClient client;
   HttpReceiptsApi api(client, fake.url());
-  const ReceiptRequest receipts[] = {Receipt("k")};
+  const domain::ReceiptRequest receipts[] = {Receipt("k")};
   fake.FailNext(1, Fault::kStatus500);
   EXPECT_TRUE(absl::IsUnavailable(api.Issue(receipts)));
-  const ReceiptRequest no_key[] = {Receipt("")};
+  const domain::ReceiptRequest no_key[] = {Receipt("")};
   EXPECT_TRUE(absl::IsInvalidArgument(api.Issue(no_key)));
   EXPECT_TRUE(api.Issue(receipts).ok());
 }
@@ -214,8 +214,8 @@ TEST(HttpSpreadsheetsApiTest, PostsOneRowPerRecordToTheSheet) {
   FakeExternalApis fake;
   HttpClient client;
   HttpSpreadsheetsApi api(client, fake.url());
-  const TrackerRow rows[] = {{"e1", "t1", "ann@example.com", "49.90", "EUR", "corr-1"},
-                             {"e2", "t2", "bob@example.com", "5.00", "USD", "corr-2"}};
+  const domain::TrackerRow rows[] = {{"e1", "t1", "ann@example.com", "49.90", "EUR", "corr-1"},
+                                     {"e2", "t2", "bob@example.com", "5.00", "USD", "corr-2"}};
   ASSERT_TRUE(api.Append(kTicketsToPrintSheet, rows).ok());
   EXPECT_THAT(fake.rows("tickets-to-print"),
               ElementsAre(ElementsAre("t1", "ann@example.com", "49.90", "EUR"),
@@ -228,4 +228,4 @@ TEST(HttpSpreadsheetsApiTest, PostsOneRowPerRecordToTheSheet) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -12,7 +12,7 @@
 #include "tests/support/eventually.h"
 #include "tests/support/nats_cluster.h"
 
-namespace booking::workers {
+namespace booking::clients {
 namespace {
 
 std::vector<BrokerMessage> Messages(const std::vector<std::string>& ids) {
@@ -82,7 +82,7 @@ TEST(NatsJetStreamTest, ABrokerThatIsAwayIsTheApiFailingForEveryEvent) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(1)) << "fails at once, not after a timeout";
   for (const absl::Status& result : results) {
     EXPECT_TRUE(absl::IsUnavailable(result)) << result;
-    EXPECT_TRUE(IsApiFailure(result)) << "the lane pauses; nothing is parked";
+    EXPECT_TRUE(domain::IsApiFailure(result)) << "the lane pauses; nothing is parked";
   }
   EXPECT_FALSE((*js)->state().last_error.empty());
 
@@ -106,4 +106,4 @@ TEST(NatsJetStreamTest, StartsWhileNoServerAnswersAndConnectsLater) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::clients

@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "spdlog/details/log_msg.h"
 
-namespace booking::server {
+namespace booking::common {
 namespace {
 
 google::protobuf::Struct Format(std::string_view payload, std::string* line = nullptr) {
@@ -84,4 +84,4 @@ TEST(JsonLogFormatterTest, PairsNamedLikeRecordFieldsDoNotOverwriteThem) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::common

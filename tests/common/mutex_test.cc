@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-namespace booking {
+namespace booking::common {
 namespace {
 
 // Whether another thread could take `mu` now (a thread must not TryLock what it holds).
@@ -192,4 +192,4 @@ TEST(CondVarTest, OneProducerManyConsumers) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::common

@@ -5,7 +5,7 @@
 
 #include "gtest/gtest.h"
 
-namespace booking {
+namespace booking::common {
 namespace {
 
 TEST(ReservationTest, TakesUpToTheLimitAndGivesBackOnceWhenDestroyed) {
@@ -63,4 +63,4 @@ TEST(ReservationTest, ConcurrentTakesNeverPassTheLimit) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::common

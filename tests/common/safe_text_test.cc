@@ -2,7 +2,7 @@
 
 #include "gtest/gtest.h"
 
-namespace booking {
+namespace booking::common {
 namespace {
 
 TEST(SafeTextTest, KeepsValidTextAsItIs) {
@@ -46,4 +46,4 @@ TEST(SafeTextTest, ABodyCutMidCharacterBecomesValid) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::common

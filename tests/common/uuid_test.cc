@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::common {
 namespace {
 
 TEST(UuidTest, NewUuidsAreCanonicalVersion4AndDistinct) {
@@ -32,4 +32,4 @@ TEST(UuidTest, RecognisesOnlyTheCanonicalForm) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::common

@@ -15,21 +15,22 @@
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
-Event NewEvent(int i, const std::string& key_prefix = "k") {
+domain::Event NewEvent(int i, const std::string& key_prefix = "k") {
   char id[37];
   std::snprintf(id, sizeof(id), "5a1f3c9e-0b7d-4e2a-9c11-%012d", i);
-  Event event = testing::TicketEvent(id, "confirmed", 0);
+  domain::Event event = testing::TicketEvent(id, "confirmed", 0);
   event.idempotency_key = absl::StrCat(key_prefix, "/", i);
   return event;
 }
 
-absl::StatusOr<AppendResult> AppendAndWait(EventLog& log, std::vector<Event> events) {
-  std::promise<absl::StatusOr<AppendResult>> promise;
+absl::StatusOr<pipeline::AppendResult> AppendAndWait(pipeline::EventLog& log,
+                                                     std::vector<domain::Event> events) {
+  std::promise<absl::StatusOr<pipeline::AppendResult>> promise;
   auto future = promise.get_future();
-  log.Append(std::move(events), [&promise](absl::StatusOr<AppendResult> result) {
+  log.Append(std::move(events), [&promise](absl::StatusOr<pipeline::AppendResult> result) {
     promise.set_value(std::move(result));
   });
   if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
@@ -73,7 +74,7 @@ TEST(DurableEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
   FailingStore lost(storage::MarkOutcomeUnknown(
       absl::UnavailableError("postgres connection lost: server closed the connection")));
   DurableEventLog log(lost, {});
-  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  absl::StatusOr<pipeline::AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_NE(result.status().message().find("outcome is unknown"), std::string::npos)
       << result.status();
@@ -91,7 +92,7 @@ TEST(DurableEventLogErrorsTest, UnknownCommitOutcomeIsSaidSo) {
 TEST(DurableEventLogErrorsTest, CommittedButUnreadAnswerIsSaidSo) {
   FailingStore committed(storage::MarkCommitted(absl::InternalError("could not read the result")));
   DurableEventLog log(committed, {});
-  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  absl::StatusOr<pipeline::AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   ASSERT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_NE(result.status().message().find("were committed"), std::string::npos) << result.status();
   EXPECT_EQ(result.status().message().find("nothing was published"), std::string::npos);
@@ -119,7 +120,8 @@ TEST_F(DurableEventLogPgTest, ConcurrentCallsShareCommitsAndGetPublishOrder) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int c = 0; c < kCalls; ++c) {
-        absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(t * kCalls + c)});
+        absl::StatusOr<pipeline::AppendResult> result =
+            AppendAndWait(log, {NewEvent(t * kCalls + c)});
         if (!result.ok() || result->published != 1) ++failures;
       }
     });
@@ -151,7 +153,7 @@ TEST_F(DurableEventLogPgTest, CommitFailureFailsTheCallAndPublishesNothing) {
   storage::ConnectionPool unreachable(options);
   storage::PgEventStore store(unreachable);
   DurableEventLog log(store, Options());
-  absl::StatusOr<AppendResult> result = AppendAndWait(log, {NewEvent(1)});
+  absl::StatusOr<pipeline::AppendResult> result = AppendAndWait(log, {NewEvent(1)});
   EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_EQ(commits_with_events_.load(), 0);
 }
@@ -180,12 +182,14 @@ bool SomeoneWaitsForALock(const testing::TestDatabase& db, absl::Duration timeou
   return false;
 }
 
-using Future = std::future<absl::StatusOr<AppendResult>>;
-Future AppendCall(EventLog& log, const std::string& key, std::vector<Event> events) {
-  auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+using Future = std::future<absl::StatusOr<pipeline::AppendResult>>;
+Future AppendCall(pipeline::EventLog& log, const std::string& key,
+                  std::vector<domain::Event> events) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<pipeline::AppendResult>>>();
   Future future = promise->get_future();
-  log.Append(CallIdentity{key, "fp-" + key}, std::move(events),
-             [promise](absl::StatusOr<AppendResult> result) { promise->set_value(result); });
+  log.Append(
+      pipeline::CallIdentity{key, "fp-" + key}, std::move(events),
+      [promise](absl::StatusOr<pipeline::AppendResult> result) { promise->set_value(result); });
   return future;
 }
 
@@ -197,7 +201,7 @@ DurableEventLogOptions LingeringOptions() {
   return options;
 }
 
-absl::StatusOr<AppendResult> Get(Future& future) {
+absl::StatusOr<pipeline::AppendResult> Get(Future& future) {
   if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
     return absl::DeadlineExceededError("append callback never ran");
   }
@@ -221,20 +225,20 @@ TEST_F(DurableEventLogPgTest, AnswersAfterTheCommitNeedNoFurtherStatement) {
   storage::PgEventStore store(*pool, hooks);
   DurableEventLog log(store, LingeringOptions());
   Future first = AppendCall(log, "call-a", {NewEvent(1, "call-a")});
-  ASSERT_EQ(Get(first).value_or(AppendResult{-1}).published, 1);
+  ASSERT_EQ(Get(first).value_or(pipeline::AppendResult{-1}).published, 1);
 
   armed = true;
   // Within the linger: one group commit holding a known key and a new one.
   Future again = AppendCall(log, "call-a", {NewEvent(1, "call-a")});
   Future fresh = AppendCall(log, "call-b", {NewEvent(2, "call-b")});
-  absl::StatusOr<AppendResult> replayed = Get(again);
-  absl::StatusOr<AppendResult> published = Get(fresh);
+  absl::StatusOr<pipeline::AppendResult> replayed = Get(again);
+  absl::StatusOr<pipeline::AppendResult> published = Get(fresh);
   EXPECT_EQ(fired.load(), 1) << "the connection was killed right after the commit";
   ASSERT_TRUE(replayed.ok()) << replayed.status();
-  EXPECT_EQ(replayed->outcome, AppendResult::Outcome::kReplayed);
+  EXPECT_EQ(replayed->outcome, pipeline::AppendResult::Outcome::kReplayed);
   EXPECT_EQ(replayed->published, 1) << "the first call's answer";
   ASSERT_TRUE(published.ok()) << published.status();
-  EXPECT_EQ(published->outcome, AppendResult::Outcome::kPublished);
+  EXPECT_EQ(published->outcome, pipeline::AppendResult::Outcome::kPublished);
   EXPECT_EQ(published->published, 1);
   EXPECT_EQ(db_.Count("events"), 2);
 }
@@ -269,8 +273,8 @@ TEST_F(DurableEventLogPgTest, KeyCommittedConcurrentlyWhoseAnswerCannotBeReadAsk
   ASSERT_TRUE(SomeoneWaitsForALock(db_, absl::Seconds(10))) << "the append waits for the key";
   other.commit();
 
-  absl::StatusOr<AppendResult> raced_result = Get(raced);
-  absl::StatusOr<AppendResult> fresh_result = Get(fresh);
+  absl::StatusOr<pipeline::AppendResult> raced_result = Get(raced);
+  absl::StatusOr<pipeline::AppendResult> fresh_result = Get(fresh);
   EXPECT_EQ(fired.load(), 1);
   ASSERT_TRUE(fresh_result.ok()) << fresh_result.status();
   EXPECT_EQ(fresh_result->published, 1);
@@ -284,9 +288,9 @@ TEST_F(DurableEventLogPgTest, KeyCommittedConcurrentlyWhoseAnswerCannotBeReadAsk
 
   // The retry gets the other call's answer.
   Future retry = AppendCall(log, "call-raced", {NewEvent(10, "call-raced")});
-  absl::StatusOr<AppendResult> retried = Get(retry);
+  absl::StatusOr<pipeline::AppendResult> retried = Get(retry);
   ASSERT_TRUE(retried.ok()) << retried.status();
-  EXPECT_EQ(retried->outcome, AppendResult::Outcome::kReplayed);
+  EXPECT_EQ(retried->outcome, pipeline::AppendResult::Outcome::kReplayed);
   EXPECT_EQ(retried->published, 1);
   EXPECT_EQ(db_.Count("events"), 1);
 }
@@ -299,17 +303,18 @@ TEST_F(DurableEventLogPgTest, SaturatedWriterRefusesQuickly) {
   pqxx::connection blocker(db_.url());
   pqxx::work lock(blocker);
   lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
-  std::vector<std::future<absl::StatusOr<AppendResult>>> waiting;
+  std::vector<std::future<absl::StatusOr<pipeline::AppendResult>>> waiting;
   // Each writer takes one and blocks; the next four fill the pending limit.
   const int accepted = options.writers + 4;
   for (int i = 0; i < accepted; ++i) {
-    auto promise = std::make_shared<std::promise<absl::StatusOr<AppendResult>>>();
+    auto promise = std::make_shared<std::promise<absl::StatusOr<pipeline::AppendResult>>>();
     waiting.push_back(promise->get_future());
-    log.Append({NewEvent(i)}, [promise](absl::StatusOr<AppendResult> r) { promise->set_value(r); });
+    log.Append({NewEvent(i)},
+               [promise](absl::StatusOr<pipeline::AppendResult> r) { promise->set_value(r); });
     absl::SleepFor(absl::Milliseconds(20));  // lets an idle writer take it before the next
   }
   const absl::Time start = absl::Now();
-  absl::StatusOr<AppendResult> refused = AppendAndWait(log, {NewEvent(100)});
+  absl::StatusOr<pipeline::AppendResult> refused = AppendAndWait(log, {NewEvent(100)});
   EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
   lock.abort();
@@ -322,4 +327,4 @@ TEST_F(DurableEventLogPgTest, SaturatedWriterRefusesQuickly) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::delivery

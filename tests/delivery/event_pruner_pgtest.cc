@@ -6,7 +6,7 @@
 #include "storage/pg_event_store.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 TEST(EventPrunerTest, OneRoundDeletesTheWholeBacklogInBatchesAndKeepsTheYoung) {
@@ -16,7 +16,7 @@ TEST(EventPrunerTest, OneRoundDeletesTheWholeBacklogInBatchesAndKeepsTheYoung) {
   storage::PgEventStore store(*pool);
   std::vector<storage::EventRecord> events;
   for (int i = 0; i < 7; ++i) {
-    events.push_back({NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
+    events.push_back({common::NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
                       absl::StrCat("key-", i), "corr", "payload"});
   }
   ASSERT_TRUE(store.Append(events).ok());  // no routes: finished
@@ -42,7 +42,7 @@ TEST(EventPrunerTest, ARoundIsBoundedByMaxBatches) {
   storage::PgEventStore store(*pool);
   std::vector<storage::EventRecord> events;
   for (int i = 0; i < 10; ++i) {
-    events.push_back({NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
+    events.push_back({common::NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000001",
                       absl::StrCat("key-", i), "corr", "payload"});
   }
   ASSERT_TRUE(store.Append(events).ok());
@@ -55,4 +55,4 @@ TEST(EventPrunerTest, ARoundIsBoundedByMaxBatches) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -17,29 +17,29 @@
 #include "storage/pg_handler_log.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 // Fails by the event's idempotency key: keys containing "poison" never succeed (not
 // retryable), keys containing "flaky" fail (retryable) on their first `flaky_failures` calls,
 // everything fails (retryable) while `down`.
-class ScriptedHandler final : public Handler {
+class ScriptedHandler final : public domain::Handler {
  public:
   explicit ScriptedHandler(bool each) : each_(each) {}
   std::string_view name() const override { return "Scripted"; }
   bool reports_each() const override { return each_; }
 
-  absl::Status Handle(absl::Span<const Event* const> events) override {
+  absl::Status Handle(absl::Span<const domain::Event* const> events) override {
     std::lock_guard lock(mu_);
     ++batches;
-    for (const Event* event : events) {
+    for (const domain::Event* event : events) {
       absl::Status status = Decide(*event);
       if (!status.ok()) return status;
     }
-    for (const Event* event : events) ++done[event->idempotency_key];
+    for (const domain::Event* event : events) ++done[event->idempotency_key];
     return absl::OkStatus();
   }
-  void HandleEach(absl::Span<const Event* const> events,
+  void HandleEach(absl::Span<const domain::Event* const> events,
                   absl::Span<absl::Status> results) override {
     std::lock_guard lock(mu_);
     for (size_t i = 0; i < events.size(); ++i) {
@@ -62,9 +62,9 @@ class ScriptedHandler final : public Handler {
   std::map<std::string, int> failed;
 
  private:
-  absl::Status Decide(const Event& event) {
+  absl::Status Decide(const domain::Event& event) {
     if (down) return absl::UnavailableError("API down");
-    if (api_down) return ApiFailure(absl::UnavailableError("connection refused"));
+    if (api_down) return domain::ApiFailure(absl::UnavailableError("connection refused"));
     if (odd_fails && absl::StrContains(event.idempotency_key, "odd")) {
       return absl::UnavailableError(odd_reason);
     }
@@ -92,7 +92,7 @@ class HandlerLaneTest : public ::testing::Test {
   void Append(const std::vector<std::string>& keys) {
     std::vector<storage::EventRecord> events;
     for (const std::string& key : keys) {
-      events.push_back({NewUuid(), "Confirmed", NewUuid(), key, "corr", "p"});
+      events.push_back({common::NewUuid(), "Confirmed", common::NewUuid(), key, "corr", "p"});
     }
     ASSERT_TRUE(store_.Append(events).ok());
   }
@@ -134,7 +134,7 @@ class HandlerLaneTest : public ::testing::Test {
   void AppendFor(const std::string& ticket, const std::vector<std::string>& keys) {
     std::vector<storage::EventRecord> events;
     for (const std::string& key : keys)
-      events.push_back({NewUuid(), "Confirmed", ticket, key, "c", "p"});
+      events.push_back({common::NewUuid(), "Confirmed", ticket, key, "c", "p"});
     ASSERT_TRUE(store_.Append(events).ok());
   }
 
@@ -178,7 +178,7 @@ TEST_F(HandlerLaneTest, APoisonEventIsFoundBySplittingAndAloneBecomesADeadLetter
   std::vector<storage::EventRecord> events;
   for (const std::string& key : keys) {
     events.push_back(
-        {NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000009", key, "c", "p"});
+        {common::NewUuid(), "Confirmed", "00000000-0000-4000-8000-000000000009", key, "c", "p"});
   }
   ASSERT_TRUE(store_.Append(events).ok());
   EXPECT_EQ(RunUntil(lane, 64), 64);
@@ -451,16 +451,18 @@ TEST_F(HandlerLaneTest, ALaneWhoseLeaseRanOutCallsNothing) {
 // both types; a replay picks both.
 TEST_F(HandlerLaneTest, AHandlerOfTwoTypesGetsThemInLogOrder) {
   ScriptedHandler handler(/*each=*/true);
-  Router router;
+  pipeline::Router router;
   router.Register("Confirmed", &handler);
   router.Register("Canceled", &handler);
   LanePool pool(router, log_, keeper_, Options());
   ASSERT_TRUE(pool.Register(storage::StartFrom::kEarliest).ok());
-  const std::string ticket = NewUuid();
+  const std::string ticket = common::NewUuid();
   for (int round = 0; round < 3; ++round) {
     const std::string n = std::to_string(round);
-    ASSERT_TRUE(store_.Append({{NewUuid(), "Confirmed", ticket, "confirm-" + n, "c", "p"}}).ok());
-    ASSERT_TRUE(store_.Append({{NewUuid(), "Canceled", ticket, "cancel-" + n, "c", "p"}}).ok());
+    ASSERT_TRUE(
+        store_.Append({{common::NewUuid(), "Confirmed", ticket, "confirm-" + n, "c", "p"}}).ok());
+    ASSERT_TRUE(
+        store_.Append({{common::NewUuid(), "Canceled", ticket, "cancel-" + n, "c", "p"}}).ok());
   }
   EXPECT_EQ(pool.Lag()["Scripted"], 6);
   HandlerLane lane(handler, {"Confirmed", "Canceled"}, log_, keeper_, Options());
@@ -471,4 +473,4 @@ TEST_F(HandlerLaneTest, AHandlerOfTwoTypesGetsThemInLogOrder) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::delivery

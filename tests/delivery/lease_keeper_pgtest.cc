@@ -7,7 +7,7 @@
 #include "storage/pg_handler_log.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 class LeaseKeeperTest : public ::testing::Test {
@@ -64,4 +64,4 @@ TEST_F(LeaseKeeperTest, ASurvivorTakesOverAfterTheLeaseAndAStopGivesEverythingBa
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -2,16 +2,16 @@
 
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::delivery {
 namespace {
 
 TEST(RetryPolicyTest, RetryableCodes) {
-  EXPECT_TRUE(IsRetryable(absl::UnavailableError("x")));
-  EXPECT_TRUE(IsRetryable(absl::DeadlineExceededError("x")));
-  EXPECT_TRUE(IsRetryable(absl::AbortedError("x")));
-  EXPECT_TRUE(IsRetryable(absl::ResourceExhaustedError("x")));
-  EXPECT_FALSE(IsRetryable(absl::InvalidArgumentError("x")));
-  EXPECT_FALSE(IsRetryable(absl::NotFoundError("x")));
+  EXPECT_TRUE(domain::IsRetryable(absl::UnavailableError("x")));
+  EXPECT_TRUE(domain::IsRetryable(absl::DeadlineExceededError("x")));
+  EXPECT_TRUE(domain::IsRetryable(absl::AbortedError("x")));
+  EXPECT_TRUE(domain::IsRetryable(absl::ResourceExhaustedError("x")));
+  EXPECT_FALSE(domain::IsRetryable(absl::InvalidArgumentError("x")));
+  EXPECT_FALSE(domain::IsRetryable(absl::NotFoundError("x")));
 }
 
 TEST(RetryPolicyTest, BackoffDoublesWithJitterAndIsCapped) {
@@ -47,4 +47,4 @@ TEST(RetryPolicyTest, BreakerOpensAfterConsecutiveFailuresAndClosesOnSuccess) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::delivery

@@ -17,7 +17,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::docs {
 namespace {
 
 namespace fs = std::filesystem;
@@ -97,4 +97,4 @@ TEST(RunExamplesTest, ChecksOutputsAndRefusesShellBlocksThatAreNotRun) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::docs

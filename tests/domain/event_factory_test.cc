@@ -4,7 +4,7 @@
 #include "gtest/gtest.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking::server {
+namespace booking::domain {
 namespace {
 
 TEST(EventFactoryTest, OneEventPerTicketWithHeader) {
@@ -22,15 +22,15 @@ TEST(EventFactoryTest, OneEventPerTicketWithHeader) {
   canceled->set_status("canceled");
 
   const absl::Time now = absl::FromUnixMillis(1'700'000'000'123);
-  std::vector<workers::Event> events = BuildEvents(request, "key-1", "corr-1", now);
+  std::vector<domain::Event> events = BuildEvents(request, "key-1", "corr-1", now);
   ASSERT_EQ(events.size(), 2u);
 
-  const workers::Event& first = events[0];
+  const domain::Event& first = events[0];
   EXPECT_EQ(first.type, "tickets.v1.TicketBookingConfirmed");
   EXPECT_EQ(first.ticket_id, "5a1f3c9e-0b7d-4e2a-9c11-000000000001");
   EXPECT_EQ(first.idempotency_key, "key-1/5a1f3c9e-0b7d-4e2a-9c11-000000000001");
   EXPECT_EQ(first.correlation_id, "corr-1");
-  EXPECT_TRUE(workers::IsUuid(first.id));
+  EXPECT_TRUE(common::IsUuid(first.id));
   EXPECT_EQ(first.sequence, 0);
   tickets::v1::TicketBookingConfirmed payload;
   ASSERT_TRUE(payload.ParseFromString(first.payload));
@@ -45,7 +45,7 @@ TEST(EventFactoryTest, OneEventPerTicketWithHeader) {
   EXPECT_EQ(payload.price().currency(), "EUR");
   EXPECT_EQ(payload.booking_id(), "0b7d4e2a-5a1f-3c9e-9c11-000000000009");
 
-  const workers::Event& second = events[1];
+  const domain::Event& second = events[1];
   EXPECT_EQ(second.type, "tickets.v1.TicketBookingCanceled");
   EXPECT_NE(second.id, first.id);
   tickets::v1::TicketBookingCanceled canceled_payload;
@@ -54,4 +54,4 @@ TEST(EventFactoryTest, OneEventPerTicketWithHeader) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::domain

@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking::workers {
+namespace booking::domain {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
@@ -26,7 +26,7 @@ std::vector<Event> SomeEvents() {
   *canceled = *confirmed;
   canceled->set_ticket_id("5a1f3c9e-0b7d-4e2a-9c11-000000000002");
   canceled->set_status("canceled");
-  return server::BuildEvents(request, "loadgen-1234abcd-17", "9b7c1e2a-1111-4222-8333-444455556666",
+  return domain::BuildEvents(request, "loadgen-1234abcd-17", "9b7c1e2a-1111-4222-8333-444455556666",
                              absl::FromUnixMillis(1'700'000'000'123));
 }
 
@@ -77,4 +77,4 @@ TEST(StoredPayloadTest, OtherTypesAndMalformedBytesAreStoredAsTheyAre) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::domain

@@ -21,7 +21,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -202,4 +202,4 @@ TEST_F(BackfillE2eTest, ReplayRunsAHandlerAgainOverARangeWithoutDoubling) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -18,7 +18,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -469,4 +469,4 @@ TEST(BookingServerStartupE2eTest, SigtermStopsPromptlyAndCleanly) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -17,7 +17,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -162,4 +162,4 @@ TEST_F(CancellationsE2eTest, LegacyCancellationsAreAcceptedWhenAskedFor) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -36,7 +36,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -302,7 +302,7 @@ TEST_F(ConsolePageE2eTest, PageIsServedWithoutExternalAssets) {
   ASSERT_EQ(page.status, 200) << page.error << page.body;
   EXPECT_EQ(page.headers.count("content-type") ? page.headers.at("content-type") : "",
             "text/html; charset=utf-8");
-  EXPECT_EQ(page.body, server::ConsolePageHtml());
+  EXPECT_EQ(page.body, rest::ConsolePageHtml());
   EXPECT_THAT(page.body, HasSubstr("<title>"));
   EXPECT_THAT(ExternalReferences(page.body), ::testing::IsEmpty())
       << "the console must load nothing from other hosts";
@@ -429,4 +429,4 @@ TEST_F(ConsolePageE2eTest, RebindingHostCannotReadTickets) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

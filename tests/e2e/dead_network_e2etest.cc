@@ -20,7 +20,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -202,4 +202,4 @@ TEST(DeadNetworkE2eTest, ScrapesWithTheDatabaseFrozenBlockNothing) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

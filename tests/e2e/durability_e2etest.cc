@@ -19,7 +19,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::Gt;
@@ -324,4 +324,4 @@ TEST(DurabilityE2eTest, PostgresOutageFailsCallsAndLosesNothing) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -14,7 +14,7 @@
 #include "tests/support/pg_cluster.h"
 #include "tests/support/server_process.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -90,4 +90,4 @@ TEST(FailoverE2eTest, SynchronousStandbyPromotedUnderLoadKeepsEveryAcknowledgedT
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -18,7 +18,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::ElementsAre;
@@ -222,4 +222,4 @@ TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -22,7 +22,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -185,7 +185,8 @@ TEST_F(HttpLimitsE2eTest, SlowUploadsTakeBoundedMemory) {
   const long rss_before = RssKib(server_->pid());
   constexpr size_t kBody = 1 << 20;
   const std::string header = absl::StrCat(
-      "POST /v1/tickets:updateStatus HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+      "POST /v1/tickets:updateStatus HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\n"
       "Content-Length: ",
       kBody, "\r\n\r\n");
   const std::string body(kBody - 1, ' ');
@@ -247,4 +248,4 @@ TEST_F(HttpLimitsE2eTest, SlowUploadsTakeBoundedMemory) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

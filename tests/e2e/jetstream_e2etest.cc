@@ -28,7 +28,7 @@
 #include "tickets/v1/booking.grpc.pb.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -423,4 +423,4 @@ TEST_F(JetStreamE2eTest, ANodeSubscriberReadsAndDecodesEveryEvent) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -19,7 +19,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 namespace fs = std::filesystem;
@@ -171,4 +171,4 @@ TEST_F(OpenApiContractE2eTest, CheckerRefusesAnOperationWithoutExamples) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

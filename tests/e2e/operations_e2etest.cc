@@ -28,7 +28,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -577,4 +577,4 @@ TEST_F(OperationsE2eTest, MetricsNeedATokenWhenConfigured) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

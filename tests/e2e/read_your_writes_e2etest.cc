@@ -21,7 +21,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -256,4 +256,4 @@ TEST_F(ReadYourWritesE2eTest, RestWaitsWithTheFieldOrThePreferHeader) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -19,7 +19,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -429,4 +429,4 @@ TEST_F(RestE2eTest, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

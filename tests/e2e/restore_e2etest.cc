@@ -25,7 +25,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -273,4 +273,4 @@ TEST(RestoreE2eTest, DumpRestoredIntoAnotherClusterStoresNewTicketsAndFinishesOl
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -20,7 +20,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::Contains;
@@ -194,4 +194,4 @@ TEST_F(RetiredHandlerE2eTest, RemovedHandlerBlocksPruningAndCompletedUntilRetire
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

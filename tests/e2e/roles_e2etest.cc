@@ -19,7 +19,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -179,4 +179,4 @@ TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

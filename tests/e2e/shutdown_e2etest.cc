@@ -25,7 +25,7 @@
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -162,4 +162,4 @@ TEST_F(ShutdownE2eTest, EveryStageBusyTheWholeStopFitsInTheGraceAndNothingAcknow
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -22,7 +22,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::FakeExternalApis;
@@ -257,4 +257,4 @@ TEST_F(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -20,7 +20,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
@@ -227,10 +227,10 @@ TEST_F(TicketIsolationE2eTest, A400WithABodyThatIsNotUtf8IsADeadLetterWithAReada
               absl::ToDoubleMilliseconds(absl::Now() - sent));
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_EQ(letters[0].ticket_id(), kOdd);
-  EXPECT_TRUE(IsSafeText(letters[0].reason()));
+  EXPECT_TRUE(common::IsSafeText(letters[0].reason()));
   EXPECT_TRUE(absl::StrContains(letters[0].reason(), "HTTP 400 xxxxxxxx")) << letters[0].reason();
   EXPECT_TRUE(Eventually([&] { return Receipted(ordinary) == 50; }, absl::Seconds(5)));
-  EXPECT_TRUE(IsSafeText(ReceiptStatus(port_).last_error()));
+  EXPECT_TRUE(common::IsSafeText(ReceiptStatus(port_).last_error()));
   EXPECT_EQ(Count(db_.url(), "pending_deliveries"), 0);
 }
 
@@ -283,4 +283,4 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

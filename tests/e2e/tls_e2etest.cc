@@ -19,7 +19,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::HasSubstr;
@@ -238,4 +238,4 @@ TEST_F(TlsE2eTest, ExampleFlagFileIsSafe) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -29,7 +29,7 @@
 
 extern char** environ;
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 constexpr char kQuietTicket[] = "7d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f";
@@ -318,4 +318,4 @@ TEST_F(VanishedClientsE2eTest, CallsWaitingForTheHandlersAreBounded) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

@@ -27,7 +27,7 @@
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking {
+namespace booking::e2e {
 namespace {
 
 using ::testing::ElementsAre;
@@ -563,4 +563,4 @@ TEST(WatchE2eTest, HistoryLongerThanTheQueueArrivesPageByPage) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::e2e

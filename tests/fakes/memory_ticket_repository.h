@@ -12,11 +12,11 @@ namespace booking::testing {
 // TicketRepository in memory, with the same newest-event-wins rule, and a switch to fail.
 class MemoryTicketRepository final : public storage::TicketRepository {
  public:
-  absl::Status Upsert(absl::Span<const workers::Ticket> records) override {
+  absl::Status Upsert(absl::Span<const domain::Ticket> records) override {
     std::lock_guard lock(mu_);
     ++upsert_calls_;
     if (!fail_with_.ok()) return fail_with_;
-    for (const workers::Ticket& record : records) {
+    for (const domain::Ticket& record : records) {
       auto it = rows_.find(record.ticket_id);
       if (it != rows_.end() && it->second.last_event_sequence >= record.last_event_sequence) {
         continue;
@@ -26,7 +26,7 @@ class MemoryTicketRepository final : public storage::TicketRepository {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<workers::Ticket> Get(std::string_view ticket_id) override {
+  absl::StatusOr<domain::Ticket> Get(std::string_view ticket_id) override {
     std::lock_guard lock(mu_);
     if (!fail_with_.ok()) return fail_with_;
     auto it = rows_.find(std::string(ticket_id));
@@ -35,11 +35,11 @@ class MemoryTicketRepository final : public storage::TicketRepository {
     return it->second;
   }
 
-  absl::StatusOr<std::vector<workers::Ticket>> ListActive(std::string_view after,
-                                                          int limit) override {
+  absl::StatusOr<std::vector<domain::Ticket>> ListActive(std::string_view after,
+                                                         int limit) override {
     std::lock_guard lock(mu_);
     if (!fail_with_.ok()) return fail_with_;
-    std::vector<workers::Ticket> out;
+    std::vector<domain::Ticket> out;
     for (auto it = rows_.upper_bound(std::string(after));
          it != rows_.end() && static_cast<int>(out.size()) < limit; ++it) {
       if (it->second.status != "canceled") out.push_back(it->second);
@@ -69,7 +69,7 @@ class MemoryTicketRepository final : public storage::TicketRepository {
 
  private:
   std::mutex mu_;
-  std::map<std::string, workers::Ticket> rows_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, domain::Ticket> rows_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
   int upsert_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -7,15 +7,15 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 namespace {
 
 using ::testing::Contains;
 using ::testing::Pair;
 
-class RecordingPublisher final : public EventPublisher {
+class RecordingPublisher final : public clients::EventPublisher {
  public:
-  void PublishEach(absl::Span<const BrokerMessage> messages,
+  void PublishEach(absl::Span<const clients::BrokerMessage> messages,
                    absl::Span<absl::Status> results) override {
     for (size_t i = 0; i < messages.size(); ++i) {
       published.push_back(messages[i]);
@@ -24,16 +24,16 @@ class RecordingPublisher final : public EventPublisher {
       results[i] = it == refuse.end() ? absl::OkStatus() : it->second;
     }
   }
-  PublisherState state() const override { return {}; }
+  clients::PublisherState state() const override { return {}; }
   int window() const override { return 1000; }
 
-  std::vector<BrokerMessage> published;
+  std::vector<clients::BrokerMessage> published;
   std::vector<std::string> payloads;  // copies: a message's data is the caller's
   std::map<std::string, absl::Status> refuse;
 };
 
-Event MakeEvent(std::string id, std::string type) {
-  Event event;
+domain::Event MakeEvent(std::string id, std::string type) {
+  domain::Event event;
   event.id = std::move(id);
   event.type = std::move(type);
   event.ticket_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b";
@@ -44,8 +44,8 @@ Event MakeEvent(std::string id, std::string type) {
 }
 
 TEST(PublishToJetStreamTest, AnEventBecomesItsTypesSubjectWithTheContractsHeaders) {
-  const Event event = MakeEvent("e1", std::string(kTicketCanceled));
-  const BrokerMessage message = PublishToJetStream::MessageOf(event);
+  const domain::Event event = MakeEvent("e1", std::string(domain::kTicketCanceled));
+  const clients::BrokerMessage message = PublishToJetStream::MessageOf(event);
   EXPECT_EQ(message.subject, "tickets.v1.TicketBookingCanceled");
   EXPECT_EQ(message.id, "e1");
   EXPECT_EQ(message.data, event.payload);
@@ -57,9 +57,9 @@ TEST(PublishToJetStreamTest, AnEventBecomesItsTypesSubjectWithTheContractsHeader
 }
 
 TEST(PublishToJetStreamTest, AHeaderValueNeverCarriesALineBreak) {
-  Event event = MakeEvent("e1", std::string(kTicketConfirmed));
+  domain::Event event = MakeEvent("e1", std::string(domain::kTicketConfirmed));
   event.correlation_id = "a\r\nNats-Msg-Id: forged";
-  const BrokerMessage message = PublishToJetStream::MessageOf(event);
+  const clients::BrokerMessage message = PublishToJetStream::MessageOf(event);
   EXPECT_THAT(message.headers, Contains(Pair("Correlation-ID", "a  Nats-Msg-Id: forged")));
 }
 
@@ -67,9 +67,9 @@ TEST(PublishToJetStreamTest, EachEventGetsItsOwnOutcome) {
   RecordingPublisher broker;
   broker.refuse["e2"] = absl::InvalidArgumentError("too large");
   PublishToJetStream relay(broker);
-  const Event a = MakeEvent("e1", std::string(kTicketConfirmed));
-  const Event b = MakeEvent("e2", std::string(kTicketCanceled));
-  const Event* events[] = {&a, &b};
+  const domain::Event a = MakeEvent("e1", std::string(domain::kTicketConfirmed));
+  const domain::Event b = MakeEvent("e2", std::string(domain::kTicketCanceled));
+  const domain::Event* events[] = {&a, &b};
   std::vector<absl::Status> results(2);
   relay.HandleEach(events, absl::MakeSpan(results));
   EXPECT_TRUE(results[0].ok());
@@ -82,4 +82,4 @@ TEST(PublishToJetStreamTest, EachEventGetsItsOwnOutcome) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::handlers

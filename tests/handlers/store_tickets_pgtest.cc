@@ -8,7 +8,7 @@
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 namespace {
 
 using testing::TicketEvent;
@@ -21,11 +21,11 @@ class StoreTicketsPgTest : public ::testing::Test {
     pool_ = db_.MakePool(2);
     ASSERT_TRUE(storage::Migrate(*pool_).ok());
     repository_ = std::make_unique<storage::PgTicketRepository>(*pool_);
-    store_ = std::make_unique<StoreTickets>(kStoreTickets, *repository_);
-    remove_ = std::make_unique<StoreTickets>(kStoreCanceledTickets, *repository_);
+    store_ = std::make_unique<StoreTickets>(domain::kStoreTickets, *repository_);
+    remove_ = std::make_unique<StoreTickets>(domain::kStoreCanceledTickets, *repository_);
   }
-  absl::Status Deliver(Handler& handler, const Event& event) {
-    const Event* batch[] = {&event};
+  absl::Status Deliver(domain::Handler& handler, const domain::Event& event) {
+    const domain::Event* batch[] = {&event};
     return handler.Handle(batch);
   }
   std::string Row() {
@@ -42,7 +42,7 @@ class StoreTicketsPgTest : public ::testing::Test {
 };
 
 TEST_F(StoreTicketsPgTest, RedeliveredEventChangesNothing) {
-  Event event = TicketEvent(kId, "confirmed", 1);
+  domain::Event event = TicketEvent(kId, "confirmed", 1);
   ASSERT_TRUE(Deliver(*store_, event).ok());
   const std::string before = Row();
   ASSERT_TRUE(Deliver(*store_, event).ok());
@@ -66,17 +66,17 @@ TEST_F(StoreTicketsPgTest, ConfirmArrivingAfterNewerCancelIsIgnored) {
 }
 
 TEST_F(StoreTicketsPgTest, BatchOfManyTickets) {
-  std::vector<Event> events;
+  std::vector<domain::Event> events;
   for (int i = 0; i < 300; ++i) {
     char id[37];
     std::snprintf(id, sizeof(id), "5a1f3c9e-0b7d-4e2a-9c11-%012d", i);
     events.push_back(TicketEvent(id, "confirmed", i + 1));
   }
-  std::vector<const Event*> batch;
-  for (const Event& event : events) batch.push_back(&event);
+  std::vector<const domain::Event*> batch;
+  for (const domain::Event& event : events) batch.push_back(&event);
   ASSERT_TRUE(store_->Handle(batch).ok());
   EXPECT_EQ(db_.Count("tickets"), 300);
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::handlers

@@ -5,7 +5,7 @@
 #include "tests/fakes/memory_ticket_repository.h"
 #include "tests/support/events.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 namespace {
 
 using testing::TicketEvent;
@@ -14,11 +14,11 @@ constexpr char kId[] = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
 
 TEST(StoreTicketsTest, StoresConfirmedTicket) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(kStoreTickets, repository);
-  Event event = TicketEvent(kId, "confirmed", 7);
-  const Event* batch[] = {&event};
+  StoreTickets handler(domain::kStoreTickets, repository);
+  domain::Event event = TicketEvent(kId, "confirmed", 7);
+  const domain::Event* batch[] = {&event};
   ASSERT_TRUE(handler.Handle(batch).ok());
-  absl::StatusOr<Ticket> row = repository.Get(kId);
+  absl::StatusOr<domain::Ticket> row = repository.Get(kId);
   ASSERT_TRUE(row.ok());
   EXPECT_EQ(row->status, "confirmed");
   EXPECT_EQ(row->price_amount, "49.90");
@@ -29,12 +29,12 @@ TEST(StoreTicketsTest, StoresConfirmedTicket) {
 
 TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
   testing::MemoryTicketRepository repository;
-  StoreTickets store(kStoreTickets, repository);
-  StoreTickets remove(kStoreCanceledTickets, repository);
-  Event confirmed = TicketEvent(kId, "confirmed", 1);
-  Event canceled = TicketEvent(kId, "canceled", 2);
-  const Event* cancel_batch[] = {&canceled};
-  const Event* confirm_batch[] = {&confirmed};
+  StoreTickets store(domain::kStoreTickets, repository);
+  StoreTickets remove(domain::kStoreCanceledTickets, repository);
+  domain::Event confirmed = TicketEvent(kId, "confirmed", 1);
+  domain::Event canceled = TicketEvent(kId, "canceled", 2);
+  const domain::Event* cancel_batch[] = {&canceled};
+  const domain::Event* confirm_batch[] = {&confirmed};
   ASSERT_TRUE(remove.Handle(cancel_batch).ok());
   ASSERT_TRUE(store.Handle(confirm_batch).ok());  // arrives late
   EXPECT_EQ(repository.Get(kId)->status, "canceled");
@@ -43,21 +43,21 @@ TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
 TEST(StoreTicketsTest, RepositoryErrorComesBack) {
   testing::MemoryTicketRepository repository;
   repository.FailWith(absl::UnavailableError("down"));
-  StoreTickets handler(kStoreTickets, repository);
-  Event event = TicketEvent(kId, "confirmed", 1);
-  const Event* batch[] = {&event};
+  StoreTickets handler(domain::kStoreTickets, repository);
+  domain::Event event = TicketEvent(kId, "confirmed", 1);
+  const domain::Event* batch[] = {&event};
   EXPECT_TRUE(absl::IsUnavailable(handler.Handle(batch)));
 }
 
 TEST(StoreTicketsTest, CorruptPayloadIsNotRetryable) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(kStoreTickets, repository);
-  Event event = TicketEvent(kId, "confirmed", 1);
+  StoreTickets handler(domain::kStoreTickets, repository);
+  domain::Event event = TicketEvent(kId, "confirmed", 1);
   event.payload = "\xff\xff\xff";
-  const Event* batch[] = {&event};
+  const domain::Event* batch[] = {&event};
   EXPECT_TRUE(absl::IsInvalidArgument(handler.Handle(batch)));
   EXPECT_EQ(repository.size(), 0u);
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::handlers

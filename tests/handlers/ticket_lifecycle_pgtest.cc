@@ -11,7 +11,7 @@
 #include "tests/support/events.h"
 #include "tests/support/test_database.h"
 
-namespace booking::workers {
+namespace booking::handlers {
 namespace {
 
 using testing::TicketEvent;
@@ -22,9 +22,10 @@ class TicketLifecyclePgTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(storage::Migrate(*pool_).ok()); }
 
-  void Deliver(std::vector<Event> events) {
-    std::vector<HandlerResult> failed = Router::Failed(handlers_.router().Dispatch(events));
-    for (const HandlerResult& result : failed) ADD_FAILURE() << result.status;
+  void Deliver(std::vector<domain::Event> events) {
+    std::vector<pipeline::HandlerResult> failed =
+        pipeline::Router::Failed(handlers_.router().Dispatch(events));
+    for (const pipeline::HandlerResult& result : failed) ADD_FAILURE() << result.status;
   }
   std::string Status() { return db_.QueryValue("SELECT status FROM tickets"); }
   long long Rows(const std::string& sheet) {
@@ -36,8 +37,8 @@ class TicketLifecyclePgTest : public ::testing::Test {
   storage::PgTicketRepository tickets_{*pool_};
   storage::PgReceiptRepository receipt_table_{*pool_};
   storage::PgTrackerRepository tracker_table_{*pool_};
-  LocalReceiptsApi receipts_{receipt_table_};
-  LocalSpreadsheetsApi sheets_{tracker_table_};
+  clients::LocalReceiptsApi receipts_{receipt_table_};
+  clients::LocalSpreadsheetsApi sheets_{tracker_table_};
   HandlerSet handlers_{tickets_, receipts_, sheets_};  // the service's own routes
 };
 
@@ -54,7 +55,7 @@ TEST_F(TicketLifecyclePgTest, ConfirmedTicketIsStoredReceiptedAndTracked) {
 }
 
 TEST_F(TicketLifecyclePgTest, ConfirmTwiceRedeliveredChangesNothing) {
-  Event confirmed = TicketEvent(kId, "confirmed", 1);
+  domain::Event confirmed = TicketEvent(kId, "confirmed", 1);
   Deliver({confirmed});
   Deliver({confirmed});
   Deliver({confirmed, confirmed});
@@ -65,7 +66,7 @@ TEST_F(TicketLifecyclePgTest, ConfirmTwiceRedeliveredChangesNothing) {
 
 TEST_F(TicketLifecyclePgTest, CancelTwiceRefundsOnce) {
   Deliver({TicketEvent(kId, "confirmed", 1)});
-  Event canceled = TicketEvent(kId, "canceled", 2);
+  domain::Event canceled = TicketEvent(kId, "canceled", 2);
   Deliver({canceled});
   Deliver({canceled});
   EXPECT_EQ(Status(), "canceled");
@@ -88,8 +89,8 @@ TEST_F(TicketLifecyclePgTest, CancelBeforeConfirm) {
 // Confirmed then canceled, but the events arrive the other way round (retries, two workers):
 // the cancel is newer, so the late confirmation does not bring the ticket back.
 TEST_F(TicketLifecyclePgTest, SwappedEventsEndAsTheNewerSays) {
-  Event confirmed = TicketEvent(kId, "confirmed", 1);
-  Event canceled = TicketEvent(kId, "canceled", 2);
+  domain::Event confirmed = TicketEvent(kId, "confirmed", 1);
+  domain::Event canceled = TicketEvent(kId, "canceled", 2);
   Deliver({canceled});
   Deliver({confirmed});
   EXPECT_EQ(Status(), "canceled");
@@ -101,4 +102,4 @@ TEST_F(TicketLifecyclePgTest, SwappedEventsEndAsTheNewerSays) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::handlers

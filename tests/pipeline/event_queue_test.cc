@@ -10,7 +10,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/events.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 namespace {
 
 TEST(EventQueueTest, PushesAndPopsInOrderForOneProducer) {
@@ -19,7 +19,7 @@ TEST(EventQueueTest, PushesAndPopsInOrderForOneProducer) {
   ASSERT_TRUE(queue.TryPushAll(events));
   EXPECT_TRUE(events.empty());
   EXPECT_EQ(queue.size(), 5u);
-  std::vector<Event> out;
+  std::vector<domain::Event> out;
   EXPECT_EQ(queue.PopBatch(out, 3, absl::ZeroDuration()), 3u);
   EXPECT_EQ(queue.PopBatch(out, 10, absl::ZeroDuration()), 2u);
   ASSERT_EQ(out.size(), 5u);
@@ -42,7 +42,7 @@ TEST(EventQueueTest, RefusesWholeBatchBeyondCapacity) {
 
 TEST(EventQueueTest, PopWaitsAtMostTheTimeout) {
   EventQueue queue(4);
-  std::vector<Event> out;
+  std::vector<domain::Event> out;
   const absl::Time start = absl::Now();
   EXPECT_EQ(queue.PopBatch(out, 4, absl::Milliseconds(50)), 0u);
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(40));
@@ -56,7 +56,7 @@ TEST(EventQueueTest, PopWakesOnPush) {
     auto events = testing::NumberedEvents(1);
     queue.TryPushAll(events);
   });
-  std::vector<Event> out;
+  std::vector<domain::Event> out;
   EXPECT_EQ(queue.PopBatch(out, 4, absl::Seconds(10)), 1u);
   producer.join();
 }
@@ -80,7 +80,7 @@ TEST(EventQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
       const absl::Time deadline = absl::Now() + absl::Seconds(60);
       while (sent < kPerProducer && absl::Now() < deadline) {
         const int n = std::min(1 + sent % 7, kPerProducer - sent);
-        std::vector<Event> batch(n);
+        std::vector<domain::Event> batch(n);
         for (int i = 0; i < n; ++i) batch[i].id = absl::StrCat(p, "-", sent + i);
         if (queue.TryPushAll(batch)) {
           sent += n;
@@ -93,7 +93,7 @@ TEST(EventQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
   }
   for (int c = 0; c < kConsumers; ++c) {
     threads.emplace_back([&] {
-      std::vector<Event> out;
+      std::vector<domain::Event> out;
       const absl::Time deadline = absl::Now() + absl::Seconds(60);
       while (consumed.load() < kProducers * kPerProducer && absl::Now() < deadline) {
         out.clear();
@@ -115,4 +115,4 @@ TEST(EventQueueTest, ConcurrentProducersAndConsumersLoseNothing) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::pipeline

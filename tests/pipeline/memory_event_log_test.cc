@@ -6,13 +6,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 namespace {
 
-std::vector<Event> Events(std::vector<std::string> keys) {
-  std::vector<Event> events;
+std::vector<domain::Event> Events(std::vector<std::string> keys) {
+  std::vector<domain::Event> events;
   for (auto& key : keys) {
-    Event event;
+    domain::Event event;
     event.id = key;
     event.idempotency_key = std::move(key);
     events.push_back(std::move(event));
@@ -20,7 +20,7 @@ std::vector<Event> Events(std::vector<std::string> keys) {
   return events;
 }
 
-absl::StatusOr<AppendResult> AppendSync(EventLog& log, std::vector<Event> events) {
+absl::StatusOr<AppendResult> AppendSync(EventLog& log, std::vector<domain::Event> events) {
   absl::StatusOr<AppendResult> out = absl::InternalError("callback not called");
   log.Append(std::move(events), [&](absl::StatusOr<AppendResult> result) { out = result; });
   return out;
@@ -31,7 +31,7 @@ TEST(MemoryEventLogTest, NumbersEventsInPublishOrder) {
   MemoryEventLog log(queue, {.first_sequence = 100});
   ASSERT_EQ(AppendSync(log, Events({"a", "b"}))->published, 2);
   ASSERT_EQ(AppendSync(log, Events({"c"}))->published, 1);
-  std::vector<Event> out;
+  std::vector<domain::Event> out;
   queue.PopBatch(out, 16, absl::ZeroDuration());
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].sequence, 100);
@@ -50,7 +50,7 @@ TEST(MemoryEventLogTest, SameIdempotencyKeyPublishesOnce) {
 TEST(MemoryEventLogTest, CallKeyNamesOneRequest) {
   EventQueue queue(16);
   MemoryEventLog log(queue, {});
-  auto append = [&log](CallIdentity call, std::vector<Event> events) {
+  auto append = [&log](CallIdentity call, std::vector<domain::Event> events) {
     absl::StatusOr<AppendResult> out = absl::InternalError("callback not called");
     log.Append(std::move(call), std::move(events),
                [&](absl::StatusOr<AppendResult> result) { out = result; });
@@ -99,7 +99,7 @@ TEST(MemoryEventLogTest, ConcurrentAppendsGetUniqueSequences) {
     });
   }
   for (auto& thread : threads) thread.join();
-  std::vector<Event> out;
+  std::vector<domain::Event> out;
   queue.PopBatch(out, 100000, absl::ZeroDuration());
   ASSERT_EQ(out.size(), 4000u);
   std::vector<int64_t> sequences;
@@ -110,4 +110,4 @@ TEST(MemoryEventLogTest, ConcurrentAppendsGetUniqueSequences) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::pipeline

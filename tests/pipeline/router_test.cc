@@ -5,22 +5,22 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 namespace {
 
-class RecordingHandler final : public Handler {
+class RecordingHandler final : public domain::Handler {
  public:
   explicit RecordingHandler(std::string name, std::string fail_id = "",
                             absl::StatusCode failure = absl::StatusCode::kInvalidArgument)
       : name_(std::move(name)), fail_id_(std::move(fail_id)), failure_(failure) {}
   std::string_view name() const override { return name_; }
-  absl::Status Handle(absl::Span<const Event* const> events) override {
+  absl::Status Handle(absl::Span<const domain::Event* const> events) override {
     std::lock_guard lock(mu_);
     batch_sizes_.push_back(events.size());
-    for (const Event* event : events) {
+    for (const domain::Event* event : events) {
       if (event->id == fail_id_) return absl::Status(failure_, "boom");
     }
-    for (const Event* event : events) handled_.push_back(event->id);
+    for (const domain::Event* event : events) handled_.push_back(event->id);
     return absl::OkStatus();
   }
   std::vector<std::string> handled() {
@@ -41,8 +41,8 @@ class RecordingHandler final : public Handler {
   std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
 };
 
-Event MakeEvent(std::string id, std::string type) {
-  Event event;
+domain::Event MakeEvent(std::string id, std::string type) {
+  domain::Event event;
   event.id = std::move(id);
   event.type = std::move(type);
   return event;
@@ -54,8 +54,8 @@ TEST(RouterTest, RunsEveryHandlerOfTheTypeWithOneBatch) {
   router.Register("Confirmed", &store);
   router.Register("Confirmed", &receipt);
   router.Register("Canceled", &refund);
-  std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Canceled"),
-                               MakeEvent("3", "Confirmed")};
+  std::vector<domain::Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Canceled"),
+                                       MakeEvent("3", "Confirmed")};
   std::vector<HandlerResult> results = router.Dispatch(events);
   EXPECT_EQ(results.size(), 5u) << "one per (event, handler)";
   EXPECT_TRUE(Router::Failed(std::move(results)).empty());
@@ -69,7 +69,7 @@ TEST(RouterTest, PermanentFailureIsSplitInHalvesAndOnlyTheBadEventFails) {
   RecordingHandler store("Store", /*fail_id=*/"2");
   Router router;
   router.Register("Confirmed", &store);
-  std::vector<Event> events;
+  std::vector<domain::Event> events;
   for (int i = 0; i < 8; ++i) events.push_back(MakeEvent(std::to_string(i), "Confirmed"));
   std::vector<HandlerResult> failed = Router::Failed(router.Dispatch(events));
   ASSERT_EQ(failed.size(), 1u);
@@ -85,8 +85,8 @@ TEST(RouterTest, RetryableFailureFailsTheBatchWithoutCallingAgain) {
   RecordingHandler store("Store", /*fail_id=*/"2", absl::StatusCode::kUnavailable);
   Router router;
   router.Register("Confirmed", &store);
-  std::vector<Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
-                               MakeEvent("3", "Confirmed")};
+  std::vector<domain::Event> events = {MakeEvent("1", "Confirmed"), MakeEvent("2", "Confirmed"),
+                                       MakeEvent("3", "Confirmed")};
   std::vector<HandlerResult> failed = Router::Failed(router.Dispatch(events));
   EXPECT_EQ(failed.size(), 3u);
   EXPECT_THAT(store.batch_sizes(), ::testing::ElementsAre(3u)) << "no storm of single retries";
@@ -94,7 +94,7 @@ TEST(RouterTest, RetryableFailureFailsTheBatchWithoutCallingAgain) {
 
 TEST(RouterTest, UnroutedEventIsReported) {
   Router router;
-  std::vector<Event> events = {MakeEvent("1", "Unknown")};
+  std::vector<domain::Event> events = {MakeEvent("1", "Unknown")};
   std::vector<HandlerResult> failed = router.Dispatch(events);
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_TRUE(absl::IsNotFound(failed[0].status));
@@ -105,7 +105,7 @@ TEST(RouterTest, ClaimedDeliveryRunsOnlyItsHandler) {
   Router router;
   router.Register("Confirmed", &store);
   router.Register("Confirmed", &receipt);
-  std::vector<Event> events = {MakeEvent("1", "Confirmed")};
+  std::vector<domain::Event> events = {MakeEvent("1", "Confirmed")};
   events[0].handler = "Receipt";
   std::vector<HandlerResult> results = router.Dispatch(events);
   ASSERT_EQ(results.size(), 1u);
@@ -118,4 +118,4 @@ TEST(RouterTest, ClaimedDeliveryRunsOnlyItsHandler) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::pipeline

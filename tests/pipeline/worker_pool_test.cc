@@ -11,7 +11,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/events.h"
 
-namespace booking::workers {
+namespace booking::pipeline {
 namespace {
 
 TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
@@ -20,7 +20,7 @@ TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
   std::multiset<std::string> seen;
   std::set<std::string> thread_names;
   WorkerPool pool(queue,
-                  [&](std::vector<Event>& batch) {
+                  [&](std::vector<domain::Event>& batch) {
                     char name[16] = {};
                     pthread_getname_np(pthread_self(), name, sizeof(name));
                     std::lock_guard lock(mu);
@@ -46,9 +46,10 @@ TEST(WorkerPoolTest, ProcessesEveryEventOnceOnNamedThreads) {
 TEST(WorkerPoolTest, StopDrainsQueuedEventsWithinTheTimeout) {
   EventQueue queue(1024);
   std::atomic<int> processed{0};
-  WorkerPool pool(queue,
-                  [&](std::vector<Event>& batch) { processed += static_cast<int>(batch.size()); },
-                  {.threads = 1, .batch_size = 4});
+  WorkerPool pool(
+      queue,
+      [&](std::vector<domain::Event>& batch) { processed += static_cast<int>(batch.size()); },
+      {.threads = 1, .batch_size = 4});
   auto events = testing::NumberedEvents(200);
   ASSERT_TRUE(queue.TryPushAll(events));
   pool.Start();
@@ -58,7 +59,8 @@ TEST(WorkerPoolTest, StopDrainsQueuedEventsWithinTheTimeout) {
 
 TEST(WorkerPoolTest, StopGivesUpAfterTheTimeout) {
   EventQueue queue(1024);
-  WorkerPool pool(queue, [&](std::vector<Event>&) { absl::SleepFor(absl::Milliseconds(50)); },
+  WorkerPool pool(queue,
+                  [&](std::vector<domain::Event>&) { absl::SleepFor(absl::Milliseconds(50)); },
                   {.threads = 1, .batch_size = 1});
   auto events = testing::NumberedEvents(100);
   ASSERT_TRUE(queue.TryPushAll(events));
@@ -76,7 +78,7 @@ TEST(WorkerPoolTest, LingerCollectsEventsArrivingAfterTheFirstIntoOneBatch) {
   std::mutex mu;
   std::vector<size_t> sizes;
   WorkerPool pool(queue,
-                  [&](std::vector<Event>& batch) {
+                  [&](std::vector<domain::Event>& batch) {
                     std::lock_guard lock(mu);
                     sizes.push_back(batch.size());
                   },
@@ -98,7 +100,7 @@ TEST(WorkerPoolTest, LingerEndsAtItsDeadlineWithAPartialBatch) {
   std::atomic<int> batches{0};
   std::atomic<int> processed{0};
   WorkerPool pool(queue,
-                  [&](std::vector<Event>& batch) {
+                  [&](std::vector<domain::Event>& batch) {
                     ++batches;
                     processed += static_cast<int>(batch.size());
                   },
@@ -115,7 +117,7 @@ TEST(WorkerPoolTest, LingerEndsAtItsDeadlineWithAPartialBatch) {
 
 TEST(WorkerPoolTest, IdleStopIsQuick) {
   EventQueue queue(16);
-  WorkerPool pool(queue, [](std::vector<Event>&) {}, {.threads = 2});
+  WorkerPool pool(queue, [](std::vector<domain::Event>&) {}, {.threads = 2});
   pool.Start();
   const absl::Time start = absl::Now();
   EXPECT_EQ(pool.Stop(absl::Seconds(10)), 0u);
@@ -123,4 +125,4 @@ TEST(WorkerPoolTest, IdleStopIsQuick) {
 }
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::pipeline

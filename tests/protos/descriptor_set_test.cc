@@ -17,7 +17,7 @@
 #include "google/api/http.pb.h"
 #include "gtest/gtest.h"
 
-namespace booking {
+namespace booking::protos {
 namespace {
 
 namespace fs = std::filesystem;
@@ -200,4 +200,4 @@ TEST(DescriptorSetTest, EnvoyConfigNamesServicesOfTheSet) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::protos

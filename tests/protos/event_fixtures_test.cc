@@ -12,7 +12,7 @@
 #include "storage/event_store.h"
 #include "tickets/v1/events.pb.h"
 
-namespace booking {
+namespace booking::protos {
 namespace {
 
 namespace fs = std::filesystem;
@@ -66,8 +66,8 @@ void ExpectEvent(const std::string& event_id, const std::string& ticket_id) {
 
 // A stored event as the durable log hands it to a lane, read the way StoreTickets,
 // IssueReceipt and AppendToSheet read it.
-absl::StatusOr<workers::Ticket> ReadAsHandler(const std::string& type, const std::string& event_id,
-                                              const std::string& ticket_id) {
+absl::StatusOr<domain::Ticket> ReadAsHandler(const std::string& type, const std::string& event_id,
+                                             const std::string& ticket_id) {
   storage::EventRecord record;
   record.event_id = event_id;
   record.event_type = type;
@@ -76,7 +76,7 @@ absl::StatusOr<workers::Ticket> ReadAsHandler(const std::string& type, const std
   record.correlation_id = kCorrelationId;
   record.payload = ReadFixture(type);
   record.sequence = 42;
-  return workers::ParseTicketEvent(workers::EventFromRecord(std::move(record)));
+  return domain::ParseTicketEvent(delivery::EventFromRecord(std::move(record)));
 }
 
 TEST(EventFixtureTest, ConfirmedDecodesWithItsRecordedValues) {
@@ -88,7 +88,7 @@ TEST(EventFixtureTest, CanceledDecodesWithItsRecordedValues) {
 }
 
 TEST(EventFixtureTest, HandlersReadStoredConfirmed) {
-  absl::StatusOr<workers::Ticket> ticket =
+  absl::StatusOr<domain::Ticket> ticket =
       ReadAsHandler("tickets.v1.TicketBookingConfirmed", kConfirmedEventId, kConfirmedTicket);
   ASSERT_TRUE(ticket.ok()) << ticket.status();
   EXPECT_EQ(ticket->ticket_id, kConfirmedTicket);
@@ -101,7 +101,7 @@ TEST(EventFixtureTest, HandlersReadStoredConfirmed) {
 }
 
 TEST(EventFixtureTest, HandlersReadStoredCanceled) {
-  absl::StatusOr<workers::Ticket> ticket =
+  absl::StatusOr<domain::Ticket> ticket =
       ReadAsHandler("tickets.v1.TicketBookingCanceled", kCanceledEventId, kCanceledTicket);
   ASSERT_TRUE(ticket.ok()) << ticket.status();
   EXPECT_EQ(ticket->ticket_id, kCanceledTicket);
@@ -132,4 +132,4 @@ TEST(EventFixtureTest, EveryEventTypeHasAFixture) {
 }
 
 }  // namespace
-}  // namespace booking
+}  // namespace booking::protos

@@ -3,7 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using ::testing::HasSubstr;
@@ -72,4 +72,4 @@ TEST(BrowserGuardTest, RefusedHeadersAreQuotedSafelyAndBounded) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -7,13 +7,13 @@
 #include <random>
 
 #include "absl/time/clock.h"
+#include "echotest/v1/echo.pb.h"
 #include "gtest/gtest.h"
 #include "rest/json_transcoder.h"
 #include "rest/path_template.h"
-#include "echotest/v1/echo.pb.h"
 #include "tickets/v1/booking.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 constexpr int kIterations = 300000;
@@ -124,4 +124,4 @@ TEST(GatewayFuzzTest, RequestsIntoMessages) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::rest

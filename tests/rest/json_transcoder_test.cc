@@ -9,11 +9,11 @@
 #include <future>
 
 #include "api/error_details.h"
+#include "echotest/v1/echo.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "echotest/v1/echo.grpc.pb.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using ::testing::HasSubstr;
@@ -31,10 +31,10 @@ class EchoImpl final : public echotest::v1::EchoService::CallbackService {
     if (request->name() == "rooms/fail") {
       reactor->Finish(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "room taken"));
     } else if (request->name() == "rooms/busy") {
-      reactor->Finish(ToGrpcStatus(
-          WithRetryDelay(absl::ResourceExhaustedError("busy"), absl::Milliseconds(2500))));
+      reactor->Finish(api::ToGrpcStatus(
+          api::WithRetryDelay(absl::ResourceExhaustedError("busy"), absl::Milliseconds(2500))));
     } else if (request->name() == "rooms/bad") {
-      reactor->Finish(ToGrpcStatus(WithFieldViolations(
+      reactor->Finish(api::ToGrpcStatus(api::WithFieldViolations(
           absl::InvalidArgumentError("two bad"), {{"a.b", "is required"}, {"c[1]", "too big"}})));
     } else {
       reactor->Finish(grpc::Status::OK);
@@ -207,4 +207,4 @@ TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::rest

@@ -3,7 +3,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::server {
+namespace booking::rest {
 namespace {
 
 using ::testing::ElementsAre;
@@ -57,4 +57,4 @@ TEST(PathTemplateTest, RejectsMalformedTemplates) {
 }
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::rest

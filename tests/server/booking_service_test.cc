@@ -20,19 +20,19 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-class RecordingEventLog final : public workers::EventLog {
+class RecordingEventLog final : public pipeline::EventLog {
  public:
-  using workers::EventLog::Append;
-  void Append(workers::CallIdentity call, std::vector<workers::Event> events,
+  using pipeline::EventLog::Append;
+  void Append(pipeline::CallIdentity call, std::vector<domain::Event> events,
               AppendCallback done) override {
-    absl::StatusOr<workers::AppendResult> result;
+    absl::StatusOr<pipeline::AppendResult> result;
     {
       std::lock_guard lock(mu_);
       calls_.push_back(call);
       if (!fail_with_.ok()) {
         result = fail_with_;
       } else {
-        result = workers::AppendResult{static_cast<int>(events.size())};
+        result = pipeline::AppendResult{static_cast<int>(events.size())};
         for (auto& event : events) events_.push_back(std::move(event));
       }
       if (hold_) {
@@ -42,11 +42,11 @@ class RecordingEventLog final : public workers::EventLog {
     }
     std::move(done)(std::move(result));
   }
-  std::vector<workers::Event> events() {
+  std::vector<domain::Event> events() {
     std::lock_guard lock(mu_);
     return events_;
   }
-  std::vector<workers::CallIdentity> calls() {
+  std::vector<pipeline::CallIdentity> calls() {
     std::lock_guard lock(mu_);
     return calls_;
   }
@@ -75,8 +75,8 @@ class RecordingEventLog final : public workers::EventLog {
 
  private:
   std::mutex mu_;
-  std::vector<workers::Event> events_ ABSL_GUARDED_BY(mu_);
-  std::vector<workers::CallIdentity> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<domain::Event> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<pipeline::CallIdentity> calls_ ABSL_GUARDED_BY(mu_);
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<absl::AnyInvocable<void() &&>> held_ ABSL_GUARDED_BY(mu_);
@@ -106,7 +106,7 @@ class BookingServiceTest : public ::testing::Test {
   }
 
   void Store(const std::string& id, const std::string& status, int64_t sequence) {
-    workers::Ticket record{id, "ann@example.com", "10.00", "EUR", status, "", sequence, {}};
+    domain::Ticket record{id, "ann@example.com", "10.00", "EUR", status, "", sequence, {}};
     ASSERT_TRUE(repository_.Upsert({record}).ok());
   }
 
@@ -126,7 +126,7 @@ TEST_F(BookingServiceTest, PublishesOneEventPerTicket) {
   grpc::Status status = stub_->UpdateTicketsStatus(&context, testing::ValidRequest(3), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.accepted_events(), 3);
-  std::vector<workers::Event> events = log_.events();
+  std::vector<domain::Event> events = log_.events();
   ASSERT_EQ(events.size(), 3u);
   for (const auto& event : events) {
     EXPECT_EQ(event.correlation_id, "corr-77");
@@ -143,7 +143,7 @@ TEST_F(BookingServiceTest, GeneratesAndEchoesCorrelationId) {
   auto echoed = context.GetServerInitialMetadata().find("correlation-id");
   ASSERT_NE(echoed, context.GetServerInitialMetadata().end());
   const std::string id(echoed->second.data(), echoed->second.size());
-  EXPECT_TRUE(workers::IsUuid(id)) << id;
+  EXPECT_TRUE(common::IsUuid(id)) << id;
   EXPECT_EQ(log_.events().at(0).correlation_id, id);
 }
 
@@ -172,7 +172,7 @@ TEST_F(BookingServiceTest, CallCarriesItsKeyAndRequestFingerprint) {
   auto other = request;
   other.mutable_tickets(1)->mutable_price()->set_amount("99.99");
   ASSERT_TRUE(Update(other, "fp-3").ok());
-  std::vector<workers::CallIdentity> calls = log_.calls();
+  std::vector<pipeline::CallIdentity> calls = log_.calls();
   ASSERT_EQ(calls.size(), 3u);
   EXPECT_EQ(calls[0].idempotency_key, "fp-1");
   EXPECT_EQ(calls[0].fingerprint.size(), 16u) << "SHA-256's first 128 bits";

@@ -12,20 +12,20 @@ using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::HasSubstr;
 
-workers::Event Of(const std::string& type, const std::string& ticket) {
-  workers::Event event;
+domain::Event Of(const std::string& type, const std::string& ticket) {
+  domain::Event event;
   event.type = "tickets.v1.TicketBooking" + type;
   event.ticket_id = ticket;
   return event;
 }
 
 TEST(CancellationCheckTest, OnlyCancellationsWithoutAnEarlierConfirmationInTheCallAreChecked) {
-  const std::vector<workers::Event> events = {Of("Confirmed", "a"), Of("Canceled", "a"),
-                                              Of("Canceled", "b"), Of("Confirmed", "c")};
+  const std::vector<domain::Event> events = {Of("Confirmed", "a"), Of("Canceled", "a"),
+                                             Of("Canceled", "b"), Of("Confirmed", "c")};
   EXPECT_THAT(CancellationsToCheck(events),
               ElementsAre(Field(&CancellationToCheck::ticket_id, "b")));
   // A confirmation after the cancellation does not count: the refund would come first.
-  const std::vector<workers::Event> late = {Of("Canceled", "d"), Of("Confirmed", "d")};
+  const std::vector<domain::Event> late = {Of("Canceled", "d"), Of("Confirmed", "d")};
   EXPECT_THAT(CancellationsToCheck(late), ElementsAre(Field(&CancellationToCheck::index, 0)));
   EXPECT_TRUE(CancellationsToCheck({Of("Confirmed", "e")}).empty());
 }
@@ -45,9 +45,9 @@ TEST(CancellationCheckTest, TheRefusalNamesEveryTicket) {
   EXPECT_THAT(status.message(), HasSubstr("nothing was published"));
   google::rpc::PreconditionFailure failure;
   ASSERT_TRUE(failure.ParseFromString(
-      std::string(status.GetPayload(kPreconditionFailureType).value_or(absl::Cord()))));
+      std::string(status.GetPayload(api::kPreconditionFailureType).value_or(absl::Cord()))));
   ASSERT_EQ(failure.violations_size(), 2);
-  EXPECT_EQ(failure.violations(1).type(), kTicketNotConfirmedType);
+  EXPECT_EQ(failure.violations(1).type(), api::kTicketNotConfirmedType);
   EXPECT_EQ(failure.violations(1).subject(), "tickets[3]");
 }
 

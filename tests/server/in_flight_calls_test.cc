@@ -21,11 +21,11 @@ TEST(InFlightCallsTest, TheFirstGoesOnAndTheOthersGetItsOutcome) {
   EXPECT_FALSE(calls.Enter("k", waiter));
   EXPECT_TRUE(calls.Enter("other", waiter)) << "keys are independent";
   EXPECT_EQ(calls.keys_in_flight(), 2u);
-  calls.Finish("k", {"fp", workers::AppendResult{3}});
+  calls.Finish("k", {"fp", pipeline::AppendResult{3}});
   EXPECT_EQ(seen, (std::vector<std::string>{"fp/3", "fp/3"}));
   EXPECT_TRUE(calls.Enter("k", waiter)) << "after the first finished, the key is free again";
-  calls.Finish("k", {"fp", workers::AppendResult{1}});
-  calls.Finish("other", {"fp", workers::AppendResult{1}});
+  calls.Finish("k", {"fp", pipeline::AppendResult{1}});
+  calls.Finish("other", {"fp", pipeline::AppendResult{1}});
   EXPECT_EQ(calls.keys_in_flight(), 0u);
 }
 
@@ -42,7 +42,7 @@ TEST(InFlightCallsTest, EveryCallIsFirstOrAnsweredOnceUnderContention) {
         const std::string key = absl::StrCat("key-", (i + t) % 3);
         if (calls.Enter(key, [&answered](const InFlightCalls::Outcome&) { ++answered; })) {
           ++firsts;
-          calls.Finish(key, {"fp", workers::AppendResult{1}});
+          calls.Finish(key, {"fp", pipeline::AppendResult{1}});
         }
       }
     });

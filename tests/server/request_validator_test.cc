@@ -56,7 +56,7 @@ TEST(RequestValidatorTest, EveryViolationIsInTheBadRequestDetail) {
   for (int i = 0; i < 12; ++i) request.mutable_tickets(i)->set_status("lost");
   absl::Status status = ValidateRequest(request, {});
   EXPECT_THAT(std::string(status.message()), HasSubstr("and 2 more")) << "the message lists 10";
-  auto payload = status.GetPayload(kBadRequestType);
+  auto payload = status.GetPayload(api::kBadRequestType);
   ASSERT_TRUE(payload.has_value());
   google::rpc::BadRequest bad_request;
   ASSERT_TRUE(bad_request.ParseFromString(std::string(*payload)));
@@ -75,7 +75,7 @@ class BadFieldTest : public ::testing::TestWithParam<BadField> {};
 TEST_P(BadFieldTest, NamesTheField) {
   auto request = ValidRequest(3);
   GetParam().mutate(*request.mutable_tickets(1));
-  std::vector<FieldViolation> violations = FindViolations(request, {});
+  std::vector<api::FieldViolation> violations = FindViolations(request, {});
   ASSERT_EQ(violations.size(), 1u) << GetParam().name;
   EXPECT_EQ(violations[0].field, GetParam().field);
   absl::Status status = ValidateRequest(request, {});
@@ -165,7 +165,7 @@ TEST(RequestValidatorTest, ReportsEveryViolationInFieldOrder) {
   auto request = ValidRequest(2);
   request.mutable_tickets(0)->mutable_price()->set_currency("eur");
   request.mutable_tickets(1)->set_status("x");
-  std::vector<FieldViolation> violations = FindViolations(request, {});
+  std::vector<api::FieldViolation> violations = FindViolations(request, {});
   ASSERT_EQ(violations.size(), 2u);
   EXPECT_EQ(violations[0].field, "tickets[0].price.currency");
   EXPECT_EQ(violations[1].field, "tickets[1].status");

@@ -38,8 +38,8 @@ class LogPositionsPgTest : public ::testing::Test {
     db_.Exec(absl::StrCat(
         "INSERT INTO events (sequence, event_id, event_type, ticket_id, idempotency_key,"
         " correlation_id, payload, partition, tx) VALUES (",
-        sequence, ", '", workers::NewUuid(), "', 'Confirmed', '", kTicket, "', 'restored-",
-        sequence, "', 'c', 'x', ", partition_, ", '", ahead_ + tx_offset, "')"));
+        sequence, ", '", common::NewUuid(), "', 'Confirmed', '", kTicket, "', 'restored-", sequence,
+        "', 'c', 'x', ", partition_, ", '", ahead_ + tx_offset, "')"));
   }
   void RestoredStep(int64_t step_sequence, uint64_t tx_offset) {
     db_.Exec(
@@ -111,7 +111,7 @@ class LogPositionsPgTest : public ::testing::Test {
 TEST_F(LogPositionsPgTest, ADatabaseOfThisClusterIsLeftAsItIs) {
   ASSERT_TRUE(log_.Register("H", {"Confirmed"}, StartFrom::kLatest).ok());
   ASSERT_TRUE(log_.Claim("me", absl::Minutes(1), kLogPartitions).ok());
-  const EventRecord events[] = {{workers::NewUuid(), "Confirmed", kTicket, "a", "c", "x"}};
+  const EventRecord events[] = {{common::NewUuid(), "Confirmed", kTicket, "a", "c", "x"}};
   ASSERT_TRUE(store_.Append(events).ok());
   const std::string before =
       db_.QueryValue("SELECT string_agg(tx::text, ',' ORDER BY sequence) FROM events");
@@ -156,7 +156,7 @@ TEST_F(LogPositionsPgTest, CheckpointsMoveBelowTheFirstEventTheyHadNotPassed) {
             "1/1/1/3");
 
   // A new event sorts after every rebased one.
-  const EventRecord fresh[] = {{workers::NewUuid(), "Confirmed", kTicket, "fresh", "c", "x"}};
+  const EventRecord fresh[] = {{common::NewUuid(), "Confirmed", kTicket, "fresh", "c", "x"}};
   ASSERT_TRUE(store_.Append(fresh).ok());
   // 2 was never finished: it comes again, with 3 (redone) after it, then the rest.
   const std::vector<std::pair<int64_t, bool>> read = Read("H", 5);
@@ -170,7 +170,7 @@ TEST_F(LogPositionsPgTest, CheckpointsMoveBelowTheFirstEventTheyHadNotPassed) {
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Done'"), 1);
 
   // So does every later one, and a second start changes nothing.
-  const EventRecord later[] = {{workers::NewUuid(), "Confirmed", kTicket, "later", "c", "x"}};
+  const EventRecord later[] = {{common::NewUuid(), "Confirmed", kTicket, "later", "c", "x"}};
   ASSERT_TRUE(store_.Append(later).ok());
   EXPECT_EQ(Sequences(Read("Done", 2)), (std::vector<int64_t>{6, 7}));
   absl::StatusOr<LogPositionsCheck> again = RebaseForeignLogPositions(*pool_);
@@ -221,7 +221,7 @@ TEST_F(LogPositionsPgTest, StepsCommittedOutOfOrderAreRenumberedAndOldTokensMiss
     EXPECT_EQ(StepsAfter(*resumed, c.then.size()), c.then) << c.token.tx << "." << c.token.sequence;
   }
   // A token of this cluster is taken as it is.
-  const EventRecord fresh[] = {{workers::NewUuid(), "Confirmed", kTicket, "fresh", "c", "x"}};
+  const EventRecord fresh[] = {{common::NewUuid(), "Confirmed", kTicket, "fresh", "c", "x"}};
   ASSERT_TRUE(store_.Append(fresh).ok());
   const std::vector<int64_t> all = StepsAfter({}, 5);
   ASSERT_EQ(all.size(), 5u);

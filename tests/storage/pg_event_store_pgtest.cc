@@ -19,7 +19,7 @@ namespace {
 
 EventRecord Event(const std::string& key, const std::string& type = "Confirmed",
                   std::string ticket = "00000000-0000-4000-8000-000000000001") {
-  return {workers::NewUuid(),
+  return {common::NewUuid(),
           type,
           std::move(ticket),
           key,
@@ -125,7 +125,7 @@ TEST_F(PgEventStoreTest, CallKeyNamesOneRequest) {
   EXPECT_EQ(db_.Count("idempotency_keys"), 4) << "call-a, call-b, call-c, and bare as its own";
 }
 
-// With tokens on, a key is its caller's (workers::ScopedKey): two callers' calls with one key are
+// With tokens on, a key is its caller's (pipeline::ScopedKey): two callers' calls with one key are
 // two calls, each appended, each remembered; neither tells the other anything.
 TEST_F(PgEventStoreTest, CallersKeysAreTheirOwn) {
   const CallRecord calls[] = {{"paris:k", "fp-p", 1, "k"}, {"lyon:k", "fp-l", 1, "k"}};
@@ -310,7 +310,7 @@ TEST_F(PgEventStoreTest, SameKeyTwiceInOneAppendIsStoredOnce) {
 TEST_F(PgEventStoreTest, OneTicketAlwaysInOnePartitionAndTicketsSpreadOverAll) {
   std::vector<EventRecord> events;
   for (int i = 0; i < 400; ++i) {
-    events.push_back(Event(absl::StrCat("k", i), "Confirmed", workers::NewUuid()));
+    events.push_back(Event(absl::StrCat("k", i), "Confirmed", common::NewUuid()));
   }
   events.push_back(Event("same-1", "Confirmed", "00000000-0000-4000-8000-00000000abcd"));
   events.push_back(Event("same-2", "Canceled", "00000000-0000-4000-8000-00000000abcd"));

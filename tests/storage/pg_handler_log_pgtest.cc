@@ -19,7 +19,7 @@ namespace {
 const std::string kTicket = "00000000-0000-4000-8000-000000000001";
 
 EventRecord Event(const std::string& key, const std::string& type = "Confirmed") {
-  return {workers::NewUuid(), type, kTicket, key, "corr", "payload"};
+  return {common::NewUuid(), type, kTicket, key, "corr", "payload"};
 }
 
 class PgHandlerLogTest : public ::testing::Test {
@@ -86,7 +86,7 @@ TEST_F(PgHandlerLogTest, NeverPassesAnEventWhoseTransactionIsStillInFlight) {
   in_flight.exec0(absl::StrCat(
       "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id, "
       "payload, partition) VALUES ('",
-      workers::NewUuid(), "', 'Confirmed', '", kTicket, "', 'slow', 'c', 'x', ", partition_, ")"));
+      common::NewUuid(), "', 'Confirmed', '", kTicket, "', 'slow', 'c', 'x', ", partition_, ")"));
   const EventRecord fast[] = {Event("fast")};
   ASSERT_TRUE(store_.Append(fast).ok());
   absl::StatusOr<HandlerBatchRead> batch = Read("me");
@@ -108,7 +108,7 @@ TEST_F(PgHandlerLogTest, OrdersByTransactionIdAsANumber) {
     db_.Exec(absl::StrCat(
         "INSERT INTO events (event_id, event_type, ticket_id, idempotency_key, correlation_id,"
         " payload, partition, tx) VALUES ('",
-        workers::NewUuid(), "', 'Confirmed', '", kTicket, "', '", key, "', 'c', 'x', ", partition_,
+        common::NewUuid(), "', 'Confirmed', '", kTicket, "', '", key, "', 'c', 'x', ", partition_,
         ", '", tx, "')"));
   }
   absl::StatusOr<HandlerBatchRead> batch = Read("me", 2);
@@ -316,9 +316,9 @@ TEST_F(PgHandlerLogTest, TextFromOutsideIsStoredAsValidUtf8InEveryRow) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->stale_partitions, 0);
   const std::string reason = db_.QueryValue("SELECT reason FROM dead_letters");
-  EXPECT_TRUE(IsSafeText(reason));
+  EXPECT_TRUE(common::IsSafeText(reason));
   EXPECT_EQ(reason.substr(0, 199), std::string(199, 'x'));
-  EXPECT_TRUE(IsSafeText(db_.QueryValue("SELECT last_error FROM deliveries")));
+  EXPECT_TRUE(common::IsSafeText(db_.QueryValue("SELECT last_error FROM deliveries")));
   EXPECT_EQ(db_.QueryValue("SELECT last_error FROM deliveries"),
             "bad\xEF\xBF\xBD"
             "byte");

@@ -20,7 +20,7 @@ namespace {
 constexpr char kTicket[] = "00000000-0000-4000-8000-000000000001";
 
 EventRecord Event(const std::string& key) {
-  return {workers::NewUuid(), "Confirmed", kTicket, key, "corr", "payload"};
+  return {common::NewUuid(), "Confirmed", kTicket, key, "corr", "payload"};
 }
 
 // An event's key: its call's key + "/" + its ticket (how waits find it).

@@ -19,7 +19,7 @@ class LocalApiTablesPgTest : public ::testing::Test {
 
 TEST_F(LocalApiTablesPgTest, OneReceiptPerIdempotencyKey) {
   PgReceiptRepository receipts(*pool_);
-  const workers::ReceiptRequest batch[] = {
+  const domain::ReceiptRequest batch[] = {
       {"k/1", "00000000-0000-4000-8000-000000000001", "49.90", "EUR", "c1"},
       {"k/2", "00000000-0000-4000-8000-000000000002", "5", "USD", "c2"}};
   ASSERT_TRUE(receipts.IssueAll(batch).ok());
@@ -39,9 +39,9 @@ TEST_F(LocalApiTablesPgTest, OneReceiptPerIdempotencyKey) {
 
 TEST_F(LocalApiTablesPgTest, TrackerRowsOncePerSheetAndEvent) {
   PgTrackerRepository rows(*pool_);
-  const workers::TrackerRow batch[] = {{"10000000-0000-4000-8000-000000000001",
-                                        "00000000-0000-4000-8000-000000000001", "ann@example.com",
-                                        "49.90", "EUR", "c1"}};
+  const domain::TrackerRow batch[] = {{"10000000-0000-4000-8000-000000000001",
+                                       "00000000-0000-4000-8000-000000000001", "ann@example.com",
+                                       "49.90", "EUR", "c1"}};
   ASSERT_TRUE(rows.AppendAll("tickets-to-print", batch).ok());
   ASSERT_TRUE(rows.AppendAll("tickets-to-print", batch).ok());
   ASSERT_TRUE(rows.AppendAll("tickets-to-refund", batch).ok());

@@ -16,7 +16,7 @@ std::string Id(int i) {
   return id;
 }
 
-workers::Ticket Record(int i, std::string status = "confirmed", int64_t sequence = 1) {
+domain::Ticket Record(int i, std::string status = "confirmed", int64_t sequence = 1) {
   return {Id(i), "ann@example.com", "49.90", "EUR", std::move(status), "", sequence, {}};
 }
 
@@ -34,12 +34,12 @@ class PgTicketRepositoryTest : public ::testing::Test {
 };
 
 TEST_F(PgTicketRepositoryTest, StoresAndReadsBackExactly) {
-  workers::Ticket record = Record(1);
+  domain::Ticket record = Record(1);
   record.customer_email = "o'brien\"x\\y,{z}@example.com";
   record.price_amount = "99999999.99";
   record.booking_id = "0b7d4e2a-5a1f-3c9e-9c11-000000000009";
   ASSERT_TRUE(repository_->Upsert({record}).ok()) << repository_->Upsert({record});
-  absl::StatusOr<workers::Ticket> got = repository_->Get(Id(1));
+  absl::StatusOr<domain::Ticket> got = repository_->Get(Id(1));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->customer_email, record.customer_email);
   EXPECT_EQ(got->price_amount, "99999999.99");
@@ -51,7 +51,7 @@ TEST_F(PgTicketRepositoryTest, StoresAndReadsBackExactly) {
 }
 
 TEST_F(PgTicketRepositoryTest, AmountKeepsTwoDecimals) {
-  workers::Ticket record = Record(1);
+  domain::Ticket record = Record(1);
   record.price_amount = "5";
   ASSERT_TRUE(repository_->Upsert({record}).ok()) << repository_->Upsert({record});
   EXPECT_EQ(repository_->Get(Id(1))->price_amount, "5.00");
@@ -78,8 +78,8 @@ TEST_F(PgTicketRepositoryTest, NewerEventWinsWhateverTheArrivalOrder) {
 }
 
 TEST_F(PgTicketRepositoryTest, BatchWithSameTicketTwiceKeepsNewest) {
-  std::vector<workers::Ticket> batch = {Record(1, "confirmed", 1), Record(1, "canceled", 3),
-                                        Record(1, "confirmed", 2), Record(2)};
+  std::vector<domain::Ticket> batch = {Record(1, "confirmed", 1), Record(1, "canceled", 3),
+                                       Record(1, "confirmed", 2), Record(2)};
   ASSERT_TRUE(repository_->Upsert(batch).ok());
   EXPECT_EQ(db_.Count("tickets"), 2);
   EXPECT_EQ(repository_->Get(Id(1))->status, "canceled");
@@ -87,7 +87,7 @@ TEST_F(PgTicketRepositoryTest, BatchWithSameTicketTwiceKeepsNewest) {
 }
 
 TEST_F(PgTicketRepositoryTest, LargeBatchInOneStatement) {
-  std::vector<workers::Ticket> batch;
+  std::vector<domain::Ticket> batch;
   for (int i = 0; i < 5000; ++i) batch.push_back(Record(i, "confirmed", i + 1));
   ASSERT_TRUE(repository_->Upsert(batch).ok());
   EXPECT_EQ(db_.Count("tickets"), 5000);
@@ -95,23 +95,23 @@ TEST_F(PgTicketRepositoryTest, LargeBatchInOneStatement) {
 }
 
 TEST_F(PgTicketRepositoryTest, ListsActiveInPagesByTicketId) {
-  std::vector<workers::Ticket> batch;
+  std::vector<domain::Ticket> batch;
   for (int i = 0; i < 7; ++i) batch.push_back(Record(i, i % 3 == 0 ? "canceled" : "confirmed"));
   ASSERT_TRUE(repository_->Upsert(batch).ok());
-  absl::StatusOr<std::vector<workers::Ticket>> first = repository_->ListActive("", 3);
+  absl::StatusOr<std::vector<domain::Ticket>> first = repository_->ListActive("", 3);
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 3u);
   EXPECT_EQ((*first)[0].ticket_id, Id(1));
   EXPECT_EQ((*first)[1].ticket_id, Id(2));
   EXPECT_EQ((*first)[2].ticket_id, Id(4));
-  absl::StatusOr<std::vector<workers::Ticket>> rest = repository_->ListActive(Id(4), 10);
+  absl::StatusOr<std::vector<domain::Ticket>> rest = repository_->ListActive(Id(4), 10);
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ((*rest)[0].ticket_id, Id(5));
 }
 
 TEST_F(PgTicketRepositoryTest, InvalidValueIsRejectedAndNothingWritten) {
-  workers::Ticket bad = Record(2);
+  domain::Ticket bad = Record(2);
   bad.price_amount = "not-a-number";
   absl::Status status = repository_->Upsert({Record(1), bad});
   EXPECT_TRUE(absl::IsInvalidArgument(status)) << status;

@@ -34,7 +34,7 @@ std::string AdminDatabaseUrl() {
 }
 
 TestDatabase::TestDatabase() {
-  std::string suffix = workers::NewUuid().substr(0, 8);
+  std::string suffix = common::NewUuid().substr(0, 8);
   name_ = absl::StrCat("booking_test_", suffix);
   url_ = WithDatabase(AdminDatabaseUrl(), name_);
   pqxx::connection admin(AdminDatabaseUrl());

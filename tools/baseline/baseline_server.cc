@@ -18,23 +18,23 @@ ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50052", "Address to listen on.");
 namespace booking::baseline {
 namespace {
 
-class DiscardingEventLog final : public workers::EventLog {
+class DiscardingEventLog final : public pipeline::EventLog {
  public:
-  using workers::EventLog::Append;
-  void Append(workers::CallIdentity, std::vector<workers::Event> events,
+  using pipeline::EventLog::Append;
+  void Append(pipeline::CallIdentity, std::vector<domain::Event> events,
               AppendCallback done) override {
-    std::move(done)(workers::AppendResult{static_cast<int>(events.size())});
+    std::move(done)(pipeline::AppendResult{static_cast<int>(events.size())});
   }
 };
 
 class EmptyRepository final : public storage::TicketRepository {
  public:
-  absl::Status Upsert(absl::Span<const workers::Ticket>) override { return absl::OkStatus(); }
-  absl::StatusOr<workers::Ticket> Get(std::string_view) override {
+  absl::Status Upsert(absl::Span<const domain::Ticket>) override { return absl::OkStatus(); }
+  absl::StatusOr<domain::Ticket> Get(std::string_view) override {
     return absl::NotFoundError("baseline stores nothing");
   }
-  absl::StatusOr<std::vector<workers::Ticket>> ListActive(std::string_view, int) override {
-    return std::vector<workers::Ticket>{};
+  absl::StatusOr<std::vector<domain::Ticket>> ListActive(std::string_view, int) override {
+    return std::vector<domain::Ticket>{};
   }
   absl::StatusOr<int64_t> MaxEventSequence() override { return 0; }
 };

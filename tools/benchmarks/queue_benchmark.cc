@@ -12,22 +12,22 @@
 #include "absl/time/time.h"
 #include "pipeline/event_queue.h"
 
-namespace booking::workers {
+namespace booking::benchmarks {
 namespace {
 
 // The alternative: one mutex, a deque and a condition variable.
 class MutexQueue {
  public:
-  bool TryPushAll(std::vector<Event>& events) {
+  bool TryPushAll(std::vector<domain::Event>& events) {
     {
       std::lock_guard lock(mu_);
-      for (Event& event : events) items_.push_back(std::move(event));
+      for (domain::Event& event : events) items_.push_back(std::move(event));
     }
     events.clear();
     ready_.notify_one();
     return true;
   }
-  size_t PopBatch(std::vector<Event>& out, size_t max, absl::Duration timeout) {
+  size_t PopBatch(std::vector<domain::Event>& out, size_t max, absl::Duration timeout) {
     std::unique_lock lock(mu_);
     if (!ready_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
                          [&] { return !items_.empty(); })) {
@@ -44,7 +44,7 @@ class MutexQueue {
  private:
   std::mutex mu_;
   std::condition_variable ready_;
-  std::deque<Event> items_;
+  std::deque<domain::Event> items_;
 };
 
 constexpr int kEventsPerProducer = 20000;
@@ -60,8 +60,8 @@ void MoveEvents(benchmark::State& state, Queue& queue) {
     for (int p = 0; p < producers; ++p) {
       threads.emplace_back([&] {
         for (int sent = 0; sent < kEventsPerProducer;) {
-          std::vector<Event> batch(kBatch);
-          for (Event& event : batch) event.id = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
+          std::vector<domain::Event> batch(kBatch);
+          for (domain::Event& event : batch) event.id = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
           if (queue.TryPushAll(batch)) {
             sent += kBatch;
           } else {
@@ -70,7 +70,7 @@ void MoveEvents(benchmark::State& state, Queue& queue) {
         }
       });
       threads.emplace_back([&] {
-        std::vector<Event> out;
+        std::vector<domain::Event> out;
         while (consumed.load(std::memory_order_relaxed) < total) {
           out.clear();
           consumed += static_cast<int64_t>(queue.PopBatch(out, 64, absl::Milliseconds(1)));
@@ -83,7 +83,7 @@ void MoveEvents(benchmark::State& state, Queue& queue) {
 }
 
 void BM_EventQueue(benchmark::State& state) {
-  EventQueue queue(65536);
+  pipeline::EventQueue queue(65536);
   MoveEvents(state, queue);
 }
 void BM_MutexQueue(benchmark::State& state) {
@@ -95,6 +95,6 @@ BENCHMARK(BM_EventQueue)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)-
 BENCHMARK(BM_MutexQueue)->Arg(1)->Arg(2)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
-}  // namespace booking::workers
+}  // namespace booking::benchmarks
 
 BENCHMARK_MAIN();

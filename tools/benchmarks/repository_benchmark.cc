@@ -19,19 +19,19 @@
 #include "storage/pg_ticket_repository.h"
 #include "storage/pg_tracker_repository.h"
 
-namespace booking::storage {
+namespace booking::benchmarks {
 namespace {
 
-ConnectionPool* Pool() {
-  static ConnectionPool* pool = [] {
+storage::ConnectionPool* Pool() {
+  static storage::ConnectionPool* pool = [] {
     const char* url = std::getenv("BOOKING_BENCH_DATABASE_URL");
     if (url == nullptr || *url == '\0') {
       std::fprintf(stderr, "repository_benchmark: set BOOKING_BENCH_DATABASE_URL\n");
       std::exit(2);
     }
-    auto* created = new ConnectionPool(
-        {.database_url = url, .size = 1, .prepared_statements = AllPreparedStatements()});
-    if (auto migrated = Migrate(*created); !migrated.ok()) {
+    auto* created = new storage::ConnectionPool(
+        {.database_url = url, .size = 1, .prepared_statements = storage::AllPreparedStatements()});
+    if (auto migrated = storage::Migrate(*created); !migrated.ok()) {
       std::fprintf(stderr, "repository_benchmark: %s\n", migrated.status().ToString().c_str());
       std::exit(2);
     }
@@ -49,13 +49,13 @@ void Check(benchmark::State& state, const absl::Status& status) {
 }
 
 void BM_TicketUpsert(benchmark::State& state) {
-  PgTicketRepository repository(*Pool());
-  std::vector<workers::Ticket> batch(static_cast<size_t>(state.range(0)));
+  storage::PgTicketRepository repository(*Pool());
+  std::vector<domain::Ticket> batch(static_cast<size_t>(state.range(0)));
   int64_t sequence = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    for (workers::Ticket& record : batch) {
-      record.ticket_id = workers::NewUuid();
+    for (domain::Ticket& record : batch) {
+      record.ticket_id = common::NewUuid();
       record.customer_email = "load@example.com";
       record.price_amount = "49.90";
       record.price_currency = "EUR";
@@ -70,13 +70,13 @@ void BM_TicketUpsert(benchmark::State& state) {
 BENCHMARK(BM_TicketUpsert)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
 
 void BM_ReceiptIssue(benchmark::State& state) {
-  PgReceiptRepository repository(*Pool());
-  std::vector<workers::ReceiptRequest> batch(static_cast<size_t>(state.range(0)));
+  storage::PgReceiptRepository repository(*Pool());
+  std::vector<domain::ReceiptRequest> batch(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     state.PauseTiming();
-    for (workers::ReceiptRequest& record : batch) {
-      record = {.idempotency_key = workers::NewUuid(),
-                .ticket_id = workers::NewUuid(),
+    for (domain::ReceiptRequest& record : batch) {
+      record = {.idempotency_key = common::NewUuid(),
+                .ticket_id = common::NewUuid(),
                 .price_amount = "49.90",
                 .price_currency = "EUR",
                 .correlation_id = "bench"};
@@ -89,13 +89,13 @@ void BM_ReceiptIssue(benchmark::State& state) {
 BENCHMARK(BM_ReceiptIssue)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
 
 void BM_TrackerAppend(benchmark::State& state) {
-  PgTrackerRepository repository(*Pool());
-  std::vector<workers::TrackerRow> batch(static_cast<size_t>(state.range(0)));
+  storage::PgTrackerRepository repository(*Pool());
+  std::vector<domain::TrackerRow> batch(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     state.PauseTiming();
-    for (workers::TrackerRow& record : batch) {
-      record = {.event_id = workers::NewUuid(),
-                .ticket_id = workers::NewUuid(),
+    for (domain::TrackerRow& record : batch) {
+      record = {.event_id = common::NewUuid(),
+                .ticket_id = common::NewUuid(),
                 .customer_email = "load@example.com",
                 .price_amount = "49.90",
                 .price_currency = "EUR",
@@ -109,6 +109,6 @@ void BM_TrackerAppend(benchmark::State& state) {
 BENCHMARK(BM_TrackerAppend)->Arg(1)->Arg(16)->Arg(256)->UseRealTime();
 
 }  // namespace
-}  // namespace booking::storage
+}  // namespace booking::benchmarks
 
 BENCHMARK_MAIN();

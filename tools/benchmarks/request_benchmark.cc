@@ -10,7 +10,7 @@
 #include "server/request_validator.h"
 #include "tickets/v1/booking.pb.h"
 
-namespace booking::server {
+namespace booking::benchmarks {
 namespace {
 
 tickets::v1::UpdateTicketsStatusRequest Request(int tickets) {
@@ -30,7 +30,7 @@ tickets::v1::UpdateTicketsStatusRequest Request(int tickets) {
 
 void BM_Validate(benchmark::State& state) {
   const auto request = Request(static_cast<int>(state.range(0)));
-  for (auto _ : state) benchmark::DoNotOptimize(ValidateRequest(request, {}));
+  for (auto _ : state) benchmark::DoNotOptimize(server::ValidateRequest(request, {}));
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_Validate)->Arg(1)->Arg(100);
@@ -38,19 +38,19 @@ BENCHMARK(BM_Validate)->Arg(1)->Arg(100);
 void BM_BuildEvents(benchmark::State& state) {
   const auto request = Request(static_cast<int>(state.range(0)));
   for (auto _ : state) {
-    benchmark::DoNotOptimize(BuildEvents(request, "key", "correlation", absl::Now()));
+    benchmark::DoNotOptimize(domain::BuildEvents(request, "key", "correlation", absl::Now()));
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_BuildEvents)->Arg(1)->Arg(100);
 
 void BM_TranscodeCompatBody(benchmark::State& state) {
-  auto transcoder = *JsonTranscoder::Create(
+  auto transcoder = *rest::JsonTranscoder::Create(
       grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()),
       {tickets::v1::UpdateTicketsStatusRequest::descriptor()->file()->FindServiceByName(
           "BookingService")},
       absl::Seconds(1));
-  GatewayRequest request;
+  rest::GatewayRequest request;
   request.method = "POST";
   request.target = "/tickets-status";
   request.content_type = "application/json";
@@ -60,7 +60,7 @@ void BM_TranscodeCompatBody(benchmark::State& state) {
   for (auto _ : state) {
     std::vector<std::pair<std::string, std::string>> bindings;
     std::vector<std::string> allowed;
-    const JsonTranscoder::Route* route =
+    const rest::JsonTranscoder::Route* route =
         transcoder->Find(request.method, request.target, &bindings, &allowed);
     tickets::v1::UpdateTicketsStatusRequest input;
     benchmark::DoNotOptimize(transcoder->BuildInput(*route, request, bindings, input));
@@ -72,6 +72,6 @@ void BM_TranscodeCompatBody(benchmark::State& state) {
 BENCHMARK(BM_TranscodeCompatBody);
 
 }  // namespace
-}  // namespace booking::server
+}  // namespace booking::benchmarks
 
 BENCHMARK_MAIN();

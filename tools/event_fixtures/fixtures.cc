@@ -14,7 +14,7 @@ namespace {
 // The factory gives every event a random id; pinning it keeps a fixture reproducible byte for
 // byte. Re-encoding with the same generated code changes nothing else.
 template <typename Message>
-void PinEventId(workers::Event& event, const std::string& id) {
+void PinEventId(domain::Event& event, const std::string& id) {
   Message message;
   if (!message.ParseFromString(event.payload)) return;
   message.mutable_header()->set_id(id);
@@ -40,18 +40,18 @@ std::vector<storage::EventRecord> FixtureRecords() {
 
   // 2024-01-02T03:04:05.678Z
   const absl::Time published_at = absl::FromUnixMillis(1'704'164'645'678);
-  std::vector<workers::Event> events = server::BuildEvents(request, "fixture-idempotency-key",
-                                                           "fixture-correlation-id", published_at);
+  std::vector<domain::Event> events = domain::BuildEvents(request, "fixture-idempotency-key",
+                                                          "fixture-correlation-id", published_at);
 
   std::vector<storage::EventRecord> records;
-  for (workers::Event& event : events) {
+  for (domain::Event& event : events) {
     if (event.type == tickets::v1::TicketBookingConfirmed::descriptor()->full_name()) {
       PinEventId<tickets::v1::TicketBookingConfirmed>(event,
                                                       "eeeeeeee-eeee-4eee-8eee-000000000001");
     } else {
       PinEventId<tickets::v1::TicketBookingCanceled>(event, "eeeeeeee-eeee-4eee-8eee-000000000002");
     }
-    records.push_back(workers::ToEventRecord(event));
+    records.push_back(delivery::ToEventRecord(event));
   }
   return records;
 }
