@@ -13,8 +13,8 @@
 #include "app/openapi_options.h"
 #include "common/log_value.h"
 #include "domain/handler_names.h"
+#include "openapi/openapi.h"
 #include "rest/json_transcoder.h"
-#include "rest/openapi.h"
 #include "server/call_observer.h"
 #include "spdlog/spdlog.h"
 #include "storage/log_positions.h"
@@ -258,17 +258,16 @@ absl::Status Application::StartHttp() {
   (*transcoder)->set_stream_heartbeat(config_.stream_heartbeat);
   gateway_ = std::make_unique<rest::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-      rest::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
+      openapi::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
       &metrics_, config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
-  http_ = std::make_unique<rest::HttpServer>(
-      config_.http,
-      [this](rest::GatewayRequest request, absl::AnyInvocable<void(rest::GatewayResponse)> done) {
+  http_ = std::make_unique<http::Server>(
+      config_.http, [this](http::Request request, absl::AnyInvocable<void(http::Response)> done) {
         gateway_->Handle(std::move(request), std::move(done));
       });
   absl::StatusOr<int> port = http_->Start();
   if (!port.ok()) return port.status();
   http_port_ = *port;
-  rest::HttpServer* http = http_.get();
+  http::Server* http = http_.get();
   metrics_.AddGauge("booking_http_open_connections", "HTTP connections open now.",
                     [http] { return http->stats().open_connections; });
   metrics_.AddGauge("booking_http_refused",

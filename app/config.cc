@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "common/uuid.h"
 #include "handlers/handler_set.h"
+#include "rest/rest_error.h"
 #include "storage/pg_statements.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
@@ -474,7 +475,8 @@ absl::StatusOr<Config> FromFlags() {
           static_cast<size_t>(AtLeast<int64_t>(1, absl::GetFlag(FLAGS_max_http_body_memory))),
       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
       .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
-      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
+      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
+      .error_body = rest::RefusalJson};  // refusals read as every other REST error
   config.http_call_timeout = absl::GetFlag(FLAGS_http_call_timeout);
   config.browser = {.allowed_hosts = absl::GetFlag(FLAGS_http_allowed_hosts),
                     .allowed_origins = absl::GetFlag(FLAGS_http_allowed_origins)};

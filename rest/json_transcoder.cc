@@ -27,7 +27,7 @@ using google::protobuf::Reflection;
 constexpr grpc::StatusCode kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
 
 // As the services' own errors are rendered: an INVALID_ARGUMENT gets its BadRequest.
-GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
+http::Response Error(grpc::StatusCode code, const std::string& message) {
   return RestError(grpc::Status(code, message));
 }
 
@@ -208,7 +208,7 @@ struct Call {
   grpc::ByteBuffer request;
   grpc::ByteBuffer response;
   const JsonTranscoder::Route* route = nullptr;
-  absl::AnyInvocable<void(GatewayResponse)> done;
+  absl::AnyInvocable<void(http::Response)> done;
 };
 
 }  // namespace
@@ -253,7 +253,7 @@ const JsonTranscoder::Route* JsonTranscoder::Find(
 }
 
 absl::Status JsonTranscoder::BuildInput(
-    const Route& route, const GatewayRequest& request,
+    const Route& route, const http::Request& request,
     const std::vector<std::pair<std::string, std::string>>& bindings, Message& input) const {
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
@@ -322,8 +322,7 @@ absl::Status JsonTranscoder::BuildInput(
   return absl::OkStatus();
 }
 
-bool JsonTranscoder::Handle(GatewayRequest request,
-                            absl::AnyInvocable<void(GatewayResponse)> done) {
+bool JsonTranscoder::Handle(http::Request request, absl::AnyInvocable<void(http::Response)> done) {
   const std::string_view path =
       std::string_view(request.target).substr(0, request.target.find('?'));
   std::vector<std::pair<std::string, std::string>> bindings;
@@ -331,7 +330,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   const Route* route = Find(request.method, path, &bindings, &allowed);
   if (route == nullptr) {
     if (allowed.empty()) return false;
-    GatewayResponse response =
+    http::Response response =
         Error(grpc::StatusCode::UNIMPLEMENTED,
               absl::StrCat("method ", request.method, " not allowed on ", std::string(path)));
     response.status = 405;
@@ -342,7 +341,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
   if (!route->binding.body.empty() && !request.body.empty() && !request.content_type.empty()) {
     const BodyType type = ClassifyContentType(request.content_type);
     if (type == BodyType::kOther || (type == BodyType::kMaybeJson && !ParsesAsJson(request.body))) {
-      GatewayResponse response = Error(
+      http::Response response = Error(
           kInvalid, absl::StrCat("Content-Type must be application/json (or a JSON body without "
                                  "a type, as text/plain or form-urlencoded), got \"",
                                  request.content_type, "\""));
@@ -403,7 +402,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
     // grpc-* keys belong to gRPC itself (status, timeouts, trace context) and the transport
     // headers to HTTP/2: a client does not get to set them through the gateway.
     if (IsReservedMetadataKey(key) || !IsMetadataKey(key) || !IsMetadataValue(value)) {
-      GatewayResponse response =
+      http::Response response =
           Error(kInvalid, absl::StrCat("header ", name, ": not valid as gRPC metadata"));
       auto finish = std::move(call->done);
       delete call;
@@ -440,7 +439,7 @@ bool JsonTranscoder::Handle(GatewayRequest request,
       &call->context, route->grpc_method, grpc::StubOptions(), &call->request, &call->response,
       [call](grpc::Status status) {
         std::unique_ptr<Call> owned(call);
-        GatewayResponse response;
+        http::Response response;
         if (!status.ok()) {
           response = RestError(status);
         } else {

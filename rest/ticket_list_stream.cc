@@ -16,7 +16,7 @@ constexpr absl::Duration kPageDeadline = absl::Seconds(30);
 }  // namespace
 
 void TicketListStream::Start(std::shared_ptr<Stub> stub, Metadata metadata, int page_size,
-                             absl::AnyInvocable<void(GatewayResponse)> done) {
+                             absl::AnyInvocable<void(http::Response)> done) {
   auto stream = std::make_shared<TicketListStream>(std::move(stub), std::move(metadata), page_size);
   stream->Fetch([stream, done = std::move(done)](grpc::Status status, Page page) mutable {
     if (!status.ok()) {
@@ -24,7 +24,7 @@ void TicketListStream::Start(std::shared_ptr<Stub> stub, Metadata metadata, int 
       return;
     }
     stream->first_page_ = std::make_unique<Page>(std::move(page));
-    GatewayResponse response;
+    http::Response response;
     response.stream = stream;
     done(std::move(response));
   });

@@ -1,4 +1,4 @@
-#include "rest/openapi.h"
+#include "openapi/openapi.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -16,7 +16,7 @@
 #include "rest/http_rules.h"
 #include "rest/proto_json.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -384,7 +384,7 @@ void RequireOptionalBearer(Struct& operation) {
   *security.add_values() = Object(Struct());
 }
 
-Value Operation(const HttpBinding& binding, const PathTemplate& path,
+Value Operation(const rest::HttpBinding& binding, const PathTemplate& path,
                 const std::string& operation_id, SchemaBuilder& schemas,
                 const OpenApiOptions& options) {
   const google::protobuf::MethodDescriptor& method = *binding.method;
@@ -565,7 +565,7 @@ std::string PrintJson(const Struct& document) {
   if (!status.ok()) {
     // Cannot happen for this tree (no NaN or infinite numbers); fall back to the plain printer.
     json.clear();
-    json = ToJson(document).value_or("{}");
+    json = rest::ToJson(document).value_or("{}");
   }
   return json;
 }
@@ -659,7 +659,7 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
 
     const google::protobuf::MethodDescriptor* previous = nullptr;
     int additional = 0;
-    for (const HttpBinding& binding : CollectHttpBindings(*service)) {
+    for (const rest::HttpBinding& binding : rest::CollectHttpBindings(*service)) {
       additional = binding.method == previous ? additional + 1 : 0;
       previous = binding.method;
       const std::string http_method = Lower(binding.http_method);
@@ -700,4 +700,4 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
   return PrintJson(document);
 }
 
-}  // namespace booking::rest
+}  // namespace booking::openapi
