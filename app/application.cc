@@ -12,7 +12,7 @@
 #include "app/memory_pipeline.h"
 #include "app/openapi_options.h"
 #include "common/log_value.h"
-#include "domain/handler_names.h"
+#include "domain/event_types.h"
 #include "openapi/openapi.h"
 #include "rest/json_transcoder.h"
 #include "server/call_observer.h"
@@ -43,7 +43,7 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<Tls
 void AddBrokerState(const clients::PublisherState& state,
                     tickets::v1::GetHandlerStatusResponse& response) {
   for (tickets::v1::HandlerStatus& handler : *response.mutable_handlers()) {
-    if (handler.handler() != domain::kPublishToJetStream) continue;
+    if (handler.handler() != "PublishToJetStream") continue;  // handlers/handler_table.cc
     tickets::v1::BrokerConnection& broker = *handler.mutable_broker();
     broker.set_connected(state.connected);
     broker.set_server(state.server);

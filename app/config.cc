@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/uuid.h"
-#include "handlers/handler_set.h"
+#include "handlers/handler_table.h"
 #include "rest/rest_error.h"
 #include "storage/pg_statements.h"
 
@@ -273,7 +273,7 @@ absl::StatusOr<storage::StartFrom> ParseStart(const char* flag, absl::string_vie
 absl::StatusOr<absl::flat_hash_map<std::string, storage::StartFrom>> ParseHandlerStarts(
     const std::string& value) {
   absl::flat_hash_map<std::string, storage::StartFrom> starts;
-  const std::vector<std::string> known = handlers::HandlerSet::AllNames();
+  const std::vector<std::string> known = handlers::AllHandlerNames();
   for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
