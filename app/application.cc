@@ -5,8 +5,13 @@
 #include <grpcpp/resource_quota.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/durable_pipeline.h"
 #include "app/memory_pipeline.h"
@@ -105,12 +110,34 @@ absl::Status Application::Start() {
         });
     relay_health_->Start();
   }
+  if (absl::Status written = WriteReadyFile(); !written.ok()) return written;
   spdlog::info(
       "booking-server ready role={} grpc_addr={} grpc_port={} http_port={} event_log={} "
       "instance_id={} workers={} queue_capacity={}",
       RoleName(config_.role), config_.grpc_addr, grpc_port_, http_port_,
       pipeline_->durable() ? "postgres" : "memory", config_.instance_id, config_.workers.threads,
       config_.queue_capacity);
+  return absl::OkStatus();
+}
+
+absl::Status Application::WriteReadyFile() const {
+  if (config_.ready_file.empty()) return absl::OkStatus();
+  // Written beside it and renamed: a reader sees the whole file or none.
+  const std::string temporary = config_.ready_file + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << "grpc_port=" << grpc_port_ << "\nhttp_port=" << http_port_ << "\n";
+    out.close();
+    if (!out) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ready_file: cannot write ", temporary, ": ", std::strerror(errno)));
+    }
+  }
+  if (std::rename(temporary.c_str(), config_.ready_file.c_str()) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--ready_file: cannot rename ", temporary,
+                                                   " to ", config_.ready_file, ": ",
+                                                   std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 

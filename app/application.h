@@ -47,6 +47,7 @@ class Application {
 
  private:
   [[nodiscard]] absl::Status ConnectDatabase();
+  [[nodiscard]] absl::Status WriteReadyFile() const;  // --ready_file
   [[nodiscard]] absl::Status StartPipeline();
   [[nodiscard]] absl::Status StartGrpc();
   [[nodiscard]] absl::Status StartHttp();

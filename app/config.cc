@@ -18,6 +18,9 @@
 #include "storage/pg_statements.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
+ABSL_FLAG(std::string, ready_file, "",
+          "Once serving, write the ports taken (grpc_port=N, http_port=N) to this file, whole "
+          "or not at all: with port 0 in the addresses, how a supervisor or test finds them.");
 ABSL_FLAG(std::string, http_addr, "127.0.0.1:8080",
           "Address the REST/JSON gateway listens on; empty: no HTTP port.");
 ABSL_FLAG(int, http_threads, 2, "Threads serving the HTTP port.");
@@ -451,6 +454,7 @@ absl::StatusOr<Config> FromFlags() {
 
   // The ports.
   config.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
+  config.ready_file = absl::GetFlag(FLAGS_ready_file);
   config.max_message_bytes = AtLeast(1024, absl::GetFlag(FLAGS_max_message_bytes));
   config.grpc = {
       .keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time),

@@ -64,6 +64,7 @@ struct GrpcLimits {
 struct Config {
   // The gRPC port.
   std::string grpc_addr;
+  std::string ready_file;  // written once serving: the ports taken
   int max_message_bytes = 0;
   GrpcLimits grpc;
   std::optional<TlsFiles> tls;  // both ports serve TLS only when set
