@@ -216,7 +216,7 @@ class FakeBookingService final : public tickets::v1::BookingService::CallbackSer
     return reactor;
   }
 
-  // A call whose first ticket id is "refuse" is refused at once (INVALID_ARGUMENT, before any
+  // A call whose first ticket id is "refuse" is refused at once (PERMISSION_DENIED, before any
   // header); any other is opened (its headers sent, with a correlation-id) and left to the test.
   grpc::ServerWriteReactor<tickets::v1::TicketStep>* WatchTickets(
       grpc::CallbackServerContext* context,
@@ -230,7 +230,7 @@ class FakeBookingService final : public tickets::v1::BookingService::CallbackSer
       common::MutexLock lock(watch->mu_);
       watch->reactor_ = reactor;
       if (refuse) {
-        watch->finish_ = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ticket_ids: refused");
+        watch->finish_ = grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "watch refused");
       }
     }
     {
