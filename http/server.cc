@@ -40,6 +40,13 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
+// An io_context whose services Stop can shut down before it is destroyed: that destroys every
+// operation still pending, and with them the sessions they keep, closing their connections.
+class IoContext : public asio::io_context {
+ public:
+  using asio::execution_context::shutdown;
+};
+
 // What the server and all its sessions count together.
 struct Shared {
   std::atomic<int> in_flight{0};  // requests read and not yet answered
@@ -388,7 +395,7 @@ struct Server::Impl {
   const Handler handler;
   const std::string busy_answer;  // what a connection beyond max_connections reads, in full
   Shared shared;  // outlives io: sessions destroyed with io give their reservations back here
-  asio::io_context io;
+  IoContext io;
   // Keeps the threads running while nothing is pending on any socket: a streamed response that
   // waits for its next piece (a quiet watch) has no operation in flight, and once the acceptor
   // closes at Stop, run() would return and the piece, posted later, would never be written.
@@ -495,6 +502,10 @@ void Server::Stop(absl::Duration grace) {
   impl_->io.stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();
+  // Stopped, io still holds the connections waiting on a read (kept alive between requests) or a
+  // write: open, and answering nothing, until the server is destroyed. Close them now. (One whose
+  // request a handler still holds closes when the handler answers or lets go of it.)
+  impl_->io.shutdown();
 }
 
 ServerStats Server::stats() const {
