@@ -450,6 +450,17 @@ TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   EXPECT_EQ(db.Count("tickets"), 2);
   EXPECT_EQ(db.Count("events"), 0);
   EXPECT_THAT(server.ReadLog(), HasSubstr("event_log=memory"));
+  // Watching reads the durable log's progress: refused, saying which log has it.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::WatchTicketsRequest watch;
+  std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> steps =
+      stub->WatchTickets(&watch_context, watch);
+  tickets::v1::TicketStep step;
+  EXPECT_FALSE(steps->Read(&step));
+  const grpc::Status watched = steps->Finish();
+  EXPECT_EQ(watched.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(watched.error_message(), HasSubstr("--event_log=postgres (the default)"));
   EXPECT_EQ(*server.Stop(SIGTERM, absl::Seconds(15)), 0);
 }
 
