@@ -198,6 +198,8 @@ absl::Status Application::StartPipeline() {
 
 namespace {
 
+// FromFlags refuses a gRPC duration outside 1ms to 576h, so the clamp changes no given value: it
+// only keeps the conversion to gRPC's int defined.
 int Milliseconds(absl::Duration d) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, INT_MAX));
 }

@@ -442,6 +442,20 @@ TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
   EXPECT_THAT(log, ::testing::Not(HasSubstr("secret"))) << "passwords never reach the log";
 }
 
+// A value below a flag's floor is refused before anything starts, not raised to it (this one
+// once became 1024 without a word).
+TEST(BookingServerStartupE2eTest, AFlagOutOfRangeIsRefusedNotClamped) {
+  testing::ServerProcess server(
+      BOOKING_SERVER_PATH,
+      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
+       "--database_url=postgresql://postgres@127.0.0.1:1/none", "--max_message_bytes=300"});
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<int> code = server.Stop(0, absl::Seconds(20));  // signal 0: just wait
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2) << server.ReadLog();
+  EXPECT_THAT(server.ReadLog(), HasSubstr("--max_message_bytes: must be at least 1024, got 300"));
+}
+
 // The development log: tickets still flow, but nothing is kept in the events table.
 TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   testing::TestDatabase db;
@@ -464,6 +478,17 @@ TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   EXPECT_EQ(db.Count("tickets"), 2);
   EXPECT_EQ(db.Count("events"), 0);
   EXPECT_THAT(server.ReadLog(), HasSubstr("event_log=memory"));
+  // Watching reads the durable log's progress: refused, saying which log has it.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::WatchTicketsRequest watch;
+  std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> steps =
+      stub->WatchTickets(&watch_context, watch);
+  tickets::v1::TicketStep step;
+  EXPECT_FALSE(steps->Read(&step));
+  const grpc::Status watched = steps->Finish();
+  EXPECT_EQ(watched.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(watched.error_message(), HasSubstr("--event_log=postgres (the default)"));
   EXPECT_EQ(*server.Stop(SIGTERM, absl::Seconds(15)), 0);
 }
 
