@@ -14,8 +14,8 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -33,32 +33,19 @@ class BookingServerE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new testing::TestDatabase();
-    // Port 0 and --ready_file: the kernel picks the ports, so suites run at once never race.
-    testing::ServerProcess::Ports ports;
-    server_ = testing::StartServerOnAnyPorts(db_->url(), {"--log_level=info"}, &ports).release();
-    port_ = ports.grpc;
-    http_port_ = ports.http;
-    ASSERT_GT(port_, 0) << server_->ReadLog();
-    absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+    server_ = testing::BookingServer::Start(db_->url(), {"--log_level=info"}).release();
   }
+  // The server's destructor checks its graceful stop (SIGTERM, exit 0).
   static void TearDownTestSuite() {
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-      EXPECT_TRUE(code.ok()) << code.status();
-      if (code.ok()) {
-        EXPECT_EQ(*code, 0) << server_->ReadLog();
-      }
-    }
     delete server_;
     delete db_;
   }
-  static std::string Target() { return absl::StrCat("127.0.0.1:", port_); }
+  static std::string Target() { return server_->target(); }
 
   void SetUp() override {
-    ASSERT_NE(server_, nullptr);
-    ASSERT_TRUE(server_->running()) << server_->ReadLog();
-    channel_ = grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials());
+    ASSERT_TRUE(server_->ready());
+    ASSERT_TRUE(server_->running()) << server_->log();
+    channel_ = server_->channel();
     stub_ = tickets::v1::BookingService::NewStub(channel_);
   }
 
@@ -91,17 +78,13 @@ class BookingServerE2eTest : public ::testing::Test {
   }
 
   static testing::TestDatabase* db_;
-  static testing::ServerProcess* server_;
-  static int port_;
-  static int http_port_;
+  static testing::BookingServer* server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
 };
 
 testing::TestDatabase* BookingServerE2eTest::db_ = nullptr;
-testing::ServerProcess* BookingServerE2eTest::server_ = nullptr;
-int BookingServerE2eTest::port_ = 0;
-int BookingServerE2eTest::http_port_ = 0;
+testing::BookingServer* BookingServerE2eTest::server_ = nullptr;
 
 TEST_F(BookingServerE2eTest, ConfirmedTicketsLandInTheTable) {
   UpdateTicketsStatusRequest request = ValidRequest(3, "a0000001");
@@ -122,7 +105,7 @@ TEST_F(BookingServerE2eTest, ConfirmedTicketsLandInTheTable) {
                             "price_currency || ' ' || status FROM tickets WHERE ticket_id = "
                             "'a0000001-0b7d-4e2a-9c11-000000000001'"),
             "bob@example.org 50.30 EUR confirmed");
-  EXPECT_THAT(server_->ReadLog(), HasSubstr("correlation_id=e2e-corr-1"));
+  EXPECT_THAT(server_->log(), HasSubstr("correlation_id=e2e-corr-1"));
 }
 
 class BookingServerRuleE2eTest : public BookingServerE2eTest,
@@ -151,10 +134,9 @@ INSTANTIATE_TEST_SUITE_P(Rules, BookingServerRuleE2eTest,
 // The ready file names the ports the server took: gRPC answers on one (SetUp's channel), REST
 // on the other.
 TEST_F(BookingServerE2eTest, ReadyFileNamesThePortsTaken) {
-  ASSERT_GT(http_port_, 0);
-  EXPECT_NE(http_port_, port_);
-  const testing::HttpResult health =
-      testing::HttpCaller().Call("GET", absl::StrCat("http://127.0.0.1:", http_port_, "/health"));
+  ASSERT_GT(server_->http_port(), 0);
+  EXPECT_NE(server_->http_port(), server_->grpc_port());
+  const testing::HttpResult health = testing::HttpCaller().Call("GET", server_->url("/health"));
   EXPECT_EQ(health.status, 200) << health.body;
 }
 
@@ -286,8 +268,8 @@ TEST_F(BookingServerE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
   for (int i = 0; i < kClients; ++i) {
     clients.emplace_back([&, i] {
       // A channel each: 32 connections, as 32 clients would have.
-      auto stub = tickets::v1::BookingService::NewStub(grpc::CreateCustomChannel(
-          absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(), [i] {
+      auto stub = tickets::v1::BookingService::NewStub(
+          grpc::CreateCustomChannel(Target(), grpc::InsecureChannelCredentials(), [i] {
             grpc::ChannelArguments args;
             args.SetInt("client-index", i);  // distinct arguments: no shared subchannel
             return args;
@@ -309,7 +291,7 @@ TEST_F(BookingServerE2eTest, ConcurrentCallsWithOneKeyPublishOnce) {
   }
   EXPECT_EQ(WaitForCount(Prefix("c0000004"), 3), 3);
   EXPECT_EQ(db_->Count("events WHERE idempotency_key LIKE 'one-key-32/%'"), 3);
-  const std::string log = server_->ReadLog();
+  const std::string log = server_->log();
   int replays = 0;
   for (size_t at = log.find("idempotency_key=one-key-32 "); at != std::string::npos;
        at = log.find("idempotency_key=one-key-32 ", at + 1)) {
@@ -431,8 +413,8 @@ TEST_F(BookingServerE2eTest, ReflectionListsTheService) {
 TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
   testing::ServerProcess server(
       BOOKING_SERVER_PATH,
-      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
-       "--database_url=postgresql://postgres:secret@127.0.0.1:1/none", "--db_startup_timeout=1s"});
+      {"--grpc_addr=127.0.0.1:0", "--database_url=postgresql://postgres:secret@127.0.0.1:1/none",
+       "--db_startup_timeout=1s"});
   ASSERT_TRUE(server.Start().ok());
   absl::StatusOr<int> code = server.Stop(0, absl::Seconds(20));  // signal 0: just wait
   ASSERT_TRUE(code.ok()) << code.status();
@@ -447,8 +429,8 @@ TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
 TEST(BookingServerStartupE2eTest, AFlagOutOfRangeIsRefusedNotClamped) {
   testing::ServerProcess server(
       BOOKING_SERVER_PATH,
-      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
-       "--database_url=postgresql://postgres@127.0.0.1:1/none", "--max_message_bytes=300"});
+      {"--grpc_addr=127.0.0.1:0", "--database_url=postgresql://postgres@127.0.0.1:1/none",
+       "--max_message_bytes=300"});
   ASSERT_TRUE(server.Start().ok());
   absl::StatusOr<int> code = server.Stop(0, absl::Seconds(20));  // signal 0: just wait
   ASSERT_TRUE(code.ok()) << code.status();
@@ -459,14 +441,8 @@ TEST(BookingServerStartupE2eTest, AFlagOutOfRangeIsRefusedNotClamped) {
 // The development log: tickets still flow, but nothing is kept in the events table.
 TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   testing::TestDatabase db;
-  const int port = testing::PickFreePort();
-  testing::ServerProcess server(BOOKING_SERVER_PATH,
-                                {absl::StrCat("--grpc_addr=127.0.0.1:", port),
-                                 absl::StrCat("--database_url=", db.url()), "--event_log=memory"});
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_TRUE(server.WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30)).ok());
-  auto stub = tickets::v1::BookingService::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  auto server = testing::BookingServer::Start(db.url(), {"--event_log=memory"});
+  auto stub = tickets::v1::BookingService::NewStub(server->channel());
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   context.AddMetadata("idempotency-key", "memory-1");
@@ -477,7 +453,7 @@ TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   while (db.Count("tickets") < 2 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(50));
   EXPECT_EQ(db.Count("tickets"), 2);
   EXPECT_EQ(db.Count("events"), 0);
-  EXPECT_THAT(server.ReadLog(), HasSubstr("event_log=memory"));
+  EXPECT_THAT(server->log(), HasSubstr("event_log=memory"));
   // Watching reads the durable log's progress: refused, saying which log has it.
   grpc::ClientContext watch_context;
   watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
@@ -489,22 +465,16 @@ TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   const grpc::Status watched = steps->Finish();
   EXPECT_EQ(watched.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_THAT(watched.error_message(), HasSubstr("--event_log=postgres (the default)"));
-  EXPECT_EQ(*server.Stop(SIGTERM, absl::Seconds(15)), 0);
 }
 
 TEST(BookingServerStartupE2eTest, SigtermStopsPromptlyAndCleanly) {
   testing::TestDatabase db;
-  const int port = testing::PickFreePort();
-  testing::ServerProcess server(BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", port),
-                                                      absl::StrCat("--database_url=", db.url())});
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_TRUE(server.WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30)).ok());
+  auto server = testing::BookingServer::Start(db.url());
+  ASSERT_TRUE(server->ready());
   const absl::Time start = absl::Now();
-  absl::StatusOr<int> code = server.Stop(SIGTERM, absl::Seconds(15));
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(server->Stop(absl::Seconds(15)).ok()) << server->log();
   EXPECT_LT(absl::Now() - start, absl::Seconds(7));
-  EXPECT_THAT(server.ReadLog(), HasSubstr("shutting down"));
+  EXPECT_THAT(server->log(), HasSubstr("shutting down"));
 }
 
 }  // namespace

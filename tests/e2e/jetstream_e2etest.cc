@@ -251,13 +251,17 @@ TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
   auto server = Start();
   TicketLoad load(target(), 4, "a0000002");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 300; }, absl::Seconds(60)));
+  // Calls answered in 8 s with the cluster up, then in 8 s with it down, from 2 s after the kill
+  // (once the relay's breaker is open, as it stays for the rest of the outage): one window each
+  // way, long enough that a neighbour's burst of CPU on a shared machine is not the verdict.
   const int before_start = load.acknowledged();
-  absl::SleepFor(absl::Seconds(5));
-  const int before = load.acknowledged() - before_start;  // calls answered in 5 s, cluster up
+  absl::SleepFor(absl::Seconds(8));
+  const int before = load.acknowledged() - before_start;
   for (int i = 0; i < nats_.size(); ++i) nats_.KillNode(i);
   const absl::Time down_at = absl::Now();
+  absl::SleepFor(absl::Seconds(2));
   const int during_start = load.acknowledged();
-  absl::SleepFor(absl::Seconds(5));
+  absl::SleepFor(absl::Seconds(8));
   const int during = load.acknowledged() - during_start;
   // Until the 30 s are up: the local handlers finish what was accepted, the relay does not.
   EXPECT_TRUE(Eventually(
@@ -278,7 +282,7 @@ TEST_F(JetStreamE2eTest, ClusterDownForThirtySecondsThenTheRelayCatchesUp) {
   absl::SleepFor(absl::Seconds(2));
   load.Stop();
   EXPECT_EQ(load.failed(), 0) << "ingest never depended on NATS";
-  EXPECT_GE(during, before / 2) << "calls answered in 5 s: " << before << " with the cluster up, "
+  EXPECT_GE(during, before / 2) << "calls answered in 8 s: " << before << " with the cluster up, "
                                 << during << " with it down";
   ExpectStreamIsTheLog(db_.url(), nats_, target());
   const tickets::v1::HandlerStatus relay = RelayStatus(target());
@@ -332,8 +336,9 @@ TEST_F(JetStreamE2eTest, AddedLaterItBackfillsTheLogAndAReplayAddsNothing) {
   grpc::ClientContext context;
   ASSERT_TRUE(admin->ReplayHandler(&context, request, &response).ok());
   EXPECT_EQ(response.replayed(), static_cast<int64_t>(events));
-  EXPECT_TRUE(Eventually([&] { return RelayStatus(target()).broker().duplicates() >= events; }))
-      << RelayStatus(target()).broker().duplicates();
+  EXPECT_TRUE(Eventually([&] {
+    return RelayStatus(target()).broker().duplicates() >= static_cast<int64_t>(events);
+  })) << RelayStatus(target()).broker().duplicates();
   ExpectStreamIsTheLog(db_.url(), nats_, target());
 }
 
