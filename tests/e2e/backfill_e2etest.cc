@@ -14,9 +14,9 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -30,32 +30,22 @@ using ::testing::HasSubstr;
 constexpr int kSeeded = 10'000;
 constexpr char kAuditSheet[] = "ticket-audit";
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
 class BackfillE2eTest : public ::testing::Test {
  protected:
-  void StartServer(std::vector<std::string> extra) {
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port_)),
-                                     absl::StrCat("--http_addr=", Target(http_port_)),
-                                     absl::StrCat("--database_url=", db_.url()),
-                                     "--instance_id=backfill"};
-    for (auto& arg : extra) args.push_back(std::move(arg));
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving = server_->WaitUntilServing(Target(port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving << server_->ReadLog();
-    channel_ = grpc::CreateChannel(Target(port_), grpc::InsecureChannelCredentials());
+  void StartServer(testing::ServerFlags extra) {
+    testing::ServerFlags flags = {"--instance_id=backfill"};
+    server_ = testing::BookingServer::Start(db_.url(), flags.Set(extra));
+    ASSERT_TRUE(server_->ready());
   }
 
   void StopServer() {
-    absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(20));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 0);
+    const absl::Status stopped = server_->Stop();
+    EXPECT_TRUE(stopped.ok()) << stopped << server_->log();
   }
 
   // `count` confirmed tickets in calls of 1000, prefixed `prefix`.
   void Send(int count, const std::string& prefix) {
-    auto booking = tickets::v1::BookingService::NewStub(channel_);
+    auto booking = tickets::v1::BookingService::NewStub(server_->channel());
     for (int first = 0; first < count; first += 1000) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
@@ -77,7 +67,7 @@ class BackfillE2eTest : public ::testing::Test {
   }
 
   tickets::v1::HandlerStatus HandlerStatus(const std::string& name) {
-    auto admin = tickets::v1::AdminService::NewStub(channel_);
+    auto admin = tickets::v1::AdminService::NewStub(server_->channel());
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     tickets::v1::GetHandlerStatusResponse response;
@@ -98,10 +88,7 @@ class BackfillE2eTest : public ::testing::Test {
 
   testing::TestDatabase db_;
   testing::FakeExternalApis apis_;
-  const int port_ = testing::PickFreePort();
-  const int http_port_ = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<testing::BookingServer> server_;
 };
 
 TEST_F(BackfillE2eTest, NewHandlerCatchesUpFromTheEarliestEventOnce) {
@@ -123,11 +110,10 @@ TEST_F(BackfillE2eTest, NewHandlerCatchesUpFromTheEarliestEventOnce) {
   // The handlers that were there already did nothing again.
   EXPECT_TRUE(apis_.rows("tickets-to-print").empty());
   EXPECT_EQ(HandlerStatus("StoreTickets").succeeded(), 0);
-  EXPECT_THAT(server_->ReadLog(), HasSubstr("handler registered handler=AppendToAudit"));
+  EXPECT_THAT(server_->log(), HasSubstr("handler registered handler=AppendToAudit"));
   // Its lag was on the metrics page while it caught up, and is 0 now.
   testing::HttpCaller http;
-  testing::HttpResult metrics =
-      http.Call("GET", absl::StrCat("http://", Target(http_port_), "/metrics"), "", {});
+  testing::HttpResult metrics = http.Call("GET", server_->url("/metrics"), "", {});
   EXPECT_THAT(metrics.body, HasSubstr(R"(booking_handler_lag_events{handler="AppendToAudit"} 0)"));
 }
 
@@ -158,7 +144,7 @@ TEST_F(BackfillE2eTest, ReplayRunsAHandlerAgainOverARangeWithoutDoubling) {
     pqxx::nontransaction txn(conn);
     return txn.exec1("SELECT min(sequence) FROM events")[0].as<int64_t>();
   }();
-  auto admin = tickets::v1::AdminService::NewStub(channel_);
+  auto admin = tickets::v1::AdminService::NewStub(server_->channel());
   tickets::v1::ReplayHandlerRequest request;
   request.set_handler("IssueReceipt");
   request.set_from_sequence(min_sequence + 40);
@@ -180,7 +166,7 @@ TEST_F(BackfillE2eTest, ReplayRunsAHandlerAgainOverARangeWithoutDoubling) {
 
   // Over REST, as an operator would; bad ranges name the field; unknown handlers are 404.
   testing::HttpCaller http;
-  const std::string base = absl::StrCat("http://", Target(http_port_), "/v1/admin/handlers/");
+  const std::string base = server_->url("/v1/admin/handlers/");
   testing::HttpResult replay =
       http.Call("POST", base + "IssueReceipt:replay",
                 absl::StrCat(R"({"fromSequence":")", min_sequence + 90, R"("})"), {});

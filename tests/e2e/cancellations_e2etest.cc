@@ -11,9 +11,9 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -22,19 +22,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
-// A server on `db`, with `extra` flags; HTTP on `http_port` when not 0.
-std::unique_ptr<testing::ServerProcess> Start(const testing::TestDatabase& db, int grpc_port,
-                                              int http_port, std::vector<std::string> extra) {
-  return testing::StartServer(db.url(), grpc_port, http_port, std::move(extra));
-}
-
-grpc::Status Update(int port, const std::string& key,
+grpc::Status Update(testing::BookingServer& server, const std::string& key,
                     const tickets::v1::UpdateTicketsStatusRequest& request,
                     tickets::v1::UpdateTicketsStatusResponse* response = nullptr) {
-  auto booking = tickets::v1::BookingService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  auto booking = tickets::v1::BookingService::NewStub(server.channel());
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(15)));
   context.AddMetadata("idempotency-key", key);
@@ -68,17 +59,15 @@ class CancellationsE2eTest : public ::testing::Test {
         "tracker_rows WHERE sheet = 'tickets-to-refund' AND ticket_id = '", ticket, "'"));
   }
   testing::TestDatabase db_;
-  const int grpc_port_ = testing::PickFreePort();
-  const int http_port_ = testing::PickFreePort();
 };
 
 TEST_F(CancellationsE2eTest, CancelOfATicketNeverSoldIsRefusedAndPublishesNothing) {
-  auto server = Start(db_, grpc_port_, http_port_, {});
+  auto server = testing::BookingServer::Start(db_.url());
   const auto request = testing::ValidRequest(3, "c0ffee00");
   const std::string unknown = request.tickets(1).ticket_id();
 
   // gRPC: the whole call is refused, naming the ticket; its confirmations are not published.
-  const grpc::Status refused = Update(grpc_port_, "never-sold", Canceling(request, 1));
+  const grpc::Status refused = Update(*server, "never-sold", Canceling(request, 1));
   ASSERT_EQ(refused.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << refused.error_message();
   EXPECT_THAT(refused.error_message(),
               HasSubstr(absl::StrCat("tickets[1]: ticket ", unknown, " was never confirmed")));
@@ -95,7 +84,7 @@ TEST_F(CancellationsE2eTest, CancelOfATicketNeverSoldIsRefusedAndPublishesNothin
       R"(","status":"canceled","customer_email":"ann@example.com","price":{"amount":"1.00","currency":"EUR"}}]})";
   for (const std::string path : {"/v1/tickets-status", "/tickets-status"}) {
     const testing::HttpResult answer =
-        http.Call("POST", absl::StrCat("http://127.0.0.1:", http_port_, path), body,
+        http.Call("POST", server->url(path), body,
                   {"Content-Type: application/json", "Idempotency-Key: rest-" + path});
     EXPECT_EQ(answer.status, 409) << path << ": " << answer.body;
     EXPECT_THAT(answer.body, HasSubstr("TICKET_NOT_CONFIRMED")) << path;
@@ -105,7 +94,7 @@ TEST_F(CancellationsE2eTest, CancelOfATicketNeverSoldIsRefusedAndPublishesNothin
   EXPECT_EQ(db_.Count("tickets"), 0);
 
   // Two unknown cancellations: both named in one answer.
-  const grpc::Status both = Update(grpc_port_, "two-unknown", Canceling(Canceling(request, 0), 2));
+  const grpc::Status both = Update(*server, "two-unknown", Canceling(Canceling(request, 0), 2));
   ASSERT_EQ(both.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   EXPECT_EQ(PreconditionFailureOf(both).violations_size(), 2);
   EXPECT_THAT(both.error_message(), HasSubstr("tickets[0]"));
@@ -116,22 +105,22 @@ TEST_F(CancellationsE2eTest, CancelOfATicketNeverSoldIsRefusedAndPublishesNothin
 
 TEST_F(CancellationsE2eTest, ConfirmationStillInTheLogCountsAndIsRefundedOnce) {
   // API only: StoreTickets never runs, so the confirmation is in the log and nowhere else.
-  auto api = Start(db_, grpc_port_, 0, {"--role=api"});
+  auto api = testing::BookingServer::Start(db_.url(), {"--role=api"});
   auto sold = testing::ValidRequest(1, "c0ffee02");
-  ASSERT_TRUE(Update(grpc_port_, "sale", sold).ok());
+  ASSERT_TRUE(Update(*api, "sale", sold).ok());
   EXPECT_EQ(db_.Count("tickets"), 0);
   tickets::v1::UpdateTicketsStatusResponse response;
-  const grpc::Status canceled = Update(grpc_port_, "refund", Canceling(sold, 0), &response);
+  const grpc::Status canceled = Update(*api, "refund", Canceling(sold, 0), &response);
   ASSERT_TRUE(canceled.ok()) << canceled.error_message();
   EXPECT_EQ(response.accepted_events(), 1);
 
   // A retry of the refund is a replay, not a refusal and not a second refund.
-  ASSERT_TRUE(Update(grpc_port_, "refund", Canceling(sold, 0), &response).ok());
+  ASSERT_TRUE(Update(*api, "refund", Canceling(sold, 0), &response).ok());
   EXPECT_EQ(response.accepted_events(), 1);
   EXPECT_EQ(Events(), 2);
 
   // The handlers, in a worker: each ticket stored canceled and refunded once.
-  auto worker = Start(db_, testing::PickFreePort(), 0, {"--role=worker"});
+  auto worker = testing::BookingServer::Start(db_.url(), {"--role=worker"});
   for (const std::string ticket : {sold.tickets(0).ticket_id()}) {
     EXPECT_TRUE(testing::Eventually([&] { return Refunds(ticket) == 1; }, absl::Seconds(30)))
         << ticket << ": " << Refunds(ticket) << " refunds";
@@ -146,15 +135,15 @@ TEST_F(CancellationsE2eTest, ConfirmationStillInTheLogCountsAndIsRefundedOnce) {
   worker.reset();
   db_.Exec("TRUNCATE step_batches, deliveries, dead_letters, events CASCADE");
   EXPECT_EQ(Events(), 0);
-  EXPECT_TRUE(Update(grpc_port_, "refund-again", Canceling(sold, 0)).ok());
+  EXPECT_TRUE(Update(*api, "refund-again", Canceling(sold, 0)).ok());
   EXPECT_EQ(Events(), 1);
 }
 
 TEST_F(CancellationsE2eTest, LegacyCancellationsAreAcceptedWhenAskedFor) {
-  auto server = Start(db_, grpc_port_, 0, {"--accept_unknown_cancellations"});
+  auto server = testing::BookingServer::Start(db_.url(), {"--accept_unknown_cancellations"});
   const auto legacy = Canceling(testing::ValidRequest(1, "c0ffee04"), 0);
   tickets::v1::UpdateTicketsStatusResponse response;
-  const grpc::Status accepted = Update(grpc_port_, "legacy", legacy, &response);
+  const grpc::Status accepted = Update(*server, "legacy", legacy, &response);
   ASSERT_TRUE(accepted.ok()) << accepted.error_message();
   EXPECT_EQ(response.accepted_events(), 1);
   EXPECT_TRUE(testing::Eventually([&] { return Refunds(legacy.tickets(0).ticket_id()) == 1; },

@@ -31,9 +31,9 @@
 #include "console/console_page.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::e2e {
@@ -232,17 +232,8 @@ class OtherSite {
 class ConsolePageE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    server_ = std::make_unique<testing::ServerProcess>(
-        BOOKING_SERVER_PATH,
-        std::vector<std::string>{absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                 absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                 absl::StrCat("--database_url=", db_.url())});
-    ASSERT_TRUE(server_->Start().ok());
-    const absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+    server_ = testing::BookingServer::Start(db_.url());
+    ASSERT_TRUE(server_->ready());
     char temp[] = "/tmp/console-e2e-XXXXXX";
     ASSERT_NE(mkdtemp(temp), nullptr);
     temp_dir_ = temp;
@@ -252,15 +243,9 @@ class ConsolePageE2eTest : public ::testing::Test {
       std::error_code ignored;
       std::filesystem::remove_all(temp_dir_, ignored);
     }
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
   }
 
-  std::string Url(absl::string_view path) const {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
+  std::string Url(absl::string_view path) const { return server_->url(path); }
 
   // Headless Chromium on `url` with a fresh profile; `mode` is --dump-dom or --screenshot=...
   // `--timeout` makes it give up waiting for the page's load event (and capture it as it is)
@@ -289,10 +274,8 @@ class ConsolePageE2eTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::filesystem::path temp_dir_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
   int chromium_runs_ = 0;
 };
 
@@ -329,7 +312,7 @@ TEST_F(ConsolePageE2eTest, BrowserSendsATicketAndSeesItStoredAndReceipted) {
                                   << (run.timed_out ? " (killed)" : "") << "\n--- DOM:\n"
                                   << run.out << "\n--- chromium log (tail):\n"
                                   << ChromiumLogTail() << "\n--- server log:\n"
-                                  << server_->ReadLog();
+                                  << server_->log();
 
   // The page's word is checked with the service: the ticket is in the tickets table.
   testing::HttpCaller http;
@@ -358,7 +341,7 @@ TEST_F(ConsolePageE2eTest, BrowserSendsATicketAndSeesItStoredAndReceipted) {
 // changes.
 TEST_F(ConsolePageE2eTest, PageOfAnotherOriginCannotWriteReplayOrRetry) {
   ASSERT_EQ(access(kChromium, X_OK), 0) << kChromium << " is missing: run tools/bootstrap.sh";
-  const std::string target = absl::StrCat("http://127.0.0.1:", http_port_);
+  const std::string target = server_->url();
   const std::string write =
       R"({"idempotency_key":"evil-1","tickets":[{"ticket_id":"e0000000-0000-4000-8000-)"
       R"(000000000001","status":"confirmed","customer_email":"x@evil.example",)"
@@ -388,7 +371,7 @@ Promise.all(posts.map(([path, body]) =>
   ASSERT_THAT(run.out, HasSubstr("done ")) << run.out << "\n" << ChromiumLogTail();
   EXPECT_THAT(run.out, HasSubstr("/v1/tickets-status sent")) << "the browser did send it";
 
-  const std::string log = server_->ReadLog();
+  const std::string log = server_->log();
   for (const char* path :
        {"/v1/tickets-status", "/tickets-status", "/v1/admin/handlers/AppendToTracker:replay",
         "/v1/admin/dead-letters:retry"}) {
@@ -419,9 +402,9 @@ TEST_F(ConsolePageE2eTest, RebindingHostCannotReadTickets) {
   }
   ASSERT_THAT(http.Call("GET", Url("/tickets")).body, HasSubstr("ann@example.com"));
 
-  const ChildRun rebound =
-      RunChromium("--dump-dom", absl::StrCat("http://rebind.example:", http_port_, "/tickets"),
-                  absl::Seconds(20), {"--host-resolver-rules=MAP rebind.example 127.0.0.1"});
+  const ChildRun rebound = RunChromium(
+      "--dump-dom", absl::StrCat("http://rebind.example:", server_->http_port(), "/tickets"),
+      absl::Seconds(20), {"--host-resolver-rules=MAP rebind.example 127.0.0.1"});
   EXPECT_THAT(rebound.out, ::testing::Not(HasSubstr("ann@example.com"))) << rebound.out;
   EXPECT_THAT(rebound.out, HasSubstr("--http_allowed_hosts")) << rebound.out << ChromiumLogTail();
   const ChildRun own = RunChromium("--dump-dom", Url("/tickets"), absl::Seconds(20));

@@ -13,6 +13,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/load.h"
@@ -24,8 +25,6 @@ namespace booking::e2e {
 namespace {
 
 using testing::Eventually;
-
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 // SERVING, NOT_SERVING, or UNKNOWN when the health service itself does not answer in 1 s.
 grpc::health::v1::HealthCheckResponse::ServingStatus Health(const std::string& target) {
@@ -79,23 +78,21 @@ TEST(DeadNetworkE2eTest, FrozenDatabaseNetworkIsNoticedRefusedAndSurvived) {
       << proxy.ReadLog();
 
   // Default bounds: the point is what an operator gets without tuning anything.
-  const int port = testing::PickFreePort();
-  testing::ServerProcess server(BOOKING_SERVER_PATH,
-                                {absl::StrCat("--grpc_addr=", Target(port)),
-                                 absl::StrCat("--database_url=", url), "--delivery_lease=2s"});
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_TRUE(server.WaitUntilServing(Target(port), absl::Seconds(30)).ok()) << server.ReadLog();
+  auto server = testing::BookingServer::Start(url, {"--delivery_lease=2s"});
+  ASSERT_TRUE(server->ready());
 
-  testing::Load load({Target(port)}, 4, "d0000001");
+  testing::Load load({server->target()}, 4, "d0000001");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 100; }));
 
   // The network goes silent.
   ASSERT_EQ(kill(proxy.pid(), SIGSTOP), 0);
   const absl::Time frozen = absl::Now();
   ASSERT_TRUE(Eventually(
-      [&] { return Health(Target(port)) == grpc::health::v1::HealthCheckResponse::NOT_SERVING; },
+      [&] {
+        return Health(server->target()) == grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      },
       absl::Seconds(30)))
-      << server.ReadLog();
+      << server->log();
   const absl::Duration noticed = absl::Now() - frozen;
   EXPECT_LT(noticed, absl::Seconds(10)) << "health NOT_SERVING after " << noticed;
   std::printf("health NOT_SERVING %.1f s after the network froze\n",
@@ -103,7 +100,7 @@ TEST(DeadNetworkE2eTest, FrozenDatabaseNetworkIsNoticedRefusedAndSurvived) {
 
   // New calls are refused at once, with a status that tells the client to retry.
   absl::Duration took;
-  grpc::Status refused = SendOne(Target(port), 1, &took);
+  grpc::Status refused = SendOne(server->target(), 1, &took);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE) << refused.error_message();
   EXPECT_LT(took, absl::Seconds(1));
   EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("nothing was published"));
@@ -111,14 +108,14 @@ TEST(DeadNetworkE2eTest, FrozenDatabaseNetworkIsNoticedRefusedAndSurvived) {
   // The network comes back: everything resumes by itself.
   ASSERT_EQ(kill(proxy.pid(), SIGCONT), 0);
   ASSERT_TRUE(Eventually(
-      [&] { return Health(Target(port)) == grpc::health::v1::HealthCheckResponse::SERVING; },
+      [&] { return Health(server->target()) == grpc::health::v1::HealthCheckResponse::SERVING; },
       absl::Seconds(30)))
-      << server.ReadLog();
+      << server->log();
   const size_t acknowledged_at_resume = load.acknowledged().size();
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() > acknowledged_at_resume + 100; }))
-      << server.ReadLog();
+      << server->log();
   load.Stop();
-  grpc::Status accepted = SendOne(Target(port), 2, &took);
+  grpc::Status accepted = SendOne(server->target(), 2, &took);
   EXPECT_TRUE(accepted.ok()) << accepted.error_message();
 
   // Every ticket acknowledged before, during and after the freeze is stored.
@@ -127,15 +124,14 @@ TEST(DeadNetworkE2eTest, FrozenDatabaseNetworkIsNoticedRefusedAndSurvived) {
     return testing::CountRows(db.url(), "tickets") >= static_cast<long long>(acknowledged);
   })) << testing::CountRows(db.url(), "tickets")
       << " of " << acknowledged;
-  EXPECT_THAT(server.ReadLog(), ::testing::HasSubstr("connection cut"));
+  EXPECT_THAT(server->log(), ::testing::HasSubstr("connection cut"));
 
   // Frozen again, SIGTERM still ends the process by itself, within its bounds.
   ASSERT_EQ(kill(proxy.pid(), SIGSTOP), 0);
   absl::SleepFor(absl::Milliseconds(500));
   const absl::Time stop_start = absl::Now();
-  absl::StatusOr<int> exit_code = server.Stop(SIGTERM, absl::Seconds(60));
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
-  EXPECT_EQ(*exit_code, 0) << server.ReadLog();
+  const absl::Status stopped = server->Stop(absl::Seconds(60));
+  EXPECT_TRUE(stopped.ok()) << stopped << server->log();
   std::printf("SIGTERM with the network frozen: exited in %.1f s\n",
               absl::ToDoubleSeconds(absl::Now() - stop_start));
   kill(proxy.pid(), SIGCONT);
@@ -153,15 +149,9 @@ TEST(DeadNetworkE2eTest, ScrapesWithTheDatabaseFrozenBlockNothing) {
   const std::string url = ThroughProxy(db.url(), proxy_port);
   ASSERT_TRUE(
       Eventually([&] { return testing::CountRows(url, "pg_class") > 0; }, absl::Seconds(10)));
-  const int port = testing::PickFreePort();
-  const int http_port = testing::PickFreePort();
-  testing::ServerProcess server(
-      BOOKING_SERVER_PATH,
-      {absl::StrCat("--grpc_addr=", Target(port)), absl::StrCat("--http_addr=", Target(http_port)),
-       absl::StrCat("--database_url=", url)});
-  ASSERT_TRUE(server.Start().ok());
-  ASSERT_TRUE(server.WaitUntilServing(Target(port), absl::Seconds(30)).ok()) << server.ReadLog();
-  const std::string base = absl::StrCat("http://", Target(http_port));
+  auto server = testing::BookingServer::Start(url);
+  ASSERT_TRUE(server->ready());
+  const std::string base = server->url();
   testing::HttpCaller http;
   ASSERT_EQ(http.Call("GET", base + "/metrics").status, 200);  // the lag counted once
 
@@ -185,8 +175,7 @@ TEST(DeadNetworkE2eTest, ScrapesWithTheDatabaseFrozenBlockNothing) {
               absl::FormatDuration(took).c_str());
 
   // The handler status waits on the query executor, not on a gRPC thread: health still answers.
-  auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  auto admin = tickets::v1::AdminService::NewStub(server->channel());
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   tickets::v1::GetHandlerStatusResponse status;
@@ -194,7 +183,7 @@ TEST(DeadNetworkE2eTest, ScrapesWithTheDatabaseFrozenBlockNothing) {
   std::thread asking([&] { status_call = admin->GetHandlerStatus(&context, {}, &status); });
   absl::SleepFor(absl::Milliseconds(200));
   const absl::Time asked = absl::Now();
-  EXPECT_NE(Health(Target(port)), grpc::health::v1::HealthCheckResponse::UNKNOWN);
+  EXPECT_NE(Health(server->target()), grpc::health::v1::HealthCheckResponse::UNKNOWN);
   EXPECT_LT(absl::Now() - asked, absl::Seconds(2));
   kill(proxy.pid(), SIGCONT);
   asking.join();

@@ -13,9 +13,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/load.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 
@@ -51,37 +51,28 @@ void ExpectAllProcessedOnce(const std::string& url, const std::set<std::string>&
   EXPECT_EQ(Count(url, "dead_letters"), 0);
 }
 
-std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
-                                                    std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port),
-                                   absl::StrCat("--database_url=", url), "--delivery_lease=2s",
-                                   "--retry_first_delay=50ms", "--retry_max_delay=500ms"};
-  for (auto& arg : extra) args.push_back(std::move(arg));
-  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  EXPECT_TRUE(server->Start().ok());
-  absl::Status serving =
-      server->WaitUntilServing(absl::StrCat("127.0.0.1:", port), absl::Seconds(30));
-  EXPECT_TRUE(serving.ok()) << serving;
-  return server;
+// Short leases and retries, so a test sees a takeover or a retry within seconds.
+std::unique_ptr<testing::BookingServer> StartServer(const std::string& url,
+                                                    testing::ServerFlags extra = {}) {
+  testing::ServerFlags flags = {"--delivery_lease=2s", "--retry_first_delay=50ms",
+                                "--retry_max_delay=500ms"};
+  return testing::BookingServer::Start(url, flags.Set(extra));
 }
-
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 TEST(DurabilityE2eTest, KilledMidStreamLosesNothingAcknowledged) {
   testing::TestDatabase db;
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port);
+  auto server = StartServer(db.url());
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(port)}, 4, "c0000001");
+    testing::Load load({server->target()}, 4, "c0000001");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }, absl::Seconds(30)));
-    ASSERT_TRUE(server->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(server->Kill().ok());
     load.Stop();
     acknowledged = load.acknowledged();
   }
-  server = StartServer(db.url(), port);
+  server = StartServer(db.url());
   ExpectAllProcessedOnce(db.url(), acknowledged);
-  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("partitions taken count=16"))
+  EXPECT_THAT(server->log(), ::testing::HasSubstr("partitions taken count=16"))
       << "the new process took the partitions over once the old leases expired";
 }
 
@@ -92,18 +83,15 @@ TEST(DurabilityE2eTest, GracefulStopUnderLoadLeavesTheRestDurable) {
   testing::FakeExternalApis receipts;
   receipts.set_slow_delay(absl::Milliseconds(200));
   receipts.FailRandomly(0, /*p_slow=*/1.0, 1);  // every receipt is slow: work piles up
-  const int port = testing::PickFreePort();
-  auto server = StartServer(
-      db.url(), port,
-      {"--receipts_url=" + receipts.url(), "--delivery_lease=60s", "--shutdown_timeout=2s"});
+  auto server = StartServer(db.url(), {"--receipts_url=" + receipts.url(), "--delivery_lease=60s",
+                                       "--shutdown_timeout=2s"});
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(port)}, 4, "c0000007");
+    testing::Load load({server->target()}, 4, "c0000007");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }));
     const absl::Time start = absl::Now();
-    absl::StatusOr<int> code = server->Stop(SIGTERM, absl::Seconds(15));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 0) << server->ReadLog().substr(0, 3000);
+    const absl::Status stopped = server->Stop(absl::Seconds(15));
+    EXPECT_TRUE(stopped.ok()) << stopped << server->log().substr(0, 3000);
     EXPECT_LT(absl::Now() - start, absl::Seconds(8));
     load.Stop();
     acknowledged = load.acknowledged();
@@ -112,7 +100,7 @@ TEST(DurabilityE2eTest, GracefulStopUnderLoadLeavesTheRestDurable) {
   EXPECT_EQ(Count(db.url(), "partition_leases WHERE owner IS NOT NULL"), 0)
       << "its partitions were given back, not left leased for a minute";
   receipts.ClearFaults();
-  server = StartServer(db.url(), port, {"--receipts_url=" + receipts.url()});
+  server = StartServer(db.url(), {"--receipts_url=" + receipts.url()});
   ASSERT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; }));
   const std::map<std::string, std::string> issued = receipts.receipts_by_key();
   for (const std::string& id : acknowledged) {
@@ -127,15 +115,13 @@ TEST(DurabilityE2eTest, FlakyReceiptsApiStillGivesOneReceiptEach) {
   testing::FakeExternalApis receipts;
   receipts.set_slow_delay(absl::Seconds(1));
   receipts.FailRandomly(/*p500=*/0.30, /*p_slow=*/0.05, /*seed=*/42);
-  const int port = testing::PickFreePort();
-  auto server =
-      StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--http_timeout=300ms"});
-  testing::Load load({Target(port)}, 4, "c0000002");
+  auto server = StartServer(db.url(), {"--receipts_url=" + receipts.url(), "--http_timeout=300ms"});
+  testing::Load load({server->target()}, 4, "c0000002");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 200; }, absl::Seconds(60)));
   load.Stop();
   const std::set<std::string> acknowledged = load.acknowledged();
   ASSERT_TRUE(Eventually([&] { return Count(db.url(), "pending_deliveries") == 0; }))
-      << server->ReadLog().substr(0, 3000);
+      << server->log().substr(0, 3000);
   EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
   // Exactly one receipt per ticket: every acknowledged ticket's key has one, and no key two.
   const std::map<std::string, std::string> issued = receipts.receipts_by_key();
@@ -153,15 +139,14 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
   testing::TestDatabase db;
   testing::FakeExternalApis receipts;
   receipts.FailNext(1000000, testing::Fault::kStatus500);
-  const int port = testing::PickFreePort();
-  auto server = StartServer(db.url(), port, {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
+  auto server = StartServer(db.url(), {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
   {
-    testing::Load load({Target(port)}, 1, "c0000003");
+    testing::Load load({server->target()}, 1, "c0000003");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 3; }));
   }
   const long long tickets = Count(db.url(), "events");
   ASSERT_TRUE(Eventually([&] { return Count(db.url(), "dead_letters") == tickets; }))
-      << server->ReadLog().substr(0, 3000);
+      << server->log().substr(0, 3000);
   EXPECT_EQ(Count(db.url(),
                   "dead_letters WHERE handler = 'IssueReceipt' AND "
                   "reason LIKE 'gave up after retrying for %'"),
@@ -169,8 +154,7 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
       << "events the open breaker held back are given up with the rest, untried";
   EXPECT_EQ(Count(db.url(), "tickets"), tickets) << "other handlers were not held back";
 
-  auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+  auto admin = tickets::v1::AdminService::NewStub(server->channel());
   grpc::ClientContext list_context;
   list_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   tickets::v1::ListDeadLettersRequest list_request;
@@ -217,15 +201,13 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
 
 TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {
   testing::TestDatabase db;
-  const int port_a = testing::PickFreePort();
-  const int port_b = testing::PickFreePort();
-  auto a = StartServer(db.url(), port_a, {"--instance_id=a"});
-  auto b = StartServer(db.url(), port_b, {"--instance_id=b"});
+  auto a = StartServer(db.url(), {"--instance_id=a"});
+  auto b = StartServer(db.url(), {"--instance_id=b"});
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(port_a), Target(port_b)}, 4, "c0000004");
+    testing::Load load({a->target(), b->target()}, 4, "c0000004");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }));
-    ASSERT_TRUE(a->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(a->Kill().ok());
     const size_t at_kill = load.acknowledged().size();
     // Calls to the dead instance fail; the survivor keeps accepting.
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= at_kill + 200; }));
@@ -233,17 +215,15 @@ TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {
     acknowledged = load.acknowledged();
   }
   ExpectAllProcessedOnce(db.url(), acknowledged);
-  EXPECT_THAT(b->ReadLog(), ::testing::HasSubstr("held=16")) << "b took over a's partitions";
+  EXPECT_THAT(b->log(), ::testing::HasSubstr("held=16")) << "b took over a's partitions";
 }
 
 TEST(DurabilityE2eTest, OverloadIsRefusedQuicklyWithBoundedMemoryAndRecovers) {
   testing::TestDatabase db;
-  const int port = testing::PickFreePort();
   auto server = StartServer(
-      db.url(), port,
-      {"--queue_capacity=16", "--max_pending_appends=32", "--db_statement_timeout=20s"});
+      db.url(), {"--queue_capacity=16", "--max_pending_appends=32", "--db_statement_timeout=20s"});
   auto rss_kib = [&] {
-    std::ifstream status(absl::StrCat("/proc/", server->pid(), "/status"));
+    std::ifstream status(absl::StrCat("/proc/", server->process().pid(), "/status"));
     std::string line;
     while (std::getline(status, line)) {
       if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
@@ -257,7 +237,7 @@ TEST(DurabilityE2eTest, OverloadIsRefusedQuicklyWithBoundedMemoryAndRecovers) {
     pqxx::connection blocker(db.url());
     pqxx::work lock(blocker);
     lock.exec0("LOCK TABLE events IN EXCLUSIVE MODE");
-    testing::Load load({Target(port)}, 16, "c0000005");
+    testing::Load load({server->target()}, 16, "c0000005");
     ASSERT_TRUE(
         Eventually([&] { return load.codes()[grpc::StatusCode::RESOURCE_EXHAUSTED] >= 100; },
                    absl::Seconds(30)));
@@ -303,9 +283,8 @@ class PrivatePostgres {
 
 TEST(DurabilityE2eTest, PostgresOutageFailsCallsAndLosesNothing) {
   PrivatePostgres postgres;
-  const int port = testing::PickFreePort();
-  auto server = StartServer(postgres.url(), port);
-  testing::Load load({Target(port)}, 4, "c0000006");
+  auto server = StartServer(postgres.url());
+  testing::Load load({server->target()}, 4, "c0000006");
   ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 100; }));
   ASSERT_EQ(postgres.Run("stop"), 0);
   const int unavailable_before = load.codes()[grpc::StatusCode::UNAVAILABLE];
@@ -317,10 +296,10 @@ TEST(DurabilityE2eTest, PostgresOutageFailsCallsAndLosesNothing) {
   const size_t acknowledged_at_restart = load.acknowledged().size();
   ASSERT_TRUE(Eventually([&] {
     return load.acknowledged().size() > acknowledged_at_restart + 100;
-  })) << server->ReadLog().substr(0, 4000);
+  })) << server->log().substr(0, 4000);
   load.Stop();
   ExpectAllProcessedOnce(postgres.url(), load.acknowledged());
-  EXPECT_THAT(server->ReadLog(), ::testing::HasSubstr("health NOT_SERVING"));
+  EXPECT_THAT(server->log(), ::testing::HasSubstr("health NOT_SERVING"));
 }
 
 }  // namespace

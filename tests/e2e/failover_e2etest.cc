@@ -9,10 +9,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/load.h"
 #include "tests/support/pg_cluster.h"
-#include "tests/support/server_process.h"
 
 namespace booking::e2e {
 namespace {
@@ -45,12 +45,11 @@ TEST(FailoverE2eTest, SynchronousStandbyPromotedUnderLoadKeepsEveryAcknowledgedT
   const std::string url =
       absl::StrCat("postgresql://postgres@127.0.0.1:", primary.port(),
                    ",127.0.0.1:", standby.port(), "/booking?target_session_attrs=read-write");
-  const int port = testing::PickFreePort();
-  auto server = testing::StartGrpcServer(url, port, {"--db_connect_timeout=2s"});
+  auto server = testing::BookingServer::Start(url, {"--db_connect_timeout=2s"});
   std::set<std::string> acknowledged;
   absl::Duration resumed_after;
   {
-    testing::Load load({absl::StrCat("127.0.0.1:", port)}, 4, "f0000001");
+    testing::Load load({server->target()}, 4, "f0000001");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }, absl::Seconds(60)));
     ASSERT_TRUE(primary.Crash().ok());
     absl::SleepFor(absl::Seconds(1));
@@ -60,7 +59,7 @@ TEST(FailoverE2eTest, SynchronousStandbyPromotedUnderLoadKeepsEveryAcknowledgedT
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() > at_promotion + 10; },
                            absl::Seconds(60)))
         << "writes did not resume on the new primary\n"
-        << server->ReadLog().substr(0, 4000);
+        << server->log().substr(0, 4000);
     resumed_after = absl::Now() - promoted;
     const size_t resumed = load.acknowledged().size();
     ASSERT_TRUE(

@@ -3,7 +3,6 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 
 #include <sstream>
 
@@ -13,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -30,30 +29,16 @@ constexpr char kTicket[] = "a1000000-0b7d-4e2a-9c11-000000000000";
 class HandlersE2eTest : public ::testing::Test {
  protected:
   // Starts the server; with `use_fakes`, against the fakes.
-  void StartServer(bool use_fakes, std::vector<std::string> extra = {}) {
-    port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", port_),
-                                     absl::StrCat("--database_url=", db_.url()),
-                                     "--http_timeout=500ms"};
+  void StartServer(bool use_fakes, testing::ServerFlags extra = {}) {
+    testing::ServerFlags flags = {"--http_timeout=500ms"};
     if (use_fakes) {
-      args.push_back("--receipts_url=" + receipts_.url());
-      args.push_back("--spreadsheets_url=" + sheets_.url());
+      flags.Set("receipts_url", receipts_.url());
+      flags.Set("spreadsheets_url", sheets_.url());
     }
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
-    stub_ = tickets::v1::BookingService::NewStub(
-        grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials()));
+    server_ = testing::BookingServer::Start(db_.url(), flags.Set(extra));
+    ASSERT_TRUE(server_->ready());
+    stub_ = tickets::v1::BookingService::NewStub(server_->channel());
   }
-  void TearDown() override {
-    if (server_ && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
-  }
-  std::string Target() const { return absl::StrCat("127.0.0.1:", port_); }
 
   grpc::Status TrySend(const std::string& status, const std::string& key,
                        const std::string& correlation_id = "") {
@@ -89,8 +74,7 @@ class HandlersE2eTest : public ::testing::Test {
   testing::TestDatabase db_;
   FakeExternalApis receipts_;
   FakeExternalApis sheets_;
-  int port_ = 0;
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
 };
 
@@ -100,7 +84,7 @@ TEST_F(HandlersE2eTest, ConfirmThenCancelThroughTheExternalApis) {
   ASSERT_TRUE(Eventually([&] {
     return db_.Count("tickets") == 1 && receipts_.requests().size() == 1 &&
            sheets_.rows("tickets-to-print").size() == 1;
-  })) << server_->ReadLog();
+  })) << server_->log();
 
   std::vector<testing::RecordedRequest> receipt_calls = receipts_.requests();
   EXPECT_EQ(receipt_calls[0].method, "PUT");
@@ -131,7 +115,7 @@ TEST_F(HandlersE2eTest, WithoutUrlsTheLocalTablesAreFilled) {
   ASSERT_TRUE(Eventually([&] {
     return db_.Count("receipts") == 1 && db_.Count("tracker_rows") == 1 &&
            db_.Count("tickets") == 1;
-  })) << server_->ReadLog();
+  })) << server_->log();
   EXPECT_EQ(db_.QueryValue("SELECT idempotency_key FROM receipts"),
             absl::StrCat("office-1/", kTicket));
   Send("canceled", "office-2");
@@ -151,11 +135,11 @@ TEST_F(HandlersE2eTest, FailingReceiptsApiDoesNotStopTheOthers) {
   Send("confirmed", "office-1");
   EXPECT_TRUE(Eventually([&] {
     return db_.Count("tickets") == 1 && sheets_.rows("tickets-to-print").size() == 1;
-  })) << server_->ReadLog();
+  })) << server_->log();
   EXPECT_TRUE(Eventually([&] { return !receipts_.requests().empty(); }));
   EXPECT_TRUE(receipts_.receipts_by_key().empty());
   EXPECT_TRUE(Eventually([&] {
-    return server_->ReadLog().find("handler=IssueReceipt") != std::string::npos;
+    return server_->log().find("handler=IssueReceipt") != std::string::npos;
   })) << "the failure is logged";
 }
 
@@ -165,9 +149,9 @@ TEST_F(HandlersE2eTest, HostileApiErrorTextStaysOneLogField) {
   receipts_.FailNext(1, testing::Fault::kHostile400);  // 400: dead-lettered at once
   StartServer(/*use_fakes=*/true, {"--log_format=json"});
   Send("confirmed", "office-hostile");
-  ASSERT_TRUE(Eventually([&] { return db_.Count("dead_letters") == 1; })) << server_->ReadLog();
-  server_->Stop(SIGTERM, absl::Seconds(15)).IgnoreError();
-  std::istringstream lines(server_->ReadLog());
+  ASSERT_TRUE(Eventually([&] { return db_.Count("dead_letters") == 1; })) << server_->log();
+  server_->Stop().IgnoreError();
+  std::istringstream lines(server_->log());
   int dead_letter_lines = 0;
   for (std::string line; std::getline(lines, line);) {
     if (line.empty()) continue;
@@ -185,14 +169,14 @@ TEST_F(HandlersE2eTest, HostileApiErrorTextStaysOneLogField) {
                 ::testing::HasSubstr(testing::kHostileBody));
     EXPECT_EQ(record.fields().at("level").string_value(), "warning") << line;
   }
-  EXPECT_EQ(dead_letter_lines, 1) << server_->ReadLog();
+  EXPECT_EQ(dead_letter_lines, 1) << server_->log();
 }
 
 TEST_F(HandlersE2eTest, CancelBeforeAnyConfirmationIsRefused) {
   StartServer(/*use_fakes=*/false);
   EXPECT_EQ(TrySend("canceled", "k1").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   Send("confirmed", "k2");
-  ASSERT_TRUE(Eventually([&] { return db_.Count("tracker_rows") == 1; })) << server_->ReadLog();
+  ASSERT_TRUE(Eventually([&] { return db_.Count("tracker_rows") == 1; })) << server_->log();
   EXPECT_EQ(db_.Count("tracker_rows WHERE sheet = 'tickets-to-refund'"), 0);
   EXPECT_EQ(db_.Count("events"), 1) << "the refused cancellation published nothing";
 }
@@ -206,7 +190,7 @@ TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
   ASSERT_TRUE(Eventually([&] {
     return db_.Count("tracker_rows") == 2 &&
            db_.QueryValue("SELECT status FROM tickets") == "confirmed";
-  })) << server_->ReadLog();
+  })) << server_->log();
   // Confirmed twice (two requests), canceled twice: one receipt per request, newest wins.
   Send("confirmed", "k3");
   Send("canceled", "k4");
@@ -214,7 +198,7 @@ TEST_F(HandlersE2eTest, ConfirmAndCancelSentInEveryOrder) {
   Send("canceled", "k5");
   ASSERT_TRUE(Eventually([&] {
     return db_.Count("tracker_rows WHERE sheet = 'tickets-to-refund'") == 3;
-  })) << server_->ReadLog();
+  })) << server_->log();
   EXPECT_TRUE(
       Eventually([&] { return db_.QueryValue("SELECT status FROM tickets") == "canceled"; }));
   EXPECT_EQ(db_.Count("receipts"), 2);

@@ -18,8 +18,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::e2e {
@@ -83,34 +83,20 @@ class HttpLimitsE2eTest : public ::testing::Test {
     setrlimit(RLIMIT_NOFILE, &limit);
   }
 
-  void StartServer(std::vector<std::string> extra) {
-    const int grpc_port = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", db_.url())};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+  void StartServer(testing::ServerFlags flags) {
+    server_ = testing::BookingServer::Start(db_.url(), std::move(flags));
+    ASSERT_TRUE(server_->ready());
+    http_port_ = server_->http_port();
   }
 
   void TearDown() override {
     for (int fd : open_) ::close(fd);
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
   }
 
-  std::string Url(const std::string& path) const {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
+  std::string Url(const std::string& path) const { return server_->url(path); }
 
   testing::TestDatabase db_;
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
   int http_port_ = 0;
   std::vector<int> open_;  // closed at the end
 };
@@ -120,7 +106,7 @@ TEST_F(HttpLimitsE2eTest, ConnectionsBeyondTheCapGet503AndTheCapFreesAsTheyClose
   for (int i = 0; i < 50; ++i) {
     const int fd = Connect(http_port_);
     ASSERT_GE(fd, 0) << "connection " << i << ": " << std::strerror(errno) << "\n"
-                     << server_->ReadLog();
+                     << server_->log();
     open_.push_back(fd);
   }
   absl::SleepFor(absl::Milliseconds(300));  // all 50 accepted
@@ -146,7 +132,7 @@ TEST_F(HttpLimitsE2eTest, ConnectionsBeyondTheCapGet503AndTheCapFreesAsTheyClose
   EXPECT_EQ(health.status, 200) << health.error << health.body;
   testing::HttpResult metrics = http.Call("GET", Url("/metrics"));
   EXPECT_THAT(metrics.body, HasSubstr("booking_http_refused 1"));
-  EXPECT_THAT(server_->ReadLog(), HasSubstr("max_http_connections=50: refusing"));
+  EXPECT_THAT(server_->log(), HasSubstr("max_http_connections=50: refusing"));
 }
 
 // A new connection that sends nothing is closed after the read timeout, not the (longer) idle
@@ -182,7 +168,7 @@ TEST_F(HttpLimitsE2eTest, SlowUploadsTakeBoundedMemory) {
   setenv("ASAN_OPTIONS", absl::StrCat(asan != nullptr ? asan : "", ":quarantine_size_mb=8").c_str(),
          1);
   StartServer({"--max_http_connections=3000", "--http_read_timeout=60s"});
-  const long rss_before = RssKib(server_->pid());
+  const long rss_before = RssKib(server_->process().pid());
   constexpr size_t kBody = 1 << 20;
   const std::string header = absl::StrCat(
       "POST /v1/tickets:updateStatus HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
@@ -219,7 +205,7 @@ TEST_F(HttpLimitsE2eTest, SlowUploadsTakeBoundedMemory) {
     if (!progress && round > 20) break;
   }
   absl::SleepFor(absl::Seconds(1));  // let the server read what is in flight
-  const long rss_during = RssKib(server_->pid());
+  const long rss_during = RssKib(server_->process().pid());
   std::printf("2000 slow 1 MiB uploads: %lld MiB sent, %lld refused, server RSS %ld -> %ld MiB\n",
               delivered >> 20, refused, rss_before / 1024, rss_during / 1024);
   EXPECT_LT(rss_during - rss_before, 256 * 1024) << "KiB";

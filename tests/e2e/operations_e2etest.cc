@@ -22,6 +22,7 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -51,38 +52,15 @@ std::map<std::string, double> ParseMetrics(const std::string& page) {
 
 class OperationsE2eTest : public ::testing::Test {
  protected:
-  // `before` comes first, so the test's addresses and database override it (later flags win).
-  void StartServer(std::vector<std::string> extra, std::vector<std::string> before = {}) {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = std::move(before);
-    for (std::string arg : {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                            absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                            absl::StrCat("--database_url=", db_.url())}) {
-      args.push_back(std::move(arg));
-    }
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving << server_->ReadLog();
-    stub_ = tickets::v1::BookingService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+  void StartServer(testing::ServerFlags flags) {
+    server_ = testing::BookingServer::Start(db_.url(), std::move(flags));
+    ASSERT_TRUE(server_->ready());
+    stub_ = tickets::v1::BookingService::NewStub(server_->channel());
   }
-  void TearDown() override {
-    stub_.reset();
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
-  }
-  std::string Url(const std::string& path) const {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
+  void TearDown() override { stub_.reset(); }
+  std::string Url(const std::string& path) const { return server_->url(path); }
   grpc::Status ListDeadLetters(const std::string& token) {
-    auto admin = tickets::v1::AdminService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+    auto admin = tickets::v1::AdminService::NewStub(server_->channel());
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     if (!token.empty()) context.AddMetadata("authorization", "Bearer " + token);
@@ -107,11 +85,9 @@ class OperationsE2eTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
   testing::HttpCaller http_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
 };
 
 constexpr char kUpdate[] = "/tickets.v1.BookingService/UpdateTicketsStatus";
@@ -218,8 +194,8 @@ TEST_F(OperationsE2eTest, MetricsMoveByExactlyWhatAKnownWorkloadDid) {
 // label, however many names a client invents: /metrics stays bounded. No token needed to try.
 TEST_F(OperationsE2eTest, MadeUpMethodsShareOneMetricLabel) {
   StartServer({});
-  grpc::GenericStub generic(grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
-                                                grpc::InsecureChannelCredentials()));
+  grpc::GenericStub generic(
+      grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials()));
   constexpr int kCalls = 300;
   for (int i = 0; i < kCalls; ++i) {
     grpc::ClientContext context;
@@ -239,7 +215,7 @@ TEST_F(OperationsE2eTest, MadeUpMethodsShareOneMetricLabel) {
   EXPECT_EQ(
       metrics.at(R"(booking_calls_total{code="UNIMPLEMENTED",method="unknown",protocol="grpc"})"),
       kCalls);
-  EXPECT_THAT(server_->ReadLog(), Not(HasSubstr("made.up"))) << "nor a log field";
+  EXPECT_THAT(server_->log(), Not(HasSubstr("made.up"))) << "nor a log field";
 }
 
 // A correlation id that could forge log fields is replaced by a generated one (with a warning
@@ -267,7 +243,7 @@ TEST_F(OperationsE2eTest, HostileCorrelationIdNeverReachesTheLog) {
   const std::string rest_id = rest.headers["correlation-id"];
   EXPECT_EQ(rest_id.size(), 36u) << rest_id;
 
-  const std::string log = server_->ReadLog();
+  const std::string log = server_->log();
   EXPECT_THAT(log, Not(HasSubstr("evil"))) << log;
   EXPECT_THAT(log, HasSubstr("correlation_id=" + grpc_id)) << "the access line uses the new id";
   EXPECT_THAT(log, HasSubstr("correlation_id=" + rest_id));
@@ -293,8 +269,8 @@ TEST_F(OperationsE2eTest, AccessLogHasOneLinePerCallWithItsCorrelationId) {
                 .status,
             200);
   stub_.reset();  // an idle client connection holds a graceful stop for up to its grace
-  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
-  const std::string log = server_->ReadLog();
+  ASSERT_TRUE(server_->Stop().ok());
+  const std::string log = server_->log();
   auto count = [&](const std::string& pattern) {
     const std::regex re(pattern);
     return std::distance(std::sregex_iterator(log.begin(), log.end(), re), std::sregex_iterator());
@@ -354,14 +330,14 @@ TEST_F(OperationsE2eTest, BearerTokensGuardWritesAndAdminOverGrpcAndRestAndReloa
 
   // Revoke tok-alpha; SIGHUP re-reads the file.
   WriteTokens(tokens, "tok-beta\n");
-  ASSERT_EQ(kill(server_->pid(), SIGHUP), 0);
+  ASSERT_EQ(kill(server_->process().pid(), SIGHUP), 0);
   bool revoked = false;
   for (int i = 0; i < 100 && !revoked; ++i) {
     revoked = Update(request(), absl::StrCat("b-", i), {{"authorization", "Bearer tok-alpha"}})
                   .error_code() == grpc::UNAUTHENTICATED;
     if (!revoked) absl::SleepFor(absl::Milliseconds(50));
   }
-  EXPECT_TRUE(revoked) << server_->ReadLog();
+  EXPECT_TRUE(revoked) << server_->log();
   testing::HttpResult revoked_rest =
       http_.Call("POST", Url("/tickets-status"), body,
                  {kJson, "Idempotency-Key: r-3", "Authorization: Bearer tok-alpha"});
@@ -378,7 +354,7 @@ TEST_F(OperationsE2eTest, IdempotencyKeysAreEachCallersOwn) {
   const tickets::v1::UpdateTicketsStatusRequest early = testing::ValidRequest(1, "7c100000");
   ASSERT_TRUE(Update(early, "order-1").ok());
   stub_.reset();
-  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
+  ASSERT_TRUE(server_->Stop().ok());
   ASSERT_EQ(db_.Count("events"), 1);
 
   const std::string tokens =
@@ -445,8 +421,8 @@ TEST_F(OperationsE2eTest, JsonLogsCarryFieldsAndNeverThePasswordOrTokens) {
   ASSERT_EQ(http_.Call("GET", Url("/metrics"), "", {"Authorization: Bearer tok-secret-42"}).status,
             200);
   stub_.reset();  // an idle client connection holds a graceful stop for up to its grace
-  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok());
-  const std::string log = server_->ReadLog();
+  ASSERT_TRUE(server_->Stop().ok());
+  const std::string log = server_->log();
   EXPECT_THAT(log, Not(HasSubstr("pw-hush-99")));
   EXPECT_THAT(log, Not(HasSubstr("tok-secret-42")));
   EXPECT_THAT(log, Not(HasSubstr("tok-wrong-77")));
@@ -542,15 +518,15 @@ TEST_F(OperationsE2eTest, HealthStaysServingWhileThePoolIsBusy) {
     absl::SleepFor(absl::Milliseconds(500));
     not_serving += http_.Call("GET", Url("/healthz")).status == 200 ? 0 : 1;
   }
-  EXPECT_EQ(not_serving, 0) << server_->ReadLog();
+  EXPECT_EQ(not_serving, 0) << server_->log();
   lock.abort();
   for (auto& call : waiting) call.get();  // they finish (or time out) once the lock is gone
 }
 
 TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtStart) {
   testing::ServerProcess server(
-      BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
-                            absl::StrCat("--database_url=", db_.url()), "--event_retention=2h"});
+      BOOKING_SERVER_PATH, {"--grpc_addr=127.0.0.1:0", absl::StrCat("--database_url=", db_.url()),
+                            "--event_retention=2h"});
   ASSERT_TRUE(server.Start().ok());
   absl::StatusOr<int> code = server.Stop(0, absl::Seconds(30));  // signal 0: just wait
   ASSERT_TRUE(code.ok()) << server.ReadLog();

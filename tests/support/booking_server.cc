@@ -114,6 +114,7 @@ std::shared_ptr<grpc::Channel> BookingServer::channel() {
 }
 
 absl::Status BookingServer::Stop(absl::Duration timeout) {
+  channel_.reset();  // an idle client connection would hold the graceful stop for its grace
   absl::StatusOr<int> code = process_.Stop(SIGTERM, timeout);
   if (!code.ok()) {
     // Leave nothing behind for the next test.
