@@ -18,10 +18,10 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/command.h"
 #include "tests/support/eventually.h"
 #include "tests/support/nats_cluster.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_certificates.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -194,17 +194,25 @@ class JetStreamE2eTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(nats_.Start().ok()) << nats_.ReadLogs(); }
 
-  std::unique_ptr<testing::ServerProcess> Start() {
-    return testing::StartGrpcServer(
-        db_.url(), port_,
+  // The server with the relay on; target() is then its address.
+  std::unique_ptr<testing::BookingServer> Start() {
+    return Use(testing::BookingServer::Start(
+        db_.url(),
         {"--jetstream_url=" + nats_.urls(), "--delivery_lease=2s", "--retry_first_delay=50ms",
-         "--retry_max_delay=1s", "--jetstream_ack_timeout=2s"});
+         "--retry_max_delay=1s", "--jetstream_ack_timeout=2s"}));
   }
-  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::unique_ptr<testing::BookingServer> StartWithoutRelay() {
+    return Use(testing::BookingServer::Start(db_.url()));
+  }
+  std::unique_ptr<testing::BookingServer> Use(std::unique_ptr<testing::BookingServer> server) {
+    target_ = server->target();
+    return server;
+  }
+  const std::string& target() const { return target_; }
 
   testing::NatsCluster nats_{3};
   testing::TestDatabase db_;
-  const int port_ = testing::PickFreePort();
+  std::string target_;
 };
 
 TEST_F(JetStreamE2eTest, EveryEventOnceInLogOrderThroughANodeKilledUnderLoad) {
@@ -299,7 +307,7 @@ TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
   {
     TicketLoad load(target(), 4, "a0000003");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 600; }, absl::Seconds(60)));
-    ASSERT_TRUE(server->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(server->Kill().ok());
     load.Stop();
   }
   server = Start();
@@ -316,19 +324,18 @@ TEST_F(JetStreamE2eTest, KilledMidPublishLeavesNoDuplicateInTheStream) {
 // again, and the stream drops every copy (Nats-Msg-Id within the duplicate window).
 TEST_F(JetStreamE2eTest, AddedLaterItBackfillsTheLogAndAReplayAddsNothing) {
   {
-    auto plain = testing::StartGrpcServer(db_.url(), port_, {});
+    auto plain = StartWithoutRelay();
     TicketLoad load(target(), 2, "a0000006");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 100; }, absl::Seconds(60)));
     load.Stop();
-    ASSERT_TRUE(plain->Stop(SIGTERM, absl::Seconds(15)).ok());
+    ASSERT_TRUE(plain->Stop().ok());
   }
   EXPECT_FALSE(testing::ReadStream(nats_.urls(), "TICKET_EVENTS").ok()) << "no stream yet";
   auto server = Start();
   ExpectStreamIsTheLog(db_.url(), nats_, target());
   const size_t events = ReadLog(db_.url()).size();
 
-  auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(target(), grpc::InsecureChannelCredentials()));
+  auto admin = tickets::v1::AdminService::NewStub(server->channel());
   tickets::v1::ReplayHandlerRequest request;
   request.set_handler(kRelay);
   request.set_from_sequence(1);
@@ -354,12 +361,11 @@ TEST(JetStreamTlsE2eTest, TheRelayConnectsOverMutualTlsFromFlagFiles) {
   ASSERT_TRUE(nats.StartNode(0).ok());
   const std::string url = "tls://" + nats.url(0).substr(7);
   testing::TestDatabase db;
-  const int port = testing::PickFreePort();
-  const std::string target = absl::StrCat("127.0.0.1:", port);
-  std::vector<std::string> flags = {"--jetstream_url=" + url, "--jetstream_replicas=1",
-                                    "--jetstream_tls_ca=" + certs->ca, "--retry_max_delay=1s"};
+  testing::ServerFlags flags = {"--jetstream_url=" + url, "--jetstream_replicas=1",
+                                "--jetstream_tls_ca=" + certs->ca, "--retry_max_delay=1s"};
   {
-    auto refused = testing::StartGrpcServer(db.url(), port, flags);  // no client certificate
+    auto refused = testing::BookingServer::Start(db.url(), flags);  // no client certificate
+    const std::string target = refused->target();
     TicketLoad load(target, 1, "a0000007");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged() >= 10; }, absl::Seconds(30)));
     load.Stop();
@@ -367,11 +373,11 @@ TEST(JetStreamTlsE2eTest, TheRelayConnectsOverMutualTlsFromFlagFiles) {
     const tickets::v1::HandlerStatus relay = RelayStatus(target);
     EXPECT_FALSE(relay.broker().connected());
     EXPECT_GE(relay.lag(), 10);
-    ASSERT_TRUE(refused->Stop(SIGTERM, absl::Seconds(15)).ok());
+    ASSERT_TRUE(refused->Stop().ok());
   }
-  flags.push_back("--jetstream_tls_cert=" + certs->client_cert);
-  flags.push_back("--jetstream_tls_key=" + certs->client_key);
-  auto server = testing::StartGrpcServer(db.url(), port, flags);
+  flags.Set("jetstream_tls_cert", certs->client_cert).Set("jetstream_tls_key", certs->client_key);
+  auto server = testing::BookingServer::Start(db.url(), flags);
+  const std::string target = server->target();
   const size_t events = ReadLog(db.url()).size();
   EXPECT_TRUE(Eventually(
       [&] {
@@ -380,7 +386,7 @@ TEST(JetStreamTlsE2eTest, TheRelayConnectsOverMutualTlsFromFlagFiles) {
                relay.broker().acknowledged() >= static_cast<int64_t>(events);
       },
       absl::Seconds(60)))
-      << server->ReadLog().substr(0, 3000);
+      << server->log().substr(0, 3000);
   std::error_code ignored;
   std::filesystem::remove_all(dir, ignored);
 }

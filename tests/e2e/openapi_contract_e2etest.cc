@@ -14,9 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/command.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::e2e {
@@ -31,20 +31,14 @@ class OpenApiContractE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new testing::TestDatabase();
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    server_ = testing::StartServer(db_->url(), grpc_port_, http_port_, {}).release();
+    server_ = testing::BookingServer::Start(db_->url()).release();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
-    delete server_;
+    delete server_;  // checks the graceful stop
     delete db_;
   }
 
-  static std::string Base() { return absl::StrCat("http://127.0.0.1:", http_port_); }
+  static std::string Base() { return server_->url(); }
 
   // The served document, also written to a file of the test's own.
   std::string Document() {
@@ -55,7 +49,7 @@ class OpenApiContractE2eTest : public ::testing::Test {
   }
   fs::path Write(const std::string& name, const std::string& text) {
     const fs::path path = fs::path(::testing::TempDir()) /
-                          absl::StrCat("openapi_", getpid(), "_", http_port_, "_", name);
+                          absl::StrCat("openapi_", getpid(), "_", server_->http_port(), "_", name);
     std::ofstream(path, std::ios::trunc) << text;
     return path;
   }
@@ -79,15 +73,11 @@ class OpenApiContractE2eTest : public ::testing::Test {
   }
 
   static testing::TestDatabase* db_;
-  static testing::ServerProcess* server_;
-  static int grpc_port_;
-  static int http_port_;
+  static testing::BookingServer* server_;
 };
 
 testing::TestDatabase* OpenApiContractE2eTest::db_ = nullptr;
-testing::ServerProcess* OpenApiContractE2eTest::server_ = nullptr;
-int OpenApiContractE2eTest::grpc_port_ = 0;
-int OpenApiContractE2eTest::http_port_ = 0;
+testing::BookingServer* OpenApiContractE2eTest::server_ = nullptr;
 
 TEST_F(OpenApiContractE2eTest, RedoclysRecommendedRulesFindNoError) {
   const fs::path document = Write("lint.json", Document());

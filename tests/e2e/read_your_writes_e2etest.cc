@@ -16,8 +16,8 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -30,27 +30,12 @@ using Request = tickets::v1::UpdateTicketsStatusRequest;
 
 class ReadYourWritesE2eTest : public ::testing::Test {
  protected:
-  void StartServer(std::vector<std::string> extra) {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", db_.url())};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
-    stub_ = tickets::v1::BookingService::NewStub(
-        grpc::CreateChannel(Target(), grpc::InsecureChannelCredentials()));
+  void StartServer(testing::ServerFlags flags) {
+    server_ = testing::BookingServer::Start(db_.url(), std::move(flags));
+    ASSERT_TRUE(server_->ready());
+    stub_ = tickets::v1::BookingService::NewStub(server_->channel());
   }
-  void TearDown() override {
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
-  }
-  std::string Target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  std::string Target() const { return server_->target(); }
 
   grpc::Status Update(Request request, Request::Consistency consistency, const std::string& key,
                       tickets::v1::UpdateTicketsStatusResponse* response,
@@ -63,10 +48,8 @@ class ReadYourWritesE2eTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
 };
 
 // The issue's figure: with STORED, GetTicket right after the answer finds the ticket in 1,000
@@ -220,7 +203,7 @@ TEST_F(ReadYourWritesE2eTest, ADeadLetterEndsTheWaitAndIsNamed) {
 TEST_F(ReadYourWritesE2eTest, RestWaitsWithTheFieldOrThePreferHeader) {
   StartServer({});
   testing::HttpCaller http;
-  const std::string url = absl::StrCat("http://127.0.0.1:", http_port_, "/v1/tickets-status");
+  const std::string url = server_->url("/v1/tickets-status");
   const auto body = [](int n, const std::string& extra) {
     return absl::StrCat(R"({"tickets":[{"ticket_id":"b7600000-0b7d-4e2a-9c11-00000000000)", n,
                         R"(","status":"confirmed","customer_email":"ann@example.com",)",
@@ -232,7 +215,7 @@ TEST_F(ReadYourWritesE2eTest, RestWaitsWithTheFieldOrThePreferHeader) {
   EXPECT_EQ(preferred.status, 200) << preferred.body;
   EXPECT_THAT(preferred.body, HasSubstr("\"consistency_reached\":true"));
   EXPECT_THAT(preferred.body, HasSubstr("\"finished_handlers\""));
-  EXPECT_EQ(http.Call("GET", absl::StrCat("http://127.0.0.1:", http_port_,
+  EXPECT_EQ(http.Call("GET", absl::StrCat(server_->url(),
                                           "/v1/tickets/b7600000-0b7d-4e2a-9c11-000000000001"))
                 .status,
             200);

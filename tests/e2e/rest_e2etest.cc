@@ -15,8 +15,9 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::e2e {
@@ -34,36 +35,15 @@ class RestE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new testing::TestDatabase();
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    server_ = new testing::ServerProcess(
-        BOOKING_SERVER_PATH,
-        {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-         absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-         absl::StrCat("--database_url=", db_->url()), "--max_http_body_bytes=65536"});
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+    server_ = testing::BookingServer::Start(db_->url(), {"--max_http_body_bytes=65536"}).release();
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
-    delete server_;
+    delete server_;  // checks the graceful stop
     delete db_;
   }
-  static std::string Url(const std::string& path) {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
+  static std::string Url(const std::string& path) { return server_->url(path); }
   bool Eventually(const std::function<bool()>& probe) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      if (probe()) return true;
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return probe();
+    return testing::Eventually(probe, absl::Seconds(30));
   }
   static void ExpectError(const testing::HttpResult& result, long status, int code,
                           const std::string& message_part) {
@@ -79,16 +59,12 @@ class RestE2eTest : public ::testing::Test {
   }
 
   static testing::TestDatabase* db_;
-  static testing::ServerProcess* server_;
-  static int grpc_port_;
-  static int http_port_;
+  static testing::BookingServer* server_;
   testing::HttpCaller http_;
 };
 
 testing::TestDatabase* RestE2eTest::db_ = nullptr;
-testing::ServerProcess* RestE2eTest::server_ = nullptr;
-int RestE2eTest::grpc_port_ = 0;
-int RestE2eTest::http_port_ = 0;
+testing::BookingServer* RestE2eTest::server_ = nullptr;
 
 constexpr char kJson[] = "Content-Type: application/json";
 
@@ -403,7 +379,7 @@ TEST_F(RestE2eTest, PipelinedRequestsAreAnsweredInOrder) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(http_port_));
+  address.sin_port = htons(static_cast<uint16_t>(server_->http_port()));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
   timeval timeout{10, 0};

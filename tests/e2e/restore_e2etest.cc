@@ -18,9 +18,9 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/pg_cluster.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -48,39 +48,25 @@ void BurnXids(const std::string& url, uint64_t count) {
                          " LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"));
 }
 
+// booking-server over one database, with the clients this test uses.
 class Server {
  public:
-  Server(const std::string& url, const std::string& receipts_url) {
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=", target()),
-                                     absl::StrCat("--database_url=", url),
-                                     "--http_addr=",
-                                     "--log_format=text",
-                                     "--receipts_url=" + receipts_url,
-                                     "--retry_max_delay=1s"};
-    process_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  }
-  ~Server() {
-    if (process_->running()) {
-      EXPECT_TRUE(Stop()) << process_->ReadLog();
-    }
-  }
+  Server(const std::string& url, const std::string& receipts_url)
+      : url_(url),
+        flags_({"--http_addr=", "--receipts_url=" + receipts_url, "--retry_max_delay=1s"}) {}
   absl::Status Start() {
-    if (absl::Status started = process_->Start(); !started.ok()) return started;
-    if (absl::Status serving = process_->WaitUntilServing(target(), absl::Seconds(60));
-        !serving.ok()) {
-      return serving;
-    }
-    auto channel = grpc::CreateChannel(target(), grpc::InsecureChannelCredentials());
-    stub_ = tickets::v1::BookingService::NewStub(channel);
-    admin_ = tickets::v1::AdminService::NewStub(channel);
+    server_ = testing::BookingServer::Start(url_, flags_);
+    if (!server_->ready()) return absl::UnavailableError("booking-server did not start");
+    stub_ = tickets::v1::BookingService::NewStub(server_->channel());
+    admin_ = tickets::v1::AdminService::NewStub(server_->channel());
     return absl::OkStatus();
   }
   bool Stop() {
-    absl::StatusOr<int> code = process_->Stop(SIGTERM, absl::Seconds(30));
-    return code.ok() && *code == 0;
+    stub_.reset();
+    admin_.reset();
+    return server_->Stop().ok();
   }
-  std::string target() const { return absl::StrCat("127.0.0.1:", port_); }
-  testing::ServerProcess& process() { return *process_; }
+  std::string log() const { return server_ == nullptr ? "" : server_->log(); }
   tickets::v1::BookingService::Stub& stub() { return *stub_; }
 
   // Sends `request` waiting for STORED; true when the answer says it was reached.
@@ -116,8 +102,9 @@ class Server {
   }
 
  private:
-  const int port_ = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> process_;
+  std::string url_;
+  testing::ServerFlags flags_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
   std::unique_ptr<tickets::v1::AdminService::Stub> admin_;
 };
@@ -198,7 +185,7 @@ TEST(RestoreE2eTest, DumpRestoredIntoAnotherClusterStoresNewTicketsAndFinishesOl
         WatchSteps(server.stub(), watched, "", Count(3), absl::Seconds(20));
     ASSERT_EQ(steps.size(), 3u);
     token = steps.back().resume_token();
-    ASSERT_TRUE(server.Stop()) << server.process().ReadLog();
+    ASSERT_TRUE(server.Stop()) << server.log();
   }
 
   const std::string bin = testing::PostgresBinDir();
@@ -220,8 +207,8 @@ TEST(RestoreE2eTest, DumpRestoredIntoAnotherClusterStoresNewTicketsAndFinishesOl
 
   receipts.SetRefusing(false);
   Server server(second.url(), receipts.url());
-  ASSERT_TRUE(server.Start().ok()) << server.process().ReadLog();
-  EXPECT_THAT(server.process().ReadLog(), HasSubstr("log positions rebased"));
+  ASSERT_TRUE(server.Start().ok()) << server.log();
+  EXPECT_THAT(server.log(), HasSubstr("log positions rebased"));
 
   // New tickets: STORED is reached truthfully, so each is there at once.
   const Request after = testing::ValidRequest(30, "0e570e01");

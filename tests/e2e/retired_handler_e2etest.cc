@@ -13,9 +13,9 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -31,36 +31,27 @@ using ::testing::Not;
 constexpr char kAuditSheet[] = "ticket-audit";
 constexpr char kAuditRows[] = "tracker_rows WHERE sheet = 'ticket-audit'";
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
 class RetiredHandlerE2eTest : public ::testing::Test {
  protected:
   void StartServer(bool audit) {
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port_)),
-                                     absl::StrCat("--http_addr=", Target(http_port_)),
-                                     absl::StrCat("--database_url=", db_.url()),
-                                     "--instance_id=retire",
-                                     "--prune_interval=200ms",
-                                     "--max_wait=5s"};
-    if (audit) args.push_back(absl::StrCat("--audit_sheet=", kAuditSheet));
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving = server_->WaitUntilServing(Target(port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving << server_->ReadLog();
-    channel_ = grpc::CreateChannel(Target(port_), grpc::InsecureChannelCredentials());
-    admin_ = tickets::v1::AdminService::NewStub(channel_);
+    testing::ServerFlags flags = {"--instance_id=retire", "--prune_interval=200ms",
+                                  "--max_wait=5s"};
+    if (audit) flags.Set("audit_sheet", kAuditSheet);
+    server_ = testing::BookingServer::Start(db_.url(), flags);
+    ASSERT_TRUE(server_->ready());
+    admin_ = tickets::v1::AdminService::NewStub(server_->channel());
   }
 
   void StopServer() {
-    absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(20));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 0);
+    admin_.reset();
+    const absl::Status stopped = server_->Stop();
+    EXPECT_TRUE(stopped.ok()) << stopped << server_->log();
   }
 
   // `count` confirmed tickets in one call that waits for COMPLETED (at most --max_wait: long
   // enough for a loaded machine, short enough for the wait that cannot succeed).
   tickets::v1::UpdateTicketsStatusResponse SendCompleted(int count, const std::string& prefix) {
-    auto booking = tickets::v1::BookingService::NewStub(channel_);
+    auto booking = tickets::v1::BookingService::NewStub(server_->channel());
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
     context.AddMetadata("idempotency-key", prefix);
@@ -97,10 +88,7 @@ class RetiredHandlerE2eTest : public ::testing::Test {
   void AgeEvents() { db_.Exec("UPDATE events SET published_at = now() - interval '8 days'"); }
 
   testing::TestDatabase db_;
-  const int port_ = testing::PickFreePort();
-  const int http_port_ = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> server_;
-  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::AdminService::Stub> admin_;
 };
 
@@ -113,7 +101,7 @@ TEST_F(RetiredHandlerE2eTest, RemovedHandlerBlocksPruningAndCompletedUntilRetire
 
   // Without it: the start-up warns, COMPLETED is never reached, pruning stops at its events.
   ASSERT_NO_FATAL_FAILURE(StartServer(/*audit=*/false));
-  EXPECT_THAT(server_->ReadLog(),
+  EXPECT_THAT(server_->log(),
               HasSubstr("handler registered but not configured here holds back pruning and "
                         "COMPLETED; retire it with AdminService.RetireHandler (POST "
                         "/v1/admin/handlers/AppendToAudit:retire)"));
@@ -158,14 +146,12 @@ TEST_F(RetiredHandlerE2eTest, RemovedHandlerBlocksPruningAndCompletedUntilRetire
   EXPECT_EQ(bad_request.field_violations(0).field(), "handler");
 
   testing::HttpCaller http;
-  testing::HttpResult retired = http.Call(
-      "POST",
-      absl::StrCat("http://", Target(http_port_), "/v1/admin/handlers/AppendToAudit:retire"), "{}",
-      {});
+  testing::HttpResult retired =
+      http.Call("POST", server_->url("/v1/admin/handlers/AppendToAudit:retire"), "{}", {});
   EXPECT_EQ(retired.status, 200) << retired.body;
   EXPECT_THAT(retired.body, HasSubstr(R"("handler":"AppendToAudit")"));
   EXPECT_THAT(retired.body, HasSubstr(R"("retired_at":")"));
-  EXPECT_THAT(server_->ReadLog(), HasSubstr("handler retired"));
+  EXPECT_THAT(server_->log(), HasSubstr("handler retired"));
 
   // Retired: pruning goes on, COMPLETED is reached, no lag.
   ASSERT_TRUE(Eventually([&] { return db_.Count("events") == 0; }, absl::Seconds(20)))
@@ -183,8 +169,8 @@ TEST_F(RetiredHandlerE2eTest, RemovedHandlerBlocksPruningAndCompletedUntilRetire
   // Configured again: un-retired, it goes on from its checkpoints over the 2 events still in
   // the log; the 3 pruned while it was away are gone for it.
   ASSERT_NO_FATAL_FAILURE(StartServer(/*audit=*/true));
-  EXPECT_THAT(server_->ReadLog(), HasSubstr("retired handler configured here again: un-retired"));
-  EXPECT_THAT(server_->ReadLog(), Not(HasSubstr("handler registered but not configured here")));
+  EXPECT_THAT(server_->log(), HasSubstr("retired handler configured here again: un-retired"));
+  EXPECT_THAT(server_->log(), Not(HasSubstr("handler registered but not configured here")));
   ASSERT_TRUE(Eventually([&] { return db_.Count(kAuditRows) == 7; })) << db_.Count(kAuditRows);
   ASSERT_TRUE(Eventually([&] { return HandlerStatus("AppendToAudit").lag() == 0; }));
   EXPECT_TRUE(HandlerStatus("AppendToAudit").configured());

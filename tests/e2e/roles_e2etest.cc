@@ -11,10 +11,10 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/load.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -26,35 +26,27 @@ using testing::Eventually;
 constexpr auto& Column = testing::ColumnValues;
 using ::testing::HasSubstr;
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
-std::unique_ptr<testing::ServerProcess> Start(const std::string& url, int port,
-                                              std::vector<std::string> extra) {
-  std::vector<std::string> args = {absl::StrCat("--grpc_addr=", Target(port)),
-                                   absl::StrCat("--database_url=", url), "--delivery_lease=2s",
-                                   "--retry_first_delay=50ms", "--retry_max_delay=500ms"};
-  for (auto& arg : extra) args.push_back(std::move(arg));
-  auto server = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  EXPECT_TRUE(server->Start().ok());
-  absl::Status serving = server->WaitUntilServing(Target(port), absl::Seconds(30));
-  EXPECT_TRUE(serving.ok()) << serving << server->ReadLog();
-  return server;
+// Short leases and retries: a killed worker's partitions move within seconds.
+std::unique_ptr<testing::BookingServer> Start(const std::string& url, testing::ServerFlags extra) {
+  testing::ServerFlags flags = {"--delivery_lease=2s", "--retry_first_delay=50ms",
+                                "--retry_max_delay=500ms"};
+  return testing::BookingServer::Start(url, flags.Set(extra));
 }
 
-grpc::Status Update(int port, const std::string& key,
+grpc::Status Update(const std::string& target, const std::string& key,
                     const tickets::v1::UpdateTicketsStatusRequest& request,
                     tickets::v1::UpdateTicketsStatusResponse& response) {
   auto booking = tickets::v1::BookingService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   context.AddMetadata("idempotency-key", key);
   return booking->UpdateTicketsStatus(&context, request, &response);
 }
 
-tickets::v1::GetHandlerStatusResponse Status(int port) {
+tickets::v1::GetHandlerStatusResponse Status(const std::string& target) {
   auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   tickets::v1::GetHandlerStatusResponse response;
@@ -66,40 +58,38 @@ TEST(RolesE2eTest, ApiInstanceAcceptsAndTwoWorkersHandleThroughAKill) {
   testing::TestDatabase db;
   testing::FakeExternalApis receipts;
   receipts.set_answer_delay(absl::Milliseconds(20));  // batches are in flight when one is killed
-  const int api_port = testing::PickFreePort();
-  const int port_a = testing::PickFreePort();
-  const int port_b = testing::PickFreePort();
-  auto api = Start(db.url(), api_port, {"--role=api", "--instance_id=api"});
-  const std::vector<std::string> worker_flags = {"--role=worker",
-                                                 "--receipts_url=" + receipts.url()};
-  auto worker_a = Start(db.url(), port_a, [&] {
+  auto api = Start(db.url(), {"--role=api", "--instance_id=api"});
+  const testing::ServerFlags worker_flags = {"--role=worker", "--receipts_url=" + receipts.url()};
+  auto worker_a = Start(db.url(), [&] {
     auto flags = worker_flags;
-    flags.push_back("--instance_id=worker-a");
+    flags.Set("--instance_id=worker-a");
     return flags;
   }());
-  auto worker_b = Start(db.url(), port_b, [&] {
+  auto worker_b = Start(db.url(), [&] {
     auto flags = worker_flags;
-    flags.push_back("--instance_id=worker-b");
+    flags.Set("--instance_id=worker-b");
     return flags;
   }());
 
   // The workers share the partitions; the API instance takes none.
   ASSERT_TRUE(Eventually([&] {
-    return Status(port_a).partitions_held() == 8 && Status(port_b).partitions_held() == 8;
-  })) << Status(port_a).partitions_held()
-      << " " << Status(port_b).partitions_held();
-  EXPECT_EQ(Status(api_port).partitions_held(), 0);
+    return Status(worker_a->target()).partitions_held() == 8 &&
+           Status(worker_b->target()).partitions_held() == 8;
+  })) << Status(worker_a->target()).partitions_held()
+      << " " << Status(worker_b->target()).partitions_held();
+  EXPECT_EQ(Status(api->target()).partitions_held(), 0);
   EXPECT_EQ(db.Count("partition_leases WHERE owner = 'api'"), 0);
   // A worker serves no BookingService.
   tickets::v1::UpdateTicketsStatusResponse refused;
-  EXPECT_EQ(Update(port_a, "to-a-worker", testing::ValidRequest(1), refused).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_EQ(
+      Update(worker_a->target(), "to-a-worker", testing::ValidRequest(1), refused).error_code(),
+      grpc::StatusCode::UNIMPLEMENTED);
 
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(api_port)}, 4, "d0000001");
+    testing::Load load({api->target()}, 4, "d0000001");
     ASSERT_TRUE(Eventually([&] { return receipts.receipts_by_key().size() >= 200; }));
-    ASSERT_TRUE(worker_a->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(worker_a->Kill().ok());
     const size_t at_kill = load.acknowledged().size();
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= at_kill + 300; }));
     load.Stop();
@@ -129,9 +119,10 @@ TEST(RolesE2eTest, ApiInstanceAcceptsAndTwoWorkersHandleThroughAKill) {
   EXPECT_EQ(
       db.Count("(SELECT 1 FROM tracker_rows GROUP BY sheet, ticket_id HAVING count(*) > 1) d"), 0);
   EXPECT_EQ(db.Count("dead_letters"), 0);
-  EXPECT_EQ(Status(port_b).partitions_held(), 16) << "the survivor took the dead one's share";
-  EXPECT_THAT(api->ReadLog(), HasSubstr("role=api"));
-  EXPECT_THAT(worker_b->ReadLog(), HasSubstr("role=worker"));
+  EXPECT_EQ(Status(worker_b->target()).partitions_held(), 16)
+      << "the survivor took the dead one's share";
+  EXPECT_THAT(api->log(), HasSubstr("role=api"));
+  EXPECT_THAT(worker_b->log(), HasSubstr("role=worker"));
 }
 
 // An API instance alone accepts calls and makes them durable; nothing is handled until a worker
@@ -139,38 +130,37 @@ TEST(RolesE2eTest, ApiInstanceAcceptsAndTwoWorkersHandleThroughAKill) {
 // handles what the API accepted before it came.
 TEST(RolesE2eTest, ApiAloneKeepsEventsUntilAWorkerComes) {
   testing::TestDatabase db;
-  const int api_port = testing::PickFreePort();
-  auto api = Start(db.url(), api_port, {"--role=api"});
+  auto api = Start(db.url(), {"--role=api"});
   tickets::v1::UpdateTicketsStatusResponse response;
-  ASSERT_TRUE(Update(api_port, "api-alone", testing::ValidRequest(20, "d0000002"), response).ok());
+  ASSERT_TRUE(
+      Update(api->target(), "api-alone", testing::ValidRequest(20, "d0000002"), response).ok());
   EXPECT_EQ(response.accepted_events(), 20);
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(db.Count("tickets"), 0) << "an API instance runs no handler";
   EXPECT_EQ(db.Count("events"), 20);
   ASSERT_TRUE(Eventually([&] {
-    const tickets::v1::GetHandlerStatusResponse status = Status(api_port);
+    const tickets::v1::GetHandlerStatusResponse status = Status(api->target());
     return status.handlers_size() == 5 && status.handlers(0).lag() == 20;
-  })) << Status(api_port).DebugString();
+  })) << Status(api->target()).DebugString();
 
-  const int worker_port = testing::PickFreePort();
-  const int worker_http = testing::PickFreePort();
-  auto worker = Start(db.url(), worker_port,
-                      {"--role=worker", "--new_handler_start=latest",
-                       absl::StrCat("--http_addr=", Target(worker_http))});
+  auto worker = Start(db.url(), {
+                                    "--role=worker",
+                                    "--new_handler_start=latest",
+                                });
   ASSERT_TRUE(Eventually([&] { return db.Count("tickets") == 20 && db.Count("receipts") == 20; }));
   ASSERT_TRUE(Eventually([&] {
-    const tickets::v1::GetHandlerStatusResponse status = Status(worker_port);
+    const tickets::v1::GetHandlerStatusResponse status = Status(worker->target());
     if (status.handlers_size() != 5) return false;
     for (const auto& handler : status.handlers()) {
       if (handler.lag() != 0) return false;
     }
     return true;
-  })) << Status(worker_port).DebugString();
+  })) << Status(worker->target()).DebugString();
 
   // A worker's HTTP port: health, metrics and the admin API for operators and probes; the
   // booking routes are not there.
   testing::HttpCaller http;
-  const std::string base = absl::StrCat("http://", Target(worker_http));
+  const std::string base = worker->url();
   EXPECT_EQ(http.Call("GET", base + "/health").status, 200);
   testing::HttpResult metrics = http.Call("GET", base + "/metrics");
   EXPECT_THAT(metrics.body, HasSubstr(R"(booking_handler_lag_events{handler="StoreTickets"} 0)"));

@@ -20,9 +20,9 @@
 #include "gtest/gtest.h"
 #include "storage/migrations.h"
 #include "tests/fakes/fake_external_apis.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/load.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::e2e {
@@ -70,28 +70,21 @@ const std::string kHttp2Preface = std::string("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 class ShutdownE2eTest : public ::testing::Test {
  protected:
   void Start() {
-    std::vector<std::string> args = {
-        absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-        absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-        absl::StrCat("--database_url=", db_.url()), "--log_format=text",
-        absl::StrCat("--shutdown_timeout=", absl::FormatDuration(kGrace)),
-        "--http_timeout=60s",  // the external calls outlive the grace
-        // Credentials in the URL, as some APIs want: never in a log line, whatever the path.
-        "--receipts_url=" +
-            absl::StrReplaceAll(receipts_.url(), {{"://", "://booking:s3cret-pw@"}}),
-        "--spreadsheets_url=" + sheets_.url()};
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving = server_->WaitUntilServing(target(), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving << server_->ReadLog();
+    server_ = testing::BookingServer::Start(
+        db_.url(),
+        {absl::StrCat("--shutdown_timeout=", absl::FormatDuration(kGrace)),
+         "--http_timeout=60s",  // the external calls outlive the grace
+         // Credentials in the URL, as some APIs want: never in a log line, whatever the path.
+         "--receipts_url=" +
+             absl::StrReplaceAll(receipts_.url(), {{"://", "://booking:s3cret-pw@"}}),
+         "--spreadsheets_url=" + sheets_.url()});
+    ASSERT_TRUE(server_->ready());
   }
-  std::string target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  std::string target() const { return server_->target(); }
 
   testing::TestDatabase db_;
   testing::FakeExternalApis receipts_, sheets_;
-  const int grpc_port_ = testing::PickFreePort();
-  const int http_port_ = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
 };
 
 TEST_F(ShutdownE2eTest, EveryStageBusyTheWholeStopFitsInTheGraceAndNothingAcknowledgedIsLost) {
@@ -114,18 +107,17 @@ TEST_F(ShutdownE2eTest, EveryStageBusyTheWholeStopFitsInTheGraceAndNothingAcknow
       },
       absl::Seconds(30)))
       << "handlers are in the middle of their calls";
-  StalledClient http(http_port_, "GET /tickets HTTP/1.1\r\nHost: booking\r\n\r\n");
-  StalledClient grpc(grpc_port_, kHttp2Preface);
+  StalledClient http(server_->http_port(), "GET /tickets HTTP/1.1\r\nHost: booking\r\n\r\n");
+  StalledClient grpc(server_->grpc_port(), kHttp2Preface);
   ASSERT_TRUE(http.connected() && grpc.connected());
   absl::SleepFor(absl::Milliseconds(500));  // the answer has filled the buffers by now
 
   const absl::Time stop = absl::Now();
-  absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
+  const absl::Status stopped = server_->Stop(absl::Seconds(30));
   const absl::Duration took = absl::Now() - stop;
   load.Stop();
-  ASSERT_TRUE(code.ok()) << code.status();
-  EXPECT_EQ(*code, 0);
-  const std::string log = server_->ReadLog();
+  EXPECT_TRUE(stopped.ok()) << stopped;
+  const std::string log = server_->log();
   std::printf(
       "[ figures  ] SIGTERM with HTTP, gRPC and handlers all busy: exit after %.2f s "
       "(--shutdown_timeout=%s)\n",
@@ -158,7 +150,6 @@ TEST_F(ShutdownE2eTest, EveryStageBusyTheWholeStopFitsInTheGraceAndNothingAcknow
     EXPECT_TRUE(printed.count(id)) << id;
   }
   EXPECT_EQ(testing::CountRows(db_.url(), "dead_letters"), 0);
-  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(30)).ok());
 }
 
 }  // namespace

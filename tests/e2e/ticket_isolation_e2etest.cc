@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -29,19 +29,18 @@ constexpr auto& Count = testing::CountRows;
 
 constexpr char kOdd[] = "0dd0dd00-0b7d-4e2a-9c11-000000000001";
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
 class TicketIsolationE2eTest : public ::testing::Test {
  protected:
-  std::unique_ptr<testing::ServerProcess> Start(int port, std::vector<std::string> extra) {
-    return testing::StartGrpcServer(db_.url(), port, std::move(extra));
+  std::unique_ptr<testing::BookingServer> Start(testing::ServerFlags flags) {
+    return testing::BookingServer::Start(db_.url(), std::move(flags));
   }
 
   // One call; the tickets' ids as acknowledged (empty when refused).
-  std::vector<std::string> Send(int port, tickets::v1::UpdateTicketsStatusRequest request,
+  std::vector<std::string> Send(const std::string& target,
+                                tickets::v1::UpdateTicketsStatusRequest request,
                                 const std::string& key) {
     auto stub = tickets::v1::BookingService::NewStub(
-        grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     context.AddMetadata("idempotency-key", key);
@@ -73,9 +72,9 @@ class TicketIsolationE2eTest : public ::testing::Test {
     return n;
   }
 
-  tickets::v1::HandlerStatus ReceiptStatus(int port) {
+  tickets::v1::HandlerStatus ReceiptStatus(const std::string& target) {
     auto admin = tickets::v1::AdminService::NewStub(
-        grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     tickets::v1::GetHandlerStatusResponse status;
     EXPECT_TRUE(admin->GetHandlerStatus(&context, {}, &status).ok());
@@ -85,9 +84,9 @@ class TicketIsolationE2eTest : public ::testing::Test {
     return {};
   }
 
-  std::vector<tickets::v1::DeadLetter> DeadLetters(int port) {
+  std::vector<tickets::v1::DeadLetter> DeadLetters(const std::string& target) {
     auto admin = tickets::v1::AdminService::NewStub(
-        grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     tickets::v1::ListDeadLettersResponse response;
     EXPECT_TRUE(admin->ListDeadLetters(&context, {}, &response).ok());
@@ -95,9 +94,10 @@ class TicketIsolationE2eTest : public ::testing::Test {
   }
 
   // The steps recorded so far for `ticket`, read as a watcher does.
-  std::vector<tickets::v1::TicketStep> Steps(int port, const std::string& ticket, size_t want) {
+  std::vector<tickets::v1::TicketStep> Steps(const std::string& target, const std::string& ticket,
+                                             size_t want) {
     auto stub = tickets::v1::BookingService::NewStub(
-        grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials()));
+        grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
     tickets::v1::WatchTicketsRequest request;
@@ -111,10 +111,10 @@ class TicketIsolationE2eTest : public ::testing::Test {
     return steps;
   }
 
-  std::vector<std::string> FiftyOrdinary(int port, const std::string& prefix) {
+  std::vector<std::string> FiftyOrdinary(const std::string& target, const std::string& prefix) {
     std::vector<std::string> acknowledged;
     for (int call = 0; call < 5; ++call) {
-      for (const std::string& id : Send(port, testing::ValidRequest(10, prefix, call * 10),
+      for (const std::string& id : Send(target, testing::ValidRequest(10, prefix, call * 10),
                                         absl::StrCat(prefix, "-", call))) {
         acknowledged.push_back(id);
       }
@@ -124,31 +124,31 @@ class TicketIsolationE2eTest : public ::testing::Test {
 
   testing::TestDatabase db_;
   FakeExternalApis receipts_, sheets_;
-  const int port_ = testing::PickFreePort();
 };
 
 TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
   receipts_.FailTicket(kOdd, 500, R"({"error":"validation bug"})");
-  auto server = Start(port_, {"--receipts_url=" + receipts_.url(), "--retry_for=20s"});
-  ASSERT_EQ(Send(port_, OneTicket(kOdd, "confirmed"), "odd-1").size(), 1u);
+  auto server = Start({"--receipts_url=" + receipts_.url(), "--retry_for=20s"});
+  ASSERT_EQ(Send(server->target(), OneTicket(kOdd, "confirmed"), "odd-1").size(), 1u);
   absl::SleepFor(absl::Seconds(1));
-  const std::vector<std::string> ordinary = FiftyOrdinary(port_, "a0a0a0a0");
+  const std::vector<std::string> ordinary = FiftyOrdinary(server->target(), "a0a0a0a0");
   ASSERT_EQ(ordinary.size(), 50u);
   const absl::Time sent = absl::Now();
   ASSERT_TRUE(Eventually([&] { return Receipted(ordinary) == 50; }, absl::Seconds(5)))
       << Receipted(ordinary) << " of 50 receipted within 5 s; server log:\n"
-      << server->ReadLog();
+      << server->log();
   std::printf(
       "[ figures  ] 50 tickets after one answered 500 for ever: all receipted %.0f ms "
       "after they were acknowledged\n",
       absl::ToDoubleMilliseconds(absl::Now() - sent));
 
   // The odd one is parked, visible, and retried on its own schedule.
-  EXPECT_TRUE(Eventually([&] { return ReceiptStatus(port_).parked() == 1; }, absl::Seconds(8)));
-  const tickets::v1::HandlerStatus status = ReceiptStatus(port_);
+  EXPECT_TRUE(
+      Eventually([&] { return ReceiptStatus(server->target()).parked() == 1; }, absl::Seconds(8)));
+  const tickets::v1::HandlerStatus status = ReceiptStatus(server->target());
   EXPECT_EQ(status.breaker(), "closed") << "the API answers the others";
   EXPECT_GT(status.oldest_parked_age().seconds() + status.oldest_parked_age().nanos(), 0);
-  std::vector<tickets::v1::TicketStep> steps = Steps(port_, kOdd, 10);
+  std::vector<tickets::v1::TicketStep> steps = Steps(server->target(), kOdd, 10);
   bool retrying = false;
   for (const auto& step : steps) {
     if (step.kind() != tickets::v1::TicketStep::RETRYING) continue;
@@ -161,8 +161,8 @@ TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
 
   // The same ticket again: a new confirmation waits behind the parked one for IssueReceipt
   // only; its cancellation goes through the other handlers at once.
-  ASSERT_EQ(Send(port_, OneTicket(kOdd, "confirmed", "59.90"), "odd-2").size(), 1u);
-  ASSERT_EQ(Send(port_, OneTicket(kOdd, "canceled"), "odd-3").size(), 1u);
+  ASSERT_EQ(Send(server->target(), OneTicket(kOdd, "confirmed", "59.90"), "odd-2").size(), 1u);
+  ASSERT_EQ(Send(server->target(), OneTicket(kOdd, "canceled"), "odd-3").size(), 1u);
   EXPECT_TRUE(Eventually(
       [&] {
         return Count(db_.url(), std::string("tickets WHERE status = 'canceled' AND ticket_id = '") +
@@ -178,7 +178,7 @@ TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
       },
       absl::Seconds(5)))
       << "the second confirmation is queued behind the first; server log:\n"
-      << server->ReadLog();
+      << server->log();
   const size_t odd_calls_before = receipts_.requests_to("/receipts").size() - 50;
   EXPECT_GE(odd_calls_before, 2u) << "retried on its schedule";
 
@@ -187,7 +187,7 @@ TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
   // after the first: a busy (sanitized, parallel) run needs room beyond it.
   ASSERT_TRUE(Eventually(
       [&] {
-        for (const auto& letter : DeadLetters(port_)) {
+        for (const auto& letter : DeadLetters(server->target())) {
           if (letter.ticket_id() == kOdd) return true;
         }
         return false;
@@ -198,7 +198,7 @@ TEST_F(TicketIsolationE2eTest, OneTicketAnswered500ForEverHoldsBackOnlyItself) {
       [&] { return Count(db_.url(), "pending_deliveries WHERE handler = 'IssueReceipt'") == 0; },
       absl::Seconds(10)));
   EXPECT_EQ(Receipted({kOdd}), 1u) << "the queued confirmation was receipted once it could be";
-  std::vector<tickets::v1::DeadLetter> letters = DeadLetters(port_);
+  std::vector<tickets::v1::DeadLetter> letters = DeadLetters(server->target());
   ASSERT_EQ(letters.size(), 1u);
   EXPECT_TRUE(absl::StartsWith(letters[0].reason(), "gave up after retrying for"))
       << letters[0].reason();
@@ -210,16 +210,16 @@ TEST_F(TicketIsolationE2eTest, A400WithABodyThatIsNotUtf8IsADeadLetterWithAReada
   std::string body(199, 'x');
   body += "\xE2\x82\xAC \xE9t\xE9";
   receipts_.FailTicket(kOdd, 400, body);
-  auto server = Start(port_, {"--receipts_url=" + receipts_.url()});
-  ASSERT_EQ(Send(port_, OneTicket(kOdd, "confirmed"), "odd-1").size(), 1u);
+  auto server = Start({"--receipts_url=" + receipts_.url()});
+  ASSERT_EQ(Send(server->target(), OneTicket(kOdd, "confirmed"), "odd-1").size(), 1u);
   const absl::Time sent = absl::Now();
   absl::SleepFor(absl::Seconds(1));
-  const std::vector<std::string> ordinary = FiftyOrdinary(port_, "b0b0b0b0");
+  const std::vector<std::string> ordinary = FiftyOrdinary(server->target(), "b0b0b0b0");
   ASSERT_EQ(ordinary.size(), 50u);
   std::vector<tickets::v1::DeadLetter> letters;
   ASSERT_TRUE(Eventually(
       [&] {
-        letters = DeadLetters(port_);
+        letters = DeadLetters(server->target());
         return !letters.empty();
       },
       absl::Seconds(5)));
@@ -230,7 +230,7 @@ TEST_F(TicketIsolationE2eTest, A400WithABodyThatIsNotUtf8IsADeadLetterWithAReada
   EXPECT_TRUE(common::IsSafeText(letters[0].reason()));
   EXPECT_TRUE(absl::StrContains(letters[0].reason(), "HTTP 400 xxxxxxxx")) << letters[0].reason();
   EXPECT_TRUE(Eventually([&] { return Receipted(ordinary) == 50; }, absl::Seconds(5)));
-  EXPECT_TRUE(common::IsSafeText(ReceiptStatus(port_).last_error()));
+  EXPECT_TRUE(common::IsSafeText(ReceiptStatus(server->target()).last_error()));
   EXPECT_EQ(Count(db_.url(), "pending_deliveries"), 0);
 }
 
@@ -241,20 +241,19 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
   FakeExternalApis sheets_b;
   sheets_.set_answer_delay(absl::Milliseconds(250));
   sheets_b.set_answer_delay(absl::Milliseconds(250));
-  const int port_b = testing::PickFreePort();
-  auto a = Start(port_, {"--spreadsheets_url=" + sheets_.url(), "--delivery_lease=3s"});
-  auto b = Start(port_b, {"--spreadsheets_url=" + sheets_b.url(), "--delivery_lease=3s"});
+  auto a = Start({"--spreadsheets_url=" + sheets_.url(), "--delivery_lease=3s"});
+  auto b = Start({"--spreadsheets_url=" + sheets_b.url(), "--delivery_lease=3s"});
   std::set<std::string> acknowledged;
   for (int call = 0; call < 20; ++call) {
-    for (const std::string& id :
-         Send(port_b, testing::ValidRequest(40, "c0c0c0c0", call * 40), absl::StrCat("c-", call))) {
+    for (const std::string& id : Send(b->target(), testing::ValidRequest(40, "c0c0c0c0", call * 40),
+                                      absl::StrCat("c-", call))) {
       acknowledged.insert(id);
     }
   }
   ASSERT_EQ(acknowledged.size(), 800u);
   ASSERT_TRUE(
       Eventually([&] { return sheets_.rows("tickets-to-print").size() >= 64; }, absl::Seconds(30)));
-  ASSERT_EQ(kill(a->pid(), SIGSTOP), 0);
+  ASSERT_EQ(kill(a->process().pid(), SIGSTOP), 0);
   const absl::Time stopped = absl::Now();
   absl::SleepFor(absl::Milliseconds(400));  // what it had sent has arrived by now
   // In flight at the stop: what reached A's API in the 250 ms before it, or after it.
@@ -263,7 +262,7 @@ TEST_F(TicketIsolationE2eTest, AFrozenOwnerDuplicatesAtMostTheCallsInFlightAtThe
     in_flight += request.received_at > stopped - absl::Milliseconds(260) ? 1 : 0;
   }
   absl::SleepFor(absl::Seconds(12) - (absl::Now() - stopped));
-  ASSERT_EQ(kill(a->pid(), SIGCONT), 0);
+  ASSERT_EQ(kill(a->process().pid(), SIGCONT), 0);
   ASSERT_TRUE(
       Eventually([&] { return Count(db_.url(), "pending_deliveries") == 0; }, absl::Seconds(60)));
   absl::SleepFor(absl::Seconds(1));
