@@ -1,5 +1,7 @@
 // booking-server: reads the flags into a checked Config, runs the Application until SIGINT or
 // SIGTERM, then stops it within --shutdown_timeout. Exit 2: bad flags; 1: could not start.
+#include <openssl/crypto.h>
+
 #include <cstring>
 #include <string>
 
@@ -15,6 +17,11 @@
 
 int main(int argc, char** argv) {
   using namespace booking;
+  // Before anything uses OpenSSL: no cleanup of its globals at exit. cnats 3.4 frees OpenSSL's
+  // compression-method stack in its own cleanup and leaves the pointer (nats.c issue 904), so
+  // OpenSSL's exit handler freed it again and every stop after a TLS connection to NATS ended
+  // in SIGSEGV (exit 139). The OS takes that memory back at exit anyway.
+  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   absl::SetProgramUsageMessage(
       "Ticket booking service: accepts ticket status changes over gRPC and stores them in "
       "PostgreSQL.\nUsage: booking-server --database_url=postgresql://... [flags]");

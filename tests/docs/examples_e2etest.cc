@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/command.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 
 namespace booking::docs {
@@ -40,16 +40,13 @@ class DocsExamplesE2eTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(DocsExamplesE2eTest, EveryExampleShowsWhatItPrints) {
   testing::TestDatabase db;
-  const int grpc_port = testing::PickFreePort();
-  const int http_port = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> server =
-      testing::StartServer(db.url(), grpc_port, http_port, {});
-  ASSERT_TRUE(server->running());
+  auto server = testing::BookingServer::Start(db.url());
+  ASSERT_TRUE(server->ready());
 
   const testing::CommandResult run = testing::Run(absl::StrCat(
       "cd ", testing::ShellQuote(kSource.string()),
-      " && timeout 600 node tests/docs/run_examples.mjs", " --grpc 127.0.0.1:", grpc_port,
-      " --http 127.0.0.1:", http_port, " ", testing::ShellQuote(GetParam())));
+      " && timeout 600 node tests/docs/run_examples.mjs", " --grpc ", server->target(),
+      " --http 127.0.0.1:", server->http_port(), " ", testing::ShellQuote(GetParam())));
   EXPECT_EQ(run.exit_code, 0) << run.output;
   std::smatch summary;
   ASSERT_TRUE(std::regex_search(run.output, summary,

@@ -373,7 +373,8 @@ TEST(JetStreamTlsE2eTest, TheRelayConnectsOverMutualTlsFromFlagFiles) {
     const tickets::v1::HandlerStatus relay = RelayStatus(target);
     EXPECT_FALSE(relay.broker().connected());
     EXPECT_GE(relay.lag(), 10);
-    ASSERT_TRUE(refused->Stop().ok());
+    const absl::Status stopped = refused->Stop();
+    ASSERT_TRUE(stopped.ok()) << stopped << refused->log().substr(refused->log().size() > 3000 ? refused->log().size() - 3000 : 0);
   }
   flags.Set("jetstream_tls_cert", certs->client_cert).Set("jetstream_tls_key", certs->client_key);
   auto server = testing::BookingServer::Start(db.url(), flags);

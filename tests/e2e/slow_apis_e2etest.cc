@@ -15,9 +15,9 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/load.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -30,22 +30,15 @@ using testing::FakeExternalApis;
 using testing::Eventually;
 constexpr auto& Count = testing::CountRows;
 
-std::string Target(int port) { return absl::StrCat("127.0.0.1:", port); }
-
-std::unique_ptr<testing::ServerProcess> StartServer(const std::string& url, int port,
-                                                    std::vector<std::string> extra) {
-  return testing::StartGrpcServer(url, port, std::move(extra));
-}
-
 // Sends `calls` calls of `per_call` confirmed tickets from 8 concurrent clients; returns the
 // ticket ids acknowledged and sets `last_ack` to when the last answer came.
-std::set<std::string> SendTickets(int port, int calls, int per_call, const std::string& prefix,
-                                  absl::Time* last_ack) {
+std::set<std::string> SendTickets(const std::string& target, int calls, int per_call,
+                                  const std::string& prefix, absl::Time* last_ack) {
   std::mutex mu;
   std::set<std::string> acknowledged;
   std::atomic<int> next{0};
   std::vector<std::thread> clients;
-  auto channel = grpc::CreateChannel(Target(port), grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   for (int c = 0; c < 8; ++c) {
     clients.emplace_back([&] {
       auto stub = tickets::v1::BookingService::NewStub(channel);
@@ -80,23 +73,23 @@ class SlowApisE2eTest : public ::testing::Test {
     receipts_.set_answer_delay(delay);
     sheets_.set_answer_delay(delay);
   }
-  void Start(std::vector<std::string> extra = {}) {
-    extra.push_back("--receipts_url=" + receipts_.url());
-    extra.push_back("--spreadsheets_url=" + sheets_.url());
-    server_ = StartServer(db_.url(), port_, std::move(extra));
+  void Start(testing::ServerFlags extra = {}) {
+    testing::ServerFlags flags = {"--receipts_url=" + receipts_.url(),
+                                  "--spreadsheets_url=" + sheets_.url()};
+    server_ = testing::BookingServer::Start(db_.url(), flags.Set(extra));
   }
 
   testing::TestDatabase db_;
   FakeExternalApis receipts_, sheets_;
-  const int port_ = testing::PickFreePort();
-  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<testing::BookingServer> server_;
 };
 
 TEST_F(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
   SlowAnswers(absl::Milliseconds(250));
   Start();
   absl::Time last_ack;
-  const std::set<std::string> acknowledged = SendTickets(port_, 100, 4, "a1b2c3d4", &last_ack);
+  const std::set<std::string> acknowledged =
+      SendTickets(server_->target(), 100, 4, "a1b2c3d4", &last_ack);
   ASSERT_EQ(acknowledged.size(), 400u);
 
   EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 400; }, absl::Seconds(30)));
@@ -128,7 +121,7 @@ TEST_F(SlowApisE2eTest, StoredWithinASecondWhileTheApisAreSlow) {
   SlowAnswers(absl::Milliseconds(250));
   Start();
   absl::Time last_ack;
-  ASSERT_EQ(SendTickets(port_, 100, 4, "b1b2c3d4", &last_ack).size(), 400u);
+  ASSERT_EQ(SendTickets(server_->target(), 100, 4, "b1b2c3d4", &last_ack).size(), 400u);
   EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 400; }, absl::Seconds(30)));
   const absl::Duration stored = absl::Now() - last_ack;
   std::printf("[ figures  ] every ticket stored %.0f ms after the last acknowledgement\n",
@@ -141,7 +134,8 @@ TEST_F(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
   receipts_.SetRefusing(true);
   const absl::Time outage_start = absl::Now();
   absl::Time last_ack;
-  const std::set<std::string> acknowledged = SendTickets(port_, 50, 2, "c1b2c3d4", &last_ack);
+  const std::set<std::string> acknowledged =
+      SendTickets(server_->target(), 50, 2, "c1b2c3d4", &last_ack);
   ASSERT_EQ(acknowledged.size(), 100u);
   // Meanwhile the other handlers go on as if nothing happened.
   EXPECT_TRUE(Eventually(
@@ -160,8 +154,7 @@ TEST_F(SlowApisE2eTest, ReceiptsApiRefusingForAMinuteHealsWithoutDeadLetters) {
   }
   EXPECT_EQ(parked, 0) << "no parking storm";
   EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
-  auto admin = tickets::v1::AdminService::NewStub(
-      grpc::CreateChannel(Target(port_), grpc::InsecureChannelCredentials()));
+  auto admin = tickets::v1::AdminService::NewStub(server_->channel());
   {
     grpc::ClientContext context;
     tickets::v1::GetHandlerStatusResponse status;
@@ -195,7 +188,7 @@ TEST_F(SlowApisE2eTest, AnApiThatTimesOutIsProbedNotHammered) {
   receipts_.FailRandomly(0, /*p_slow=*/1.0, 7);  // every call outlives the client's timeout
   Start({"--http_timeout=1s", "--shutdown_timeout=3s"});
   absl::Time last_ack;
-  ASSERT_EQ(SendTickets(port_, 100, 2, "d1b2c3d4", &last_ack).size(), 200u);
+  ASSERT_EQ(SendTickets(server_->target(), 100, 2, "d1b2c3d4", &last_ack).size(), 200u);
   const absl::Time start = absl::Now();
   EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 200; }, absl::Seconds(5)))
       << "the other handlers are not held";
@@ -207,9 +200,8 @@ TEST_F(SlowApisE2eTest, AnApiThatTimesOutIsProbedNotHammered) {
   EXPECT_EQ(Count(db_.url(), "dead_letters"), 0);
   // A stop is held by at most one call's timeout.
   const absl::Time stop = absl::Now();
-  absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(15));
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  const absl::Status stopped = server_->Stop(absl::Seconds(15));
+  EXPECT_TRUE(stopped.ok()) << stopped;
   EXPECT_LT(absl::Now() - stop, absl::Seconds(4));
 }
 
@@ -218,11 +210,11 @@ TEST_F(SlowApisE2eTest, KilledAmidSlowCallsEveryAcknowledgedTicketIsFinished) {
   Start({"--delivery_lease=2s"});
   std::set<std::string> acknowledged;
   {
-    testing::Load load({Target(port_)}, 4, "e1b2c3d4");
+    testing::Load load({server_->target()}, 4, "e1b2c3d4");
     ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 300; }, absl::Seconds(30)));
     ASSERT_TRUE(Eventually([&] { return sheets_.rows("tickets-to-print").size() >= 64; },
                            absl::Seconds(30)));
-    ASSERT_TRUE(server_->Stop(SIGKILL, absl::Seconds(10)).ok());
+    ASSERT_TRUE(server_->Kill().ok());
     load.Stop();
     acknowledged = load.acknowledged();
   }

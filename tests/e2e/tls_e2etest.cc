@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_certificates.h"
@@ -38,28 +39,18 @@ class TlsE2eTest : public ::testing::Test {
     certs_ = *certs;
   }
   void TearDown() override {
-    if (server_ != nullptr && server_->running()) {
-      EXPECT_TRUE(server_->Stop(SIGTERM, absl::Seconds(15)).ok()) << server_->ReadLog();
-    }
+    server_.reset();  // checks the graceful stop, before its certificates go
     std::filesystem::remove_all(dir_);
   }
 
   void StartServer(bool mutual) {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", db_.url()),
-                                     "--tls_cert_file=" + certs_.server_cert,
-                                     "--tls_key_file=" + certs_.server_key};
-    if (mutual) args.push_back("--tls_client_ca_file=" + certs_.ca);
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(Target(), absl::Seconds(30), Credentials(certs_.ca, mutual));
-    ASSERT_TRUE(serving.ok()) << serving;
+    testing::ServerFlags flags = {"--tls_cert_file=" + certs_.server_cert,
+                                  "--tls_key_file=" + certs_.server_key};
+    if (mutual) flags.Set("tls_client_ca_file", certs_.ca);
+    server_ = testing::BookingServer::Start(db_.url(), flags);
+    ASSERT_TRUE(server_->ready());
   }
-  std::string Target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+  std::string Target() const { return server_->target(); }
   std::shared_ptr<grpc::ChannelCredentials> Credentials(const std::string& ca,
                                                         bool client_cert) const {
     grpc::SslCredentialsOptions options;
@@ -90,16 +81,15 @@ class TlsE2eTest : public ::testing::Test {
         absl::StrCat(R"({"tickets":[{"ticket_id":"7f200000-0000-4000-8000-00000000000)", next_++,
                      R"(","status":"confirmed","customer_email":"ann@example.com",)",
                      R"("price":{"amount":"10.00","currency":"EUR"}}]})");
-    return http.Call("POST", absl::StrCat(scheme, "://127.0.0.1:", http_port_, "/tickets-status"),
+    return http.Call("POST",
+                     absl::StrCat(scheme, "://127.0.0.1:", server_->http_port(), "/tickets-status"),
                      body, {kJson, "Idempotency-Key: " + key});
   }
 
   testing::TestDatabase db_;
   std::string dir_;
   TestCertificates certs_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
+  std::unique_ptr<testing::BookingServer> server_;
   int next_ = 0;
 };
 
@@ -145,9 +135,8 @@ TEST_F(TlsE2eTest, MutualTlsNeedsAClientCertificateSignedByTheClientCa) {
 TEST_F(TlsE2eTest, UnreadableKeyStopsStartUpNamingTheFlag) {
   testing::ServerProcess server(
       BOOKING_SERVER_PATH,
-      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
-       absl::StrCat("--database_url=", db_.url()), "--tls_cert_file=" + certs_.server_cert,
-       "--tls_key_file=" + dir_ + "/missing.key"});
+      {"--grpc_addr=127.0.0.1:0", absl::StrCat("--database_url=", db_.url()),
+       "--tls_cert_file=" + certs_.server_cert, "--tls_key_file=" + dir_ + "/missing.key"});
   ASSERT_TRUE(server.Start().ok());
   absl::StatusOr<int> code = server.Stop(0, absl::Seconds(30));  // signal 0: just wait
   ASSERT_TRUE(code.ok()) << server.ReadLog();
@@ -161,20 +150,12 @@ TEST_F(TlsE2eTest, UnreadableKeyStopsStartUpNamingTheFlag) {
 TEST_F(TlsE2eTest, ExampleFlagFileIsSafe) {
   const std::string tokens = dir_ + "/tokens";
   std::ofstream(tokens) << "# the example's format\nbox-office-1 write,read\nops-1 admin,metrics\n";
-  grpc_port_ = testing::PickFreePort();
-  http_port_ = testing::PickFreePort();
-  server_ = std::make_unique<testing::ServerProcess>(
-      BOOKING_SERVER_PATH,
-      std::vector<std::string>{
-          absl::StrCat("--flagfile=", BOOKING_SOURCE_DIR, "/tools/deploy/booking-server.flags"),
-          absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-          absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-          absl::StrCat("--database_url=", db_.url()), "--tls_cert_file=" + certs_.server_cert,
-          "--tls_key_file=" + certs_.server_key, "--auth_tokens_file=" + tokens});
-  ASSERT_TRUE(server_->Start().ok());
-  ASSERT_TRUE(
-      server_->WaitUntilServing(Target(), absl::Seconds(30), Credentials(certs_.ca, false)).ok())
-      << server_->ReadLog();
+  server_ = testing::BookingServer::Start(
+      db_.url(),
+      {absl::StrCat("--flagfile=", BOOKING_SOURCE_DIR, "/tools/deploy/booking-server.flags"),
+       "--tls_cert_file=" + certs_.server_cert, "--tls_key_file=" + certs_.server_key,
+       "--auth_tokens_file=" + tokens});
+  ASSERT_TRUE(server_->ready());
   const auto tls = Credentials(certs_.ca, false);
 
   EXPECT_EQ(Update(grpc::InsecureChannelCredentials(), "e-1", "box-office-1").error_code(),
@@ -225,15 +206,16 @@ TEST_F(TlsE2eTest, ExampleFlagFileIsSafe) {
 
   testing::HttpCaller https;
   https.set_tls(certs_.ca);
-  const std::string metrics = absl::StrCat("https://127.0.0.1:", http_port_, "/metrics");
+  const std::string metrics = absl::StrCat("https://127.0.0.1:", server_->http_port(), "/metrics");
   EXPECT_EQ(https.Call("GET", metrics).status, 401);
   testing::HttpResult denied =
       https.Call("GET", metrics, "", {"Authorization: Bearer box-office-1"});
   EXPECT_EQ(denied.status, 403) << denied.body;
   EXPECT_THAT(denied.body, HasSubstr("lacks the \\\"metrics\\\" scope"));
   EXPECT_EQ(https.Call("GET", metrics, "", {"Authorization: Bearer ops-1"}).status, 200);
-  EXPECT_EQ(https.Call("GET", absl::StrCat("https://127.0.0.1:", http_port_, "/health")).status,
-            200)
+  EXPECT_EQ(
+      https.Call("GET", absl::StrCat("https://127.0.0.1:", server_->http_port(), "/health")).status,
+      200)
       << "health stays open";
 }
 

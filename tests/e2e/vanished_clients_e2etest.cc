@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
@@ -37,18 +38,9 @@ constexpr char kQuietTicket[] = "7d3f0c1e-2b4a-4c6d-8e9f-0a1b2c3d4e5f";
 
 class VanishedClientsE2eTest : public ::testing::Test {
  protected:
-  void StartServer(std::vector<std::string> extra) {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", db_.url())};
-    args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-    ASSERT_TRUE(server_->Start().ok());
-    absl::Status serving =
-        server_->WaitUntilServing(absl::StrCat("127.0.0.1:", grpc_port_), absl::Seconds(30));
-    ASSERT_TRUE(serving.ok()) << serving;
+  void StartServer(testing::ServerFlags flags) {
+    server_ = testing::BookingServer::Start(db_.url(), std::move(flags));
+    ASSERT_TRUE(server_->ready());
   }
 
   void TearDown() override {
@@ -56,15 +48,9 @@ class VanishedClientsE2eTest : public ::testing::Test {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, nullptr, 0);
     }
-    if (server_ != nullptr && server_->running()) {
-      absl::StatusOr<int> code = server_->Stop(SIGTERM, absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << server_->ReadLog();
-    }
   }
 
-  std::string Url(const std::string& path) const {
-    return absl::StrCat("http://127.0.0.1:", http_port_, path);
-  }
+  std::string Url(const std::string& path) const { return server_->url(path); }
 
   // curl reading `url` as a user would (no Accept header: NDJSON), its output thrown away.
   pid_t SpawnCurl(const std::string& url) {
@@ -101,9 +87,7 @@ class VanishedClientsE2eTest : public ::testing::Test {
   }
 
   testing::TestDatabase db_;
-  std::unique_ptr<testing::ServerProcess> server_;
-  int grpc_port_ = 0;
-  int http_port_ = 0;
+  std::unique_ptr<testing::BookingServer> server_;
   std::vector<pid_t> clients_;
 };
 
@@ -127,7 +111,7 @@ TEST_F(VanishedClientsE2eTest, VanishedNdjsonWatchersGiveTheirSlotsBack) {
     absl::SleepFor(absl::Milliseconds(100));
   }
   const absl::Duration back_after = absl::Now() - killed;
-  EXPECT_EQ(status, 200) << "within 10 s of the clients vanishing\n" << server_->ReadLog();
+  EXPECT_EQ(status, 200) << "within 10 s of the clients vanishing\n" << server_->log();
   std::printf("health answered again %s after the NDJSON watchers vanished\n",
               absl::FormatDuration(back_after).c_str());
   // Every slot, not just the first: within the same 10 s, only the scrape's own connection stays
@@ -148,7 +132,7 @@ TEST_F(VanishedClientsE2eTest, SilentGrpcWatcherIsDroppedWithinTheKeepaliveBound
   StartServer({"--grpc_keepalive_time=1s", "--grpc_keepalive_timeout=1s"});
   const int proxy_port = testing::PickFreePort();
   testing::ServerProcess proxy(TCP_PROXY_PATH,
-                               {std::to_string(proxy_port), std::to_string(grpc_port_)});
+                               {std::to_string(proxy_port), std::to_string(server_->grpc_port())});
   ASSERT_TRUE(proxy.Start().ok());
   auto stub = tickets::v1::BookingService::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", proxy_port), grpc::InsecureChannelCredentials()));
@@ -162,7 +146,7 @@ TEST_F(VanishedClientsE2eTest, SilentGrpcWatcherIsDroppedWithinTheKeepaliveBound
   while (Gauge("booking_watch_streams") != 1 && absl::Now() < open_by) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  ASSERT_EQ(Gauge("booking_watch_streams"), 1) << server_->ReadLog();
+  ASSERT_EQ(Gauge("booking_watch_streams"), 1) << server_->log();
 
   ASSERT_EQ(::kill(proxy.pid(), SIGSTOP), 0);
   const absl::Time frozen = absl::Now();
@@ -185,8 +169,8 @@ TEST_F(VanishedClientsE2eTest, OneClientCannotTakeEveryWatchStream) {
   const std::string tokens = absl::StrCat(::testing::TempDir(), "/watch-tokens-", getpid());
   std::ofstream(tokens) << "office-a-7f3a write,read\noffice-b-21be write,read\n";
   StartServer({absl::StrCat("--auth_tokens_file=", tokens), "--max_watch_streams_per_client=3"});
-  auto stub = tickets::v1::BookingService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials()));
+  auto stub = tickets::v1::BookingService::NewStub(
+      grpc::CreateChannel(server_->target(), grpc::InsecureChannelCredentials()));
   struct Watch {
     grpc::ClientContext context;
     std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> reader;
@@ -250,15 +234,15 @@ TEST_F(VanishedClientsE2eTest, CallsWaitingForTheHandlersAreBounded) {
   setenv("ASAN_OPTIONS", absl::StrCat(asan != nullptr ? asan : "", ":quarantine_size_mb=8").c_str(),
          1);
   StartServer({"--role=api", "--max_waiting_calls=500", "--max_wait=20s"});
-  const long rss_before = RssKib(server_->pid());
+  const long rss_before = RssKib(server_->process().pid());
   constexpr int kCalls = 2000;
   // Four connections: one carries at most --grpc_max_concurrent_streams calls.
   std::vector<std::unique_ptr<tickets::v1::BookingService::Stub>> stubs;
   for (int i = 0; i < 4; ++i) {
     grpc::ChannelArguments args;
     args.SetInt("booking.test.connection", i);
-    stubs.push_back(tickets::v1::BookingService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", grpc_port_), grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(tickets::v1::BookingService::NewStub(
+        grpc::CreateCustomChannel(server_->target(), grpc::InsecureChannelCredentials(), args)));
   }
   struct Call {
     grpc::ClientContext context;
@@ -298,7 +282,7 @@ TEST_F(VanishedClientsE2eTest, CallsWaitingForTheHandlersAreBounded) {
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  const long rss_waiting = RssKib(server_->pid());
+  const long rss_waiting = RssKib(server_->process().pid());
   {
     absl::MutexLock lock(&mu);
     EXPECT_EQ(refused, kCalls - 500) << refusal;

@@ -22,8 +22,8 @@
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/booking_server.h"
 #include "tests/support/http_call.h"
-#include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -53,38 +53,27 @@ long RssKib(pid_t pid) {
   return -1;
 }
 
+// booking-server with a client that takes answers of any size.
 class Server {
  public:
-  Server(const std::string& database_url, std::vector<std::string> extra) {
-    grpc_port_ = testing::PickFreePort();
-    http_port_ = testing::PickFreePort();
-    std::vector<std::string> args = {absl::StrCat("--grpc_addr=127.0.0.1:", grpc_port_),
-                                     absl::StrCat("--http_addr=127.0.0.1:", http_port_),
-                                     absl::StrCat("--database_url=", database_url)};
-    args.insert(args.end(), extra.begin(), extra.end());
-    process_ = std::make_unique<testing::ServerProcess>(BOOKING_SERVER_PATH, args);
-  }
+  Server(const std::string& database_url, testing::ServerFlags flags)
+      : database_url_(database_url), flags_(std::move(flags)) {}
   absl::Status Start() {
-    if (absl::Status started = process_->Start(); !started.ok()) return started;
-    absl::Status serving = process_->WaitUntilServing(target(), absl::Seconds(30));
-    if (!serving.ok()) return serving;
+    server_ = testing::BookingServer::Start(database_url_, flags_);
+    if (!server_->ready()) return absl::UnavailableError("booking-server did not start");
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(-1);
     stub_ = tickets::v1::BookingService::NewStub(
         grpc::CreateCustomChannel(target(), grpc::InsecureChannelCredentials(), args));
     return absl::OkStatus();
   }
-  ~Server() {
-    if (process_->running()) {
-      absl::StatusOr<int> code = process_->Stop(SIGTERM, absl::Seconds(30));
-      EXPECT_TRUE(code.ok() && *code == 0) << process_->ReadLog();
-    }
-  }
-  std::string target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
-  std::string http() const { return absl::StrCat("http://127.0.0.1:", http_port_); }
+  std::string target() const { return server_->target(); }
+  std::string http() const { return server_->url(); }
+  pid_t pid() { return server_->process().pid(); }
+  std::string log() const { return server_->log(); }
+  [[nodiscard]] absl::Status Stop() { return server_->Stop(absl::Seconds(30)); }
   tickets::v1::BookingService::Stub& stub() { return *stub_; }
   void CloseChannel() { stub_.reset(); }
-  testing::ServerProcess& process() { return *process_; }
 
   grpc::Status Update(Request request, Request::Consistency consistency, const std::string& key) {
     request.set_consistency(consistency);
@@ -96,9 +85,9 @@ class Server {
   }
 
  private:
-  int grpc_port_ = 0;
-  int http_port_ = 0;
-  std::unique_ptr<testing::ServerProcess> process_;
+  std::string database_url_;
+  testing::ServerFlags flags_;
+  std::unique_ptr<testing::BookingServer> server_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
 };
 
@@ -235,7 +224,7 @@ TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
   testing::TestDatabase db;
   Server server(db.url(), {"--watch_buffer=1000"});
   ASSERT_TRUE(server.Start().ok());
-  const long before_streams = RssKib(server.process().pid());
+  const long before_streams = RssKib(server.pid());
   constexpr int kStreams = 200;
   std::vector<std::unique_ptr<Watch>> idle;
   for (int i = 0; i < kStreams; ++i) {
@@ -244,7 +233,7 @@ TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
     idle.push_back(std::make_unique<Watch>(server.stub(), std::vector<std::string>{id}));
   }
   absl::SleepFor(absl::Seconds(1));
-  const long with_streams = RssKib(server.process().pid());
+  const long with_streams = RssKib(server.pid());
   std::printf(
       "[ figure ] memory per open watch stream: %.1f KiB (%d streams, RSS %ld -> %ld KiB)\n",
       static_cast<double>(with_streams - before_streams) / kStreams, kStreams, before_streams,
@@ -272,14 +261,14 @@ TEST(WatchE2eTest, SlowSubscriberIsEndedAndMemoryStaysFlat) {
     }
   });
   absl::SleepFor(absl::Milliseconds(300));
-  const long before = RssKib(server.process().pid());
+  const long before = RssKib(server.pid());
   long peak = before;
   for (int call = 0; call < 400; ++call) {  // 10,000 tickets: 40,000 steps
     ASSERT_TRUE(server
                     .Update(testing::ValidRequest(25, "ee000000", call * 25), Request::ACCEPTED,
                             absl::StrCat("slow-", call))
                     .ok());
-    peak = std::max(peak, RssKib(server.process().pid()));
+    peak = std::max(peak, RssKib(server.pid()));
   }
   Step step;
   int got = 0;
@@ -471,17 +460,16 @@ TEST(WatchE2eTest, ShutdownEndsOpenStreamsAtOnce) {
   });
   absl::SleepFor(absl::Seconds(1));  // past a few heartbeats: nothing in flight on the socket
   const absl::Time stop = absl::Now();
-  absl::StatusOr<int> code = server.process().Stop(SIGTERM, absl::Seconds(30));
+  const absl::Status stopped = server.Stop();
   const absl::Duration took = absl::Now() - stop;
   curl.join();
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  EXPECT_TRUE(stopped.ok()) << stopped;
   EXPECT_LT(took, absl::Seconds(4)) << "the stop waited for the streams";
   EXPECT_THAT(sse, HasSubstr(": heartbeat"));
   EXPECT_THAT(sse, HasSubstr("event: error\ndata: {\"code\":14"));
   grpc_client.join();
   EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE);
-  if (took > absl::Seconds(3)) std::printf("%s\n", server.process().ReadLog().c_str());
+  if (took > absl::Seconds(3)) std::printf("%s\n", server.log().c_str());
   std::printf("[ figure ] SIGTERM with open streams: stopped in %.0f ms\n",
               absl::ToDoubleMilliseconds(took));
 }

@@ -61,10 +61,13 @@ std::unique_ptr<BookingServer> BookingServer::Start(std::string database_url, Se
   char dir[] = "/tmp/booking-ready-XXXXXX";
   if (mkdtemp(dir) == nullptr) ADD_FAILURE() << "mkdtemp failed";
   const std::string ready = std::string(dir) + "/ports";
-  // The fixture's defaults first, so a test's own flag (an --http_addr= that turns REST off, a
-  // --log_format=json) replaces them.
-  ServerFlags args = {"--grpc_addr=127.0.0.1:0", "--http_addr=127.0.0.1:0", "--log_format=text",
-                      "--database_url=" + database_url};
+  // A --flagfile first (absl applies it where it stands), then the fixture's defaults, then the
+  // test's own flags (an --http_addr= that turns REST off, a --log_format=json), each replacing
+  // what came before.
+  ServerFlags args;
+  if (std::string file = flags.Get("flagfile"); !file.empty()) args.Set("flagfile", file);
+  args.Set(ServerFlags{"--grpc_addr=127.0.0.1:0", "--http_addr=127.0.0.1:0", "--log_format=text",
+                       "--database_url=" + database_url});
   args.Set(flags);
   args.Set("--ready_file=" + ready);
   std::unique_ptr<BookingServer> server(
