@@ -43,6 +43,11 @@ class CompletionWaiter {
   void Wait(std::vector<std::string> event_keys, Level level, absl::Time deadline, Done done);
   // A handler finished something: poll now rather than at the next interval.
   void Wake() { task_.Wake(); }
+  // Polls now and returns once that poll is over (false if stopped or `timeout` passed): lets a
+  // test step the waiter instead of sleeping through its interval.
+  [[nodiscard]] bool PollNow(absl::Duration timeout = absl::Seconds(30)) {
+    return task_.RunNow(timeout);
+  }
 
   size_t waiting() const;
 
