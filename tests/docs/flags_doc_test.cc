@@ -129,5 +129,59 @@ TEST(FlagsDocTest, EveryFlagHasARowWithItsDefaultAndEveryRowAFlag) {
   EXPECT_THAT(errors, ::testing::IsEmpty()) << "docs/flags.md:\n" << absl::StrJoin(errors, "\n");
 }
 
+// Every source file under the repository's code folders, read once.
+std::string AllSources() {
+  std::string text;
+  for (const char* dir : {"api", "app", "clients", "common", "delivery", "domain", "handlers",
+                          "http", "pipeline", "rest", "server", "storage"}) {
+    const std::filesystem::path root = std::filesystem::path(BOOKING_SOURCE_DIR) / dir;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+      if (!entry.is_regular_file()) continue;
+      std::ifstream in(entry.path());
+      text.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+  }
+  return text;
+}
+
+// CONTRIBUTING's walk of a ticket names flags, files and functions: each one must exist, so the
+// walk cannot drift from the code unnoticed.
+TEST(FlagsDocTest, EverythingTheTicketWalkNamesExists) {
+  std::ifstream in(absl::StrCat(BOOKING_SOURCE_DIR, "/CONTRIBUTING.md"));
+  const std::string doc((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t begin = doc.find("## One ticket, from the call to its row");
+  ASSERT_NE(begin, std::string::npos) << "CONTRIBUTING.md has no walk of a ticket";
+  const std::string walk = doc.substr(begin, doc.find("\n## ", begin + 1) - begin);
+  const std::string sources = AllSources();
+  std::set<std::string> defined;
+  for (const auto& [name, flag] : absl::GetAllFlags()) defined.emplace(name);
+
+  std::vector<std::string> errors;
+  int named = 0;
+  const std::vector<std::string> spans = absl::StrSplit(walk, '`');
+  for (size_t i = 1; i < spans.size(); i += 2) {  // the text between backticks
+    const std::string& span = spans[i];
+    if (absl::StartsWith(span, "--")) {
+      ++named;
+      if (!defined.contains(span.substr(2))) errors.push_back(span + ": no such flag");
+    } else if (absl::EndsWith(span, ".cc") || absl::EndsWith(span, ".h")) {
+      ++named;
+      if (!std::filesystem::is_regular_file(std::filesystem::path(BOOKING_SOURCE_DIR) / span)) {
+        errors.push_back(span + ": no such file");
+      }
+    } else if (const size_t colons = span.rfind("::");
+               colons != std::string::npos && span.find(' ') == std::string::npos) {
+      ++named;
+      // `Class::Method` is defined as such; `ns::Function` is declared in some header.
+      const std::string last = span.substr(colons + 2) + "(";
+      if (!absl::StrContains(sources, span + "(") && !absl::StrContains(sources, " " + last)) {
+        errors.push_back(span + ": not in the code");
+      }
+    }
+  }
+  EXPECT_GE(named, 30) << "the walk names fewer things than it did";
+  EXPECT_THAT(errors, ::testing::IsEmpty()) << absl::StrJoin(errors, "\n");
+}
+
 }  // namespace
 }  // namespace booking

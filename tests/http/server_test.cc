@@ -329,6 +329,22 @@ class ServerTest : public ::testing::Test {
     port_ = *port;
   }
 
+  // Echoes every request, counting them in `handled`.
+  static Server::Handler CountThenEcho(std::atomic<int>& handled) {
+    return [&handled](Request request, absl::AnyInvocable<void(Response)> done) {
+      ++handled;
+      Echo(std::move(request), std::move(done));
+    };
+  }
+  // Answers with `body` streamed, whatever the request.
+  static Server::Handler StreamEveryAnswer(std::shared_ptr<BodyStream> body) {
+    return [body](Request, absl::AnyInvocable<void(Response)> done) {
+      Response response;
+      response.stream = body;
+      done(std::move(response));
+    };
+  }
+
   Server::Handler Hold() {
     return [this](Request request, absl::AnyInvocable<void(Response)> done) {
       pending_.Add(std::move(request), std::move(done));
@@ -389,10 +405,7 @@ TEST_F(ServerTest, BodyOverMaxBodyBytesGets413) {
   std::atomic<int> handled{0};
   ServerOptions options;
   options.max_body_bytes = 1000;
-  StartServer(options, [&](Request request, auto done) {
-    ++handled;
-    Echo(std::move(request), std::move(done));
-  });
+  StartServer(options, CountThenEcho(handled));
   RawClient at_limit(port_);
   ASSERT_TRUE(at_limit.Send(Post("/up", std::string(1000, 'a'))));
   std::optional<Reply> accepted = at_limit.ReadReply();
@@ -426,10 +439,7 @@ TEST_F(ServerTest, HeadersOverMaxHeaderBytesGet431) {
   std::atomic<int> handled{0};
   ServerOptions options;
   options.max_header_bytes = 1024;
-  StartServer(options, [&](Request request, auto done) {
-    ++handled;
-    Echo(std::move(request), std::move(done));
-  });
+  StartServer(options, CountThenEcho(handled));
   RawClient small(port_);
   ASSERT_TRUE(small.Send(absl::StrCat(
       "GET /small HTTP/1.1\r\nHost: test\r\nX-Big: ", std::string(900, 'a'), "\r\n\r\n")));
@@ -560,11 +570,7 @@ TEST_F(ServerTest, StreamErrorCutsTheBody) {
   auto body = std::make_shared<ScriptedBody>();
   body->Push(std::string("partial"));
   body->Push(absl::UnavailableError("the source went away"));
-  StartServer({}, [&](Request, absl::AnyInvocable<void(Response)> done) {
-    Response response;
-    response.stream = body;
-    done(std::move(response));
-  });
+  StartServer({}, StreamEveryAnswer(body));
   RawClient client(port_);
   ASSERT_TRUE(client.Send(Get("/stream")));
   ASSERT_TRUE(client.ReadUntil("partial"));
@@ -578,11 +584,7 @@ TEST_F(ServerTest, StreamErrorCutsTheBody) {
 TEST_F(ServerTest, ClientGoneMidStreamAbandonsTheStream) {
   auto body = std::make_shared<ScriptedBody>();
   body->Push(std::string("first"));
-  StartServer({}, [&](Request, absl::AnyInvocable<void(Response)> done) {
-    Response response;
-    response.stream = body;
-    done(std::move(response));
-  });
+  StartServer({}, StreamEveryAnswer(body));
   RawClient client(port_);
   ASSERT_TRUE(client.Send(Get("/stream")));
   ASSERT_TRUE(client.ReadUntil("first"));
