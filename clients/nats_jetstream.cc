@@ -40,12 +40,12 @@ bool FileReadable(const std::string& path) { return access(path.c_str(), R_OK) =
 
 absl::Status ValidateNatsJetStreamOptions(const NatsJetStreamOptions& options) {
   if (options.servers.empty()) {
-    return absl::InvalidArgumentError("jetstream_url: give at least one nats://host:port");
+    return absl::InvalidArgumentError("--jetstream_url: give at least one nats://host:port");
   }
   for (const std::string& url : options.servers) {
     const bool tls = absl::StartsWith(url, "tls://");
     if (!absl::StartsWith(url, "nats://") && !tls) {
-      return absl::InvalidArgumentError(absl::StrCat("jetstream_url: \"", RedactUrl(url),
+      return absl::InvalidArgumentError(absl::StrCat("--jetstream_url: \"", RedactUrl(url),
                                                      "\" must start with nats:// or tls://"));
     }
     const std::string_view rest = std::string_view(url).substr(tls ? 6 : 7);
@@ -58,29 +58,29 @@ absl::Status ValidateNatsJetStreamOptions(const NatsJetStreamOptions& options) {
           !std::all_of(host_port.begin() + colon + 1, host_port.end(),
                        [](char c) { return c >= '0' && c <= '9'; })))) {
       return absl::InvalidArgumentError(
-          absl::StrCat("jetstream_url: \"", RedactUrl(url), "\" is not host:port"));
+          absl::StrCat("--jetstream_url: \"", RedactUrl(url), "\" is not host:port"));
     }
   }
   if (options.stream.empty() || options.stream.find_first_of(" \t.*>/\\") != std::string::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("jetstream_stream: \"", options.stream,
+        absl::StrCat("--jetstream_stream: \"", options.stream,
                      "\" is not a stream name (no spaces, dots, wildcards or slashes)"));
   }
   if (options.replicas < 1 || options.replicas > 5) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "jetstream_replicas: must be 1 to 5 (JetStream's limit), got ", options.replicas));
+        "--jetstream_replicas: must be 1 to 5 (JetStream's limit), got ", options.replicas));
   }
-  for (const auto& [flag, path] : {std::pair{"jetstream_credentials", &options.credentials_file},
-                                   std::pair{"jetstream_tls_ca", &options.tls_ca_file},
-                                   std::pair{"jetstream_tls_cert", &options.tls_cert_file},
-                                   std::pair{"jetstream_tls_key", &options.tls_key_file}}) {
+  for (const auto& [flag, path] : {std::pair{"--jetstream_credentials", &options.credentials_file},
+                                   std::pair{"--jetstream_tls_ca", &options.tls_ca_file},
+                                   std::pair{"--jetstream_tls_cert", &options.tls_cert_file},
+                                   std::pair{"--jetstream_tls_key", &options.tls_key_file}}) {
     if (!path->empty() && !FileReadable(*path)) {
       return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read \"", *path, "\""));
     }
   }
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
-        "jetstream_tls_cert, jetstream_tls_key: give both (a client certificate and its key) "
+        "--jetstream_tls_cert, --jetstream_tls_key: give both (a client certificate and its key) "
         "or neither");
   }
   return absl::OkStatus();
@@ -99,7 +99,9 @@ absl::StatusOr<std::unique_ptr<NatsJetStream>> NatsJetStream::Connect(
 absl::Status NatsJetStream::Open() {
   auto check = [](natsStatus s, const char* what) -> absl::Status {
     if (s == NATS_OK) return absl::OkStatus();
-    return absl::InvalidArgumentError(absl::StrCat("jetstream: ", what, ": ", NatsError(s)));
+    // A flag's value the library refused starts with the flag, as every refusal at start does.
+    const absl::string_view prefix = absl::StartsWith(what, "--") ? "" : "jetstream: ";
+    return absl::InvalidArgumentError(absl::StrCat(prefix, what, ": ", NatsError(s)));
   };
   if (natsOptions_Create(&nats_options_) != NATS_OK) {
     return absl::ResourceExhaustedError("jetstream: cannot create the client's options");
@@ -112,7 +114,7 @@ absl::Status NatsJetStream::Open() {
   }
   absl::Status status =
       check(natsOptions_SetServers(nats_options_, servers.data(), static_cast<int>(servers.size())),
-            "jetstream_url");
+            "--jetstream_url");
   if (status.ok())
     status = check(natsOptions_SetName(nats_options_, options_.name.c_str()), "name");
   // Reconnect for ever, quickly: the relay's lane does the waiting (breaker and backoff).
@@ -138,17 +140,17 @@ absl::Status NatsJetStream::Open() {
   if (status.ok() && !options_.tls_ca_file.empty()) {
     status =
         check(natsOptions_LoadCATrustedCertificates(nats_options_, options_.tls_ca_file.c_str()),
-              "jetstream_tls_ca");
+              "--jetstream_tls_ca");
   }
   if (status.ok() && !options_.tls_cert_file.empty()) {
     status = check(natsOptions_LoadCertificatesChain(nats_options_, options_.tls_cert_file.c_str(),
                                                      options_.tls_key_file.c_str()),
-                   "jetstream_tls_cert");
+                   "--jetstream_tls_cert");
   }
   if (status.ok() && !options_.credentials_file.empty()) {
     status = check(natsOptions_SetUserCredentialsFromFiles(
                        nats_options_, options_.credentials_file.c_str(), nullptr),
-                   "jetstream_credentials");
+                   "--jetstream_credentials");
   }
   if (!status.ok()) return status;
   const natsStatus connected = natsConnection_Connect(&connection_, nats_options_);

@@ -15,8 +15,8 @@
 namespace booking::rest {
 namespace {
 
-// Tickets per ListTickets page of a streamed GET /tickets (the service caps it at
-// --max_page_size).
+// Tickets per ListTickets page of a streamed GET /tickets (the service's own cap,
+// BookingServiceOptions::max_page_size, is the same 1000).
 constexpr int kTicketListPageSize = 1000;
 
 }  // namespace

@@ -38,7 +38,9 @@ TEST(ErrorDetailsTest, EveryInvalidArgumentNamesItsField) {
     google::rpc::Status proto = Details(ToGrpcStatus(status));
     google::rpc::BadRequest bad_request;
     EXPECT_EQ(proto.details_size(), 1) << status;
-    if (proto.details_size() == 1) EXPECT_TRUE(proto.details(0).UnpackTo(&bad_request));
+    if (proto.details_size() == 1) {
+      EXPECT_TRUE(proto.details(0).UnpackTo(&bad_request));
+    }
     return bad_request;
   };
   google::rpc::BadRequest page =

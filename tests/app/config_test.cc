@@ -385,20 +385,20 @@ TEST_F(ConfigTest, JetStreamUrlsAreSplitAndTheDuplicateWindowIsTheRetention) {
 
 TEST_F(ConfigTest, BadJetStreamFlagsAreRefusedByName) {
   absl::SetFlag(&FLAGS_jetstream_url, "http://a:4222");
-  EXPECT_THAT(Error(), StartsWith("jetstream_url:"));
+  EXPECT_THAT(Error(), StartsWith("--jetstream_url:"));
   absl::SetFlag(&FLAGS_jetstream_url, "nats://a:port");
-  EXPECT_THAT(Error(), StartsWith("jetstream_url:"));
+  EXPECT_THAT(Error(), StartsWith("--jetstream_url:"));
   absl::SetFlag(&FLAGS_jetstream_url, "nats://user:secret@a:x");
   EXPECT_THAT(Error(), ::testing::Not(HasSubstr("secret"))) << "credentials never echoed";
   absl::SetFlag(&FLAGS_jetstream_url, "nats://a:4222");
   absl::SetFlag(&FLAGS_jetstream_replicas, 7);
-  EXPECT_THAT(Error(), StartsWith("jetstream_replicas:"));
+  EXPECT_THAT(Error(), StartsWith("--jetstream_replicas:"));
   absl::SetFlag(&FLAGS_jetstream_replicas, 3);
   absl::SetFlag(&FLAGS_jetstream_stream, "tickets.v1");
-  EXPECT_THAT(Error(), StartsWith("jetstream_stream:"));
+  EXPECT_THAT(Error(), StartsWith("--jetstream_stream:"));
   absl::SetFlag(&FLAGS_jetstream_stream, "TICKET_EVENTS");
   absl::SetFlag(&FLAGS_jetstream_credentials, "/nonexistent/user.creds");
-  EXPECT_THAT(Error(), StartsWith("jetstream_credentials:"));
+  EXPECT_THAT(Error(), StartsWith("--jetstream_credentials:"));
   absl::SetFlag(&FLAGS_jetstream_credentials, "");
   absl::SetFlag(&FLAGS_jetstream_tls_cert, WriteFile("client.pem", "x"));
   EXPECT_THAT(Error(), HasSubstr("jetstream_tls_key"));

@@ -30,7 +30,7 @@ std::string Field(const google::protobuf::Struct& s, const std::string& key) {
 // A value from outside goes through LogValue: whatever it holds, it stays one field and forges
 // none.
 TEST(JsonLogFormatterTest, LogValueKeepsHostileValuesInOneField) {
-  for (const std::string hostile :
+  for (const std::string& hostile :
        {std::string("/x status=500"), std::string("a\" status=\"500"), std::string("tab\there"),
         std::string("back\\slash"), std::string("new\nline level=error"),
         std::string("not an escape: \\x41"), std::string("")}) {

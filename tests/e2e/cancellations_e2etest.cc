@@ -121,7 +121,7 @@ TEST_F(CancellationsE2eTest, ConfirmationStillInTheLogCountsAndIsRefundedOnce) {
 
   // The handlers, in a worker: each ticket stored canceled and refunded once.
   auto worker = testing::BookingServer::Start(db_.url(), {"--role=worker"});
-  for (const std::string ticket : {sold.tickets(0).ticket_id()}) {
+  for (const std::string& ticket : {sold.tickets(0).ticket_id()}) {
     EXPECT_TRUE(testing::Eventually([&] { return Refunds(ticket) == 1; }, absl::Seconds(30)))
         << ticket << ": " << Refunds(ticket) << " refunds";
     EXPECT_TRUE(testing::Eventually(
