@@ -59,6 +59,17 @@ struct Shared {
 constexpr std::string_view kBusyMessage =
     "server busy: too many HTTP connections or uploads; retry";
 
+// A parse error of the request itself (a bad method, target, header, length or chunk), as
+// opposed to the client going away in the middle of one: that client is told 400 before the
+// close, so a curl user sees why.
+bool Malformed(beast::error_code ec) {
+  static const boost::system::error_category& parsing =
+      bhttp::make_error_code(bhttp::error::bad_method).category();
+  return ec && ec.category() == parsing && ec != bhttp::error::end_of_stream &&
+         ec != bhttp::error::partial_message && ec != bhttp::error::need_more &&
+         ec != bhttp::error::need_buffer && ec != bhttp::error::unexpected_body;
+}
+
 std::string ErrorBody(const ServerOptions& options, int status, std::string_view message) {
   if (options.error_body) return options.error_body(status, message);
   // The server's own messages are plain ASCII, so they need no escaping.
@@ -151,7 +162,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   void OnRead(beast::error_code ec) {
     if (ec == bhttp::error::body_limit) return Reject(413, "request body too large");
     if (ec == bhttp::error::header_limit) return Reject(431, "request headers too large");
-    if (ec) return Close();  // closed, timed out, or not HTTP
+    if (Malformed(ec)) return Reject(400, "malformed HTTP request");
+    if (ec) return Close();  // closed or timed out
     bhttp::request<bhttp::string_body> request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();

@@ -435,6 +435,25 @@ TEST_F(ServerTest, BodyOverMaxBodyBytesGets413) {
   EXPECT_EQ(handled.load(), 1) << "only the body at the limit reached the handler";
 }
 
+// Not HTTP at all, then a bad header line: each is told 400 (the error_body's JSON) and closed;
+// neither reaches the handler.
+TEST_F(ServerTest, AMalformedRequestGets400AndTheClose) {
+  std::atomic<int> handled{0};
+  StartServer({}, CountThenEcho(handled));
+  for (const std::string request :
+       {std::string("HELLO THERE\r\n\r\n"),
+        std::string("GET / HTTP/1.1\r\nHost: test\r\nno colon here\r\n\r\n")}) {
+    RawClient client(port_);
+    ASSERT_TRUE(client.Send(request));
+    std::optional<Reply> reply = client.ReadReply();
+    ASSERT_TRUE(reply.has_value()) << request << "; received: " << client.buffered();
+    EXPECT_EQ(reply->status, 400);
+    EXPECT_EQ(reply->body, R"({"status":400,"message":"malformed HTTP request"})");
+    EXPECT_TRUE(client.ClosedWithin(kBound));
+  }
+  EXPECT_EQ(handled.load(), 0);
+}
+
 TEST_F(ServerTest, HeadersOverMaxHeaderBytesGet431) {
   std::atomic<int> handled{0};
   ServerOptions options;
