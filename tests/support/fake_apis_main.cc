@@ -63,9 +63,8 @@ int main(int argc, char** argv) {
     std::printf(
         "t=%.1f receipts_in_flight=%d receipts_peak=%d sheets_in_flight=%d sheets_peak=%d "
         "receipts=%zu rows=%zu\n",
-        absl::ToDoubleSeconds(absl::Now() - start), receipts.in_flight(),
-        receipts.max_in_flight(), sheets.in_flight(), sheets.max_in_flight(),
-        receipts.receipts_by_key().size(), rows);
+        absl::ToDoubleSeconds(absl::Now() - start), receipts.in_flight(), receipts.max_in_flight(),
+        sheets.in_flight(), sheets.max_in_flight(), receipts.receipts_by_key().size(), rows);
     std::fflush(stdout);
   }
   return 0;
