@@ -5,16 +5,21 @@
 #include <grpcpp/resource_quota.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "app/durable_pipeline.h"
 #include "app/memory_pipeline.h"
 #include "app/openapi_options.h"
 #include "common/log_value.h"
-#include "domain/handler_names.h"
+#include "domain/event_types.h"
+#include "openapi/openapi.h"
 #include "rest/json_transcoder.h"
-#include "rest/openapi.h"
 #include "server/call_observer.h"
 #include "spdlog/spdlog.h"
 #include "storage/log_positions.h"
@@ -43,7 +48,7 @@ std::shared_ptr<grpc::ServerCredentials> GrpcCredentials(const std::optional<Tls
 void AddBrokerState(const clients::PublisherState& state,
                     tickets::v1::GetHandlerStatusResponse& response) {
   for (tickets::v1::HandlerStatus& handler : *response.mutable_handlers()) {
-    if (handler.handler() != domain::kPublishToJetStream) continue;
+    if (handler.handler() != "PublishToJetStream") continue;  // handlers/handler_table.cc
     tickets::v1::BrokerConnection& broker = *handler.mutable_broker();
     broker.set_connected(state.connected);
     broker.set_server(state.server);
@@ -105,12 +110,34 @@ absl::Status Application::Start() {
         });
     relay_health_->Start();
   }
+  if (absl::Status written = WriteReadyFile(); !written.ok()) return written;
   spdlog::info(
       "booking-server ready role={} grpc_addr={} grpc_port={} http_port={} event_log={} "
       "instance_id={} workers={} queue_capacity={}",
       RoleName(config_.role), config_.grpc_addr, grpc_port_, http_port_,
       pipeline_->durable() ? "postgres" : "memory", config_.instance_id, config_.workers.threads,
       config_.queue_capacity);
+  return absl::OkStatus();
+}
+
+absl::Status Application::WriteReadyFile() const {
+  if (config_.ready_file.empty()) return absl::OkStatus();
+  // Written beside it and renamed: a reader sees the whole file or none.
+  const std::string temporary = config_.ready_file + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << "grpc_port=" << grpc_port_ << "\nhttp_port=" << http_port_ << "\n";
+    out.close();
+    if (!out) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ready_file: cannot write ", temporary, ": ", std::strerror(errno)));
+    }
+  }
+  if (std::rename(temporary.c_str(), config_.ready_file.c_str()) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--ready_file: cannot rename ", temporary,
+                                                   " to ", config_.ready_file, ": ",
+                                                   std::strerror(errno)));
+  }
   return absl::OkStatus();
 }
 
@@ -171,6 +198,8 @@ absl::Status Application::StartPipeline() {
 
 namespace {
 
+// FromFlags refuses a gRPC duration outside 1ms to 576h, so the clamp changes no given value: it
+// only keeps the conversion to gRPC's int defined.
 int Milliseconds(absl::Duration d) {
   return static_cast<int>(std::clamp<int64_t>(absl::ToInt64Milliseconds(d), 1, INT_MAX));
 }
@@ -258,17 +287,16 @@ absl::Status Application::StartHttp() {
   (*transcoder)->set_stream_heartbeat(config_.stream_heartbeat);
   gateway_ = std::make_unique<rest::HttpGateway>(
       grpc_->InProcessChannel(grpc::ChannelArguments()), *std::move(transcoder),
-      rest::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
+      openapi::BuildOpenApiJson(services, "Booking service", "v1", OpenApiOptionsFor(config_)),
       &metrics_, config_.auth_metrics ? auth_.get() : nullptr, config_.browser);
-  http_ = std::make_unique<rest::HttpServer>(
-      config_.http,
-      [this](rest::GatewayRequest request, absl::AnyInvocable<void(rest::GatewayResponse)> done) {
+  http_ = std::make_unique<http::Server>(
+      config_.http, [this](http::Request request, absl::AnyInvocable<void(http::Response)> done) {
         gateway_->Handle(std::move(request), std::move(done));
       });
   absl::StatusOr<int> port = http_->Start();
   if (!port.ok()) return port.status();
   http_port_ = *port;
-  rest::HttpServer* http = http_.get();
+  http::Server* http = http_.get();
   metrics_.AddGauge("booking_http_open_connections", "HTTP connections open now.",
                     [http] { return http->stats().open_connections; });
   metrics_.AddGauge("booking_http_refused",

@@ -13,9 +13,9 @@
 #include "app/external_apis.h"
 #include "common/periodic_task.h"
 #include "handlers/handler_set.h"
+#include "http/server.h"
 #include "metrics/metrics.h"
 #include "rest/http_gateway.h"
-#include "rest/http_server.h"
 #include "server/admin_service.h"
 #include "server/booking_service.h"
 #include "server/database_health.h"
@@ -47,6 +47,7 @@ class Application {
 
  private:
   [[nodiscard]] absl::Status ConnectDatabase();
+  [[nodiscard]] absl::Status WriteReadyFile() const;  // --ready_file
   [[nodiscard]] absl::Status StartPipeline();
   [[nodiscard]] absl::Status StartGrpc();
   [[nodiscard]] absl::Status StartHttp();
@@ -71,7 +72,7 @@ class Application {
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   std::unique_ptr<rest::HttpGateway> gateway_;
-  std::unique_ptr<rest::HttpServer> http_;
+  std::unique_ptr<http::Server> http_;
   int http_port_ = 0;
   std::unique_ptr<server::DatabaseHealth> database_health_;
   bool running_ = false;

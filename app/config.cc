@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
@@ -13,10 +15,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/uuid.h"
-#include "handlers/handler_set.h"
+#include "handlers/handler_table.h"
+#include "rest/rest_error.h"
 #include "storage/pg_statements.h"
 
 ABSL_FLAG(std::string, grpc_addr, "127.0.0.1:50051", "Address the gRPC API listens on.");
+ABSL_FLAG(std::string, ready_file, "",
+          "Once serving, write the ports taken (grpc_port=N, http_port=N) to this file, whole "
+          "or not at all: with port 0 in the addresses, how a supervisor or test finds them.");
 ABSL_FLAG(std::string, http_addr, "127.0.0.1:8080",
           "Address the REST/JSON gateway listens on; empty: no HTTP port.");
 ABSL_FLAG(int, http_threads, 2, "Threads serving the HTTP port.");
@@ -227,7 +233,7 @@ absl::StatusOr<std::string> ReadFile(const char* flag, const std::string& path) 
   std::ifstream in(path, std::ios::binary);
   std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (content.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(flag, ": cannot read ", path));
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": cannot read ", path));
   }
   return content;
 }
@@ -239,12 +245,12 @@ absl::StatusOr<std::optional<TlsFiles>> TlsFromFlags() {
   if (cert.empty() && key.empty()) {
     if (!client_ca.empty()) {
       return absl::InvalidArgumentError(
-          "tls_client_ca_file: needs --tls_cert_file and --tls_key_file");
+          "--tls_client_ca_file: needs --tls_cert_file and --tls_key_file");
     }
     return std::nullopt;
   }
   if (cert.empty() || key.empty()) {
-    return absl::InvalidArgumentError("tls_cert_file, tls_key_file: set both or neither");
+    return absl::InvalidArgumentError("--tls_cert_file, --tls_key_file: set both or neither");
   }
   TlsFiles tls;
   absl::StatusOr<std::string> cert_pem = ReadFile("tls_cert_file", cert);
@@ -265,21 +271,21 @@ absl::StatusOr<storage::StartFrom> ParseStart(const char* flag, absl::string_vie
   if (value == "earliest") return storage::StartFrom::kEarliest;
   if (value == "latest") return storage::StartFrom::kLatest;
   return absl::InvalidArgumentError(
-      absl::StrCat(flag, ": must be earliest or latest, got \"", value, "\""));
+      absl::StrCat("--", flag, ": must be earliest or latest, got \"", value, "\""));
 }
 
 // --handler_start: "Name=earliest|latest,..." with names of this service's handlers.
 absl::StatusOr<absl::flat_hash_map<std::string, storage::StartFrom>> ParseHandlerStarts(
     const std::string& value) {
   absl::flat_hash_map<std::string, storage::StartFrom> starts;
-  const std::vector<std::string> known = handlers::HandlerSet::AllNames();
+  const std::vector<std::string> known = handlers::AllHandlerNames();
   for (absl::string_view item : absl::StrSplit(value, ',', absl::SkipWhitespace())) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(absl::StripAsciiWhitespace(item), absl::MaxSplits('=', 1));
     if (std::find(known.begin(), known.end(), kv.first) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("handler_start: unknown handler \"", kv.first,
-                                                     "\" (known: ", absl::StrJoin(known, ", "),
-                                                     ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--handler_start: unknown handler \"", kv.first,
+                       "\" (known: ", absl::StrJoin(known, ", "), ")"));
     }
     absl::StatusOr<storage::StartFrom> start = ParseStart("handler_start", kv.second);
     if (!start.ok()) return start.status();
@@ -293,12 +299,95 @@ absl::StatusOr<Role> ParseRole(const std::string& value) {
   if (value == "api") return Role::kApi;
   if (value == "worker") return Role::kWorker;
   return absl::InvalidArgumentError(
-      absl::StrCat("role: must be all, api or worker, got \"", value, "\""));
+      absl::StrCat("--role: must be all, api or worker, got \"", value, "\""));
+}
+
+// Flags are checked, never corrected: a value out of range is refused naming the flag, so the
+// service never runs with a setting nobody gave it.
+template <typename T>
+std::string FlagName(const absl::Flag<T>& flag) {
+  return absl::StrCat("--", absl::GetFlagReflectionHandle(flag).Name());
+}
+std::string Show(int64_t value) { return absl::StrCat(value); }
+std::string Show(absl::Duration value) { return absl::FormatDuration(value); }
+std::string Why(absl::string_view why) { return why.empty() ? "" : absl::StrCat(" (", why, ")"); }
+
+template <typename T>
+[[nodiscard]] absl::Status AtLeast(const absl::Flag<T>& flag, std::type_identity_t<T> floor,
+                                   absl::string_view why = {}) {
+  const T value = absl::GetFlag(flag);
+  if (value >= floor) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(FlagName(flag), ": must be at least ", Show(floor),
+                                                 Why(why), ", got ", Show(value)));
 }
 
 template <typename T>
-T AtLeast(T floor, T value) {
-  return std::max(floor, value);
+[[nodiscard]] absl::Status InRange(const absl::Flag<T>& flag, std::type_identity_t<T> low,
+                                   std::type_identity_t<T> high, absl::string_view why = {}) {
+  const T value = absl::GetFlag(flag);
+  if (value >= low && value <= high) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(FlagName(flag), ": must be ", Show(low), " to ",
+                                                 Show(high), Why(why), ", got ", Show(value)));
+}
+
+// gRPC takes its durations as int milliseconds: 576h (24 days) keeps clear of INT_MAX.
+constexpr absl::Duration kLongestGrpcDuration = absl::Hours(24 * 24);
+constexpr absl::string_view kGrpcMilliseconds = "gRPC counts int milliseconds";
+
+// Every flag with bounds, checked before any value is used. The bounds are the ones the flags
+// already had as silent clamps, here or in the module behind them (libpq's and gRPC's conversions
+// too), and --max_tickets_per_call's floor: below it every call would be refused.
+absl::Status CheckBounds() {
+  const absl::Status checks[] = {
+      AtLeast(FLAGS_db_pool_size, 1),
+      // libpq's connect_timeout is whole seconds, at least 2 (it reads 1 as 2).
+      AtLeast(FLAGS_db_connect_timeout, absl::Seconds(2), "libpq's shortest"),
+      AtLeast(FLAGS_group_commit_max_events, 1),
+      AtLeast(FLAGS_group_commits_in_flight, 1),
+      AtLeast(FLAGS_max_pending_appends, 1),
+      AtLeast(FLAGS_delivery_lease, absl::Seconds(1)),
+      AtLeast(FLAGS_breaker_failures, 1),
+      AtLeast(FLAGS_api_concurrency, 1),
+      AtLeast(FLAGS_worker_batch_size, 1),
+      AtLeast(FLAGS_workers, 1),
+      AtLeast(FLAGS_queue_capacity, 1),
+      AtLeast(FLAGS_max_message_bytes, 1024),
+      InRange(FLAGS_grpc_keepalive_time, absl::Milliseconds(1), kLongestGrpcDuration,
+              kGrpcMilliseconds),
+      InRange(FLAGS_grpc_keepalive_timeout, absl::Milliseconds(1), kLongestGrpcDuration,
+              kGrpcMilliseconds),
+      InRange(FLAGS_grpc_max_connection_idle, absl::Milliseconds(1), kLongestGrpcDuration,
+              kGrpcMilliseconds),
+      absl::GetFlag(FLAGS_grpc_max_connection_age) == absl::ZeroDuration()  // 0: never
+          ? absl::OkStatus()
+          : InRange(FLAGS_grpc_max_connection_age, absl::Milliseconds(1), kLongestGrpcDuration,
+                    kGrpcMilliseconds),
+      InRange(FLAGS_grpc_max_connection_age_grace, absl::Milliseconds(1), kLongestGrpcDuration,
+              kGrpcMilliseconds),
+      AtLeast(FLAGS_grpc_max_concurrent_streams, 1),
+      AtLeast(FLAGS_grpc_max_memory, int64_t{16} << 20),
+      AtLeast(FLAGS_http_threads, 1),
+      AtLeast(FLAGS_max_http_connections, 1),
+      AtLeast(FLAGS_max_http_body_bytes, 1),
+      AtLeast(FLAGS_max_http_body_memory, 1),
+      AtLeast(FLAGS_max_tickets_per_call, 1),
+      AtLeast(FLAGS_max_concurrent_calls, 1),
+      AtLeast(FLAGS_max_waiting_calls, 1),
+      AtLeast(FLAGS_max_call_bytes, int64_t{1} << 20),
+      AtLeast(FLAGS_max_watch_streams_per_client, 1),
+      AtLeast(FLAGS_max_watch_streams, 1),
+      AtLeast(FLAGS_watch_buffer, 1),
+      AtLeast(FLAGS_query_threads, 1),
+  };
+  for (const absl::Status& check : checks) {
+    if (!check.ok()) return check;
+  }
+  if (absl::GetFlag(FLAGS_db_connect_timeout) % absl::Seconds(1) != absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--db_connect_timeout: must be whole seconds (libpq's unit), got ",
+                     absl::FormatDuration(absl::GetFlag(FLAGS_db_connect_timeout))));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -316,6 +405,7 @@ const char* RoleName(Role role) {
 }
 
 absl::StatusOr<Config> FromFlags() {
+  if (absl::Status bounds = CheckBounds(); !bounds.ok()) return bounds;
   Config config;
 
   // Database.
@@ -324,7 +414,7 @@ absl::StatusOr<Config> FromFlags() {
     if (const char* env = std::getenv("DATABASE_URL"); env != nullptr) database_url = env;
   }
   if (database_url.empty()) {
-    return absl::InvalidArgumentError("database_url: not set (nor DATABASE_URL)");
+    return absl::InvalidArgumentError("--database_url: not set (nor DATABASE_URL)");
   }
   const absl::Duration statement_timeout = absl::GetFlag(FLAGS_db_statement_timeout);
   absl::Duration transaction_timeout = absl::GetFlag(FLAGS_db_transaction_timeout);
@@ -332,7 +422,7 @@ absl::StatusOr<Config> FromFlags() {
     transaction_timeout = statement_timeout + absl::Seconds(5);
   } else if (transaction_timeout < statement_timeout) {
     return absl::InvalidArgumentError(
-        absl::StrCat("db_transaction_timeout: must be at least db_statement_timeout (",
+        absl::StrCat("--db_transaction_timeout: must be at least --db_statement_timeout (",
                      absl::FormatDuration(statement_timeout), "), got ",
                      absl::FormatDuration(transaction_timeout)));
   }
@@ -344,7 +434,8 @@ absl::StatusOr<Config> FromFlags() {
                  .prepared_statements = storage::AllPreparedStatements()};
   // Health checks get a connection of their own: behind a busy workload they would wait for a
   // free one and report NOT_SERVING while the database is fine. A check that gets no answer in
-  // 3 s reports NOT_SERVING, whatever the network does.
+  // 3 s reports NOT_SERVING, whatever the network does. Its statement timeout is derived, not
+  // given: --db_statement_timeout bounded by those 2 s.
   config.health_pool = {.database_url = database_url,
                         .size = 1,
                         .connect_timeout = absl::GetFlag(FLAGS_db_connect_timeout),
@@ -361,7 +452,7 @@ absl::StatusOr<Config> FromFlags() {
     config.event_log = EventLogKind::kMemory;
   } else {
     return absl::InvalidArgumentError(
-        absl::StrCat("event_log: must be postgres or memory, got \"", log_kind, "\""));
+        absl::StrCat("--event_log: must be postgres or memory, got \"", log_kind, "\""));
   }
   absl::StatusOr<Role> role = ParseRole(absl::GetFlag(FLAGS_role));
   if (!role.ok()) return role.status();
@@ -369,7 +460,7 @@ absl::StatusOr<Config> FromFlags() {
   if (config.role != Role::kAll && config.event_log != EventLogKind::kPostgres) {
     // Instances share work only through the database.
     return absl::InvalidArgumentError(
-        absl::StrCat("role: ", RoleName(config.role), " needs --event_log=postgres"));
+        absl::StrCat("--role: ", RoleName(config.role), " needs --event_log=postgres"));
   }
   absl::StatusOr<storage::StartFrom> start =
       ParseStart("new_handler_start", absl::GetFlag(FLAGS_new_handler_start));
@@ -382,22 +473,20 @@ absl::StatusOr<Config> FromFlags() {
   if (absl::GetFlag(FLAGS_event_retention) < absl::Hours(24)) {
     // The API promises that a key never publishes twice for at least 24 hours.
     return absl::InvalidArgumentError(
-        absl::StrCat("event_retention: must be at least 24h (idempotency keys are kept that "
+        absl::StrCat("--event_retention: must be at least 24h (idempotency keys are kept that "
                      "long), got ",
                      absl::FormatDuration(absl::GetFlag(FLAGS_event_retention))));
   }
   config.instance_id = absl::GetFlag(FLAGS_instance_id);
   if (config.instance_id.empty()) config.instance_id = DefaultInstanceId();
   config.log_writer = {
-      .max_batch_events =
-          static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_group_commit_max_events))),
+      .max_batch_events = static_cast<size_t>(absl::GetFlag(FLAGS_group_commit_max_events)),
       .max_delay = absl::GetFlag(FLAGS_group_commit_delay),
-      .max_pending_events =
-          static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_pending_appends))),
+      .max_pending_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_pending_appends)),
       .writers = absl::GetFlag(FLAGS_group_commits_in_flight)};
-  config.delivery_lease = AtLeast(absl::Seconds(1), absl::GetFlag(FLAGS_delivery_lease));
-  config.api_concurrency = AtLeast(1, absl::GetFlag(FLAGS_api_concurrency));
-  config.lanes.batch_per_partition = AtLeast(1, absl::GetFlag(FLAGS_worker_batch_size));
+  config.delivery_lease = absl::GetFlag(FLAGS_delivery_lease);
+  config.api_concurrency = absl::GetFlag(FLAGS_api_concurrency);
+  config.lanes.batch_per_partition = absl::GetFlag(FLAGS_worker_batch_size);
   config.lanes.poll_interval = absl::GetFlag(FLAGS_handler_poll_interval);
   config.lanes.linger = absl::GetFlag(FLAGS_handler_linger);
   config.lanes.redelivery_lease = config.delivery_lease;
@@ -408,10 +497,9 @@ absl::StatusOr<Config> FromFlags() {
                         .breaker_failures = absl::GetFlag(FLAGS_breaker_failures)};
   config.pruner = {.retention = absl::GetFlag(FLAGS_event_retention),
                    .interval = absl::GetFlag(FLAGS_prune_interval)};
-  config.queue_capacity = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_queue_capacity)));
+  config.queue_capacity = static_cast<size_t>(absl::GetFlag(FLAGS_queue_capacity));
   config.workers.threads = absl::GetFlag(FLAGS_workers);
-  config.workers.batch_size =
-      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_worker_batch_size)));
+  config.workers.batch_size = static_cast<size_t>(absl::GetFlag(FLAGS_worker_batch_size));
   config.workers.linger = absl::GetFlag(FLAGS_worker_batch_linger);
 
   // External APIs.
@@ -434,11 +522,12 @@ absl::StatusOr<Config> FromFlags() {
     jetstream.tls_key_file = absl::GetFlag(FLAGS_jetstream_tls_key);
     jetstream.ack_timeout = absl::GetFlag(FLAGS_jetstream_ack_timeout);
     jetstream.max_pending = absl::GetFlag(FLAGS_jetstream_max_pending);
-    if (jetstream.ack_timeout <= absl::ZeroDuration()) {
-      return absl::InvalidArgumentError("jetstream_ack_timeout: must be positive");
+    // Checked only with a relay: without one these flags mean nothing.
+    if (absl::Status ack = AtLeast(FLAGS_jetstream_ack_timeout, absl::Milliseconds(1)); !ack.ok()) {
+      return ack;
     }
-    if (jetstream.max_pending < 1) {
-      return absl::InvalidArgumentError("jetstream_max_pending: must be at least 1");
+    if (absl::Status pending = AtLeast(FLAGS_jetstream_max_pending, 1); !pending.ok()) {
+      return pending;
     }
     if (absl::Status valid = clients::ValidateNatsJetStreamOptions(jetstream); !valid.ok()) {
       return valid;
@@ -450,38 +539,37 @@ absl::StatusOr<Config> FromFlags() {
 
   // The ports.
   config.grpc_addr = absl::GetFlag(FLAGS_grpc_addr);
-  config.max_message_bytes = AtLeast(1024, absl::GetFlag(FLAGS_max_message_bytes));
-  config.grpc = {
-      .keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time),
-      .keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout),
-      .max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle),
-      .max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age),
-      .max_connection_age_grace = absl::GetFlag(FLAGS_grpc_max_connection_age_grace),
-      .max_concurrent_streams = AtLeast(1, absl::GetFlag(FLAGS_grpc_max_concurrent_streams)),
-      .memory_bytes =
-          static_cast<size_t>(AtLeast<int64_t>(16 << 20, absl::GetFlag(FLAGS_grpc_max_memory)))};
+  config.ready_file = absl::GetFlag(FLAGS_ready_file);
+  config.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  config.grpc = {.keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time),
+                 .keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout),
+                 .max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle),
+                 .max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age),
+                 .max_connection_age_grace = absl::GetFlag(FLAGS_grpc_max_connection_age_grace),
+                 .max_concurrent_streams = absl::GetFlag(FLAGS_grpc_max_concurrent_streams),
+                 .memory_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_grpc_max_memory))};
   absl::StatusOr<std::optional<TlsFiles>> tls = TlsFromFlags();
   if (!tls.ok()) return tls.status();
   config.tls = *std::move(tls);
   config.http = {
       .address = absl::GetFlag(FLAGS_http_addr),
       .threads = absl::GetFlag(FLAGS_http_threads),
-      .max_body_bytes = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_http_body_bytes))),
+      .max_body_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_http_body_bytes)),
       .read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
       .idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout),
       .max_connections = absl::GetFlag(FLAGS_max_http_connections),
-      .max_body_memory_bytes =
-          static_cast<size_t>(AtLeast<int64_t>(1, absl::GetFlag(FLAGS_max_http_body_memory))),
+      .max_body_memory_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_http_body_memory)),
       .tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file),
       .tls_key_file = absl::GetFlag(FLAGS_tls_key_file),
-      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file)};
+      .tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file),
+      .error_body = rest::RefusalJson};  // refusals read as every other REST error
   config.http_call_timeout = absl::GetFlag(FLAGS_http_call_timeout);
   config.browser = {.allowed_hosts = absl::GetFlag(FLAGS_http_allowed_hosts),
                     .allowed_origins = absl::GetFlag(FLAGS_http_allowed_origins)};
   for (const std::string& origin : config.browser.allowed_origins) {
     if (origin != "*" && !absl::StartsWith(origin, "http://") &&
         !absl::StartsWith(origin, "https://")) {
-      return absl::InvalidArgumentError(absl::StrCat("http_allowed_origins: \"", origin,
+      return absl::InvalidArgumentError(absl::StrCat("--http_allowed_origins: \"", origin,
                                                      "\" is not an origin (scheme://host[:port])"));
     }
   }
@@ -505,16 +593,14 @@ absl::StatusOr<Config> FromFlags() {
   service.require_idempotency_key = absl::GetFlag(FLAGS_require_idempotency_key);
   config.accept_unknown_cancellations = absl::GetFlag(FLAGS_accept_unknown_cancellations);
   service.auth_reads = absl::GetFlag(FLAGS_auth_reads);
-  service.max_concurrent_calls = AtLeast(1, absl::GetFlag(FLAGS_max_concurrent_calls));
-  service.max_waiting_calls = AtLeast(1, absl::GetFlag(FLAGS_max_waiting_calls));
-  service.max_call_bytes =
-      static_cast<size_t>(AtLeast<int64_t>(1 << 20, absl::GetFlag(FLAGS_max_call_bytes)));
+  service.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+  service.max_waiting_calls = absl::GetFlag(FLAGS_max_waiting_calls);
+  service.max_call_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_call_bytes));
   service.max_watch_streams_per_client =
-      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams_per_client)));
-  service.max_watch_streams =
-      static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_max_watch_streams)));
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_watch_streams_per_client));
+  service.max_watch_streams = static_cast<size_t>(absl::GetFlag(FLAGS_max_watch_streams));
   service.max_wait = absl::GetFlag(FLAGS_max_wait);
-  config.watch_buffer = static_cast<size_t>(AtLeast(1, absl::GetFlag(FLAGS_watch_buffer)));
+  config.watch_buffer = static_cast<size_t>(absl::GetFlag(FLAGS_watch_buffer));
   config.query_threads = absl::GetFlag(FLAGS_query_threads);
   config.shutdown_timeout = absl::GetFlag(FLAGS_shutdown_timeout);
   return config;

@@ -12,9 +12,9 @@
 #include "delivery/durable_event_log.h"
 #include "delivery/event_pruner.h"
 #include "delivery/handler_lane.h"
+#include "http/browser_guard.h"
+#include "http/server.h"
 #include "pipeline/worker_pool.h"
-#include "rest/browser_guard.h"
-#include "rest/http_server.h"
 #include "server/booking_service.h"
 #include "server/watch_hub.h"
 #include "storage/connection_pool.h"
@@ -64,13 +64,14 @@ struct GrpcLimits {
 struct Config {
   // The gRPC port.
   std::string grpc_addr;
+  std::string ready_file;  // written once serving: the ports taken
   int max_message_bytes = 0;
   GrpcLimits grpc;
   std::optional<TlsFiles> tls;  // both ports serve TLS only when set
   // The REST port; http.address empty: none.
-  rest::HttpServerOptions http;
+  http::ServerOptions http;
   absl::Duration http_call_timeout;
-  rest::BrowserGuardOptions browser;  // Host and Origin checks of the REST port
+  http::BrowserGuardOptions browser;  // Host and Origin checks of the REST port
   absl::Duration stream_heartbeat;
 
   // Bearer tokens; empty: no authentication.

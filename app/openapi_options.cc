@@ -6,8 +6,8 @@
 
 namespace booking::app {
 
-rest::OpenApiOptions OpenApiOptionsFor(const Config& config) {
-  rest::OpenApiOptions options;
+openapi::OpenApiOptions OpenApiOptionsFor(const Config& config) {
+  openapi::OpenApiOptions options;
   const bool auth_reads = config.service.auth_reads;
   options.scope_of = [auth_reads](const google::protobuf::MethodDescriptor& method) {
     if (method.service()->name() == "AdminService") return std::string("admin");
@@ -16,7 +16,7 @@ rest::OpenApiOptions OpenApiOptionsFor(const Config& config) {
   };
   options.server_paths = true;
   options.paths_without_query = {"/tickets"};  // every ticket, streamed (http_gateway.cc)
-  options.comments = &rest::ProtoComments::Api();
+  options.comments = &openapi::ProtoComments::Api();
 
   const std::string ticket = absl::StrCat("\"", kExampleTicketId, "\"");
   options.field_examples = {

@@ -24,6 +24,17 @@ void PeriodicTask::Wake() {
   wake_.NotifyAll();
 }
 
+bool PeriodicTask::RunNow(absl::Duration timeout) {
+  MutexLock lock(mu_);
+  // A run in progress may have read its inputs before the call: wait for the one after it.
+  const long long target = started_ + 1;
+  woken_ = true;
+  wake_.NotifyAll();
+  return wake_.AwaitFor(mu_, timeout, [this, target]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return finished_ >= target || stopping_;
+  }) && finished_ >= target;
+}
+
 void PeriodicTask::Stop() {
   {
     MutexLock lock(mu_);
@@ -41,8 +52,14 @@ void PeriodicTask::Run() {
                      [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || woken_; });
       if (stopping_) return;
       woken_ = false;
+      ++started_;
     }
     fn_();
+    {
+      MutexLock lock(mu_);
+      ++finished_;
+    }
+    wake_.NotifyAll();  // RunNow callers
   }
 }
 

@@ -20,6 +20,9 @@ class PeriodicTask {
 
   void Start();
   void Wake();  // runs fn now (after the current run, if one is in progress)
+  // Runs fn now, as Wake does, and returns once that run has finished: true, or false if the
+  // task stopped or `timeout` passed first. For tests, instead of polling for its effect.
+  [[nodiscard]] bool RunNow(absl::Duration timeout = absl::Seconds(30));
   void Stop();  // waits for a run in progress, then joins
 
  private:
@@ -32,6 +35,8 @@ class PeriodicTask {
   CondVar wake_;
   bool woken_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  long long started_ ABSL_GUARDED_BY(mu_) = 0;   // runs begun
+  long long finished_ ABSL_GUARDED_BY(mu_) = 0;  // runs ended
   std::thread thread_;
 };
 

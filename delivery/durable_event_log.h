@@ -28,7 +28,7 @@ struct DurableEventLogOptions {
   metrics::Metrics* metrics = nullptr;  // commit sizes and latency, events published
   // Runs on the writer thread after each commit that published events, with their types: wakes
   // the handlers of those types only.
-  std::function<void(const absl::flat_hash_set<std::string>& event_types)> on_commit;
+  std::function<void(const absl::flat_hash_set<std::string>& event_types)> on_commit{};
 };
 
 // The durable EventLog. gRPC threads hand their calls' events to a lock-free queue (moodycamel);

@@ -2,7 +2,6 @@
 
 #include "clients/receipts_api.h"
 #include "domain/handler.h"
-#include "domain/handler_names.h"
 
 namespace booking::handlers {
 
@@ -10,15 +9,17 @@ namespace booking::handlers {
 // (so a redelivered event, or the same request sent again, never makes a second receipt).
 class IssueReceipt final : public domain::Handler {
  public:
-  explicit IssueReceipt(clients::ReceiptsApi& receipts) : receipts_(receipts) {}
+  IssueReceipt(std::string_view name, clients::ReceiptsApi& receipts)
+      : name_(name), receipts_(receipts) {}
 
-  std::string_view name() const override { return domain::kIssueReceipt; }
+  std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const domain::Event* const> events) override;
   void HandleEach(absl::Span<const domain::Event* const> events,
                   absl::Span<absl::Status> results) override;
   bool reports_each() const override { return receipts_.reports_each(); }
 
  private:
+  const std::string name_;
   clients::ReceiptsApi& receipts_;
 };
 

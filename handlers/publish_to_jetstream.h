@@ -2,7 +2,6 @@
 
 #include "clients/event_publisher.h"
 #include "domain/handler.h"
-#include "domain/handler_names.h"
 
 namespace booking::handlers {
 
@@ -14,9 +13,10 @@ namespace booking::handlers {
 // ones. The contract for subscribers: docs/events.md.
 class PublishToJetStream final : public domain::Handler {
  public:
-  explicit PublishToJetStream(clients::EventPublisher& publisher) : publisher_(publisher) {}
+  PublishToJetStream(std::string_view name, clients::EventPublisher& publisher)
+      : name_(name), publisher_(publisher) {}
 
-  std::string_view name() const override { return domain::kPublishToJetStream; }
+  std::string_view name() const override { return name_; }
   absl::Status Handle(absl::Span<const domain::Event* const> events) override;
   void HandleEach(absl::Span<const domain::Event* const> events,
                   absl::Span<absl::Status> results) override;
@@ -28,6 +28,7 @@ class PublishToJetStream final : public domain::Handler {
   static clients::BrokerMessage MessageOf(const domain::Event& event);
 
  private:
+  const std::string name_;
   clients::EventPublisher& publisher_;
 };
 

@@ -12,7 +12,7 @@ absl::Status UpsertTicketsFromEvents(storage::TicketRepository& repository,
 
 // Stores the ticket of each event with the event's status (confirmed or canceled; a canceled
 // ticket is kept, marked, so a late confirmation cannot bring it back). Registered once per event
-// type, under the name stored for it (domain/handler_names.h).
+// type, under the name stored for it (handlers/handler_table.cc).
 class StoreTickets final : public domain::Handler {
  public:
   StoreTickets(std::string_view name, storage::TicketRepository& repository)

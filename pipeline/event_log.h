@@ -18,7 +18,7 @@ struct CallIdentity {
   std::string fingerprint;
   // The key as the client sent it, when idempotency_key is scoped: a call remembered under it
   // (before keys were scoped: an older version, or tokens off) is still found, never redone.
-  std::string unscoped_key;
+  std::string unscoped_key{};
 };
 
 // A caller's key, so that callers cannot claim or probe each other's keys: "<caller>:<key>".

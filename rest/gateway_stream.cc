@@ -37,14 +37,14 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
  public:
   Call(std::unique_ptr<grpc::ClientContext> context,
        const google::protobuf::Descriptor* output_type, GatewayStream::Options options,
-       absl::AnyInvocable<void(GatewayResponse)> done)
+       absl::AnyInvocable<void(http::Response)> done)
       : context_(std::move(context)),
         output_type_(output_type),
         options_(options),
         answer_(std::move(done)) {}
 
   void Begin(grpc::GenericStub& stub, const std::string& method, std::string request);
-  void Next(BodyStream::Deliver deliver);
+  void Next(http::BodyStream::Deliver deliver);
   void Cancel() { context_->TryCancel(); }
 
   void OnReadInitialMetadataDone(bool ok) override;
@@ -56,20 +56,21 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
  private:
   std::string Render(const std::string& bytes);
   std::string RenderError(const grpc::Status& status);
-  void Answer(GatewayResponse response);
+  void Answer(http::Response response);
   void AnswerOpen();  // the 200 with the body stream, once
 
   const std::unique_ptr<grpc::ClientContext> context_;
   const google::protobuf::Descriptor* const output_type_;
   const GatewayStream::Options options_;
-  std::shared_ptr<Call> self_;                             // until OnDone
-  std::shared_ptr<BodyStream> body_ ABSL_GUARDED_BY(mu_);  // handed to the HTTP side in the 200
+  std::shared_ptr<Call> self_;  // until OnDone
+  std::shared_ptr<http::BodyStream> body_
+      ABSL_GUARDED_BY(mu_);  // handed to the HTTP side in the 200
   Bytes request_;
   Bytes read_;  // the one read in flight
 
   common::Mutex mu_;
-  absl::AnyInvocable<void(GatewayResponse)> answer_ ABSL_GUARDED_BY(mu_);  // until answered
-  BodyStream::Deliver waiting_ ABSL_GUARDED_BY(mu_);  // the HTTP side waits for a piece
+  absl::AnyInvocable<void(http::Response)> answer_ ABSL_GUARDED_BY(mu_);  // until answered
+  http::BodyStream::Deliver waiting_ ABSL_GUARDED_BY(mu_);  // the HTTP side waits for a piece
   std::deque<std::string> pieces_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool read_closed_ ABSL_GUARDED_BY(mu_) = false;  // a read returned false: the stream is over
@@ -79,7 +80,7 @@ class Call final : public grpc::ClientBidiReactor<Bytes, Bytes>,
   absl::Time waiting_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 };
 
-class Body final : public BodyStream {
+class Body final : public http::BodyStream {
  public:
   explicit Body(std::shared_ptr<Call> call) : call_(std::move(call)) {}
   ~Body() override { call_->Cancel(); }
@@ -109,8 +110,8 @@ void Call::Begin(grpc::GenericStub& stub, const std::string& method, std::string
   StartCall();
 }
 
-void Call::Answer(GatewayResponse response) {
-  absl::AnyInvocable<void(GatewayResponse)> answer;
+void Call::Answer(http::Response response) {
+  absl::AnyInvocable<void(http::Response)> answer;
   {
     common::MutexLock lock(mu_);
     answer = std::move(answer_);
@@ -129,7 +130,7 @@ void Call::OnReadInitialMetadataDone(bool ok) {
 
 void Call::Tick(absl::Time now) {
   bool open = false;
-  BodyStream::Deliver heartbeat;
+  http::BodyStream::Deliver heartbeat;
   {
     common::MutexLock lock(mu_);
     open = answer_ && now >= open_due_;
@@ -153,7 +154,7 @@ void Call::AnswerOpen() {
     if (!answer_) return;
   }
   const auto& metadata = context_->GetServerInitialMetadata();
-  GatewayResponse response;
+  http::Response response;
   response.headers.emplace_back("Content-Type", options_.format == GatewayStream::Format::kSse
                                                     ? "text/event-stream"
                                                     : "application/x-ndjson");
@@ -163,7 +164,7 @@ void Call::AnswerOpen() {
     response.headers.emplace_back("Correlation-ID",
                                   std::string(it->second.data(), it->second.size()));
   }
-  std::shared_ptr<BodyStream> body;
+  std::shared_ptr<http::BodyStream> body;
   {
     common::MutexLock lock(mu_);
     body = std::move(body_);  // the HTTP side's reference now decides when the call is canceled
@@ -199,14 +200,14 @@ std::string Call::Render(const std::string& bytes) {
 }
 
 std::string Call::RenderError(const grpc::Status& status) {
-  GatewayResponse error = RestError(status);  // {"code","message","details"}
+  http::Response error = RestError(status);  // {"code","message","details"}
   if (options_.format == GatewayStream::Format::kNdjson) {
     return absl::StrCat("{\"error\":", error.body, "}\n");
   }
   return absl::StrCat("event: error\ndata: ", error.body, "\n\n");
 }
 
-void Call::Next(BodyStream::Deliver deliver) {
+void Call::Next(http::BodyStream::Deliver deliver) {
   std::optional<std::string> piece;  // to deliver now, without the lock; empty: the end
   bool start_read = false;
   {
@@ -236,7 +237,7 @@ void Call::Next(BodyStream::Deliver deliver) {
 
 void Call::OnReadDone(bool ok) {
   if (ok) AnswerOpen();
-  BodyStream::Deliver deliver;
+  http::BodyStream::Deliver deliver;
   std::string piece;
   {
     common::MutexLock lock(mu_);
@@ -267,7 +268,7 @@ void Call::OnDone(const grpc::Status& status) {
     Answer(RestError(status));  // refused before the stream began
   } else {
     if (!answered) AnswerOpen();  // an empty stream
-    BodyStream::Deliver deliver;
+    http::BodyStream::Deliver deliver;
     {
       common::MutexLock lock(mu_);
       if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
@@ -321,7 +322,7 @@ void GatewayStream::Clock::TickAll() {
 void GatewayStream::Start(grpc::GenericStub& stub, const std::string& method,
                           std::unique_ptr<grpc::ClientContext> context, std::string request,
                           const google::protobuf::Descriptor* output_type, Options options,
-                          absl::AnyInvocable<void(GatewayResponse)> done) {
+                          absl::AnyInvocable<void(http::Response)> done) {
   auto call = std::make_shared<Call>(std::move(context), output_type, options, std::move(done));
   options.clock->Add(call);
   call->Begin(stub, method, std::move(request));

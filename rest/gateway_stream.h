@@ -12,7 +12,7 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "common/periodic_task.h"
-#include "rest/http_types.h"
+#include "http/types.h"
 
 namespace google::protobuf {
 class Descriptor;
@@ -61,7 +61,7 @@ class GatewayStream {
   static void Start(grpc::GenericStub& stub, const std::string& method,
                     std::unique_ptr<grpc::ClientContext> context, std::string request,
                     const google::protobuf::Descriptor* output_type, Options options,
-                    absl::AnyInvocable<void(GatewayResponse)> done);
+                    absl::AnyInvocable<void(http::Response)> done);
 };
 
 }  // namespace booking::rest

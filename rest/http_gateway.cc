@@ -7,7 +7,7 @@
 #include "api/call_metadata.h"
 #include "api/error_details.h"
 #include "common/logging.h"
-#include "rest/console_page.h"
+#include "console/console_page.h"
 #include "rest/rest_error.h"
 #include "rest/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
@@ -24,7 +24,7 @@ constexpr int kTicketListPageSize = 1000;
 HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
                          std::unique_ptr<JsonTranscoder> transcoder, std::string openapi_json,
                          metrics::Metrics* metrics, const api::TokenAuthenticator* metrics_auth,
-                         BrowserGuardOptions browser)
+                         http::BrowserGuardOptions browser)
     : health_(grpc::health::v1::Health::NewStub(channel)),
       tickets_(tickets::v1::BookingService::NewStub(channel)),
       transcoder_(std::move(transcoder)),
@@ -33,7 +33,7 @@ HttpGateway::HttpGateway(std::shared_ptr<grpc::Channel> channel,
       metrics_auth_(metrics_auth),
       browser_(browser) {}
 
-void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+void HttpGateway::Handle(http::Request request, absl::AnyInvocable<void(http::Response)> done) {
   if (!spdlog::should_log(spdlog::level::info)) {
     Route(std::move(request), std::move(done));
     return;
@@ -49,7 +49,7 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   std::string path = request.target.substr(0, request.target.find('?'));
   Route(std::move(request), [done = std::move(done), method = std::move(method),
                              path = std::move(path), correlation_id = std::move(correlation_id),
-                             start = absl::Now()](GatewayResponse response) mutable {
+                             start = absl::Now()](http::Response response) mutable {
     for (const auto& [name, value] : response.headers) {
       if (name == "Correlation-ID") correlation_id = value;  // the id the service used
     }
@@ -62,18 +62,18 @@ void HttpGateway::Handle(GatewayRequest request, absl::AnyInvocable<void(Gateway
   });
 }
 
-void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done) {
+void HttpGateway::Route(http::Request request, absl::AnyInvocable<void(http::Response)> done) {
   const std::string path = request.target.substr(0, request.target.find('?'));
   const bool health = request.method == "GET" && (path == "/health" || path == "/healthz");
   if (absl::Status browser = browser_.Check(request); !browser.ok() && !health) {
-    GatewayResponse response;
+    http::Response response;
     response.status = 403;
     response.body = ErrorJson(7, std::string(browser.message()));
     done(std::move(response));
     return;
   }
   if (request.method == "GET" && path == "/metrics" && metrics_ != nullptr) {
-    GatewayResponse response;
+    http::Response response;
     if (metrics_auth_ != nullptr) {
       std::optional<std::string_view> header;
       for (const auto& [name, value] : request.headers) {
@@ -123,8 +123,8 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
   }
   if (request.method == "GET" && (path == "/" || path == "/index.html")) {
     // The box-office console: static, so open; every call it makes carries the user's token.
-    GatewayResponse response;
-    response.body = std::string(ConsolePageHtml());
+    http::Response response;
+    response.body = std::string(console::ConsolePageHtml());
     response.headers = {
         {"Content-Type", "text/html; charset=utf-8"},
         {"Cache-Control", "no-cache"},
@@ -138,31 +138,31 @@ void HttpGateway::Route(GatewayRequest request, absl::AnyInvocable<void(GatewayR
     return;
   }
   if (request.method == "GET" && path == "/openapi.json") {
-    GatewayResponse response;
+    http::Response response;
     response.body = openapi_json_;
     done(std::move(response));
     return;
   }
   const std::string method = request.method;
   // Handle() keeps `done` when it returns false, so it is still ours to answer with.
-  auto shared_done = std::make_shared<absl::AnyInvocable<void(GatewayResponse)>>(std::move(done));
+  auto shared_done = std::make_shared<absl::AnyInvocable<void(http::Response)>>(std::move(done));
   const bool routed = transcoder_->Handle(
       std::move(request),
-      [shared_done](GatewayResponse response) { (*shared_done)(std::move(response)); });
+      [shared_done](http::Response response) { (*shared_done)(std::move(response)); });
   if (!routed) {
-    GatewayResponse response;
+    http::Response response;
     response.status = 404;
     response.body = ErrorJson(5, absl::StrCat("no route for ", method, " ", path));
     (*shared_done)(std::move(response));
   }
 }
 
-void HttpGateway::Health(absl::AnyInvocable<void(GatewayResponse)> done) {
+void HttpGateway::Health(absl::AnyInvocable<void(http::Response)> done) {
   struct Call {
     grpc::ClientContext context;
     grpc::health::v1::HealthCheckRequest request;
     grpc::health::v1::HealthCheckResponse response;
-    absl::AnyInvocable<void(GatewayResponse)> done;
+    absl::AnyInvocable<void(http::Response)> done;
   };
   auto* call = new Call;
   call->done = std::move(done);
@@ -172,7 +172,7 @@ void HttpGateway::Health(absl::AnyInvocable<void(GatewayResponse)> done) {
         std::unique_ptr<Call> owned(call);
         const bool serving = status.ok() && owned->response.status() ==
                                                 grpc::health::v1::HealthCheckResponse::SERVING;
-        GatewayResponse response;
+        http::Response response;
         response.status = serving ? 200 : 503;
         response.body = serving ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})";
         owned->done(std::move(response));

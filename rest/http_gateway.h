@@ -7,9 +7,9 @@
 
 #include "api/token_authenticator.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "http/browser_guard.h"
+#include "http/types.h"
 #include "metrics/metrics.h"
-#include "rest/browser_guard.h"
-#include "rest/http_types.h"
 #include "rest/json_transcoder.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
@@ -19,19 +19,19 @@ namespace booking::rest {
 // `GET /openapi.json`, `GET /metrics` (Prometheus text format) when metrics are given, `GET
 // /tickets` (the original API's whole list, streamed: TicketListStream), and every annotated RPC
 // through the transcoder; anything else is a JSON 404. Every request but the health checks first
-// passes the BrowserGuard (403 otherwise). Writes one access log line per request.
+// passes the http::BrowserGuard (403 otherwise). Writes one access log line per request.
 class HttpGateway {
  public:
   HttpGateway(std::shared_ptr<grpc::Channel> channel, std::unique_ptr<JsonTranscoder> transcoder,
               std::string openapi_json, metrics::Metrics* metrics = nullptr,
               const api::TokenAuthenticator* metrics_auth = nullptr,
-              BrowserGuardOptions browser = {});
+              http::BrowserGuardOptions browser = {});
 
-  void Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
+  void Handle(http::Request request, absl::AnyInvocable<void(http::Response)> done);
 
  private:
-  void Route(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
-  void Health(absl::AnyInvocable<void(GatewayResponse)> done);
+  void Route(http::Request request, absl::AnyInvocable<void(http::Response)> done);
+  void Health(absl::AnyInvocable<void(http::Response)> done);
 
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
   std::shared_ptr<tickets::v1::BookingService::Stub> tickets_;  // shared with ticket streams
@@ -39,7 +39,7 @@ class HttpGateway {
   const std::string openapi_json_;
   metrics::Metrics* const metrics_;
   const api::TokenAuthenticator* const metrics_auth_;  // null: /metrics is open
-  const BrowserGuard browser_;                         // Host and Origin, before any route
+  const http::BrowserGuard browser_;                   // Host and Origin, before any route
 };
 
 }  // namespace booking::rest

@@ -27,7 +27,7 @@ using google::protobuf::Reflection;
 constexpr grpc::StatusCode kInvalid = grpc::StatusCode::INVALID_ARGUMENT;
 
 // As the services' own errors are rendered: an INVALID_ARGUMENT gets its BadRequest.
-GatewayResponse Error(grpc::StatusCode code, const std::string& message) {
+http::Response Error(grpc::StatusCode code, const std::string& message) {
   return RestError(grpc::Status(code, message));
 }
 
@@ -203,12 +203,155 @@ absl::StatusOr<std::string> FieldJson(const Message& message, const FieldDescrip
   return ToJson(it->second);
 }
 
-struct Call {
-  grpc::ClientContext context;
-  grpc::ByteBuffer request;
-  grpc::ByteBuffer response;
-  const JsonTranscoder::Route* route = nullptr;
-  absl::AnyInvocable<void(GatewayResponse)> done;
+using Metadata = std::vector<std::pair<std::string, std::string>>;
+using Done = absl::AnyInvocable<void(http::Response)>;
+
+http::Response MethodNotAllowed(const http::Request& request, std::string_view path,
+                                const std::vector<std::string>& allowed) {
+  http::Response response =
+      Error(grpc::StatusCode::UNIMPLEMENTED,
+            absl::StrCat("method ", request.method, " not allowed on ", std::string(path)));
+  response.status = 405;
+  response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
+  return response;
+}
+
+// 415 for a body whose Content-Type says it is not JSON; nothing when it may be read.
+std::optional<http::Response> CheckContentType(const HttpBinding& binding,
+                                               const http::Request& request) {
+  if (binding.body.empty() || request.body.empty() || request.content_type.empty()) return {};
+  const BodyType type = ClassifyContentType(request.content_type);
+  if (type == BodyType::kJson || (type == BodyType::kMaybeJson && ParsesAsJson(request.body))) {
+    return {};
+  }
+  http::Response response = Error(
+      kInvalid, absl::StrCat("Content-Type must be application/json (or a JSON body without a "
+                             "type, as text/plain or form-urlencoded), got \"",
+                             request.content_type, "\""));
+  response.status = 415;
+  return response;
+}
+
+// The headers that travel as gRPC metadata: the service's own (Idempotency-Key, Correlation-ID,
+// Authorization, Prefer) and grpc-gateway's Grpc-Metadata-* prefix; then who the HTTP client is,
+// for per-client limits (the service believes it only from here). INVALID_ARGUMENT naming a
+// header gRPC would refuse or that belongs to gRPC itself.
+absl::StatusOr<Metadata> ForwardedMetadata(const http::Request& request) {
+  Metadata metadata;
+  for (const auto& [name, value] : request.headers) {
+    std::string key;
+    if (name == "idempotency-key" || name == "correlation-id" || name == "authorization" ||
+        name == "prefer") {
+      key = name;
+    } else if (absl::StartsWith(name, "grpc-metadata-")) {
+      key = name.substr(strlen("grpc-metadata-"));
+    } else {
+      continue;
+    }
+    // grpc-* keys belong to gRPC itself (status, timeouts, trace context) and the transport
+    // headers to HTTP/2: a client does not get to set them through the gateway.
+    if (IsReservedMetadataKey(key) || !IsMetadataKey(key) || !IsMetadataValue(value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header ", name, ": not valid as gRPC metadata"));
+    }
+    metadata.emplace_back(std::move(key), value);
+  }
+  if (!request.peer.empty()) {
+    metadata.emplace_back(std::string(api::kClientAddressMetadata), request.peer);
+  }
+  return metadata;
+}
+
+// A streaming route's options: SSE when the client accepts it, the shared clock, and
+// Last-Event-ID as the request's resume_token (when the method has one and the query did not
+// set it), which is how SSE reconnects say where they were.
+GatewayStream::Options StreamOptionsFor(const http::Request& request, absl::Duration heartbeat,
+                                        GatewayStream::Clock* clock, Message& input) {
+  GatewayStream::Options options;
+  options.heartbeat = heartbeat;
+  options.clock = clock;
+  const FieldDescriptor* resume = input.GetDescriptor()->FindFieldByName("resume_token");
+  for (const auto& [name, value] : request.headers) {
+    if (name == "accept" && absl::StrContains(value, "text/event-stream")) {
+      options.format = GatewayStream::Format::kSse;
+    }
+    if (name == "last-event-id" && resume != nullptr && !resume->is_repeated() &&
+        resume->type() == FieldDescriptor::TYPE_STRING &&
+        input.GetReflection()->GetString(input, resume).empty()) {
+      input.GetReflection()->SetString(&input, resume, value);
+    }
+  }
+  return options;
+}
+
+// A successful unary answer as the route renders it: the whole message, or its response_body
+// field, with zeros that mean something printed.
+http::Response RenderOutput(const HttpBinding& binding, const grpc::ByteBuffer& buffer) {
+  const google::protobuf::Descriptor* output_type = binding.method->output_type();
+  std::unique_ptr<Message> output(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(output_type)->New());
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (buffer.Dump(&slices).ok()) {
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  if (!output->ParseFromString(bytes)) {
+    return Error(grpc::StatusCode::INTERNAL, "unreadable response");
+  }
+  google::protobuf::util::JsonPrintOptions print;
+  print.preserve_proto_field_names = true;
+  // A zero that means something ("retried": 0, "consistency_reached": false) is printed, not
+  // left out as proto3's JSON would: a generated client finds it.
+  print.always_print_primitive_fields = true;
+  const FieldDescriptor* field =
+      binding.response_body.empty() ? nullptr : output_type->FindFieldByName(binding.response_body);
+  absl::StatusOr<std::string> body =
+      field != nullptr ? FieldJson(*output, *field, print) : ToJson(*output, print);
+  if (!body.ok()) return Error(grpc::StatusCode::INTERNAL, std::string(body.status().message()));
+  http::Response response;
+  response.body = *std::move(body);
+  return response;
+}
+
+// One unary call in flight. It owns what gRPC uses until the call completes (its context and
+// buffers) and deletes itself in gRPC's callback, after answering.
+class UnaryCall {
+ public:
+  static void Start(grpc::GenericStub& stub, const JsonTranscoder::Route& route,
+                    const Metadata& metadata, std::string request, absl::Duration timeout,
+                    Done done) {
+    auto* call = new UnaryCall(route, std::move(done));
+    call->context_.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    for (const auto& [key, value] : metadata) call->context_.AddMetadata(key, value);
+    grpc::Slice slice(request);
+    call->request_ = grpc::ByteBuffer(&slice, 1);
+    stub.UnaryCall(&call->context_, route.grpc_method, grpc::StubOptions(), &call->request_,
+                   &call->response_, [call](grpc::Status status) { call->Finish(status); });
+  }
+
+ private:
+  UnaryCall(const JsonTranscoder::Route& route, Done done)
+      : route_(route), done_(std::move(done)) {}
+
+  void Finish(const grpc::Status& status) {
+    std::unique_ptr<UnaryCall> self(this);
+    http::Response response =
+        status.ok() ? RenderOutput(route_.binding, response_) : RestError(status);
+    const auto& metadata = context_.GetServerInitialMetadata();
+    if (auto it = metadata.find("correlation-id"); it != metadata.end()) {
+      response.headers.emplace_back("Correlation-ID",
+                                    std::string(it->second.data(), it->second.size()));
+    }
+    done_(std::move(response));
+  }
+
+  const JsonTranscoder::Route& route_;
+  Done done_;
+  grpc::ClientContext context_;
+  grpc::ByteBuffer request_;
+  grpc::ByteBuffer response_;
 };
 
 }  // namespace
@@ -253,7 +396,7 @@ const JsonTranscoder::Route* JsonTranscoder::Find(
 }
 
 absl::Status JsonTranscoder::BuildInput(
-    const Route& route, const GatewayRequest& request,
+    const Route& route, const http::Request& request,
     const std::vector<std::pair<std::string, std::string>>& bindings, Message& input) const {
   google::protobuf::util::JsonParseOptions parse;
   parse.ignore_unknown_fields = false;
@@ -322,169 +465,53 @@ absl::Status JsonTranscoder::BuildInput(
   return absl::OkStatus();
 }
 
-bool JsonTranscoder::Handle(GatewayRequest request,
-                            absl::AnyInvocable<void(GatewayResponse)> done) {
+bool JsonTranscoder::Handle(http::Request request, absl::AnyInvocable<void(http::Response)> done) {
   const std::string_view path =
       std::string_view(request.target).substr(0, request.target.find('?'));
-  std::vector<std::pair<std::string, std::string>> bindings;
+  Metadata bindings;
   std::vector<std::string> allowed;
   const Route* route = Find(request.method, path, &bindings, &allowed);
   if (route == nullptr) {
     if (allowed.empty()) return false;
-    GatewayResponse response =
-        Error(grpc::StatusCode::UNIMPLEMENTED,
-              absl::StrCat("method ", request.method, " not allowed on ", std::string(path)));
-    response.status = 405;
-    response.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
-    done(std::move(response));
+    done(MethodNotAllowed(request, path, allowed));
     return true;
   }
-  if (!route->binding.body.empty() && !request.body.empty() && !request.content_type.empty()) {
-    const BodyType type = ClassifyContentType(request.content_type);
-    if (type == BodyType::kOther || (type == BodyType::kMaybeJson && !ParsesAsJson(request.body))) {
-      GatewayResponse response = Error(
-          kInvalid, absl::StrCat("Content-Type must be application/json (or a JSON body without "
-                                 "a type, as text/plain or form-urlencoded), got \"",
-                                 request.content_type, "\""));
-      response.status = 415;
-      done(std::move(response));
-      return true;
-    }
+  if (std::optional<http::Response> refused = CheckContentType(route->binding, request)) {
+    done(*std::move(refused));
+    return true;
   }
-
-  const google::protobuf::Descriptor* input_type = route->binding.method->input_type();
-  std::unique_ptr<Message> input(
-      google::protobuf::MessageFactory::generated_factory()->GetPrototype(input_type)->New());
+  const google::protobuf::MethodDescriptor& method = *route->binding.method;
+  std::unique_ptr<Message> input(google::protobuf::MessageFactory::generated_factory()
+                                     ->GetPrototype(method.input_type())
+                                     ->New());
   if (absl::Status status = BuildInput(*route, request, bindings, *input); !status.ok()) {
     done(Error(kInvalid, std::string(status.message())));
     return true;
   }
-
-  const bool streaming = route->binding.method->server_streaming();
   std::optional<GatewayStream::Options> stream_options;
-  if (streaming) {
-    stream_options.emplace();
-    stream_options->heartbeat = stream_heartbeat_;
+  if (method.server_streaming()) {
     std::call_once(clock_once_, [this] { clock_ = std::make_unique<GatewayStream::Clock>(); });
-    stream_options->clock = clock_.get();
-    for (const auto& [name, value] : request.headers) {
-      if (name == "accept" && absl::StrContains(value, "text/event-stream")) {
-        stream_options->format = GatewayStream::Format::kSse;
-      }
-    }
-    // SSE reconnects say where they were with Last-Event-ID: the resume_token field of the
-    // request, when the method has one and the query did not set it.
-    const FieldDescriptor* resume = input_type->FindFieldByName("resume_token");
-    for (const auto& [name, value] : request.headers) {
-      if (name == "last-event-id" && resume != nullptr && !resume->is_repeated() &&
-          resume->type() == FieldDescriptor::TYPE_STRING &&
-          input->GetReflection()->GetString(*input, resume).empty()) {
-        input->GetReflection()->SetString(input.get(), resume, value);
-      }
-    }
+    stream_options = StreamOptionsFor(request, stream_heartbeat_, clock_.get(), *input);
   }
-
-  std::vector<std::pair<std::string, std::string>> metadata;  // for a stream's own context
-  auto* call = new Call;
-  call->route = route;
-  call->done = std::move(done);
-  // A stream lasts as long as its client reads; a unary call has the gateway's bound.
-  if (!streaming) call->context.set_deadline(absl::ToChronoTime(absl::Now() + call_timeout_));
-  for (const auto& [name, value] : request.headers) {
-    std::string key;
-    if (name == "idempotency-key" || name == "correlation-id" || name == "authorization" ||
-        name == "prefer") {
-      key = name;
-    } else if (absl::StartsWith(name, "grpc-metadata-")) {
-      key = name.substr(strlen("grpc-metadata-"));
-    } else {
-      continue;
-    }
-    // grpc-* keys belong to gRPC itself (status, timeouts, trace context) and the transport
-    // headers to HTTP/2: a client does not get to set them through the gateway.
-    if (IsReservedMetadataKey(key) || !IsMetadataKey(key) || !IsMetadataValue(value)) {
-      GatewayResponse response =
-          Error(kInvalid, absl::StrCat("header ", name, ": not valid as gRPC metadata"));
-      auto finish = std::move(call->done);
-      delete call;
-      finish(std::move(response));
-      return true;
-    }
-    call->context.AddMetadata(key, value);
-    metadata.emplace_back(std::move(key), value);
-  }
-  // Who the HTTP client is, for per-client limits (the service believes it only from here).
-  if (!request.peer.empty()) {
-    call->context.AddMetadata(std::string(api::kClientAddressMetadata), request.peer);
-    metadata.emplace_back(std::string(api::kClientAddressMetadata), request.peer);
+  absl::StatusOr<Metadata> metadata = ForwardedMetadata(request);
+  if (!metadata.ok()) {
+    done(Error(kInvalid, std::string(metadata.status().message())));
+    return true;
   }
   std::string bytes;
   if (!input->SerializeToString(&bytes)) {  // only a message missing required fields (proto2)
-    auto finish = std::move(call->done);
-    delete call;
-    finish(RestError(grpc::Status(grpc::StatusCode::INTERNAL, "cannot serialize the request")));
+    done(Error(grpc::StatusCode::INTERNAL, "cannot serialize the request"));
     return true;
   }
-  if (streaming) {
-    std::unique_ptr<Call> owned(call);
+  if (stream_options) {
+    // A stream lasts as long as its client reads: no deadline.
     auto context = std::make_unique<grpc::ClientContext>();
-    for (const auto& [key, value] : metadata) context->AddMetadata(key, value);
+    for (const auto& [key, value] : *metadata) context->AddMetadata(key, value);
     GatewayStream::Start(stub_, route->grpc_method, std::move(context), std::move(bytes),
-                         route->binding.method->output_type(), *stream_options,
-                         std::move(owned->done));
+                         method.output_type(), *stream_options, std::move(done));
     return true;
   }
-  grpc::Slice slice(bytes);
-  call->request = grpc::ByteBuffer(&slice, 1);
-  stub_.UnaryCall(
-      &call->context, route->grpc_method, grpc::StubOptions(), &call->request, &call->response,
-      [call](grpc::Status status) {
-        std::unique_ptr<Call> owned(call);
-        GatewayResponse response;
-        if (!status.ok()) {
-          response = RestError(status);
-        } else {
-          const google::protobuf::Descriptor* output_type =
-              owned->route->binding.method->output_type();
-          std::unique_ptr<Message> output(google::protobuf::MessageFactory::generated_factory()
-                                              ->GetPrototype(output_type)
-                                              ->New());
-          std::vector<grpc::Slice> slices;
-          std::string bytes;
-          if (owned->response.Dump(&slices).ok()) {
-            for (const grpc::Slice& s : slices) {
-              bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
-            }
-          }
-          if (!output->ParseFromString(bytes)) {
-            response = Error(grpc::StatusCode::INTERNAL, "unreadable response");
-          } else {
-            google::protobuf::util::JsonPrintOptions print;
-            print.preserve_proto_field_names = true;
-            // A zero that means something ("retried": 0, "consistency_reached": false) is
-            // printed, not left out as proto3's JSON would: a generated client finds it.
-            print.always_print_primitive_fields = true;
-            const std::string& field = owned->route->binding.response_body;
-            const FieldDescriptor* descriptor =
-                field.empty() ? nullptr : output_type->FindFieldByName(field);
-            absl::StatusOr<std::string> body = descriptor != nullptr
-                                                   ? FieldJson(*output, *descriptor, print)
-                                                   : ToJson(*output, print);
-            if (body.ok()) {
-              response.body = *std::move(body);
-            } else {
-              response = RestError(
-                  grpc::Status(grpc::StatusCode::INTERNAL, std::string(body.status().message())));
-            }
-          }
-        }
-        const auto& metadata = owned->context.GetServerInitialMetadata();
-        if (auto it = metadata.find("correlation-id"); it != metadata.end()) {
-          response.headers.emplace_back("Correlation-ID",
-                                        std::string(it->second.data(), it->second.size()));
-        }
-        owned->done(std::move(response));
-      });
+  UnaryCall::Start(stub_, *route, *metadata, std::move(bytes), call_timeout_, std::move(done));
   return true;
 }
 

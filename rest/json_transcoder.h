@@ -11,9 +11,9 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "http/types.h"
 #include "rest/gateway_stream.h"
 #include "rest/http_rules.h"
-#include "rest/http_types.h"
 #include "rest/path_template.h"
 
 namespace booking::rest {
@@ -34,7 +34,7 @@ class JsonTranscoder {
 
   // Handles one request; `done` runs exactly once, possibly on a gRPC thread. False (and `done`
   // not run) when no route has this path, so the caller can try its own routes.
-  bool Handle(GatewayRequest request, absl::AnyInvocable<void(GatewayResponse)> done);
+  bool Handle(http::Request request, absl::AnyInvocable<void(http::Response)> done);
 
   // Server-Sent Events streams send a comment after this much silence (proxies and browsers
   // keep the connection; a client that went away is noticed).
@@ -47,7 +47,7 @@ class JsonTranscoder {
     PathTemplate path;
     std::string grpc_method;  // "/package.Service/Method"; outlives calls (RpcMethod keeps it)
   };
-  absl::Status BuildInput(const Route& route, const GatewayRequest& request,
+  absl::Status BuildInput(const Route& route, const http::Request& request,
                           const std::vector<std::pair<std::string, std::string>>& bindings,
                           google::protobuf::Message& input) const;
 

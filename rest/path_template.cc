@@ -176,4 +176,24 @@ std::optional<std::vector<std::pair<std::string, std::string>>> PathTemplate::Ma
   return bindings;
 }
 
+std::string PathTemplate::OpenApiPath() const {
+  std::string out;
+  for (size_t s = 0; s < segments_.size(); ++s) {
+    const Segment& segment = segments_[s];
+    if (segment.variable >= 0) {
+      // A variable's segments are consecutive: it is written once, at its first.
+      if (s > 0 && segments_[s - 1].variable == segment.variable) continue;
+      absl::StrAppend(&out, "/{", variable_names_[segment.variable], "}");
+      continue;
+    }
+    absl::StrAppend(&out, "/",
+                    segment.kind == Kind::kLiteral ? segment.literal
+                    : segment.kind == Kind::kOne   ? std::string("*")
+                                                   : std::string("**"));
+  }
+  if (out.empty()) out = "/";
+  if (!verb_.empty()) absl::StrAppend(&out, ":", verb_);
+  return out;
+}
+
 }  // namespace booking::rest

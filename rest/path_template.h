@@ -24,6 +24,10 @@ class PathTemplate {
 
   const std::vector<std::string>& variable_names() const { return variable_names_; }
 
+  // The template with each variable as `{field.path}` whatever segments it spans, as OpenAPI
+  // writes a path: "/v1/{name=shelves/*}:get" is "/v1/{name}:get".
+  std::string OpenApiPath() const;
+
  private:
   enum class Kind { kLiteral, kOne, kRest };
   struct Segment {

@@ -16,7 +16,7 @@ constexpr absl::Duration kPageDeadline = absl::Seconds(30);
 }  // namespace
 
 void TicketListStream::Start(std::shared_ptr<Stub> stub, Metadata metadata, int page_size,
-                             absl::AnyInvocable<void(GatewayResponse)> done) {
+                             absl::AnyInvocable<void(http::Response)> done) {
   auto stream = std::make_shared<TicketListStream>(std::move(stub), std::move(metadata), page_size);
   stream->Fetch([stream, done = std::move(done)](grpc::Status status, Page page) mutable {
     if (!status.ok()) {
@@ -24,7 +24,7 @@ void TicketListStream::Start(std::shared_ptr<Stub> stub, Metadata metadata, int 
       return;
     }
     stream->first_page_ = std::make_unique<Page>(std::move(page));
-    GatewayResponse response;
+    http::Response response;
     response.stream = stream;
     done(std::move(response));
   });
@@ -56,15 +56,15 @@ std::string TicketListStream::Render(const Page& page) {
   std::string piece = opened_ ? "" : "[";
   opened_ = true;
   for (const tickets::v1::Ticket& ticket : page.tickets()) {
-    if (rendered_++ > 0) piece += ",";
     absl::StatusOr<std::string> json = ToJson(ticket, print);
     if (!json.ok()) {
       // The 200 is on the wire already: the ticket is left out, and said so in the log.
       spdlog::error("ticket left out of GET /tickets ticket_id={} error={}", ticket.ticket_id(),
                     common::LogValue(json.status().message()));
-      --rendered_;
       continue;
     }
+    // The separator only before a ticket that is sent: one left out must leave no stray comma.
+    if (rendered_++ > 0) piece += ",";
     piece += *json;
   }
   next_token_ = page.next_page_token();

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
-#include "rest/http_types.h"
+#include "http/types.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
 namespace booking::rest {
@@ -16,7 +16,7 @@ namespace booking::rest {
 // metrics and the read executor apply as to any call). Each page is a short keyset query; the
 // next is asked for only when the previous one is on the wire, so memory stays flat whatever
 // the size of the table.
-class TicketListStream final : public BodyStream,
+class TicketListStream final : public http::BodyStream,
                                public std::enable_shared_from_this<TicketListStream> {
  public:
   using Stub = tickets::v1::BookingService::Stub;
@@ -25,7 +25,7 @@ class TicketListStream final : public BodyStream,
   // Reads the first page, then answers `done`: a streamed 200, or the first page's error as a
   // JSON error response (nothing has been sent yet, so the status can still say it).
   static void Start(std::shared_ptr<Stub> stub, Metadata metadata, int page_size,
-                    absl::AnyInvocable<void(GatewayResponse)> done);
+                    absl::AnyInvocable<void(http::Response)> done);
 
   void Next(Deliver deliver) override;
 

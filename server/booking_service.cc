@@ -478,9 +478,10 @@ grpc::ServerWriteReactor<tickets::v1::TicketStep>* BookingService::WatchTickets(
       return refuse(auth);
     }
   }
+  // No hub only with the in-memory log, which keeps no progress to read.
   if (options_.watch == nullptr) {
     return refuse(absl::FailedPreconditionError(
-        "watching needs the durable event log (--event_log=durable)"));
+        "watching needs the durable event log: --event_log=postgres (the default), not memory"));
   }
   // Each open stream holds memory (its queue, about 20 KiB idle): a bound, so that a client
   // opening streams without end cannot exhaust the instance.

@@ -16,6 +16,7 @@
 #include "common/mutex.h"
 #include "common/periodic_task.h"
 #include "storage/step_log.h"
+#include "tickets/v1/booking.pb.h"
 
 namespace booking::server {
 
@@ -23,6 +24,8 @@ struct WatchOptions {
   absl::Duration poll = absl::Milliseconds(20);  // while anyone watches (sooner if woken)
   size_t buffer = 1024;   // steps queued per stream before it is ended as too slow
   int read_limit = 1000;  // steps per read
+  // What each handler's step means for a ticket (handlers::StepKinds()); others show as HANDLED.
+  absl::flat_hash_map<std::string, tickets::v1::TicketStep::Kind> step_kinds;
 };
 
 // One watcher's queue of steps. Filled by the hub's thread, drained by whoever writes the
@@ -78,6 +81,7 @@ class WatchHub {
   WatchHub& operator=(const WatchHub&) = delete;
 
   void Start();
+  const WatchOptions& options() const { return options_; }
   // Ends every stream with UNAVAILABLE (they may resume elsewhere) and stops reading.
   void Stop();
   void Wake() { task_.Wake(); }

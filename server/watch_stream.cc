@@ -3,31 +3,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "api/error_details.h"
 #include "common/log_value.h"
-#include "domain/handler_names.h"
 #include "spdlog/spdlog.h"
 #include "tickets/v1/events.pb.h"
 
 namespace booking::server {
-namespace {
 
-using Kind = tickets::v1::TicketStep::Kind;
-
-// What a finished handler means for a ticket; a handler added later shows as HANDLED.
-Kind KindOfHandler(const std::string& handler) {
-  static const auto* kinds = new absl::flat_hash_map<std::string, Kind>{
-      {std::string(domain::kStoreTickets), tickets::v1::TicketStep::STORED},
-      {std::string(domain::kStoreCanceledTickets), tickets::v1::TicketStep::CANCELED},
-      {std::string(domain::kIssueReceipt), tickets::v1::TicketStep::RECEIPT_ISSUED},
-      {std::string(domain::kAppendToTracker), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
-      {std::string(domain::kAppendToRefund), tickets::v1::TicketStep::APPENDED_TO_TRACKER},
-  };
-  auto it = kinds->find(handler);
-  return it == kinds->end() ? tickets::v1::TicketStep::HANDLED : it->second;
-}
-
-}  // namespace
-
-void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message) {
+void ToProto(const storage::StepRecord& step,
+             const absl::flat_hash_map<std::string, tickets::v1::TicketStep::Kind>& kinds,
+             tickets::v1::TicketStep& message) {
   message.Clear();
   message.set_ticket_id(step.ticket_id);
   message.set_handler(step.handler);
@@ -49,7 +32,9 @@ void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message) 
       message.mutable_next_attempt_at()->set_nanos(static_cast<int32_t>(next % 1'000'000) * 1000);
     }
   } else {
-    message.set_kind(KindOfHandler(step.handler));
+    // A handler with no kind of its own shows as HANDLED.
+    const auto kind = kinds.find(step.handler);
+    message.set_kind(kind == kinds.end() ? tickets::v1::TicketStep::HANDLED : kind->second);
     message.set_detail(step.detail);
   }
   const int64_t micros = absl::ToUnixMicros(step.at);
@@ -125,7 +110,7 @@ void WatchStream::Pump() {
       for (storage::StepRecord& step : subscription_->Take(64)) taken_.push_back(std::move(step));
     }
     if (!taken_.empty()) {
-      ToProto(taken_.front(), message_);
+      ToProto(taken_.front(), hub_.options().step_kinds, message_);
       taken_.pop_front();
       StartWrite(&message_);  // busy_ is held until OnWriteDone
       return;

@@ -13,8 +13,11 @@
 
 namespace booking::server {
 
-// The TicketStep a watcher sees for a recorded step.
-void ToProto(const storage::StepRecord& step, tickets::v1::TicketStep& message);
+// The TicketStep a watcher sees for a recorded step; `kinds` says what each handler's step means
+// (WatchOptions::step_kinds).
+void ToProto(const storage::StepRecord& step,
+             const absl::flat_hash_map<std::string, tickets::v1::TicketStep::Kind>& kinds,
+             tickets::v1::TicketStep& message);
 
 // One WatchTickets stream: writes the steps its subscription queues, one write in flight at a
 // time (gRPC's flow control holds back a slow reader; the subscription's bound then ends it).

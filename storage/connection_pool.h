@@ -38,7 +38,7 @@ struct PoolOptions {
   // How long a caller waits for a free connection before getting RESOURCE_EXHAUSTED.
   absl::Duration acquire_timeout = absl::Seconds(5);
   // Prepared on every connection the pool opens.
-  std::vector<PreparedStatement> prepared_statements;
+  std::vector<PreparedStatement> prepared_statements{};
 };
 
 struct PoolStats {

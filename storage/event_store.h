@@ -30,7 +30,7 @@ struct CallRecord {
   int accepted_events = 0;      // the call's answer
   // When idempotency_key is scoped: the key as sent. A call remembered under it (stored before
   // keys were scoped) is this call, and nothing is appended.
-  std::string unscoped_key;
+  std::string unscoped_key{};
 };
 
 // What a group append did.

@@ -53,7 +53,7 @@ struct LoggedEvent {
 
 struct ReadOptions {
   std::string owner;
-  absl::Span<const PartitionLease> partitions;
+  absl::Span<const PartitionLease> partitions{};
   std::vector<std::string> event_types;  // the handler's, in one (tx, sequence) order
   int limit_per_partition = 256;
   int max_redeliveries = 0;  // rows of `deliveries` to claim as well (0: none)
@@ -75,15 +75,15 @@ struct HandlerBatchRead {
 // What a handler finished: checkpoints to advance, redeliveries done, and dead letters.
 struct HandlerProgress {
   std::string owner;
-  std::vector<std::pair<PartitionLease, LogPosition>> checkpoints;
-  std::vector<int64_t> redeliveries_done;  // sequences; dead-lettered ones are in dead_letters
+  std::vector<std::pair<PartitionLease, LogPosition>> checkpoints{};
+  std::vector<int64_t> redeliveries_done{};  // sequences; dead-lettered ones are in dead_letters
   struct DeadLetter {
     int64_t sequence = 0;
     int partition = -1;  // -1: a redelivery
     int attempts = 0;
     std::string reason;
   };
-  std::vector<DeadLetter> dead_letters;
+  std::vector<DeadLetter> dead_letters{};
   // Events finished, recorded as steps for watchers (with what the handler reported, such as a
   // receipt's number) in the same transaction, fenced like the checkpoints. Dead letters are
   // recorded as steps too.
@@ -92,7 +92,7 @@ struct HandlerProgress {
     int partition = -1;  // -1: a redelivery
     std::string note;
   };
-  std::vector<Finished> finished;
+  std::vector<Finished> finished{};
   // Events set aside as rows of `deliveries`: one the API refused on its own (parked, retried on
   // its own schedule), or one queued behind such an event of its ticket. A log event's row is
   // written fenced as its partition's checkpoint (partition >= 0); a redelivery that failed
@@ -107,7 +107,7 @@ struct HandlerProgress {
     std::string reason;                                 // empty when queued behind
     int attempts = 0;                                   // calls made so far (log events)
   };
-  std::vector<Parked> parked;
+  std::vector<Parked> parked{};
 };
 
 struct CommitResult {

@@ -37,6 +37,35 @@ ABSL_DECLARE_FLAG(int, jetstream_replicas);
 ABSL_DECLARE_FLAG(std::string, jetstream_stream);
 ABSL_DECLARE_FLAG(std::string, jetstream_credentials);
 ABSL_DECLARE_FLAG(std::string, jetstream_tls_cert);
+ABSL_DECLARE_FLAG(absl::Duration, jetstream_ack_timeout);
+ABSL_DECLARE_FLAG(int, jetstream_max_pending);
+ABSL_DECLARE_FLAG(int, db_pool_size);
+ABSL_DECLARE_FLAG(absl::Duration, db_connect_timeout);
+ABSL_DECLARE_FLAG(int, group_commit_max_events);
+ABSL_DECLARE_FLAG(int, group_commits_in_flight);
+ABSL_DECLARE_FLAG(int, max_pending_appends);
+ABSL_DECLARE_FLAG(int, breaker_failures);
+ABSL_DECLARE_FLAG(int, workers);
+ABSL_DECLARE_FLAG(int, queue_capacity);
+ABSL_DECLARE_FLAG(int, max_message_bytes);
+ABSL_DECLARE_FLAG(absl::Duration, grpc_keepalive_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, grpc_max_connection_idle);
+ABSL_DECLARE_FLAG(absl::Duration, grpc_max_connection_age);
+ABSL_DECLARE_FLAG(absl::Duration, grpc_max_connection_age_grace);
+ABSL_DECLARE_FLAG(int, grpc_max_concurrent_streams);
+ABSL_DECLARE_FLAG(int64_t, grpc_max_memory);
+ABSL_DECLARE_FLAG(int, http_threads);
+ABSL_DECLARE_FLAG(int, max_http_connections);
+ABSL_DECLARE_FLAG(int, max_http_body_bytes);
+ABSL_DECLARE_FLAG(int64_t, max_http_body_memory);
+ABSL_DECLARE_FLAG(int, max_tickets_per_call);
+ABSL_DECLARE_FLAG(int, max_concurrent_calls);
+ABSL_DECLARE_FLAG(int, max_waiting_calls);
+ABSL_DECLARE_FLAG(int64_t, max_call_bytes);
+ABSL_DECLARE_FLAG(int, max_watch_streams_per_client);
+ABSL_DECLARE_FLAG(int, max_watch_streams);
+ABSL_DECLARE_FLAG(int, watch_buffer);
+ABSL_DECLARE_FLAG(int, query_threads);
 
 namespace booking::app {
 namespace {
@@ -84,7 +113,7 @@ TEST_F(ConfigTest, DefaultsGiveADurableServiceOnTheGivenDatabase) {
 
 TEST_F(ConfigTest, DatabaseUrlFallsBackToTheEnvironment) {
   absl::SetFlag(&FLAGS_database_url, "");
-  EXPECT_THAT(Error(), StartsWith("database_url:"));
+  EXPECT_THAT(Error(), StartsWith("--database_url:"));
   setenv("DATABASE_URL", "postgresql://env.example/booking", 1);
   absl::StatusOr<Config> config = FromFlags();
   unsetenv("DATABASE_URL");
@@ -94,7 +123,7 @@ TEST_F(ConfigTest, DatabaseUrlFallsBackToTheEnvironment) {
 
 TEST_F(ConfigTest, UnknownEventLogIsNamed) {
   absl::SetFlag(&FLAGS_event_log, "kafka");
-  EXPECT_THAT(Error(), StartsWith("event_log: must be postgres or memory"));
+  EXPECT_THAT(Error(), StartsWith("--event_log: must be postgres or memory"));
   absl::SetFlag(&FLAGS_event_log, "memory");
   absl::StatusOr<Config> config = FromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
@@ -117,10 +146,10 @@ TEST_F(ConfigTest, RolesAreNamedAndNeedTheDurableLog) {
   EXPECT_FALSE(worker->accepts_calls());
   EXPECT_TRUE(worker->runs_handlers());
   absl::SetFlag(&FLAGS_event_log, "memory");
-  EXPECT_EQ(Error(), "role: worker needs --event_log=postgres");
+  EXPECT_EQ(Error(), "--role: worker needs --event_log=postgres");
   absl::SetFlag(&FLAGS_event_log, "postgres");
   absl::SetFlag(&FLAGS_role, "both");
-  EXPECT_THAT(Error(), StartsWith("role: must be all, api or worker, got \"both\""));
+  EXPECT_THAT(Error(), StartsWith("--role: must be all, api or worker, got \"both\""));
 }
 
 TEST_F(ConfigTest, HandlerStartsAreParsedPerHandler) {
@@ -138,23 +167,24 @@ TEST_F(ConfigTest, HandlerStartsAreParsedPerHandler) {
   EXPECT_EQ(config->handler_start.at("IssueReceipt"), storage::StartFrom::kLatest);
 
   absl::SetFlag(&FLAGS_handler_start, "AppendToAudti=latest");
-  EXPECT_THAT(Error(), StartsWith("handler_start: unknown handler \"AppendToAudti\" (known: "));
+  EXPECT_THAT(Error(), StartsWith("--handler_start: unknown handler \"AppendToAudti\" (known: "));
   absl::SetFlag(&FLAGS_handler_start, "AppendToAudit=now");
-  EXPECT_EQ(Error(), "handler_start: must be earliest or latest, got \"now\"");
+  EXPECT_EQ(Error(), "--handler_start: must be earliest or latest, got \"now\"");
   absl::SetFlag(&FLAGS_handler_start, "");
   absl::SetFlag(&FLAGS_new_handler_start, "oldest");
-  EXPECT_EQ(Error(), "new_handler_start: must be earliest or latest, got \"oldest\"");
+  EXPECT_EQ(Error(), "--new_handler_start: must be earliest or latest, got \"oldest\"");
 }
 
 TEST_F(ConfigTest, RetentionShorterThanTheIdempotencyPromiseIsRefused) {
   absl::SetFlag(&FLAGS_event_retention, absl::Hours(2));
-  EXPECT_THAT(Error(), StartsWith("event_retention: must be at least 24h"));
+  EXPECT_THAT(Error(), StartsWith("--event_retention: must be at least 24h"));
 }
 
 TEST_F(ConfigTest, TransactionTimeoutBelowTheStatementTimeoutIsRefused) {
   absl::SetFlag(&FLAGS_db_statement_timeout, absl::Seconds(5));
   absl::SetFlag(&FLAGS_db_transaction_timeout, absl::Seconds(2));
-  EXPECT_THAT(Error(), StartsWith("db_transaction_timeout: must be at least db_statement_timeout"));
+  EXPECT_THAT(Error(),
+              StartsWith("--db_transaction_timeout: must be at least --db_statement_timeout"));
   absl::SetFlag(&FLAGS_db_transaction_timeout, absl::Seconds(7));
   absl::StatusOr<Config> config = FromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
@@ -163,9 +193,9 @@ TEST_F(ConfigTest, TransactionTimeoutBelowTheStatementTimeoutIsRefused) {
 
 TEST_F(ConfigTest, TlsFlagsAreCheckedAndTheirFilesRead) {
   absl::SetFlag(&FLAGS_tls_cert_file, WriteFile("cert.pem", "CERT"));
-  EXPECT_THAT(Error(), StartsWith("tls_cert_file, tls_key_file: set both or neither"));
+  EXPECT_THAT(Error(), StartsWith("--tls_cert_file, --tls_key_file: set both or neither"));
   absl::SetFlag(&FLAGS_tls_key_file, "/nonexistent/key.pem");
-  EXPECT_THAT(Error(), StartsWith("tls_key_file: cannot read /nonexistent/key.pem"));
+  EXPECT_THAT(Error(), StartsWith("--tls_key_file: cannot read /nonexistent/key.pem"));
   absl::SetFlag(&FLAGS_tls_key_file, WriteFile("key.pem", "KEY"));
   absl::StatusOr<Config> config = FromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
@@ -178,19 +208,19 @@ TEST_F(ConfigTest, TlsFlagsAreCheckedAndTheirFilesRead) {
 
 TEST_F(ConfigTest, ClientCaNeedsAServerCertificate) {
   absl::SetFlag(&FLAGS_tls_client_ca_file, WriteFile("ca.pem", "CA"));
-  EXPECT_THAT(Error(), StartsWith("tls_client_ca_file: needs --tls_cert_file"));
+  EXPECT_THAT(Error(), StartsWith("--tls_client_ca_file: needs --tls_cert_file"));
 }
 
 TEST_F(ConfigTest, UnreadableTokenFileIsNamed) {
   absl::SetFlag(&FLAGS_auth_tokens_file, "/nonexistent/tokens");
-  EXPECT_THAT(Error(), StartsWith("auth_tokens_file: cannot read"));
+  EXPECT_THAT(Error(), StartsWith("--auth_tokens_file: cannot read"));
 }
 
 TEST_F(ConfigTest, DerivedSettingsFollowTheirFlags) {
   absl::SetFlag(&FLAGS_instance_id, "api-1");
   absl::SetFlag(&FLAGS_delivery_lease, absl::Seconds(30));
   absl::SetFlag(&FLAGS_worker_batch_size, 64);
-  absl::SetFlag(&FLAGS_api_concurrency, 0);  // at least one call in flight
+  absl::SetFlag(&FLAGS_api_concurrency, 4);
   absl::StatusOr<Config> config = FromFlags();
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->instance_id, "api-1");
@@ -198,8 +228,111 @@ TEST_F(ConfigTest, DerivedSettingsFollowTheirFlags) {
   EXPECT_EQ(config->lanes.redelivery_lease, absl::Seconds(30));
   EXPECT_EQ(config->lanes.batch_per_partition, 64);
   EXPECT_EQ(config->workers.batch_size, 64u);
-  EXPECT_EQ(config->api_concurrency, 1);
-  EXPECT_EQ(config->lanes.call_chunk, 1);
+  EXPECT_EQ(config->api_concurrency, 4);
+  EXPECT_EQ(config->lanes.call_chunk, 4);
+}
+
+// The floors, each with the flag it bounds: the service once raised a value below one to it
+// without a word (--max_message_bytes=300 became 1024); now the value is refused.
+template <typename T>
+struct Floor {
+  absl::Flag<T>* flag;
+  const char* name;
+  T floor;
+};
+#define FLOOR(flag, floor) \
+  { &FLAGS_##flag, "--" #flag, floor }
+const Floor<int> kIntFloors[] = {
+    FLOOR(db_pool_size, 1),
+    FLOOR(group_commit_max_events, 1),
+    FLOOR(group_commits_in_flight, 1),
+    FLOOR(max_pending_appends, 1),
+    FLOOR(breaker_failures, 1),
+    FLOOR(api_concurrency, 1),
+    FLOOR(worker_batch_size, 1),
+    FLOOR(workers, 1),
+    FLOOR(queue_capacity, 1),
+    FLOOR(max_message_bytes, 1024),
+    FLOOR(grpc_max_concurrent_streams, 1),
+    FLOOR(http_threads, 1),
+    FLOOR(max_http_connections, 1),
+    FLOOR(max_http_body_bytes, 1),
+    FLOOR(max_tickets_per_call, 1),
+    FLOOR(max_concurrent_calls, 1),
+    FLOOR(max_waiting_calls, 1),
+    FLOOR(max_watch_streams_per_client, 1),
+    FLOOR(max_watch_streams, 1),
+    FLOOR(watch_buffer, 1),
+    FLOOR(query_threads, 1),
+};
+const Floor<int64_t> kInt64Floors[] = {
+    FLOOR(grpc_max_memory, int64_t{16} << 20),
+    FLOOR(max_http_body_memory, 1),
+    FLOOR(max_call_bytes, int64_t{1} << 20),
+};
+#undef FLOOR
+
+TEST_F(ConfigTest, AValueBelowItsFloorIsRefusedNotRaised) {
+  absl::SetFlag(&FLAGS_max_message_bytes, 300);
+  EXPECT_EQ(Error(), "--max_message_bytes: must be at least 1024, got 300");
+  absl::SetFlag(&FLAGS_max_message_bytes, 4 << 20);
+  for (const Floor<int>& f : kIntFloors) {
+    absl::FlagSaver restore;
+    absl::SetFlag(f.flag, f.floor - 1);
+    EXPECT_EQ(Error(), absl::StrCat(f.name, ": must be at least ", f.floor, ", got ", f.floor - 1));
+    absl::SetFlag(f.flag, -5);
+    EXPECT_EQ(Error(), absl::StrCat(f.name, ": must be at least ", f.floor, ", got -5"));
+  }
+  for (const Floor<int64_t>& f : kInt64Floors) {
+    absl::FlagSaver restore;
+    absl::SetFlag(f.flag, f.floor - 1);
+    EXPECT_EQ(Error(), absl::StrCat(f.name, ": must be at least ", f.floor, ", got ", f.floor - 1));
+  }
+  absl::SetFlag(&FLAGS_delivery_lease, absl::Milliseconds(999));
+  EXPECT_EQ(Error(), "--delivery_lease: must be at least 1s, got 999ms");
+}
+
+TEST_F(ConfigTest, EveryFloorIsItselfAValidValue) {
+  for (const Floor<int>& f : kIntFloors) absl::SetFlag(f.flag, f.floor);
+  for (const Floor<int64_t>& f : kInt64Floors) absl::SetFlag(f.flag, f.floor);
+  absl::SetFlag(&FLAGS_delivery_lease, absl::Seconds(1));
+  absl::SetFlag(&FLAGS_db_connect_timeout, absl::Seconds(2));
+  for (absl::Flag<absl::Duration>* grpc :
+       {&FLAGS_grpc_keepalive_time, &FLAGS_grpc_keepalive_timeout, &FLAGS_grpc_max_connection_idle,
+        &FLAGS_grpc_max_connection_age, &FLAGS_grpc_max_connection_age_grace}) {
+    absl::SetFlag(grpc, absl::Milliseconds(1));
+  }
+  absl::StatusOr<Config> config = FromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_message_bytes, 1024);
+  EXPECT_EQ(config->grpc.memory_bytes, size_t{16} << 20);
+  EXPECT_EQ(config->service.max_call_bytes, size_t{1} << 20);
+  EXPECT_EQ(config->delivery_lease, absl::Seconds(1));
+  EXPECT_EQ(config->grpc.keepalive_time, absl::Milliseconds(1));
+}
+
+// libpq takes whole seconds, at least 2 (it reads 1 as 2): anything else would be changed.
+TEST_F(ConfigTest, ConnectTimeoutIsWholeSecondsFromTwo) {
+  absl::SetFlag(&FLAGS_db_connect_timeout, absl::Seconds(1));
+  EXPECT_EQ(Error(), "--db_connect_timeout: must be at least 2s (libpq's shortest), got 1s");
+  absl::SetFlag(&FLAGS_db_connect_timeout, absl::Milliseconds(2500));
+  EXPECT_EQ(Error(), "--db_connect_timeout: must be whole seconds (libpq's unit), got 2.5s");
+}
+
+// gRPC takes int milliseconds: 0 would become 1ms and 1000h about 596h.
+TEST_F(ConfigTest, GrpcDurationsAreRefusedOutsideWhatGrpcTakes) {
+  absl::SetFlag(&FLAGS_grpc_keepalive_time, absl::ZeroDuration());
+  EXPECT_EQ(Error(),
+            "--grpc_keepalive_time: must be 1ms to 576h (gRPC counts int milliseconds), "
+            "got 0");
+  absl::SetFlag(&FLAGS_grpc_keepalive_time, absl::Seconds(30));
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle, absl::Hours(1000));
+  EXPECT_THAT(Error(), StartsWith("--grpc_max_connection_idle: must be 1ms to 576h"));
+  absl::SetFlag(&FLAGS_grpc_max_connection_idle, absl::Minutes(10));
+  absl::SetFlag(&FLAGS_grpc_max_connection_age, -absl::Seconds(1));
+  EXPECT_THAT(Error(), StartsWith("--grpc_max_connection_age: must be 1ms to 576h"));
+  absl::SetFlag(&FLAGS_grpc_max_connection_age, absl::ZeroDuration());  // never: valid
+  EXPECT_TRUE(FromFlags().ok());
 }
 
 // --sse_heartbeat was the flag's name before NDJSON streams got heartbeats too: still obeyed.
@@ -269,6 +402,12 @@ TEST_F(ConfigTest, BadJetStreamFlagsAreRefusedByName) {
   absl::SetFlag(&FLAGS_jetstream_credentials, "");
   absl::SetFlag(&FLAGS_jetstream_tls_cert, WriteFile("client.pem", "x"));
   EXPECT_THAT(Error(), HasSubstr("jetstream_tls_key"));
+  absl::SetFlag(&FLAGS_jetstream_tls_cert, "");
+  absl::SetFlag(&FLAGS_jetstream_max_pending, 0);
+  EXPECT_EQ(Error(), "--jetstream_max_pending: must be at least 1, got 0");
+  absl::SetFlag(&FLAGS_jetstream_max_pending, 4096);
+  absl::SetFlag(&FLAGS_jetstream_ack_timeout, absl::ZeroDuration());
+  EXPECT_EQ(Error(), "--jetstream_ack_timeout: must be at least 1ms, got 0");
 }
 
 }  // namespace

@@ -34,7 +34,7 @@ absl::Status ParsesAs(const google::protobuf::Descriptor& message, const std::st
 }
 
 TEST(OpenApiOptionsTest, EveryFieldExampleIsAValueOfItsField) {
-  const rest::OpenApiOptions options = OpenApiOptionsFor(Config());
+  const openapi::OpenApiOptions options = OpenApiOptionsFor(Config());
   ASSERT_GE(options.field_examples.size(), 10u);
   for (const auto& [name, example] : options.field_examples) {
     const google::protobuf::FieldDescriptor* field = Pool().FindFieldByName(name);
@@ -46,7 +46,7 @@ TEST(OpenApiOptionsTest, EveryFieldExampleIsAValueOfItsField) {
 }
 
 TEST(OpenApiOptionsTest, EveryBodyExampleIsARequestOfItsMethod) {
-  const rest::OpenApiOptions options = OpenApiOptionsFor(Config());
+  const openapi::OpenApiOptions options = OpenApiOptionsFor(Config());
   ASSERT_EQ(options.body_examples.size(), 4u);
   for (const auto& [name, example] : options.body_examples) {
     const google::protobuf::MethodDescriptor* method = Pool().FindMethodByName(name);
@@ -61,7 +61,7 @@ TEST(OpenApiOptionsTest, EveryBodyExampleIsARequestOfItsMethod) {
 }
 
 TEST(OpenApiOptionsTest, ExtraAnswersNameRealMethodsAndErrorStatuses) {
-  const rest::OpenApiOptions options = OpenApiOptionsFor(Config());
+  const openapi::OpenApiOptions options = OpenApiOptionsFor(Config());
   for (const auto& [name, answers] : options.extra_answers) {
     EXPECT_NE(Pool().FindMethodByName(name), nullptr) << name;
     for (const auto& [status, description] : answers) {

@@ -14,6 +14,7 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
+#include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/booking.grpc.pb.h"
@@ -32,11 +33,12 @@ class BookingServerE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     db_ = new testing::TestDatabase();
-    port_ = testing::PickFreePort();
-    server_ = new testing::ServerProcess(
-        BOOKING_SERVER_PATH, {absl::StrCat("--grpc_addr=127.0.0.1:", port_),
-                              absl::StrCat("--database_url=", db_->url()), "--log_level=info"});
-    ASSERT_TRUE(server_->Start().ok());
+    // Port 0 and --ready_file: the kernel picks the ports, so suites run at once never race.
+    testing::ServerProcess::Ports ports;
+    server_ = testing::StartServerOnAnyPorts(db_->url(), {"--log_level=info"}, &ports).release();
+    port_ = ports.grpc;
+    http_port_ = ports.http;
+    ASSERT_GT(port_, 0) << server_->ReadLog();
     absl::Status serving = server_->WaitUntilServing(Target(), absl::Seconds(30));
     ASSERT_TRUE(serving.ok()) << serving;
   }
@@ -91,6 +93,7 @@ class BookingServerE2eTest : public ::testing::Test {
   static testing::TestDatabase* db_;
   static testing::ServerProcess* server_;
   static int port_;
+  static int http_port_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tickets::v1::BookingService::Stub> stub_;
 };
@@ -98,6 +101,7 @@ class BookingServerE2eTest : public ::testing::Test {
 testing::TestDatabase* BookingServerE2eTest::db_ = nullptr;
 testing::ServerProcess* BookingServerE2eTest::server_ = nullptr;
 int BookingServerE2eTest::port_ = 0;
+int BookingServerE2eTest::http_port_ = 0;
 
 TEST_F(BookingServerE2eTest, ConfirmedTicketsLandInTheTable) {
   UpdateTicketsStatusRequest request = ValidRequest(3, "a0000001");
@@ -144,6 +148,16 @@ INSTANTIATE_TEST_SUITE_P(Rules, BookingServerRuleE2eTest,
 
 // AIP-193: every bad field is named in a google.rpc.BadRequest in grpc-status-details-bin, which
 // the generated client decodes.
+// The ready file names the ports the server took: gRPC answers on one (SetUp's channel), REST
+// on the other.
+TEST_F(BookingServerE2eTest, ReadyFileNamesThePortsTaken) {
+  ASSERT_GT(http_port_, 0);
+  EXPECT_NE(http_port_, port_);
+  const testing::HttpResult health =
+      testing::HttpCaller().Call("GET", absl::StrCat("http://127.0.0.1:", http_port_, "/health"));
+  EXPECT_EQ(health.status, 200) << health.body;
+}
+
 TEST_F(BookingServerE2eTest, ThreeBadFieldsGiveThreeFieldViolations) {
   UpdateTicketsStatusRequest request = ValidRequest(2, "b1000001");
   request.mutable_tickets(0)->set_customer_email("not-an-address");
@@ -428,6 +442,20 @@ TEST(BookingServerStartupE2eTest, UnreachableDatabaseFailsClearly) {
   EXPECT_THAT(log, ::testing::Not(HasSubstr("secret"))) << "passwords never reach the log";
 }
 
+// A value below a flag's floor is refused before anything starts, not raised to it (this one
+// once became 1024 without a word).
+TEST(BookingServerStartupE2eTest, AFlagOutOfRangeIsRefusedNotClamped) {
+  testing::ServerProcess server(
+      BOOKING_SERVER_PATH,
+      {absl::StrCat("--grpc_addr=127.0.0.1:", testing::PickFreePort()),
+       "--database_url=postgresql://postgres@127.0.0.1:1/none", "--max_message_bytes=300"});
+  ASSERT_TRUE(server.Start().ok());
+  absl::StatusOr<int> code = server.Stop(0, absl::Seconds(20));  // signal 0: just wait
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2) << server.ReadLog();
+  EXPECT_THAT(server.ReadLog(), HasSubstr("--max_message_bytes: must be at least 1024, got 300"));
+}
+
 // The development log: tickets still flow, but nothing is kept in the events table.
 TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   testing::TestDatabase db;
@@ -450,6 +478,17 @@ TEST(BookingServerStartupE2eTest, InMemoryEventLogForDevelopment) {
   EXPECT_EQ(db.Count("tickets"), 2);
   EXPECT_EQ(db.Count("events"), 0);
   EXPECT_THAT(server.ReadLog(), HasSubstr("event_log=memory"));
+  // Watching reads the durable log's progress: refused, saying which log has it.
+  grpc::ClientContext watch_context;
+  watch_context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  tickets::v1::WatchTicketsRequest watch;
+  std::unique_ptr<grpc::ClientReader<tickets::v1::TicketStep>> steps =
+      stub->WatchTickets(&watch_context, watch);
+  tickets::v1::TicketStep step;
+  EXPECT_FALSE(steps->Read(&step));
+  const grpc::Status watched = steps->Finish();
+  EXPECT_EQ(watched.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(watched.error_message(), HasSubstr("--event_log=postgres (the default)"));
   EXPECT_EQ(*server.Stop(SIGTERM, absl::Seconds(15)), 0);
 }
 

@@ -28,9 +28,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "console/console_page.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "rest/console_page.h"
 #include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
@@ -302,7 +302,7 @@ TEST_F(ConsolePageE2eTest, PageIsServedWithoutExternalAssets) {
   ASSERT_EQ(page.status, 200) << page.error << page.body;
   EXPECT_EQ(page.headers.count("content-type") ? page.headers.at("content-type") : "",
             "text/html; charset=utf-8");
-  EXPECT_EQ(page.body, rest::ConsolePageHtml());
+  EXPECT_EQ(page.body, console::ConsolePageHtml());
   EXPECT_THAT(page.body, HasSubstr("<title>"));
   EXPECT_THAT(ExternalReferences(page.body), ::testing::IsEmpty())
       << "the console must load nothing from other hosts";

@@ -555,7 +555,7 @@ TEST_F(OperationsE2eTest, RetentionShorterThanTheIdempotencyPromiseIsRefusedAtSt
   absl::StatusOr<int> code = server.Stop(0, absl::Seconds(30));  // signal 0: just wait
   ASSERT_TRUE(code.ok()) << server.ReadLog();
   EXPECT_EQ(*code, 2);
-  EXPECT_THAT(server.ReadLog(), HasSubstr("event_retention: must be at least 24h"));
+  EXPECT_THAT(server.ReadLog(), HasSubstr("--event_retention: must be at least 24h"));
   EXPECT_EQ(db_.QueryValue("SELECT to_regclass('events') IS NULL"), "t") << "nothing was created";
 }
 

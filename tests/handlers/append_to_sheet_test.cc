@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "domain/handler_names.h"
+#include "domain/event_types.h"
 #include "gtest/gtest.h"
 #include "tests/support/events.h"
 
@@ -35,7 +35,7 @@ constexpr char kAudit[] = "ticket-audit";
 
 TEST(AppendToSheetTest, AppendsOneRowPerEventToItsSheet) {
   MemorySpreadsheetsApi api;
-  AppendToSheet handler(std::string(domain::kAppendToAudit), kAudit, api);
+  AppendToSheet handler(std::string("AppendToAudit"), kAudit, api);
   domain::Event first =
       TicketEvent("5a1f3c9e-0b7d-4e2a-9c11-000000000001", "confirmed", 1, "12.50");
   domain::Event second = TicketEvent("5a1f3c9e-0b7d-4e2a-9c11-000000000002", "confirmed", 2);
@@ -55,7 +55,7 @@ TEST(AppendToSheetTest, AppendsOneRowPerEventToItsSheet) {
 TEST(AppendToSheetTest, ASinkThatIsDownIsRetryableAndNothingIsNoted) {
   MemorySpreadsheetsApi api;
   api.FailWith(absl::UnavailableError("sheets down"));
-  AppendToSheet handler(std::string(domain::kAppendToAudit), kAudit, api);
+  AppendToSheet handler(std::string("AppendToAudit"), kAudit, api);
   domain::Event event = TicketEvent("5a1f3c9e-0b7d-4e2a-9c11-000000000003", "confirmed", 1);
   const domain::Event* batch[] = {&event};
   const absl::Status status = handler.Handle(batch);
@@ -65,7 +65,7 @@ TEST(AppendToSheetTest, ASinkThatIsDownIsRetryableAndNothingIsNoted) {
 
 TEST(AppendToSheetTest, ACorruptEventFailsAloneAndForGood) {
   MemorySpreadsheetsApi api;
-  AppendToSheet handler(std::string(domain::kAppendToAudit), kAudit, api);
+  AppendToSheet handler(std::string("AppendToAudit"), kAudit, api);
   domain::Event good = TicketEvent("5a1f3c9e-0b7d-4e2a-9c11-000000000004", "confirmed", 1);
   domain::Event corrupt = TicketEvent("5a1f3c9e-0b7d-4e2a-9c11-000000000005", "confirmed", 2);
   corrupt.payload = "\xff\xff\xff";

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "domain/event_types.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -66,7 +67,7 @@ TEST(PublishToJetStreamTest, AHeaderValueNeverCarriesALineBreak) {
 TEST(PublishToJetStreamTest, EachEventGetsItsOwnOutcome) {
   RecordingPublisher broker;
   broker.refuse["e2"] = absl::InvalidArgumentError("too large");
-  PublishToJetStream relay(broker);
+  PublishToJetStream relay("PublishToJetStream", broker);
   const domain::Event a = MakeEvent("e1", std::string(domain::kTicketConfirmed));
   const domain::Event b = MakeEvent("e2", std::string(domain::kTicketCanceled));
   const domain::Event* events[] = {&a, &b};

@@ -1,6 +1,6 @@
 // StoreTickets (for confirmed and for canceled events) against a real PostgreSQL: redelivery and
 // reordering leave the row as the newest event says.
-#include "domain/handler_names.h"
+#include "domain/event_types.h"
 #include "gtest/gtest.h"
 #include "handlers/store_tickets.h"
 #include "storage/migrations.h"
@@ -21,8 +21,8 @@ class StoreTicketsPgTest : public ::testing::Test {
     pool_ = db_.MakePool(2);
     ASSERT_TRUE(storage::Migrate(*pool_).ok());
     repository_ = std::make_unique<storage::PgTicketRepository>(*pool_);
-    store_ = std::make_unique<StoreTickets>(domain::kStoreTickets, *repository_);
-    remove_ = std::make_unique<StoreTickets>(domain::kStoreCanceledTickets, *repository_);
+    store_ = std::make_unique<StoreTickets>("StoreTickets", *repository_);
+    remove_ = std::make_unique<StoreTickets>("RemoveCanceledTicket", *repository_);
   }
   absl::Status Deliver(domain::Handler& handler, const domain::Event& event) {
     const domain::Event* batch[] = {&event};

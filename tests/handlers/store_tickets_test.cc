@@ -1,6 +1,6 @@
 #include "handlers/store_tickets.h"
 
-#include "domain/handler_names.h"
+#include "domain/event_types.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/memory_ticket_repository.h"
 #include "tests/support/events.h"
@@ -14,7 +14,7 @@ constexpr char kId[] = "5a1f3c9e-0b7d-4e2a-9c11-000000000001";
 
 TEST(StoreTicketsTest, StoresConfirmedTicket) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(domain::kStoreTickets, repository);
+  StoreTickets handler("StoreTickets", repository);
   domain::Event event = TicketEvent(kId, "confirmed", 7);
   const domain::Event* batch[] = {&event};
   ASSERT_TRUE(handler.Handle(batch).ok());
@@ -29,8 +29,8 @@ TEST(StoreTicketsTest, StoresConfirmedTicket) {
 
 TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
   testing::MemoryTicketRepository repository;
-  StoreTickets store(domain::kStoreTickets, repository);
-  StoreTickets remove(domain::kStoreCanceledTickets, repository);
+  StoreTickets store("StoreTickets", repository);
+  StoreTickets remove("RemoveCanceledTicket", repository);
   domain::Event confirmed = TicketEvent(kId, "confirmed", 1);
   domain::Event canceled = TicketEvent(kId, "canceled", 2);
   const domain::Event* cancel_batch[] = {&canceled};
@@ -43,7 +43,7 @@ TEST(StoreTicketsTest, OlderEventDoesNotUndoNewer) {
 TEST(StoreTicketsTest, RepositoryErrorComesBack) {
   testing::MemoryTicketRepository repository;
   repository.FailWith(absl::UnavailableError("down"));
-  StoreTickets handler(domain::kStoreTickets, repository);
+  StoreTickets handler("StoreTickets", repository);
   domain::Event event = TicketEvent(kId, "confirmed", 1);
   const domain::Event* batch[] = {&event};
   EXPECT_TRUE(absl::IsUnavailable(handler.Handle(batch)));
@@ -51,7 +51,7 @@ TEST(StoreTicketsTest, RepositoryErrorComesBack) {
 
 TEST(StoreTicketsTest, CorruptPayloadIsNotRetryable) {
   testing::MemoryTicketRepository repository;
-  StoreTickets handler(domain::kStoreTickets, repository);
+  StoreTickets handler("StoreTickets", repository);
   domain::Event event = TicketEvent(kId, "confirmed", 1);
   event.payload = "\xff\xff\xff";
   const domain::Event* batch[] = {&event};

@@ -95,7 +95,7 @@ TEST(GatewayFuzzTest, RequestsIntoMessages) {
   int routed = 0, accepted = 0;
   for (int i = 0; i < kIterations; ++i) {
     const auto& [method, base] = targets[random() % targets.size()];
-    GatewayRequest request;
+    http::Request request;
     request.method = method;
     request.target = base + RandomString(random, "abc19%/:.", 8);
     if (random() % 2 == 0) {

@@ -58,22 +58,22 @@ class JsonTranscoderTest : public ::testing::Test {
   ~JsonTranscoderTest() override { server_->Shutdown(); }
 
   // PUT /v1/echo-all with this Content-Type.
-  GatewayResponse SendTyped(const std::string& content_type, const std::string& body) {
-    GatewayRequest request{"PUT", "/v1/echo-all", content_type, body, {}};
-    std::promise<GatewayResponse> promise;
-    transcoder_->Handle(request, [&](GatewayResponse r) { promise.set_value(std::move(r)); });
+  http::Response SendTyped(const std::string& content_type, const std::string& body) {
+    http::Request request{"PUT", "/v1/echo-all", content_type, body, {}};
+    std::promise<http::Response> promise;
+    transcoder_->Handle(request, [&](http::Response r) { promise.set_value(std::move(r)); });
     return promise.get_future().get();
   }
 
-  GatewayResponse Send(const std::string& method, const std::string& target,
-                       const std::string& body = "",
-                       std::vector<std::pair<std::string, std::string>> headers = {}) {
-    GatewayRequest request{method, target, body.empty() ? "" : "application/json", body,
-                           std::move(headers)};
-    std::promise<GatewayResponse> promise;
+  http::Response Send(const std::string& method, const std::string& target,
+                      const std::string& body = "",
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
+    http::Request request{method, target, body.empty() ? "" : "application/json", body,
+                          std::move(headers)};
+    std::promise<http::Response> promise;
     auto future = promise.get_future();
     const bool routed = transcoder_->Handle(
-        request, [&promise](GatewayResponse response) { promise.set_value(std::move(response)); });
+        request, [&promise](http::Response response) { promise.set_value(std::move(response)); });
     if (!routed) return {-1, "", {}};
     EXPECT_EQ(future.wait_for(std::chrono::seconds(10)), std::future_status::ready);
     return future.get();
@@ -90,7 +90,7 @@ class JsonTranscoderTest : public ::testing::Test {
 };
 
 TEST_F(JsonTranscoderTest, PathBodyFieldQueryAndResponseBody) {
-  GatewayResponse response =
+  http::Response response =
       Send("POST",
            "/v1/echo/rooms/"
            "7:shout?numbers=1&numbers=2&color=COLOR_RED&big=9007199254740993&loud=true&ratio=0.5",
@@ -104,7 +104,7 @@ TEST_F(JsonTranscoderTest, PathBodyFieldQueryAndResponseBody) {
 }
 
 TEST_F(JsonTranscoderTest, NestedPathVariableAndNestedQuery) {
-  GatewayResponse response =
+  http::Response response =
       Send("GET", "/v1/echo/rooms/9/messages/hello%20there?message.tags=x&message.tags=y&color=2");
   ASSERT_EQ(response.status, 200) << response.body;
   google::protobuf::Struct echoed = Parse(response.body);
@@ -117,12 +117,12 @@ TEST_F(JsonTranscoderTest, NestedPathVariableAndNestedQuery) {
 }
 
 TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {
-  GatewayResponse response = Send(
+  http::Response response = Send(
       "PUT", "/v1/echo-all", R"({"name":"n","message":{"text":"t"},"loud":true,"numbers":[3]})");
   ASSERT_EQ(response.status, 200) << response.body;
-  GatewayResponse camel = Send("PUT", "/v1/echo-all", R"({"name":"n","numbers":[3],"ratio":2})");
+  http::Response camel = Send("PUT", "/v1/echo-all", R"({"name":"n","numbers":[3],"ratio":2})");
   EXPECT_EQ(camel.status, 200) << camel.body;
-  GatewayResponse files = Send("GET", "/v1/files/a/b/c.txt");
+  http::Response files = Send("GET", "/v1/files/a/b/c.txt");
   ASSERT_EQ(files.status, 200);
   EXPECT_EQ(
       Parse(files.body).fields().at("request").struct_value().fields().at("name").string_value(),
@@ -134,30 +134,30 @@ TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {
 TEST_F(JsonTranscoderTest, JsonBodyWithoutJsonContentTypeIsReadAsJson) {
   for (const char* type : {"", "application/x-www-form-urlencoded", "text/plain",
                            "text/plain; charset=utf-8", "application/merge-patch+json"}) {
-    GatewayResponse response = SendTyped(type, R"({"name":"lenient"})");
+    http::Response response = SendTyped(type, R"({"name":"lenient"})");
     ASSERT_EQ(response.status, 200) << type << ": " << response.body;
     EXPECT_THAT(response.body, HasSubstr("lenient")) << type;
   }
 }
 
 TEST_F(JsonTranscoderTest, HeadersBecomeMetadataAndErrorsMapToHttp) {
-  GatewayResponse response =
+  http::Response response =
       Send("GET", "/v1/files/x", "", {{"grpc-metadata-x-user", "ann"}, {"accept", "*/*"}});
   EXPECT_EQ(Parse(response.body).fields().at("served_by").string_value(), "ann");
-  GatewayResponse taken = Send("POST", "/v1/echo/rooms/fail:shout", "{}");
+  http::Response taken = Send("POST", "/v1/echo/rooms/fail:shout", "{}");
   EXPECT_EQ(taken.status, 409);
   EXPECT_EQ(taken.body, R"({"code":6,"message":"room taken","details":[]})");
 }
 
 // Error details come out as grpc-gateway renders them; RetryInfo also as Retry-After.
 TEST_F(JsonTranscoderTest, ErrorDetailsAreRenderedLikeGrpcGateway) {
-  GatewayResponse bad = Send("POST", "/v1/echo/rooms/bad:shout", "{}");
+  http::Response bad = Send("POST", "/v1/echo/rooms/bad:shout", "{}");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body,
             R"({"code":3,"message":"two bad","details":[{"@type":"type.googleapis.com/)"
             R"(google.rpc.BadRequest","fieldViolations":[{"field":"a.b","description":"is )"
             R"(required"},{"field":"c[1]","description":"too big"}]}]})");
-  GatewayResponse busy = Send("POST", "/v1/echo/rooms/busy:shout", "{}");
+  http::Response busy = Send("POST", "/v1/echo/rooms/busy:shout", "{}");
   EXPECT_EQ(busy.status, 429);
   EXPECT_EQ(busy.body, R"({"code":8,"message":"busy","details":[{"@type":"type.googleapis.com/)"
                        R"(google.rpc.RetryInfo","retryDelay":"2.500s"}]})");
@@ -169,14 +169,13 @@ TEST_F(JsonTranscoderTest, ErrorDetailsAreRenderedLikeGrpcGateway) {
 // What the path or the body set, a query parameter cannot change; a body cannot reach outside
 // its field; reserved gRPC keys cannot be sent as metadata.
 TEST_F(JsonTranscoderTest, EdgesCannotOverrideOrSmuggle) {
-  GatewayResponse path = Send("GET", "/v1/echo/rooms/9/messages/hello?message.text=evil");
+  http::Response path = Send("GET", "/v1/echo/rooms/9/messages/hello?message.text=evil");
   EXPECT_EQ(path.status, 400);
   EXPECT_THAT(path.body, HasSubstr("message.text: is set by the path"));
   EXPECT_EQ(Send("GET", "/v1/echo/rooms/9/messages/hello?name=rooms/other").status, 400);
   EXPECT_EQ(Send("GET", "/v1/echo/rooms/9/messages/hello?message=x").status, 400);
 
-  GatewayResponse injected =
-      Send("POST", "/v1/echo/rooms/1:shout", R"({"text":"a"}, "loud": true)");
+  http::Response injected = Send("POST", "/v1/echo/rooms/1:shout", R"({"text":"a"}, "loud": true)");
   EXPECT_EQ(injected.status, 400) << injected.body;
   EXPECT_THAT(Send("POST", "/v1/echo/rooms/1:shout", R"({"text":"a","tags":["t"]})").body,
               HasSubstr(R"("text":"a")"));
@@ -190,7 +189,7 @@ TEST_F(JsonTranscoderTest, EdgesCannotOverrideOrSmuggle) {
 
 TEST_F(JsonTranscoderTest, BadRequestsAreRejectedBeforeTheCall) {
   EXPECT_EQ(Send("GET", "/v1/unknown").status, -1) << "not ours: the caller answers 404";
-  GatewayResponse wrong = Send("DELETE", "/v1/echo-all");
+  http::Response wrong = Send("DELETE", "/v1/echo-all");
   EXPECT_EQ(wrong.status, 405);
   EXPECT_EQ(wrong.headers.at(0).first, "Allow");
   EXPECT_EQ(wrong.headers.at(0).second, "PUT");

@@ -56,5 +56,17 @@ TEST(PathTemplateTest, RejectsMalformedTemplates) {
   }
 }
 
+TEST(PathTemplateTest, OpenApiPathWritesEachVariableOnceAsItsName) {
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"/v1/tickets", "/v1/tickets"},
+           {"/v1/tickets/{ticket_id}", "/v1/tickets/{ticket_id}"},
+           {"/v1/{name=shelves/*/books/*}:get", "/v1/{name}:get"},
+           {"/v1/{a.b}/x/{c=**}", "/v1/{a.b}/x/{c}"},
+           {"/v1/*/tickets:watch", "/v1/*/tickets:watch"},
+       }) {
+    EXPECT_EQ(PathTemplate::Parse(text)->OpenApiPath(), expected) << text;
+  }
+}
+
 }  // namespace
 }  // namespace booking::rest

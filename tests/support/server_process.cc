@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -36,6 +37,28 @@ ServerProcess::ServerProcess(std::string binary, std::vector<std::string> args, 
   const int fd = mkstemp(path);
   if (fd >= 0) close(fd);
   log_path_ = path;
+}
+
+absl::StatusOr<ServerProcess::Ports> ServerProcess::WaitForReadyFile(const std::string& path,
+                                                                     absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    std::ifstream in(path);
+    if (in) {
+      Ports ports;
+      std::string line;
+      while (std::getline(in, line)) {
+        if (absl::StartsWith(line, "grpc_port=")) ports.grpc = std::atoi(line.c_str() + 10);
+        if (absl::StartsWith(line, "http_port=")) ports.http = std::atoi(line.c_str() + 10);
+      }
+      if (ports.grpc <= 0) return absl::InternalError(absl::StrCat(path, ": no grpc_port"));
+      return ports;
+    }
+    if (!running()) return absl::UnavailableError("the server exited before it was ready");
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no ", path, " within ", absl::FormatDuration(timeout)));
 }
 
 ServerProcess::~ServerProcess() {

@@ -44,6 +44,14 @@ class ServerProcess {
   absl::StatusOr<int> Stop(int signal, absl::Duration timeout);
   bool running();
 
+  // booking-server's --ready_file, read once the file is there (the process writes it whole,
+  // once serving): the ports it took. Fails if the process exits or `timeout` passes first.
+  struct Ports {
+    int grpc = 0;
+    int http = 0;
+  };
+  absl::StatusOr<Ports> WaitForReadyFile(const std::string& path, absl::Duration timeout);
+
   std::string ReadLog() const;
   pid_t pid() const { return pid_; }
 
@@ -56,6 +64,27 @@ class ServerProcess {
 };
 
 #ifdef BOOKING_SERVER_PATH
+// The real booking-server with gRPC and REST on ports the kernel picks (port 0; no race between
+// tests run at once), over `database_url` with `extra` flags, started and SERVING; `ports` gets
+// the ports it took, from its --ready_file.
+inline std::unique_ptr<ServerProcess> StartServerOnAnyPorts(const std::string& database_url,
+                                                            std::vector<std::string> extra,
+                                                            ServerProcess::Ports* ports) {
+  char dir[] = "/tmp/booking-ready-XXXXXX";
+  EXPECT_NE(mkdtemp(dir), nullptr);
+  const std::string ready = std::string(dir) + "/ports";
+  std::vector<std::string> args = {"--grpc_addr=127.0.0.1:0", "--http_addr=127.0.0.1:0",
+                                   "--database_url=" + database_url, "--ready_file=" + ready,
+                                   "--log_format=text"};
+  for (auto& arg : extra) args.push_back(std::move(arg));
+  auto server = std::make_unique<ServerProcess>(BOOKING_SERVER_PATH, args);
+  EXPECT_TRUE(server->Start().ok());
+  absl::StatusOr<ServerProcess::Ports> taken = server->WaitForReadyFile(ready, absl::Seconds(30));
+  EXPECT_TRUE(taken.ok()) << taken.status() << server->ReadLog();
+  if (taken.ok()) *ports = *taken;
+  return server;
+}
+
 // The real booking-server on gRPC 127.0.0.1:`grpc_port` and, unless `http_port` is 0, REST on
 // 127.0.0.1:`http_port` (text logs), over `database_url` with `extra` flags, started and
 // SERVING (the test fails otherwise).

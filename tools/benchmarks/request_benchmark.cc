@@ -50,7 +50,7 @@ void BM_TranscodeCompatBody(benchmark::State& state) {
       {tickets::v1::UpdateTicketsStatusRequest::descriptor()->file()->FindServiceByName(
           "BookingService")},
       absl::Seconds(1));
-  rest::GatewayRequest request;
+  http::Request request;
   request.method = "POST";
   request.target = "/tickets-status";
   request.content_type = "application/json";

@@ -1,16 +1,15 @@
-#include "rest/browser_guard.h"
+#include "http/browser_guard.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace booking::rest {
+namespace booking::http {
 namespace {
 
 using ::testing::HasSubstr;
 
-GatewayRequest Request(std::string method,
-                       std::vector<std::pair<std::string, std::string>> headers) {
-  GatewayRequest request;
+Request MakeRequest(std::string method, std::vector<std::pair<std::string, std::string>> headers) {
+  Request request;
   request.method = std::move(method);
   request.target = "/v1/tickets:updateStatus";
   request.headers = std::move(headers);
@@ -22,17 +21,17 @@ TEST(BrowserGuardTest, HostsAreIpLiteralsLocalhostNamesOrListed) {
   for (const char* host :
        {"127.0.0.1:8080", "10.1.2.3", "[::1]:8080", "::1", "localhost:8080", "LOCALHOST",
         "console.localhost:8080", "booking.example.com:443", "Booking.Example.com."}) {
-    EXPECT_TRUE(guard.Check(Request("GET", {{"host", host}})).ok()) << host;
+    EXPECT_TRUE(guard.Check(MakeRequest("GET", {{"host", host}})).ok()) << host;
   }
   for (const char* host : {"evil.example:8080", "booking.example.com.evil.example",
                            "localhost.evil", "127.0.0.1.nip.io:8080"}) {
-    const absl::Status status = guard.Check(Request("GET", {{"host", host}}));
+    const absl::Status status = guard.Check(MakeRequest("GET", {{"host", host}}));
     EXPECT_TRUE(absl::IsPermissionDenied(status)) << host;
     EXPECT_THAT(status.message(), HasSubstr("--http_allowed_hosts")) << host;
   }
-  EXPECT_TRUE(guard.Check(Request("GET", {})).ok()) << "HTTP/1.0 without Host: not a browser";
+  EXPECT_TRUE(guard.Check(MakeRequest("GET", {})).ok()) << "HTTP/1.0 without Host: not a browser";
   EXPECT_TRUE(BrowserGuard({.allowed_hosts = {"*"}})
-                  .Check(Request("GET", {{"host", "evil.example"}}))
+                  .Check(MakeRequest("GET", {{"host", "evil.example"}}))
                   .ok());
 }
 
@@ -40,31 +39,32 @@ TEST(BrowserGuardTest, StateChangesFromAnotherOriginAreRefused) {
   const BrowserGuard guard({.allowed_origins = {"https://console.example.com"}});
   const std::pair<std::string, std::string> host = {"host", "127.0.0.1:8080"};
   // Same origin (the console), an allowed one, and clients that are not browsers.
-  EXPECT_TRUE(guard.Check(Request("POST", {host, {"origin", "http://127.0.0.1:8080"}})).ok());
-  EXPECT_TRUE(guard.Check(Request("POST", {host, {"origin", "https://console.example.com"}})).ok());
+  EXPECT_TRUE(guard.Check(MakeRequest("POST", {host, {"origin", "http://127.0.0.1:8080"}})).ok());
   EXPECT_TRUE(
-      guard.Check(Request("POST", {host, {"origin", "https://console.example.com:443"}})).ok());
-  EXPECT_TRUE(guard.Check(Request("POST", {host})).ok()) << "curl sends no Origin";
+      guard.Check(MakeRequest("POST", {host, {"origin", "https://console.example.com"}})).ok());
+  EXPECT_TRUE(
+      guard.Check(MakeRequest("POST", {host, {"origin", "https://console.example.com:443"}})).ok());
+  EXPECT_TRUE(guard.Check(MakeRequest("POST", {host})).ok()) << "curl sends no Origin";
   // Reads are left to CORS (no CORS headers are ever sent: a page elsewhere cannot read them).
-  EXPECT_TRUE(guard.Check(Request("GET", {host, {"origin", "https://evil.example"}})).ok());
+  EXPECT_TRUE(guard.Check(MakeRequest("GET", {host, {"origin", "https://evil.example"}})).ok());
   // (The scheme is not compared: one port serves either TLS or plain HTTP.)
   for (const char* origin :
        {"https://evil.example", "http://127.0.0.1:9999", "null", "http://127.0.0.1", "garbage"}) {
     for (const char* method : {"POST", "PUT", "PATCH", "DELETE"}) {
-      const absl::Status status = guard.Check(Request(method, {host, {"origin", origin}}));
+      const absl::Status status = guard.Check(MakeRequest(method, {host, {"origin", origin}}));
       EXPECT_TRUE(absl::IsPermissionDenied(status)) << method << " " << origin;
       EXPECT_THAT(status.message(), HasSubstr("--http_allowed_origins"));
     }
   }
   EXPECT_TRUE(BrowserGuard({.allowed_origins = {"*"}})
-                  .Check(Request("POST", {host, {"origin", "https://evil.example"}}))
+                  .Check(MakeRequest("POST", {host, {"origin", "https://evil.example"}}))
                   .ok());
 }
 
 TEST(BrowserGuardTest, RefusedHeadersAreQuotedSafelyAndBounded) {
   const BrowserGuard guard({});
   const std::string hostile = "evil.example\n\x1b[31m" + std::string(5000, 'x');
-  const absl::Status status = guard.Check(Request("GET", {{"host", hostile}}));
+  const absl::Status status = guard.Check(MakeRequest("GET", {{"host", hostile}}));
   ASSERT_TRUE(absl::IsPermissionDenied(status));
   EXPECT_LT(status.message().size(), 400u);
   EXPECT_THAT(std::string(status.message()), ::testing::Not(HasSubstr("\n")));
@@ -72,4 +72,4 @@ TEST(BrowserGuardTest, RefusedHeadersAreQuotedSafelyAndBounded) {
 }
 
 }  // namespace
-}  // namespace booking::rest
+}  // namespace booking::http

@@ -1,4 +1,4 @@
-#include "rest/browser_guard.h"
+#include "http/browser_guard.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/safe_text.h"
 
-namespace booking::rest {
+namespace booking::http {
 namespace {
 
 constexpr size_t kQuotedBytes = 100;  // of a refused header, in the error
@@ -74,14 +74,14 @@ std::string Quoted(std::string_view value) {
   return text;
 }
 
-std::string_view HeaderValue(const GatewayRequest& request, std::string_view name) {
+std::string_view HeaderValue(const Request& request, std::string_view name) {
   for (const auto& [header, value] : request.headers) {
     if (header == name) return value;
   }
   return {};
 }
 
-bool HasHeader(const GatewayRequest& request, std::string_view name) {
+bool HasHeader(const Request& request, std::string_view name) {
   for (const auto& [header, value] : request.headers) {
     if (header == name) return true;
   }
@@ -112,7 +112,7 @@ bool BrowserGuard::HostAllowed(std::string_view host) const {
          absl::EndsWith(authority.host, ".localhost") || hosts_.contains(authority.host);
 }
 
-absl::Status BrowserGuard::Check(const GatewayRequest& request) const {
+absl::Status BrowserGuard::Check(const Request& request) const {
   const std::string_view host = HeaderValue(request, "host");
   if (HasHeader(request, "host") && !HostAllowed(host)) {
     return absl::PermissionDeniedError(absl::StrCat(
@@ -145,4 +145,4 @@ absl::Status BrowserGuard::Check(const GatewayRequest& request) const {
       method, " from another site's page)"));
 }
 
-}  // namespace booking::rest
+}  // namespace booking::http

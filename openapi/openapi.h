@@ -8,9 +8,9 @@
 #include <set>
 #include <string>
 
-#include "rest/proto_comments.h"
+#include "openapi/proto_comments.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 
 // An OpenAPI 3.0.3 document (JSON) describing the REST bindings (google.api.http options, see
 // CollectHttpBindings) of `services`, generated from their descriptors. Schemas follow the proto3
@@ -43,4 +43,4 @@ std::string BuildOpenApiJson(absl::Span<const google::protobuf::ServiceDescripto
                              const std::string& title, const std::string& version,
                              const OpenApiOptions& options = {});
 
-}  // namespace booking::rest
+}  // namespace booking::openapi

@@ -1,4 +1,4 @@
-#include "rest/openapi.h"
+#include "openapi/openapi.h"
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/struct.pb.h>
@@ -15,7 +15,7 @@
 #include "tickets/v1/admin.grpc.pb.h"
 #include "tickets/v1/booking.grpc.pb.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 namespace {
 
 using google::protobuf::Struct;
@@ -528,9 +528,9 @@ TEST_F(OpenApiTest, EveryRefResolvesAndOperationIdsAreUnique) {
 }
 
 }  // namespace
-}  // namespace booking::rest
+}  // namespace booking::openapi
 
-namespace booking::rest {
+namespace booking::openapi {
 namespace {
 
 // With the protos' comments and the options' examples: what generated clients and contract
@@ -628,4 +628,4 @@ TEST(ProtoCommentsTest, ReadsLeadingAndTrailingCommentsAndRefusesWhatIsNotADescr
 }
 
 }  // namespace
-}  // namespace booking::rest
+}  // namespace booking::openapi

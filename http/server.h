@@ -10,11 +10,11 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "rest/http_types.h"
+#include "http/types.h"
 
-namespace booking::rest {
+namespace booking::http {
 
-struct HttpServerOptions {
+struct ServerOptions {
   std::string address = "127.0.0.1:8080";  // host:port; port 0 picks a free one
   int threads = 2;
   size_t max_body_bytes = 1 << 20;     // larger bodies get 413
@@ -34,9 +34,13 @@ struct HttpServerOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::string tls_client_ca_file;
+  // The JSON body of the server's own refusals (413, 431, 503, a malformed request), from their
+  // HTTP status and an ASCII message: the REST side renders them as its other errors. Unset:
+  // {"status": ..., "message": "..."}.
+  std::function<std::string(int status, std::string_view message)> error_body;
 };
 
-struct HttpServerStats {
+struct ServerStats {
   int open_connections = 0;
   long long refused_connections = 0;  // at max_connections, or for want of body memory
   size_t body_memory_bytes = 0;       // reserved by requests in progress
@@ -45,14 +49,14 @@ struct HttpServerStats {
 // An HTTP/1.1 server on Boost.Beast with keep-alive and pipelining (requests on one connection
 // are answered in order), its own named threads, and size and time limits. Each request goes to
 // `handler`, which answers later through its callback, from any thread.
-class HttpServer {
+class Server {
  public:
-  using Handler = std::function<void(GatewayRequest, absl::AnyInvocable<void(GatewayResponse)>)>;
+  using Handler = std::function<void(Request, absl::AnyInvocable<void(Response)>)>;
 
-  HttpServer(HttpServerOptions options, Handler handler);
-  ~HttpServer();
-  HttpServer(const HttpServer&) = delete;
-  HttpServer& operator=(const HttpServer&) = delete;
+  Server(ServerOptions options, Handler handler);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   // Binds and starts serving; returns the port. INVALID_ARGUMENT naming the flag when a TLS file
   // cannot be loaded.
@@ -60,11 +64,11 @@ class HttpServer {
   // Stops accepting, gives requests in progress up to `grace`, then closes everything.
   void Stop(absl::Duration grace);
 
-  HttpServerStats stats() const;
+  ServerStats stats() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace booking::rest
+}  // namespace booking::http

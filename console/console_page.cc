@@ -1,6 +1,6 @@
-#include "rest/console_page.h"
+#include "console/console_page.h"
 
-namespace booking::rest {
+namespace booking::console {
 namespace {
 
 // Embedded in the binary rather than read from disk: the console works wherever the server runs
@@ -454,4 +454,4 @@ loadDeadLetters();
 
 std::string_view ConsolePageHtml() { return kPage; }
 
-}  // namespace booking::rest
+}  // namespace booking::console

@@ -1,4 +1,4 @@
-#include "rest/http_server.h"
+#include "http/server.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,14 +22,13 @@
 #include "absl/time/clock.h"
 #include "common/log_value.h"
 #include "common/reservation.h"
-#include "rest/rest_error.h"
 #include "spdlog/spdlog.h"
 
-namespace booking::rest {
+namespace booking::http {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace http = beast::http;
+namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -40,6 +39,13 @@ std::chrono::steady_clock::duration Chrono(absl::Duration d) {
 }
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// An io_context whose services Stop can shut down before it is destroyed: that destroys every
+// operation still pending, and with them the sessions they keep, closing their connections.
+class IoContext : public asio::io_context {
+ public:
+  using asio::execution_context::shutdown;
+};
 
 // What the server and all its sessions count together.
 struct Shared {
@@ -53,6 +59,12 @@ struct Shared {
 constexpr std::string_view kBusyMessage =
     "server busy: too many HTTP connections or uploads; retry";
 
+std::string ErrorBody(const ServerOptions& options, int status, std::string_view message) {
+  if (options.error_body) return options.error_body(status, message);
+  // The server's own messages are plain ASCII, so they need no escaping.
+  return absl::StrCat("{\"status\":", status, ",\"message\":\"", std::string(message), "\"}");
+}
+
 // One connection: reads a request, hands it to the handler, writes the answer, and reads the
 // next (pipelined requests wait in the buffer, so answers keep their order). `Stream` is a plain
 // TCP stream or a TLS one over it; a TLS session starts with the handshake.
@@ -61,8 +73,8 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
 
  public:
-  Session(tcp::socket socket, asio::ssl::context* tls, const HttpServerOptions& options,
-          const HttpServer::Handler& handler, Shared& shared, common::Reservation connection)
+  Session(tcp::socket socket, asio::ssl::context* tls, const ServerOptions& options,
+          const Server::Handler& handler, Shared& shared, common::Reservation connection)
       : stream_(MakeStream(std::move(socket), tls)),
         // Room for the largest header and a little more: a read never pulls more of a body (or
         // of pipelined requests) off the socket than that, so a connection costs this much
@@ -109,10 +121,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     first_request_ = false;
     beast::get_lowest_layer(stream_).expires_after(
         Chrono(waiting_idle_ ? options_.idle_timeout : options_.read_timeout));
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHeader(ec);
-                            });
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->OnHeader(ec);
+                             });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -131,19 +143,19 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     if (waiting_idle_) {
       beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
     }
-    http::async_read(
+    bhttp::async_read(
         stream_, buffer_, *parser_,
         [self = this->shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
-    if (ec == http::error::body_limit) return Reject(413, "request body too large");
-    if (ec == http::error::header_limit) return Reject(431, "request headers too large");
+    if (ec == bhttp::error::body_limit) return Reject(413, "request body too large");
+    if (ec == bhttp::error::header_limit) return Reject(431, "request headers too large");
     if (ec) return Close();  // closed, timed out, or not HTTP
-    http::request<http::string_body> request = parser_->release();
+    bhttp::request<bhttp::string_body> request = parser_->release();
     keep_alive_ = request.keep_alive();
     version_ = request.version();
-    GatewayRequest in;
+    Request in;
     in.method = std::string(request.method_string());
     in.target = std::string(request.target());
     in.body = std::move(request.body());
@@ -158,7 +170,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       in.headers.emplace_back(std::move(name), std::string(field.value()));
     }
     ++in_flight_;
-    handler_(std::move(in), [self = this->shared_from_this()](GatewayResponse response) {
+    handler_(std::move(in), [self = this->shared_from_this()](Response response) {
       // Back onto this connection's strand, whatever thread answered.
       asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->Write(std::move(response));
@@ -168,31 +180,27 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
   void Reject(int status, const std::string& message) {
     keep_alive_ = false;
-    GatewayResponse response;
+    Response response;
     response.status = status;
-    const int code = status == 413   ? 8  /*RESOURCE_EXHAUSTED*/
-                     : status == 503 ? 14 /*UNAVAILABLE*/
-                                     : 3 /*INVALID_ARGUMENT*/;
-    // Through RestError, as every other answer: an INVALID_ARGUMENT gets its BadRequest.
-    response.body = RestError(grpc::Status(static_cast<grpc::StatusCode>(code), message)).body;
+    response.body = ErrorBody(options_, status, message);
     if (status == 503) response.headers.emplace_back("Retry-After", "1");
     ++in_flight_;
     Write(std::move(response));
   }
 
-  void Write(GatewayResponse response) {
+  void Write(Response response) {
     body_memory_.Reset();  // the handler is done with the request
     if (response.stream != nullptr) return WriteStreamed(std::move(response));
-    auto message = std::make_shared<http::response<http::string_body>>(
-        static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
-    message->set(http::field::server, "booking-server");
-    message->set(http::field::content_type, "application/json");
+    auto message = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
+    message->set(bhttp::field::server, "booking-server");
+    message->set(bhttp::field::content_type, "application/json");
     for (auto& [name, value] : response.headers) message->set(name, value);
     message->body() = std::move(response.body);
     message->keep_alive(keep_alive_);
     message->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
-    http::async_write(
+    bhttp::async_write(
         stream_, *message,
         [self = this->shared_from_this(), message](beast::error_code ec, std::size_t) {
           --self->in_flight_;
@@ -202,18 +210,18 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   // The header, then each piece of the body as a chunk when the previous one is written.
-  void WriteStreamed(GatewayResponse response) {
+  void WriteStreamed(Response response) {
     streaming_ = true;
-    auto header = std::make_shared<http::response<http::empty_body>>(
-        static_cast<http::status>(response.status), version_ == 0 ? 11 : version_);
-    header->set(http::field::server, "booking-server");
-    header->set(http::field::content_type, "application/json");
+    auto header = std::make_shared<bhttp::response<bhttp::empty_body>>(
+        static_cast<bhttp::status>(response.status), version_ == 0 ? 11 : version_);
+    header->set(bhttp::field::server, "booking-server");
+    header->set(bhttp::field::content_type, "application/json");
     for (auto& [name, value] : response.headers) header->set(name, value);
     header->keep_alive(keep_alive_);
     header->chunked(true);
-    auto serializer = std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    auto serializer = std::make_shared<bhttp::response_serializer<bhttp::empty_body>>(*header);
     beast::get_lowest_layer(stream_).expires_after(Chrono(options_.read_timeout));
-    http::async_write_header(
+    bhttp::async_write_header(
         stream_, *serializer,
         [self = this->shared_from_this(), header, serializer, body = std::move(response.stream)](
             beast::error_code ec, std::size_t) {
@@ -253,12 +261,12 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
         beast::get_lowest_layer(self->stream_).expires_after(Chrono(self->options_.read_timeout));
         if (!piece.ok()) return self->EndStream(false);  // no last chunk: the body is cut
         if (piece->empty()) {
-          asio::async_write(self->stream_, http::make_chunk_last(),
+          asio::async_write(self->stream_, bhttp::make_chunk_last(),
                             [self](beast::error_code ec, std::size_t) { self->EndStream(!ec); });
           return;
         }
         auto data = std::make_shared<std::string>(*std::move(piece));
-        asio::async_write(self->stream_, http::make_chunk(asio::buffer(*data)),
+        asio::async_write(self->stream_, bhttp::make_chunk(asio::buffer(*data)),
                           [self, body, data](beast::error_code ec, std::size_t) {
                             if (ec) return self->EndStream(false);
                             self->NextChunk(body);
@@ -294,9 +302,9 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   Stream stream_;
   static constexpr size_t kReadAheadBytes = 16 << 10;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  const HttpServerOptions& options_;
-  const HttpServer::Handler& handler_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  const ServerOptions& options_;
+  const Server::Handler& handler_;
   Shared& shared_;
   std::atomic<int>& in_flight_;
   common::Reservation connection_;   // one of max_connections, for the session's life
@@ -311,8 +319,16 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
 
 }  // namespace
 
-struct HttpServer::Impl {
-  Impl(HttpServerOptions o, Handler h) : options(std::move(o)), handler(std::move(h)) {}
+struct Server::Impl {
+  Impl(ServerOptions o, Handler h)
+      : options(std::move(o)), handler(std::move(h)), busy_answer([this] {
+          const std::string body = ErrorBody(options, 503, kBusyMessage);
+          return absl::StrCat(
+              "HTTP/1.1 503 Service Unavailable\r\nServer: booking-server\r\n"
+              "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
+              "Content-Length: ",
+              body.size(), "\r\n\r\n", body);
+        }()) {}
 
   // One accept at a time, so the handler's state needs no lock.
   void Accept() {
@@ -368,25 +384,18 @@ struct HttpServer::Impl {
     }
     beast::error_code ignored;
     if (!tls) {
-      static const std::string kAnswer = [] {
-        const std::string body = ErrorJson(14, std::string(kBusyMessage));
-        return absl::StrCat(
-            "HTTP/1.1 503 Service Unavailable\r\nServer: booking-server\r\n"
-            "Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n"
-            "Content-Length: ",
-            body.size(), "\r\n\r\n", body);
-      }();
       socket.non_blocking(true, ignored);
-      socket.write_some(asio::buffer(kAnswer), ignored);
+      socket.write_some(asio::buffer(busy_answer), ignored);
     }
     socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
   }
 
-  const HttpServerOptions options;
+  const ServerOptions options;
   const Handler handler;
+  const std::string busy_answer;  // what a connection beyond max_connections reads, in full
   Shared shared;  // outlives io: sessions destroyed with io give their reservations back here
-  asio::io_context io;
+  IoContext io;
   // Keeps the threads running while nothing is pending on any socket: a streamed response that
   // waits for its next piece (a quiet watch) has no operation in flight, and once the acceptor
   // closes at Stop, run() would return and the piece, posted later, would never be written.
@@ -402,15 +411,14 @@ struct HttpServer::Impl {
   bool started = false;
 };
 
-HttpServer::HttpServer(HttpServerOptions options, Handler handler)
+Server::Server(ServerOptions options, Handler handler)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(handler))) {}
 
-HttpServer::~HttpServer() { Stop(absl::ZeroDuration()); }
+Server::~Server() { Stop(absl::ZeroDuration()); }
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(
-    const HttpServerOptions& options) {
+absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(const ServerOptions& options) {
   auto tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
   tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -439,7 +447,7 @@ absl::StatusOr<std::unique_ptr<asio::ssl::context>> MakeTlsContext(
 
 }  // namespace
 
-absl::StatusOr<int> HttpServer::Start() {
+absl::StatusOr<int> Server::Start() {
   if (!impl_->options.tls_cert_file.empty() || !impl_->options.tls_key_file.empty()) {
     absl::StatusOr<std::unique_ptr<asio::ssl::context>> tls = MakeTlsContext(impl_->options);
     if (!tls.ok()) return tls.status();
@@ -478,7 +486,7 @@ absl::StatusOr<int> HttpServer::Start() {
   return static_cast<int>(acceptor.local_endpoint().port());
 }
 
-void HttpServer::Stop(absl::Duration grace) {
+void Server::Stop(absl::Duration grace) {
   if (!impl_->started) return;
   impl_->started = false;
   asio::post(impl_->io, [this] {
@@ -494,14 +502,18 @@ void HttpServer::Stop(absl::Duration grace) {
   impl_->io.stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();
+  // Stopped, io still holds the connections waiting on a read (kept alive between requests) or a
+  // write: open, and answering nothing, until the server is destroyed. Close them now. (One whose
+  // request a handler still holds closes when the handler answers or lets go of it.)
+  impl_->io.shutdown();
 }
 
-HttpServerStats HttpServer::stats() const {
-  HttpServerStats stats;
+ServerStats Server::stats() const {
+  ServerStats stats;
   stats.open_connections = static_cast<int>(impl_->shared.connections.load());
   stats.refused_connections = impl_->shared.refused.load();
   stats.body_memory_bytes = impl_->shared.body_memory.load();
   return stats;
 }
 
-}  // namespace booking::rest
+}  // namespace booking::http

@@ -9,7 +9,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 
 // The comments of proto elements (services, methods, messages, fields, enums and their values),
 // by full name, read from a descriptor set with source info: the generated C++ carries none.
@@ -32,4 +32,4 @@ class ProtoComments {
   std::map<std::string, std::string> by_name_;
 };
 
-}  // namespace booking::rest
+}  // namespace booking::openapi

@@ -1,4 +1,4 @@
-#include "rest/openapi.h"
+#include "openapi/openapi.h"
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -14,9 +14,10 @@
 #include <vector>
 
 #include "rest/http_rules.h"
+#include "rest/path_template.h"
 #include "rest/proto_json.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -265,32 +266,6 @@ Value StatusSchema() {
 
 // --- Paths.
 
-struct PathTemplate {
-  std::string path;                    // "/v1/things/{name}:verb"
-  std::vector<std::string> variables;  // field paths, "name" or "a.b"
-};
-
-// "{var}" and "{var=segments/*}" both become "{var}"; literal segments and a ":verb" stay.
-PathTemplate ParsePathTemplate(const std::string& text) {
-  PathTemplate out;
-  size_t i = 0;
-  while (i < text.size()) {
-    const size_t open = text.find('{', i);
-    const size_t close = open == std::string::npos ? open : text.find('}', open);
-    if (close == std::string::npos) {
-      out.path += text.substr(i);
-      break;
-    }
-    out.path += text.substr(i, open - i);
-    std::string variable = text.substr(open + 1, close - open - 1);
-    variable = variable.substr(0, variable.find('='));
-    out.path += "{" + variable + "}";
-    out.variables.push_back(std::move(variable));
-    i = close + 1;
-  }
-  return out;
-}
-
 // The field a path variable ("a.b") names in `message`, or nullptr.
 const FieldDescriptor* FindFieldPath(const Descriptor& message, const std::string& path) {
   const Descriptor* current = &message;
@@ -384,7 +359,7 @@ void RequireOptionalBearer(Struct& operation) {
   *security.add_values() = Object(Struct());
 }
 
-Value Operation(const HttpBinding& binding, const PathTemplate& path,
+Value Operation(const rest::HttpBinding& binding, const rest::PathTemplate& path,
                 const std::string& operation_id, SchemaBuilder& schemas,
                 const OpenApiOptions& options) {
   const google::protobuf::MethodDescriptor& method = *binding.method;
@@ -415,14 +390,14 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
 
   ListValue parameters;
   std::set<std::string> bound;
-  for (const std::string& variable : path.variables) {
+  for (const std::string& variable : path.variable_names()) {
     bound.insert(variable);
     const FieldDescriptor* field = FindFieldPath(input, variable);
     *parameters.add_values() = field != nullptr
                                    ? FieldParameter(variable, "path", true, *field, schemas)
                                    : Parameter(variable, "path", true, TypeSchema("string"));
   }
-  const bool takes_query = options.paths_without_query.count(path.path) == 0;
+  const bool takes_query = options.paths_without_query.count(path.OpenApiPath()) == 0;
   if (binding.body != "*" && takes_query) {
     for (int i = 0; i < input.field_count(); ++i) {
       const FieldDescriptor& field = *input.field(i);
@@ -520,7 +495,7 @@ Value Operation(const HttpBinding& binding, const PathTemplate& path,
                       "page of another origin or for a host that is not allowed.",
                       false));
   }
-  if (!path.variables.empty()) {
+  if (!path.variable_names().empty()) {
     Set(responses, "404", ErrorResponse("NOT_FOUND: nothing by that name.", false));
   }
   if (input.FindFieldByName("idempotency_key") != nullptr) {
@@ -565,7 +540,7 @@ std::string PrintJson(const Struct& document) {
   if (!status.ok()) {
     // Cannot happen for this tree (no NaN or infinite numbers); fall back to the plain printer.
     json.clear();
-    json = ToJson(document).value_or("{}");
+    json = rest::ToJson(document).value_or("{}");
   }
   return json;
 }
@@ -659,20 +634,23 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
 
     const google::protobuf::MethodDescriptor* previous = nullptr;
     int additional = 0;
-    for (const HttpBinding& binding : CollectHttpBindings(*service)) {
+    for (const rest::HttpBinding& binding : rest::CollectHttpBindings(*service)) {
       additional = binding.method == previous ? additional + 1 : 0;
       previous = binding.method;
       const std::string http_method = Lower(binding.http_method);
       if (!IsOpenApiMethod(http_method)) continue;  // custom kinds have no OpenAPI operation
-      const PathTemplate path = ParsePathTemplate(binding.path_template);
-      Struct& item = ObjectAt(paths, path.path);
+      // The transcoder refuses to start with a template that does not parse.
+      const absl::StatusOr<rest::PathTemplate> path =
+          rest::PathTemplate::Parse(binding.path_template);
+      if (!path.ok()) continue;
+      Struct& item = ObjectAt(paths, path->OpenApiPath());
       if (item.fields().count(http_method) > 0) continue;  // first binding wins
 
       std::string base = service->name() + "_" + binding.method->name();
       if (additional > 0) base += "_" + std::to_string(additional);
       std::string id = base;  // services from different packages may share a name
       for (int n = 2; !operation_ids.insert(id).second; ++n) id = base + "_" + std::to_string(n);
-      Set(item, http_method, Operation(binding, path, id, schemas, options));
+      Set(item, http_method, Operation(binding, *path, id, schemas, options));
     }
   }
 
@@ -700,4 +678,4 @@ std::string BuildOpenApiJson(absl::Span<const ServiceDescriptor* const> services
   return PrintJson(document);
 }
 
-}  // namespace booking::rest
+}  // namespace booking::openapi

@@ -6,9 +6,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "rest/http_types.h"
+#include "http/types.h"
 
-namespace booking::rest {
+namespace booking::http {
 
 struct BrowserGuardOptions {
   // Names the Host header may carry besides IP literals and localhost names ("*": any). DNS
@@ -30,7 +30,7 @@ class BrowserGuard {
   explicit BrowserGuard(const BrowserGuardOptions& options);
 
   // OK, or PERMISSION_DENIED naming the header and the flag that would allow it.
-  [[nodiscard]] absl::Status Check(const GatewayRequest& request) const;
+  [[nodiscard]] absl::Status Check(const Request& request) const;
 
  private:
   bool HostAllowed(std::string_view host) const;
@@ -41,4 +41,4 @@ class BrowserGuard {
   absl::flat_hash_set<std::string> origins_;  // lower case, scheme://host:port
 };
 
-}  // namespace booking::rest
+}  // namespace booking::http

@@ -2,7 +2,7 @@
 
 #include <string_view>
 
-namespace booking::rest {
+namespace booking::console {
 
 // The box-office console served at `GET /` (Content-Type: text/html; charset=utf-8): one
 // self-contained HTML page (inline CSS and JavaScript, no external assets) that sends sample
@@ -14,4 +14,4 @@ namespace booking::rest {
 // so that headless Chromium's --dump-dom and --screenshot capture the whole flow.
 std::string_view ConsolePageHtml();
 
-}  // namespace booking::rest
+}  // namespace booking::console

@@ -8,10 +8,10 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 
-namespace booking::rest {
+namespace booking::http {
 
-// An HTTP request as the gateway sees it, independent of the HTTP library.
-struct GatewayRequest {
+// An HTTP request as a handler sees it, independent of the HTTP library.
+struct Request {
   std::string method;        // "GET", "POST", ...
   std::string target;        // path and query, e.g. "/v1/tickets?page_size=10"
   std::string content_type;  // "" when absent
@@ -36,19 +36,11 @@ class BodyStream {
   virtual void Abandon() {}
 };
 
-struct GatewayResponse {
+struct Response {
   int status = 200;
   std::string body;                                          // JSON
   std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
   std::shared_ptr<BodyStream> stream;                        // set: the body comes from it
 };
 
-// The HTTP status for a gRPC code, as grpc-gateway maps them (INVALID_ARGUMENT 400,
-// NOT_FOUND 404, ALREADY_EXISTS 409, RESOURCE_EXHAUSTED 429, UNAVAILABLE 503, ...).
-int HttpStatusForGrpcCode(int code);
-
-// {"code": <grpc code>, "message": "...", "details": <details_json>}
-std::string ErrorJson(int grpc_code, const std::string& message,
-                      const std::string& details_json = "[]");
-
-}  // namespace booking::rest
+}  // namespace booking::http

@@ -1,4 +1,4 @@
-#include "rest/proto_comments.h"
+#include "openapi/proto_comments.h"
 
 #include <google/protobuf/descriptor.pb.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/strip.h"
 #include "protos/descriptor_set.h"
 
-namespace booking::rest {
+namespace booking::openapi {
 namespace {
 
 using google::protobuf::SourceLocation;
@@ -107,4 +107,4 @@ std::string ProtoComments::SummaryOf(const std::string& full_name) const {
   return text;
 }
 
-}  // namespace booking::rest
+}  // namespace booking::openapi
