@@ -264,6 +264,9 @@ void HttpClient::Run() {
     transfer.sink.limit = options_.max_response_bytes;
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &AppendBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer.sink);
+    // An announced length past the bound ends the call before its body is read.
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                     static_cast<curl_off_t>(options_.max_response_bytes));
     if (curl_multi_add_handle(multi, curl) != CURLM_OK) {
       curl_easy_cleanup(curl);
       return absl::InternalError("curl_multi_add_handle failed");
@@ -278,7 +281,7 @@ void HttpClient::Run() {
     const HttpRequest& request = transfer.request;
     absl::StatusOr<HttpResponse> result;
     if (code != CURLE_OK) {
-      result = transfer.sink.overflowed
+      result = transfer.sink.overflowed || code == CURLE_FILESIZE_EXCEEDED
                    ? absl::UnavailableError(absl::StrCat(
                          request.method, " ", RedactUrl(request.url), ": answer longer than ",
                          options_.max_response_bytes, " bytes"))

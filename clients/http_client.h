@@ -19,17 +19,17 @@
 namespace booking::clients {
 
 struct HttpRequest {
-  std::string method;  // "PUT", "POST", ...
-  std::string url;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::string api;  // which external API, for the metrics ("receipts", "spreadsheets")
+  std::string method = {};  // "PUT", "POST", ...
+  std::string url = {};
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  std::string body = {};
+  std::string api = {};  // which external API, for the metrics ("receipts", "spreadsheets")
 };
 
 struct HttpResponse {
   long status = 0;
-  std::string body;
-  std::string retry_after;  // the Retry-After header, if any
+  std::string body = {};
+  std::string retry_after = {};  // the Retry-After header, if any
 };
 
 struct HttpClientOptions {
