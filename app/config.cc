@@ -348,6 +348,9 @@ absl::Status CheckBounds() {
       AtLeast(FLAGS_delivery_lease, absl::Seconds(1)),
       AtLeast(FLAGS_breaker_failures, 1),
       AtLeast(FLAGS_api_concurrency, 1),
+      // Every external call has a bound: libcurl reads 0 as "no timeout".
+      AtLeast(FLAGS_http_connect_timeout, absl::Milliseconds(1)),
+      AtLeast(FLAGS_http_timeout, absl::Milliseconds(1)),
       AtLeast(FLAGS_worker_batch_size, 1),
       AtLeast(FLAGS_workers, 1),
       AtLeast(FLAGS_queue_capacity, 1),

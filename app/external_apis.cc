@@ -8,22 +8,26 @@
 namespace booking::app {
 namespace {
 
-clients::HttpClientOptions WithMetrics(clients::HttpClientOptions options,
-                                       metrics::Metrics& metrics) {
+// One API's client: the configured timeouts, at most --api_concurrency calls in flight.
+std::unique_ptr<clients::HttpClient> ApiClient(const Config& config, metrics::Metrics& metrics,
+                                               std::string name) {
+  clients::HttpClientOptions options = config.http_client;
   options.metrics = &metrics;
-  return options;
+  options.max_in_flight = config.api_concurrency;
+  options.name = std::move(name);
+  return std::make_unique<clients::HttpClient>(std::move(options));
 }
 
 }  // namespace
 
 ExternalApis::ExternalApis(const Config& config, storage::ConnectionPool& pool,
                            metrics::Metrics& metrics)
-    : receipt_table_(pool), tracker_table_(pool), http_(WithMetrics(config.http_client, metrics)) {
-  // One bounded set of threads per external API: its calls are all in flight at once.
+    : receipt_table_(pool), tracker_table_(pool) {
+  // One client (one event loop thread) per external API, so each API's bound is its own and a
+  // slow one does not take the other's slots.
   if (!config.receipts_url.empty()) {
-    receipt_calls_ = std::make_unique<clients::CallPool>(config.api_concurrency, "receipts");
-    receipts_ = std::make_unique<clients::HttpReceiptsApi>(http_, config.receipts_url,
-                                                           receipt_calls_.get());
+    receipts_http_ = ApiClient(config, metrics, "receipts");
+    receipts_ = std::make_unique<clients::HttpReceiptsApi>(*receipts_http_, config.receipts_url);
     spdlog::info("receipts go to the receipts API receipts_url={}",
                  common::LogValue(clients::RedactUrl(config.receipts_url)));
   } else {
@@ -31,9 +35,9 @@ ExternalApis::ExternalApis(const Config& config, storage::ConnectionPool& pool,
     spdlog::info("receipts go to the local receipts table");
   }
   if (!config.spreadsheets_url.empty()) {
-    sheet_calls_ = std::make_unique<clients::CallPool>(config.api_concurrency, "sheets");
-    spreadsheets_ = std::make_unique<clients::HttpSpreadsheetsApi>(http_, config.spreadsheets_url,
-                                                                   sheet_calls_.get());
+    sheets_http_ = ApiClient(config, metrics, "sheets");
+    spreadsheets_ =
+        std::make_unique<clients::HttpSpreadsheetsApi>(*sheets_http_, config.spreadsheets_url);
     spdlog::info("tracker rows go to the spreadsheets API spreadsheets_url={}",
                  common::LogValue(clients::RedactUrl(config.spreadsheets_url)));
   } else {
@@ -71,6 +75,11 @@ ExternalApis::ExternalApis(const Config& config, storage::ConnectionPool& pool,
     gauge("booking_jetstream_reconnects", "Reconnections to NATS since start.",
           [](const clients::PublisherState& s) { return s.reconnects; });
   }
+}
+
+void ExternalApis::AbortCalls() {
+  if (receipts_http_ != nullptr) receipts_http_->Shutdown();
+  if (sheets_http_ != nullptr) sheets_http_->Shutdown();
 }
 
 }  // namespace booking::app

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "app/config.h"
-#include "clients/call_pool.h"
 #include "clients/http_client.h"
 #include "clients/nats_jetstream.h"
 #include "clients/receipts_api.h"
@@ -15,8 +14,9 @@
 
 namespace booking::app {
 
-// Where receipts and tracker rows go: the external APIs when their URL is set (each with its own
-// bounded set of calling threads), the local tables otherwise.
+// Where receipts and tracker rows go: the external APIs when their URL is set (each with an
+// HTTP client of its own: one event loop, a bound on its calls in flight), the local tables
+// otherwise.
 class ExternalApis {
  public:
   ExternalApis(const Config& config, storage::ConnectionPool& pool, metrics::Metrics& metrics);
@@ -28,14 +28,14 @@ class ExternalApis {
   // OK, or why the broker could not be set up (reported by Application::Start).
   const absl::Status& broker_status() const { return broker_status_; }
   // Aborts the calls in flight (a stop whose grace ran out).
-  void AbortCalls() { http_.Shutdown(); }
+  void AbortCalls();
 
  private:
   storage::PgReceiptRepository receipt_table_;
   storage::PgTrackerRepository tracker_table_;
-  clients::HttpClient http_;
-  std::unique_ptr<clients::CallPool> receipt_calls_;
-  std::unique_ptr<clients::CallPool> sheet_calls_;
+  // Before the APIs that call them, so they outlive them. Null when the API is not configured.
+  std::unique_ptr<clients::HttpClient> receipts_http_;
+  std::unique_ptr<clients::HttpClient> sheets_http_;
   std::unique_ptr<clients::ReceiptsApi> receipts_;
   std::unique_ptr<clients::SpreadsheetsApi> spreadsheets_;
   std::unique_ptr<clients::NatsJetStream> jetstream_;

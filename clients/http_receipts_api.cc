@@ -16,28 +16,40 @@ constexpr size_t kMaxReceiptNumberBytes = 128;
 
 }  // namespace
 
-HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls)
-    : client_(client),
-      url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")),
-      calls_(calls) {}
+HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url)
+    : client_(client), url_(absl::StrCat(absl::StripSuffix(base_url, "/"), "/receipts")) {}
 
 void HttpReceiptsApi::IssueEach(absl::Span<const domain::ReceiptRequest> receipts,
                                 absl::Span<absl::Status> results) {
-  if (calls_ == nullptr) {
-    for (size_t i = 0; i < receipts.size(); ++i) results[i] = IssueOne(receipts[i]);
-    return;
+  std::vector<HttpRequest> requests;
+  std::vector<size_t> sent;  // the receipt of each request
+  for (size_t i = 0; i < receipts.size(); ++i) {
+    absl::StatusOr<HttpRequest> request = Request(receipts[i]);
+    if (!request.ok()) {
+      results[i] = request.status();
+      continue;
+    }
+    requests.push_back(*std::move(request));
+    sent.push_back(i);
   }
-  calls_->RunAll(receipts.size(), [&](size_t i) { results[i] = IssueOne(receipts[i]); });
+  const std::vector<absl::StatusOr<HttpResponse>> responses = client_.SendAll(std::move(requests));
+  for (size_t k = 0; k < sent.size(); ++k) {
+    results[sent[k]] = Receive(receipts[sent[k]], responses[k]);
+  }
 }
 
 absl::Status HttpReceiptsApi::Issue(absl::Span<const domain::ReceiptRequest> receipts) {
   for (const domain::ReceiptRequest& receipt : receipts) {
-    if (absl::Status status = IssueOne(receipt); !status.ok()) return status;
+    absl::StatusOr<HttpRequest> request = Request(receipt);
+    if (!request.ok()) return request.status();
+    if (absl::Status status = Receive(receipt, client_.Send(*request)); !status.ok()) {
+      return status;
+    }
   }
   return absl::OkStatus();
 }
 
-absl::Status HttpReceiptsApi::IssueOne(const domain::ReceiptRequest& receipt) {
+absl::StatusOr<HttpRequest> HttpReceiptsApi::Request(const domain::ReceiptRequest& receipt) const {
   external::v1::IssueReceiptRequest body;
   body.set_ticket_id(receipt.ticket_id);
   body.mutable_price()->set_money_amount(receipt.price_amount);
@@ -58,8 +70,11 @@ absl::Status HttpReceiptsApi::IssueOne(const domain::ReceiptRequest& receipt) {
     return absl::InvalidArgumentError(
         absl::StrCat("receipt body not printable as JSON: ", printed.message().as_string()));
   }
+  return request;
+}
 
-  absl::StatusOr<HttpResponse> response = client_.Send(request);
+absl::Status HttpReceiptsApi::Receive(const domain::ReceiptRequest& receipt,
+                                      const absl::StatusOr<HttpResponse>& response) const {
   if (!response.ok()) return response.status();
   if (absl::Status status = StatusFromHttp(*response, "receipts API"); !status.ok()) {
     return status;

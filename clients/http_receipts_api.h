@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "clients/call_pool.h"
 #include "clients/http_client.h"
 #include "clients/receipts_api.h"
 
@@ -13,20 +12,24 @@ namespace booking::clients {
 // 201 (made) are success. Sends Correlation-ID and Idempotency-Key headers too.
 class HttpReceiptsApi final : public ReceiptsApi {
  public:
-  // Calls run on `calls` (many in flight), or one after another on the caller's thread if null.
-  HttpReceiptsApi(HttpClient& client, std::string base_url, CallPool* calls = nullptr);
+  // `client` is the receipts API's own: its bound on calls in flight is the API's.
+  HttpReceiptsApi(HttpClient& client, std::string base_url);
 
+  // One call after another, up to the first that fails.
   absl::Status Issue(absl::Span<const domain::ReceiptRequest> receipts) override;
+  // Every call at once on the client's event loop; the caller waits for them all.
   void IssueEach(absl::Span<const domain::ReceiptRequest> receipts,
                  absl::Span<absl::Status> results) override;
   bool reports_each() const override { return true; }
 
  private:
-  absl::Status IssueOne(const domain::ReceiptRequest& receipt);
+  [[nodiscard]] absl::StatusOr<HttpRequest> Request(const domain::ReceiptRequest& receipt) const;
+  // The receipt's status from the API's answer (and its number, if the receipt asks for it).
+  [[nodiscard]] absl::Status Receive(const domain::ReceiptRequest& receipt,
+                                     const absl::StatusOr<HttpResponse>& response) const;
 
   HttpClient& client_;
   const std::string url_;
-  CallPool* const calls_;
 };
 
 }  // namespace booking::clients

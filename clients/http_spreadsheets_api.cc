@@ -9,10 +9,11 @@
 
 namespace booking::clients {
 
-HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url, CallPool* calls)
-    : client_(client), base_url_(absl::StripSuffix(base_url, "/")), calls_(calls) {}
+HttpSpreadsheetsApi::HttpSpreadsheetsApi(HttpClient& client, std::string base_url)
+    : client_(client), base_url_(absl::StripSuffix(base_url, "/")) {}
 
-absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const domain::TrackerRow& row) {
+absl::StatusOr<HttpRequest> HttpSpreadsheetsApi::Request(std::string_view sheet,
+                                                         const domain::TrackerRow& row) const {
   external::v1::AppendRowRequest body;
   body.add_columns(row.ticket_id);
   body.add_columns(row.customer_email);
@@ -31,7 +32,11 @@ absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const domain
     return absl::InvalidArgumentError(
         absl::StrCat("tracker row not printable as JSON: ", printed.message().as_string()));
   }
-  absl::StatusOr<HttpResponse> response = client_.Send(request);
+  return request;
+}
+
+absl::Status HttpSpreadsheetsApi::Receive(std::string_view sheet, const domain::TrackerRow& row,
+                                          const absl::StatusOr<HttpResponse>& response) {
   if (!response.ok()) return response.status();
   if (absl::Status status = StatusFromHttp(*response, "spreadsheets API"); !status.ok()) {
     return status;
@@ -44,7 +49,11 @@ absl::Status HttpSpreadsheetsApi::AppendOne(std::string_view sheet, const domain
 absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
                                          absl::Span<const domain::TrackerRow> rows) {
   for (const domain::TrackerRow& row : rows) {
-    if (absl::Status status = AppendOne(sheet, row); !status.ok()) return status;
+    absl::StatusOr<HttpRequest> request = Request(sheet, row);
+    if (!request.ok()) return request.status();
+    if (absl::Status status = Receive(sheet, row, client_.Send(*request)); !status.ok()) {
+      return status;
+    }
   }
   return absl::OkStatus();
 }
@@ -52,11 +61,21 @@ absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
 void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
                                      absl::Span<const domain::TrackerRow> rows,
                                      absl::Span<absl::Status> results) {
-  if (calls_ == nullptr) {
-    for (size_t i = 0; i < rows.size(); ++i) results[i] = AppendOne(sheet, rows[i]);
-    return;
+  std::vector<HttpRequest> requests;
+  std::vector<size_t> sent;  // the row of each request
+  for (size_t i = 0; i < rows.size(); ++i) {
+    absl::StatusOr<HttpRequest> request = Request(sheet, rows[i]);
+    if (!request.ok()) {
+      results[i] = request.status();
+      continue;
+    }
+    requests.push_back(*std::move(request));
+    sent.push_back(i);
   }
-  calls_->RunAll(rows.size(), [&](size_t i) { results[i] = AppendOne(sheet, rows[i]); });
+  const std::vector<absl::StatusOr<HttpResponse>> responses = client_.SendAll(std::move(requests));
+  for (size_t k = 0; k < sent.size(); ++k) {
+    results[sent[k]] = Receive(sheet, rows[sent[k]], responses[k]);
+  }
 }
 
 }  // namespace booking::clients

@@ -13,10 +13,10 @@ namespace booking::http {
 struct BrowserGuardOptions {
   // Names the Host header may carry besides IP literals and localhost names ("*": any). DNS
   // rebinding always comes with the attacker's own name, so a name not listed is refused.
-  std::vector<std::string> allowed_hosts;
+  std::vector<std::string> allowed_hosts = {};
   // Origins (scheme://host[:port]) whose pages may change state here, besides the server's own
   // ("*": any).
-  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_origins = {};
 };
 
 // What keeps a web page of another site, open in an operator's browser, from using the HTTP port:

@@ -12,13 +12,13 @@ namespace booking::http {
 
 // An HTTP request as a handler sees it, independent of the HTTP library.
 struct Request {
-  std::string method;        // "GET", "POST", ...
-  std::string target;        // path and query, e.g. "/v1/tickets?page_size=10"
-  std::string content_type;  // "" when absent
-  std::string body;
+  std::string method = {};        // "GET", "POST", ...
+  std::string target = {};        // path and query, e.g. "/v1/tickets?page_size=10"
+  std::string content_type = {};  // "" when absent
+  std::string body = {};
   // Headers, names in lower case.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string peer;  // the client's IP address, as the server's socket sees it
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  std::string peer = {};  // the client's IP address, as the server's socket sees it
 };
 
 // A response body made piece by piece, sent with chunked transfer encoding: the server asks for
@@ -38,9 +38,9 @@ class BodyStream {
 
 struct Response {
   int status = 200;
-  std::string body;                                          // JSON
-  std::vector<std::pair<std::string, std::string>> headers;  // besides Content-Type
-  std::shared_ptr<BodyStream> stream;                        // set: the body comes from it
+  std::string body = {};                                          // JSON
+  std::vector<std::pair<std::string, std::string>> headers = {};  // besides Content-Type
+  std::shared_ptr<BodyStream> stream = {};                        // set: the body comes from it
 };
 
 }  // namespace booking::http

@@ -25,7 +25,7 @@ struct WatchOptions {
   size_t buffer = 1024;   // steps queued per stream before it is ended as too slow
   int read_limit = 1000;  // steps per read
   // What each handler's step means for a ticket (handlers::StepKinds()); others show as HANDLED.
-  absl::flat_hash_map<std::string, tickets::v1::TicketStep::Kind> step_kinds;
+  absl::flat_hash_map<std::string, tickets::v1::TicketStep::Kind> step_kinds = {};
 };
 
 // One watcher's queue of steps. Filled by the hub's thread, drained by whoever writes the

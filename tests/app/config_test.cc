@@ -41,6 +41,8 @@ ABSL_DECLARE_FLAG(absl::Duration, jetstream_ack_timeout);
 ABSL_DECLARE_FLAG(int, jetstream_max_pending);
 ABSL_DECLARE_FLAG(int, db_pool_size);
 ABSL_DECLARE_FLAG(absl::Duration, db_connect_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, http_connect_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, http_timeout);
 ABSL_DECLARE_FLAG(int, group_commit_max_events);
 ABSL_DECLARE_FLAG(int, group_commits_in_flight);
 ABSL_DECLARE_FLAG(int, max_pending_appends);
@@ -290,6 +292,17 @@ TEST_F(ConfigTest, AValueBelowItsFloorIsRefusedNotRaised) {
   }
   absl::SetFlag(&FLAGS_delivery_lease, absl::Milliseconds(999));
   EXPECT_EQ(Error(), "--delivery_lease: must be at least 1s, got 999ms");
+}
+
+TEST_F(ConfigTest, EveryExternalCallHasATimeout) {
+  // libcurl would read 0 as "wait for ever".
+  {
+    absl::FlagSaver restore;
+    absl::SetFlag(&FLAGS_http_timeout, absl::ZeroDuration());
+    EXPECT_EQ(Error(), "--http_timeout: must be at least 1ms, got 0");
+  }
+  absl::SetFlag(&FLAGS_http_connect_timeout, absl::ZeroDuration());
+  EXPECT_EQ(Error(), "--http_connect_timeout: must be at least 1ms, got 0");
 }
 
 TEST_F(ConfigTest, EveryFloorIsItselfAValidValue) {

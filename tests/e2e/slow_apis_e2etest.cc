@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <pqxx/pqxx>
@@ -66,6 +68,19 @@ std::multiset<std::string> TicketsOnSheet(const FakeExternalApis& api, const std
   return tickets;
 }
 
+// The process's threads by name (/proc/PID/task/*/comm), e.g. {"http-receipts": 1, ...}.
+std::map<std::string, int> ThreadNames(pid_t pid) {
+  std::map<std::string, int> names;
+  std::error_code error;
+  for (const auto& task :
+       std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), error)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    if (std::getline(comm, name)) ++names[name];
+  }
+  return names;
+}
+
 // A database, fakes of both APIs and the server pointed at them.
 class SlowApisE2eTest : public ::testing::Test {
  protected:
@@ -91,6 +106,19 @@ TEST_F(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
   const std::set<std::string> acknowledged =
       SendTickets(server_->target(), 100, 4, "a1b2c3d4", &last_ack);
   ASSERT_EQ(acknowledged.size(), 400u);
+  // While the calls are in flight: one event loop thread per API, not a thread per call.
+  ASSERT_TRUE(Eventually([&] { return receipts_.in_flight() >= 16; }, absl::Seconds(10)));
+  const std::map<std::string, int> threads = ThreadNames(server_->pid());
+  int total_threads = 0;
+  for (const auto& [name, count] : threads) total_threads += count;
+  EXPECT_EQ(threads.count("http-receipts") ? threads.at("http-receipts") : 0, 1);
+  EXPECT_EQ(threads.count("http-sheets") ? threads.at("http-sheets") : 0, 1);
+  for (const auto& [name, count] : threads) {
+    EXPECT_FALSE(name.starts_with("receipts-") || name.starts_with("sheets-"))
+        << "a calling thread of the old pool: " << name;
+  }
+  std::printf("[ figures  ] %d receipt calls in flight, the server has %d threads\n",
+              receipts_.in_flight(), total_threads);
 
   EXPECT_TRUE(Eventually([&] { return Count(db_.url(), "tickets") == 400; }, absl::Seconds(30)));
   ASSERT_TRUE(Eventually(
