@@ -108,7 +108,7 @@ TEST_F(SlowApisE2eTest, AnswersAfter250MsGiveEveryTicketOnceWithinTenSeconds) {
   ASSERT_EQ(acknowledged.size(), 400u);
   // While the calls are in flight: one event loop thread per API, not a thread per call.
   ASSERT_TRUE(Eventually([&] { return receipts_.in_flight() >= 16; }, absl::Seconds(10)));
-  const std::map<std::string, int> threads = ThreadNames(server_->pid());
+  const std::map<std::string, int> threads = ThreadNames(server_->process().pid());
   int total_threads = 0;
   for (const auto& [name, count] : threads) total_threads += count;
   EXPECT_EQ(threads.count("http-receipts") ? threads.at("http-receipts") : 0, 1);
