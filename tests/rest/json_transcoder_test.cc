@@ -45,17 +45,26 @@ class EchoImpl final : public echotest::v1::EchoService::CallbackService {
 
 class JsonTranscoderTest : public ::testing::Test {
  protected:
-  JsonTranscoderTest() {
+  // One server for the suite: gRPC 1.51 once freed a completion queue twice while servers with
+  // callback services were made and destroyed one after another in one process.
+  static void SetUpTestSuite() {
+    echo_ = new EchoImpl();
     grpc::ServerBuilder builder;
-    builder.RegisterService(&echo_);
-    server_ = builder.BuildAndStart();
-    transcoder_ = *JsonTranscoder::Create(
-        server_->InProcessChannel(grpc::ChannelArguments()),
-        {google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
-            "echotest.v1.EchoService")},
-        absl::Seconds(10));
+    builder.RegisterService(echo_);
+    server_ = builder.BuildAndStart().release();
+    transcoder_ = JsonTranscoder::Create(
+                      server_->InProcessChannel(grpc::ChannelArguments()),
+                      {google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+                          "echotest.v1.EchoService")},
+                      absl::Seconds(10))
+                      ->release();
   }
-  ~JsonTranscoderTest() override { server_->Shutdown(); }
+  static void TearDownTestSuite() {
+    delete transcoder_;
+    server_->Shutdown();
+    delete server_;
+    delete echo_;
+  }
 
   // PUT /v1/echo-all with this Content-Type.
   http::Response SendTyped(const std::string& content_type, const std::string& body) {
@@ -84,10 +93,14 @@ class JsonTranscoderTest : public ::testing::Test {
     return out;
   }
 
-  EchoImpl echo_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<JsonTranscoder> transcoder_;
+  static EchoImpl* echo_;
+  static grpc::Server* server_;
+  static JsonTranscoder* transcoder_;
 };
+
+EchoImpl* JsonTranscoderTest::echo_ = nullptr;
+grpc::Server* JsonTranscoderTest::server_ = nullptr;
+JsonTranscoder* JsonTranscoderTest::transcoder_ = nullptr;
 
 TEST_F(JsonTranscoderTest, PathBodyFieldQueryAndResponseBody) {
   http::Response response =
