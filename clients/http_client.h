@@ -13,6 +13,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/mutex.h"
 #include "metrics/metrics.h"
 
@@ -115,5 +116,26 @@ class HttpClient {
 // PERMISSION_DENIED, 404 NOT_FOUND, 409 ALREADY_EXISTS, the rest FAILED_PRECONDITION). `what`
 // names the call; the body's first 200 bytes are quoted, made valid UTF-8 (SafeText).
 [[nodiscard]] absl::Status StatusFromHttp(const HttpResponse& response, std::string_view what);
+
+// One call per item through `client`, all at once: `make(item)` builds its request (a refusal is
+// that item's result, nothing sent), `receive(item, response)` judges its answer. Results are in
+// the items' order.
+template <typename Item, typename Make, typename Receive>
+void SendEach(HttpClient& client, absl::Span<const Item> items, absl::Span<absl::Status> results,
+              Make make, Receive receive) {
+  std::vector<HttpRequest> requests;
+  std::vector<size_t> sent;  // the item of each request
+  for (size_t i = 0; i < items.size(); ++i) {
+    absl::StatusOr<HttpRequest> request = make(items[i]);
+    if (!request.ok()) {
+      results[i] = request.status();
+      continue;
+    }
+    requests.push_back(*std::move(request));
+    sent.push_back(i);
+  }
+  const std::vector<absl::StatusOr<HttpResponse>> responses = client.SendAll(std::move(requests));
+  for (size_t k = 0; k < sent.size(); ++k) results[sent[k]] = receive(items[sent[k]], responses[k]);
+}
 
 }  // namespace booking::clients

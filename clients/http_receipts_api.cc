@@ -21,21 +21,12 @@ HttpReceiptsApi::HttpReceiptsApi(HttpClient& client, std::string base_url)
 
 void HttpReceiptsApi::IssueEach(absl::Span<const domain::ReceiptRequest> receipts,
                                 absl::Span<absl::Status> results) {
-  std::vector<HttpRequest> requests;
-  std::vector<size_t> sent;  // the receipt of each request
-  for (size_t i = 0; i < receipts.size(); ++i) {
-    absl::StatusOr<HttpRequest> request = Request(receipts[i]);
-    if (!request.ok()) {
-      results[i] = request.status();
-      continue;
-    }
-    requests.push_back(*std::move(request));
-    sent.push_back(i);
-  }
-  const std::vector<absl::StatusOr<HttpResponse>> responses = client_.SendAll(std::move(requests));
-  for (size_t k = 0; k < sent.size(); ++k) {
-    results[sent[k]] = Receive(receipts[sent[k]], responses[k]);
-  }
+  SendEach(
+      client_, receipts, results,
+      [this](const domain::ReceiptRequest& receipt) { return Request(receipt); },
+      [this](const domain::ReceiptRequest& receipt, const absl::StatusOr<HttpResponse>& response) {
+        return Receive(receipt, response);
+      });
 }
 
 absl::Status HttpReceiptsApi::Issue(absl::Span<const domain::ReceiptRequest> receipts) {

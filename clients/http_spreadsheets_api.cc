@@ -61,21 +61,12 @@ absl::Status HttpSpreadsheetsApi::Append(std::string_view sheet,
 void HttpSpreadsheetsApi::AppendEach(std::string_view sheet,
                                      absl::Span<const domain::TrackerRow> rows,
                                      absl::Span<absl::Status> results) {
-  std::vector<HttpRequest> requests;
-  std::vector<size_t> sent;  // the row of each request
-  for (size_t i = 0; i < rows.size(); ++i) {
-    absl::StatusOr<HttpRequest> request = Request(sheet, rows[i]);
-    if (!request.ok()) {
-      results[i] = request.status();
-      continue;
-    }
-    requests.push_back(*std::move(request));
-    sent.push_back(i);
-  }
-  const std::vector<absl::StatusOr<HttpResponse>> responses = client_.SendAll(std::move(requests));
-  for (size_t k = 0; k < sent.size(); ++k) {
-    results[sent[k]] = Receive(sheet, rows[sent[k]], responses[k]);
-  }
+  SendEach(
+      client_, rows, results,
+      [this, sheet](const domain::TrackerRow& row) { return Request(sheet, row); },
+      [this, sheet](const domain::TrackerRow& row, const absl::StatusOr<HttpResponse>& response) {
+        return Receive(sheet, row, response);
+      });
 }
 
 }  // namespace booking::clients
