@@ -24,6 +24,13 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
   out.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
 }
 
+// A non-negative duration.
+void SetDuration(absl::Duration duration, google::protobuf::Duration& out) {
+  const int64_t micros = absl::ToInt64Microseconds(duration);
+  out.set_seconds(micros / 1'000'000);
+  out.set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+}
+
 std::vector<std::string> HandlerNames(const pipeline::Router& router) {
   std::vector<std::string> names;
   for (const auto& [handler, types] : router.Routes()) names.emplace_back(handler->name());
@@ -89,6 +96,10 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
     tickets::v1::HandlerStatus* out = response.add_handlers();
     out->set_handler(status.handler);
     out->set_lag(status.lag);
+    if (status.oldest_unread != absl::InfiniteFuture()) {
+      SetDuration(std::max(absl::ZeroDuration(), absl::Now() - status.oldest_unread),
+                  *out->mutable_lag_age());
+    }
     out->set_in_flight(status.in_flight);
     out->set_retry_backlog(status.retry_backlog);
     static constexpr const char* kBreaker[] = {"closed", "open", "half-open"};
@@ -105,10 +116,8 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
     out->set_parked(status.parked);
     out->set_parked_here(status.parked_here);
     if (status.parked > 0 && status.oldest_parked != absl::InfiniteFuture()) {
-      const int64_t micros =
-          std::max<int64_t>(0, absl::ToInt64Microseconds(absl::Now() - status.oldest_parked));
-      out->mutable_oldest_parked_age()->set_seconds(micros / 1'000'000);
-      out->mutable_oldest_parked_age()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+      SetDuration(std::max(absl::ZeroDuration(), absl::Now() - status.oldest_parked),
+                  *out->mutable_oldest_parked_age());
     }
     out->set_configured(true);
   }

@@ -47,7 +47,9 @@ struct LaneOptions {
 // What a handler's lane is doing, for GetHandlerStatus and the metrics.
 struct HandlerStatus {
   std::string handler;
-  int64_t lag = 0;        // events not finished yet (log and redeliveries), all instances
+  int64_t lag = 0;  // events not finished yet (log and redeliveries), all instances
+  // When the oldest log event it has still to finish was published (InfiniteFuture: none).
+  absl::Time oldest_unread = absl::InfiniteFuture();
   int in_flight = 0;      // events of the batch in hand not finished yet
   int retry_backlog = 0;  // of those, events waiting for a retry after a failure
   CircuitBreaker::State breaker = CircuitBreaker::State::kClosed;

@@ -162,12 +162,18 @@ absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
 
 void LanePool::CountLagNow() const {
   // On failure the last figures stay (the database is away), and the next ask tries again.
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+  absl::StatusOr<std::vector<storage::HandlerBacklog>> backlog = log_.Backlog();
   absl::StatusOr<std::vector<storage::ParkedSummary>> parked = log_.Parked();
   if (!backlog.ok() || !parked.ok()) return;
   common::MutexLock lock(lag_mu_);
   lag_.clear();
-  for (const auto& [handler, count] : *backlog) lag_[handler] = count;
+  unread_since_.clear();
+  for (const storage::HandlerBacklog& handler : *backlog) {
+    lag_[handler.handler] = handler.events;
+    if (handler.oldest_unread != absl::InfiniteFuture()) {
+      unread_since_[handler.handler] = handler.oldest_unread;
+    }
+  }
   parked_.clear();
   for (const storage::ParkedSummary& summary : *parked) parked_[summary.handler] = summary;
   lag_counted_at_ = absl::Now();
@@ -198,32 +204,38 @@ absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() c
 std::vector<HandlerStatus> LanePool::Status() const {
   const absl::flat_hash_map<std::string, int64_t> lag = Lag();
   common::MutexLock lock(lag_mu_);
-  return WithLag(lag, parked_);
+  return WithLag(lag, unread_since_, parked_);
 }
 
 std::vector<HandlerStatus> LanePool::CachedStatus() const {
   bool stale = false;
   absl::flat_hash_map<std::string, int64_t> lag;
+  absl::flat_hash_map<std::string, absl::Time> unread_since;
   absl::flat_hash_map<std::string, storage::ParkedSummary> parked;
   {
     common::MutexLock lock(lag_mu_);
     lag_asked_at_ = absl::Now();
     stale = lag_asked_at_ - lag_counted_at_ >= kLagMaxAge;
     lag = lag_;
+    unread_since = unread_since_;
     parked = parked_;
   }
   if (stale && counter_ != nullptr) counter_->Wake();
-  return WithLag(lag, parked);
+  return WithLag(lag, unread_since, parked);
 }
 
 std::vector<HandlerStatus> LanePool::WithLag(
     const absl::flat_hash_map<std::string, int64_t>& lag,
+    const absl::flat_hash_map<std::string, absl::Time>& unread_since,
     const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const {
   std::vector<HandlerStatus> out;
   for (const auto& lane : lanes_) {
     HandlerStatus status = lane->status();
     auto it = lag.find(status.handler);
     status.lag = it == lag.end() ? 0 : it->second;
+    if (auto u = unread_since.find(status.handler); u != unread_since.end()) {
+      status.oldest_unread = u->second;
+    }
     if (auto p = parked.find(status.handler); p != parked.end()) {
       status.parked = p->second.parked;
       status.oldest_parked = p->second.oldest;

@@ -350,6 +350,34 @@ Value FieldParameter(const std::string& name, const std::string& in, bool requir
   return parameter;
 }
 
+// Query parameters for the fields of `message` not bound elsewhere, as the gateway reads them:
+// scalars by name, a message's fields by dotted path ("filter.handler"), and timestamps and
+// durations as their JSON text. Maps and repeated messages travel only in a body.
+void AddQueryParameters(const Descriptor& message, const std::string& prefix,
+                        const std::set<std::string>& bound, const std::string& body,
+                        SchemaBuilder& schemas, ListValue& parameters, int depth = 0) {
+  for (int i = 0; i < message.field_count(); ++i) {
+    const FieldDescriptor& field = *message.field(i);
+    const std::string name = prefix + field.name();
+    if (bound.count(name) > 0 || (prefix.empty() && field.name() == body)) continue;
+    if (field.is_map() || field.type() == FieldDescriptor::TYPE_GROUP) continue;
+    if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
+      const std::string& type = field.message_type()->full_name();
+      const bool as_text =
+          type == "google.protobuf.Timestamp" || type == "google.protobuf.Duration";
+      if (field.is_repeated()) continue;
+      if (!as_text) {
+        if (depth < 3) {  // a recursive message would never end
+          AddQueryParameters(*field.message_type(), name + ".", bound, body, schemas, parameters,
+                             depth + 1);
+        }
+        continue;
+      }
+    }
+    *parameters.add_values() = FieldParameter(name, "query", false, field, schemas);
+  }
+}
+
 // The bearer token, or none: tokens are off by default.
 void RequireOptionalBearer(Struct& operation) {
   ListValue& security = ListAt(operation, "security");
@@ -399,15 +427,7 @@ Value Operation(const rest::HttpBinding& binding, const rest::PathTemplate& path
   }
   const bool takes_query = options.paths_without_query.count(path.OpenApiPath()) == 0;
   if (binding.body != "*" && takes_query) {
-    for (int i = 0; i < input.field_count(); ++i) {
-      const FieldDescriptor& field = *input.field(i);
-      if (bound.count(field.name()) > 0 || field.name() == binding.body) continue;
-      if (field.is_map() || field.type() == FieldDescriptor::TYPE_MESSAGE ||
-          field.type() == FieldDescriptor::TYPE_GROUP) {
-        continue;
-      }
-      *parameters.add_values() = FieldParameter(field.name(), "query", false, field, schemas);
-    }
+    AddQueryParameters(input, "", bound, binding.body, schemas, parameters);
   }
   // Headers the gateway turns into metadata (a generated client sends only what is listed): the
   // key that names a write, the correlation id every call may carry, the wait a write may ask.

@@ -3,6 +3,7 @@
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/ascii.h"
@@ -126,8 +127,32 @@ absl::Status SetFromText(Message& message, std::string_view path, const std::str
                  : reflection->SetEnum(current, field, value);
         return absl::OkStatus();
       }
-      case FieldDescriptor::CPPTYPE_MESSAGE:
-        return invalid("is a message; send it in the body");
+      case FieldDescriptor::CPPTYPE_MESSAGE: {
+        // Timestamps and durations as their JSON text ("2026-12-08T09:00:00Z", "1.5s"), as
+        // grpc-gateway reads them from a query.
+        const std::string& type = field->message_type()->full_name();
+        if (repeated ||
+            (type != "google.protobuf.Timestamp" && type != "google.protobuf.Duration")) {
+          return invalid("is a message; send it in the body");
+        }
+        // Through the wire form: the request may be a dynamic message, not the generated type.
+        google::protobuf::Timestamp timestamp;
+        google::protobuf::Duration duration;
+        const bool parsed = type == "google.protobuf.Timestamp"
+                                ? google::protobuf::util::TimeUtil::FromString(text, &timestamp)
+                                : google::protobuf::util::TimeUtil::FromString(text, &duration);
+        if (parsed) {
+          reflection->MutableMessage(current, field)
+              ->ParseFromString(type == "google.protobuf.Timestamp" ? timestamp.SerializeAsString()
+                                                                    : duration.SerializeAsString());
+        }
+        if (!parsed) {
+          return invalid(type == "google.protobuf.Timestamp"
+                             ? "must be an RFC 3339 time, such as 2026-12-08T09:00:00Z"
+                             : "must be a duration in seconds, such as 1.5s");
+        }
+        return absl::OkStatus();
+      }
     }
   }
   return absl::InvalidArgumentError(absl::StrCat(std::string(path), ": empty field path"));

@@ -32,6 +32,48 @@ bool ValidTimestamp(const google::protobuf::Timestamp& t) {
          t.nanos() <= 999999999;
 }
 
+constexpr size_t kMaxFilterText = 200;
+
+// A request's DeadLetterFilter as the store takes it, every broken field named in `violations`.
+storage::DeadLetterFilter FilterOf(const tickets::v1::DeadLetterFilter& in,
+                                   std::vector<api::FieldViolation>& violations) {
+  storage::DeadLetterFilter filter;
+  auto text = [&](const std::string& value, const char* field) {
+    if (value.size() > kMaxFilterText) {
+      violations.push_back({field, absl::StrCat("at most ", kMaxFilterText, " bytes")});
+    } else if (value.find('\0') != std::string::npos) {
+      violations.push_back({field, "must not hold a NUL character"});
+    }
+    return value;
+  };
+  filter.handler = text(in.handler(), "filter.handler");
+  filter.reason_contains = text(in.reason_contains(), "filter.reason_contains");
+  if (in.has_failed_after()) {
+    if (!ValidTimestamp(in.failed_after())) {
+      violations.push_back({"filter.failed_after", "not a valid timestamp"});
+    } else {
+      filter.failed_after = TimeOf(in.failed_after(), absl::InfinitePast());
+    }
+  }
+  if (in.has_failed_before()) {
+    if (!ValidTimestamp(in.failed_before())) {
+      violations.push_back({"filter.failed_before", "not a valid timestamp"});
+    } else {
+      filter.failed_before = TimeOf(in.failed_before(), absl::InfiniteFuture());
+    }
+  }
+  if (filter.failed_before <= filter.failed_after) {
+    violations.push_back({"filter.failed_before", "must be after filter.failed_after"});
+  }
+  return filter;
+}
+
+absl::Status Refusal(const std::vector<api::FieldViolation>& violations) {
+  return api::WithFieldViolations(absl::InvalidArgumentError(absl::StrCat(
+                                      violations[0].field, ": ", violations[0].description)),
+                                  violations);
+}
+
 // The checks of a ReplayHandlerRequest, every broken field at once.
 std::vector<api::FieldViolation> ReplayViolations(
     const tickets::v1::ReplayHandlerRequest& request) {
@@ -75,33 +117,36 @@ grpc::ServerUnaryReactor* AdminService::ListDeadLetters(
     tickets::v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
-  if (request->page_size() < 0) {
-    return Finish(reactor, absl::InvalidArgumentError("page_size: must not be negative"));
-  }
+  std::vector<api::FieldViolation> violations;
+  if (request->page_size() < 0) violations.push_back({"page_size", "must not be negative"});
+  storage::DeadLetterFilter filter = FilterOf(request->filter(), violations);
+  if (!violations.empty()) return Finish(reactor, Refusal(violations));
   const int limit =
       request->page_size() == 0 ? kDefaultPageSize : std::min(request->page_size(), kMaxPageSize);
-  const bool submitted = executor_.TrySubmit([this, reactor, response, limit] {
-    absl::StatusOr<std::vector<storage::DeadLetterRecord>> letters = store_.ListDeadLetters(limit);
-    if (!letters.ok()) {
-      Finish(reactor, letters.status());
-      return;
-    }
-    for (const storage::DeadLetterRecord& letter : *letters) {
-      tickets::v1::DeadLetter* out = response->add_dead_letters();
-      out->mutable_id()->set_sequence(letter.event.sequence);
-      out->mutable_id()->set_handler(letter.handler);
-      out->set_event_id(letter.event.event_id);
-      out->set_event_type(letter.event.event_type);
-      out->set_ticket_id(letter.event.ticket_id);
-      out->set_correlation_id(letter.event.correlation_id);
-      out->set_attempts(letter.attempts);
-      out->set_reason(letter.reason);
-      const int64_t micros = absl::ToUnixMicros(letter.failed_at);
-      out->mutable_failed_at()->set_seconds(micros / 1'000'000);
-      out->mutable_failed_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  const bool submitted =
+      executor_.TrySubmit([this, reactor, response, limit, filter = std::move(filter)] {
+        absl::StatusOr<storage::DeadLetterPage> page = store_.ListDeadLetters(filter, limit);
+        if (!page.ok()) {
+          Finish(reactor, page.status());
+          return;
+        }
+        response->set_total_matching(page->total_matching);
+        for (const storage::DeadLetterRecord& letter : page->letters) {
+          tickets::v1::DeadLetter* out = response->add_dead_letters();
+          out->mutable_id()->set_sequence(letter.event.sequence);
+          out->mutable_id()->set_handler(letter.handler);
+          out->set_event_id(letter.event.event_id);
+          out->set_event_type(letter.event.event_type);
+          out->set_ticket_id(letter.event.ticket_id);
+          out->set_correlation_id(letter.event.correlation_id);
+          out->set_attempts(letter.attempts);
+          out->set_reason(letter.reason);
+          const int64_t micros = absl::ToUnixMicros(letter.failed_at);
+          out->mutable_failed_at()->set_seconds(micros / 1'000'000);
+          out->mutable_failed_at()->set_nanos(static_cast<int32_t>(micros % 1'000'000) * 1000);
+        }
+        reactor->Finish(grpc::Status::OK);
+      });
   return submitted ? reactor : Busy(reactor);
 }
 
@@ -126,28 +171,41 @@ grpc::ServerUnaryReactor* AdminService::RetryDeadLetters(
     tickets::v1::RetryDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (absl::Status auth = CheckAdmin(*context); !auth.ok()) return Finish(reactor, auth);
-  if (request->all() == (request->ids_size() > 0)) {
-    return Finish(reactor, absl::InvalidArgumentError(
-                               "ids: give the dead letters to retry, or set all (not both)"));
+  const int ways = (request->ids_size() > 0) + request->all() + request->has_filter();
+  if (ways != 1) {
+    return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
+                               "ids: give the dead letters to retry, set all, or give a filter (",
+                               ways == 0 ? "none was given" : "only one of them", ")")));
   }
+  std::vector<api::FieldViolation> violations;
   std::vector<std::pair<int64_t, std::string>> ids;
   for (int i = 0; i < request->ids_size(); ++i) {
     const auto& id = request->ids(i);
     if (id.sequence() <= 0 || id.handler().empty()) {
-      return Finish(reactor, absl::InvalidArgumentError(absl::StrCat(
-                                 "ids[", i, "]: needs the sequence and handler of a dead letter")));
+      violations.push_back(
+          {absl::StrCat("ids[", i, "]"), "needs the sequence and handler of a dead letter"});
     }
     ids.emplace_back(id.sequence(), id.handler());
   }
+  storage::DeadLetterFilter filter = FilterOf(request->filter(), violations);
+  if (!violations.empty()) return Finish(reactor, Refusal(violations));
   const bool submitted =
-      executor_.TrySubmit([this, reactor, response, ids = std::move(ids), all = request->all()] {
-        absl::StatusOr<int> retried = store_.RetryDeadLetters(ids, all);
-        if (!retried.ok()) {
-          Finish(reactor, retried.status());
+      executor_.TrySubmit([this, reactor, response, ids = std::move(ids),
+                           filter = std::move(filter), dry_run = request->dry_run()] {
+        // `all` is the filter that matches everything.
+        absl::StatusOr<int> count = ids.empty() ? store_.RetryMatching(filter, dry_run)
+                                                : store_.RetryDeadLetters(ids, dry_run);
+        if (!count.ok()) {
+          Finish(reactor, count.status());
           return;
         }
-        response->set_retried(*retried);
-        spdlog::info("dead letters sent back for another try count={}", *retried);
+        response->set_matched(*count);
+        if (!dry_run) {
+          response->set_retried(*count);
+          spdlog::info(
+              "dead letters sent back for another try count={} handler={} reason_contains={}",
+              *count, common::LogValue(filter.handler), common::LogValue(filter.reason_contains));
+        }
         reactor->Finish(grpc::Status::OK);
       });
   return submitted ? reactor : Busy(reactor);

@@ -53,6 +53,19 @@ struct DeadLetterRecord {
   absl::Time failed_at;
 };
 
+// Which dead letters a list or a retry concerns; a field left as it is matches every one.
+struct DeadLetterFilter {
+  std::string handler{};                              // exactly
+  absl::Time failed_after = absl::InfinitePast();     // failed at this time or later
+  absl::Time failed_before = absl::InfiniteFuture();  // failed before this time
+  std::string reason_contains{};                      // ignoring case
+};
+
+struct DeadLetterPage {
+  std::vector<DeadLetterRecord> letters;  // oldest first, at most the limit asked
+  int64_t total_matching = 0;             // beyond the limit too
+};
+
 // A range of the log to run a handler over again: sequences and publish times, both inclusive
 // at the start; an unset end is open.
 struct ReplayRange {
@@ -93,14 +106,18 @@ class EventStore {
     return std::move(outcome->appended);
   }
 
-  virtual absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) = 0;
+  virtual absl::StatusOr<DeadLetterPage> ListDeadLetters(const DeadLetterFilter& filter,
+                                                         int limit) = 0;
 
-  // Sends dead letters back as redeliveries, which their handler claims and runs again: the given
-  // (sequence, handler) pairs, or every dead letter when `all`. Returns how many. NOT_FOUND
-  // naming the ids that are no dead letter (a typo, or retried already), and nothing is sent
-  // back: named ones go all together or not at all.
+  // Sends the given (sequence, handler) dead letters back as redeliveries, which their handler
+  // claims and runs again. Returns how many. NOT_FOUND naming the ids that are no dead letter (a
+  // typo, or retried already), and nothing is sent back: named ones go all together or not at
+  // all. A dry run answers the same and sends nothing back.
   virtual absl::StatusOr<int> RetryDeadLetters(
-      absl::Span<const std::pair<int64_t, std::string>> ids, bool all) = 0;
+      absl::Span<const std::pair<int64_t, std::string>> ids, bool dry_run) = 0;
+
+  // Sends back every dead letter matching `filter`, or on a dry run counts them.
+  virtual absl::StatusOr<int> RetryMatching(const DeadLetterFilter& filter, bool dry_run) = 0;
 
   // Schedules the handler's events in `range` again, as redeliveries its lanes claim like any
   // other (handlers are idempotent, so a replay repairs and never doubles): every event of its

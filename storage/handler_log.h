@@ -118,6 +118,15 @@ struct CommitResult {
 
 // A handler's parked events (failed on their own, waiting for their next attempt), over all
 // instances.
+// A handler's unfinished work, over all instances.
+struct HandlerBacklog {
+  std::string handler;
+  int64_t events = 0;  // log events past its checkpoints, and redeliveries
+  // When the first log event past its checkpoints was published (the oldest partition's);
+  // InfiniteFuture when it has read the whole log. Redeliveries are not in it.
+  absl::Time oldest_unread = absl::InfiniteFuture();
+};
+
 struct ParkedSummary {
   std::string handler;
   int64_t parked = 0;
@@ -171,7 +180,7 @@ class HandlerLog {
                                              absl::Span<const int> partitions, bool leaving) = 0;
 
   // Unfinished events per handler (log events past the checkpoint, and redeliveries).
-  [[nodiscard]] virtual absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<HandlerBacklog>> Backlog() = 0;
   // Parked events per handler that has any.
   [[nodiscard]] virtual absl::StatusOr<std::vector<ParkedSummary>> Parked() = 0;
 };

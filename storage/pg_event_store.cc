@@ -22,6 +22,8 @@ constexpr char kSummarize[] = "events_summarize_age";
 constexpr char kListDead[] = "dead_letters_list";
 constexpr char kRetryDead[] = "dead_letters_retry";
 constexpr char kFindDead[] = "dead_letters_find";
+constexpr char kCountDead[] = "dead_letters_count";
+constexpr char kRetryMatching[] = "dead_letters_retry_matching";
 constexpr char kPending[] = "pending_deliveries_count";
 constexpr char kReplayHandler[] = "replay_handler_type";
 constexpr char kReplayCount[] = "replay_count";
@@ -36,6 +38,12 @@ constexpr char kReplayPicked[] =
     "   AND NOT EXISTS (SELECT 1 FROM handler_checkpoints c"
     "                   WHERE c.handler = $1 AND c.partition = e.partition"
     "                     AND (c.last_tx, c.last_sequence) < (e.tx, e.sequence))";
+
+// The dead letters a DeadLetterFilter matches ($1 handler, $2..$3 failure times, $4 reason).
+constexpr char kDeadMatching[] =
+    "($1 = '' OR dl.handler = $1)"
+    " AND dl.failed_at >= $2::timestamptz AND dl.failed_at < $3::timestamptz"
+    " AND ($4 = '' OR strpos(lower(dl.reason), lower($4)) > 0)";
 
 std::string PgTime(absl::Time time) {
   if (time == absl::InfinitePast()) return "-infinity";
@@ -145,16 +153,27 @@ std::vector<PreparedStatement> PgEventStore::Statements() {
        "DELETE FROM idempotency_keys WHERE key_digest IN ("
        "  SELECT key_digest FROM idempotency_keys"
        "  WHERE created_at < now() - $1::interval ORDER BY created_at LIMIT $2)"},
+      // count(*) OVER (): the matching rows before the LIMIT, in the same read.
       {kListDead, absl::StrCat("SELECT dl.handler, dl.attempts, dl.reason,"
-                               " (extract(epoch FROM dl.failed_at) * 1000000)::bigint, ",
+                               " (extract(epoch FROM dl.failed_at) * 1000000)::bigint,"
+                               " count(*) OVER (), ",
                                kEventColumns,
                                " FROM dead_letters dl JOIN events e ON e.sequence = dl.sequence"
-                               " ORDER BY dl.failed_at, dl.sequence LIMIT $1")},
+                               " WHERE ",
+                               kDeadMatching, " ORDER BY dl.failed_at, dl.sequence LIMIT $5")},
+      {kCountDead, absl::StrCat("SELECT count(*) FROM dead_letters dl WHERE ", kDeadMatching)},
+      {kRetryMatching, absl::StrCat("WITH moved AS ("
+                                    "  DELETE FROM dead_letters dl WHERE ",
+                                    kDeadMatching,
+                                    "  RETURNING dl.sequence, dl.handler"
+                                    ") INSERT INTO deliveries (sequence, handler, lease_until)"
+                                    " SELECT sequence, handler, now() FROM moved"
+                                    " ON CONFLICT (sequence, handler) DO NOTHING"
+                                    " RETURNING sequence")},
       {kRetryDead,
        "WITH moved AS ("
        "  DELETE FROM dead_letters dl"
-       "  WHERE $3 OR (dl.sequence, dl.handler) IN"
-       "        (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
+       "  WHERE (dl.sequence, dl.handler) IN (SELECT * FROM UNNEST($1::bigint[], $2::text[]))"
        "  RETURNING dl.sequence, dl.handler"
        ") INSERT INTO deliveries (sequence, handler, lease_until) SELECT sequence, handler, now()"
        " FROM moved"
@@ -393,37 +412,50 @@ absl::StatusOr<AppendOutcome> PgEventStore::Append(absl::Span<const CallRecord> 
   return outcome;
 }
 
-absl::StatusOr<std::vector<DeadLetterRecord>> PgEventStore::ListDeadLetters(int limit) {
-  std::vector<DeadLetterRecord> letters;
+absl::StatusOr<DeadLetterPage> PgEventStore::ListDeadLetters(const DeadLetterFilter& filter,
+                                                             int limit) {
+  DeadLetterPage page;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-    letters.clear();
-    for (const auto& row : txn.exec_prepared(kListDead, limit)) {
+    page = {};
+    for (const auto& row :
+         txn.exec_prepared(kListDead, filter.handler, PgTime(filter.failed_after),
+                           PgTime(filter.failed_before), filter.reason_contains, limit)) {
       DeadLetterRecord letter;
       letter.handler = row[0].as<std::string>();
       letter.attempts = row[1].as<int>();
       letter.reason = row[2].as<std::string>();
       letter.failed_at = absl::FromUnixMicros(row[3].as<int64_t>());
-      letter.event = EventFromRow(row, 4);
-      letters.push_back(std::move(letter));
+      page.total_matching = row[4].as<int64_t>();
+      letter.event = EventFromRow(row, 5);
+      page.letters.push_back(std::move(letter));
     }
   });
   if (!status.ok()) return status;
-  return letters;
+  return page;  // no row: none match (the limit is at least 1)
+}
+
+absl::StatusOr<int> PgEventStore::RetryMatching(const DeadLetterFilter& filter, bool dry_run) {
+  int count = 0;
+  absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
+    const std::string after = PgTime(filter.failed_after);
+    const std::string before = PgTime(filter.failed_before);
+    count = dry_run ? txn.exec_prepared1(kCountDead, filter.handler, after, before,
+                                         filter.reason_contains)[0]
+                          .as<int>()
+                    : static_cast<int>(txn.exec_prepared(kRetryMatching, filter.handler, after,
+                                                         before, filter.reason_contains)
+                                           .size());
+  });
+  if (!status.ok()) return status;
+  return count;
 }
 
 absl::StatusOr<int> PgEventStore::RetryDeadLetters(
-    absl::Span<const std::pair<int64_t, std::string>> ids, bool all) {
+    absl::Span<const std::pair<int64_t, std::string>> ids, bool dry_run) {
   using Id = std::pair<int64_t, std::string>;
   const std::string sequences = Array(ids, [](const Id& id) { return std::to_string(id.first); });
   const std::string handlers = Array(ids, [](const Id& id) { return id.second; });
   int count = 0;
-  if (all) {
-    absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
-      count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
-    });
-    if (!status.ok()) return status;
-    return count;
-  }
   // Named ones: all of them or none, so that a mistyped id is an answer, not a silent 0.
   absl::Status refused;
   absl::Status status = pool_.Transact([&](pqxx::transaction_base& txn) {
@@ -448,7 +480,8 @@ absl::StatusOr<int> PgEventStore::RetryDeadLetters(
                        "; nothing was retried (ListDeadLetters shows the dead letters)"));
       return;
     }
-    count = static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers, all).size());
+    count = dry_run ? static_cast<int>(found.size())
+                    : static_cast<int>(txn.exec_prepared(kRetryDead, sequences, handlers).size());
   });
   if (!status.ok()) return status;
   if (!refused.ok()) return refused;

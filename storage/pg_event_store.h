@@ -28,9 +28,11 @@ class PgEventStore final : public EventStore {
   absl::StatusOr<AppendOutcome> Append(absl::Span<const CallRecord> calls,
                                        absl::Span<const EventRecord> events,
                                        absl::Span<const int> call_of) override;
-  absl::StatusOr<std::vector<DeadLetterRecord>> ListDeadLetters(int limit) override;
+  absl::StatusOr<DeadLetterPage> ListDeadLetters(const DeadLetterFilter& filter,
+                                                 int limit) override;
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>> ids,
-                                       bool all) override;
+                                       bool dry_run) override;
+  absl::StatusOr<int> RetryMatching(const DeadLetterFilter& filter, bool dry_run) override;
   absl::StatusOr<ReplayOutcome> Replay(const std::string& handler, const ReplayRange& range,
                                        int64_t max_events) override;
   absl::StatusOr<int64_t> CountPending() override;

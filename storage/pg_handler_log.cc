@@ -204,7 +204,23 @@ std::vector<PreparedStatement> PgHandlerLog::Statements() {
       {kLeave,
        "WITH gone AS (DELETE FROM lease_owners WHERE owner = $1)"
        " UPDATE deliveries SET lease_owner = NULL, lease_until = now() WHERE lease_owner = $1"},
-      {kBacklog, "SELECT handler, count(*) FROM pending_deliveries GROUP BY handler"},
+      // The oldest unread event: the first past the checkpoint of each partition and event
+      // type, found along events_partition_kind_position (one index probe each).
+      {kBacklog,
+       "WITH unread AS ("
+       "  SELECT c.handler, min(e.published_at) AS since"
+       "  FROM handler_checkpoints c"
+       "  JOIN handlers h ON h.handler = c.handler AND h.retired_at IS NULL"
+       "  CROSS JOIN LATERAL unnest(h.event_types) AS t(event_type)"
+       "  CROSS JOIN LATERAL ("
+       "    SELECT e.published_at FROM events e"
+       "    WHERE e.partition = c.partition AND hashtext(e.event_type) = hashtext(t.event_type)"
+       "      AND e.event_type = t.event_type AND (e.tx, e.sequence) > (c.last_tx, c.last_sequence)"
+       "    ORDER BY e.tx, e.sequence LIMIT 1) e"
+       "  GROUP BY c.handler"
+       ") SELECT b.handler, b.events, (extract(epoch FROM u.since) * 1000000)::bigint"
+       " FROM (SELECT handler, count(*) AS events FROM pending_deliveries GROUP BY handler) b"
+       " LEFT JOIN unread u ON u.handler = b.handler"},
   };
 }
 
@@ -485,12 +501,16 @@ absl::StatusOr<std::vector<ParkedSummary>> PgHandlerLog::Parked() {
   return parked;
 }
 
-absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> PgHandlerLog::Backlog() {
-  std::vector<std::pair<std::string, int64_t>> backlog;
+absl::StatusOr<std::vector<HandlerBacklog>> PgHandlerLog::Backlog() {
+  std::vector<HandlerBacklog> backlog;
   absl::Status status = pool_.Run([&](pqxx::transaction_base& txn) {
     backlog.clear();
     for (const auto& row : txn.exec_prepared(kBacklog)) {
-      backlog.emplace_back(row[0].as<std::string>(), row[1].as<int64_t>());
+      backlog.push_back({.handler = row[0].as<std::string>(),
+                         .events = row[1].as<int64_t>(),
+                         .oldest_unread = row[2].is_null()
+                                              ? absl::InfiniteFuture()
+                                              : absl::FromUnixMicros(row[2].as<int64_t>())});
     }
   });
   if (!status.ok()) return status;

@@ -34,7 +34,7 @@ class PgHandlerLog final : public HandlerLog {
                                                     int count) override;
   absl::Status Release(const std::string& owner, absl::Span<const int> partitions,
                        bool leaving) override;
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() override;
+  absl::StatusOr<std::vector<HandlerBacklog>> Backlog() override;
   absl::StatusOr<std::vector<ParkedSummary>> Parked() override;
 
  private:

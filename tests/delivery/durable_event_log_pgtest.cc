@@ -49,11 +49,15 @@ class FailingStore final : public storage::EventStore {
                                                 absl::Span<const int>) override {
     return status_;
   }
-  absl::StatusOr<std::vector<storage::DeadLetterRecord>> ListDeadLetters(int) override {
+  absl::StatusOr<storage::DeadLetterPage> ListDeadLetters(const storage::DeadLetterFilter&,
+                                                          int) override {
     return status_;
   }
   absl::StatusOr<int> RetryDeadLetters(absl::Span<const std::pair<int64_t, std::string>>,
                                        bool) override {
+    return status_;
+  }
+  absl::StatusOr<int> RetryMatching(const storage::DeadLetterFilter&, bool) override {
     return status_;
   }
   absl::StatusOr<storage::ReplayOutcome> Replay(const std::string&, const storage::ReplayRange&,

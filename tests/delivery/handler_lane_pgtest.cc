@@ -404,9 +404,7 @@ class RefusingLog final : public storage::HandlerLog {
   absl::Status Release(const std::string& o, absl::Span<const int> p, bool l) override {
     return log_.Release(o, p, l);
   }
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> Backlog() override {
-    return log_.Backlog();
-  }
+  absl::StatusOr<std::vector<storage::HandlerBacklog>> Backlog() override { return log_.Backlog(); }
   absl::StatusOr<std::vector<storage::ParkedSummary>> Parked() override { return log_.Parked(); }
 
  private:

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "tests/fakes/fake_external_apis.h"
 #include "tests/support/booking_server.h"
 #include "tests/support/eventually.h"
+#include "tests/support/http_call.h"
 #include "tests/support/load.h"
 #include "tests/support/test_database.h"
 #include "tickets/v1/admin.grpc.pb.h"
@@ -197,6 +199,84 @@ TEST(DurabilityE2eTest, DeadLettersAfterRetryForAndReplay) {
   EXPECT_EQ(gone.error_code(), grpc::StatusCode::NOT_FOUND) << gone.error_message();
   EXPECT_THAT(gone.error_message(), ::testing::HasSubstr("ids[0]"));
   EXPECT_THAT(gone.error_message(), ::testing::HasSubstr("IssueReceipt"));
+}
+
+// Dead letters by the batch, as a script (or the console) handles them: a filter over REST
+// narrows the list and counts every match; a dry run counts what a retry would send back and
+// sends nothing; the retry by that filter (over gRPC) sends back exactly those.
+TEST(DurabilityE2eTest, DeadLettersAreFilteredCountedAndRetriedByTheBatch) {
+  testing::TestDatabase db;
+  testing::FakeExternalApis receipts;
+  receipts.FailNext(1000000, testing::Fault::kStatus500);
+  auto server = StartServer(db.url(), {"--receipts_url=" + receipts.url(), "--retry_for=1s"});
+  {
+    testing::Load load({server->target()}, 1, "c0000004");
+    ASSERT_TRUE(Eventually([&] { return load.acknowledged().size() >= 3; }));
+  }
+  const long long tickets = Count(db.url(), "events");
+  ASSERT_TRUE(Eventually([&] { return Count(db.url(), "dead_letters") == tickets; }))
+      << server->log().substr(0, 3000);
+
+  testing::HttpCaller http;
+  const testing::HttpResult page = http.Call(
+      "GET",
+      server->url("/v1/admin/dead-letters?page_size=1&filter.handler=IssueReceipt"
+                  "&filter.reason_contains=GAVE%20UP&filter.failed_after=2020-01-01T00:00:00Z"));
+  ASSERT_EQ(page.status, 200) << page.body;
+  EXPECT_THAT(page.body, ::testing::HasSubstr(absl::StrCat("\"total_matching\":\"", tickets, "\"")))
+      << page.body;
+  EXPECT_EQ(std::count(page.body.begin(), page.body.end(), '{'), 1 + 3)
+      << "one dead letter (with its id and time) in the page: " << page.body;
+  const testing::HttpResult none = http.Call(
+      "GET", server->url("/v1/admin/dead-letters?filter.failed_after=2999-01-01T00:00:00Z"));
+  EXPECT_EQ(none.status, 200) << none.body;
+  EXPECT_THAT(none.body, ::testing::HasSubstr("\"total_matching\":\"0\"")) << none.body;
+  const testing::HttpResult bad =
+      http.Call("GET", server->url("/v1/admin/dead-letters?filter.failed_after=yesterday"));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(bad.body, ::testing::HasSubstr("filter.failed_after")) << bad.body;
+  const testing::HttpResult backwards =
+      http.Call("GET", server->url("/v1/admin/dead-letters?filter.failed_after=2026-01-02T00:00:00Z"
+                                   "&filter.failed_before=2026-01-01T00:00:00Z"));
+  EXPECT_EQ(backwards.status, 400);
+  EXPECT_THAT(backwards.body, ::testing::HasSubstr("filter.failed_before")) << backwards.body;
+
+  const testing::HttpResult dry =
+      http.Call("POST", server->url("/v1/admin/dead-letters:retry"),
+                R"({"filter":{"handler":"IssueReceipt","reasonContains":"gave up"},"dryRun":true})",
+                {"Content-Type: application/json"});
+  ASSERT_EQ(dry.status, 200) << dry.body;
+  EXPECT_THAT(dry.body, ::testing::HasSubstr(absl::StrCat("\"matched\":", tickets))) << dry.body;
+  EXPECT_THAT(dry.body, ::testing::HasSubstr("\"retried\":0")) << dry.body;
+  EXPECT_EQ(Count(db.url(), "dead_letters"), tickets) << "a dry run sends nothing back";
+  const testing::HttpResult other = http.Call(
+      "POST", server->url("/v1/admin/dead-letters:retry"),
+      R"({"filter":{"handler":"StoreTickets"},"dryRun":true})", {"Content-Type: application/json"});
+  EXPECT_THAT(other.body, ::testing::HasSubstr("\"matched\":0")) << "no StoreTickets dead letter";
+
+  auto admin = tickets::v1::AdminService::NewStub(server->channel());
+  tickets::v1::RetryDeadLettersResponse retried;
+  {
+    grpc::ClientContext context;
+    tickets::v1::RetryDeadLettersRequest both;
+    both.set_all(true);
+    both.mutable_filter()->set_handler("IssueReceipt");
+    const grpc::Status refused = admin->RetryDeadLetters(&context, both, &retried);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(refused.error_message(), ::testing::HasSubstr("only one of them"));
+  }
+  receipts.ClearFaults();
+  grpc::ClientContext context;
+  tickets::v1::RetryDeadLettersRequest by_filter;
+  by_filter.mutable_filter()->set_handler("IssueReceipt");
+  ASSERT_TRUE(admin->RetryDeadLetters(&context, by_filter, &retried).ok());
+  EXPECT_EQ(retried.retried(), tickets);
+  EXPECT_EQ(retried.matched(), tickets);
+  ASSERT_TRUE(Eventually([&] {
+    return static_cast<long long>(receipts.receipts_by_key().size()) == tickets &&
+           Count(db.url(), "pending_deliveries") == 0;
+  }));
+  EXPECT_EQ(Count(db.url(), "dead_letters"), 0);
 }
 
 TEST(DurabilityE2eTest, TwoInstancesShareOneDatabaseAndSurviveOneKilled) {

@@ -40,7 +40,8 @@ class PgEventStoreTest : public ::testing::Test {
 
   // Reads the `expected` events `handler` has and finishes them: done, except `dead` (by key).
   // Readers wait for every transaction in flight on the server, other tests' included: retried.
-  void Finish(const std::string& handler, size_t expected, const std::set<std::string>& dead = {}) {
+  void Finish(const std::string& handler, size_t expected, const std::set<std::string>& dead = {},
+              const std::string& reason = "gave up") {
     std::vector<PartitionLease> leases;
     for (int p = 0; p < kLogPartitions; ++p) leases.push_back({p, 0});
     absl::StatusOr<HandlerBatchRead> batch;
@@ -58,7 +59,7 @@ class PgEventStoreTest : public ::testing::Test {
     progress.checkpoints = batch->ends;
     for (const LoggedEvent& event : batch->events) {
       if (dead.count(event.event.idempotency_key)) {
-        progress.dead_letters.push_back({event.event.sequence, event.partition, 1, "gave up"});
+        progress.dead_letters.push_back({event.event.sequence, event.partition, 1, reason});
       } else if (event.partition < 0) {
         progress.redeliveries_done.push_back(event.event.sequence);
       }
@@ -329,17 +330,24 @@ TEST_F(PgEventStoreTest, DeadLettersAreListedAndSentBackAsRedeliveries) {
   Finish("Receipt", 2, {"b"});
   EXPECT_EQ(*store_.CountPending(), 0);
 
-  absl::StatusOr<std::vector<DeadLetterRecord>> dead = store_.ListDeadLetters(10);
+  absl::StatusOr<DeadLetterPage> dead = store_.ListDeadLetters({}, 10);
   ASSERT_TRUE(dead.ok()) << dead.status();
-  ASSERT_EQ(dead->size(), 1u);
-  EXPECT_EQ(dead->at(0).handler, "Receipt");
-  EXPECT_EQ(dead->at(0).reason, "gave up");
-  EXPECT_EQ(dead->at(0).event.idempotency_key, "b");
-  EXPECT_EQ(dead->at(0).event.payload, events[1].payload);
+  ASSERT_EQ(dead->letters.size(), 1u);
+  EXPECT_EQ(dead->total_matching, 1);
+  EXPECT_EQ(dead->letters[0].handler, "Receipt");
+  EXPECT_EQ(dead->letters[0].reason, "gave up");
+  EXPECT_EQ(dead->letters[0].event.idempotency_key, "b");
+  EXPECT_EQ(dead->letters[0].event.payload, events[1].payload);
 
   const std::pair<int64_t, std::string> ids[] = {{b, "Receipt"}};
+  EXPECT_EQ(*store_.RetryDeadLetters(ids, /*dry_run=*/true), 1);
+  EXPECT_EQ(db_.Count("dead_letters"), 1) << "a dry run sends nothing back";
+  const std::pair<int64_t, std::string> typo[] = {{b, "Receipt"}, {b, "Reciept"}};
+  EXPECT_EQ(store_.RetryDeadLetters(typo, /*dry_run=*/true).status().code(),
+            absl::StatusCode::kNotFound)
+      << "a dry run refuses what the retry would refuse";
   EXPECT_EQ(*store_.RetryDeadLetters(ids, false), 1);
-  EXPECT_TRUE(store_.ListDeadLetters(10)->empty());
+  EXPECT_TRUE(store_.ListDeadLetters({}, 10)->letters.empty());
   EXPECT_EQ(*store_.CountPending(), 1) << "a redelivery waits for the handler";
   Finish("Receipt", 1);
   EXPECT_EQ(*store_.CountPending(), 0);
@@ -352,9 +360,56 @@ TEST_F(PgEventStoreTest, RetryAllDeadLetters) {
   ASSERT_TRUE(store_.Append(events).ok());
   Finish("Receipt", 2, {"a", "b"});
   EXPECT_EQ(db_.Count("dead_letters"), 2);
-  EXPECT_EQ(*store_.RetryDeadLetters({}, true), 2);
+  EXPECT_EQ(*store_.RetryMatching({}, /*dry_run=*/false), 2) << "no filter: every one";
   EXPECT_EQ(db_.Count("dead_letters"), 0);
   EXPECT_EQ(*store_.CountPending(), 2);
+}
+
+// A filter narrows by handler, failure time and reason (ignoring case); the list counts every
+// match beyond its limit; a dry run counts what the retry then sends back, and only that.
+TEST_F(PgEventStoreTest, DeadLettersByFilterAreListedCountedAndRetried) {
+  HoldEverything("Receipt");
+  ASSERT_TRUE(handlers_.Register("Tracker", {"Confirmed"}, StartFrom::kEarliest).ok());
+  const EventRecord events[] = {Event("a"), Event("b"), Event("c")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  Finish("Receipt", 3, {"a", "b"}, "HTTP 422: Amount Refused");
+  Finish("Tracker", 3, {"c"}, "sheet full");
+  // An hour between the two Receipt failures, so that a time bound splits them.
+  const absl::Time noon = absl::FromUnixSeconds(1'800'000'000);
+  db_.Exec(absl::StrCat("UPDATE dead_letters dl SET failed_at = to_timestamp(",
+                        absl::ToUnixSeconds(noon),
+                        ") + CASE e.idempotency_key WHEN 'a' THEN interval '0' WHEN 'b' THEN "
+                        "interval '1 hour' ELSE interval '2 hours' END"
+                        " FROM events e WHERE e.sequence = dl.sequence"));
+
+  auto keys = [&](const DeadLetterFilter& filter, int limit = 10) {
+    absl::StatusOr<DeadLetterPage> page = store_.ListDeadLetters(filter, limit);
+    std::vector<std::string> out;
+    if (!page.ok()) return std::pair{std::vector<std::string>{page.status().ToString()}, -1L};
+    for (const DeadLetterRecord& letter : page->letters) {
+      out.push_back(letter.event.idempotency_key);
+    }
+    return std::pair{out, static_cast<long>(page->total_matching)};
+  };
+  using Keys = std::vector<std::string>;
+  EXPECT_EQ(keys({}), std::pair(Keys{"a", "b", "c"}, 3L)) << "oldest first";
+  EXPECT_EQ(keys({}, 1), std::pair(Keys{"a"}, 3L)) << "the count goes beyond the page";
+  EXPECT_EQ(keys({.handler = "Tracker"}), std::pair(Keys{"c"}, 1L));
+  EXPECT_EQ(keys({.handler = "Track"}), std::pair(Keys{}, 0L)) << "the handler is exact";
+  EXPECT_EQ(keys({.reason_contains = "amount refused"}), std::pair(Keys{"a", "b"}, 2L));
+  EXPECT_EQ(keys({.reason_contains = "100%"}), std::pair(Keys{}, 0L)) << "no LIKE pattern";
+  EXPECT_EQ(keys({.failed_after = noon + absl::Minutes(30)}), std::pair(Keys{"b", "c"}, 2L));
+  EXPECT_EQ(keys({.failed_after = noon, .failed_before = noon + absl::Hours(1)}),
+            std::pair(Keys{"a"}, 1L))
+      << "from the start, up to the end excluded";
+
+  const DeadLetterFilter late_receipts{
+      .handler = "Receipt", .failed_after = noon + absl::Minutes(1), .reason_contains = "REFUSED"};
+  EXPECT_EQ(*store_.RetryMatching(late_receipts, /*dry_run=*/true), 1);
+  EXPECT_EQ(db_.Count("dead_letters"), 3) << "a dry run sends nothing back";
+  EXPECT_EQ(*store_.RetryMatching(late_receipts, /*dry_run=*/false), 1);
+  EXPECT_EQ(keys({}), std::pair(Keys{"a", "c"}, 2L)) << "only the match went back";
+  EXPECT_EQ(db_.Count("deliveries WHERE handler = 'Receipt'"), 1);
 }
 
 // A replay schedules the handler's passed events in the range (by sequence or time) as

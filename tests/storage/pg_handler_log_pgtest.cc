@@ -174,9 +174,41 @@ TEST_F(PgHandlerLogTest, ANewHandlerStartsAtTheEarliestOrTheLatestEvent) {
   EXPECT_EQ(log_.Register("Earliest", {"Confirmed"}, StartFrom::kLatest).value_or(true), false);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Latest'"), 1);
   EXPECT_EQ(db_.Count("pending_deliveries WHERE handler = 'Earliest'"), 3);
-  absl::StatusOr<std::vector<std::pair<std::string, int64_t>>> backlog = log_.Backlog();
+  absl::StatusOr<std::vector<HandlerBacklog>> backlog = log_.Backlog();
   ASSERT_TRUE(backlog.ok());
   EXPECT_EQ(backlog->size(), 3u);  // H, Latest, Earliest
+}
+
+// The backlog gives, besides the count, when the oldest unread event was published: the lag in
+// time. A handler that has read everything has none, however many events it has.
+TEST_F(PgHandlerLogTest, TheBacklogSaysWhenTheOldestUnreadEventWasPublished) {
+  ASSERT_EQ(log_.Claim("me", absl::Minutes(1), kLogPartitions)->size(), size_t{kLogPartitions});
+  const EventRecord events[] = {Event("a"), Event("b")};
+  ASSERT_TRUE(store_.Append(events).ok());
+  db_.Exec(
+      "UPDATE events SET published_at = now() - interval '90 seconds'"
+      " WHERE idempotency_key = 'a'");
+  auto of_h = [&]() -> HandlerBacklog {
+    absl::StatusOr<std::vector<HandlerBacklog>> backlog = log_.Backlog();
+    EXPECT_TRUE(backlog.ok()) << backlog.status();
+    for (const HandlerBacklog& handler : backlog.value_or(std::vector<HandlerBacklog>{})) {
+      if (handler.handler == "H") return handler;
+    }
+    return {};
+  };
+  const HandlerBacklog behind = of_h();
+  EXPECT_EQ(behind.events, 2);
+  const absl::Duration age = absl::Now() - behind.oldest_unread;
+  EXPECT_GT(age, absl::Seconds(85));
+  EXPECT_LT(age, absl::Seconds(120));
+
+  absl::StatusOr<HandlerBatchRead> batch = Read("me", 2);
+  ASSERT_EQ(batch.value_or(HandlerBatchRead{}).events.size(), 2u);
+  HandlerProgress progress{.owner = "me", .checkpoints = batch->ends};
+  ASSERT_EQ(log_.Commit("H", progress)->stale_partitions, 0);
+  const HandlerBacklog caught_up = of_h();
+  EXPECT_EQ(caught_up.events, 0);
+  EXPECT_EQ(caught_up.oldest_unread, absl::InfiniteFuture());
 }
 
 // The fence holds at the commit, not only at the check: a claim that took the partition while
