@@ -246,6 +246,11 @@ absl::Status Application::StartGrpc() {
     if (!config_.accept_unknown_cancellations) options.ticket_history = &ticket_history_;
     service_ =
         std::make_unique<server::BookingService>(pipeline_->log(), tickets_, reads_, options);
+    metrics_.AddGauge(
+        "booking_calls_in_flight",
+        "UpdateTicketsStatus calls waiting for their events' commit now (at most "
+        "--max_concurrent_calls).",
+        [service = service_.get()] { return static_cast<double>(service->calls_in_flight()); });
   }
 
   grpc::EnableDefaultHealthCheckService(true);

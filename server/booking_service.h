@@ -88,6 +88,9 @@ class BookingService final : public tickets::v1::BookingService::CallbackService
       grpc::CallbackServerContext* context,
       const tickets::v1::WatchTicketsRequest* request) override;
 
+  // Writes holding one of --max_concurrent_calls now (waiting for their events' commit).
+  size_t calls_in_flight() const { return in_flight_->load(); }
+
  private:
   // Hands a validated call's events to the log (one call per key at a time).
   void Publish(std::shared_ptr<UpdateCall> call, std::vector<domain::Event> events,

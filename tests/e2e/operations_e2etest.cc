@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/support/bad_requests.h"
 #include "tests/support/booking_server.h"
+#include "tests/support/eventually.h"
 #include "tests/support/http_call.h"
 #include "tests/support/server_process.h"
 #include "tests/support/test_database.h"
@@ -69,9 +70,10 @@ class OperationsE2eTest : public ::testing::Test {
   }
   grpc::Status Update(const tickets::v1::UpdateTicketsStatusRequest& request,
                       const std::string& key,
-                      const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+                      const std::vector<std::pair<std::string, std::string>>& metadata = {},
+                      absl::Duration timeout = absl::Seconds(10)) {
     grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     context.AddMetadata("idempotency-key", key);
     for (const auto& [name, value] : metadata) context.AddMetadata(name, value);
     tickets::v1::UpdateTicketsStatusResponse response;
@@ -454,7 +456,9 @@ TEST_F(OperationsE2eTest, OversizedMessageIsRefusedAndStoresNothing) {
 }
 
 TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
-  StartServer({"--max_concurrent_calls=2"});
+  // The held calls must outlast the test on a slow machine: were they cut by the statement
+  // timeout, every later call would take their place and wait its own timeout out.
+  StartServer({"--max_concurrent_calls=2", "--db_statement_timeout=60s"});
   // Hold the events table: the first two calls wait for their commit.
   pqxx::connection blocker(db_.url());
   pqxx::work lock(blocker);
@@ -462,20 +466,17 @@ TEST_F(OperationsE2eTest, ConcurrentCallsBeyondTheLimitAreRefusedAtOnce) {
   std::vector<std::future<grpc::Status>> waiting;
   for (int i = 0; i < 2; ++i) {
     waiting.push_back(std::async(std::launch::async, [this, i] {
-      return Update(testing::ValidRequest(1, "7e300000", i), absl::StrCat("held-", i));
+      return Update(testing::ValidRequest(1, "7e300000", i), absl::StrCat("held-", i), {},
+                    absl::Seconds(90));
     }));
   }
-  // Bounded wait until both are in flight: a third is then refused.
-  grpc::Status third;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    absl::SleepFor(absl::Milliseconds(50));
-    const absl::Time start = absl::Now();
-    third = Update(testing::ValidRequest(1, "7e300100", attempt), absl::StrCat("third-", attempt));
-    if (third.error_code() == grpc::RESOURCE_EXHAUSTED) {
-      EXPECT_LT(absl::Now() - start, absl::Milliseconds(500));
-      break;
-    }
-  }
+  // Once both are in flight, a third is refused.
+  ASSERT_TRUE(testing::Eventually([&] { return Scrape()["booking_calls_in_flight"] == 2; },
+                                  absl::Seconds(30)))
+      << "the two calls are not in flight";
+  const absl::Time start = absl::Now();
+  const grpc::Status third = Update(testing::ValidRequest(1, "7e300100"), "third");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "refused at once, not queued";
   EXPECT_EQ(third.error_code(), grpc::RESOURCE_EXHAUSTED) << third.error_message();
   EXPECT_THAT(third.error_message(), HasSubstr("max_concurrent_calls"));
   // AIP-193: the refusal says when to retry, over gRPC (RetryInfo) and REST (also Retry-After).

@@ -176,6 +176,12 @@ FakeExternalApis::FakeExternalApis() : server_(std::make_unique<Server>()) {
             const absl::Time until = absl::Now() + absl::Milliseconds(delay_ms);
             while (!s.stopping && absl::Now() < until) absl::SleepFor(absl::Milliseconds(5));
           }
+          if (const int hold = hold_in_flight_.load(); hold > 0 && !fault.has_value()) {
+            const absl::Time until = absl::Now() + absl::Milliseconds(hold_bound_ms_.load());
+            while (!s.stopping && s.max_in_flight.load() < hold && absl::Now() < until) {
+              absl::SleepFor(absl::Milliseconds(5));
+            }
+          }
           --s.in_flight;
           http::write(*socket, *response, ec);
           if (ec || !request.keep_alive()) break;

@@ -59,6 +59,12 @@ class FakeExternalApis {
   void set_answer_delay(absl::Duration delay) {
     answer_delay_ms_ = absl::ToInt64Milliseconds(delay);
   }
+  // Every answer that is not a fault waits until `count` requests have been in flight at once
+  // (or `bound` passed): proof that a client sends them concurrently, however slow the machine.
+  void HoldAnswersUntilInFlight(int count, absl::Duration bound) {
+    hold_bound_ms_ = absl::ToInt64Milliseconds(bound);
+    hold_in_flight_ = count;
+  }
   // While refusing, every connection is reset as soon as it is made (open ones are cut): a
   // client fails at once, as against a port nobody listens on.
   void SetRefusing(bool refusing);
@@ -82,6 +88,8 @@ class FakeExternalApis {
   std::unique_ptr<Server> server_;
   std::atomic<long long> slow_delay_ms_{2000};
   std::atomic<long long> answer_delay_ms_{0};
+  std::atomic<int> hold_in_flight_{0};
+  std::atomic<long long> hold_bound_ms_{0};
 };
 
 }  // namespace booking::testing
