@@ -7,7 +7,7 @@
 #include "api/call_metadata.h"
 #include "api/error_details.h"
 #include "common/logging.h"
-#include "console/console_page.h"
+#include "console/assets.h"
 #include "rest/rest_error.h"
 #include "rest/ticket_list_stream.h"
 #include "spdlog/spdlog.h"
@@ -121,19 +121,16 @@ void HttpGateway::Route(http::Request request, absl::AnyInvocable<void(http::Res
     TicketListStream::Start(tickets_, std::move(metadata), kTicketListPageSize, std::move(done));
     return;
   }
-  if (request.method == "GET" && (path == "/" || path == "/index.html")) {
-    // The box-office console: static, so open; every call it makes carries the user's token.
+  if (const console::Asset* asset = request.method == "GET" ? console::FindAsset(path) : nullptr;
+      asset != nullptr) {
+    // The console's files: static, so open; every call the page makes carries the user's token.
     http::Response response;
-    response.body = std::string(console::ConsolePageHtml());
-    response.headers = {
-        {"Content-Type", "text/html; charset=utf-8"},
-        {"Cache-Control", "no-cache"},
-        {"X-Content-Type-Options", "nosniff"},
-        {"Referrer-Policy", "no-referrer"},
-        {"Content-Security-Policy",
-         "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-         "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
-         "frame-ancestors 'none'"}};
+    response.body = std::string(asset->body);
+    response.headers = {{"Content-Type", std::string(asset->content_type)},
+                        {"Cache-Control", "no-cache"},
+                        {"X-Content-Type-Options", "nosniff"},
+                        {"Referrer-Policy", "no-referrer"},
+                        {"Content-Security-Policy", std::string(console::kContentSecurityPolicy)}};
     done(std::move(response));
     return;
   }
