@@ -161,6 +161,7 @@ function renderHandlers(list) {
       el('td', 'err', h.last_error ? `${h.last_error}${h.last_error_at ? ' · ' + fmtTime(h.last_error_at) : ''}` : ''),
     ];
     cells[6].append(el('span', 'badge ' + breaker, breaker));
+    cells[7].title = cells[7].textContent;  // one line in the table, the whole text on hover
     tr.append(...cells);
     body.append(tr);
   }
@@ -232,8 +233,8 @@ function drawChart() {
   for (let i = 0; i <= 5; ++i) {
     const gy = T + (i / 5) * (H - T - B);
     chart.append(svg('line', { class: 'grid', x1: L, x2: W - R, y1: gy, y2: gy }));
-    chart.append(svg('text', { class: 'axis', x: L - 4, y: gy + 3, 'text-anchor': 'end' }, fmtTick(rateTop * (1 - i / 5))));
-    chart.append(svg('text', { class: 'axis', x: W - R + 4, y: gy + 3 }, fmtTick(lagTop * (1 - i / 5))));
+    chart.append(svg('text', { class: 'axis', x: L - 4, y: gy + 3, 'text-anchor': 'end' }, fmtTick((rateTop * (5 - i)) / 5)));
+    chart.append(svg('text', { class: 'axis', x: W - R + 4, y: gy + 3 }, fmtTick((lagTop * (5 - i)) / 5)));
   }
   for (const [label, at] of [['-5 min', now - CHART_SPAN_MS], ['-2.5', now - CHART_SPAN_MS / 2], ['now', now]]) {
     chart.append(svg('text', { class: 'axis', x: x(at), y: H - 6, 'text-anchor': 'middle' }, label));
@@ -334,6 +335,7 @@ async function openTicket(id) {
 function showTicket(ticket) {
   detail.ticket = ticket;
   $('ticket-detail').hidden = false;
+  $('ticket-browser').hidden = true;  // one at a time: the list comes back on Close
   $('detail-title').textContent = 'Ticket ' + ticket.ticket_id;
   const dl = $('detail-fields');
   dl.replaceChildren();
@@ -428,6 +430,8 @@ function closeTicket() {
   if (detail.watch) detail.watch.abort();
   detail.ticket = null;
   $('ticket-detail').hidden = true;
+  $('ticket-browser').hidden = false;
+  $('detail-msg').hidden = true;
   for (const tr of $('ticket-list').tBodies[0].rows) tr.classList.remove('selected');
 }
 

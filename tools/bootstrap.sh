@@ -27,7 +27,9 @@ PACKAGES=(
   wrk
   # NATS JetStream: the relay's C client, and the servers of its tests (a 3-node cluster on loopback)
   libnats-dev nats-server
-  # headless browser for the console page e2e test (tests/e2e/console_page_e2etest.cc)
+  # embeds the console's files (console/) in the binary at build time
+  xxd
+  # headless browser for the console's e2e tests (tests/e2e/console_*_e2etest.cc)
   chromium
 )
 

@@ -81,9 +81,15 @@ async function lookup(page) {
     const k = [...document.querySelectorAll('#history li')].map((li) => li.dataset.kind);
     return ['ACCEPTED', 'STORED', 'RECEIPT_ISSUED'].every((x) => k.includes(x)) && k;
   }, 'the history with accepted, stored and receipt');
-  // A row of the list opens its ticket as well.
+  check(await page.$eval('#ticket-browser', (e) => e.hidden), 'the list gives way to the ticket');
+  // Closed, the list is back; a row of it opens its ticket as well.
+  await page.click('#detail-close');
+  await until(page, () => !document.querySelector('#ticket-browser').hidden && document.querySelector('#ticket-detail').hidden, 'the list again');
   await page.click(`#ticket-list tbody tr[data-ticket-id="${ids[0]}"]`);
   await until(page, (id) => document.querySelector('#detail-title').textContent.includes(id), 'the clicked ticket', ids[0]);
+  await until(page, () => document.querySelectorAll('#history li[data-kind]').length >= 4, "the clicked ticket's history");
+  const selected = await page.$$eval('#ticket-list tbody tr.selected', (rows) => rows.map((r) => r.dataset.ticketId));
+  check(selected.length === 1 && selected[0] === ids[0], `only the open ticket is marked in the list: ${selected}`);
   await shot(page, 'console-ticket.png');
   return { history: kinds };
 }
@@ -173,6 +179,13 @@ async function chart(page) {
   }, 'the chart moving', first);
   const handlers = await page.$$eval('#handlers tbody tr[data-handler]', (rows) => rows.map((r) => r.dataset.handler));
   check(handlers.includes('StoreTickets') && handlers.includes('IssueReceipt'), `handlers listed: ${handlers}`);
+  // The ticket the receipts API refuses: parked, with the API's answer as the last error.
+  const receipt = await until(page, () => {
+    const row = document.querySelector('#handlers tr[data-handler="IssueReceipt"]');
+    return row && row.cells[4].textContent.startsWith('1 ') && /HTTP 500/.test(row.cells[7].textContent) &&
+      [...row.cells].map((c) => c.textContent);
+  }, 'IssueReceipt with one parked event and its error');
+  await until(page, () => document.querySelector('#dl-title').textContent === 'Dead letters (1)', 'the tracker\'s dead letter');
   await shot(page, 'console-overview.png');
   // A reload keeps the chart: its samples are in the tab's session storage.
   const kept = later.split(' ').length;
@@ -182,7 +195,7 @@ async function chart(page) {
     return p && p.getAttribute('points').split(' ').length;
   }, 'the chart after a reload');
   check(after >= kept, `the reload kept the chart (${after} points, had ${kept})`);
-  return { rate, points: after, handlers };
+  return { rate, points: after, handlers, receipt };
 }
 
 const scenarios = { lookup, cancel, 'dead-letters': deadLetters, chart };

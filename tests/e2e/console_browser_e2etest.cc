@@ -85,8 +85,10 @@ class ConsoleBrowserE2eTest : public ::testing::Test {
       ticket->mutable_price()->set_amount("49.90");
       ticket->mutable_price()->set_currency("EUR");
     }
-    // Not the ids themselves: receipt keys carry the call's key, and the fake matches ids in bodies.
-    request.set_idempotency_key(absl::StrCat("console-", ids.front().substr(0, 8), "-", ids.size()));
+    // Not the ids themselves: receipt keys carry the call's key, and the fake matches ids in
+    // bodies.
+    request.set_idempotency_key(
+        absl::StrCat("console-", ids.front().substr(0, 8), "-", ids.size()));
     request.set_consistency(tickets::v1::UpdateTicketsStatusRequest::STORED);
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
@@ -173,9 +175,17 @@ TEST_F(ConsoleBrowserE2eTest, FiltersDeadLettersCountsThemAndRetriesTheBatch) {
   EXPECT_EQ(testing::CountRows(db_.url(), "dead_letters WHERE handler = 'IssueReceipt'"), 0);
 }
 
-// Under a steady load the chart's handled/s line rises and moves; a reload keeps it.
+// Under a steady load the chart's handled/s line rises and moves; a reload keeps it. One ticket
+// the receipts API refuses (500) shows as parked with its error, one the tracker refuses (400)
+// as a dead letter: the overview screenshot is what an operator meets on a bad day.
 TEST_F(ConsoleBrowserE2eTest, TheChartMovesUnderLoad) {
-  Start();
+  testing::FakeExternalApis receipts, sheets;
+  const std::vector<std::string> odd = Ids("c4ffffff", 2);
+  receipts.FailTicket(odd[0], 500, R"({"error":"validation bug"})");
+  sheets.FailTicket(odd[1], 400, R"({"error":"sheet locked"})");
+  Start({"--receipts_url=" + receipts.url(), "--spreadsheets_url=" + sheets.url(),
+         "--retry_for=10m"});
+  SendTickets(odd);
   testing::Load load({server_->target()}, 2, "c4000000");
   ASSERT_TRUE(testing::Eventually([&] { return load.acknowledged().size() >= 20; }));
   Browse("chart");
