@@ -16,6 +16,17 @@ function el(tag, cls, text) {
   if (text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
+// A table's body emptied, holding `text` across its columns when there is nothing to list.
+function fillTable(table, rows, emptyText) {
+  const body = table.tBodies[0];
+  body.replaceChildren(...rows);
+  if (!rows.length) {
+    const td = el('td', 'empty', emptyText);
+    td.colSpan = table.tHead.rows[0].cells.length;
+    body.append(el('tr')).append(td);
+  }
+}
+const priceText = (price) => (price ? `${price.amount} ${price.currency}` : '');
 function show(node, text, kind) {
   node.textContent = text || '';
   node.className = 'msg ' + (kind || 'info');
@@ -136,13 +147,7 @@ function setConn(state, text) {
 }
 
 function renderHandlers(list) {
-  const body = $('handlers').tBodies[0];
-  body.replaceChildren();
-  if (!list.length) {
-    const td = el('td', 'empty', 'No handler runs on this instance.');
-    td.colSpan = 8;
-    body.append(el('tr')).append(td);
-  }
+  const rows = [];
   for (const h of list) {
     const tr = el('tr');
     tr.dataset.handler = h.handler;
@@ -163,8 +168,9 @@ function renderHandlers(list) {
     cells[6].append(el('span', 'badge ' + breaker, breaker));
     cells[7].title = cells[7].textContent;  // one line in the table, the whole text on hover
     tr.append(...cells);
-    body.append(tr);
+    rows.push(tr);
   }
+  fillTable($('handlers'), rows, 'No handler runs on this instance.');
 }
 
 function renderHandlerOptions(names) {
@@ -276,26 +282,19 @@ async function loadTickets() {
   if (pageToken) q.set('page_token', pageToken);
   try {
     const r = await api('GET', '/v1/tickets?' + q, null, 'read');
-    const body = $('ticket-list').tBodies[0];
-    body.replaceChildren();
-    const list = r.tickets || [];
-    if (!list.length) {
-      const td = el('td', 'empty', 'No ticket yet.');
-      td.colSpan = 5;
-      body.append(el('tr')).append(td);
-    }
-    for (const t of list) {
+    const rows = [];
+    for (const t of r.tickets || []) {
       const tr = el('tr');
       tr.dataset.ticketId = t.ticket_id;
-      const price = t.price ? `${t.price.amount} ${t.price.currency}` : '';
       const status = el('td');
       status.append(el('span', 'badge ' + (t.status || ''), t.status || '?'));
       const id = el('td', 'mono nowrap', shortId(t.ticket_id));
       id.title = t.ticket_id;
-      tr.append(id, status, el('td', '', t.customer_email), el('td', 'num', price), el('td', 'sub nowrap', fmtWhen(t.updated_at)));
+      tr.append(id, status, el('td', '', t.customer_email), el('td', 'num', priceText(t.price)), el('td', 'sub nowrap', fmtWhen(t.updated_at)));
       tr.addEventListener('click', () => openTicket(t.ticket_id));
-      body.append(tr);
+      rows.push(tr);
     }
+    fillTable($('ticket-list'), rows, 'No ticket yet.');
     if (r.next_page_token) pages.tokens[pages.at + 1] = r.next_page_token;
     else pages.tokens.length = pages.at + 1;
     $('page-prev').disabled = pages.at === 0;
@@ -339,8 +338,7 @@ function showTicket(ticket) {
   $('detail-title').textContent = 'Ticket ' + ticket.ticket_id;
   const dl = $('detail-fields');
   dl.replaceChildren();
-  const price = ticket.price ? `${ticket.price.amount} ${ticket.price.currency}` : '';
-  for (const [k, v] of [['Status', ticket.status], ['Customer', ticket.customer_email], ['Price', price],
+  for (const [k, v] of [['Status', ticket.status], ['Customer', ticket.customer_email], ['Price', priceText(ticket.price)],
     ['Booking', ticket.booking_id || '–'], ['Updated', fmtTime(ticket.updated_at)]]) {
     dl.append(el('dt', '', k), el('dd', k === 'Status' ? 'status' : '', v));
   }
@@ -438,8 +436,7 @@ function closeTicket() {
 function askCancel() {
   const t = detail.ticket;
   if (!t) return;
-  const price = t.price ? `${t.price.amount} ${t.price.currency}` : '';
-  $('confirm-text').textContent = `Ticket ${t.ticket_id} of ${t.customer_email || 'an unknown customer'}, ${price}.`;
+  $('confirm-text').textContent = `Ticket ${t.ticket_id} of ${t.customer_email || 'an unknown customer'}, ${priceText(t.price)}.`;
   $('confirm-cancel').showModal();
 }
 

@@ -172,7 +172,10 @@ void HttpGateway::Health(absl::AnyInvocable<void(http::Response)> done) {
         http::Response response;
         response.status = serving ? 200 : 503;
         response.body = serving ? R"({"status":"SERVING"})" : R"({"status":"NOT_SERVING"})";
-        owned->done(std::move(response));
+        // The context goes first: the caller may tear the channel down once answered.
+        absl::AnyInvocable<void(http::Response)> done = std::move(owned->done);
+        owned.reset();
+        done(std::move(response));
       });
 }
 

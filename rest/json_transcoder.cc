@@ -341,7 +341,7 @@ http::Response RenderOutput(const HttpBinding& binding, const grpc::ByteBuffer& 
 }
 
 // One unary call in flight. It owns what gRPC uses until the call completes (its context and
-// buffers) and deletes itself in gRPC's callback, after answering.
+// buffers) and deletes itself in gRPC's callback, before answering.
 class UnaryCall {
  public:
   static void Start(grpc::GenericStub& stub, const JsonTranscoder::Route& route,
@@ -369,7 +369,11 @@ class UnaryCall {
       response.headers.emplace_back("Correlation-ID",
                                     std::string(it->second.data(), it->second.size()));
     }
-    done_(std::move(response));
+    // The context goes before the answer: whoever waits for the answer may tear the channel
+    // down at once (a shutdown, a test), and a ClientContext must not outlive its channel.
+    Done done = std::move(done_);
+    self.reset();
+    done(std::move(response));
   }
 
   const JsonTranscoder::Route& route_;

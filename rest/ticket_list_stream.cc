@@ -45,8 +45,13 @@ void TicketListStream::Fetch(absl::AnyInvocable<void(grpc::Status, Page)> then) 
   call->request.set_page_token(next_token_);
   stub_->async()->ListTickets(&call->context, &call->request, &call->response,
                               [call](grpc::Status status) {
+                                // The context goes before `then`, which may end the
+                                // stream and let the channel go.
                                 std::unique_ptr<Call> owned(call);
-                                owned->then(std::move(status), std::move(owned->response));
+                                auto then = std::move(owned->then);
+                                Page page = std::move(owned->response);
+                                owned.reset();
+                                then(std::move(status), std::move(page));
                               });
 }
 

@@ -248,6 +248,13 @@ TEST_F(OpenApiTest, DescribesTheAdminService) {
   EXPECT_EQ(At(list.struct_value(), {"operationId"}).string_value(),
             "AdminService_ListDeadLetters");
   EXPECT_EQ(At(Parameter(list, "page_size"), {"in"}).string_value(), "query");
+  // The filter's fields by dotted path, its times as date-time text, as the gateway reads them.
+  EXPECT_EQ(At(Parameter(list, "filter.handler"), {"schema", "type"}).string_value(), "string");
+  EXPECT_EQ(At(Parameter(list, "filter.reason_contains"), {"in"}).string_value(), "query");
+  const Struct after = Parameter(list, "filter.failed_after");
+  EXPECT_EQ(At(after, {"schema", "type"}).string_value(), "string");
+  EXPECT_EQ(At(after, {"schema", "format"}).string_value(), "date-time");
+  EXPECT_EQ(At(Parameter(list, "filter.failed_before"), {"in"}).string_value(), "query");
   EXPECT_EQ(At(list.struct_value(), {"tags"}).list_value().values(0).string_value(),
             "AdminService");
 

@@ -8,6 +8,7 @@
 
 #include <future>
 
+#include "absl/strings/str_cat.h"
 #include "api/error_details.h"
 #include "echotest/v1/echo.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -127,6 +128,25 @@ TEST_F(JsonTranscoderTest, NestedPathVariableAndNestedQuery) {
   EXPECT_EQ(message.at("text").string_value(), "hello there");
   EXPECT_EQ(message.at("tags").list_value().values_size(), 2);
   EXPECT_EQ(request.at("color").string_value(), "COLOR_GREEN") << "enum by number";
+}
+
+// Timestamps and durations in a query as their JSON text, as grpc-gateway reads them; text that
+// is neither is refused naming the parameter.
+TEST_F(JsonTranscoderTest, TimestampsAndDurationsInTheQuery) {
+  http::Response response =
+      Send("GET", "/v1/echo/rooms/9/messages/hi?at=2026-12-08T09:30:00.5Z&within=1.5s");
+  ASSERT_EQ(response.status, 200) << response.body;
+  const google::protobuf::Struct echoed = Parse(response.body);
+  const auto& request = echoed.fields().at("request").struct_value().fields();
+  EXPECT_EQ(request.at("at").string_value(), "2026-12-08T09:30:00.500Z");
+  EXPECT_EQ(request.at("within").string_value(), "1.500s");
+  for (const char* bad : {"at=yesterday", "at=2026-12-08", "within=soon"}) {
+    http::Response refused = Send("GET", absl::StrCat("/v1/echo/rooms/9/messages/hi?", bad));
+    EXPECT_EQ(refused.status, 400) << bad << ": " << refused.body;
+    EXPECT_THAT(refused.body, ::testing::HasSubstr(std::string(bad).substr(0, 2))) << bad;
+  }
+  EXPECT_EQ(Send("GET", "/v1/echo/rooms/9/messages/hi?message.text=x&at.seconds=1").status, 400)
+      << "a timestamp is set whole, not by its fields";
 }
 
 TEST_F(JsonTranscoderTest, WholeBodyAcceptsBothNameStylesAndMultiSegmentPaths) {
