@@ -98,7 +98,7 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
     out->set_lag(status.lag);
     if (status.oldest_unread != absl::InfiniteFuture()) {
       SetDuration(std::max(absl::ZeroDuration(), absl::Now() - status.oldest_unread),
-                  *out->mutable_lag_age());
+                  *out->mutable_oldest_unread_age());
     }
     out->set_in_flight(status.in_flight);
     out->set_retry_backlog(status.retry_backlog);
@@ -124,7 +124,7 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
   // Registered by other configurations: the ones an operator may have to retire.
   const std::vector<storage::RegisteredHandler> others = roster_.Unconfigured();
   if (!others.empty()) {
-    const absl::flat_hash_map<std::string, int64_t> lag = lanes_.Lag();
+    const absl::flat_hash_map<std::string, storage::HandlerBacklog> lag = lanes_.Lag();
     for (const storage::RegisteredHandler& handler : others) {
       tickets::v1::HandlerStatus* out = response.add_handlers();
       out->set_handler(handler.handler);
@@ -133,7 +133,7 @@ tickets::v1::GetHandlerStatusResponse DurablePipeline::HandlerStatus() const {
         out->set_retired(true);
         SetTimestamp(*handler.retired_at, *out->mutable_retired_at());
       } else if (auto it = lag.find(handler.handler); it != lag.end()) {
-        out->set_lag(it->second);
+        out->set_lag(it->second.events);
       }
     }
   }

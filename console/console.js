@@ -151,7 +151,7 @@ function renderHandlers(list) {
   for (const h of list) {
     const tr = el('tr');
     tr.dataset.handler = h.handler;
-    const behind = seconds(h.lag_age);
+    const behind = seconds(h.oldest_unread_age);
     if (Number(h.lag) > 0) tr.classList.add('behind');
     const parked = Number(h.parked || 0);
     const breaker = h.retired ? 'retired' : h.configured === false ? 'not here' : h.breaker || 'closed';

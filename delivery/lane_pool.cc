@@ -1,5 +1,6 @@
 #include "delivery/lane_pool.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -46,6 +47,15 @@ LanePool::LanePool(const pipeline::Router& router, storage::HandlerLog& log, Lea
     metrics->AddHandlerGauge("booking_handler_lag_events",
                              "Events a handler has not finished yet (all instances).",
                              per_handler([](const HandlerStatus& s) { return s.lag; }));
+    metrics->AddHandlerGauge(
+        "booking_handler_oldest_unread_seconds",
+        "How long ago the oldest event a handler still has to read was published: its lag in "
+        "time (0 when caught up).",
+        per_handler([](const HandlerStatus& s) {
+          return s.oldest_unread == absl::InfiniteFuture()
+                     ? 0.0
+                     : std::max(0.0, absl::ToDoubleSeconds(absl::Now() - s.oldest_unread));
+        }));
     metrics->AddHandlerGauge("booking_handler_in_flight_events",
                              "Events of the batch a handler is working on.",
                              per_handler([](const HandlerStatus& s) { return s.in_flight; }));
@@ -144,7 +154,7 @@ void LanePool::Stop(absl::Duration grace, const std::function<void()>& when_late
   joiner.join();
 }
 
-absl::flat_hash_map<std::string, int64_t> LanePool::Lag() const {
+absl::flat_hash_map<std::string, storage::HandlerBacklog> LanePool::Lag() const {
   {
     common::MutexLock lock(lag_mu_);
     lag_asked_at_ = absl::Now();
@@ -167,13 +177,7 @@ void LanePool::CountLagNow() const {
   if (!backlog.ok() || !parked.ok()) return;
   common::MutexLock lock(lag_mu_);
   lag_.clear();
-  unread_since_.clear();
-  for (const storage::HandlerBacklog& handler : *backlog) {
-    lag_[handler.handler] = handler.events;
-    if (handler.oldest_unread != absl::InfiniteFuture()) {
-      unread_since_[handler.handler] = handler.oldest_unread;
-    }
-  }
+  for (storage::HandlerBacklog& handler : *backlog) lag_[handler.handler] = std::move(handler);
   parked_.clear();
   for (const storage::ParkedSummary& summary : *parked) parked_[summary.handler] = summary;
   lag_counted_at_ = absl::Now();
@@ -202,39 +206,36 @@ absl::flat_hash_map<std::string, storage::ParkedSummary> LanePool::ParkedNow() c
 }
 
 std::vector<HandlerStatus> LanePool::Status() const {
-  const absl::flat_hash_map<std::string, int64_t> lag = Lag();
+  const absl::flat_hash_map<std::string, storage::HandlerBacklog> lag = Lag();
   common::MutexLock lock(lag_mu_);
-  return WithLag(lag, unread_since_, parked_);
+  return WithLag(lag, parked_);
 }
 
 std::vector<HandlerStatus> LanePool::CachedStatus() const {
   bool stale = false;
-  absl::flat_hash_map<std::string, int64_t> lag;
-  absl::flat_hash_map<std::string, absl::Time> unread_since;
+  absl::flat_hash_map<std::string, storage::HandlerBacklog> lag;
   absl::flat_hash_map<std::string, storage::ParkedSummary> parked;
   {
     common::MutexLock lock(lag_mu_);
     lag_asked_at_ = absl::Now();
     stale = lag_asked_at_ - lag_counted_at_ >= kLagMaxAge;
     lag = lag_;
-    unread_since = unread_since_;
     parked = parked_;
   }
   if (stale && counter_ != nullptr) counter_->Wake();
-  return WithLag(lag, unread_since, parked);
+  return WithLag(lag, parked);
 }
 
 std::vector<HandlerStatus> LanePool::WithLag(
-    const absl::flat_hash_map<std::string, int64_t>& lag,
-    const absl::flat_hash_map<std::string, absl::Time>& unread_since,
+    const absl::flat_hash_map<std::string, storage::HandlerBacklog>& lag,
     const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const {
   std::vector<HandlerStatus> out;
   for (const auto& lane : lanes_) {
     HandlerStatus status = lane->status();
     auto it = lag.find(status.handler);
-    status.lag = it == lag.end() ? 0 : it->second;
-    if (auto u = unread_since.find(status.handler); u != unread_since.end()) {
-      status.oldest_unread = u->second;
+    if (it != lag.end()) {
+      status.lag = it->second.events;
+      status.oldest_unread = it->second.oldest_unread;
     }
     if (auto p = parked.find(status.handler); p != parked.end()) {
       status.parked = p->second.parked;

@@ -60,7 +60,7 @@ class LanePool {
 
   // The lag per registered handler (retired ones excluded), whether configured here or not,
   // counted again if the last count is older than kLagMaxAge.
-  absl::flat_hash_map<std::string, int64_t> Lag() const;
+  absl::flat_hash_map<std::string, storage::HandlerBacklog> Lag() const;
   absl::flat_hash_map<std::string, storage::ParkedSummary> ParkedNow() const;
   void CountLagNow() const;  // the background count, at once (for tests)
 
@@ -68,16 +68,13 @@ class LanePool {
   storage::HandlerLog& log_;
   std::vector<std::unique_ptr<HandlerLane>> lanes_;
   std::vector<HandlerStatus> WithLag(
-      const absl::flat_hash_map<std::string, int64_t>& lag,
-      const absl::flat_hash_map<std::string, absl::Time>& unread_since,
+      const absl::flat_hash_map<std::string, storage::HandlerBacklog>& lag,
       const absl::flat_hash_map<std::string, storage::ParkedSummary>& parked) const;
   void CountIfWanted() const;  // the background task: counts when asked lately and due
 
   mutable common::Mutex count_mu_;  // held while counting: concurrent askers share one count
   mutable common::Mutex lag_mu_;    // the figures; never held across a query
-  mutable absl::flat_hash_map<std::string, int64_t> lag_ ABSL_GUARDED_BY(lag_mu_);
-  // Per handler with unread log events: when the oldest of them was published.
-  mutable absl::flat_hash_map<std::string, absl::Time> unread_since_ ABSL_GUARDED_BY(lag_mu_);
+  mutable absl::flat_hash_map<std::string, storage::HandlerBacklog> lag_ ABSL_GUARDED_BY(lag_mu_);
   mutable absl::Time lag_counted_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   mutable absl::Time lag_asked_at_ ABSL_GUARDED_BY(lag_mu_) = absl::InfinitePast();
   // Parked events per handler, counted with the lag.

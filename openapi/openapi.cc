@@ -361,20 +361,18 @@ void AddQueryParameters(const Descriptor& message, const std::string& prefix,
     const std::string name = prefix + field.name();
     if (bound.count(name) > 0 || (prefix.empty() && field.name() == body)) continue;
     if (field.is_map() || field.type() == FieldDescriptor::TYPE_GROUP) continue;
-    if (field.type() == FieldDescriptor::TYPE_MESSAGE) {
-      const std::string& type = field.message_type()->full_name();
-      const bool as_text =
-          type == "google.protobuf.Timestamp" || type == "google.protobuf.Duration";
-      if (field.is_repeated()) continue;
-      if (!as_text) {
-        if (depth < 3) {  // a recursive message would never end
-          AddQueryParameters(*field.message_type(), name + ".", bound, body, schemas, parameters,
-                             depth + 1);
-        }
-        continue;
-      }
+    if (field.type() != FieldDescriptor::TYPE_MESSAGE) {
+      *parameters.add_values() = FieldParameter(name, "query", false, field, schemas);
+      continue;
     }
-    *parameters.add_values() = FieldParameter(name, "query", false, field, schemas);
+    if (field.is_repeated()) continue;
+    const std::string& type = field.message_type()->full_name();
+    if (type == "google.protobuf.Timestamp" || type == "google.protobuf.Duration") {
+      *parameters.add_values() = FieldParameter(name, "query", false, field, schemas);
+    } else if (depth < 3) {  // a recursive message would never end
+      AddQueryParameters(*field.message_type(), name + ".", bound, body, schemas, parameters,
+                         depth + 1);
+    }
   }
 }
 

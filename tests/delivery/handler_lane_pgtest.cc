@@ -462,7 +462,7 @@ TEST_F(HandlerLaneTest, AHandlerOfTwoTypesGetsThemInLogOrder) {
     ASSERT_TRUE(
         store_.Append({{common::NewUuid(), "Canceled", ticket, "cancel-" + n, "c", "p"}}).ok());
   }
-  EXPECT_EQ(pool.Lag()["Scripted"], 6);
+  EXPECT_EQ(pool.Lag()["Scripted"].events, 6);
   HandlerLane lane(handler, {"Confirmed", "Canceled"}, log_, keeper_, Options());
   EXPECT_EQ(RunUntil(lane, 6), 6);
   std::lock_guard lock(handler.mu_);
